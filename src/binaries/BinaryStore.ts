@@ -1,0 +1,26 @@
+import { Context, type Effect } from "effect"
+import type { BinaryInvalid, HomeExists, IoError, UpgradeConflict } from "../domain/Errors.js"
+import type { Layout } from "../domain/Layout.js"
+import type { Target } from "../domain/Target.js"
+import type { UpgradeName } from "../domain/Upgrade.js"
+
+/**
+ * The on-disk layout of binaries (DESIGN §2): genesis/, upgrades/<name>/,
+ * and the `current` link, switched atomically (temp link + rename) so a crash
+ * never leaves it missing.
+ */
+export interface BinaryStoreService {
+  readonly layout: Layout
+  /** Creates the layout and copies the genesis binary; refuses an existing home unless `force`; never moves an existing `current`. */
+  readonly init: (genesisBinary: string, force: boolean) => Effect.Effect<void, HomeExists | BinaryInvalid | IoError>
+  /** What `current` points at. Fails when the home has no layout (run `init`). */
+  readonly current: Effect.Effect<Target, IoError>
+  /** Points `current` at `target`, atomically. */
+  readonly switchTo: (target: Target) => Effect.Effect<void, IoError>
+  /** Checks the target's binary exists, is a regular file and is executable. */
+  readonly validate: (target: Target) => Effect.Effect<void, BinaryInvalid>
+  /** Copies a local binary in as `upgrades/<name>/bin/$DAEMON_NAME`; refuses to overwrite a different one. */
+  readonly place: (name: UpgradeName, source: string) => Effect.Effect<void, BinaryInvalid | UpgradeConflict | IoError>
+}
+
+export class BinaryStore extends Context.Tag("wemixvisor/BinaryStore")<BinaryStore, BinaryStoreService>() {}

@@ -1,0 +1,298 @@
+import { Context, Duration, Effect, Either, Layer, Option } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { parse as parseToml } from "smol-toml"
+import { ConfigInvalid } from "../domain/Errors.js"
+import { type Layout, makeLayout } from "../domain/Layout.js"
+
+/*
+ * Configuration (DESIGN §3). Precedence: CLI flag > environment > config.toml >
+ * default. Every value is parsed on its own so an error names the variable and
+ * the value that was given; nothing runs with a value it could not read.
+ */
+
+export type OnUpgradeFailure = "rollback" | "halt"
+export type LogFormat = "pretty" | "json"
+
+export interface WemixvisorConfig {
+  readonly home: string
+  readonly daemonName: string
+  readonly layout: Layout
+  readonly rpcUrl: string
+  readonly wsUrl: Option.Option<string>
+  readonly pollInterval: Duration.Duration
+  readonly shutdownGrace: Duration.Duration
+  readonly restartDelay: Duration.Duration
+  readonly restartMaxDelay: Duration.Duration
+  readonly maxRestarts: number
+  readonly restartWindow: Duration.Duration
+  readonly upgradeDelay: Duration.Duration
+  readonly verifyMinUp: Duration.Duration
+  readonly verifyTimeout: Duration.Duration
+  readonly verifyProgress: boolean
+  readonly onUpgradeFailure: OnUpgradeFailure
+  readonly versionArgs: ReadonlyArray<string>
+  readonly backup: boolean
+  readonly dataDir: string
+  readonly backupKeep: number
+  readonly allowDownloadBinaries: boolean
+  readonly unsafeSkipChecksum: boolean
+  readonly preStop: Option.Option<string>
+  readonly preUpgrade: Option.Option<string>
+  readonly preUpgradeMaxRetries: number
+  readonly hookTimeout: Duration.Duration
+  readonly apiAddr: string
+  readonly apiToken: Option.Option<string>
+  readonly apiUrl: Option.Option<string>
+  readonly logFormat: LogFormat
+}
+
+export class AppConfig extends Context.Tag("wemixvisor/AppConfig")<AppConfig, WemixvisorConfig>() {}
+
+// ---------------------------------------------------------------------------
+// Value parsers: string in, value or a problem out.
+
+type Parse<A> = (raw: string) => Either.Either<A, string>
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
+
+/**
+ * Durations as operators type them (`500ms`, `5s`, `2m`, `1h`, `1m30s`) and
+ * Effect's own form (`5 seconds`). Effect's Config.duration rejects the former.
+ */
+export const parseDuration: Parse<Duration.Duration> = (raw) => {
+  const s = raw.trim()
+  if (/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(s)) {
+    let ms = 0
+    for (const m of s.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) ms += Number(m[1]) * UNIT_MS[m[2]!]!
+    return Either.right(Duration.millis(ms))
+  }
+  if (/^\d+$/.test(s)) return Either.left("a duration needs a unit, e.g. 500ms, 5s, 2m, 1h")
+  return Option.match(Duration.decodeUnknown(s), {
+    onNone: () => Either.left("not a duration (use e.g. 500ms, 5s, 2m, 1h)"),
+    onSome: (d) => Either.right(d)
+  })
+}
+
+const parseBool: Parse<boolean> = (raw) => {
+  const s = raw.trim().toLowerCase()
+  if (["true", "1", "yes", "on"].includes(s)) return Either.right(true)
+  if (["false", "0", "no", "off", ""].includes(s)) return Either.right(false)
+  return Either.left("expected true or false")
+}
+
+const parseCount: Parse<number> = (raw) =>
+  /^\d+$/.test(raw.trim()) && Number.isSafeInteger(Number(raw.trim()))
+    ? Either.right(Number(raw.trim()))
+    : Either.left("expected a non-negative whole number")
+
+const parseString: Parse<string> = (raw) => (raw === "" ? Either.left("must not be empty") : Either.right(raw))
+
+const parseUrl =
+  (...protocols: Array<string>): Parse<string> =>
+  (raw) => {
+    try {
+      const u = new URL(raw)
+      return protocols.includes(u.protocol)
+        ? Either.right(raw)
+        : Either.left(`expected a ${protocols.map((p) => p.replace(":", "")).join(" or ")} URL`)
+    } catch {
+      return Either.left("not a URL")
+    }
+  }
+
+const parseOneOf =
+  <const A extends string>(...values: ReadonlyArray<A>): Parse<A> =>
+  (raw) =>
+    (values as ReadonlyArray<string>).includes(raw) ? Either.right(raw as A) : Either.left(`expected one of ${values.join(", ")}`)
+
+const parseAbsolutePath: Parse<string> = (raw) =>
+  raw === "" ? Either.left("must not be empty") : path.isAbsolute(raw) ? Either.right(raw) : Either.left("must be an absolute path")
+
+const parseDaemonName: Parse<string> = (raw) =>
+  /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(raw) ? Either.right(raw) : Either.left("must be a plain file name (no / or ..)")
+
+/** `host:port`, `[v6]:port`. */
+export const parseAddr: Parse<string> = (raw) => {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[^:\s]+):(\d{1,5})$/.exec(raw)
+  return m && Number(m[2]) <= 65535 ? Either.right(raw) : Either.left("expected host:port, e.g. 127.0.0.1:8590")
+}
+
+const parseArgs: Parse<ReadonlyArray<string>> = (raw) => Either.right(raw.trim() === "" ? [] : raw.trim().split(/\s+/))
+
+// ---------------------------------------------------------------------------
+
+/** Where raw values come from, highest precedence first. */
+export interface ConfigSources {
+  /** Values from CLI flags, keyed by env name (e.g. DAEMON_HOME). */
+  readonly flags?: Readonly<Record<string, string | undefined>>
+  readonly env: Readonly<Record<string, string | undefined>>
+}
+
+interface Lookup {
+  /** The raw value and where it came from, or undefined. */
+  readonly raw: (name: string, alias?: string) => string | undefined
+}
+
+const get = <A>(lookup: Lookup, name: string, parse: Parse<A>, fallback: string, alias?: string) => {
+  const raw = lookup.raw(name, alias) ?? fallback
+  return Either.match(parse(raw), {
+    onLeft: (problem) => Effect.fail(new ConfigInvalid({ variable: name, value: raw, problem })),
+    onRight: Effect.succeed
+  })
+}
+
+const getOptional = <A>(lookup: Lookup, name: string, parse: Parse<A>) => {
+  const raw = lookup.raw(name)
+  return raw === undefined || raw === ""
+    ? Effect.succeed(Option.none<A>())
+    : Either.match(parse(raw), {
+        onLeft: (problem) => Effect.fail(new ConfigInvalid({ variable: name, value: raw, problem })),
+        onRight: (a) => Effect.succeed(Option.some(a))
+      })
+}
+
+const readToml = (file: string): Effect.Effect<Record<string, string>, ConfigInvalid> =>
+  Effect.suspend(() => {
+    let text: string
+    try {
+      text = fs.readFileSync(file, "utf8")
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return Effect.succeed({})
+      return Effect.fail(new ConfigInvalid({ variable: "config.toml", value: file, problem: String(e) }))
+    }
+    try {
+      const doc = parseToml(text)
+      const out: Record<string, string> = {}
+      for (const [k, v] of Object.entries(doc)) {
+        if (typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Date)) {
+          return Effect.fail(new ConfigInvalid({ variable: `config.toml ${k}`, value: file, problem: "tables are not supported; keys are the env names in lower case" }))
+        }
+        out[k.toUpperCase()] = Array.isArray(v) ? v.join(" ") : String(v)
+      }
+      return Effect.succeed(out)
+    } catch (e) {
+      return Effect.fail(
+        new ConfigInvalid({ variable: "config.toml", value: file, problem: (e as Error).message.split("\n")[0] ?? "parse error" })
+      )
+    }
+  })
+
+/** The effective configuration, or the first value that is wrong. */
+export const loadConfig = (sources: ConfigSources): Effect.Effect<WemixvisorConfig, ConfigInvalid> =>
+  Effect.gen(function* () {
+    const pick = (table: Readonly<Record<string, string | undefined>>, name: string, alias?: string) =>
+      table[name] ?? (alias ? table[alias] : undefined)
+    const early: Lookup = { raw: (n, a) => pick(sources.flags ?? {}, n, a) ?? pick(sources.env, n, a) }
+
+    const homeRaw = early.raw("DAEMON_HOME")
+    if (homeRaw === undefined) {
+      return yield* new ConfigInvalid({ variable: "DAEMON_HOME", value: "", problem: "is required (the node's home folder)" })
+    }
+    const home = yield* get(early, "DAEMON_HOME", parseAbsolutePath, "")
+    const toml = yield* readToml(path.join(home, "wemixvisor", "config.toml"))
+    const lookup: Lookup = { raw: (n, a) => early.raw(n, a) ?? pick(toml, n, a) }
+
+    if (lookup.raw("DAEMON_NAME") === undefined) {
+      return yield* new ConfigInvalid({ variable: "DAEMON_NAME", value: "", problem: "is required (the node binary's file name)" })
+    }
+    const daemonName = yield* get(lookup, "DAEMON_NAME", parseDaemonName, "")
+    const apiAddr = yield* get(lookup, "WEMIXVISOR_API_ADDR", parseAddr, "127.0.0.1:8590")
+    const apiToken = yield* getOptional(lookup, "WEMIXVISOR_API_TOKEN", parseString)
+    const restartDelay = yield* get(lookup, "DAEMON_RESTART_DELAY", parseDuration, "1s")
+    const restartMaxDelay = yield* get(lookup, "DAEMON_RESTART_MAX_DELAY", parseDuration, "1m")
+    if (Duration.lessThan(restartMaxDelay, restartDelay)) {
+      return yield* new ConfigInvalid({
+        variable: "DAEMON_RESTART_MAX_DELAY",
+        value: lookup.raw("DAEMON_RESTART_MAX_DELAY") ?? "1m",
+        problem: `must not be shorter than DAEMON_RESTART_DELAY (${Duration.format(restartDelay)})`
+      })
+    }
+    const pollInterval = yield* get(lookup, "DAEMON_POLL_INTERVAL", parseDuration, "300ms", "DAEMON_HEIGHT_POLL_INTERVAL")
+    if (Duration.toMillis(pollInterval) < 10) {
+      return yield* new ConfigInvalid({
+        variable: "DAEMON_POLL_INTERVAL",
+        value: lookup.raw("DAEMON_POLL_INTERVAL", "DAEMON_HEIGHT_POLL_INTERVAL") ?? "",
+        problem: "must be at least 10ms"
+      })
+    }
+
+    return {
+      home,
+      daemonName,
+      layout: makeLayout(home, daemonName),
+      rpcUrl: yield* get(lookup, "DAEMON_RPC_URL", parseUrl("http:", "https:"), "http://127.0.0.1:8588"),
+      wsUrl: yield* getOptional(lookup, "DAEMON_WS_URL", parseUrl("ws:", "wss:")),
+      pollInterval,
+      shutdownGrace: yield* get(lookup, "DAEMON_SHUTDOWN_GRACE", parseDuration, "30s"),
+      restartDelay,
+      restartMaxDelay,
+      maxRestarts: yield* get(lookup, "DAEMON_MAX_RESTARTS", parseCount, "10"),
+      restartWindow: yield* get(lookup, "DAEMON_RESTART_WINDOW", parseDuration, "10m"),
+      upgradeDelay: yield* get(lookup, "DAEMON_UPGRADE_DELAY", parseDuration, "0s"),
+      verifyMinUp: yield* get(lookup, "DAEMON_VERIFY_MIN_UP", parseDuration, "5s"),
+      verifyTimeout: yield* get(lookup, "DAEMON_VERIFY_TIMEOUT", parseDuration, "60s"),
+      verifyProgress: yield* get(lookup, "DAEMON_VERIFY_PROGRESS", parseBool, "false"),
+      onUpgradeFailure: yield* get(lookup, "DAEMON_ON_UPGRADE_FAILURE", parseOneOf("rollback", "halt"), "rollback"),
+      versionArgs: yield* get(lookup, "DAEMON_VERSION_ARGS", parseArgs, "version"),
+      backup: yield* get(lookup, "DAEMON_BACKUP", parseBool, "false"),
+      dataDir: yield* get(lookup, "DAEMON_DATA_DIR", parseAbsolutePath, path.join(home, "data")),
+      backupKeep: yield* get(lookup, "DAEMON_BACKUP_KEEP", parseCount, "2"),
+      allowDownloadBinaries: yield* get(lookup, "DAEMON_ALLOW_DOWNLOAD_BINARIES", parseBool, "false"),
+      unsafeSkipChecksum: yield* get(lookup, "DAEMON_UNSAFE_SKIP_CHECKSUM", parseBool, "false"),
+      preStop: yield* getOptional(lookup, "DAEMON_PRE_STOP", parseAbsolutePath),
+      preUpgrade: yield* getOptional(lookup, "DAEMON_PRE_UPGRADE", parseAbsolutePath),
+      preUpgradeMaxRetries: yield* get(lookup, "DAEMON_PRE_UPGRADE_MAX_RETRIES", parseCount, "0"),
+      hookTimeout: yield* get(lookup, "DAEMON_HOOK_TIMEOUT", parseDuration, "5m"),
+      apiAddr,
+      apiToken,
+      apiUrl: yield* getOptional(lookup, "WEMIXVISOR_API_URL", parseUrl("http:", "https:")),
+      logFormat: yield* get(
+        lookup,
+        "WEMIXVISOR_LOG_FORMAT",
+        parseOneOf("pretty", "json"),
+        process.stderr.isTTY ? "pretty" : "json"
+      )
+    } satisfies WemixvisorConfig
+  })
+
+/** The configuration as `config --json` prints it: env names in lower case, durations as text, the token hidden. */
+export const describeConfig = (c: WemixvisorConfig): Record<string, string | number | boolean | null> => {
+  const d = (x: Duration.Duration) => Duration.format(x)
+  const o = (x: Option.Option<string>) => Option.getOrNull(x)
+  return {
+    daemon_home: c.home,
+    daemon_name: c.daemonName,
+    daemon_rpc_url: c.rpcUrl,
+    daemon_ws_url: o(c.wsUrl),
+    daemon_poll_interval: d(c.pollInterval),
+    daemon_shutdown_grace: d(c.shutdownGrace),
+    daemon_restart_delay: d(c.restartDelay),
+    daemon_restart_max_delay: d(c.restartMaxDelay),
+    daemon_max_restarts: c.maxRestarts,
+    daemon_restart_window: d(c.restartWindow),
+    daemon_upgrade_delay: d(c.upgradeDelay),
+    daemon_verify_min_up: d(c.verifyMinUp),
+    daemon_verify_timeout: d(c.verifyTimeout),
+    daemon_verify_progress: c.verifyProgress,
+    daemon_on_upgrade_failure: c.onUpgradeFailure,
+    daemon_version_args: c.versionArgs.join(" "),
+    daemon_backup: c.backup,
+    daemon_data_dir: c.dataDir,
+    daemon_backup_keep: c.backupKeep,
+    daemon_allow_download_binaries: c.allowDownloadBinaries,
+    daemon_unsafe_skip_checksum: c.unsafeSkipChecksum,
+    daemon_pre_stop: o(c.preStop),
+    daemon_pre_upgrade: o(c.preUpgrade),
+    daemon_pre_upgrade_max_retries: c.preUpgradeMaxRetries,
+    daemon_hook_timeout: d(c.hookTimeout),
+    wemixvisor_api_addr: c.apiAddr,
+    wemixvisor_api_token: Option.isSome(c.apiToken) ? "(set)" : null,
+    wemixvisor_api_url: o(c.apiUrl),
+    wemixvisor_log_format: c.logFormat
+  }
+}
+
+/** A layer for tests and for the CLI once the sources are known. */
+export const layer = (sources: ConfigSources): Layer.Layer<AppConfig, ConfigInvalid> =>
+  Layer.effect(AppConfig, loadConfig(sources))

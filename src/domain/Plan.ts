@@ -1,0 +1,116 @@
+import { Either } from "effect"
+import { UpgradeConflict, UpgradeNotFound } from "./Errors.js"
+import type { Height } from "./Height.js"
+import { isPending, isReschedulable, Upgrade, UpgradePlan, type UpgradeName, type UpgradeStatus } from "./Upgrade.js"
+
+/*
+ * The plan's rules, as pure functions over UpgradePlan. The CLI, the API and
+ * the drop-in all schedule through `schedule`, so they refuse the same things.
+ */
+
+export interface ScheduleRequest {
+  readonly name: UpgradeName
+  readonly height: Height
+  readonly info?: string
+  readonly binaries?: Readonly<Record<string, string>>
+  readonly checksums?: Readonly<Record<string, string>>
+}
+
+export const findUpgrade = (plan: UpgradePlan, name: string): Upgrade | undefined =>
+  plan.upgrades.find((u) => u.name === name)
+
+/** Pending upgrades, lowest height first (ties: the order they were scheduled). */
+export const pendingUpgrades = (plan: UpgradePlan): ReadonlyArray<Upgrade> =>
+  plan.upgrades.filter((u) => isPending(u.status)).slice().sort((a, b) => a.height - b.height)
+
+/**
+ * Adds an upgrade. Refuses a name that is already known unless its status is
+ * `cancelled` or `failed` (then it is replaced), and a height at or below the
+ * chain head unless `force`.
+ */
+export const schedule = (
+  plan: UpgradePlan,
+  req: ScheduleRequest,
+  opts: { readonly head: Height | undefined; readonly force: boolean; readonly now: string }
+): Either.Either<{ readonly plan: UpgradePlan; readonly upgrade: Upgrade }, UpgradeConflict> => {
+  const existing = findUpgrade(plan, req.name)
+  if (existing && !isReschedulable(existing.status)) {
+    return Either.left(
+      new UpgradeConflict({ name: req.name, problem: `already exists with status '${existing.status}' (cancel it first)` })
+    )
+  }
+  if (!opts.force && opts.head !== undefined && req.height <= opts.head) {
+    return Either.left(
+      new UpgradeConflict({
+        name: req.name,
+        problem: `height ${req.height} is at or below the chain head ${opts.head} (use --force to schedule it anyway)`
+      })
+    )
+  }
+  const upgrade = new Upgrade({
+    name: req.name,
+    height: req.height,
+    status: "scheduled",
+    info: req.info ?? "",
+    binaries: { ...(req.binaries ?? {}) },
+    checksums: { ...(req.checksums ?? {}) },
+    reason: null,
+    created_at: opts.now,
+    updated_at: opts.now
+  })
+  const others = plan.upgrades.filter((u) => u.name !== req.name)
+  return Either.right({ plan: new UpgradePlan({ version: 1, upgrades: [...others, upgrade] }), upgrade })
+}
+
+/**
+ * Cancels by name, or — without a name — the only pending upgrade. Refuses an
+ * unknown name, an upgrade in progress, and one that is already over.
+ */
+export const cancel = (
+  plan: UpgradePlan,
+  name: UpgradeName | undefined,
+  now: string
+): Either.Either<{ readonly plan: UpgradePlan; readonly upgrade: Upgrade }, UpgradeNotFound | UpgradeConflict> => {
+  let target: Upgrade | undefined
+  if (name === undefined) {
+    const pending = pendingUpgrades(plan)
+    if (pending.length === 0) return Either.left(new UpgradeNotFound({ name: "(none pending)" }))
+    if (pending.length > 1) {
+      return Either.left(
+        new UpgradeConflict({
+          name: pending.map((u) => u.name).join(", "),
+          problem: "more than one upgrade is pending; name the one to cancel"
+        })
+      )
+    }
+    target = pending[0]
+  } else {
+    target = findUpgrade(plan, name)
+  }
+  if (!target) return Either.left(new UpgradeNotFound({ name: name ?? "" }))
+  if (target.status === "upgrading") {
+    return Either.left(new UpgradeConflict({ name: target.name, problem: "is in progress and cannot be cancelled" }))
+  }
+  if (!isPending(target.status)) {
+    return Either.left(new UpgradeConflict({ name: target.name, problem: `is already ${target.status}` }))
+  }
+  return Either.right(setStatus(plan, target.name, "cancelled", null, now))
+}
+
+/** Sets an upgrade's status and reason; the plan unchanged (same object) when nothing differs. */
+export const setStatus = (
+  plan: UpgradePlan,
+  name: string,
+  status: UpgradeStatus,
+  reason: string | null,
+  now: string
+): { readonly plan: UpgradePlan; readonly upgrade: Upgrade } => {
+  const existing = findUpgrade(plan, name)
+  if (!existing) throw new Error(`setStatus: no upgrade ${name}`)
+  if (existing.status === status && existing.reason === reason) return { plan, upgrade: existing }
+  const upgrade = new Upgrade({ ...existing, status, reason, updated_at: now })
+  return {
+    plan: new UpgradePlan({ version: 1, upgrades: plan.upgrades.map((u) => (u.name === name ? upgrade : u)) }),
+    upgrade
+  }
+}

@@ -1,0 +1,61 @@
+import { Schema } from "effect"
+import { Height } from "./Height.js"
+
+/** DESIGN §2: a name is a folder name under upgrades/ — no `/`, no `..`. */
+export const UpgradeName = Schema.String.pipe(
+  Schema.pattern(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, {
+    message: () => "an upgrade name is 1-64 characters of A-Z a-z 0-9 . _ - and starts with a letter or digit"
+  }),
+  Schema.brand("UpgradeName")
+)
+export type UpgradeName = typeof UpgradeName.Type
+
+export const UpgradeStatus = Schema.Literal(
+  "scheduled",
+  "preparing",
+  "ready",
+  "upgrading",
+  "done",
+  "failed",
+  "cancelled"
+)
+export type UpgradeStatus = typeof UpgradeStatus.Type
+
+/** Statuses that still wait for their height. */
+export const isPending = (status: UpgradeStatus): boolean =>
+  status === "scheduled" || status === "preparing" || status === "ready" || status === "upgrading"
+
+/** Statuses under which the same name may be scheduled again. */
+export const isReschedulable = (status: UpgradeStatus): boolean => status === "cancelled" || status === "failed"
+
+export const Platform = Schema.String
+export const Checksum = Schema.String.pipe(
+  Schema.pattern(/^(sha256:[0-9a-fA-F]{64}|sha512:[0-9a-fA-F]{128})$/, {
+    message: () => "a checksum is sha256:<64 hex> or sha512:<128 hex>"
+  })
+)
+
+export class Upgrade extends Schema.Class<Upgrade>("Upgrade")({
+  name: UpgradeName,
+  height: Height,
+  status: UpgradeStatus,
+  info: Schema.String,
+  binaries: Schema.Record({ key: Platform, value: Schema.String }),
+  checksums: Schema.Record({ key: Platform, value: Checksum }),
+  reason: Schema.NullOr(Schema.String),
+  created_at: Schema.String,
+  updated_at: Schema.String
+}) {}
+
+export class UpgradePlan extends Schema.Class<UpgradePlan>("UpgradePlan")({
+  version: Schema.Literal(1),
+  upgrades: Schema.Array(Upgrade)
+}) {
+  static readonly empty = new UpgradePlan({ version: 1, upgrades: [] })
+}
+
+/** `upgrade list --json` and `GET /api/v1/upgrades` (the seeds' shape). */
+export const UpgradeList = Schema.Struct({
+  upgrades: Schema.Array(Upgrade),
+  count: Schema.Number
+})

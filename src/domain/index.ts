@@ -1,0 +1,6 @@
+export * from "./Errors.js"
+export * from "./Height.js"
+export * from "./Layout.js"
+export * from "./Node.js"
+export * from "./Target.js"
+export * from "./Upgrade.js"

@@ -1,0 +1,71 @@
+import { Context, Effect, Layer, PubSub, Schema, type Scope, Stream } from "effect"
+import { Height } from "../domain/Height.js"
+
+/*
+ * Events (DESIGN §6): published once on a PubSub; the log, WatchEvents and SSE
+ * all read the same sequence. Type names are kebab case and keep their fields.
+ */
+
+const E = <T extends string, F extends Schema.Struct.Fields>(type: T, fields: F) =>
+  Schema.Struct({ type: Schema.Literal(type), time: Schema.String, ...fields })
+
+const Name = Schema.String
+const Nullable = <S extends Schema.Schema.Any>(s: S) => Schema.NullOr(s)
+
+export const WemixvisorEvent = Schema.Union(
+  E("upgrade-scheduled", { name: Name, height: Height }),
+  E("upgrade-cancelled", { name: Name }),
+  E("upgrade-preparing", { name: Name }),
+  E("upgrade-ready", { name: Name }),
+  E("upgrade-problem", { name: Name, reason: Schema.String }),
+  E("upgrade-started", { name: Name, height: Height, current_height: Height }),
+  E("upgrade-step", { name: Name, step: Schema.String }),
+  E("upgrade-completed", { name: Name, height: Height }),
+  E("upgrade-failed", { name: Name, reason: Schema.String }),
+  E("rollback-completed", { name: Name, current: Schema.String }),
+  E("node-started", { pid: Schema.Number, binary: Schema.String }),
+  E("node-exited", { pid: Schema.Number, code: Nullable(Schema.Number), signal: Nullable(Schema.String), expected: Schema.Boolean }),
+  E("node-restarting", { restarts: Schema.Number, delay_ms: Schema.Number }),
+  E("node-error", { reason: Schema.String }),
+  E("height-reorg", { from: Height, to: Height }),
+  E("plan-invalid", { path: Schema.String, reason: Schema.String })
+)
+export type WemixvisorEvent = typeof WemixvisorEvent.Type
+export type EventType = WemixvisorEvent["type"]
+
+/** An event without its timestamp, as publishers build it. */
+export type EventInput = WemixvisorEvent extends infer U ? (U extends { time: string } ? Omit<U, "time"> : never) : never
+
+export class Events extends Context.Tag("wemixvisor/Events")<
+  Events,
+  {
+    readonly publish: (event: EventInput) => Effect.Effect<void>
+    /** Every event published after the subscription starts, in order. */
+    readonly subscribe: Effect.Effect<Stream.Stream<WemixvisorEvent>, never, Scope.Scope>
+  }
+>() {}
+
+const logLevel = (type: EventType) =>
+  type === "node-error" || type === "upgrade-failed" || type === "plan-invalid"
+    ? Effect.logError
+    : type === "upgrade-problem" || type === "height-reorg" || type === "node-exited" || type === "node-restarting"
+      ? Effect.logWarning
+      : Effect.logInfo
+
+/** Live: an unbounded PubSub (events are rare; a slow SSE client must not block the orchestrator). */
+export const layer: Layer.Layer<Events> = Layer.scoped(
+  Events,
+  Effect.gen(function* () {
+    const hub = yield* Effect.acquireRelease(PubSub.unbounded<WemixvisorEvent>(), PubSub.shutdown)
+    return Events.of({
+      publish: (input) =>
+        Effect.gen(function* () {
+          const event = { ...input, time: new Date().toISOString() } as WemixvisorEvent
+          const { type, time: _time, ...fields } = event
+          yield* logLevel(type)(type).pipe(Effect.annotateLogs({ event: type, ...fields }))
+          yield* PubSub.publish(hub, event)
+        }),
+      subscribe: PubSub.subscribe(hub).pipe(Effect.map(Stream.fromQueue))
+    })
+  })
+)

@@ -1,0 +1,25 @@
+import { Context, type Effect, type Option, type Stream } from "effect"
+import type { NodeUnreachable } from "../domain/Errors.js"
+import type { Height } from "../domain/Height.js"
+
+/**
+ * The chain head as seen through the node's JSON-RPC (DESIGN §1).
+ *
+ * `heights` never fails and never ends: transient RPC errors and a node that
+ * is down (restarting, upgrading) are retried on a Schedule. It emits strictly
+ * increasing heights; a lower head (reorg, a restarted dev chain) is logged and
+ * published as `height-reorg` and emitted only once the chain passes the
+ * highest height already seen, so it never triggers anything by itself.
+ *
+ * `head` is one direct `eth_blockNumber` (no cache, no monotonic filter): what
+ * verify and `upgrade schedule` compare against.
+ */
+export interface HeightProviderService {
+  /** Shared: every subscriber sees the same sequence from one poller/subscription. */
+  readonly heights: Stream.Stream<Height>
+  /** The highest height seen so far, if any (for status). */
+  readonly latest: Effect.Effect<Option.Option<Height>>
+  readonly head: Effect.Effect<Height, NodeUnreachable>
+}
+
+export class HeightProvider extends Context.Tag("wemixvisor/HeightProvider")<HeightProvider, HeightProviderService>() {}

@@ -1,0 +1,110 @@
+import { Effect, Option, Schema } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { FileCorrupt, IoError } from "../domain/Errors.js"
+
+/*
+ * File primitives every service shares. Writes are atomic: temp file in the
+ * same folder, fsync, rename, fsync the folder — a crash leaves the old file or
+ * the new one, never half of either. Reads validate with a Schema and report a
+ * corrupt file with its path instead of replacing it.
+ */
+
+const io = <A>(op: string, file: string, f: () => A): Effect.Effect<A, IoError> =>
+  Effect.try({ try: f, catch: (cause) => new IoError({ op, path: file, cause }) })
+
+const fsyncDir = (dir: string) => {
+  const fd = fs.openSync(dir, "r")
+  try {
+    fs.fsyncSync(fd)
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+export const writeFileAtomic = (file: string, data: string | Uint8Array): Effect.Effect<void, IoError> =>
+  io("write", file, () => {
+    const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`)
+    try {
+      const fd = fs.openSync(tmp, "w", 0o644)
+      try {
+        fs.writeFileSync(fd, data)
+        fs.fsyncSync(fd)
+      } finally {
+        fs.closeSync(fd)
+      }
+      fs.renameSync(tmp, file)
+    } catch (e) {
+      fs.rmSync(tmp, { force: true })
+      throw e
+    }
+    fsyncDir(path.dirname(file))
+  })
+
+export const writeJsonAtomic = (file: string, value: unknown): Effect.Effect<void, IoError> =>
+  writeFileAtomic(file, JSON.stringify(value, null, 2) + "\n")
+
+/** Appends one line and fsyncs it (audit trails). */
+export const appendLine = (file: string, line: string): Effect.Effect<void, IoError> =>
+  io("append to", file, () => {
+    const fd = fs.openSync(file, "a", 0o644)
+    try {
+      fs.writeSync(fd, line.endsWith("\n") ? line : line + "\n")
+      fs.fsyncSync(fd)
+    } finally {
+      fs.closeSync(fd)
+    }
+  })
+
+/** Reads a file as text; none when it does not exist. */
+export const readTextIfExists = (file: string): Effect.Effect<Option.Option<string>, IoError> =>
+  Effect.suspend(() => {
+    try {
+      return Effect.succeed(Option.some(fs.readFileSync(file, "utf8")))
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return Effect.succeed(Option.none())
+      return Effect.fail(new IoError({ op: "read", path: file, cause: e }))
+    }
+  })
+
+/** Parses JSON text against a Schema; a mismatch names the file and the field. */
+export const decodeJson = <A, I>(schema: Schema.Schema<A, I>, file: string, text: string): Effect.Effect<A, FileCorrupt> =>
+  Effect.suspend(() => {
+    let json: unknown
+    try {
+      json = JSON.parse(text)
+    } catch (e) {
+      return Effect.fail(new FileCorrupt({ path: file, problem: `not JSON (${(e as Error).message})` }))
+    }
+    return Schema.decodeUnknown(schema, { errors: "first", onExcessProperty: "ignore" })(json).pipe(
+      Effect.mapError((e) => new FileCorrupt({ path: file, problem: oneLine(e.message) }))
+    )
+  })
+
+/** A JSON file validated by a Schema; none when absent. */
+export const readJsonIfExists = <A, I>(
+  schema: Schema.Schema<A, I>,
+  file: string
+): Effect.Effect<Option.Option<A>, IoError | FileCorrupt> =>
+  readTextIfExists(file).pipe(
+    Effect.flatMap(
+      Option.match({
+        onNone: () => Effect.succeed(Option.none<A>()),
+        onSome: (text) => decodeJson(schema, file, text).pipe(Effect.map(Option.some))
+      })
+    )
+  )
+
+export const removeIfExists = (file: string): Effect.Effect<void, IoError> =>
+  io("remove", file, () => fs.rmSync(file, { force: true }))
+
+export const mkdirp = (dir: string): Effect.Effect<void, IoError> =>
+  io("create", dir, () => void fs.mkdirSync(dir, { recursive: true }))
+
+/** Schema errors span lines; an operator's log line should not. */
+export const oneLine = (s: string): string =>
+  s
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0)
+    .join(" ")

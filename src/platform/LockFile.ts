@@ -1,0 +1,90 @@
+import { Effect, Schema, type Scope } from "effect"
+import * as fs from "node:fs"
+import { IoError } from "../domain/Errors.js"
+import { processStartTime } from "./Proc.js"
+
+/*
+ * An O_EXCL lock file holding {pid, start_time, time}. A lock whose holder is
+ * dead — or whose pid now belongs to a different process (start time differs)
+ * — is stale and taken over. Used for run.lock (one supervisor per home) and
+ * upgrade-plan.lock (one plan writer at a time).
+ */
+
+const LockContent = Schema.Struct({
+  pid: Schema.Number,
+  start_time: Schema.optional(Schema.String),
+  time: Schema.optional(Schema.String)
+})
+
+/** The live process holding `file`, if any. */
+export const lockHolder = (file: string): number | undefined => {
+  let text: string
+  try {
+    text = fs.readFileSync(file, "utf8")
+  } catch {
+    return undefined
+  }
+  let holder: typeof LockContent.Type
+  try {
+    holder = Schema.decodeUnknownSync(LockContent)(JSON.parse(text))
+  } catch {
+    // Half-written by a holder that died between create and write: stale.
+    return undefined
+  }
+  const start = processStartTime(holder.pid)
+  if (start === undefined) return undefined
+  if (holder.start_time !== undefined && holder.start_time !== start) return undefined
+  return holder.pid
+}
+
+/** Outcome of one attempt: acquired, or held by a live pid. */
+export type TryLock = { readonly _tag: "Acquired" } | { readonly _tag: "Held"; readonly pid: number }
+
+export const tryLock = (file: string): Effect.Effect<TryLock, IoError> =>
+  Effect.try({
+    try: (): TryLock => {
+      const me = JSON.stringify({ pid: process.pid, start_time: processStartTime(process.pid), time: new Date().toISOString() })
+      for (let attempt = 0; attempt < 3; attempt++) {
+        try {
+          const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o644)
+          try {
+            fs.writeSync(fd, me + "\n")
+            fs.fsyncSync(fd)
+          } finally {
+            fs.closeSync(fd)
+          }
+          return { _tag: "Acquired" }
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e
+          const pid = lockHolder(file)
+          if (pid !== undefined) return { _tag: "Held", pid }
+          // Stale: remove it, then race for it again with O_EXCL.
+          fs.rmSync(file, { force: true })
+        }
+      }
+      const pid = lockHolder(file)
+      return pid !== undefined ? { _tag: "Held", pid } : { _tag: "Held", pid: -1 }
+    },
+    catch: (cause) => new IoError({ op: "lock", path: file, cause })
+  })
+
+/** Removes the lock if it is still ours. */
+export const unlock = (file: string): Effect.Effect<void> =>
+  Effect.sync(() => {
+    try {
+      const text = fs.readFileSync(file, "utf8")
+      if (JSON.parse(text).pid === process.pid) fs.rmSync(file, { force: true })
+    } catch {
+      // already gone
+    }
+  })
+
+/** Holds the lock for the life of the scope, or fails with `onHeld(pid)`. */
+export const acquireLock = <E>(
+  file: string,
+  onHeld: (pid: number) => E
+): Effect.Effect<void, E | IoError, Scope.Scope> =>
+  Effect.acquireRelease(
+    tryLock(file).pipe(Effect.flatMap((r) => (r._tag === "Acquired" ? Effect.void : Effect.fail(onHeld(r.pid))))),
+    () => unlock(file)
+  )

@@ -1,0 +1,14 @@
+import { defineConfig } from "vitest/config"
+
+// Two cores: at most two test files at once, and the suites that spawn real
+// processes or a real node get generous timeouts (they ignore TestClock).
+export default defineConfig({
+  test: {
+    include: ["test/**/*.test.ts"],
+    pool: "forks",
+    poolOptions: { forks: { maxForks: 2, minForks: 1 } },
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    reporters: ["default"]
+  }
+})

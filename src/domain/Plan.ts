@@ -31,7 +31,13 @@ export const pendingUpgrades = (plan: UpgradePlan): ReadonlyArray<Upgrade> =>
 export const schedule = (
   plan: UpgradePlan,
   req: ScheduleRequest,
-  opts: { readonly head: Height | undefined; readonly force: boolean; readonly now: string }
+  opts: {
+    readonly head: Height | undefined
+    readonly force: boolean
+    readonly now: string
+    /** How the caller overrides the head check, appended to that refusal; the drop-in has no override. */
+    readonly forceHint?: string
+  }
 ): Either.Either<{ readonly plan: UpgradePlan; readonly upgrade: Upgrade }, UpgradeConflict> => {
   const existing = findUpgrade(plan, req.name)
   if (existing && !isReschedulable(existing.status)) {
@@ -43,7 +49,7 @@ export const schedule = (
     return Either.left(
       new UpgradeConflict({
         name: req.name,
-        problem: `height ${req.height} is at or below the chain head ${opts.head} (use --force to schedule it anyway)`
+        problem: `height ${req.height} is at or below the chain head ${opts.head}${opts.forceHint ?? " (use --force to schedule it anyway)"}`
       })
     )
   }
@@ -60,6 +66,25 @@ export const schedule = (
   })
   const others = plan.upgrades.filter((u) => u.name !== req.name)
   return Either.right({ plan: new UpgradePlan({ version: 1, upgrades: [...others, upgrade] }), upgrade })
+}
+
+/**
+ * The pending upgrade this exact request already produced, if any: a drop-in
+ * merged just before a crash, before it could be renamed, is found here on
+ * restart instead of being refused as a duplicate of itself.
+ */
+export const alreadyScheduled = (plan: UpgradePlan, req: ScheduleRequest): Upgrade | undefined => {
+  const u = findUpgrade(plan, req.name)
+  const sameMap = (a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>) =>
+    Object.keys(a).length === Object.keys(b).length && Object.entries(a).every(([k, v]) => b[k] === v)
+  return u !== undefined &&
+    isPending(u.status) &&
+    u.height === req.height &&
+    u.info === (req.info ?? "") &&
+    sameMap(u.binaries, req.binaries ?? {}) &&
+    sameMap(u.checksums, req.checksums ?? {})
+    ? u
+    : undefined
 }
 
 /**

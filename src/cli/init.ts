@@ -1,0 +1,11 @@
+import { Console, Effect } from "effect"
+import { make as makeBinaryStore } from "../binaries/BinaryStore.js"
+import type { WemixvisorConfig } from "../config/Config.js"
+
+export const init = (config: WemixvisorConfig, binary: string, force: boolean) =>
+  Effect.gen(function* () {
+    const store = makeBinaryStore(config.layout)
+    yield* store.init(binary, force)
+    const current = yield* store.current
+    yield* Console.log(`✓ Initialized ${config.layout.root} (current -> ${current})`)
+  })

@@ -1,0 +1,27 @@
+import { Schema } from "effect"
+import { Height } from "./Height.js"
+import { NodeState } from "./Node.js"
+import { Upgrade, UpgradeName, UpgradeStatus } from "./Upgrade.js"
+
+/** What `current` points at, as it appears in JSON: `genesis` or an upgrade name. */
+export const TargetName = Schema.Union(Schema.Literal("genesis"), UpgradeName)
+
+/**
+ * The status object of DESIGN §5 (`status --json`, REST, `GetStatus`), keys
+ * exactly as documented. `version` stays null until version probing exists.
+ */
+export const StatusObject = Schema.Struct({
+  supervisor: Schema.Literal("running", "not-running"),
+  current_height: Schema.NullOr(Height),
+  node_state: NodeState,
+  node_pid: Schema.NullOr(Schema.Number),
+  restarts: Schema.Number,
+  current: TargetName,
+  version: Schema.NullOr(Schema.String),
+  pending_upgrade: Schema.NullOr(Upgrade),
+  pending: Schema.Array(Upgrade),
+  upgrading: Schema.Boolean,
+  in_progress: Schema.NullOr(Schema.Struct({ name: UpgradeName, step: Schema.String })),
+  last: Schema.NullOr(Schema.Struct({ name: UpgradeName, status: UpgradeStatus, reason: Schema.NullOr(Schema.String) }))
+})
+export type StatusObject = typeof StatusObject.Type

@@ -1,0 +1,44 @@
+import { Effect, Layer } from "effect"
+import * as BinaryStore from "./binaries/BinaryStore.js"
+import { AppConfig, type WemixvisorConfig } from "./config/Config.js"
+import { HomeLocked, InvalidInput } from "./domain/Errors.js"
+import * as Events from "./events/Events.js"
+import * as NodeProcess from "./node/NodeProcess.js"
+import { acquireLock } from "./platform/LockFile.js"
+
+/*
+ * The composition root: the one place live layers are wired together.
+ * Tests build their own combinations from the same modules.
+ */
+
+/** Every service `run` needs, wired. */
+export const SupervisorLive = (nodeArgs: ReadonlyArray<string>) => {
+  const node = NodeProcess.layerLive(nodeArgs).pipe(Layer.provideMerge(Events.layer))
+  const startNode = Layer.effectDiscard(Effect.flatMap(NodeProcess.NodeProcess, (n) => n.start))
+  return startNode.pipe(Layer.provideMerge(node), Layer.provideMerge(BinaryStore.layer))
+}
+
+/**
+ * `wemixvisor run`: one supervisor per home (run.lock), a node left behind by
+ * a killed predecessor is stopped first, then everything runs until the
+ * program is interrupted (SIGTERM/SIGINT), which stops the node gracefully.
+ */
+export const runSupervisor = (config: WemixvisorConfig, nodeArgs: ReadonlyArray<string>) =>
+  Effect.gen(function* () {
+    const store = BinaryStore.make(config.layout)
+    yield* store.current.pipe(
+      Effect.mapError(
+        () =>
+          new InvalidInput({
+            field: "DAEMON_HOME",
+            problem: `${config.layout.root} has no current binary; run 'wemixvisor init <genesis-binary>' first`
+          })
+      )
+    )
+    yield* acquireLock(config.layout.runLock, (pid) => new HomeLocked({ path: config.layout.runLock, pid }))
+    yield* NodeProcess.reapStale
+    yield* Effect.logInfo("wemixvisor running").pipe(
+      Effect.annotateLogs({ home: config.home, binary: config.layout.currentBinary, pid: process.pid })
+    )
+    return yield* Layer.launch(SupervisorLive(nodeArgs))
+  }).pipe(Effect.scoped, Effect.provideService(AppConfig, config))

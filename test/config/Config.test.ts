@@ -1,0 +1,117 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Duration, Effect, Either, Exit, Option } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { describeConfig, loadConfig, parseDuration } from "../../src/config/Config.js"
+import { cleanup, tempDir } from "../support/fixtures.js"
+
+const base = { DAEMON_HOME: "/srv/wemix", DAEMON_NAME: "gwemix" }
+
+const failure = (env: Record<string, string>) =>
+  Effect.runSync(Effect.flip(loadConfig({ env: { ...base, ...env } })))
+
+describe("durations", () => {
+  it("accepts what operators type and Effect's own form", () => {
+    const ms = (s: string) => Either.map(parseDuration(s), Duration.toMillis)
+    expect(ms("500ms")).toEqual(Either.right(500))
+    expect(ms("5s")).toEqual(Either.right(5000))
+    expect(ms("2m")).toEqual(Either.right(120_000))
+    expect(ms("1h")).toEqual(Either.right(3_600_000))
+    expect(ms("1m30s")).toEqual(Either.right(90_000))
+    expect(ms("1.5s")).toEqual(Either.right(1500))
+    expect(ms("5 seconds")).toEqual(Either.right(5000))
+  })
+  it("refuses a bare number and nonsense", () => {
+    expect(Either.isLeft(parseDuration("5"))).toBe(true)
+    expect(Either.isLeft(parseDuration("five"))).toBe(true)
+    expect(Either.isLeft(parseDuration("-1s"))).toBe(true)
+  })
+})
+
+describe("loadConfig", () => {
+  it("has the DESIGN §3 defaults", () => {
+    const c = Effect.runSync(loadConfig({ env: base }))
+    expect(c.rpcUrl).toBe("http://127.0.0.1:8588")
+    expect(Option.isNone(c.wsUrl)).toBe(true)
+    expect(Duration.toMillis(c.pollInterval)).toBe(300)
+    expect(Duration.toMillis(c.shutdownGrace)).toBe(30_000)
+    expect(Duration.toMillis(c.restartDelay)).toBe(1000)
+    expect(Duration.toMillis(c.restartMaxDelay)).toBe(60_000)
+    expect(c.maxRestarts).toBe(10)
+    expect(Duration.toMillis(c.restartWindow)).toBe(600_000)
+    expect(Duration.toMillis(c.verifyMinUp)).toBe(5000)
+    expect(Duration.toMillis(c.verifyTimeout)).toBe(60_000)
+    expect(c.onUpgradeFailure).toBe("rollback")
+    expect(c.versionArgs).toEqual(["version"])
+    expect(c.dataDir).toBe("/srv/wemix/data")
+    expect(c.backupKeep).toBe(2)
+    expect(c.apiAddr).toBe("127.0.0.1:8590")
+    expect(c.layout.currentBinary).toBe("/srv/wemix/wemixvisor/current/bin/gwemix")
+  })
+
+  it("names the variable and the value that are wrong", () => {
+    const e = failure({ DAEMON_SHUTDOWN_GRACE: "soon" })
+    expect(e.variable).toBe("DAEMON_SHUTDOWN_GRACE")
+    expect(e.value).toBe("soon")
+    expect(e.message).toContain('DAEMON_SHUTDOWN_GRACE="soon"')
+    expect(failure({ DAEMON_MAX_RESTARTS: "-3" }).variable).toBe("DAEMON_MAX_RESTARTS")
+    expect(failure({ DAEMON_ON_UPGRADE_FAILURE: "pray" }).variable).toBe("DAEMON_ON_UPGRADE_FAILURE")
+    expect(failure({ DAEMON_RPC_URL: "localhost:8588" }).variable).toBe("DAEMON_RPC_URL")
+    expect(failure({ DAEMON_WS_URL: "http://x" }).variable).toBe("DAEMON_WS_URL")
+    expect(failure({ DAEMON_VERIFY_PROGRESS: "maybe" }).variable).toBe("DAEMON_VERIFY_PROGRESS")
+    expect(failure({ WEMIXVISOR_API_ADDR: "8590" }).variable).toBe("WEMIXVISOR_API_ADDR")
+    expect(failure({ DAEMON_RESTART_DELAY: "2m", DAEMON_RESTART_MAX_DELAY: "1m" }).variable).toBe("DAEMON_RESTART_MAX_DELAY")
+    expect(failure({ DAEMON_NAME: "../gwemix" }).variable).toBe("DAEMON_NAME")
+  })
+
+  it("requires an absolute DAEMON_HOME and a DAEMON_NAME", () => {
+    expect(Effect.runSync(Effect.flip(loadConfig({ env: { DAEMON_NAME: "x" } }))).variable).toBe("DAEMON_HOME")
+    expect(Effect.runSync(Effect.flip(loadConfig({ env: { DAEMON_HOME: "rel/dir", DAEMON_NAME: "x" } }))).variable).toBe("DAEMON_HOME")
+    expect(Effect.runSync(Effect.flip(loadConfig({ env: { DAEMON_HOME: "/x" } }))).variable).toBe("DAEMON_NAME")
+  })
+
+  it("accepts the DAEMON_HEIGHT_POLL_INTERVAL alias", () => {
+    const c = Effect.runSync(loadConfig({ env: { ...base, DAEMON_HEIGHT_POLL_INTERVAL: "1s" } }))
+    expect(Duration.toMillis(c.pollInterval)).toBe(1000)
+  })
+
+  it("takes flag > env > config.toml > default", () => {
+    const home = tempDir()
+    try {
+      fs.mkdirSync(path.join(home, "wemixvisor"))
+      fs.writeFileSync(
+        path.join(home, "wemixvisor", "config.toml"),
+        'daemon_name = "fromtoml"\ndaemon_shutdown_grace = "7s"\ndaemon_max_restarts = 4\ndaemon_backup = true\n'
+      )
+      const c = Effect.runSync(loadConfig({ env: { DAEMON_HOME: home, DAEMON_SHUTDOWN_GRACE: "9s" } }))
+      expect(c.daemonName).toBe("fromtoml")
+      expect(Duration.toMillis(c.shutdownGrace)).toBe(9000)
+      expect(c.maxRestarts).toBe(4)
+      expect(c.backup).toBe(true)
+      const f = Effect.runSync(loadConfig({ flags: { DAEMON_NAME: "fromflag" }, env: { DAEMON_HOME: home, DAEMON_NAME: "fromenv" } }))
+      expect(f.daemonName).toBe("fromflag")
+    } finally {
+      cleanup(home)
+    }
+  })
+
+  it("reports a broken config.toml with its path", () => {
+    const home = tempDir()
+    try {
+      fs.mkdirSync(path.join(home, "wemixvisor"))
+      fs.writeFileSync(path.join(home, "wemixvisor", "config.toml"), "daemon_name = \n")
+      const exit = Effect.runSyncExit(loadConfig({ env: { DAEMON_HOME: home } }))
+      expect(Exit.isFailure(exit)).toBe(true)
+      const e = Effect.runSync(Effect.flip(loadConfig({ env: { DAEMON_HOME: home } })))
+      expect(e.variable).toBe("config.toml")
+      expect(e.value).toContain("config.toml")
+    } finally {
+      cleanup(home)
+    }
+  })
+
+  it("hides the API token when described", () => {
+    const c = Effect.runSync(loadConfig({ env: { ...base, WEMIXVISOR_API_TOKEN: "s3cret" } }))
+    expect(JSON.stringify(describeConfig(c))).not.toContain("s3cret")
+  })
+})

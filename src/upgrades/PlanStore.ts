@@ -1,6 +1,11 @@
-import { Context, type Effect, type Stream } from "effect"
+import { Context, Effect, Layer, type Stream } from "effect"
+import { AppConfig } from "../config/Config.js"
 import type { FileCorrupt, IoError, PlanLocked } from "../domain/Errors.js"
 import type { UpgradePlan } from "../domain/Upgrade.js"
+import { Events } from "../events/Events.js"
+import { HeightProvider } from "../height/HeightProvider.js"
+import { makePlanStore } from "./PlanFile.js"
+import { makeUpgradeSource } from "./PlanWatcher.js"
 
 /**
  * upgrade-plan.json, the single durable source of truth (DESIGN §2). Every
@@ -34,3 +39,29 @@ export interface UpgradeSourceService {
 }
 
 export class UpgradeSource extends Context.Tag("wemixvisor/UpgradeSource")<UpgradeSource, UpgradeSourceService>() {}
+
+/** Live PlanStore over the configured home's upgrade-plan.json. */
+export const layer: Layer.Layer<PlanStore, never, AppConfig> = Layer.effect(
+  PlanStore,
+  Effect.flatMap(AppConfig, (config) => makePlanStore(config.layout))
+)
+
+/**
+ * Live UpgradeSource: one watcher for the life of the layer, shared by every
+ * subscriber of `plans`. Also exported as `layer` from ./UpgradeSource.js.
+ */
+export const upgradeSourceLayer: Layer.Layer<UpgradeSource, never, AppConfig | PlanStore | Events | HeightProvider> =
+  Layer.scoped(
+    UpgradeSource,
+    Effect.gen(function* () {
+      const config = yield* AppConfig
+      const heights = yield* HeightProvider
+      return yield* makeUpgradeSource({
+        layout: config.layout,
+        pollInterval: config.pollInterval,
+        store: yield* PlanStore,
+        events: yield* Events,
+        latestHeight: heights.latest
+      })
+    })
+  )

@@ -1,0 +1,112 @@
+import { Duration, Effect, Either, Option, ParseResult, Schedule, Schema } from "effect"
+import * as path from "node:path"
+import { FileCorrupt, type IoError, PlanLocked } from "../domain/Errors.js"
+import type { Layout } from "../domain/Layout.js"
+import { UpgradePlan } from "../domain/Upgrade.js"
+import { mkdirp, readTextIfExists, writeJsonAtomic } from "../platform/Files.js"
+import { acquireLock } from "../platform/LockFile.js"
+import type { PlanStoreService } from "./PlanStore.js"
+
+/*
+ * upgrade-plan.json on disk: decoding with errors an operator can act on, the
+ * canonical encoding, and the PlanStore implementation (lock, read, apply,
+ * write only on change). Imports the PlanStore module for types only, so the
+ * public module can build its layer from here without an import cycle.
+ */
+
+/** How long `update` waits for another writer's upgrade-plan.lock before PlanLocked. */
+export const planLockTimeout = Duration.seconds(5)
+
+/** Poll the lock file; bounded, so a wedged writer yields PlanLocked rather than a hang. */
+export const planLockRetry = Schedule.spaced("50 millis").pipe(Schedule.upTo(planLockTimeout))
+
+/** `["upgrades", 0, "reason"]` → `upgrades[0].reason`. */
+const formatPath = (p: ReadonlyArray<PropertyKey>): string =>
+  p.reduce<string>(
+    (acc, k) => (typeof k === "number" ? `${acc}[${k}]` : acc === "" ? String(k) : `${acc}.${String(k)}`),
+    ""
+  )
+
+/**
+ * One line naming the field and what is wrong with it. A literal union (the
+ * status) reports every accepted value at once instead of one issue per member.
+ */
+export const formatParseError = (error: ParseResult.ParseError): string => {
+  const issues = ParseResult.ArrayFormatter.formatErrorSync(error)
+  const byPath = new Map<string, Array<string>>()
+  for (const issue of issues) {
+    const key = formatPath(issue.path)
+    byPath.set(key, [...(byPath.get(key) ?? []), issue.message])
+  }
+  return [...byPath.entries()]
+    .map(([where, messages]) => {
+      const expected = messages.map((m) => /^Expected (.+), actual (.+)$/.exec(m))
+      const message =
+        messages.length > 1 && expected.every((m) => m !== null)
+          ? `expected one of ${expected.map((m) => m![1]).join(", ")}, actual ${expected[0]![2]}`
+          : messages.join("; ")
+      return where === "" ? message : `${where}: ${message}`
+    })
+    .join("; ")
+}
+
+/** Parses and validates the plan file's text; unknown keys are ignored. */
+export const decodePlan = (file: string, text: string): Either.Either<UpgradePlan, FileCorrupt> => {
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch (e) {
+    return Either.left(new FileCorrupt({ path: file, problem: `not JSON (${(e as Error).message})` }))
+  }
+  return Schema.decodeUnknownEither(UpgradePlan, { errors: "all", onExcessProperty: "ignore" })(json).pipe(
+    Either.mapLeft((e) => new FileCorrupt({ path: file, problem: formatParseError(e) }))
+  )
+}
+
+/** The plan as it is written: snake_case keys in DESIGN §2's order, heights as numbers. */
+export const encodePlan = (plan: UpgradePlan): typeof UpgradePlan.Encoded => Schema.encodeSync(UpgradePlan)(plan)
+
+/** Structural equality through the encoding: two plans are equal when they would be written the same. */
+export const samePlan = (a: UpgradePlan, b: UpgradePlan): boolean =>
+  a === b || JSON.stringify(encodePlan(a)) === JSON.stringify(encodePlan(b))
+
+export const readPlan = (file: string): Effect.Effect<UpgradePlan, FileCorrupt | IoError> =>
+  readTextIfExists(file).pipe(
+    Effect.flatMap(
+      Option.match({
+        onNone: () => Effect.succeed(UpgradePlan.empty),
+        onSome: (text) => Either.match(decodePlan(file, text), { onLeft: Effect.fail, onRight: Effect.succeed })
+      })
+    )
+  )
+
+/**
+ * The PlanStore over `layout`. In-process writers queue on a semaphore; other
+ * processes (the CLI next to a running supervisor) are kept out by the O_EXCL
+ * lock file, polled on `planLockRetry`.
+ */
+export const makePlanStore = (layout: Layout): Effect.Effect<PlanStoreService> =>
+  Effect.gen(function* () {
+    const writers = yield* Effect.makeSemaphore(1)
+
+    // Each attempt is its own acquireRelease, so only a successful one registers
+    // the release and the wait between attempts stays interruptible.
+    const lock = acquireLock(layout.planLock, (pid) => new PlanLocked({ path: layout.planLock, pid })).pipe(
+      Effect.retry({ schedule: planLockRetry, while: (e) => e._tag === "PlanLocked" })
+    )
+
+    const read = readPlan(layout.plan).pipe(Effect.withSpan("PlanStore.read"))
+
+    const update = <A, E>(f: (plan: UpgradePlan) => Effect.Effect<readonly [A, UpgradePlan], E>) =>
+      Effect.gen(function* () {
+        yield* mkdirp(path.dirname(layout.plan))
+        yield* lock
+        const before = yield* readPlan(layout.plan)
+        const [result, after] = yield* f(before)
+        // DESIGN §2: rewritten only when an upgrade changes.
+        if (!samePlan(before, after)) yield* writeJsonAtomic(layout.plan, encodePlan(after))
+        return result
+      }).pipe(Effect.scoped, writers.withPermits(1), Effect.withSpan("PlanStore.update"))
+
+    return { read, update }
+  })

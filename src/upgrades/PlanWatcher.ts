@@ -1,0 +1,247 @@
+import {
+  Clock,
+  type Context,
+  DateTime,
+  Duration,
+  Effect,
+  Either,
+  Option,
+  Queue,
+  Ref,
+  Schedule,
+  type Scope,
+  Stream,
+  SubscriptionRef
+} from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { IoError, type UpgradeConflict } from "../domain/Errors.js"
+import type { Height } from "../domain/Height.js"
+import type { Layout } from "../domain/Layout.js"
+import { alreadyScheduled, schedule, type ScheduleRequest } from "../domain/Plan.js"
+import type { Events } from "../events/Events.js"
+import { type DropInProblem, parseDropIn } from "./DropIn.js"
+import { encodePlan } from "./PlanFile.js"
+import type { PlanSnapshot, PlanStoreService, UpgradeSourceService } from "./PlanStore.js"
+
+/*
+ * The UpgradeSource implementation: one checker per layer, woken by fs.watch
+ * on the wemixvisor folder and by a poll at DAEMON_POLL_INTERVAL (fs.watch
+ * misses events on some filesystems and around atomic renames). Each check
+ * merges a stable drop-in and then re-reads the plan; snapshots go to a
+ * SubscriptionRef, so every subscriber starts from the latest one.
+ */
+
+export interface UpgradeSourceDeps {
+  readonly layout: Layout
+  readonly pollInterval: Duration.Duration
+  readonly store: PlanStoreService
+  readonly events: Context.Tag.Service<Events>
+  /** The highest chain head seen, if any: the drop-in's height must be above it. */
+  readonly latestHeight: Effect.Effect<Option.Option<Height>>
+}
+
+export interface UpgradeSourceOptions {
+  /** fs.watch on top of the poll; off only to test the poll fallback alone. */
+  readonly watch: boolean
+}
+
+/** The poll fallback: a check every interval whatever fs.watch reports. */
+export const planPoll = (interval: Duration.DurationInput) => Schedule.spaced(interval)
+
+const snapshotKey = (s: PlanSnapshot): string =>
+  s._tag === "Valid" ? `valid ${JSON.stringify(encodePlan(s.plan))}` : `corrupt ${s.error.message}`
+
+const problemOf = (s: Extract<PlanSnapshot, { _tag: "Corrupt" }>): string =>
+  s.error._tag === "FileCorrupt" ? s.error.problem : s.error.message
+
+/** What a drop-in looked like at one check: stable once the same for a whole poll interval. */
+interface Sighting {
+  readonly key: string
+  readonly text: string
+  readonly since: number
+}
+
+const look = (file: string): Effect.Effect<Option.Option<{ readonly key: string; readonly text: string }>, IoError> =>
+  Effect.try({
+    try: () => {
+      try {
+        const st = fs.statSync(file)
+        const text = fs.readFileSync(file, "utf8")
+        return Option.some({ key: `${st.ino}:${st.size}:${st.mtimeMs}:${text}`, text })
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === "ENOENT") return Option.none()
+        throw e
+      }
+    },
+    catch: (cause) => new IoError({ op: "read", path: file, cause })
+  })
+
+/**
+ * Renames the drop-in only if it still holds what was processed: a file
+ * replaced in the meantime is a new request and waits for its own turn.
+ */
+const consume = (file: string, text: string, suffix: ".merged" | ".invalid") =>
+  Effect.try({
+    try: () => {
+      if (fs.readFileSync(file, "utf8") !== text) return false
+      fs.renameSync(file, file + suffix)
+      return true
+    },
+    catch: (cause) => new IoError({ op: `rename to ${path.basename(file)}${suffix}`, path: file, cause })
+  })
+
+export const makeUpgradeSource = (
+  deps: UpgradeSourceDeps,
+  options: UpgradeSourceOptions = { watch: true }
+): Effect.Effect<UpgradeSourceService, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const { events, layout, store } = deps
+    const pollMillis = Duration.toMillis(deps.pollInterval)
+    const dropInName = path.basename(layout.dropIn)
+
+    const readSnapshot: Effect.Effect<PlanSnapshot> = store.read.pipe(
+      Effect.map((plan): PlanSnapshot => ({ _tag: "Valid", plan })),
+      Effect.catchAll((error) => Effect.succeed<PlanSnapshot>({ _tag: "Corrupt", error }))
+    )
+
+    // plan-invalid once per distinct problem, not once per poll.
+    const reported = yield* Ref.make<string | undefined>(undefined)
+    const report = (snap: PlanSnapshot) =>
+      Effect.gen(function* () {
+        const last = yield* Ref.get(reported)
+        if (snap._tag === "Valid") {
+          if (last !== undefined) {
+            yield* Ref.set(reported, undefined)
+            yield* Effect.logInfo(`${layout.plan} is valid again`)
+          }
+          return
+        }
+        const reason = problemOf(snap)
+        if (reason === last) return
+        yield* Ref.set(reported, reason)
+        yield* events.publish({ type: "plan-invalid", path: snap.error.path, reason })
+      })
+
+    const initial = yield* readSnapshot
+    yield* report(initial)
+    const snapshots = yield* SubscriptionRef.make(initial)
+    const lastKey = yield* Ref.make(snapshotKey(initial))
+    const publish = (snap: PlanSnapshot) =>
+      Effect.gen(function* () {
+        yield* report(snap)
+        const key = snapshotKey(snap)
+        if (key === (yield* Ref.get(lastKey))) return
+        yield* Ref.set(lastKey, key)
+        yield* SubscriptionRef.set(snapshots, snap)
+      })
+
+    const reject = (text: string, problem: DropInProblem) =>
+      Effect.gen(function* () {
+        if (!(yield* consume(layout.dropIn, text, ".invalid"))) return
+        yield* Effect.logError(`${layout.dropIn} refused: ${problem.reason} (renamed to ${dropInName}.invalid)`)
+        yield* events.publish({ type: "upgrade-problem", name: problem.name, reason: problem.reason })
+      })
+
+    const merge = (text: string, req: ScheduleRequest) =>
+      Effect.gen(function* () {
+        const head = Option.getOrUndefined(yield* deps.latestHeight)
+        const now = DateTime.formatIso(yield* DateTime.now)
+        const outcome = yield* store
+          .update((plan) => {
+            if (alreadyScheduled(plan, req)) return Effect.succeed(["already", plan] as const)
+            return Either.match(schedule(plan, req, { head, force: false, now, forceHint: "" }), {
+              onLeft: (conflict) => Effect.fail<UpgradeConflict>(conflict),
+              onRight: (r) => Effect.succeed(["scheduled", r.plan] as const)
+            })
+          })
+          .pipe(Effect.either)
+        if (Either.isRight(outcome)) {
+          if (!(yield* consume(layout.dropIn, text, ".merged"))) return true
+          if (outcome.right === "scheduled") {
+            yield* events.publish({ type: "upgrade-scheduled", name: req.name, height: req.height })
+          } else {
+            // Merged before a crash, renamed only now: nothing new to announce.
+            yield* Effect.logInfo(`${layout.dropIn}: upgrade '${req.name}' was already in the plan`)
+          }
+          return true
+        }
+        const error = outcome.left
+        if (error._tag === "UpgradeConflict") {
+          yield* reject(text, { name: req.name, reason: error.problem })
+          return false
+        }
+        // The plan cannot be read or locked right now: keep the drop-in and retry on a later check.
+        yield* Effect.logWarning(`${layout.dropIn} not merged yet: ${error.message}`)
+        return false
+      })
+
+    // Consumes the drop-in once it has been unchanged for a whole poll interval;
+    // true when the plan changed.
+    const sighting = yield* Ref.make<Option.Option<Sighting>>(Option.none())
+    const processDropIn = Effect.gen(function* () {
+      const seen = yield* look(layout.dropIn)
+      if (Option.isNone(seen)) {
+        yield* Ref.set(sighting, Option.none())
+        return false
+      }
+      const now = yield* Clock.currentTimeMillis
+      const prev = yield* Ref.get(sighting)
+      if (Option.isNone(prev) || prev.value.key !== seen.value.key) {
+        yield* Ref.set(sighting, Option.some({ ...seen.value, since: now }))
+        return false
+      }
+      if (now - prev.value.since < pollMillis) return false
+      const { text } = seen.value
+      return yield* Either.match(parseDropIn(dropInName, text), {
+        onLeft: (problem) => reject(text, problem).pipe(Effect.as(false)),
+        onRight: (req) => merge(text, req)
+      })
+    })
+
+    // fs.watch is an optimisation over the poll: (re)established lazily on
+    // each check, so a folder created late or a watcher that errored recovers.
+    const watched = new Set([path.basename(layout.plan), dropInName])
+    const wake = yield* Queue.sliding<void>(1)
+    const watcher: { current: fs.FSWatcher | undefined } = { current: undefined }
+    yield* Effect.addFinalizer(() => Effect.sync(() => watcher.current?.close()))
+    const ensureWatcher = Effect.sync(() => {
+      if (!options.watch || watcher.current !== undefined) return
+      try {
+        const w = fs.watch(layout.root, { persistent: false }, (_event, file) => {
+          if (file === null || watched.has(file)) Queue.unsafeOffer(wake, undefined)
+        })
+        w.on("error", () => {
+          w.close()
+          if (watcher.current === w) watcher.current = undefined
+        })
+        watcher.current = w
+      } catch {
+        // No folder yet, or no inotify: the poll still sees every change.
+      }
+    })
+
+    const check = Effect.gen(function* () {
+      yield* ensureWatcher
+      let snap = yield* readSnapshot
+      // A corrupt plan leaves the drop-in in place until the plan is fixed.
+      if (snap._tag === "Valid") {
+        const merged = yield* processDropIn.pipe(
+          Effect.catchAll((e) => Effect.logWarning(`${layout.dropIn}: ${e.message}`).pipe(Effect.as(false)))
+        )
+        if (merged) snap = yield* readSnapshot
+      }
+      yield* publish(snap)
+    }).pipe(
+      // Never let one bad check end the watcher: the node must keep its upgrade source.
+      Effect.catchAllCause((cause) => Effect.logError("upgrade source check failed", cause))
+    )
+
+    yield* check
+    yield* Stream.merge(Stream.fromSchedule(planPoll(deps.pollInterval)), Stream.fromQueue(wake)).pipe(
+      Stream.runForEach(() => check),
+      Effect.forkScoped
+    )
+
+    return { plans: snapshots.changes }
+  })

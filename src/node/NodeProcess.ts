@@ -1,6 +1,16 @@
-import { Context, type Effect, type Stream } from "effect"
+import { Context, type Effect, Layer, type Stream } from "effect"
+import type { AppConfig } from "../config/Config.js"
 import type { SpawnFailed } from "../domain/Errors.js"
 import type { NodeExit, NodeStatus } from "../domain/Node.js"
+import type { Events } from "../events/Events.js"
+import * as Spawner from "./Spawner.js"
+import { make } from "./Supervisor.js"
+
+export { reapStale } from "./PidFile.js"
+export { restartPolicy } from "./RestartPolicy.js"
+
+/** One exit of a node process: `expected` when `stop` (or the layer closing) caused it. */
+export type NodeExitReport = NodeExit & { readonly pid: number; readonly expected: boolean }
 
 /**
  * The supervised node: one child process running `current/bin/$DAEMON_NAME`
@@ -13,7 +23,8 @@ import type { NodeExit, NodeStatus } from "../domain/Node.js"
  *   DAEMON_SHUTDOWN_GRACE) and never counts as a crash; it returns once no
  *   process of the group is left.
  * - While restarts are suspended (the orchestrator's verify), an exit leaves
- *   the node `crashed` and is only reported on `exits`.
+ *   the node `crashed` and is only reported on `exits`; resuming does not
+ *   restart it (the orchestrator decides: `start` again, or roll back).
  */
 export interface NodeProcessService {
   readonly start: Effect.Effect<void, SpawnFailed>
@@ -22,9 +33,36 @@ export interface NodeProcessService {
   /** The current status, then every change. */
   readonly changes: Stream.Stream<NodeStatus>
   /** Every exit of a node process (crash or stop), as it happens. */
-  readonly exits: Stream.Stream<NodeExit & { readonly pid: number; readonly expected: boolean }>
+  readonly exits: Stream.Stream<NodeExitReport>
   readonly suspendRestarts: Effect.Effect<void>
   readonly resumeRestarts: Effect.Effect<void>
 }
 
 export class NodeProcess extends Context.Tag("wemixvisor/NodeProcess")<NodeProcess, NodeProcessService>() {}
+
+/**
+ * The supervisor of `config.layout.currentBinary` run with `args`
+ * (src/node/Supervisor.ts). Closing the layer stops the node gracefully.
+ *
+ * Semantics worth knowing:
+ * - `start` returns once the process is spawned (`running`); it does nothing
+ *   while the node is already supervised (running or waiting to restart). A
+ *   binary that cannot be spawned fails `start` with SpawnFailed and leaves
+ *   the node in `error`. `start` resets the restart counters.
+ * - Any exit nobody asked for (a clean exit 0 included) is a crash.
+ * - Crash restarts follow `restartPolicy` (exponential from
+ *   DAEMON_RESTART_DELAY, ×2, jittered, capped at DAEMON_RESTART_MAX_DELAY);
+ *   a run of at least DAEMON_RESTART_MAX_DELAY resets the backoff; more than
+ *   DAEMON_MAX_RESTARTS restarts within DAEMON_RESTART_WINDOW → `error`
+ *   (logged, `node-error`), and the node stays down until `start`.
+ * - `stop` leaves `error` as it is (the reason stays visible) and every other
+ *   state `stopped`.
+ * - node.pid is written at each spawn and removed once the group is gone; call
+ *   `reapStale` (under run.lock) before the first `start`.
+ */
+export const layer = (args: ReadonlyArray<string>): Layer.Layer<NodeProcess, never, AppConfig | Events | Spawner.Spawner> =>
+  Layer.scoped(NodeProcess, make(args))
+
+/** `layer` with real processes. */
+export const layerLive = (args: ReadonlyArray<string>): Layer.Layer<NodeProcess, never, AppConfig | Events> =>
+  layer(args).pipe(Layer.provide(Spawner.layer))

@@ -1,0 +1,72 @@
+import { Effect, Either, Option } from "effect"
+import { AppConfig } from "../config/Config.js"
+import { NodePidFile } from "../domain/Node.js"
+import { readJsonIfExists, removeIfExists, writeJsonAtomic } from "../platform/Files.js"
+import { groupMembers, processStartTime } from "../platform/Proc.js"
+import { terminateGroup } from "./ProcessGroup.js"
+
+/*
+ * node.pid (DESIGN §2): which process is our node, so that a wemixvisor that
+ * was SIGKILLed (and could not stop its node) can find and stop it on the next
+ * `run` — and never two nodes run on one home. A node is named by pid *and*
+ * start time: pids are reused, and a wrapper that `exec`s the real node
+ * changes its command line.
+ */
+
+/** Records a freshly spawned node. A node that already died (no start time) is not recorded. */
+export const writePidFile = (file: string, pid: number, pgid: number): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    const startTime = processStartTime(pid)
+    if (startTime === undefined) return Effect.void
+    const record: NodePidFile = { pid, pgid, start_time: startTime }
+    return writeJsonAtomic(file, record)
+  }).pipe(
+    // The node is running either way; a missing node.pid only weakens stale-node recovery.
+    Effect.catchAll((e) => Effect.logWarning(`could not record the node's pid: ${e.message}`))
+  )
+
+export const removePidFile = (file: string): Effect.Effect<void> =>
+  removeIfExists(file).pipe(Effect.catchAll((e) => Effect.logWarning(`could not remove ${file}: ${e.message}`)))
+
+/**
+ * Stops a node left running by a previous wemixvisor, then removes node.pid.
+ *
+ * Run it only while holding run.lock and before the NodeProcess layer starts
+ * anything: it kills whatever node.pid names, and with two supervisors on one
+ * home that would be the other one's node.
+ *
+ * - pid alive with the recorded start time: our old node — SIGTERM its group,
+ *   DAEMON_SHUTDOWN_GRACE, then SIGKILL until the group is gone.
+ * - pid alive with another start time: the pid was reused — left alone.
+ * - pid gone: nothing to stop, except members of its group that outlived it
+ *   (Linux does not hand out a pid number while a group of that id exists, so
+ *   they can only be the old node's children).
+ * - corrupt file: logged and removed (it cannot name anything to stop).
+ */
+export const reapStale: Effect.Effect<void, never, AppConfig> = Effect.gen(function* () {
+  const { layout, shutdownGrace } = yield* AppConfig
+  const file = layout.nodePid
+  const read = yield* Effect.either(readJsonIfExists(NodePidFile, file))
+  if (Either.isLeft(read)) {
+    const e = read.left
+    if (e._tag === "IoError") return yield* Effect.logWarning(`cannot check for a node left running: ${e.message}`)
+    yield* Effect.logWarning(`${e.message}; removing it`)
+    return yield* removePidFile(file)
+  }
+  if (Option.isNone(read.right)) return
+  const { pid, pgid, start_time } = read.right.value
+
+  const startTime = processStartTime(pid)
+  if (startTime === start_time) {
+    yield* Effect.logWarning(
+      `the node (pid ${pid}) of a previous wemixvisor is still running; stopping its process group before starting a new one`
+    )
+    yield* terminateGroup(pgid, shutdownGrace)
+  } else if (startTime === undefined && pgid === pid && groupMembers(pgid).length > 0) {
+    yield* Effect.logWarning(`processes of the previous node's group ${pgid} are still running; stopping them`)
+    yield* terminateGroup(pgid, shutdownGrace)
+  } else if (startTime !== undefined) {
+    yield* Effect.logInfo(`node.pid names pid ${pid}, which is now another process; leaving it alone`)
+  }
+  yield* removePidFile(file)
+})

@@ -3,19 +3,31 @@ import * as BinaryStore from "./binaries/BinaryStore.js"
 import { AppConfig, type WemixvisorConfig } from "./config/Config.js"
 import { HomeLocked, InvalidInput } from "./domain/Errors.js"
 import * as Events from "./events/Events.js"
+import * as HeightProvider from "./height/HeightProvider.js"
 import * as NodeProcess from "./node/NodeProcess.js"
+import * as Orchestrator from "./orchestrator/Orchestrator.js"
 import { acquireLock } from "./platform/LockFile.js"
+import * as History from "./upgrades/History.js"
+import * as PlanStore from "./upgrades/PlanStore.js"
+import * as UpgradeSource from "./upgrades/UpgradeSource.js"
 
 /*
  * The composition root: the one place live layers are wired together.
  * Tests build their own combinations from the same modules.
  */
 
-/** Every service `run` needs, wired. */
+/**
+ * Every service `run` needs, wired. The Orchestrator starts the node itself,
+ * after replaying the journal of an upgrade a previous run left unfinished.
+ */
 export const SupervisorLive = (nodeArgs: ReadonlyArray<string>) => {
-  const node = NodeProcess.layerLive(nodeArgs).pipe(Layer.provideMerge(Events.layer))
-  const startNode = Layer.effectDiscard(Effect.flatMap(NodeProcess.NodeProcess, (n) => n.start))
-  return startNode.pipe(Layer.provideMerge(node), Layer.provideMerge(BinaryStore.layer))
+  const plan = UpgradeSource.layer.pipe(Layer.provideMerge(PlanStore.layer))
+  const services = Layer.mergeAll(NodeProcess.layerLive(nodeArgs), HeightProvider.layer, BinaryStore.layer, History.layer)
+  return Orchestrator.layer.pipe(
+    Layer.provideMerge(plan),
+    Layer.provideMerge(services),
+    Layer.provideMerge(Events.layer)
+  )
 }
 
 /**

@@ -1,5 +1,15 @@
 import { Data } from "effect"
 
+/** One line about a thrown value: an Error's first line, a socket event's type, or the value. */
+const describeCause = (c: unknown): string => {
+  if (c instanceof Error) return c.message.split("\n")[0] ?? c.name
+  if (typeof c === "object" && c !== null) {
+    if ("message" in c && typeof c.message === "string") return c.message
+    if ("type" in c && typeof c.type === "string") return `socket ${c.type}`
+  }
+  return String(c)
+}
+
 /*
  * Tagged errors. Each says what was wrong in operator words (`message`); the CLI
  * maps tags to exit codes in one place (src/cli/exit.ts): bad input → 2,
@@ -92,8 +102,7 @@ export class NodeUnreachable extends Data.TaggedError("NodeUnreachable")<{
   readonly cause: unknown
 }> {
   override get message() {
-    const c = this.cause
-    return `node RPC ${this.url} unreachable: ${c instanceof Error ? c.message.split("\n")[0] : String(c)}`
+    return `node RPC ${this.url} unreachable: ${describeCause(this.cause)}`
   }
 }
 

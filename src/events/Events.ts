@@ -45,12 +45,23 @@ export class Events extends Context.Tag("wemixvisor/Events")<
   }
 >() {}
 
-const logLevel = (type: EventType) =>
-  type === "node-error" || type === "upgrade-failed" || type === "plan-invalid"
-    ? Effect.logError
-    : type === "upgrade-problem" || type === "height-reorg" || type === "node-exited" || type === "node-restarting"
-      ? Effect.logWarning
-      : Effect.logInfo
+const logLevel = (event: WemixvisorEvent) => {
+  switch (event.type) {
+    case "node-error":
+    case "upgrade-failed":
+    case "plan-invalid":
+      return Effect.logError
+    case "upgrade-problem":
+    case "height-reorg":
+    case "node-restarting":
+      return Effect.logWarning
+    case "node-exited":
+      // a stop wemixvisor asked for is routine; anything else is worth a look
+      return event.expected ? Effect.logInfo : Effect.logWarning
+    default:
+      return Effect.logInfo
+  }
+}
 
 /** Live: an unbounded PubSub (events are rare; a slow SSE client must not block the orchestrator). */
 export const layer: Layer.Layer<Events> = Layer.scoped(
@@ -62,7 +73,7 @@ export const layer: Layer.Layer<Events> = Layer.scoped(
         Effect.gen(function* () {
           const event = { ...input, time: new Date().toISOString() } as WemixvisorEvent
           const { type, time: _time, ...fields } = event
-          yield* logLevel(type)(type).pipe(Effect.annotateLogs({ event: type, ...fields }))
+          yield* logLevel(event)(type).pipe(Effect.annotateLogs({ event: type, ...fields }))
           yield* PubSub.publish(hub, event)
         }),
       subscribe: PubSub.subscribe(hub).pipe(Effect.map(Stream.fromQueue))

@@ -1,0 +1,65 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Option } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { makeHeight } from "../../src/domain/Height.js"
+import type { UpgradeName } from "../../src/domain/Upgrade.js"
+import * as Journal from "../../src/orchestrator/Journal.js"
+import { cleanup, tempDir } from "../support/fixtures.js"
+
+const withDir = Effect.acquireRelease(
+  Effect.sync(() => tempDir("wemixvisor-journal-")),
+  (d) => Effect.sync(() => cleanup(d))
+)
+
+const entry = new Journal.JournalEntry({
+  name: "v2" as UpgradeName,
+  height: makeHeight(100),
+  from: "genesis",
+  step: "switch",
+  head_at_stop: makeHeight(100),
+  started_at: "2026-01-01T00:00:00.000Z",
+  reason: null
+})
+
+describe("Journal", () => {
+  it.scoped("absent → none; written → read back exactly; removed → none", () =>
+    Effect.gen(function* () {
+      const dir = yield* withDir
+      const j = Journal.make(path.join(dir, "journal.json"))
+      expect(Option.isNone(yield* j.read)).toBe(true)
+      yield* j.write(entry)
+      expect(JSON.parse(fs.readFileSync(j.file, "utf8"))).toEqual({
+        name: "v2",
+        height: 100,
+        from: "genesis",
+        step: "switch",
+        head_at_stop: 100,
+        started_at: "2026-01-01T00:00:00.000Z",
+        reason: null
+      })
+      expect(yield* j.read).toEqual(Option.some(entry))
+      // No temp file is left next to it.
+      expect(fs.readdirSync(dir)).toEqual(["journal.json"])
+      yield* j.remove
+      expect(Option.isNone(yield* j.read)).toBe(true)
+      yield* j.remove
+    }))
+
+  it.scoped("a journal that does not validate is FileCorrupt naming the file, and is left in place", () =>
+    Effect.gen(function* () {
+      const dir = yield* withDir
+      const j = Journal.make(path.join(dir, "journal.json"))
+      for (const text of ["{", JSON.stringify({ ...Journal.JournalEntry.make(entry), step: "jump" }), JSON.stringify({ name: "v2" })]) {
+        fs.writeFileSync(j.file, text)
+        const err = yield* Effect.flip(j.read)
+        expect(err._tag).toBe("FileCorrupt")
+        expect(err.message).toContain(j.file)
+        expect(fs.readFileSync(j.file, "utf8")).toBe(text)
+      }
+    }))
+
+  it("steps are in DESIGN §6 order, then rollback", () => {
+    expect(Journal.JournalStep.literals).toEqual(["pre-stop", "stop", "backup", "switch", "pre-upgrade", "start", "verify", "done", "rollback"])
+  })
+})

@@ -2,12 +2,15 @@
 // implementation is its own chunk, loaded by a dynamic import only when that
 // command runs (so `version` and `upgrade list` never load viem or the HTTP stack).
 import { build } from "esbuild"
-import { chmodSync, rmSync } from "node:fs"
+import { execFileSync } from "node:child_process"
+import { chmodSync, existsSync, renameSync, rmSync } from "node:fs"
 
-rmSync("dist", { recursive: true, force: true })
+// Build beside dist/ and swap it in, so a test run using dist/ never sees a half-written tree.
+const out = `dist.${process.pid}.tmp`
+rmSync(out, { recursive: true, force: true })
 const result = await build({
   entryPoints: { bin: "src/bin.ts" },
-  outdir: "dist",
+  outdir: out,
   bundle: true,
   splitting: true,
   format: "esm",
@@ -24,9 +27,32 @@ const result = await build({
     js: "#!/usr/bin/env node\nimport { createRequire as __wvCreateRequire } from 'node:module'; const require = __wvCreateRequire(import.meta.url);"
   }
 })
-chmodSync("dist/bin.js", 0o755)
+chmodSync(`${out}/bin.js`, 0o755)
+
+// `wemixvisor/api` (package.json "exports"): the typed RPC client as its own
+// ESM entry. Dependencies stay external, so a client program shares one copy
+// of effect and @effect/rpc with it; tsc emits its declarations.
+await build({
+  entryPoints: { api: "src/api/index.ts" },
+  outdir: out,
+  bundle: true,
+  format: "esm",
+  platform: "node",
+  target: "node20",
+  packages: "external",
+  sourcemap: "linked",
+  legalComments: "none",
+  logLevel: "warning"
+})
+execFileSync(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "tsconfig.types.json", "--outDir", `${out}/types`], {
+  stdio: "inherit"
+})
+const old = `dist.${process.pid}.old`
+if (existsSync("dist")) renameSync("dist", old)
+renameSync(out, "dist")
+rmSync(old, { recursive: true, force: true })
 if (process.env.BUILD_REPORT) {
-  for (const [file, out] of Object.entries(result.metafile.outputs)) {
-    if (file.endsWith(".js")) console.log(`${(out.bytes / 1024).toFixed(0).padStart(6)} KiB  ${file}`)
+  for (const [file, info] of Object.entries(result.metafile.outputs)) {
+    if (file.endsWith(".js")) console.log(`${(info.bytes / 1024).toFixed(0).padStart(6)} KiB  ${file.replace(out, "dist")}`)
   }
 }

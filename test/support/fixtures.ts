@@ -2,8 +2,9 @@
  * Shared test fixtures: temp homes, free loopback ports, fake-node scripts and
  * wrapper scripts around a real anvil (../shared/REAL-NODE.md).
  */
-import { spawnSync } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
+import * as http from "node:http"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -120,4 +121,82 @@ export const isAlive = (pid: number): boolean => {
   } catch {
     return false
   }
+}
+
+/** Whether a node answers eth_blockNumber on `port`, over a connection closed right after (no pooled socket left behind). */
+const answers = (port: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const req = http.request(
+      { host: "127.0.0.1", port, method: "POST", agent: false, timeout: 1000, headers: { "content-type": "application/json" } },
+      (res) => {
+        let body = ""
+        res.on("data", (chunk: Buffer) => (body += chunk.toString()))
+        res.on("end", () => resolve(res.statusCode === 200 && body.includes('"result"')))
+        res.on("error", () => resolve(false))
+      }
+    )
+    req.on("timeout", () => req.destroy())
+    req.on("error", () => resolve(false))
+    req.end(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_blockNumber", params: [] }))
+  })
+
+/** An anvil started by a test (REAL-NODE.md flags), on loopback. */
+export interface Anvil {
+  readonly port: number
+  readonly pid: number
+  readonly dataDir: string
+  /** SIGTERM (anvil saves its state), SIGKILL after 5 s; resolves once it has exited. */
+  readonly stop: () => Promise<void>
+}
+
+/**
+ * Starts anvil on `port` with its chain in `<dataDir>/state.json` and resolves
+ * once it answers eth_blockNumber. Starting again with the same port and
+ * dataDir continues the same chain (a node restart). Always `stop` it (e.g. in
+ * a finalizer).
+ */
+export const startAnvil = async (opts: {
+  readonly port: number
+  readonly dataDir: string
+  /** Seconds per block; omitted = 0.2. */
+  readonly blockTime?: number
+  /** Extra flags, e.g. ["--no-mining"] (then blockTime is not passed). */
+  readonly extra?: ReadonlyArray<string>
+}): Promise<Anvil> => {
+  const mining = opts.extra?.includes("--no-mining") ? [] : ["--block-time", String(opts.blockTime ?? 0.2)]
+  const child = spawn(
+    anvilBin,
+    [
+      "--host", "127.0.0.1", "--port", String(opts.port), "--chain-id", "31337", ...mining,
+      "--state", path.join(opts.dataDir, "state.json"), "--state-interval", "1", "--prune-history", "--silent",
+      ...(opts.extra ?? [])
+    ],
+    { stdio: "ignore" }
+  )
+  let spawnError: Error | undefined
+  const exited = new Promise<void>((resolve) => {
+    child.once("exit", () => resolve())
+    child.once("error", (e) => {
+      spawnError = e
+      resolve()
+    })
+  })
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null || spawnError !== undefined) return
+    child.kill("SIGTERM")
+    const timer = setTimeout(() => child.kill("SIGKILL"), 5000)
+    await exited
+    clearTimeout(timer)
+  }
+  try {
+    await waitFor(`anvil on port ${opts.port}`, async () => {
+      if (spawnError !== undefined) throw spawnError
+      if (child.exitCode !== null) throw new Error(`anvil exited with code ${child.exitCode}`)
+      return answers(opts.port)
+    }, 10_000, 25)
+  } catch (e) {
+    await stop()
+    throw e
+  }
+  return { port: opts.port, pid: child.pid!, dataDir: opts.dataDir, stop }
 }

@@ -1,4 +1,6 @@
 import { Effect, Layer } from "effect"
+import { checkExposure } from "./api/Auth.js"
+import * as Api from "./api/Server.js"
 import * as BinaryStore from "./binaries/BinaryStore.js"
 import { AppConfig, type WemixvisorConfig } from "./config/Config.js"
 import { HomeLocked, InvalidInput } from "./domain/Errors.js"
@@ -23,7 +25,8 @@ import * as UpgradeSource from "./upgrades/UpgradeSource.js"
 export const SupervisorLive = (nodeArgs: ReadonlyArray<string>) => {
   const plan = UpgradeSource.layer.pipe(Layer.provideMerge(PlanStore.layer))
   const services = Layer.mergeAll(NodeProcess.layerLive(nodeArgs), HeightProvider.layer, BinaryStore.layer, History.layer)
-  return Orchestrator.layer.pipe(
+  return Api.layer.pipe(
+    Layer.provideMerge(Orchestrator.layer),
     Layer.provideMerge(plan),
     Layer.provideMerge(services),
     Layer.provideMerge(Events.layer)
@@ -47,6 +50,7 @@ export const runSupervisor = (config: WemixvisorConfig, nodeArgs: ReadonlyArray<
           })
       )
     )
+    yield* checkExposure(config)
     yield* acquireLock(config.layout.runLock, (pid) => new HomeLocked({ path: config.layout.runLock, pid }))
     yield* NodeProcess.reapStale
     yield* Effect.logInfo("wemixvisor running").pipe(

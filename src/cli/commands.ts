@@ -77,6 +77,53 @@ const version = Command.make("version", {}, () => Console.log(`wemixvisor ${VERS
   Command.withDescription("Print the version")
 )
 
-export const command = root.pipe(Command.withSubcommands([init, run, configCmd, version]))
+// ---------------------------------------------------------------------------
+// upgrade … (implementation in ./upgrade.ts; --remote in ./upgrade-remote.ts)
+
+const remote = Options.text("remote").pipe(
+  Options.withDescription("send the command to a running wemixvisor's API (RPC) at this URL instead (default: WEMIXVISOR_API_URL)"),
+  Options.optional
+)
+const jsonOutput = Options.boolean("json").pipe(Options.withDescription("print JSON"))
+const upgradeImpl = Effect.promise(() => import("./upgrade.js"))
+
+const schedule = Command.make(
+  "schedule",
+  {
+    name: Args.text({ name: "name" }).pipe(Args.withDescription("upgrade name: the folder under upgrades/ (A-Z a-z 0-9 . _ -)")),
+    height: Args.text({ name: "height" }).pipe(Args.withDescription("block height: the old binary processes it, the new one continues")),
+    binary: Options.file("binary").pipe(
+      Options.withDescription("copy this binary to upgrades/<name>/bin/$DAEMON_NAME"),
+      Options.optional
+    ),
+    info: Options.text("info").pipe(Options.withDescription("free text kept with the upgrade"), Options.optional),
+    force: Options.boolean("force").pipe(
+      Options.withDescription("schedule even at or below the chain head, or when the node cannot be reached")
+    ),
+    remote
+  },
+  (o) => withConfig((c) => Effect.flatMap(upgradeImpl, (m) => m.schedule(c, o)))
+).pipe(Command.withDescription("Schedule an upgrade at a block height"))
+
+const list = Command.make("list", { json: jsonOutput, remote }, (o) =>
+  withConfig((c) => Effect.flatMap(upgradeImpl, (m) => m.list(c, o)))
+).pipe(Command.withDescription("List every upgrade in the plan, whatever its status"))
+
+const cancel = Command.make(
+  "cancel",
+  { name: Args.text({ name: "name" }).pipe(Args.withDescription("default: the only pending upgrade"), Args.optional), remote },
+  (o) => withConfig((c) => Effect.flatMap(upgradeImpl, (m) => m.cancel(c, o)))
+).pipe(Command.withDescription("Cancel a pending upgrade"))
+
+const status = Command.make("status", { json: jsonOutput, remote }, (o) =>
+  withConfig((c) => Effect.flatMap(upgradeImpl, (m) => m.status(c, o)))
+).pipe(Command.withDescription("Show the supervisor, the node, the chain head and the upgrades (works without `run`)"))
+
+const upgrade = Command.make("upgrade").pipe(
+  Command.withDescription("Schedule, list and cancel upgrades, and show their status"),
+  Command.withSubcommands([schedule, list, cancel, status])
+)
+
+export const command = root.pipe(Command.withSubcommands([init, run, upgrade, configCmd, version]))
 
 export const cli = Command.run(command, { name: "wemixvisor", version: VERSION })

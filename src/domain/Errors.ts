@@ -1,5 +1,8 @@
 import { Data } from "effect"
 
+/** A lock holder's pid; negative while the holder has not written it yet. */
+const holderText = (pid: number) => (pid > 0 ? `pid ${pid}` : "a process that is still writing its pid")
+
 /** One line about a thrown value: an Error's first line, a socket event's type, or the value. */
 const describeCause = (c: unknown): string => {
   if (c instanceof Error) return c.message.split("\n")[0] ?? c.name
@@ -60,7 +63,7 @@ export class HomeLocked extends Data.TaggedError("HomeLocked")<{
   readonly pid: number
 }> {
   override get message() {
-    return `another wemixvisor (pid ${this.pid}) is already running on this home (${this.path})`
+    return `another wemixvisor (${holderText(this.pid)}) is already running on this home (${this.path})`
   }
 }
 
@@ -70,7 +73,7 @@ export class PlanLocked extends Data.TaggedError("PlanLocked")<{
   readonly pid: number
 }> {
   override get message() {
-    return `the plan is being written by pid ${this.pid} (${this.path}); try again`
+    return `the plan is being written by ${holderText(this.pid)} (${this.path}); try again`
   }
 }
 

@@ -16,7 +16,21 @@ const LockContent = Schema.Struct({
   time: Schema.optional(Schema.String)
 })
 
-/** The live process holding `file`, if any. */
+/** A lock whose holder has not written its pid yet. */
+export const UNKNOWN_HOLDER = -1
+
+/** How long an unreadable lock file is presumed to be mid-write rather than abandoned. */
+const HALF_WRITTEN_GRACE_MS = 5_000
+
+const isFresh = (file: string): boolean => {
+  try {
+    return Date.now() - fs.statSync(file).mtimeMs < HALF_WRITTEN_GRACE_MS
+  } catch {
+    return false
+  }
+}
+
+/** The live process holding `file` (UNKNOWN_HOLDER while it is being written), if any. */
 export const lockHolder = (file: string): number | undefined => {
   let text: string
   try {
@@ -28,8 +42,10 @@ export const lockHolder = (file: string): number | undefined => {
   try {
     holder = Schema.decodeUnknownSync(LockContent)(JSON.parse(text))
   } catch {
-    // Half-written by a holder that died between create and write: stale.
-    return undefined
+    // Unreadable: either a holder between its create and its write (a live
+    // lock, held for a moment) or one that died right there (stale). Only age
+    // tells them apart.
+    return isFresh(file) ? UNKNOWN_HOLDER : undefined
   }
   const start = processStartTime(holder.pid)
   if (start === undefined) return undefined
@@ -62,8 +78,7 @@ export const tryLock = (file: string): Effect.Effect<TryLock, IoError> =>
           fs.rmSync(file, { force: true })
         }
       }
-      const pid = lockHolder(file)
-      return pid !== undefined ? { _tag: "Held", pid } : { _tag: "Held", pid: -1 }
+      return { _tag: "Held", pid: lockHolder(file) ?? UNKNOWN_HOLDER }
     },
     catch: (cause) => new IoError({ op: "lock", path: file, cause })
   })

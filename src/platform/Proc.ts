@@ -41,3 +41,24 @@ export const groupMembers = (pgid: number): Array<number> => {
   }
   return out
 }
+
+/**
+ * Process groups of the live processes whose environment (as given at exec,
+ * /proc/<pid>/environ) holds `entry` ("NAME=value"). Processes of other users
+ * cannot be read and are skipped.
+ */
+export const groupsWithEnv = (entry: string): Array<number> => {
+  const groups = new Set<number>()
+  for (const pid of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue
+    try {
+      if (!fs.readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").includes(entry)) continue
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
+      const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+      if (rest[0] !== "Z") groups.add(Number(rest[2]))
+    } catch {
+      // raced with an exit, or not ours to read
+    }
+  }
+  return [...groups]
+}

@@ -1,4 +1,5 @@
 import { Either, Schema } from "effect"
+import { fromCosmovisorInfo } from "../binaries/Sources.js"
 import { Height } from "../domain/Height.js"
 import type { ScheduleRequest } from "../domain/Plan.js"
 import { Checksum, Platform, UpgradeName } from "../domain/Upgrade.js"
@@ -30,61 +31,6 @@ export interface DropInProblem {
   readonly reason: string
 }
 
-const CosmovisorInfo = Schema.Struct({ binaries: Schema.Record({ key: Platform, value: Schema.String }) })
-
-/** `info` as an object, or as JSON text holding one (cosmovisor writes it either way). */
-const infoObject = (info: unknown): unknown => {
-  if (typeof info !== "string") return info
-  try {
-    return JSON.parse(info)
-  } catch {
-    return undefined
-  }
-}
-
-/**
- * Splits cosmovisor's `url?checksum=algo:hex` into the URL (without the
- * checksum parameter, so a downloader sees the artifact's address) and the
- * checksum. A URL without one stays as it is.
- */
-const splitChecksum = (
-  platform: string,
-  raw: string
-): Either.Either<{ readonly url: string; readonly checksum: string | undefined }, string> => {
-  let url: URL
-  try {
-    url = new URL(raw)
-  } catch {
-    return Either.left(`info.binaries["${platform}"]: not a URL`)
-  }
-  const checksum = url.searchParams.get("checksum")
-  if (checksum === null) return Either.right({ url: raw, checksum: undefined })
-  if (!Schema.is(Checksum)(checksum)) {
-    return Either.left(`info.binaries["${platform}"]: checksum ${JSON.stringify(checksum)} is not sha256:<64 hex> or sha512:<128 hex>`)
-  }
-  url.searchParams.delete("checksum")
-  return Either.right({ url: url.toString(), checksum })
-}
-
-/** Binaries and checksums carried by cosmovisor's info form, if `info` has one. */
-const cosmovisorBinaries = (
-  info: unknown
-): Either.Either<{ binaries: Record<string, string>; checksums: Record<string, string> }, string> => {
-  const binaries: Record<string, string> = {}
-  const checksums: Record<string, string> = {}
-  const obj = infoObject(info)
-  if (typeof obj !== "object" || obj === null || !("binaries" in obj)) return Either.right({ binaries, checksums })
-  const decoded = Schema.decodeUnknownEither(CosmovisorInfo, { onExcessProperty: "ignore" })(obj)
-  if (Either.isLeft(decoded)) return Either.left(`info.${formatParseError(decoded.left)}`)
-  for (const [platform, raw] of Object.entries(decoded.right.binaries)) {
-    const split = splitChecksum(platform, raw)
-    if (Either.isLeft(split)) return Either.left(split.left)
-    binaries[platform] = split.right.url
-    if (split.right.checksum !== undefined) checksums[platform] = split.right.checksum
-  }
-  return Either.right({ binaries, checksums })
-}
-
 /** The drop-in's text as a schedule request, or why it is refused. */
 export const parseDropIn = (fileName: string, text: string): Either.Either<ScheduleRequest, DropInProblem> => {
   let json: unknown
@@ -98,8 +44,8 @@ export const parseDropIn = (fileName: string, text: string): Either.Either<Sched
   const decoded = Schema.decodeUnknownEither(DropInFile, { errors: "all", onExcessProperty: "ignore" })(json)
   if (Either.isLeft(decoded)) return Either.left({ name, reason: formatParseError(decoded.left) })
   const file = decoded.right
-  const fromInfo = cosmovisorBinaries(file.info)
-  if (Either.isLeft(fromInfo)) return Either.left({ name, reason: fromInfo.left })
+  const fromInfo = fromCosmovisorInfo(file.info)
+  if (Either.isLeft(fromInfo)) return Either.left({ name, reason: `${fromInfo.left.field}: ${fromInfo.left.problem}` })
   const info = file.info === undefined ? "" : typeof file.info === "string" ? file.info : JSON.stringify(file.info)
   // The file's own maps win over what `info` carries, platform by platform.
   const binaries = { ...fromInfo.right.binaries, ...file.binaries }

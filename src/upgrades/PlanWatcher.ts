@@ -18,8 +18,9 @@ import * as path from "node:path"
 import { IoError, type UpgradeConflict } from "../domain/Errors.js"
 import type { Height } from "../domain/Height.js"
 import type { Layout } from "../domain/Layout.js"
-import { alreadyScheduled, schedule, type ScheduleRequest } from "../domain/Plan.js"
-import type { Events } from "../events/Events.js"
+import { alreadyScheduled, findUpgrade, schedule, type ScheduleRequest } from "../domain/Plan.js"
+import type { UpgradePlan } from "../domain/Upgrade.js"
+import type { EventInput, Events } from "../events/Events.js"
 import { type DropInProblem, parseDropIn } from "./DropIn.js"
 import { encodePlan } from "./PlanFile.js"
 import type { PlanSnapshot, PlanStoreService, UpgradeSourceService } from "./PlanStore.js"
@@ -54,6 +55,34 @@ const snapshotKey = (s: PlanSnapshot): string =>
 
 const problemOf = (s: Extract<PlanSnapshot, { _tag: "Corrupt" }>): string =>
   s.error._tag === "FileCorrupt" ? s.error.problem : s.error.message
+
+/**
+ * `upgrade-scheduled` / `upgrade-cancelled` for what changed between two
+ * valid plans. Announced from the plan itself, not by whoever wrote it, so a
+ * change made through any door — the CLI writing the file, the API, the
+ * drop-in — is announced exactly once by the running supervisor. The
+ * orchestrator's own status changes (upgrading, done, failed, a reason) are
+ * neither.
+ */
+export const planChangeEvents = (prev: UpgradePlan, next: UpgradePlan): ReadonlyArray<EventInput> => {
+  const out: Array<EventInput> = []
+  for (const u of next.upgrades) {
+    const before = findUpgrade(prev, u.name)
+    if (u.status === "scheduled") {
+      const isNew =
+        before === undefined ||
+        before.created_at !== u.created_at ||
+        before.height !== u.height ||
+        before.status === "cancelled" ||
+        before.status === "failed" ||
+        before.status === "done"
+      if (isNew) out.push({ type: "upgrade-scheduled", name: u.name, height: u.height })
+    } else if (u.status === "cancelled" && before !== undefined && before.status !== "cancelled") {
+      out.push({ type: "upgrade-cancelled", name: u.name })
+    }
+  }
+  return out
+}
 
 /** What a drop-in looked like at one check: stable once the same for a whole poll interval. */
 interface Sighting {
@@ -127,12 +156,19 @@ export const makeUpgradeSource = (
     yield* report(initial)
     const snapshots = yield* SubscriptionRef.make(initial)
     const lastKey = yield* Ref.make(snapshotKey(initial))
+    // The last valid plan, across corrupt spells: changes are announced against it.
+    const lastValid = yield* Ref.make(initial._tag === "Valid" ? Option.some(initial.plan) : Option.none<UpgradePlan>())
     const publish = (snap: PlanSnapshot) =>
       Effect.gen(function* () {
         yield* report(snap)
         const key = snapshotKey(snap)
         if (key === (yield* Ref.get(lastKey))) return
         yield* Ref.set(lastKey, key)
+        if (snap._tag === "Valid") {
+          const prev = yield* Ref.getAndSet(lastValid, Option.some(snap.plan))
+          // Announced before subscribers see the plan, so `upgrade-scheduled` precedes `upgrade-started`.
+          if (Option.isSome(prev)) yield* Effect.forEach(planChangeEvents(prev.value, snap.plan), events.publish, { discard: true })
+        }
         yield* SubscriptionRef.set(snapshots, snap)
       })
 
@@ -158,8 +194,9 @@ export const makeUpgradeSource = (
           .pipe(Effect.either)
         if (Either.isRight(outcome)) {
           if (!(yield* consume(layout.dropIn, text, ".merged"))) return true
+          // `upgrade-scheduled` comes from the plan change itself (planChangeEvents), as for every other door.
           if (outcome.right === "scheduled") {
-            yield* events.publish({ type: "upgrade-scheduled", name: req.name, height: req.height })
+            yield* Effect.logInfo(`${layout.dropIn}: upgrade '${req.name}' merged into the plan`)
           } else {
             // Merged before a crash, renamed only now: nothing new to announce.
             yield* Effect.logInfo(`${layout.dropIn}: upgrade '${req.name}' was already in the plan`)

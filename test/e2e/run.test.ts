@@ -113,6 +113,7 @@ describe("run supervises a node", () => {
     const sup = run(env, ["--datadir", "/x y", "--syncmode=full"])
     await waitFor("the node to start", () => fs.existsSync(out) && fs.readFileSync(out, "utf8").length > 0)
     expect(fs.readFileSync(out, "utf8").trim()).toBe("--datadir /x y --syncmode=full")
+    await waitFor("node.pid", () => fs.existsSync(path.join(home, "wemixvisor", "node.pid")))
     const { pgid } = nodePid(home)
     sup.proc.kill("SIGTERM")
     expect(await sup.exited).toBe(0)

@@ -4,7 +4,7 @@ import { spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { readJsonIfExists, writeJsonAtomic } from "../../src/platform/Files.js"
-import { acquireLock, lockHolder, tryLock, unlock } from "../../src/platform/LockFile.js"
+import { acquireLock, lockHolder, tryLock, UNKNOWN_HOLDER, unlock } from "../../src/platform/LockFile.js"
 import { groupMembers, processStartTime } from "../../src/platform/Proc.js"
 import { cleanup, tempDir } from "../support/fixtures.js"
 
@@ -61,7 +61,7 @@ describe("lock files", () => {
     }
   })
 
-  it("takes over a stale lock of a dead pid, a reused pid and a half-written file", () => {
+  it("takes over a stale lock of a dead pid, a reused pid and an abandoned half-written file", () => {
     const dir = tempDir()
     try {
       const file = path.join(dir, "run.lock")
@@ -73,7 +73,11 @@ describe("lock files", () => {
       fs.writeFileSync(file, JSON.stringify({ pid: process.pid, start_time: "1" }))
       expect(Effect.runSync(tryLock(file))._tag).toBe("Acquired")
       Effect.runSync(unlock(file))
+      // an unreadable lock is someone mid-write while fresh, abandoned once old
       fs.writeFileSync(file, "")
+      expect(Effect.runSync(tryLock(file))).toEqual({ _tag: "Held", pid: UNKNOWN_HOLDER })
+      const old = new Date(Date.now() - 60_000)
+      fs.utimesSync(file, old, old)
       expect(Effect.runSync(tryLock(file))._tag).toBe("Acquired")
     } finally {
       cleanup(dir)

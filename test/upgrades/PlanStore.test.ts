@@ -196,7 +196,14 @@ describe("PlanStore", () => {
       )
       yield* eventually(
         "the child to hold the lock",
-        Effect.sync(() => fs.existsSync(lockFile(home)) && readJson(lockFile(home)))
+        // the child creates the file, then writes it: an empty read is not yet an answer
+        Effect.sync(() => {
+          try {
+            return readJson(lockFile(home))
+          } catch {
+            return false
+          }
+        })
       )
       expect(readJson(lockFile(home))).toEqual({ pid: child.pid })
       const started = Date.now()
@@ -235,10 +242,13 @@ describe("PlanStore", () => {
       expect(fs.existsSync(lockFile(home))).toBe(false)
     }))
 
-  it.scoped("a half-written lock (holder died before writing its pid) is stale too", () =>
+  it.scoped("a half-written lock (holder died before writing its pid) is stale once it is old", () =>
     Effect.gen(function* () {
       const home = yield* tempHome
       fs.writeFileSync(lockFile(home), "")
+      // a fresh empty lock is a holder between its create and its write (src/platform/LockFile.ts)
+      const old = new Date(Date.now() - 60_000)
+      fs.utimesSync(lockFile(home), old, old)
       const store = yield* storeAt(home)
       yield* store.update(add("v2", 100))
       expect(names(yield* store.read)).toEqual(["v2"])

@@ -165,8 +165,11 @@ describe("UpgradeSource: the upgrade-info.json drop-in", () => {
         checksums: { "linux/amd64": SHA },
         reason: null
       })
-      expect(yield* t.ofType("upgrade-scheduled")).toMatchObject([{ name: "v2", height: 200 }])
       yield* eventually("the merged plan's snapshot", Effect.map(t.last, (s) => namesOf(s)?.length === 2))
+      // Announced once, from the plan change (before subscribers see the plan).
+      expect(yield* t.ofType("upgrade-scheduled")).toMatchObject([{ name: "v2", height: 200 }])
+      yield* Effect.sleep("200 millis")
+      expect(yield* t.ofType("upgrade-scheduled")).toHaveLength(1)
       expect(yield* t.ofType("upgrade-problem")).toEqual([])
     }))
 
@@ -237,6 +240,7 @@ describe("UpgradeSource: the upgrade-info.json drop-in", () => {
       writeAtomically(t.plan, planText(upgrade("v1", 150)))
       yield* eventually("upgrade-info.json.merged", Effect.sync(() => fs.existsSync(t.dropIn + ".merged")))
       expect((readJson(t.plan) as { upgrades: Array<{ name: string }> }).upgrades.map((u) => u.name)).toEqual(["v1", "v2"])
+      yield* eventually("upgrade-scheduled", Effect.map(t.ofType("upgrade-scheduled"), (a) => a.length > 0))
       expect(yield* t.ofType("upgrade-scheduled")).toMatchObject([{ name: "v2", height: 200 }])
     }))
 
@@ -254,5 +258,44 @@ describe("UpgradeSource: the upgrade-info.json drop-in", () => {
       expect(fs.readFileSync(t.plan, "utf8")).toBe(merged)
       expect(yield* t.ofType("upgrade-problem")).toEqual([])
       expect(yield* t.ofType("upgrade-scheduled")).toEqual([])
+    }))
+})
+
+describe("UpgradeSource: upgrade-scheduled / upgrade-cancelled come from plan changes", () => {
+  it.scopedLive("each change made by writing the plan file is announced once; status changes by the orchestrator are not", () =>
+    Effect.gen(function* () {
+      const t = yield* setup({ poll: "50ms", before: (root) => fs.writeFileSync(path.join(root, "upgrade-plan.json"), planText(upgrade("v1", 150))) })
+      yield* eventually("the first snapshot", t.last)
+      const settle = (what: string, check: (s: PlanSnapshot | undefined) => boolean) =>
+        eventually(what, Effect.map(t.last, check)).pipe(Effect.zipRight(Effect.sleep("150 millis")))
+      const later = "2026-01-02T00:00:00.000Z"
+
+      // Already in the plan when the source started: nothing to announce.
+      expect(yield* t.ofType("upgrade-scheduled")).toEqual([])
+
+      // What `upgrade schedule` does: a new entry.
+      writeAtomically(t.plan, planText(upgrade("v1", 150), upgrade("v2", 200)))
+      yield* settle("v2 in the plan", (s) => namesOf(s)?.length === 2)
+      // The orchestrator's bookkeeping: a reason, then upgrading, then done.
+      writeAtomically(t.plan, planText(upgrade("v1", 150, { reason: "binary missing: x", updated_at: later }), upgrade("v2", 200)))
+      yield* settle("the reason", (s) => s?._tag === "Valid" && s.plan.upgrades[0]!.reason !== null)
+      writeAtomically(t.plan, planText(upgrade("v1", 150, { status: "upgrading", updated_at: later }), upgrade("v2", 200)))
+      yield* settle("upgrading", (s) => s?._tag === "Valid" && s.plan.upgrades[0]!.status === "upgrading")
+      writeAtomically(t.plan, planText(upgrade("v1", 150, { status: "done", updated_at: later }), upgrade("v2", 200)))
+      yield* settle("done", (s) => s?._tag === "Valid" && s.plan.upgrades[0]!.status === "done")
+      // What `upgrade cancel v2` does.
+      writeAtomically(t.plan, planText(upgrade("v1", 150, { status: "done", updated_at: later }), upgrade("v2", 200, { status: "cancelled", updated_at: later })))
+      yield* settle("v2 cancelled", (s) => s?._tag === "Valid" && s.plan.upgrades[1]!.status === "cancelled")
+      // A corrupt spell and back to the same plan: nothing new.
+      writeAtomically(t.plan, "{")
+      yield* settle("corrupt", (s) => s?._tag === "Corrupt")
+      writeAtomically(t.plan, planText(upgrade("v1", 150, { status: "done", updated_at: later }), upgrade("v2", 200, { status: "cancelled", updated_at: later })))
+      yield* settle("valid again", (s) => s?._tag === "Valid")
+      // v2 scheduled again under the same name (a new created_at).
+      writeAtomically(t.plan, planText(upgrade("v1", 150, { status: "done", updated_at: later }), upgrade("v2", 300, { created_at: later, updated_at: later })))
+      yield* settle("v2 again", (s) => s?._tag === "Valid" && s.plan.upgrades[1]!.status === "scheduled")
+
+      expect((yield* t.ofType("upgrade-scheduled")).map((e) => [e.name, e.height])).toEqual([["v2", 200], ["v2", 300]])
+      expect((yield* t.ofType("upgrade-cancelled")).map((e) => e.name)).toEqual(["v2"])
     }))
 })

@@ -1,0 +1,65 @@
+import { Effect, Option } from "effect"
+import * as crypto from "node:crypto"
+import * as net from "node:net"
+import type { WemixvisorConfig } from "../config/Config.js"
+import { ConfigInvalid } from "../domain/Errors.js"
+
+/*
+ * API access (DESIGN §5): loopback by default; with WEMIXVISOR_API_TOKEN set,
+ * every call but GET /health needs `Authorization: Bearer <token>`. An API
+ * reachable from other machines without a token is refused at start.
+ */
+
+/** `host:port` / `[v6]:port` (already validated by the config) split for listen(). */
+export const listenAddress = (addr: string): { readonly host: string; readonly port: number } => {
+  const i = addr.lastIndexOf(":")
+  const host = addr.slice(0, i).replace(/^\[(.*)\]$/, "$1")
+  return { host, port: Number(addr.slice(i + 1)) }
+}
+
+/** Loopback only: 127.0.0.0/8, ::1 (also as ::ffff:127.x), or `localhost`. */
+export const isLoopback = (host: string): boolean => {
+  if (host === "localhost") return true
+  if (net.isIPv4(host)) return host.startsWith("127.")
+  if (net.isIPv6(host)) {
+    const h = host.toLowerCase()
+    return h === "::1" || /^::ffff:127\./.test(h)
+  }
+  return false
+}
+
+/** `run` refuses (exit 2) to serve the API beyond loopback without a token. */
+export const checkExposure = (config: WemixvisorConfig): Effect.Effect<void, ConfigInvalid> =>
+  isLoopback(listenAddress(config.apiAddr).host) || Option.isSome(config.apiToken)
+    ? Effect.void
+    : Effect.fail(
+        new ConfigInvalid({
+          variable: "WEMIXVISOR_API_ADDR",
+          value: config.apiAddr,
+          problem: "is not a loopback address, so WEMIXVISOR_API_TOKEN must be set (every API call then needs it)"
+        })
+      )
+
+const digest = (s: string) => crypto.createHash("sha256").update(s, "utf8").digest()
+
+/**
+ * Whether an Authorization header carries the token. Compared in constant
+ * time over SHA-256 digests (equal lengths whatever the input), so neither
+ * the token's content nor its length leaks through timing.
+ */
+export const bearerMatches = (token: string, header: string): boolean => {
+  const m = /^Bearer[ \t]+(.+)$/i.exec(header.trim())
+  // Compared even when the scheme is wrong, so a malformed header costs the same as a wrong token.
+  const same = crypto.timingSafeEqual(digest(m?.[1]?.trim() ?? ""), digest(token))
+  return m !== null && same
+}
+
+/** Why a request is refused, or none when it may pass (no token configured, or the right one). */
+export const authProblem = (token: Option.Option<string>, header: string | undefined): Option.Option<string> =>
+  Option.isNone(token)
+    ? Option.none()
+    : header === undefined
+      ? Option.some("missing Authorization: Bearer <WEMIXVISOR_API_TOKEN>")
+      : bearerMatches(token.value, header)
+        ? Option.none()
+        : Option.some("wrong bearer token")

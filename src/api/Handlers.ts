@@ -1,0 +1,96 @@
+import { type Context, Effect, Layer, Option, Stream } from "effect"
+import type { StatusObject } from "../domain/Status.js"
+import type { Events } from "../events/Events.js"
+import { type CancelError, decodeSchedule, type Operations, type ScheduleError } from "../upgrades/Operations.js"
+import { authProblem } from "./Auth.js"
+import {
+  ApiAuth,
+  InvalidInput,
+  NodeUnreachable,
+  PlanUnavailable,
+  Unauthorized,
+  UpgradeConflict,
+  UpgradeNotFound,
+  UpgradeRpcs
+} from "./Rpcs.js"
+
+/*
+ * What the RPC handlers and the REST routes share: the Operations (the one
+ * write path), the orchestrator's status, the event hub and the token — and
+ * the one mapping from wemixvisor's errors to the wire errors.
+ */
+
+export interface ApiServices {
+  readonly ops: Operations
+  readonly status: Effect.Effect<StatusObject>
+  readonly events: Context.Tag.Service<Events>
+  readonly token: Option.Option<string>
+}
+
+type PlanError = Extract<ScheduleError | CancelError, { _tag: "FileCorrupt" | "IoError" | "PlanLocked" }>
+
+const planUnavailable = (e: PlanError) => new PlanUnavailable({ reason: e.message })
+
+const causeText = (cause: unknown) => (cause instanceof Error ? (cause.message.split("\n")[0] ?? "") : String(cause))
+
+export const scheduleErrorToWire = (e: ScheduleError): InvalidInput | UpgradeConflict | NodeUnreachable | PlanUnavailable => {
+  switch (e._tag) {
+    case "InvalidInput":
+      return new InvalidInput({ field: e.field, problem: e.problem })
+    case "BinaryInvalid":
+      return new InvalidInput({ field: "binary", problem: e.message })
+    case "UpgradeConflict":
+      return new UpgradeConflict({ name: e.name, problem: e.problem })
+    case "NodeUnreachable":
+      return new NodeUnreachable({ url: e.url, reason: causeText(e.cause) })
+    default:
+      return planUnavailable(e)
+  }
+}
+
+export const cancelErrorToWire = (e: CancelError): InvalidInput | UpgradeNotFound | UpgradeConflict | PlanUnavailable => {
+  switch (e._tag) {
+    case "InvalidInput":
+      return new InvalidInput({ field: e.field, problem: e.problem })
+    case "UpgradeNotFound":
+      return new UpgradeNotFound({ name: e.name })
+    case "UpgradeConflict":
+      return new UpgradeConflict({ name: e.name, problem: e.problem })
+    default:
+      return planUnavailable(e)
+  }
+}
+
+export const listErrorToWire = (e: Extract<PlanError, { _tag: "FileCorrupt" | "IoError" }>) => planUnavailable(e)
+
+/** How a request through the API overrides the head check. */
+export const API_FORCE_HINT = ' (set "force": true to schedule it anyway)'
+
+/** The bearer check as RPC middleware: a typed Unauthorized for every procedure, streams included. */
+export const authLayer = (token: Option.Option<string>): Layer.Layer<ApiAuth> =>
+  Layer.succeed(
+    ApiAuth,
+    ApiAuth.of(({ headers }) =>
+      Option.match(authProblem(token, headers["authorization"]), {
+        onNone: () => Effect.void,
+        onSome: (reason) => Effect.fail(new Unauthorized({ reason }))
+      })
+    )
+  )
+
+export const handlersLayer = (api: ApiServices) =>
+  UpgradeRpcs.toLayer({
+    ScheduleUpgrade: (payload) =>
+      decodeSchedule(payload, { forceHint: API_FORCE_HINT }).pipe(
+        Effect.flatMap(api.ops.schedule),
+        Effect.mapError(scheduleErrorToWire)
+      ),
+    ListUpgrades: () =>
+      api.ops.list.pipe(
+        Effect.map((l) => ({ upgrades: l.upgrades, count: l.count })),
+        Effect.mapError(listErrorToWire)
+      ),
+    CancelUpgrade: ({ name }) => api.ops.cancel(Option.fromNullable(name)).pipe(Effect.mapError(cancelErrorToWire)),
+    GetStatus: () => api.status,
+    WatchEvents: () => Stream.unwrapScoped(api.events.subscribe)
+  })

@@ -1,0 +1,204 @@
+import * as Headers from "@effect/platform/Headers"
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import { Duration, Effect, Either, Option, Schedule, Schema, Stream } from "effect"
+import { StatusObject } from "../domain/Status.js"
+import { Upgrade, UpgradeList } from "../domain/Upgrade.js"
+import { WemixvisorEvent } from "../events/Events.js"
+import { decodeSchedule } from "../upgrades/Operations.js"
+import { authProblem } from "./Auth.js"
+import { API_FORCE_HINT, type ApiServices, cancelErrorToWire, listErrorToWire, scheduleErrorToWire } from "./Handlers.js"
+import type { InvalidInput, NodeUnreachable, PlanUnavailable, UpgradeConflict, UpgradeNotFound } from "./Rpcs.js"
+
+/*
+ * REST for curl and dashboards (DESIGN §5): the seeds' routes and shapes,
+ * over the same Operations as the RPC handlers. Errors are
+ * `{"error": "…", "details": "…"}`: 400 names the field, 409 conflict,
+ * 404 unknown, 401 token, 503 node or plan unavailable.
+ */
+
+export const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
+  HttpServerResponse.unsafeJson(body, { status, headers: Headers.fromInput(headers) })
+
+export const errorResponse = (status: number, error: string, details: string, headers: Record<string, string> = {}) =>
+  json(status, { error, details }, headers)
+
+type WireError = InvalidInput | UpgradeConflict | UpgradeNotFound | NodeUnreachable | PlanUnavailable
+
+const wireToHttp = (e: WireError) => {
+  switch (e._tag) {
+    case "InvalidInput":
+      return errorResponse(400, `invalid ${e.field}`, e.problem)
+    case "UpgradeConflict":
+      return errorResponse(409, "conflict", e.message)
+    case "UpgradeNotFound":
+      return errorResponse(404, "not found", e.message)
+    case "NodeUnreachable":
+      return errorResponse(503, "node unreachable", e.message)
+    case "PlanUnavailable":
+      return errorResponse(503, "plan unavailable", e.reason)
+  }
+}
+
+const encodeUpgrade = Schema.encodeSync(Upgrade)
+const encodeList = Schema.encodeSync(UpgradeList)
+const encodeStatus = Schema.encodeSync(StatusObject)
+const encodeEvent = Schema.encodeSync(WemixvisorEvent)
+
+/** SSE keeps idle connections (and the proxies between) open with a comment now and then. */
+export const sseKeepAlive = Schedule.spaced("15 seconds")
+
+/** `event: <type>` / `data: <json>` frames; a `: connected` comment once the subscription exists. */
+const eventStream = (api: ApiServices): Stream.Stream<Uint8Array> =>
+  Stream.unwrapScoped(
+    Effect.map(api.events.subscribe, (events) =>
+      Stream.make(": connected\n\n").pipe(
+        Stream.concat(
+          Stream.merge(
+            Stream.map(events, (e) => `event: ${e.type}\ndata: ${JSON.stringify(encodeEvent(e))}\n\n`),
+            Stream.fromSchedule(sseKeepAlive).pipe(Stream.as(": keep-alive\n\n")),
+            { haltStrategy: "left" }
+          )
+        )
+      )
+    )
+  ).pipe(Stream.encodeText)
+
+/** The body as JSON; the size limit was enforced (and the body read) by the server's middleware. */
+const jsonBody = Effect.gen(function* () {
+  const request = yield* HttpServerRequest.HttpServerRequest
+  const text = yield* Effect.orElseSucceed(request.text, () => "")
+  try {
+    return Either.right<unknown>(JSON.parse(text))
+  } catch (e) {
+    return Either.left(errorResponse(400, "invalid JSON", (e as Error).message))
+  }
+})
+
+/** Every route but /health needs the token when one is set. */
+const authorized = <E, R>(api: ApiServices, handler: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
+  Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+    Option.match(authProblem(api.token, request.headers["authorization"]), {
+      onNone: () => handler,
+      onSome: (reason) => Effect.succeed(errorResponse(401, "unauthorized", reason, { "www-authenticate": 'Bearer realm="wemixvisor"' }))
+    })
+  )
+
+export const routes = (api: ApiServices) =>
+  HttpRouter.empty.pipe(
+    HttpRouter.post(
+      "/api/v1/upgrades",
+      authorized(
+        api,
+        Effect.gen(function* () {
+          const body = yield* jsonBody
+          if (Either.isLeft(body)) return body.left
+          if (typeof body.right !== "object" || body.right === null || Array.isArray(body.right)) {
+            return errorResponse(400, "invalid body", "expected a JSON object")
+          }
+          return yield* decodeSchedule(body.right, { forceHint: API_FORCE_HINT }).pipe(
+            Effect.flatMap(api.ops.schedule),
+            Effect.mapError(scheduleErrorToWire),
+            Effect.match({
+              onFailure: wireToHttp,
+              onSuccess: (u) => json(201, { message: "Upgrade scheduled successfully", upgrade: encodeUpgrade(u) })
+            })
+          )
+        })
+      )
+    ),
+    HttpRouter.get(
+      "/api/v1/upgrades",
+      authorized(
+        api,
+        api.ops.list.pipe(
+          Effect.mapError(listErrorToWire),
+          Effect.match({ onFailure: wireToHttp, onSuccess: (l) => json(200, encodeList(l)) })
+        )
+      )
+    ),
+    HttpRouter.get(
+      "/api/v1/upgrades/status",
+      authorized(
+        api,
+        Effect.map(api.status, (s) => json(200, encodeStatus(s)))
+      )
+    ),
+    HttpRouter.del(
+      "/api/v1/upgrades/:name",
+      authorized(
+        api,
+        Effect.gen(function* () {
+          const { name } = yield* HttpRouter.params
+          return yield* api.ops.cancel(Option.fromNullable(name)).pipe(
+            Effect.mapError(cancelErrorToWire),
+            Effect.match({
+              onFailure: wireToHttp,
+              onSuccess: (u) => json(200, { message: "Upgrade cancelled successfully", name: u.name })
+            })
+          )
+        })
+      )
+    ),
+    HttpRouter.get(
+      "/api/v1/events",
+      authorized(
+        api,
+        Effect.succeed(
+          HttpServerResponse.stream(eventStream(api), {
+            contentType: "text/event-stream",
+            headers: Headers.fromInput({ "cache-control": "no-cache", "x-accel-buffering": "no" })
+          })
+        )
+      )
+    )
+  )
+
+// ---------------------------------------------------------------------------
+// /health
+
+export interface HealthInputs {
+  readonly status: Effect.Effect<StatusObject>
+  /** Why upgrades are paused (corrupt plan or journal, …), or null. */
+  readonly paused: Effect.Effect<string | null>
+  /** Set when a failed upgrade halted the node, or null. */
+  readonly halted: Effect.Effect<string | null>
+  /** Milliseconds since the last new block height, none before the first. */
+  readonly sinceLastHeight: Effect.Effect<Option.Option<number>>
+  /** Heights stop "arriving" after this long without a new one. */
+  readonly staleAfter: Duration.Duration
+}
+
+/**
+ * Healthy: the node is running, new heights arrive, upgrades are neither
+ * paused nor halted. The reason says which, and nothing more: /health needs
+ * no token, so it names no paths, pids or heights.
+ */
+export const healthProblem = (h: HealthInputs): Effect.Effect<Option.Option<string>> =>
+  Effect.gen(function* () {
+    if ((yield* h.halted) !== null) return Option.some("halted after a failed upgrade")
+    const status = yield* h.status
+    if (status.node_state !== "running") return Option.some(`node is ${status.node_state}`)
+    const since = yield* h.sinceLastHeight
+    if (Option.isNone(since)) return Option.some("no block height received from the node yet")
+    if (since.value > Duration.toMillis(h.staleAfter)) {
+      return Option.some(`no new block height for ${Math.floor(since.value / 1000)}s`)
+    }
+    if ((yield* h.paused) !== null) return Option.some("upgrades paused (see the wemixvisor log)")
+    return Option.none()
+  })
+
+export const health = (h: HealthInputs) =>
+  HttpRouter.empty.pipe(
+    HttpRouter.get(
+      "/health",
+      Effect.map(
+        healthProblem(h),
+        Option.match({
+          onNone: () => json(200, { status: "ok" }),
+          onSome: (reason) => json(503, { status: "unhealthy", reason })
+        })
+      )
+    )
+  )

@@ -1,0 +1,147 @@
+import type * as HttpApp from "@effect/platform/HttpApp"
+import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as RpcSerialization from "@effect/rpc/RpcSerialization"
+import * as RpcServer from "@effect/rpc/RpcServer"
+import { Clock, Duration, Effect, Either, Layer, Option, Ref, Schedule, type Scope, Stream } from "effect"
+import * as http from "node:http"
+import { BinaryStore } from "../binaries/BinaryStore.js"
+import { AppConfig } from "../config/Config.js"
+import type { ConfigInvalid } from "../domain/Errors.js"
+import { Events } from "../events/Events.js"
+import { HeightProvider } from "../height/HeightProvider.js"
+import { Orchestrator } from "../orchestrator/Orchestrator.js"
+import { makeOperations } from "../upgrades/Operations.js"
+import { PlanStore } from "../upgrades/PlanStore.js"
+import { checkExposure, listenAddress } from "./Auth.js"
+import { type ApiServices, authLayer, handlersLayer } from "./Handlers.js"
+import { errorResponse, health, type HealthInputs, routes } from "./Rest.js"
+import { UpgradeRpcs } from "./Rpcs.js"
+
+/*
+ * The one HTTP server of DESIGN §5 on WEMIXVISOR_API_ADDR: POST /rpc (the
+ * UpgradeRpcs group, NDJSON), the REST routes, SSE events and /health.
+ * Served by `run` for the life of the supervisor.
+ */
+
+/** Request bodies above this are refused with 413 before any handler runs. */
+export const MAX_BODY_BYTES = 64 * 1024
+
+/** /health turns 503 after this long without a new block height. */
+export const DEFAULT_STALE_AFTER = Duration.seconds(60)
+
+/**
+ * Binding the port again after a failure (address in use, …): the node is
+ * supervised meanwhile; the API comes up once the port is free.
+ */
+export const listenRetry = Schedule.exponential("1 second").pipe(Schedule.either(Schedule.spaced("1 minute")))
+
+const tooLarge = () => errorResponse(413, "request body too large", `the limit is ${MAX_BODY_BYTES} bytes`)
+
+/**
+ * Enforces the body limit for every route (the RPC endpoint included) and
+ * reads the body once, here: the request caches it for the handler. A
+ * declared length over the limit is refused unread.
+ */
+const limitBody = <E, R>(app: HttpApp.Default<E, R>) =>
+  Effect.gen(function* () {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const declared = request.headers["content-length"]
+    if (declared !== undefined && Number(declared) > MAX_BODY_BYTES) return tooLarge()
+    const hasBody = (declared !== undefined && Number(declared) > 0) || request.headers["transfer-encoding"] !== undefined
+    if (hasBody) {
+      const read = yield* Effect.either(HttpIncomingMessage.withMaxBodySize(request.text, Option.some(MAX_BODY_BYTES)))
+      if (Either.isLeft(read)) {
+        const cause = read.left.cause
+        return cause instanceof Error && cause.message === "maxBytes exceeded"
+          ? tooLarge()
+          : errorResponse(400, "invalid body", read.left.message)
+      }
+    }
+    return yield* app
+  })
+
+/** The whole HTTP app; the RPC server runs in the caller's scope. */
+export const makeApp = (api: ApiServices, healthInputs: HealthInputs) =>
+  Effect.gen(function* () {
+    const rpcContext = yield* Layer.build(
+      Layer.mergeAll(handlersLayer(api), authLayer(api.token), RpcSerialization.layerNdjson)
+    )
+    const rpc = yield* RpcServer.toHttpApp(UpgradeRpcs).pipe(Effect.provide(rpcContext))
+    const router = routes(api).pipe(HttpRouter.post("/rpc", rpc), HttpRouter.concat(health(healthInputs)))
+    return limitBody(router).pipe(
+      Effect.catchTag("RouteNotFound", (e) =>
+        Effect.succeed(errorResponse(404, "not found", `no route ${e.request.method} ${e.request.url}`))
+      )
+    )
+  })
+
+export interface ServerOptions {
+  readonly staleAfter: Duration.Duration
+}
+
+type Deps = AppConfig | Events | PlanStore | BinaryStore | HeightProvider | Orchestrator
+
+/**
+ * Serves the API until the scope closes. Fails (ConfigInvalid, exit 2) when
+ * the address is not loopback and no token is set. A port that cannot be
+ * bound is logged and retried on `listenRetry`: the supervisor never stops
+ * supervising the node because of its API.
+ */
+export const serve = (options: ServerOptions): Effect.Effect<void, ConfigInvalid, Deps | Scope.Scope> =>
+  Effect.gen(function* () {
+    const config = yield* AppConfig
+    yield* checkExposure(config)
+    const events = yield* Events
+    const heights = yield* HeightProvider
+    const orchestrator = yield* Orchestrator
+    const ops = makeOperations({ store: yield* PlanStore, binaries: yield* BinaryStore, head: heights.head })
+
+    const lastHeightAt = yield* Ref.make(Option.none<number>())
+    yield* heights.heights.pipe(
+      Stream.runForEach(() => Effect.flatMap(Clock.currentTimeMillis, (t) => Ref.set(lastHeightAt, Option.some(t)))),
+      Effect.forkScoped
+    )
+    const sinceLastHeight = Effect.gen(function* () {
+      const now = yield* Clock.currentTimeMillis
+      return Option.map(yield* Ref.get(lastHeightAt), (t) => now - t)
+    })
+
+    const api: ApiServices = { ops, status: orchestrator.status, events, token: config.apiToken }
+    const app = yield* makeApp(api, {
+      status: orchestrator.status,
+      paused: orchestrator.paused,
+      halted: orchestrator.halted,
+      sinceLastHeight,
+      staleAfter: options.staleAfter
+    })
+
+    const { host, port } = listenAddress(config.apiAddr)
+    const listen = Effect.gen(function* () {
+      const nodeServer = http.createServer()
+      const server = yield* NodeHttpServer.make(() => nodeServer, { host, port })
+      // Runs before the server's own close, which would wait for long-lived
+      // responses (SSE, WatchEvents) forever: those clients see the end and reconnect.
+      yield* Effect.addFinalizer(() => Effect.sync(() => nodeServer.closeAllConnections()))
+      yield* HttpServer.serveEffect(app).pipe(Effect.provideService(HttpServer.HttpServer, server))
+      const a = server.address
+      yield* Effect.logInfo(
+        `API listening on ${a._tag === "TcpAddress" ? `http://${a.hostname.includes(":") ? `[${a.hostname}]` : a.hostname}:${a.port}` : a.path}`
+      )
+      return yield* Effect.never
+    }).pipe(
+      Effect.scoped,
+      Effect.tapError((e) =>
+        Effect.logError(`API not available on ${config.apiAddr}: ${e.cause instanceof Error ? e.cause.message : String(e.cause)}; retrying`)
+      )
+    )
+    yield* listen.pipe(Effect.retry(listenRetry), Effect.forkScoped)
+  })
+
+/** `serve` as the layer `run` includes. */
+export const layerWith = (options: ServerOptions): Layer.Layer<never, ConfigInvalid, Deps> => Layer.scopedDiscard(serve(options))
+
+export const layer: Layer.Layer<never, ConfigInvalid, Deps> = layerWith({ staleAfter: DEFAULT_STALE_AFTER })

@@ -1,0 +1,24 @@
+/*
+ * `wemixvisor/api`: the typed RPC API of a running wemixvisor (DESIGN §5).
+ *
+ *   import { layerProtocol, makeClient } from "wemixvisor/api"
+ *   const client = yield* makeClient            // in a Scope, with layerProtocol({ url, token })
+ *   const upgrade = yield* client.ScheduleUpgrade({ name: "v2", height: 1500000 })
+ */
+export {
+  ApiAuth,
+  CancelUpgradePayload,
+  InvalidInput,
+  NodeUnreachable,
+  PlanUnavailable,
+  ScheduleUpgradePayload,
+  Unauthorized,
+  UpgradeConflict,
+  UpgradeNotFound,
+  UpgradeRpcs
+} from "./Rpcs.js"
+export { type ClientOptions, layerProtocol, makeClient, rpcUrl, type UpgradeClient } from "./Client.js"
+export { Height } from "../domain/Height.js"
+export { StatusObject, TargetName } from "../domain/Status.js"
+export { Upgrade, UpgradeList, UpgradeName, UpgradePlan, UpgradeStatus } from "../domain/Upgrade.js"
+export { type EventType, WemixvisorEvent } from "../events/Events.js"

@@ -1,0 +1,45 @@
+import { Schema } from "effect"
+import { StatusObject } from "../domain/Status.js"
+import { type Upgrade, UpgradeList } from "../domain/Upgrade.js"
+
+/*
+ * What `upgrade …` prints on stdout: the seeds' lines, a table for `list`,
+ * and the JSON shapes of DESIGN §2/§5 for `--json`. Shared by the local and
+ * the --remote paths so both print the same thing.
+ */
+
+export const scheduledLine = (u: Upgrade) => `✓ Upgrade '${u.name}' scheduled for block height ${u.height}`
+
+export const cancelledLine = (u: Upgrade) => `✓ Upgrade cancelled ('${u.name}' at block height ${u.height})`
+
+export const listJson = (l: { readonly upgrades: ReadonlyArray<Upgrade>; readonly count: number }) =>
+  JSON.stringify(Schema.encodeSync(UpgradeList)({ upgrades: l.upgrades, count: l.count }), null, 2)
+
+const table = (rows: ReadonlyArray<ReadonlyArray<string>>): string => {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)))
+  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  ").trimEnd()).join("\n")
+}
+
+export const listText = (l: { readonly upgrades: ReadonlyArray<Upgrade> }): string => {
+  if (l.upgrades.length === 0) return "No upgrades scheduled"
+  const rows = l.upgrades.map((u) => [u.name, String(u.height), u.status, u.reason ?? u.info])
+  return table([["NAME", "HEIGHT", "STATUS", "INFO"], ...rows])
+}
+
+export const statusJson = (s: StatusObject) => JSON.stringify(Schema.encodeSync(StatusObject)(s), null, 2)
+
+const describeUpgrade = (u: Upgrade) => `${u.name} at block height ${u.height} (${u.status}${u.reason !== null ? `: ${u.reason}` : ""})`
+
+export const statusText = (s: StatusObject): string => {
+  const lines: Array<readonly [string, string]> = [
+    ["Supervisor", s.supervisor === "running" ? "running" : "not running"],
+    ["Node", `${s.node_state}${s.node_pid !== null ? ` (pid ${s.node_pid})` : ""}${s.restarts > 0 ? `, ${s.restarts} restarts` : ""}`],
+    ["Current", s.current],
+    ["Chain head", s.current_height !== null ? String(s.current_height) : "unknown (node not reachable)"]
+  ]
+  if (s.in_progress !== null) lines.push(["Upgrading", `${s.in_progress.name} (step ${s.in_progress.step})`])
+  if (s.pending.length === 0) lines.push(["Pending", "none"])
+  else s.pending.forEach((u, i) => lines.push([i === 0 ? "Pending" : "", describeUpgrade(u)]))
+  if (s.last !== null) lines.push(["Last upgrade", `${s.last.name} ${s.last.status}${s.last.reason !== null ? `: ${s.last.reason}` : ""}`])
+  return lines.map(([k, v]) => `${(k === "" ? "" : `${k}:`).padEnd(14)}${v}`).join("\n")
+}

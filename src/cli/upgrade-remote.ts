@@ -1,0 +1,54 @@
+import { Data, Duration, Effect, Option } from "effect"
+import { RpcClientError } from "@effect/rpc/RpcClientError"
+import { layerProtocol, makeClient, type UpgradeClient } from "../api/Client.js"
+import { Unauthorized } from "../api/Rpcs.js"
+import { ConfigInvalid } from "../domain/Errors.js"
+
+/*
+ * `upgrade … --remote URL` (or WEMIXVISOR_API_URL): the same operations as
+ * the local CLI, sent to a running wemixvisor over its typed RPC API. The
+ * server's typed errors keep their tags (InvalidInput, UpgradeConflict, …),
+ * so the exit codes are those of the local path.
+ */
+
+/** The API did not answer (down, wrong URL, a proxy's error page, no answer in time). */
+export class ApiUnreachable extends Data.TaggedError("ApiUnreachable")<{ readonly url: string; readonly reason: string }> {
+  override get message() {
+    return `wemixvisor API ${this.url} unreachable: ${this.reason}`
+  }
+}
+
+/** Scheduling may wait for the head check and the plan lock on the server; nothing legitimate takes this long. */
+export const REMOTE_TIMEOUT = Duration.seconds(30)
+
+export interface Remote {
+  readonly url: string
+  readonly token: Option.Option<string>
+}
+
+/** Runs `f` with a client of `remote`; transport problems become ApiUnreachable, a refused token ConfigInvalid. */
+export const call = <A, E>(
+  remote: Remote,
+  f: (client: UpgradeClient) => Effect.Effect<A, E | RpcClientError | Unauthorized>,
+  timeout: Duration.Duration = REMOTE_TIMEOUT
+) =>
+  Effect.scoped(Effect.flatMap(makeClient, f)).pipe(
+    Effect.provide(layerProtocol({ url: remote.url, token: Option.getOrUndefined(remote.token) })),
+    Effect.timeoutFail({
+      duration: timeout,
+      onTimeout: () => new ApiUnreachable({ url: remote.url, reason: `no answer within ${Duration.format(timeout)}` })
+    }),
+    Effect.catchIf(
+      (e): e is RpcClientError | Unauthorized => e instanceof RpcClientError || e instanceof Unauthorized,
+      (e) =>
+        Effect.fail(
+          e instanceof Unauthorized
+            ? new ConfigInvalid({
+                variable: "WEMIXVISOR_API_TOKEN",
+                value: Option.isSome(remote.token) ? "(set)" : "",
+                problem: `the API at ${remote.url} refused it: ${e.reason}`
+              })
+            : new ApiUnreachable({ url: remote.url, reason: e.message })
+        )
+    )
+  )

@@ -1,0 +1,198 @@
+import { Console, Data, Duration, Effect, Either, Option } from "effect"
+import { make as makeBinaryStore } from "../binaries/BinaryStore.js"
+import type { WemixvisorConfig } from "../config/Config.js"
+import { InvalidInput, type IoError } from "../domain/Errors.js"
+import type { Height } from "../domain/Height.js"
+import type { StatusObject } from "../domain/Status.js"
+import { lockHolder } from "../platform/LockFile.js"
+import {
+  decodeHeightArg,
+  decodeName,
+  listOf,
+  localStatus,
+  makeOperations,
+  type Operations,
+  type ScheduleCommand
+} from "../upgrades/Operations.js"
+import { makePlanStore } from "../upgrades/PlanFile.js"
+import { cancelledLine, listJson, listText, scheduledLine, statusJson, statusText } from "./upgrade-format.js"
+
+/*
+ * `wemixvisor upgrade …` (DESIGN §4). Locally the commands go through the
+ * same Operations and PlanStore as the API (lock + atomic write); a running
+ * `run` sees the change within a poll interval and announces it. With
+ * --remote / WEMIXVISOR_API_URL they are sent over RPC instead.
+ *
+ * This module stays light: the RPC client and the node's RPC (viem) are
+ * loaded only by the commands that use them, through dynamic imports.
+ */
+
+const fromEither = <A, E>(e: Either.Either<A, E>): Effect.Effect<A, E> =>
+  Either.match(e, { onLeft: Effect.fail, onRight: Effect.succeed })
+
+/** The head straight from DAEMON_RPC_URL (one uncached eth_blockNumber). */
+const readHead = (config: WemixvisorConfig) =>
+  Effect.flatMap(
+    Effect.promise(() => import("../height/HeightProvider.js")),
+    (m) => m.readHead(config.rpcUrl)
+  )
+
+const operations = (config: WemixvisorConfig) =>
+  Effect.map(makePlanStore(config.layout), (store) =>
+    makeOperations({ store, binaries: makeBinaryStore(config.layout), head: readHead(config) })
+  )
+
+/** The API to call instead of writing locally: --remote, else WEMIXVISOR_API_URL. */
+const remoteOf = (config: WemixvisorConfig, flag: Option.Option<string>) =>
+  Effect.gen(function* () {
+    const url = Option.orElse(flag, () => config.apiUrl)
+    if (Option.isNone(url)) return Option.none()
+    const ok = (() => {
+      try {
+        return ["http:", "https:"].includes(new URL(url.value).protocol)
+      } catch {
+        return false
+      }
+    })()
+    if (!ok) return yield* new InvalidInput({ field: "--remote", problem: `${JSON.stringify(url.value)} is not an http(s) URL` })
+    return Option.some({ url: url.value, token: config.apiToken })
+  })
+
+const remoteModule = Effect.promise(() => import("./upgrade-remote.js"))
+
+/** The head check could not be made (exit 1): the node did not answer. */
+export class HeadUnknown extends Data.TaggedError("HeadUnknown")<{ readonly problem: string }> {
+  override get message() {
+    return `cannot check the height against the chain head: ${this.problem} (use --force to schedule it anyway)`
+  }
+}
+
+export interface ScheduleOptions {
+  readonly name: string
+  readonly height: string
+  readonly binary: Option.Option<string>
+  readonly info: Option.Option<string>
+  readonly force: boolean
+  readonly remote: Option.Option<string>
+}
+
+export const schedule = (config: WemixvisorConfig, o: ScheduleOptions) =>
+  Effect.gen(function* () {
+    // Checked here first, so a remote call never carries what the server would refuse.
+    const name = yield* fromEither(decodeName(o.name))
+    const height: Height = yield* fromEither(decodeHeightArg(o.height))
+    const remote = yield* remoteOf(config, o.remote)
+    const upgrade = yield* Option.match(remote, {
+      onSome: (r) =>
+        Option.isSome(o.binary)
+          ? Effect.fail(
+              new InvalidInput({
+                field: "--binary",
+                problem: `copies a local file, which a remote wemixvisor cannot read; put it at upgrades/${name}/bin/${config.daemonName} on that machine, or run this command there without --remote`
+              })
+            )
+          : Effect.flatMap(remoteModule, (m) =>
+              m.call(r, (client) =>
+                client.ScheduleUpgrade({
+                  name,
+                  height,
+                  force: o.force,
+                  ...(Option.isSome(o.info) ? { info: o.info.value } : {})
+                })
+              )
+            ),
+      onNone: () =>
+        Effect.flatMap(operations(config), (ops) => {
+          const cmd: ScheduleCommand = {
+            name,
+            height,
+            force: o.force,
+            ...(Option.isSome(o.info) ? { info: o.info.value } : {}),
+            ...(Option.isSome(o.binary) ? { binary: o.binary.value } : {})
+          }
+          return ops.schedule(cmd)
+        })
+    })
+    yield* Console.log(scheduledLine(upgrade))
+  }).pipe(
+    Effect.catchTag("NodeUnreachable", (e) => Effect.fail(new HeadUnknown({ problem: e.message })))
+  )
+
+export const list = (config: WemixvisorConfig, o: { readonly json: boolean; readonly remote: Option.Option<string> }) =>
+  Effect.gen(function* () {
+    const remote = yield* remoteOf(config, o.remote)
+    const upgrades = Option.isSome(remote)
+      ? yield* Effect.flatMap(remoteModule, (m) => m.call(remote.value, (client) => client.ListUpgrades()))
+      : listOf(yield* (yield* makePlanStore(config.layout)).read)
+    yield* Console.log(o.json ? listJson(upgrades) : listText(upgrades))
+  })
+
+export const cancel = (config: WemixvisorConfig, o: { readonly name: Option.Option<string>; readonly remote: Option.Option<string> }) =>
+  Effect.gen(function* () {
+    const remote = yield* remoteOf(config, o.remote)
+    const upgrade = Option.isSome(remote)
+      ? yield* Effect.flatMap(remoteModule, (m) =>
+          m.call(remote.value, (client) => client.CancelUpgrade(Option.isSome(o.name) ? { name: o.name.value } : {}))
+        )
+      : yield* Effect.flatMap(operations(config), (ops: Operations) => ops.cancel(o.name))
+    yield* Console.log(cancelledLine(upgrade))
+  })
+
+/** Where a `run` on this home serves its API, as a URL this machine can reach. */
+const localApiUrl = (config: WemixvisorConfig) => {
+  const i = config.apiAddr.lastIndexOf(":")
+  const host = config.apiAddr.slice(0, i)
+  const reachable = host === "0.0.0.0" ? "127.0.0.1" : host === "[::]" ? "[::1]" : host
+  return `http://${reachable}:${config.apiAddr.slice(i + 1)}`
+}
+
+/** The status a `run` on this home reports over its API; none (with a warning) when it does not answer. */
+const supervisorStatus = (config: WemixvisorConfig): Effect.Effect<Option.Option<StatusObject>> =>
+  Effect.flatMap(remoteModule, (m) =>
+    // Short: the files answer the question too, if less completely.
+    m.call({ url: localApiUrl(config), token: config.apiToken }, (client) => client.GetStatus(), Duration.seconds(5))
+  ).pipe(
+    Effect.tapError((e) => Effect.logWarning(`the running wemixvisor did not answer (${e.message}); showing what the files say`)),
+    Effect.option
+  )
+
+/** Status from the files and the node's RPC, without the supervisor's memory. */
+const fileStatus = (config: WemixvisorConfig, supervisor: StatusObject["supervisor"]) =>
+  Effect.gen(function* () {
+    return yield* localStatus({
+      store: yield* makePlanStore(config.layout),
+      binaries: makeBinaryStore(config.layout),
+      head: Effect.option(readHead(config)),
+      supervisor
+    })
+  }).pipe(
+    Effect.catchTag("IoError", (e): Effect.Effect<never, IoError | InvalidInput> =>
+      e.path === config.layout.current
+        ? Effect.fail(
+            new InvalidInput({
+              field: "DAEMON_HOME",
+              problem: `${config.layout.root} has no current binary; run 'wemixvisor init <genesis-binary>' first`
+            })
+          )
+        : Effect.fail(e)
+    )
+  )
+
+/**
+ * DESIGN §4 status. With a supervisor running on this home, its own status
+ * (over its API); without one — or when its API does not answer — what the
+ * files and the node's RPC say.
+ */
+export const status = (config: WemixvisorConfig, o: { readonly json: boolean; readonly remote: Option.Option<string> }) =>
+  Effect.gen(function* () {
+    const remote = yield* remoteOf(config, o.remote)
+    let result: StatusObject
+    if (Option.isSome(remote)) {
+      result = yield* Effect.flatMap(remoteModule, (m) => m.call(remote.value, (client) => client.GetStatus()))
+    } else {
+      const running = lockHolder(config.layout.runLock) !== undefined
+      const live = running ? yield* supervisorStatus(config) : Option.none<StatusObject>()
+      result = Option.isSome(live) ? live.value : yield* fileStatus(config, running ? "running" : "not-running")
+    }
+    yield* Console.log(o.json ? statusJson(result) : statusText(result))
+  })

@@ -1,0 +1,127 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Chunk, Effect, Exit, Fiber, Option, Ref, Stream } from "effect"
+import { layerProtocol, makeClient, Upgrade } from "../../src/api/index.js"
+import { makeHeight } from "../../src/domain/Height.js"
+import { type ApiWorld, buildApi, idleStatus, planText, setupApi } from "./support.js"
+
+const clientFor = (w: ApiWorld, token?: string) =>
+  makeClient.pipe(Effect.provide(layerProtocol({ url: w.base, ...(token !== undefined ? { token } : {}) })))
+
+describe("RPC: UpgradeRpcs over POST /rpc (NDJSON)", () => {
+  it.scopedLive("typed successes: ScheduleUpgrade, ListUpgrades, CancelUpgrade, GetStatus", () =>
+    Effect.gen(function* () {
+      const w = yield* setupApi({ head: 100 })
+      const client = yield* clientFor(w)
+      const u = yield* client.ScheduleUpgrade({ name: "v2", height: 200, info: "notes" })
+      expect(u).toBeInstanceOf(Upgrade)
+      expect(u).toMatchObject({ name: "v2", height: 200, status: "scheduled", info: "notes" })
+      expect(JSON.parse(planText(w)!).upgrades).toHaveLength(1)
+
+      const list = yield* client.ListUpgrades()
+      expect(list.count).toBe(1)
+      expect(list.upgrades[0]!.name).toBe("v2")
+
+      const cancelled = yield* client.CancelUpgrade({})
+      expect(cancelled).toMatchObject({ name: "v2", status: "cancelled" })
+
+      yield* Ref.set(w.status, { ...idleStatus, current_height: makeHeight(321) })
+      const status = yield* client.GetStatus()
+      expect(status).toEqual({ ...idleStatus, current_height: 321 })
+    }))
+
+  it.scopedLive("typed errors, recovered by tag; nothing written", () =>
+    Effect.gen(function* () {
+      const w = yield* setupApi({ head: 100 })
+      const client = yield* clientFor(w)
+      yield* client.ScheduleUpgrade({ name: "v1", height: 150 })
+      const before = planText(w)
+
+      const tagOf = <A, E extends { readonly _tag: string }>(e: Effect.Effect<A, E>) =>
+        e.pipe(
+          Effect.flip,
+          Effect.map((x) => ({ ...x, _tag: x._tag }))
+        )
+      expect(yield* tagOf(client.ScheduleUpgrade({ name: "../x", height: 200 }))).toMatchObject({ _tag: "InvalidInput", field: "name" })
+      expect(yield* tagOf(client.ScheduleUpgrade({ name: "v2", height: 2.5 }))).toMatchObject({ _tag: "InvalidInput", field: "height" })
+      expect(yield* tagOf(client.ScheduleUpgrade({ name: "v2", height: 200, checksums: { x: "nope" } }))).toMatchObject({
+        _tag: "InvalidInput",
+        field: "checksums.x"
+      })
+      expect(yield* tagOf(client.ScheduleUpgrade({ name: "v1", height: 300 }))).toMatchObject({ _tag: "UpgradeConflict", name: "v1" })
+      const low = yield* client.ScheduleUpgrade({ name: "v2", height: 99 }).pipe(
+        Effect.catchTag("UpgradeConflict", (e) => Effect.succeed(e.message))
+      )
+      expect(low).toMatch(/height 99 is at or below the chain head 100/)
+      expect(yield* tagOf(client.CancelUpgrade({ name: "nope" }))).toMatchObject({ _tag: "UpgradeNotFound", name: "nope" })
+      yield* Ref.set(w.head, Option.none())
+      const down = yield* client.ScheduleUpgrade({ name: "v2", height: 200 }).pipe(
+        Effect.catchTag("NodeUnreachable", (e) => Effect.succeed(e))
+      )
+      expect(down).toMatchObject({ _tag: "NodeUnreachable", reason: "connection refused" })
+      expect(planText(w)).toBe(before)
+
+      // A request body over the limit fails the call (HTTP 413), it does not hang.
+      const big = yield* client.ScheduleUpgrade({ name: "v3", height: 500, info: "x".repeat(70 * 1024), force: true }).pipe(
+        Effect.timeout("5 seconds"),
+        Effect.exit
+      )
+      expect(Exit.isFailure(big)).toBe(true)
+      expect(String(big)).not.toMatch(/TimeoutException/)
+      expect(planText(w)).toBe(before)
+    }))
+
+  it.scopedLive("WatchEvents streams the events as they happen", () =>
+    Effect.gen(function* () {
+      const w = yield* setupApi({ head: 100 })
+      const client = yield* clientFor(w)
+      const watching = yield* client.WatchEvents().pipe(Stream.take(3), Stream.runCollect, Effect.fork)
+      yield* Effect.sleep("300 millis")
+      yield* client.ScheduleUpgrade({ name: "v2", height: 200 })
+      yield* client.CancelUpgrade({ name: "v2" })
+      yield* w.events.publish({ type: "node-error", reason: "too many restarts" })
+      const events = Chunk.toReadonlyArray(yield* Fiber.join(watching).pipe(Effect.timeout("5 seconds")))
+      expect(events.map((e) => e.type)).toEqual(["upgrade-scheduled", "upgrade-cancelled", "node-error"])
+      expect(events[0]).toMatchObject({ name: "v2", height: 200 })
+    }))
+})
+
+describe("RPC: auth", () => {
+  it.scopedLive("missing or wrong token → typed Unauthorized on every procedure, streams included; the right one passes", () =>
+    Effect.gen(function* () {
+      const w = yield* setupApi({ token: "s3cret", head: 100 })
+      for (const token of [undefined, "wrong", "s3cret2"]) {
+        const client = yield* clientFor(w, token)
+        const calls = [
+          client.ScheduleUpgrade({ name: "v2", height: 200 }),
+          client.ListUpgrades(),
+          client.CancelUpgrade({ name: "v2" }),
+          client.GetStatus(),
+          client.WatchEvents().pipe(Stream.runHead)
+        ] as const
+        for (const call of calls) {
+          const e = yield* (call as Effect.Effect<unknown, { readonly _tag: string }>).pipe(Effect.flip, Effect.timeout("5 seconds"))
+          expect(e._tag, `token=${token}`).toBe("Unauthorized")
+        }
+      }
+      expect(planText(w)).toBeUndefined()
+      const client = yield* clientFor(w, "s3cret")
+      expect((yield* client.ScheduleUpgrade({ name: "v2", height: 200 })).name).toBe("v2")
+    }))
+
+  it.scopedLive("a non-loopback address without a token refuses to start (ConfigInvalid); loopback or a token is fine", () =>
+    Effect.gen(function* () {
+      for (const addr of ["0.0.0.0:0", "[::]:0", "10.1.2.3:8590", "example.com:8590"]) {
+        const refused = yield* Effect.flip(buildApi({ addr: () => addr }))
+        expect(refused, addr).toMatchObject({ _tag: "ConfigInvalid", variable: "WEMIXVISOR_API_ADDR", value: addr })
+        expect(refused.message).toMatch(/WEMIXVISOR_API_TOKEN must be set/)
+      }
+      for (const host of ["127.0.0.1", "127.1.2.3", "[::1]", "localhost"]) {
+        yield* Effect.scoped(buildApi({ addr: (port) => `${host}:${port}` }))
+      }
+      // Beyond loopback with a token: served (on every interface, reached here through loopback), token required.
+      const w = yield* setupApi({ addr: (port) => `0.0.0.0:${port}`, token: "t" })
+      const client = yield* clientFor(w, "t")
+      expect((yield* client.ListUpgrades()).count).toBe(0)
+      expect((yield* Effect.flip(clientFor(w).pipe(Effect.flatMap((c) => c.ListUpgrades()))))._tag).toBe("Unauthorized")
+    }))
+})

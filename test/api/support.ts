@@ -1,0 +1,164 @@
+/*
+ * The API server over a real home (PlanStore, BinaryStore, Events and the
+ * plan watcher are the live ones) with the two services that need a node
+ * replaced: HeightProvider (heights and head from Refs) and Orchestrator
+ * (status, paused, halted from Refs). Requests go over real HTTP.
+ */
+import { Context, Duration, Effect, Layer, Logger, LogLevel, Option, Ref, Stream, SubscriptionRef } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import * as Server from "../../src/api/Server.js"
+import * as BinaryStore from "../../src/binaries/BinaryStore.js"
+import { AppConfig, loadConfig } from "../../src/config/Config.js"
+import { NodeUnreachable } from "../../src/domain/Errors.js"
+import { type Height, makeHeight } from "../../src/domain/Height.js"
+import type { StatusObject } from "../../src/domain/Status.js"
+import * as Events from "../../src/events/Events.js"
+import { HeightProvider } from "../../src/height/HeightProvider.js"
+import { Orchestrator } from "../../src/orchestrator/Orchestrator.js"
+import * as PlanStore from "../../src/upgrades/PlanStore.js"
+import * as UpgradeSource from "../../src/upgrades/UpgradeSource.js"
+import { cleanup, freePort, tempDir, waitFor, writeScript } from "../support/fixtures.js"
+
+export const idleStatus: StatusObject = {
+  supervisor: "running",
+  current_height: null,
+  node_state: "running",
+  node_pid: 4242,
+  restarts: 0,
+  current: "genesis",
+  version: null,
+  pending_upgrade: null,
+  pending: [],
+  upgrading: false,
+  in_progress: null,
+  last: null
+}
+
+export interface ApiWorld {
+  readonly home: string
+  readonly base: string
+  readonly planFile: string
+  /** eth_blockNumber: none = the node does not answer. */
+  readonly head: Ref.Ref<Option.Option<Height>>
+  /** The height stream (each `Some` set is a new height). */
+  readonly heights: SubscriptionRef.SubscriptionRef<Option.Option<Height>>
+  readonly status: Ref.Ref<StatusObject>
+  readonly paused: Ref.Ref<string | null>
+  readonly halted: Ref.Ref<string | null>
+  readonly events: Context.Tag.Service<Events.Events>
+}
+
+export interface ApiOptions {
+  readonly token?: string
+  readonly staleAfter?: Duration.DurationInput
+  readonly head?: number
+  /** WEMIXVISOR_API_ADDR for a free port; default 127.0.0.1:<port>. */
+  readonly addr?: (port: number) => string
+}
+
+/** Builds the server; fails as `run` would (e.g. ConfigInvalid for an exposed address without a token). */
+export const buildApi = (opts: ApiOptions = {}) =>
+  Effect.gen(function* () {
+    const home = yield* Effect.acquireRelease(
+      Effect.sync(() => tempDir("wemixvisor-api-")),
+      (d) => Effect.sync(() => cleanup(d))
+    )
+    const port = yield* Effect.promise(() => freePort())
+    const config = yield* loadConfig({
+      env: {
+        DAEMON_HOME: home,
+        DAEMON_NAME: "gwemix",
+        DAEMON_POLL_INTERVAL: "50ms",
+        WEMIXVISOR_API_ADDR: opts.addr?.(port) ?? `127.0.0.1:${port}`,
+        WEMIXVISOR_LOG_FORMAT: "json",
+        ...(opts.token !== undefined ? { WEMIXVISOR_API_TOKEN: opts.token } : {})
+      }
+    }).pipe(Effect.orDie)
+    const genesis = writeScript(path.join(home, "gwemix-v1"), "exec sleep 1000\n")
+    yield* BinaryStore.make(config.layout).init(genesis, false).pipe(Effect.orDie)
+
+    const head = yield* Ref.make(Option.fromNullable(opts.head).pipe(Option.map(makeHeight)))
+    const heights = yield* SubscriptionRef.make(Option.none<Height>())
+    const status = yield* Ref.make(idleStatus)
+    const paused = yield* Ref.make<string | null>(null)
+    const halted = yield* Ref.make<string | null>(null)
+
+    const heightLayer = Layer.succeed(HeightProvider, {
+      heights: heights.changes.pipe(Stream.filterMap((h) => h)),
+      latest: SubscriptionRef.get(heights),
+      head: Ref.get(head).pipe(
+        Effect.flatMap(
+          Option.match({
+            onNone: () => Effect.fail(new NodeUnreachable({ url: config.rpcUrl, cause: new Error("connection refused") })),
+            onSome: Effect.succeed
+          })
+        )
+      )
+    })
+    const orchestratorLayer = Layer.succeed(Orchestrator, { status: Ref.get(status), paused: Ref.get(paused), halted: Ref.get(halted) })
+    const base = Layer.mergeAll(Events.layer, PlanStore.layer, BinaryStore.layer, heightLayer, orchestratorLayer).pipe(
+      Layer.provideMerge(Layer.succeed(AppConfig, config))
+    )
+    const server = Layer.mergeAll(
+      Server.layerWith({ staleAfter: Duration.decode(opts.staleAfter ?? "60 seconds") }),
+      UpgradeSource.layer
+    ).pipe(Layer.provideMerge(base), Layer.provide(Logger.minimumLogLevel(LogLevel.Warning)))
+    const ctx = yield* Layer.build(server)
+    return { ctx, port, home, config, head, heights, status, paused, halted }
+  })
+
+export const setupApi = (opts: ApiOptions = {}) =>
+  Effect.gen(function* () {
+    const { ctx, port, home, config, head, heights, status, paused, halted } = yield* Effect.orDie(buildApi(opts))
+    const baseUrl = `http://127.0.0.1:${port}`
+    yield* Effect.promise(() =>
+      waitFor("the API to listen", () => fetch(`${baseUrl}/health`).then(() => true, () => false), 10_000)
+    )
+    return {
+      home,
+      base: baseUrl,
+      planFile: config.layout.plan,
+      head,
+      heights,
+      status,
+      paused,
+      halted,
+      events: Context.get(ctx, Events.Events)
+    } satisfies ApiWorld
+  })
+
+export const planText = (w: ApiWorld): string | undefined => (fs.existsSync(w.planFile) ? fs.readFileSync(w.planFile, "utf8") : undefined)
+
+export interface HttpResult {
+  readonly status: number
+  readonly body: unknown
+  readonly headers: globalThis.Headers
+}
+
+/** One real HTTP request; the body parsed as JSON when it is JSON. */
+export const request = (
+  w: ApiWorld,
+  method: string,
+  route: string,
+  opts: { readonly body?: string | object; readonly token?: string; readonly headers?: Record<string, string> } = {}
+): Effect.Effect<HttpResult> =>
+  Effect.promise(async () => {
+    const res = await fetch(`${w.base}${route}`, {
+      method,
+      headers: {
+        ...(opts.body !== undefined ? { "content-type": "application/json" } : {}),
+        ...(opts.token !== undefined ? { authorization: `Bearer ${opts.token}` } : {}),
+        ...opts.headers
+      },
+      ...(opts.body !== undefined ? { body: typeof opts.body === "string" ? opts.body : JSON.stringify(opts.body) } : {})
+    })
+    const text = await res.text()
+    let body: unknown = text
+    try {
+      body = JSON.parse(text)
+    } catch {
+      // not JSON
+    }
+    return { status: res.status, body, headers: res.headers }
+  })

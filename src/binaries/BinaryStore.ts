@@ -5,6 +5,7 @@ import * as path from "node:path"
 import { AppConfig } from "../config/Config.js"
 import { BinaryInvalid, HomeExists, IoError, UpgradeConflict } from "../domain/Errors.js"
 import { type Layout, targetOfLink } from "../domain/Layout.js"
+import { fsyncPath, replaceAtomically } from "../platform/Files.js"
 import type { Target } from "../domain/Target.js"
 import type { UpgradeName } from "../domain/Upgrade.js"
 
@@ -52,26 +53,20 @@ const checkExecutable = (file: string): Effect.Effect<void, BinaryInvalid> =>
 
 const sha256 = (file: string) => crypto.createHash("sha256").update(fs.readFileSync(file)).digest("hex")
 
-/** Copies to a temp name in the target folder, fsyncs, makes it executable, renames into place. */
+/** Copies a binary in: temp name in the target folder, executable, fsync, rename. */
 const copyBinary = (source: string, dest: string) =>
-  io("copy binary to", dest, () => {
-    fs.mkdirSync(path.dirname(dest), { recursive: true })
-    const tmp = `${dest}.${process.pid}.tmp`
-    try {
-      fs.copyFileSync(source, tmp)
-      fs.chmodSync(tmp, 0o755)
-      const fd = fs.openSync(tmp, "r")
-      try {
-        fs.fsyncSync(fd)
-      } finally {
-        fs.closeSync(fd)
-      }
-      fs.renameSync(tmp, dest)
-    } catch (e) {
-      fs.rmSync(tmp, { force: true })
-      throw e
-    }
-  })
+  Effect.flatMap(
+    io("create", path.dirname(dest), () => fs.mkdirSync(path.dirname(dest), { recursive: true })),
+    () =>
+      replaceAtomically(
+        dest,
+        (tmp) => {
+          fs.copyFileSync(source, tmp)
+          fs.chmodSync(tmp, 0o755)
+        },
+        "copy binary to"
+      )
+  )
 
 /**
  * Points `current` at a target atomically: a new relative link under a temp
@@ -84,12 +79,7 @@ const switchLink = (layout: Layout, target: Target) =>
     fs.rmSync(tmp, { force: true })
     fs.symlinkSync(rel, tmp)
     fs.renameSync(tmp, layout.current)
-    const fd = fs.openSync(layout.root, "r")
-    try {
-      fs.fsyncSync(fd)
-    } finally {
-      fs.closeSync(fd)
-    }
+    fsyncPath(layout.root)
   })
 
 export const make = (layout: Layout) =>

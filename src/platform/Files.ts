@@ -13,8 +13,9 @@ import { FileCorrupt, IoError } from "../domain/Errors.js"
 const io = <A>(op: string, file: string, f: () => A): Effect.Effect<A, IoError> =>
   Effect.try({ try: f, catch: (cause) => new IoError({ op, path: file, cause }) })
 
-const fsyncDir = (dir: string) => {
-  const fd = fs.openSync(dir, "r")
+/** fsync a file or a folder by path (a folder's fsync makes a rename in it durable). */
+export const fsyncPath = (p: string) => {
+  const fd = fs.openSync(p, "r")
   try {
     fs.fsyncSync(fd)
   } finally {
@@ -22,24 +23,27 @@ const fsyncDir = (dir: string) => {
   }
 }
 
-export const writeFileAtomic = (file: string, data: string | Uint8Array): Effect.Effect<void, IoError> =>
-  io("write", file, () => {
+/**
+ * Replaces `file` atomically: `fill` writes a temp file beside it, which is
+ * fsynced and renamed over `file`, then the folder is fsynced. On any failure
+ * the temp file is removed and `file` is untouched.
+ */
+export const replaceAtomically = (file: string, fill: (tmp: string) => void, op = "write"): Effect.Effect<void, IoError> =>
+  io(op, file, () => {
     const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`)
     try {
-      const fd = fs.openSync(tmp, "w", 0o644)
-      try {
-        fs.writeFileSync(fd, data)
-        fs.fsyncSync(fd)
-      } finally {
-        fs.closeSync(fd)
-      }
+      fill(tmp)
+      fsyncPath(tmp)
       fs.renameSync(tmp, file)
     } catch (e) {
       fs.rmSync(tmp, { force: true })
       throw e
     }
-    fsyncDir(path.dirname(file))
+    fsyncPath(path.dirname(file))
   })
+
+export const writeFileAtomic = (file: string, data: string | Uint8Array): Effect.Effect<void, IoError> =>
+  replaceAtomically(file, (tmp) => fs.writeFileSync(tmp, data, { mode: 0o644 }))
 
 export const writeJsonAtomic = (file: string, value: unknown): Effect.Effect<void, IoError> =>
   writeFileAtomic(file, JSON.stringify(value, null, 2) + "\n")

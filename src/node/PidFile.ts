@@ -1,9 +1,10 @@
-import { Effect, Either, Option } from "effect"
+import { type Duration, Effect, Either, Option } from "effect"
 import { AppConfig } from "../config/Config.js"
 import { NodePidFile } from "../domain/Node.js"
 import { readJsonIfExists, removeIfExists, writeJsonAtomic } from "../platform/Files.js"
-import { groupMembers, processStartTime } from "../platform/Proc.js"
+import { groupMembers, groupsWithEnv, processStartTime } from "../platform/Proc.js"
 import { terminateGroup } from "./ProcessGroup.js"
+import { NODE_MARKER } from "./Spawner.js"
 
 /*
  * node.pid (DESIGN §2): which process is our node, so that a wemixvisor that
@@ -42,31 +43,42 @@ export const removePidFile = (file: string): Effect.Effect<void> =>
  *   (Linux does not hand out a pid number while a group of that id exists, so
  *   they can only be the old node's children).
  * - corrupt file: logged and removed (it cannot name anything to stop).
+ * - then any process still carrying this home's NODE_MARKER: a node spawned
+ *   by a supervisor killed before it wrote node.pid (or whose node.pid was
+ *   lost) — its group is stopped the same way.
  */
 export const reapStale: Effect.Effect<void, never, AppConfig> = Effect.gen(function* () {
   const { layout, shutdownGrace } = yield* AppConfig
-  const file = layout.nodePid
-  const read = yield* Effect.either(readJsonIfExists(NodePidFile, file))
-  if (Either.isLeft(read)) {
-    const e = read.left
-    if (e._tag === "IoError") return yield* Effect.logWarning(`cannot check for a node left running: ${e.message}`)
-    yield* Effect.logWarning(`${e.message}; removing it`)
-    return yield* removePidFile(file)
-  }
-  if (Option.isNone(read.right)) return
-  const { pid, pgid, start_time } = read.right.value
-
-  const startTime = processStartTime(pid)
-  if (startTime === start_time) {
-    yield* Effect.logWarning(
-      `the node (pid ${pid}) of a previous wemixvisor is still running; stopping its process group before starting a new one`
-    )
+  yield* reapRecorded(layout.nodePid, shutdownGrace)
+  for (const pgid of groupsWithEnv(`${NODE_MARKER}=${layout.currentBinary}`)) {
+    yield* Effect.logWarning(`a node of this home (process group ${pgid}) is running but was never recorded in node.pid; stopping it`)
     yield* terminateGroup(pgid, shutdownGrace)
-  } else if (startTime === undefined && pgid === pid && groupMembers(pgid).length > 0) {
-    yield* Effect.logWarning(`processes of the previous node's group ${pgid} are still running; stopping them`)
-    yield* terminateGroup(pgid, shutdownGrace)
-  } else if (startTime !== undefined) {
-    yield* Effect.logInfo(`node.pid names pid ${pid}, which is now another process; leaving it alone`)
   }
-  yield* removePidFile(file)
 })
+
+const reapRecorded = (file: string, shutdownGrace: Duration.Duration): Effect.Effect<void> =>
+  Effect.gen(function* () {
+    const read = yield* Effect.either(readJsonIfExists(NodePidFile, file))
+    if (Either.isLeft(read)) {
+      const e = read.left
+      if (e._tag === "IoError") return yield* Effect.logWarning(`cannot check for a node left running: ${e.message}`)
+      yield* Effect.logWarning(`${e.message}; removing it`)
+      return yield* removePidFile(file)
+    }
+    if (Option.isNone(read.right)) return
+    const { pid, pgid, start_time } = read.right.value
+
+    const startTime = processStartTime(pid)
+    if (startTime === start_time) {
+      yield* Effect.logWarning(
+        `the node (pid ${pid}) of a previous wemixvisor is still running; stopping its process group before starting a new one`
+      )
+      yield* terminateGroup(pgid, shutdownGrace)
+    } else if (startTime === undefined && pgid === pid && groupMembers(pgid).length > 0) {
+      yield* Effect.logWarning(`processes of the previous node's group ${pgid} are still running; stopping them`)
+      yield* terminateGroup(pgid, shutdownGrace)
+    } else if (startTime !== undefined) {
+      yield* Effect.logInfo(`node.pid names pid ${pid}, which is now another process; leaving it alone`)
+    }
+    yield* removePidFile(file)
+  })

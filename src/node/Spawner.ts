@@ -33,6 +33,15 @@ export interface SpawnerService {
 export class Spawner extends Context.Tag("wemixvisor/Spawner")<Spawner, SpawnerService>() {}
 
 /**
+ * Every node is started with NODE_MARKER=<the binary path it was started as>
+ * (current/bin/$DAEMON_NAME, so one value per home). The variable is inherited
+ * through a wrapper's exec and by the node's children, and it is there from
+ * the first instruction: a supervisor SIGKILLed between the spawn and the
+ * node.pid write leaves a node that the next run still finds (reapStale).
+ */
+export const NODE_MARKER = "WEMIXVISOR_NODE"
+
+/**
  * detached: setsid(), so the child leads a new group and session and a
  * Ctrl-C on the supervisor's terminal does not reach the node behind our
  * back. stdout/stderr are inherited: the node's output goes straight to
@@ -42,7 +51,11 @@ const spawnLive = (file: string, args: ReadonlyArray<string>): Effect.Effect<Chi
   Effect.async<ChildHandle, SpawnFailed>((resume) => {
     let child: childProcess.ChildProcess
     try {
-      child = childProcess.spawn(file, [...args], { detached: true, stdio: ["ignore", "inherit", "inherit"] })
+      child = childProcess.spawn(file, [...args], {
+        detached: true,
+        stdio: ["ignore", "inherit", "inherit"],
+        env: { ...process.env, [NODE_MARKER]: file }
+      })
     } catch (cause) {
       resume(Effect.fail(new SpawnFailed({ path: file, cause })))
       return

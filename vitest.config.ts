@@ -9,6 +9,13 @@ export default defineConfig({
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
     testTimeout: 30_000,
     hookTimeout: 30_000,
-    reporters: ["default"]
+    reporters: ["default"],
+    coverage: {
+      provider: "v8",
+      include: ["src/**/*.ts"],
+      // the CLI entry and composition root run only inside the e2e child processes
+      exclude: ["src/bin.ts"],
+      reporter: ["text-summary", "json-summary"]
+    }
   }
 })

@@ -1,11 +1,17 @@
-import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodePath from "@effect/platform-node/NodePath"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Effect } from "effect"
+import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
+import { Effect, Layer } from "effect"
 import { cli } from "./cli/commands.js"
 import { teardown } from "./cli/exit.js"
 
-// Deep imports on purpose: the platform-node barrel drags undici in (STYLE.md).
+// Deep imports of just what @effect/cli needs (file system, path, terminal):
+// the platform-node barrel, or NodeContext with its command executor and
+// workers, would be loaded by every command, `version` included.
+const CliEnvironment = Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTerminal.layer)
+
 cli(process.argv).pipe(
-  Effect.provide(NodeContext.layer),
+  Effect.provide(CliEnvironment),
   NodeRuntime.runMain({ disableErrorReporting: true, disablePrettyLogger: true, teardown })
 )

@@ -68,6 +68,7 @@ const wrapper = (version) => {
   fs.writeFileSync(
     file,
     `#!/bin/sh
+case "$1" in version) echo "gwemix-demo ${version}"; exit 0 ;; esac
 echo "${version}" >> "${data}/versions.log"
 exec "${anvil}" --host 127.0.0.1 --port ${port} --chain-id 31337 --block-time 0.5 \\
   --state "${data}/state.json" --state-interval 1 --prune-history --silent

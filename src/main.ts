@@ -1,12 +1,16 @@
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Effect, Layer } from "effect"
 import { checkExposure } from "./api/Auth.js"
 import * as Api from "./api/Server.js"
+import * as Backups from "./binaries/Backup.js"
 import * as BinaryStore from "./binaries/BinaryStore.js"
+import * as Preparer from "./binaries/PreparerLive.js"
 import { AppConfig, type WemixvisorConfig } from "./config/Config.js"
 import { HomeLocked, InvalidInput } from "./domain/Errors.js"
 import * as Events from "./events/Events.js"
 import * as HeightProvider from "./height/HeightProvider.js"
 import * as NodeProcess from "./node/NodeProcess.js"
+import * as Hooks from "./orchestrator/Hooks.js"
 import * as Orchestrator from "./orchestrator/Orchestrator.js"
 import { acquireLock } from "./platform/LockFile.js"
 import * as History from "./upgrades/History.js"
@@ -25,8 +29,15 @@ import * as UpgradeSource from "./upgrades/UpgradeSource.js"
 export const SupervisorLive = (nodeArgs: ReadonlyArray<string>) => {
   const plan = UpgradeSource.layer.pipe(Layer.provideMerge(PlanStore.layer))
   const services = Layer.mergeAll(NodeProcess.layerLive(nodeArgs), HeightProvider.layer, BinaryStore.layer, History.layer)
+  // Upgrade preparation and safety (issue #5): downloads over HTTP, data backups on the real disk, hooks.
+  const safety = Layer.mergeAll(
+    Preparer.layer.pipe(Layer.provide(NodeHttpClient.layer)),
+    Backups.layer.pipe(Layer.provide(Backups.freeSpaceLive)),
+    Hooks.layer
+  )
   return Api.layer.pipe(
     Layer.provideMerge(Orchestrator.layer),
+    Layer.provideMerge(safety),
     Layer.provideMerge(plan),
     Layer.provideMerge(services),
     Layer.provideMerge(Events.layer)

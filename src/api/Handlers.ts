@@ -1,13 +1,17 @@
 import { type Context, Effect, Layer, Option, Stream } from "effect"
+import type { FileCorrupt, IoError, UpgradeConflict as UpgradeConflictError, UpgradeNotFound as UpgradeNotFoundError } from "../domain/Errors.js"
 import type { StatusObject } from "../domain/Status.js"
+import type { Upgrade } from "../domain/Upgrade.js"
 import type { Events } from "../events/Events.js"
-import { type CancelError, decodeSchedule, type Operations, type ScheduleError } from "../upgrades/Operations.js"
+import type { PreparationFailed } from "../orchestrator/Orchestrator.js"
+import { type CancelError, decodeName, decodeSchedule, type Operations, type ScheduleError } from "../upgrades/Operations.js"
 import { authProblem } from "./Auth.js"
 import {
   ApiAuth,
   InvalidInput,
   NodeUnreachable,
   PlanUnavailable,
+  PrepareFailed,
   Unauthorized,
   UpgradeConflict,
   UpgradeNotFound,
@@ -23,6 +27,10 @@ import {
 export interface ApiServices {
   readonly ops: Operations
   readonly status: Effect.Effect<StatusObject>
+  /** The orchestrator's `prepare`: a pending upgrade made ready now. */
+  readonly prepare: (
+    name: string
+  ) => Effect.Effect<Upgrade, PreparationFailed | UpgradeNotFoundError | UpgradeConflictError | FileCorrupt | IoError>
   readonly events: Context.Tag.Service<Events>
   readonly token: Option.Option<string>
 }
@@ -52,6 +60,22 @@ export const cancelErrorToWire = (e: CancelError): InvalidInput | UpgradeNotFoun
   switch (e._tag) {
     case "InvalidInput":
       return new InvalidInput({ field: e.field, problem: e.problem })
+    case "UpgradeNotFound":
+      return new UpgradeNotFound({ name: e.name })
+    case "UpgradeConflict":
+      return new UpgradeConflict({ name: e.name, problem: e.problem })
+    default:
+      return planUnavailable(e)
+  }
+}
+
+export const prepareErrorToWire = (
+  e: PreparationFailed | UpgradeNotFoundError | UpgradeConflictError | FileCorrupt | IoError
+): InvalidInput | UpgradeNotFound | UpgradeConflict | PrepareFailed | PlanUnavailable => {
+  switch (e._tag) {
+    case "PreparationFailed":
+      // Downloads disabled, no checksum, no binary for this platform: the request, not the network.
+      return e.badInput ? new InvalidInput({ field: "binaries", problem: e.reason }) : new PrepareFailed({ name: e.name, reason: e.reason })
     case "UpgradeNotFound":
       return new UpgradeNotFound({ name: e.name })
     case "UpgradeConflict":
@@ -91,6 +115,11 @@ export const handlersLayer = (api: ApiServices) =>
         Effect.mapError(listErrorToWire)
       ),
     CancelUpgrade: ({ name }) => api.ops.cancel(Option.fromNullable(name)).pipe(Effect.mapError(cancelErrorToWire)),
+    PrepareUpgrade: ({ name }) =>
+      decodeName(name).pipe(
+        Effect.mapError((e) => new InvalidInput({ field: e.field, problem: e.problem })),
+        Effect.flatMap((n) => api.prepare(n).pipe(Effect.mapError(prepareErrorToWire)))
+      ),
     GetStatus: () => api.status,
     WatchEvents: () => Stream.unwrapScoped(api.events.subscribe)
   })

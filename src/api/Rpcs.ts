@@ -64,6 +64,16 @@ export class PlanUnavailable extends Schema.TaggedError<PlanUnavailable>("wemixv
   }
 }
 
+/** `PrepareUpgrade`: the binary could not be made ready (download, checksum, archive, it cannot run here). */
+export class PrepareFailed extends Schema.TaggedError<PrepareFailed>("wemixvisor/PrepareFailed")("PrepareFailed", {
+  name: Schema.String,
+  reason: Schema.String
+}) {
+  override get message() {
+    return `upgrade '${this.name}' is not ready: ${this.reason}`
+  }
+}
+
 /** Missing or wrong `Authorization: Bearer <WEMIXVISOR_API_TOKEN>`. */
 export class Unauthorized extends Schema.TaggedError<Unauthorized>("wemixvisor/Unauthorized")("Unauthorized", {
   reason: Schema.String
@@ -96,6 +106,10 @@ export const CancelUpgradePayload = Schema.Struct({
   name: Schema.optional(Schema.String)
 })
 
+export const PrepareUpgradePayload = Schema.Struct({
+  name: Schema.String
+})
+
 export class UpgradeRpcs extends RpcGroup.make(
   Rpc.make("ScheduleUpgrade", {
     payload: ScheduleUpgradePayload,
@@ -107,6 +121,16 @@ export class UpgradeRpcs extends RpcGroup.make(
     payload: CancelUpgradePayload,
     success: Upgrade,
     error: Schema.Union(InvalidInput, UpgradeNotFound, UpgradeConflict, PlanUnavailable)
+  }),
+  /**
+   * Prepares a pending upgrade now (download, verify, executable check,
+   * version probe) and answers it `ready` — or why it is not. Waits for a
+   * preparation already under way.
+   */
+  Rpc.make("PrepareUpgrade", {
+    payload: PrepareUpgradePayload,
+    success: Upgrade,
+    error: Schema.Union(InvalidInput, UpgradeNotFound, UpgradeConflict, PrepareFailed, PlanUnavailable)
   }),
   Rpc.make("GetStatus", { success: StatusObject }),
   /** Every event from the moment of the call, in the order the log has them. */

@@ -98,7 +98,7 @@ export const serve = (options: ServerOptions): Effect.Effect<void, ConfigInvalid
     const events = yield* Events
     const heights = yield* HeightProvider
     const orchestrator = yield* Orchestrator
-    const ops = makeOperations({ store: yield* PlanStore, binaries: yield* BinaryStore, head: heights.head })
+    const ops = makeOperations({ store: yield* PlanStore, binaries: yield* BinaryStore, head: heights.head, downloads: config })
 
     const lastHeightAt = yield* Ref.make(Option.none<number>())
     yield* heights.heights.pipe(
@@ -110,7 +110,7 @@ export const serve = (options: ServerOptions): Effect.Effect<void, ConfigInvalid
       return Option.map(yield* Ref.get(lastHeightAt), (t) => now - t)
     })
 
-    const api: ApiServices = { ops, status: orchestrator.status, events, token: config.apiToken }
+    const api: ApiServices = { ops, status: orchestrator.status, prepare: orchestrator.prepare, events, token: config.apiToken }
     const app = yield* makeApp(api, {
       status: orchestrator.status,
       paused: orchestrator.paused,

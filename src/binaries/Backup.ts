@@ -213,6 +213,13 @@ const parseId = (backupsDir: string, id: string): Backup | undefined => {
   return { id, path: path.join(backupsDir, id), upgrade: m[1]!, createdAt: iso }
 }
 
+/**
+ * The backup at `folder` (backups/<upgrade>-<time>), as a journal records
+ * it; a folder whose name does not follow that pattern is still that folder.
+ */
+export const backupAt = (folder: string, upgrade: string): Backup =>
+  parseId(path.dirname(folder), path.basename(folder)) ?? { id: path.basename(folder), path: folder, upgrade, createdAt: "" }
+
 /** Whether `inner` is `outer` or lies inside it. */
 const contains = (outer: string, inner: string) => {
   const rel = path.relative(outer, inner)

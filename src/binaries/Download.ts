@@ -1,5 +1,5 @@
 import { HttpClient } from "@effect/platform"
-import { Cause, Clock, Data, Duration, Effect, Either, Ref, Schedule, type Scope, Stream } from "effect"
+import { Cause, Clock, Data, Duration, Effect, Ref, Schedule, type Scope, Stream } from "effect"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -10,9 +10,12 @@ import type { UpgradeName } from "../domain/Upgrade.js"
 import { fsyncPath } from "../platform/Files.js"
 import { isAlive } from "../platform/Proc.js"
 import { type ArtifactKind, detectKind, extractArchive, locateBinary } from "./Archive.js"
-import { makeHasher, type ParsedChecksum, parseChecksum, sameDigest } from "./Checksum.js"
-import { ArchiveRefused, ChecksumMismatch, DownloadFailed, DownloadRefused, formatBytes, type NoBinaryForPlatform } from "./Errors.js"
+import { makeHasher, type ParsedChecksum, sameDigest } from "./Checksum.js"
+import { type ArchiveRefused, ChecksumMismatch, DownloadFailed, type DownloadRefused, formatBytes, type NoBinaryForPlatform } from "./Errors.js"
+import { checkDownloadAllowed, type DownloadPolicy } from "./Policy.js"
 import { type BinarySources, selectSource } from "./Sources.js"
+
+export { checkDownloadAllowed, type DownloadPolicy } from "./Policy.js"
 
 /*
  * Fetching an upgrade binary by URL (DESIGN §1, §3): only when
@@ -23,11 +26,6 @@ import { type BinarySources, selectSource } from "./Sources.js"
  * into place with rename(2). On any failure the staging folder is removed and
  * upgrades/<name>/ is exactly as it was.
  */
-
-export interface DownloadPolicy {
-  readonly allowDownloadBinaries: boolean
-  readonly unsafeSkipChecksum: boolean
-}
 
 /** One failed attempt; `retryable` says whether another attempt could fare better. */
 export class AttemptFailed extends Data.TaggedError("AttemptFailed")<{
@@ -68,41 +66,6 @@ export interface Installed {
 }
 
 export type InstallError = DownloadRefused | DownloadFailed | ChecksumMismatch | ArchiveRefused | UpgradeConflict | IoError
-
-/**
- * The policy's verdict on a download before anything is fetched: refused
- * when downloads are disabled, or when there is no checksum and skipping it
- * was not allowed. Returns the parsed checksum (none only when allowed).
- */
-export const checkDownloadAllowed = (
-  policy: DownloadPolicy,
-  url: string,
-  checksum: string | undefined
-): Either.Either<ParsedChecksum | undefined, DownloadRefused> => {
-  if (!policy.allowDownloadBinaries) {
-    return Either.left(new DownloadRefused({ url, problem: "downloads are disabled; set DAEMON_ALLOW_DOWNLOAD_BINARIES=true" }))
-  }
-  let protocol: string
-  try {
-    protocol = new URL(url).protocol
-  } catch {
-    return Either.left(new DownloadRefused({ url, problem: "not a URL" }))
-  }
-  if (protocol !== "http:" && protocol !== "https:" && protocol !== "file:") {
-    return Either.left(new DownloadRefused({ url, problem: `${protocol} URLs are not supported (use http, https or file)` }))
-  }
-  if (checksum === undefined || checksum === "") {
-    return policy.unsafeSkipChecksum
-      ? Either.right(undefined)
-      : Either.left(
-          new DownloadRefused({
-            url,
-            problem: "no checksum given (use --checksum sha256:<hex>); to download without one set DAEMON_UNSAFE_SKIP_CHECKSUM=true"
-          })
-        )
-  }
-  return Either.mapLeft(parseChecksum(checksum), (problem) => new DownloadRefused({ url, problem: `bad checksum: ${problem}` }))
-}
 
 // ---------------------------------------------------------------------------
 // Staging

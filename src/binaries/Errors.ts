@@ -66,6 +66,13 @@ export class NoBinaryForPlatform extends Data.TaggedError("NoBinaryForPlatform")
 export class VersionProbeFailed extends Data.TaggedError("VersionProbeFailed")<{
   readonly path: string
   readonly problem: string
+  /**
+   * The binary cannot run on this machine at all: it could not be spawned, or
+   * the shell the kernel fell back to said so (exit 126 "cannot execute", 127
+   * "not found" — a binary for another architecture ends up there). A probe
+   * that ran and merely failed is not this: many nodes have no version command.
+   */
+  readonly cannotRun?: boolean
 }> {
   override get message() {
     return `version probe of ${this.path} failed: ${this.problem}`

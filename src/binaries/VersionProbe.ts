@@ -30,13 +30,20 @@ export const probeVersion = (
   timeout: Duration.DurationInput = defaultProbeTimeout
 ): Effect.Effect<string, VersionProbeFailed> =>
   runBounded({ file: binary, args, timeout, grace: "1 second", keepBytes: 16_384 }).pipe(
-    Effect.mapError((e) => new VersionProbeFailed({ path: binary, problem: `could not run it: ${describeCause(e.cause)}` })),
+    Effect.mapError(
+      (e) => new VersionProbeFailed({ path: binary, problem: `could not run it: ${describeCause(e.cause)}`, cannotRun: true })
+    ),
     Effect.flatMap(({ outcome, stdout, stderr }) => {
       const command = [binary, ...args].join(" ")
       if (outcome._tag !== "Exited" || outcome.code !== 0) {
         const said = firstLine(stderr) ?? firstLine(stdout)
+        const cannotRun = outcome._tag === "Exited" && (outcome.code === 126 || outcome.code === 127)
         return Effect.fail(
-          new VersionProbeFailed({ path: binary, problem: `\`${command}\` ${describeOutcome(outcome)}${said ? `: ${said}` : ""}` })
+          new VersionProbeFailed({
+            path: binary,
+            problem: `\`${command}\` ${describeOutcome(outcome)}${said ? `: ${said}` : ""}`,
+            cannotRun
+          })
         )
       }
       const line = firstLine(stdout) ?? firstLine(stderr)

@@ -96,6 +96,21 @@ const schedule = Command.make(
       Options.withDescription("copy this binary to upgrades/<name>/bin/$DAEMON_NAME"),
       Options.optional
     ),
+    binaries: Options.text("binaries").pipe(
+      Options.withDescription(
+        `where to download the binary: one URL (any platform), or a JSON map '{"linux/amd64":"<url>",…}' (needs DAEMON_ALLOW_DOWNLOAD_BINARIES=true)`
+      ),
+      Options.optional
+    ),
+    url: Options.text("url").pipe(Options.withDescription("alias of --binaries with one URL"), Options.optional),
+    checksum: Options.text("checksum").pipe(
+      Options.withDescription("sha256:<hex> or sha512:<hex> of the artifact at the one URL"),
+      Options.optional
+    ),
+    checksums: Options.text("checksums").pipe(
+      Options.withDescription(`per platform, for a map of URLs: '{"linux/amd64":"sha256:<hex>",…}'`),
+      Options.optional
+    ),
     info: Options.text("info").pipe(Options.withDescription("free text kept with the upgrade"), Options.optional),
     force: Options.boolean("force").pipe(
       Options.withDescription("schedule even at or below the chain head, or when the node cannot be reached")
@@ -119,9 +134,19 @@ const status = Command.make("status", { json: jsonOutput, remote }, (o) =>
   withConfig((c) => Effect.flatMap(upgradeImpl, (m) => m.status(c, o)))
 ).pipe(Command.withDescription("Show the supervisor, the node, the chain head and the upgrades (works without `run`)"))
 
+const prepare = Command.make(
+  "prepare",
+  { name: Args.text({ name: "name" }).pipe(Args.withDescription("a pending upgrade")), remote },
+  (o) => withConfig((c) => Effect.flatMap(upgradeImpl, (m) => m.prepare(c, o)))
+).pipe(
+  Command.withDescription(
+    "Download (when not in place), verify, check and probe an upgrade's binary now; exit 0 ready, 1 failed, 2 bad input"
+  )
+)
+
 const upgrade = Command.make("upgrade").pipe(
-  Command.withDescription("Schedule, list and cancel upgrades, and show their status"),
-  Command.withSubcommands([schedule, list, cancel, status])
+  Command.withDescription("Schedule, prepare, list and cancel upgrades, and show their status"),
+  Command.withSubcommands([schedule, list, cancel, status, prepare])
 )
 
 export const command = root.pipe(Command.withSubcommands([init, run, upgrade, configCmd, version]))

@@ -14,7 +14,10 @@ const BAD_INPUT = new Set([
   "BinaryInvalid",
   "HomeLocked",
   "UpgradeNotFound",
-  "UpgradeConflict"
+  "UpgradeConflict",
+  // The request cannot work on this machine with this configuration (not a network or disk problem).
+  "DownloadRefused",
+  "NoBinaryForPlatform"
 ])
 
 export const exitCodeOf = (error: unknown): 1 | 2 => {

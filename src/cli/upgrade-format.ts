@@ -10,6 +10,18 @@ import { type Upgrade, UpgradeList } from "../domain/Upgrade.js"
 
 export const scheduledLine = (u: Upgrade) => `✓ Upgrade '${u.name}' scheduled for block height ${u.height}`
 
+/** `upgrade prepare`: the binary, what it reports and where it came from when it was downloaded just now. */
+export const preparedLine = (
+  u: Upgrade,
+  version: string | null,
+  installed: { readonly url: string; readonly checksum: string | null } | null
+) => {
+  const lines = [`✓ Upgrade '${u.name}' ready for block height ${u.height}`]
+  if (version !== null) lines.push(`  version: ${version}`)
+  if (installed !== null) lines.push(`  downloaded from ${installed.url} (${installed.checksum ?? "checksum NOT verified"})`)
+  return lines.join("\n")
+}
+
 export const cancelledLine = (u: Upgrade) => `✓ Upgrade cancelled ('${u.name}' at block height ${u.height})`
 
 export const listJson = (l: { readonly upgrades: ReadonlyArray<Upgrade>; readonly count: number }) =>

@@ -21,6 +21,9 @@ export class ApiUnreachable extends Data.TaggedError("ApiUnreachable")<{ readonl
 /** Scheduling may wait for the head check and the plan lock on the server; nothing legitimate takes this long. */
 export const REMOTE_TIMEOUT = Duration.seconds(30)
 
+/** `upgrade prepare --remote` waits for a download (with its retries) and a version probe. */
+export const PREPARE_TIMEOUT = Duration.minutes(30)
+
 export interface Remote {
   readonly url: string
   readonly token: Option.Option<string>

@@ -1,8 +1,11 @@
-import { Console, Data, Duration, Effect, Either, Option } from "effect"
+import { Console, Data, DateTime, Duration, Effect, Either, Option } from "effect"
 import { make as makeBinaryStore } from "../binaries/BinaryStore.js"
+import { parseBinaryFlags } from "../binaries/Sources.js"
+import { probeVersion } from "../binaries/VersionProbe.js"
 import type { WemixvisorConfig } from "../config/Config.js"
-import { InvalidInput, type IoError } from "../domain/Errors.js"
+import { InvalidInput, type IoError, UpgradeConflict, UpgradeNotFound } from "../domain/Errors.js"
 import type { Height } from "../domain/Height.js"
+import { findUpgrade } from "../domain/Plan.js"
 import type { StatusObject } from "../domain/Status.js"
 import { lockHolder } from "../platform/LockFile.js"
 import {
@@ -15,7 +18,8 @@ import {
   type ScheduleCommand
 } from "../upgrades/Operations.js"
 import { makePlanStore } from "../upgrades/PlanFile.js"
-import { cancelledLine, listJson, listText, scheduledLine, statusJson, statusText } from "./upgrade-format.js"
+import { preparable, reasonOf, toPrepared, toPreparing } from "../upgrades/Preparation.js"
+import { cancelledLine, listJson, listText, preparedLine, scheduledLine, statusJson, statusText } from "./upgrade-format.js"
 
 /*
  * `wemixvisor upgrade …` (DESIGN §4). Locally the commands go through the
@@ -39,7 +43,7 @@ const readHead = (config: WemixvisorConfig) =>
 
 const operations = (config: WemixvisorConfig) =>
   Effect.map(makePlanStore(config.layout), (store) =>
-    makeOperations({ store, binaries: makeBinaryStore(config.layout), head: readHead(config) })
+    makeOperations({ store, binaries: makeBinaryStore(config.layout), head: readHead(config), downloads: config })
   )
 
 /** The API to call instead of writing locally: --remote, else WEMIXVISOR_API_URL. */
@@ -71,6 +75,12 @@ export interface ScheduleOptions {
   readonly name: string
   readonly height: string
   readonly binary: Option.Option<string>
+  /** A URL, or a JSON map platform → URL. */
+  readonly binaries: Option.Option<string>
+  /** Alias of --binaries (the seeds'). */
+  readonly url: Option.Option<string>
+  readonly checksum: Option.Option<string>
+  readonly checksums: Option.Option<string>
   readonly info: Option.Option<string>
   readonly force: boolean
   readonly remote: Option.Option<string>
@@ -81,6 +91,15 @@ export const schedule = (config: WemixvisorConfig, o: ScheduleOptions) =>
     // Checked here first, so a remote call never carries what the server would refuse.
     const name = yield* fromEither(decodeName(o.name))
     const height: Height = yield* fromEither(decodeHeightArg(o.height))
+    const sources = yield* fromEither(
+      parseBinaryFlags({
+        binaries: Option.getOrUndefined(o.binaries),
+        url: Option.getOrUndefined(o.url),
+        checksum: Option.getOrUndefined(o.checksum),
+        checksums: Option.getOrUndefined(o.checksums)
+      })
+    )
+    const withSources = Object.keys(sources.binaries).length === 0 ? {} : { binaries: sources.binaries, checksums: sources.checksums }
     const remote = yield* remoteOf(config, o.remote)
     const upgrade = yield* Option.match(remote, {
       onSome: (r) =>
@@ -97,6 +116,7 @@ export const schedule = (config: WemixvisorConfig, o: ScheduleOptions) =>
                   name,
                   height,
                   force: o.force,
+                  ...withSources,
                   ...(Option.isSome(o.info) ? { info: o.info.value } : {})
                 })
               )
@@ -107,6 +127,7 @@ export const schedule = (config: WemixvisorConfig, o: ScheduleOptions) =>
             name,
             height,
             force: o.force,
+            ...withSources,
             ...(Option.isSome(o.info) ? { info: o.info.value } : {}),
             ...(Option.isSome(o.binary) ? { binary: o.binary.value } : {})
           }
@@ -159,10 +180,19 @@ const supervisorStatus = (config: WemixvisorConfig): Effect.Effect<Option.Option
 /** Status from the files and the node's RPC, without the supervisor's memory. */
 const fileStatus = (config: WemixvisorConfig, supervisor: StatusObject["supervisor"]) =>
   Effect.gen(function* () {
+    const binaries = makeBinaryStore(config.layout)
     return yield* localStatus({
       store: yield* makePlanStore(config.layout),
-      binaries: makeBinaryStore(config.layout),
+      binaries,
       head: Effect.option(readHead(config)),
+      // What `current` reports, when DAEMON_VERSION_ARGS makes it say (short: a status must not hang on a probe).
+      version: (target) =>
+        config.versionArgs.length === 0
+          ? Effect.succeed(null)
+          : probeVersion(config.layout.binary(target), config.versionArgs, Duration.seconds(5)).pipe(
+              Effect.map((v): string | null => v),
+              Effect.orElseSucceed(() => null)
+            ),
       supervisor
     })
   }).pipe(
@@ -195,4 +225,39 @@ export const status = (config: WemixvisorConfig, o: { readonly json: boolean; re
       result = Option.isSome(live) ? live.value : yield* fileStatus(config, running ? "running" : "not-running")
     }
     yield* Console.log(o.json ? statusJson(result) : statusText(result))
+  })
+
+/**
+ * `upgrade prepare <name>`: makes a pending upgrade's binary ready now —
+ * downloaded and verified when it is not in place, executable, probed —
+ * and records the outcome in the plan (`ready`, or `scheduled` with the
+ * reason). Exit 0 ready; 1 when the download or a check failed; 2 when the
+ * request cannot work here (unknown or finished upgrade, downloads
+ * disabled, no checksum, no binary for this platform).
+ */
+export const prepare = (config: WemixvisorConfig, o: { readonly name: string; readonly remote: Option.Option<string> }) =>
+  Effect.gen(function* () {
+    const name = yield* fromEither(decodeName(o.name))
+    const remote = yield* remoteOf(config, o.remote)
+    if (Option.isSome(remote)) {
+      const u = yield* Effect.flatMap(remoteModule, (m) => m.call(remote.value, (client) => client.PrepareUpgrade({ name }), m.PREPARE_TIMEOUT))
+      yield* Console.log(preparedLine(u, null, null))
+      return
+    }
+    const store = yield* makePlanStore(config.layout)
+    const plan = yield* store.read
+    const u = findUpgrade(plan, name)
+    if (u === undefined) return yield* new UpgradeNotFound({ name })
+    if (preparable(plan, u) === undefined) {
+      return yield* new UpgradeConflict({ name, problem: `is ${u.status}; only an upgrade waiting for its height can be prepared` })
+    }
+    const now = Effect.map(DateTime.now, DateTime.formatIso)
+    yield* store.update((p) => Effect.map(now, (at) => [undefined, toPreparing(p, u, at)] as const))
+    const preparerModule = yield* Effect.promise(() => import("./upgrade-prepare.js"))
+    const result = yield* Effect.either(preparerModule.prepareBinary(config, u))
+    const reason = Either.isLeft(result) ? reasonOf(result.left) : null
+    yield* store.update((p) => Effect.map(now, (at) => [undefined, toPrepared(p, u, reason, at)] as const))
+    if (Either.isLeft(result)) return yield* Effect.fail(result.left)
+    const after = findUpgrade(yield* store.read, name) ?? u
+    yield* Console.log(preparedLine(after, result.right.version, result.right.installed))
   })

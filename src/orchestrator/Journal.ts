@@ -37,7 +37,13 @@ export class JournalEntry extends Schema.Class<JournalEntry>("JournalEntry")({
   head_at_stop: Schema.NullOr(Height),
   started_at: Schema.String,
   /** Why the upgrade is rolling back; null otherwise. */
-  reason: Schema.NullOr(Schema.String)
+  reason: Schema.NullOr(Schema.String),
+  /**
+   * The data backup taken at step `backup` (its folder), once it exists: a
+   * replay neither takes a second one nor loses it, and a rollback restores
+   * it. Absent in journals written before backups existed (read as null).
+   */
+  backup: Schema.optionalWith(Schema.NullOr(Schema.String), { default: () => null })
 }) {}
 
 export interface Journal {

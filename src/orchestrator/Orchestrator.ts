@@ -1,7 +1,11 @@
-import { Clock, Context, Data, DateTime, Duration, Effect, Either, Layer, Option, Queue, Ref, Schedule, Stream } from "effect"
+import { Clock, Context, Data, DateTime, Deferred, Duration, Effect, Either, Layer, Option, Queue, Ref, Schedule, Stream } from "effect"
+import * as fs from "node:fs"
+import { backupAt, Backups } from "../binaries/Backup.js"
 import { BinaryStore } from "../binaries/BinaryStore.js"
+import type { BackupFailed, InsufficientSpace } from "../binaries/Errors.js"
+import { Preparer } from "../binaries/Preparer.js"
 import { AppConfig } from "../config/Config.js"
-import type { BinaryInvalid, IoError, SpawnFailed } from "../domain/Errors.js"
+import { type FileCorrupt, type IoError, type SpawnFailed, UpgradeConflict, UpgradeNotFound } from "../domain/Errors.js"
 import type { Height } from "../domain/Height.js"
 import { describeExit } from "../domain/Node.js"
 import { findUpgrade, pendingUpgrades, setStatus } from "../domain/Plan.js"
@@ -13,15 +17,23 @@ import { HeightProvider } from "../height/HeightProvider.js"
 import { NodeProcess } from "../node/NodeProcess.js"
 import { History, type HistoryResult } from "../upgrades/History.js"
 import { type PlanSnapshot, PlanStore, UpgradeSource } from "../upgrades/PlanStore.js"
+import { isBadInput, isTransient, preparable, reasonOf, toPrepared, toPreparing } from "../upgrades/Preparation.js"
+import { Hooks } from "./Hooks.js"
 import * as Journal from "./Journal.js"
 import { JournalEntry, type JournalStep } from "./Journal.js"
 
 /*
  * The Orchestrator (DESIGN §1, §6): combines heights and plans, and at the
- * first head ≥ an upgrade's height runs stop → switch → start → verify, or
- * rolls back. One upgrade at a time, lowest height first. Every step is
- * journaled before it is taken, so a supervisor killed at any instant replays
- * the upgrade forward on its next start — never applied twice, never two nodes.
+ * first head ≥ an upgrade's height runs pre-stop → stop → backup → switch →
+ * pre-upgrade → start → verify, or rolls back. One upgrade at a time, lowest
+ * height first. Every step is journaled before it is taken, so a supervisor
+ * killed at any instant replays the upgrade forward on its next start — never
+ * applied twice, never two nodes.
+ *
+ * Ahead of the height, every pending upgrade is prepared in the background
+ * (scheduled → preparing → ready: binary downloaded and verified when it is
+ * not in place, executable, version probed), so a download, checksum or
+ * binary problem is reported as soon as the upgrade is scheduled.
  */
 
 // ---------------------------------------------------------------------------
@@ -43,6 +55,31 @@ export class StartFailed extends Data.TaggedError("StartFailed")<{ readonly caus
 export class VerifyFailed extends Data.TaggedError("VerifyFailed")<{ readonly reason: string }> {
   override get message() {
     return `verify failed: ${this.reason}`
+  }
+}
+
+/**
+ * The data backup could not be taken (not enough space, an I/O error). Nothing
+ * was switched; DAEMON_ON_UPGRADE_FAILURE decides as for any failed upgrade
+ * (rollback: the old binary is started again; halt: the node stays stopped).
+ */
+export class BackupStepFailed extends Data.TaggedError("BackupStepFailed")<{
+  readonly cause: BackupFailed | InsufficientSpace | IoError
+}> {
+  override get message() {
+    return `data backup failed: ${this.cause.message}`
+  }
+}
+
+/** `upgrade prepare` through a running supervisor could not make the binary ready. */
+export class PreparationFailed extends Data.TaggedError("PreparationFailed")<{
+  readonly name: string
+  readonly reason: string
+  /** The request itself cannot work here (downloads disabled, no checksum, no binary for this platform). */
+  readonly badInput: boolean
+}> {
+  override get message() {
+    return `upgrade '${this.name}' is not ready: ${this.reason}`
   }
 }
 
@@ -70,6 +107,14 @@ export interface OrchestratorService {
    * old binary again.
    */
   readonly halted: Effect.Effect<string | null>
+  /**
+   * Prepares a pending upgrade now (`upgrade prepare` over the API): joins a
+   * preparation under way, else runs one. The upgrade as the plan has it
+   * afterwards (`ready`), or why it is not ready.
+   */
+  readonly prepare: (
+    name: string
+  ) => Effect.Effect<Upgrade, PreparationFailed | UpgradeNotFound | UpgradeConflict | FileCorrupt | IoError>
 }
 
 export class Orchestrator extends Context.Tag("wemixvisor/Orchestrator")<Orchestrator, OrchestratorService>() {}
@@ -80,8 +125,9 @@ export class Orchestrator extends Context.Tag("wemixvisor/Orchestrator")<Orchest
 // tests can prove the journal replay: `journaled` = right after the journal
 // write for <step>; `applied` = right after the step's action, before the next
 // journal write (for `done`: after the plan/history bookkeeping, before the
-// journal is removed; for `rollback`: after stop/switch back/start). Operators
-// never set it.
+// journal is removed; for `backup`: once the backup exists and its path is
+// journaled; for `pre-stop`: after the hook, whatever its outcome; for
+// `rollback`: after stop/switch back/restore/start). Operators never set it.
 
 export type CrashPhase = "journaled" | "applied"
 export interface CrashPoint {
@@ -121,8 +167,30 @@ export const crashHookFromEnv = (raw: string | undefined): Effect.Effect<CrashHo
 /** Retries while another writer holds upgrade-plan.lock. */
 const planRetry = Schedule.spaced("200 millis").pipe(Schedule.intersect(Schedule.recurs(25)))
 
-const BINARY_MISSING = "binary missing: "
-const binaryReason = (e: BinaryInvalid) => `${BINARY_MISSING}${e.path} ${e.problem}`
+/**
+ * One preparation of an upgrade in this run (for one `created_at`): under
+ * way, or how it ended. A failed one is tried again when the binary on disk
+ * changes (the operator put it there or replaced it), or at the height when
+ * the failure may have been transient.
+ */
+type Attempt =
+  | { readonly _tag: "Running"; readonly createdAt: string; readonly done: Deferred.Deferred<Ended> }
+  | Ended
+type Ended =
+  | { readonly _tag: "Ready"; readonly createdAt: string }
+  | {
+      readonly _tag: "Failed"
+      readonly createdAt: string
+      readonly reason: string
+      readonly transient: boolean
+      readonly badInput: boolean
+      /** What the binary on disk looked like then (see `inspect`). */
+      readonly binaryKey: string
+    }
+
+/** The journaled steps a (replayed) upgrade can run from, in order. */
+type Resume = "pre-stop" | "stop" | "backup" | "switch" | "pre-upgrade" | "start"
+const RESUME_ORDER: ReadonlyArray<Resume> = ["pre-stop", "stop", "backup", "switch", "pre-upgrade", "start"]
 
 /** An ended upgrade: what the plan, history and events must say before the journal goes. */
 interface Closing {
@@ -158,6 +226,10 @@ const make = (crash: CrashHook) =>
     const plans = yield* PlanStore
     const source = yield* UpgradeSource
     const history = yield* History
+    const backups = yield* Backups
+    const hooks = yield* Hooks
+    const preparer = yield* Preparer
+    const scope = yield* Effect.scope
     const journal = Journal.make(config.layout.journal)
 
     const latest = yield* Ref.make(Option.none<Height>())
@@ -166,6 +238,14 @@ const make = (crash: CrashHook) =>
     const planChanged = yield* Ref.make(false)
     const lastBinaryCheck = yield* Ref.make(Number.NEGATIVE_INFINITY)
     const problems = yield* Ref.make<ReadonlyMap<string, string>>(new Map())
+    const attempts = yield* Ref.make<ReadonlyMap<string, Attempt>>(new Map())
+    /** Versions probed, per target (null: unknown); filled by preparation and, for `current`, on demand. */
+    const versions = yield* Ref.make<ReadonlyMap<Target, string | null>>(new Map())
+    const probing = yield* Ref.make<ReadonlySet<Target>>(new Set())
+    // One plan write at a time from this process, so our own snapshot never goes back to an older write.
+    const planLock = yield* Effect.makeSemaphore(1)
+    // One preparation (download) at a time: they share the disk and the link.
+    const prepareLock = yield* Effect.makeSemaphore(1)
     const fired = yield* Ref.make<Fired>(new Map())
     const inProgress = yield* Ref.make<InProgress>(null)
     const lastOutcome = yield* Ref.make<LastOutcome>(null)
@@ -186,26 +266,241 @@ const make = (crash: CrashHook) =>
 
     /** Applies `f` to the plan under its lock; our own write becomes the local snapshot at once. */
     const updatePlan = <A>(f: (plan: UpgradePlan, now: string) => readonly [A, UpgradePlan]) =>
-      Effect.gen(function* () {
-        const now = DateTime.formatIso(yield* DateTime.now)
-        const [a, next] = yield* plans.update((plan) =>
-          Effect.sync(() => {
-            const [a, next] = f(plan, now)
-            return [[a, next] as const, next] as const
+      planLock
+        .withPermits(1)(
+          Effect.gen(function* () {
+            const now = DateTime.formatIso(yield* DateTime.now)
+            const [a, next] = yield* plans.update((plan) =>
+              Effect.sync(() => {
+                const [a, next] = f(plan, now)
+                return [[a, next] as const, next] as const
+              })
+            )
+            yield* Ref.set(snapshot, Option.some<PlanSnapshot>({ _tag: "Valid", plan: next }))
+            yield* Ref.set(lastValid, Option.some(next))
+            return a
           })
         )
-        yield* Ref.set(snapshot, Option.some<PlanSnapshot>({ _tag: "Valid", plan: next }))
-        yield* Ref.set(lastValid, Option.some(next))
-        return a
-      }).pipe(Effect.retry({ schedule: planRetry, while: (e) => e._tag === "PlanLocked" }))
+        .pipe(Effect.retry({ schedule: planRetry, while: (e) => e._tag === "PlanLocked" }))
 
-    // Hooks and backups are issue-#5 features: an absent option skips its step
-    // (recorded as skipped, never journaled).
-    const skipped = (name: string, step: "pre-stop" | "backup" | "pre-upgrade") => {
-      const configured =
-        step === "pre-stop" ? Option.isSome(config.preStop) : step === "pre-upgrade" ? Option.isSome(config.preUpgrade) : config.backup
-      return record(name, step, "skipped", configured ? "configured, but not supported by this version" : undefined)
-    }
+    /** An absent option (no hook, no backup) skips its step: recorded, never journaled. */
+    const skipped = (name: string, step: "pre-stop" | "backup" | "pre-upgrade") => record(name, step, "skipped")
+
+    /** `upgrade-problem` once per distinct reason (a re-check finding the same problem stays quiet). */
+    const reportProblem = (name: string, reason: string) =>
+      Effect.gen(function* () {
+        const seen = yield* Ref.get(problems)
+        if (seen.get(name) === reason) return
+        yield* Ref.set(problems, new Map(seen).set(name, reason))
+        yield* events.publish({ type: "upgrade-problem", name, reason })
+      })
+    const clearProblem = (name: string) =>
+      Ref.update(problems, (m) => {
+        const next = new Map(m)
+        next.delete(name)
+        return next
+      })
+
+    // -------------------------------------------------------------------------
+    // Preparation ahead of the height
+
+    const attemptOf = (u: Pick<Upgrade, "name" | "created_at">) =>
+      Ref.get(attempts).pipe(
+        Effect.map((m) => {
+          const a = m.get(u.name)
+          return a !== undefined && a.createdAt === u.created_at ? a : undefined
+        })
+      )
+    const setAttempt = (name: string, a: Attempt) => Ref.update(attempts, (m) => new Map(m).set(name, a))
+
+    /**
+     * The upgrade's binary as it is on disk now: usable or why not, and a key
+     * that changes when the file does (put in place, replaced, chmod-ed).
+     */
+    const inspect = (u: Upgrade) =>
+      Effect.gen(function* () {
+        const check = yield* Effect.either(binaries.validate(u.name))
+        let id = "absent"
+        try {
+          const st = fs.statSync(config.layout.binary(u.name))
+          id = `${st.ino}:${st.size}:${st.mtimeMs}:${st.mode}`
+        } catch {
+          // not there: "absent"
+        }
+        return { check, key: `${Either.isRight(check) ? "usable" : check.left.problem}|${id}` }
+      })
+
+    const hasSources = (u: Upgrade) => Object.keys(u.binaries).length > 0
+
+    /** `u` cannot be used as it is: `scheduled` with the reason (written only when it changes) and one upgrade-problem. */
+    const unusable = (u: Upgrade, reason: string, key: string) =>
+      Effect.gen(function* () {
+        yield* setAttempt(u.name, { _tag: "Failed", createdAt: u.created_at, reason, transient: false, badInput: false, binaryKey: key })
+        if (u.status !== "scheduled" || u.reason !== reason) {
+          yield* updatePlan((plan, now) => [undefined, toPrepared(plan, u, reason, now)] as const).pipe(
+            Effect.catchAll((e) => Effect.logWarning(`the problem of ${u.name} is not recorded in the plan: ${e.message}`))
+          )
+        }
+        yield* reportProblem(u.name, reason)
+      })
+
+    /** preparing → the Preparer → ready, or scheduled with the reason; each announced. */
+    const prepareOnce = (u: Upgrade): Effect.Effect<Ended> =>
+      Effect.gen(function* () {
+        const marked = yield* updatePlan((plan, now) => [preparable(plan, u) !== undefined, toPreparing(plan, u, now)] as const).pipe(
+          Effect.either
+        )
+        if (Either.isRight(marked) && !marked.right) {
+          const gone: Ended = { _tag: "Failed", createdAt: u.created_at, reason: "cancelled or replaced", transient: false, badInput: false, binaryKey: "" }
+          return gone
+        }
+        if (Either.isLeft(marked)) {
+          yield* Effect.logWarning(`preparing ${u.name}: the plan could not be updated (${marked.left.message}); preparing all the same`)
+        }
+        yield* events.publish({ type: "upgrade-preparing", name: u.name })
+        const result = yield* Effect.either(preparer.prepare(u))
+        const { key } = yield* inspect(u)
+        const reason = Either.isLeft(result) ? reasonOf(result.left) : null
+        yield* updatePlan((plan, now) => [undefined, toPrepared(plan, u, reason, now)] as const).pipe(
+          Effect.catchAll((e) => Effect.logWarning(`the preparation of ${u.name} is not recorded in the plan: ${e.message}`))
+        )
+        if (Either.isLeft(result)) {
+          yield* reportProblem(u.name, reasonOf(result.left))
+          const failed: Ended = {
+            _tag: "Failed",
+            createdAt: u.created_at,
+            reason: reasonOf(result.left),
+            transient: isTransient(result.left),
+            badInput: isBadInput(result.left),
+            binaryKey: key
+          }
+          return failed
+        }
+        const p = result.right
+        yield* Ref.update(versions, (m) => new Map(m).set(u.name, p.version))
+        yield* clearProblem(u.name)
+        yield* events.publish({ type: "upgrade-ready", name: u.name })
+        const from = p.installed === null ? "" : `; downloaded from ${p.installed.url} (${p.installed.checksum ?? "checksum NOT verified"})`
+        yield* Effect.logInfo(`upgrade ${u.name} is ready: ${p.path}${p.version !== null ? ` reports "${p.version}"` : ""}${from}`)
+        const ready: Ended = { _tag: "Ready", createdAt: u.created_at }
+        return ready
+      }).pipe(Effect.withSpan("Orchestrator.prepare", { attributes: { name: u.name } }))
+
+    /**
+     * Starts a preparation of `u` in the background and returns what it will
+     * end with. Background ones go one at a time; one for an upgrade at its
+     * height (`urgent`) does not queue behind another upgrade's download.
+     * Forked into the orchestrator's scope, so a caller that stops waiting
+     * (an RPC client gone) leaves it to finish.
+     */
+    const startAttempt = (u: Upgrade, urgent = false) =>
+      Effect.gen(function* () {
+        const done = yield* Deferred.make<Ended>()
+        yield* setAttempt(u.name, { _tag: "Running", createdAt: u.created_at, done })
+        yield* (urgent ? prepareOnce(u) : prepareLock.withPermits(1)(prepareOnce(u))).pipe(
+          Effect.catchAllDefect((defect) =>
+            Effect.logError(`preparing ${u.name}: unexpected defect`, defect).pipe(
+              Effect.as<Ended>({
+                _tag: "Failed",
+                createdAt: u.created_at,
+                reason: "internal error while preparing (see the log)",
+                transient: true,
+                badInput: false,
+                binaryKey: ""
+              })
+            )
+          ),
+          Effect.tap((ended) =>
+            Ref.update(attempts, (m) => {
+              const cur = m.get(u.name)
+              // A newer request under the same name keeps its own attempt.
+              return cur?._tag === "Running" && cur.done === done ? new Map(m).set(u.name, ended) : m
+            }).pipe(Effect.zipRight(Deferred.succeed(done, ended)))
+          ),
+          Effect.forkIn(scope)
+        )
+        return done
+      })
+
+    /**
+     * Brings pending upgrades towards `ready`: starts a preparation for each
+     * one not prepared in this run, or whose binary changed since a failed
+     * attempt; re-checks `ready` ones (a binary removed since is reported).
+     * At most once per poll interval unless the plan changed.
+     */
+    const reconcile = (plan: UpgradePlan) =>
+      Effect.gen(function* () {
+        const changed = yield* Ref.getAndSet(planChanged, false)
+        const now = yield* Clock.currentTimeMillis
+        const last = yield* Ref.get(lastBinaryCheck)
+        if (!changed && now - last < Duration.toMillis(config.pollInterval)) return
+        yield* Ref.set(lastBinaryCheck, now)
+        const f = yield* Ref.get(fired)
+        for (const u of pendingUpgrades(plan)) {
+          if (u.status === "upgrading" || isFired(f, u)) continue
+          const a = yield* attemptOf(u)
+          if (a?._tag === "Running") continue
+          const { check, key } = yield* inspect(u)
+          const binaryChanged = a?._tag === "Failed" && a.binaryKey !== key
+          if (u.status === "ready" && a?._tag !== "Failed") {
+            if (Either.isLeft(check)) yield* unusable(u, reasonOf(check.left), key)
+            continue
+          }
+          if (a?._tag === "Ready" && Either.isRight(check)) {
+            // Prepared, but the plan says otherwise (a write that failed, another writer): say ready again.
+            yield* updatePlan((p, at) => [undefined, toPrepared(p, u, null, at)] as const).pipe(Effect.ignore)
+            continue
+          }
+          if (a === undefined || a._tag === "Ready" || binaryChanged) {
+            // Nothing to download it from: the operator puts it in place, and a later check sees it.
+            if (Either.isLeft(check) && !hasSources(u)) yield* unusable(u, reasonOf(check.left), key)
+            else yield* startAttempt(u)
+          }
+        }
+      })
+
+    /**
+     * Whether `u` can go at its height: waits for a preparation under way;
+     * tries once more when it was never prepared in this run, when its binary
+     * changed since a failed attempt, or when the failure may have been
+     * transient. Some(reason) when it is not ready.
+     */
+    const readyAtHeight = (u: Upgrade): Effect.Effect<Option.Option<string>> =>
+      Effect.gen(function* () {
+        let a = yield* attemptOf(u)
+        if (a?._tag === "Running") {
+          yield* Effect.logInfo(`upgrade ${u.name} reached its height while being prepared; waiting for the preparation to end`)
+          a = yield* Deferred.await(a.done)
+        }
+        const { check, key } = yield* inspect(u)
+        if (Either.isRight(check) && (a?._tag === "Ready" || (a === undefined && u.status === "ready"))) return Option.none()
+        if (a?._tag === "Failed" && !a.transient && a.binaryKey === key) return Option.some(a.reason)
+        if (Either.isLeft(check) && !hasSources(u)) return Option.some(reasonOf(check.left))
+        const ended = yield* Deferred.await(yield* startAttempt(u, true))
+        return ended._tag === "Ready" ? Option.none() : Option.some(ended.reason)
+      })
+
+    /** The version `target` reports, from the cache; a first ask starts a probe in the background (status never waits for one). */
+    const versionOf = (target: Target) =>
+      Effect.gen(function* () {
+        const known = yield* Ref.get(versions)
+        if (known.has(target)) return known.get(target) ?? null
+        const started = yield* Ref.modify(probing, (s) => (s.has(target) ? [false, s] : [true, new Set(s).add(target)]))
+        if (started) {
+          yield* preparer.version(target).pipe(
+            Effect.flatMap((v) => Ref.update(versions, (m) => new Map(m).set(target, v))),
+            Effect.ensuring(
+              Ref.update(probing, (s) => {
+                const next = new Set(s)
+                next.delete(target)
+                return next
+              })
+            ),
+            Effect.forkIn(scope)
+          )
+        }
+        return null
+      })
 
     // -------------------------------------------------------------------------
     // Steps
@@ -364,7 +659,9 @@ const make = (crash: CrashHook) =>
 
     /**
      * Failure after the node was touched: `current` back to the previous
-     * target, then (rollback) start it, or (halt) leave the node stopped.
+     * target (when it had moved), the data dir restored from the backup taken
+     * at step `backup` (if any), then (rollback) the previous binary started,
+     * or (halt) the node left stopped.
      */
     const rollback = (entry: JournalEntry, reason: string) =>
       Effect.gen(function* () {
@@ -379,10 +676,24 @@ const make = (crash: CrashHook) =>
 
         yield* node.stop
         let problem: string | null = null
-        const switched = yield* Effect.either(binaries.switchTo(entry.from))
-        if (Either.isLeft(switched)) problem = `could not switch current back to ${entry.from}: ${switched.left.message}`
-        else yield* Ref.set(lastCurrent, Option.some(entry.from))
-        // Never start a binary `current` may still point at when the switch back failed.
+        const now = yield* Effect.option(binaries.current)
+        // A failure before `switch` (backup, journal) left `current` where it was.
+        if (!Option.contains(now, entry.from)) {
+          const switched = yield* Effect.either(binaries.switchTo(entry.from))
+          if (Either.isLeft(switched)) problem = `could not switch current back to ${entry.from}: ${switched.left.message}`
+        }
+        if (problem === null) yield* Ref.set(lastCurrent, Option.some(entry.from))
+        if (problem === null && entry.backup !== null) {
+          // The new binary may have changed the data in place: the old one gets the data it left.
+          const restored = yield* Effect.either(backups.restore(backupAt(entry.backup, name)))
+          if (Either.isLeft(restored)) {
+            problem = `could not restore ${config.dataDir} from ${entry.backup}: ${restored.left.message}; the previous binary is not started on data the new one may have changed`
+            yield* record(name, "restore", "failed", problem)
+          } else {
+            yield* record(name, "restore", "ok", entry.backup)
+          }
+        }
+        // Never start a binary `current` may still point at when the switch back failed, nor on unrestored data.
         const leaveStopped = config.onUpgradeFailure === "halt" || problem !== null
         if (!leaveStopped) {
           const started = yield* Effect.either(node.start)
@@ -401,10 +712,37 @@ const make = (crash: CrashHook) =>
         yield* close({ entry: rolling, status: "failed", reason, rolledBack: !leaveStopped && problem === null })
       })
 
-    /** Failed before anything was touched (no usable binary, …): the node runs on. */
+    /** Failed before anything was touched (not ready, `current` unreadable): the node runs on. */
     const failUntouched = (u: Upgrade, reason: string) =>
       Effect.gen(function* () {
         yield* Effect.logError(`upgrade ${u.name} at height ${u.height} failed: ${reason}; the node keeps running on the current binary`)
+        yield* markFailedUntouched(u, reason)
+      })
+
+    /**
+     * The height is reached and the upgrade is not ready (DESIGN §2: only
+     * now does a missing or broken binary fail it). DAEMON_ON_UPGRADE_FAILURE
+     * decides, as for any failed upgrade: rollback = the node goes on with
+     * the binary it runs (nothing was switched); halt = the node is stopped
+     * and stays stopped until wemixvisor is restarted.
+     */
+    const notReady = (u: Upgrade, problem: string) =>
+      Effect.gen(function* () {
+        const reason = `not ready at its height ${u.height}: ${problem}`
+        const on = Option.getOrElse(yield* Effect.option(binaries.current), (): string => "the current binary")
+        if (config.onUpgradeFailure === "halt") {
+          yield* Effect.logError(`upgrade ${u.name} is ${reason}; DAEMON_ON_UPGRADE_FAILURE=halt: stopping the node (current stays ${on})`)
+          yield* node.suspendRestarts
+          yield* node.stop
+          yield* Ref.set(halted, `halted after failed upgrade ${u.name}: ${reason}`)
+        } else {
+          yield* Effect.logError(`upgrade ${u.name} is ${reason}; DAEMON_ON_UPGRADE_FAILURE=rollback: the node keeps running on ${on}`)
+        }
+        yield* markFailedUntouched(u, reason)
+      })
+
+    const markFailedUntouched = (u: Upgrade, reason: string) =>
+      Effect.gen(function* () {
         yield* record(u.name, "check", "failed", reason)
         yield* updatePlan((plan, now) => {
           const cur = findUpgrade(plan, u.name)
@@ -417,19 +755,85 @@ const make = (crash: CrashHook) =>
     // -------------------------------------------------------------------------
     // Running an upgrade (fresh, or replayed from the journal)
 
-    type Resume = "stop" | "switch" | "start"
-
-    const execute = (entry: JournalEntry, from: Resume) => {
-      const name = entry.name
-      const forward = Effect.gen(function* () {
-        if (from === "stop") {
-          yield* skipped(name, "pre-stop")
-          yield* step(entry, "stop", Effect.zipRight(node.suspendRestarts, node.stop))
-          // Let the old node's database locks go before the new one starts.
-          if (Duration.toMillis(config.upgradeDelay) > 0) yield* Effect.sleep(config.upgradeDelay)
-          yield* skipped(name, "backup")
+    /**
+     * DAEMON_PRE_STOP: a failure (exit ≠ 0, timeout) is logged, recorded and
+     * published, and the upgrade goes on — its height is mandatory, and the
+     * old binary cannot go past it. Returns the entry with the head read
+     * again: the hook may have taken a while.
+     */
+    const preStop = (entry: JournalEntry) =>
+      Effect.gen(function* () {
+        const name = entry.name
+        const entered = yield* enter(entry, "pre-stop")
+        const ran = yield* Effect.either(hooks.preStop({ name, height: entry.height }))
+        yield* crash("pre-stop", "applied")
+        if (Either.isLeft(ran)) {
+          const why = `${ran.left.message}; the upgrade goes on (its height is mandatory)`
+          yield* record(name, "pre-stop", "failed", why)
+          yield* events.publish({ type: "upgrade-problem", name, reason: why })
+        } else {
+          yield* record(name, "pre-stop", "ok")
         }
-        if (from === "stop" || from === "switch") {
+        const head = yield* Effect.option(heights.head)
+        return Option.isSome(head) ? new JournalEntry({ ...entered, head_at_stop: head.value }) : entered
+      })
+
+    /**
+     * DAEMON_BACKUP: the data dir copied to backups/ (free space checked
+     * first; rotation keeps the newest DAEMON_BACKUP_KEEP). Its path is
+     * journaled once it exists: a replay neither takes a second backup nor
+     * loses this one — a backup finished just before a crash, before its
+     * path reached the journal, is found by name and time and adopted.
+     */
+    const backupStep = (entry: JournalEntry) =>
+      Effect.gen(function* () {
+        const name = entry.name
+        const entered = yield* enter(entry, "backup")
+        if (entered.backup !== null) {
+          yield* crash("backup", "applied")
+          yield* record(name, "backup", "ok", `${entered.backup} (taken before wemixvisor restarted)`)
+          return entered
+        }
+        const earlier = yield* backups.list.pipe(
+          Effect.map((all) => all.find((b) => b.upgrade === name && b.createdAt >= entered.started_at)),
+          Effect.orElseSucceed(() => undefined)
+        )
+        const taken =
+          earlier ??
+          (yield* backups.create(name).pipe(
+            Effect.tapError((e) => record(name, "backup", "failed", e.message)),
+            Effect.mapError((cause) => new BackupStepFailed({ cause }))
+          ))
+        const withBackup = new JournalEntry({ ...entered, backup: taken.path })
+        yield* journal.write(withBackup).pipe(Effect.mapError((cause) => new JournalFailed({ step: "backup", cause })))
+        yield* crash("backup", "applied")
+        yield* record(name, "backup", "ok", taken.path)
+        return withBackup
+      })
+
+    const execute = (first: JournalEntry, from: Resume) => {
+      const name = first.name
+      const ctx = { name, height: first.height }
+      const reached = (s: Resume) => RESUME_ORDER.indexOf(s) >= RESUME_ORDER.indexOf(from)
+      // The entry as it grows: head at stop after the pre-stop hook, the backup once taken.
+      let entry = first
+      const forward = Effect.gen(function* () {
+        // Replayed past `stop`: nobody in this run suspended them yet.
+        if (!reached("stop")) yield* node.suspendRestarts
+        if (reached("pre-stop")) {
+          if (Option.isSome(config.preStop)) entry = yield* preStop(entry)
+          else yield* skipped(name, "pre-stop")
+        }
+        if (reached("stop")) {
+          yield* step(entry, "stop", Effect.zipRight(node.suspendRestarts, node.stop))
+          // Let the old node's database locks go before anything else touches its data.
+          if (Duration.toMillis(config.upgradeDelay) > 0) yield* Effect.sleep(config.upgradeDelay)
+        }
+        if (reached("backup")) {
+          if (config.backup) entry = yield* backupStep(entry)
+          else yield* skipped(name, "backup")
+        }
+        if (reached("switch")) {
           yield* step(
             entry,
             "switch",
@@ -438,10 +842,12 @@ const make = (crash: CrashHook) =>
               Effect.zipRight(Ref.set(lastCurrent, Option.some<Target>(name)))
             )
           )
-          yield* skipped(name, "pre-upgrade")
         }
-        // Replayed from `start`: nobody in this run suspended them yet.
-        if (from === "start") yield* node.suspendRestarts
+        if (reached("pre-upgrade")) {
+          // Replayed from here, the hook runs again: hooks are expected to be idempotent.
+          if (Option.isSome(config.preUpgrade)) yield* step(entry, "pre-upgrade", hooks.preUpgrade(ctx))
+          else yield* skipped(name, "pre-upgrade")
+        }
         yield* step(entry, "start", node.start.pipe(Effect.mapError((cause) => new StartFailed({ cause }))))
         yield* step(entry, "verify", verify(entry.head_at_stop))
         // The node runs the verified binary: a journal that cannot say "done" only means a replay verifies it again.
@@ -452,11 +858,13 @@ const make = (crash: CrashHook) =>
       })
       return forward.pipe(
         Effect.catchTags({
+          BackupStepFailed: (e) => rollback(entry, e.message),
           SwitchFailed: (e) => rollback(entry, e.message),
+          HookFailed: (e) => rollback(entry, e.message),
           StartFailed: (e) => rollback(entry, e.message),
           VerifyFailed: (e) => rollback(entry, e.message),
           JournalFailed: (e) =>
-            e.step === "stop"
+            e.step === "pre-stop" || e.step === "stop"
               ? // Nothing was touched yet: the old node runs on (or, after a replay, is started by the caller).
                 close({ entry, status: "failed", reason: e.message, rolledBack: false })
               : rollback(entry, e.message)
@@ -469,9 +877,9 @@ const make = (crash: CrashHook) =>
     const runUpgrade = (u: Upgrade) =>
       Effect.gen(function* () {
         yield* setFired(u.name, u.created_at)
-        const invalid = yield* binaries.validate(u.name).pipe(Effect.flip, Effect.option)
-        if (Option.isSome(invalid)) {
-          yield* failUntouched(u, binaryReason(invalid.value))
+        const problem = yield* readyAtHeight(u)
+        if (Option.isSome(problem)) {
+          yield* notReady(u, problem.value)
           return true
         }
         const from = yield* Effect.either(binaries.current)
@@ -518,7 +926,7 @@ const make = (crash: CrashHook) =>
           reason: null
         })
         yield* Effect.logInfo(`upgrade ${u.name} at height ${u.height}: ${from.right} -> ${u.name}`)
-        yield* execute(entry, "stop")
+        yield* execute(entry, "pre-stop")
         return true
       })
 
@@ -547,16 +955,19 @@ const make = (crash: CrashHook) =>
         return
       }
       switch (entry.step) {
+        // The node was reaped when `run` started: the pre-stop hook (a hand-off) is not run again.
         case "pre-stop":
         case "stop":
           return yield* execute(entry, "stop")
         case "backup":
+          return yield* execute(entry, "backup")
         case "switch":
           return yield* execute(entry, "switch")
         case "pre-upgrade":
+          return yield* execute(entry, "pre-upgrade")
         case "start":
         case "verify":
-          // The node was reaped when `run` started: start it again and verify from scratch.
+          // Start it again and verify from scratch.
           return yield* execute(entry, "start")
         case "done":
           yield* close({ entry, status: "done", reason: null, rolledBack: false })
@@ -576,46 +987,6 @@ const make = (crash: CrashHook) =>
 
     // -------------------------------------------------------------------------
     // The main loop
-
-    /** Keeps `reason` on scheduled upgrades whose binary is unusable; clears it once fixed. At most once per poll interval. */
-    const checkBinaries = (plan: UpgradePlan) =>
-      Effect.gen(function* () {
-        const changed = yield* Ref.getAndSet(planChanged, false)
-        const now = yield* Clock.currentTimeMillis
-        const last = yield* Ref.get(lastBinaryCheck)
-        if (!changed && now - last < Duration.toMillis(config.pollInterval)) return
-        yield* Ref.set(lastBinaryCheck, now)
-        const f = yield* Ref.get(fired)
-        const wanted = new Map<string, string | null>()
-        for (const u of plan.upgrades) {
-          if (u.status !== "scheduled" || isFired(f, u)) continue
-          const reason = yield* binaries.validate(u.name).pipe(
-            Effect.match({ onFailure: binaryReason, onSuccess: () => null })
-          )
-          if (reason !== null) wanted.set(u.name, reason)
-          else if (u.reason !== null && u.reason.startsWith(BINARY_MISSING)) wanted.set(u.name, null)
-        }
-        const seen = yield* Ref.get(problems)
-        const nextSeen = new Map(seen)
-        for (const [name, reason] of wanted) {
-          if (reason === null) nextSeen.delete(name)
-          else if (seen.get(name) !== reason) {
-            nextSeen.set(name, reason)
-            yield* events.publish({ type: "upgrade-problem", name, reason })
-          }
-        }
-        yield* Ref.set(problems, nextSeen)
-        const diffs = [...wanted].filter(([name, reason]) => findUpgrade(plan, name)?.reason !== reason)
-        if (diffs.length === 0) return
-        yield* updatePlan((p, at) => {
-          let next = p
-          for (const [name, reason] of diffs) {
-            const cur = findUpgrade(next, name)
-            if (cur && cur.status === "scheduled") next = setStatus(next, name, "scheduled", reason, at).plan
-          }
-          return [undefined, next] as const
-        }).pipe(Effect.catchAll((e) => Effect.logWarning(`binary check not recorded in the plan: ${e.message}`)))
-      })
 
     /** The lowest pending upgrade not fired yet, when the head has reached it. */
     const nextDue = Effect.gen(function* () {
@@ -641,7 +1012,7 @@ const make = (crash: CrashHook) =>
         return
       }
       if ((yield* Ref.getAndSet(pausedByPlan, null)) !== null) yield* Effect.logInfo("the plan file is readable again; upgrades resumed")
-      yield* checkBinaries(snap.value.plan)
+      yield* reconcile(snap.value.plan)
       // One at a time, lowest first; after each, look again at the latest height and plan.
       for (;;) {
         if ((yield* Ref.get(halted)) !== null || Option.isSome(yield* Ref.get(unclosed))) return
@@ -656,14 +1027,6 @@ const make = (crash: CrashHook) =>
     yield* Effect.either(binaries.current).pipe(
       Effect.flatMap(Either.match({ onLeft: (e) => Effect.logError(e.message), onRight: (t) => Ref.set(lastCurrent, Option.some(t)) }))
     )
-    const unsupported = [
-      Option.isSome(config.preStop) ? "DAEMON_PRE_STOP" : null,
-      config.backup ? "DAEMON_BACKUP" : null,
-      Option.isSome(config.preUpgrade) ? "DAEMON_PRE_UPGRADE" : null
-    ].filter((x) => x !== null)
-    if (unsupported.length > 0) {
-      yield* Effect.logWarning(`${unsupported.join(", ")} set, but not supported by this version: those upgrade steps are skipped`)
-    }
 
     const signal = Queue.offer(wake, undefined)
     yield* heights.heights.pipe(
@@ -708,6 +1071,10 @@ const make = (crash: CrashHook) =>
     // Recovery runs in the background too: a replayed verify takes up to DAEMON_VERIFY_TIMEOUT,
     // and the rest of `run` (API, status) must not wait for it.
     yield* Effect.gen(function* () {
+      // A restore of the data dir cut short by a crash is finished (or undone) before any node touches the data.
+      if (config.backup || fs.existsSync(config.layout.backups)) {
+        yield* survive(backups.recover.pipe(Effect.catchAll((e) => Effect.logError(`checking ${config.dataDir} after a restore: ${e.message}`))))
+      }
       yield* survive(recover)
       yield* survive(ensureStarted)
       yield* Effect.forever(Queue.take(wake).pipe(Effect.zipRight(survive(tick))))
@@ -745,7 +1112,7 @@ const make = (crash: CrashHook) =>
           node_pid: s.pid,
           restarts: s.restarts,
           current: Option.getOrElse(current, (): Target => "genesis"),
-          version: null,
+          version: yield* versionOf(Option.getOrElse(current, (): Target => "genesis")),
           pending_upgrade: pending[0] ?? null,
           pending,
           upgrading: flight !== null,
@@ -760,7 +1127,23 @@ const make = (crash: CrashHook) =>
         if (Option.isSome(c)) return `upgrade ${c.value.entry.name} ended but the plan could not be updated yet`
         return yield* Ref.get(pausedByPlan)
       }),
-      halted: Ref.get(halted)
+      halted: Ref.get(halted),
+      prepare: (name) =>
+        Effect.gen(function* () {
+          const plan = yield* plans.read
+          const u = findUpgrade(plan, name)
+          if (u === undefined) return yield* new UpgradeNotFound({ name })
+          if (preparable(plan, u) === undefined || isFired(yield* Ref.get(fired), u)) {
+            return yield* new UpgradeConflict({ name, problem: `is ${u.status}; only an upgrade waiting for its height can be prepared` })
+          }
+          const a = yield* attemptOf(u)
+          const ended = yield* Deferred.await(a?._tag === "Running" ? a.done : yield* startAttempt(u))
+          if (ended._tag === "Failed") {
+            return yield* new PreparationFailed({ name, reason: ended.reason, badInput: ended.badInput })
+          }
+          const after = findUpgrade(yield* plans.read, name)
+          return after ?? u
+        })
     })
   })
 
@@ -771,7 +1154,17 @@ export const layerWithCrashHook = (crash: CrashHook) => Layer.scoped(Orchestrato
 export const layer: Layer.Layer<
   Orchestrator,
   never,
-  AppConfig | Events | NodeProcess | HeightProvider | BinaryStore | PlanStore | UpgradeSource | History
+  | AppConfig
+  | Events
+  | NodeProcess
+  | HeightProvider
+  | BinaryStore
+  | PlanStore
+  | UpgradeSource
+  | History
+  | Backups
+  | Hooks
+  | Preparer
 > = Layer.scoped(
   Orchestrator,
   Effect.suspend(() => crashHookFromEnv(process.env.WEMIXVISOR_TEST_CRASH_AT)).pipe(Effect.flatMap(make))

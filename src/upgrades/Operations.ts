@@ -1,6 +1,8 @@
 import { DateTime, Effect, Either, Option, ParseResult, Schema } from "effect"
 import * as fs from "node:fs"
 import type { BinaryStoreService } from "../binaries/BinaryStore.js"
+import { checkDownloadAllowed, type DownloadPolicy } from "../binaries/Policy.js"
+import { type BinarySources, selectSource, validateSources } from "../binaries/Sources.js"
 import {
   type BinaryInvalid,
   type FileCorrupt,
@@ -16,6 +18,7 @@ import type { Layout } from "../domain/Layout.js"
 import { NodePidFile } from "../domain/Node.js"
 import { cancel as cancelIn, pendingUpgrades, schedule as scheduleIn, type ScheduleRequest } from "../domain/Plan.js"
 import type { StatusObject } from "../domain/Status.js"
+import type { Target } from "../domain/Target.js"
 import { Checksum, Platform, type Upgrade, UpgradeName, type UpgradePlan } from "../domain/Upgrade.js"
 import * as Journal from "../orchestrator/Journal.js"
 import { readJsonIfExists } from "../platform/Files.js"
@@ -38,7 +41,46 @@ export interface OperationsDeps {
   readonly binaries: BinaryStoreService
   /** The chain head, read now (not the last one seen): what a new height must be above. */
   readonly head: Effect.Effect<Height, NodeUnreachable>
+  /** DAEMON_ALLOW_DOWNLOAD_BINARIES / DAEMON_UNSAFE_SKIP_CHECKSUM, and the platform binaries are picked for. */
+  readonly downloads: DownloadRules
 }
+
+/** What schedule-time checks need to know about downloads. */
+export interface DownloadRules extends DownloadPolicy {
+  /** The manifest key binaries are picked for (default: this machine's). */
+  readonly platform?: string
+}
+
+/**
+ * An upgrade's binary sources, checked the way every door checks them (CLI,
+ * RPC, REST, the drop-in): the maps must be well-formed (platform keys,
+ * http/https/file URLs, `sha256:`/`sha512:` checksums, a `?checksum=` in a
+ * URL taken apart). Unless the binary will not need downloading (it is in
+ * place, or copied in with --binary), the download must be possible here and
+ * now: this machine has a source (its platform or `any`), downloads are
+ * allowed, and the source has a checksum unless DAEMON_UNSAFE_SKIP_CHECKSUM.
+ * Refusing these at scheduling time is the point: at the height it is too
+ * late to find out. Returns the normalized maps.
+ */
+export const checkSources = (
+  rules: DownloadRules,
+  name: string,
+  sources: Partial<BinarySources>,
+  binaryInPlace: boolean
+): Either.Either<BinarySources, InvalidInput> =>
+  Either.gen(function* () {
+    const checked = yield* validateSources(sources.binaries ?? {}, sources.checksums ?? {})
+    if (Object.keys(checked.binaries).length === 0 || binaryInPlace) return checked
+    const source = yield* selectSource(name, checked, rules.platform).pipe(
+      Either.mapLeft((e) => new InvalidInput({ field: "binaries", problem: e.message }))
+    )
+    yield* checkDownloadAllowed(rules, source.url, source.checksum).pipe(
+      Either.mapLeft(
+        (e) => new InvalidInput({ field: rules.allowDownloadBinaries ? "checksums" : "binaries", problem: e.message })
+      )
+    )
+    return checked
+  })
 
 /** A validated request to schedule an upgrade. */
 export interface ScheduleCommand extends ScheduleRequest {
@@ -149,16 +191,20 @@ export const makeOperations = (deps: OperationsDeps): Operations => {
   const { store, binaries } = deps
   const now = Effect.map(DateTime.now, DateTime.formatIso)
 
-  const schedule = (cmd: ScheduleCommand) =>
+  const schedule = (request: ScheduleCommand) =>
     Effect.gen(function* () {
+      let cmd = request
       const opts = (head: Height | undefined, at: string) => ({
         head,
         force: cmd.force,
         now: at,
         ...(cmd.forceHint !== undefined ? { forceHint: cmd.forceHint } : {})
       })
-      // Refuse a taken name before touching the node or the disk.
+      // Refuse a taken name and unusable sources before touching the node or the disk.
       yield* fromEither(scheduleIn(yield* store.read, cmd, { ...opts(undefined, yield* now), force: true }))
+      const inPlace = cmd.binary !== undefined || Either.isRight(yield* Effect.either(binaries.validate(cmd.name)))
+      const sources = yield* fromEither(checkSources(deps.downloads, cmd.name, cmd, inPlace))
+      cmd = { ...cmd, binaries: sources.binaries, checksums: sources.checksums }
       const head = cmd.force ? undefined : yield* deps.head
       yield* fromEither(scheduleIn(yield* store.read, cmd, opts(head, yield* now)))
 
@@ -179,7 +225,7 @@ export const makeOperations = (deps: OperationsDeps): Operations => {
               : Effect.void
           )
         )
-    }).pipe(Effect.withSpan("Operations.schedule", { attributes: { name: cmd.name, height: cmd.height } }))
+    }).pipe(Effect.withSpan("Operations.schedule", { attributes: { name: request.name, height: request.height } }))
 
   const cancel = (raw: Option.Option<string>) =>
     Effect.gen(function* () {
@@ -230,6 +276,8 @@ export const localStatus = (deps: {
   readonly store: PlanStoreService
   readonly binaries: BinaryStoreService
   readonly head: Effect.Effect<Option.Option<Height>>
+  /** The version a target's binary reports (null: unknown or not asked). */
+  readonly version?: (target: Target) => Effect.Effect<string | null>
   readonly supervisor: StatusObject["supervisor"]
 }): Effect.Effect<StatusObject, FileCorrupt | IoError> =>
   Effect.gen(function* () {
@@ -248,7 +296,7 @@ export const localStatus = (deps: {
       node_pid: pid,
       restarts: 0,
       current,
-      version: null,
+      version: deps.version === undefined ? null : yield* deps.version(current),
       pending_upgrade: pending[0] ?? null,
       pending,
       upgrading: inFlight !== null,

@@ -1,10 +1,12 @@
-import { Context, Effect, Layer, type Stream } from "effect"
+import { Context, Effect, Either, Layer, type Stream } from "effect"
+import { make as makeBinaryStore } from "../binaries/BinaryStore.js"
 import { AppConfig } from "../config/Config.js"
 import type { FileCorrupt, IoError, PlanLocked } from "../domain/Errors.js"
 import type { UpgradePlan } from "../domain/Upgrade.js"
 import { Events } from "../events/Events.js"
 import { HeightProvider } from "../height/HeightProvider.js"
 import { makePlanStore } from "./PlanFile.js"
+import { checkSources } from "./Operations.js"
 import { makeUpgradeSource } from "./PlanWatcher.js"
 
 /**
@@ -56,12 +58,20 @@ export const upgradeSourceLayer: Layer.Layer<UpgradeSource, never, AppConfig | P
     Effect.gen(function* () {
       const config = yield* AppConfig
       const heights = yield* HeightProvider
+      const binaries = makeBinaryStore(config.layout)
       return yield* makeUpgradeSource({
         layout: config.layout,
         pollInterval: config.pollInterval,
         store: yield* PlanStore,
         events: yield* Events,
-        latestHeight: heights.latest
+        latestHeight: heights.latest,
+        // The drop-in is refused for what the CLI would refuse (downloads disabled, no checksum, …).
+        vetSources: (req) =>
+          Effect.gen(function* () {
+            const inPlace = Either.isRight(yield* Effect.either(binaries.validate(req.name)))
+            const checked = yield* checkSources(config, req.name, req, inPlace)
+            return { ...req, binaries: checked.binaries, checksums: checked.checksums }
+          })
       })
     })
   )

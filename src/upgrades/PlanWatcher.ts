@@ -15,7 +15,7 @@ import {
 } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { IoError, type UpgradeConflict } from "../domain/Errors.js"
+import { type InvalidInput, IoError, type UpgradeConflict } from "../domain/Errors.js"
 import type { Height } from "../domain/Height.js"
 import type { Layout } from "../domain/Layout.js"
 import { alreadyScheduled, findUpgrade, schedule, type ScheduleRequest } from "../domain/Plan.js"
@@ -40,6 +40,12 @@ export interface UpgradeSourceDeps {
   readonly events: Context.Tag.Service<Events>
   /** The highest chain head seen, if any: the drop-in's height must be above it. */
   readonly latestHeight: Effect.Effect<Option.Option<Height>>
+  /**
+   * The checks every door applies to binary sources (Operations.checkSources:
+   * downloads allowed, a checksum, a binary for this platform), returning the
+   * request with its maps normalized; absent: none.
+   */
+  readonly vetSources?: (req: ScheduleRequest) => Effect.Effect<ScheduleRequest, InvalidInput>
 }
 
 export interface UpgradeSourceOptions {
@@ -179,8 +185,14 @@ export const makeUpgradeSource = (
         yield* events.publish({ type: "upgrade-problem", name: problem.name, reason: problem.reason })
       })
 
-    const merge = (text: string, req: ScheduleRequest) =>
+    const merge = (text: string, asWritten: ScheduleRequest) =>
       Effect.gen(function* () {
+        const vetted = deps.vetSources === undefined ? Either.right(asWritten) : yield* Effect.either(deps.vetSources(asWritten))
+        if (Either.isLeft(vetted)) {
+          yield* reject(text, { name: asWritten.name, reason: `${vetted.left.field}: ${vetted.left.problem}` })
+          return false
+        }
+        const req = vetted.right
         const head = Option.getOrUndefined(yield* deps.latestHeight)
         const now = DateTime.formatIso(yield* DateTime.now)
         const outcome = yield* store

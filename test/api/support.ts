@@ -10,7 +10,7 @@ import * as path from "node:path"
 import * as Server from "../../src/api/Server.js"
 import * as BinaryStore from "../../src/binaries/BinaryStore.js"
 import { AppConfig, loadConfig } from "../../src/config/Config.js"
-import { NodeUnreachable } from "../../src/domain/Errors.js"
+import { NodeUnreachable, UpgradeNotFound } from "../../src/domain/Errors.js"
 import { type Height, makeHeight } from "../../src/domain/Height.js"
 import type { StatusObject } from "../../src/domain/Status.js"
 import * as Events from "../../src/events/Events.js"
@@ -72,6 +72,8 @@ export const buildApi = (opts: ApiOptions = {}) =>
         DAEMON_POLL_INTERVAL: "50ms",
         WEMIXVISOR_API_ADDR: opts.addr?.(port) ?? `127.0.0.1:${port}`,
         WEMIXVISOR_LOG_FORMAT: "json",
+        // Schedules carry binary URLs: allowed, as on a supervisor that may download them.
+        DAEMON_ALLOW_DOWNLOAD_BINARIES: "true",
         ...(opts.token !== undefined ? { WEMIXVISOR_API_TOKEN: opts.token } : {})
       }
     }).pipe(Effect.orDie)
@@ -96,7 +98,13 @@ export const buildApi = (opts: ApiOptions = {}) =>
         )
       )
     })
-    const orchestratorLayer = Layer.succeed(Orchestrator, { status: Ref.get(status), paused: Ref.get(paused), halted: Ref.get(halted) })
+    const orchestratorLayer = Layer.succeed(Orchestrator, {
+      status: Ref.get(status),
+      paused: Ref.get(paused),
+      halted: Ref.get(halted),
+      // PrepareUpgrade is exercised against a real orchestrator (test/e2e/prepare.test.ts).
+      prepare: (name) => Effect.fail(new UpgradeNotFound({ name }))
+    })
     const base = Layer.mergeAll(Events.layer, PlanStore.layer, BinaryStore.layer, heightLayer, orchestratorLayer).pipe(
       Layer.provideMerge(Layer.succeed(AppConfig, config))
     )

@@ -31,6 +31,9 @@ describe("probeVersion", () => {
       const e1 = yield* Effect.flip(probeVersion(failing, ["-x"]))
       expect(e1._tag).toBe("VersionProbeFailed")
       expect(e1.message).toBe(`version probe of ${failing} failed: \`${failing} -x\` exited with code 2: flag provided but not defined: -x`)
+      // It ran: only the version is unknown (a binary that cannot run at all is `cannotRun`).
+      expect(e1.cannotRun).toBe(false)
+      expect((yield* Effect.flip(probeVersion(path.join(d, "missing"), ["version"]))).cannotRun).toBe(true)
       const silent = writeScript(path.join(d, "silent"), "exit 0\n")
       expect((yield* Effect.flip(probeVersion(silent, ["version"]))).message).toContain("printed nothing")
       expect((yield* Effect.flip(probeVersion(path.join(d, "missing"), ["version"]))).message).toContain("could not run it: no such file")

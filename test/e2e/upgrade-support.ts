@@ -176,6 +176,8 @@ export const DAEMON_NAME = "gwemix"
 
 /** Fast upgrade timings for tests (see each test for overrides). */
 export const fastEnv: Record<string, string> = {
+  // the scenario scripts log every run; the version probe would add runs to versions.log
+  DAEMON_VERSION_ARGS: "",
   DAEMON_POLL_INTERVAL: "100ms",
   DAEMON_VERIFY_MIN_UP: "1s",
   DAEMON_VERIFY_TIMEOUT: "5s",

@@ -290,7 +290,7 @@ describe("the node's RPC goes away for a while", () => {
     await sleep(500)
     // Past the height, but wemixvisor cannot see it: nothing happened, nothing crashed, the node was left alone.
     expect(s.versions()).toEqual(["v1"])
-    expect(s.upgrade("v2")?.status).toBe("scheduled")
+    expect(s.upgrade("v2")?.status).toBe("ready") // prepared ahead, never fired
     expect(s.nodePid()?.pid).toBe(pid)
     expect(run.alive()).toBe(true)
     const seenBefore = (await blockNumber(s.port))!

@@ -36,7 +36,8 @@ describe("Journal", () => {
         step: "switch",
         head_at_stop: 100,
         started_at: "2026-01-01T00:00:00.000Z",
-        reason: null
+        reason: null,
+        backup: null
       })
       expect(yield* j.read).toEqual(Option.some(entry))
       // No temp file is left next to it.
@@ -57,6 +58,19 @@ describe("Journal", () => {
         expect(err.message).toContain(j.file)
         expect(fs.readFileSync(j.file, "utf8")).toBe(text)
       }
+    }))
+
+  it.scoped("a journal written before backups existed (no `backup` field) still reads, as no backup", () =>
+    Effect.gen(function* () {
+      const dir = yield* withDir
+      const j = Journal.make(path.join(dir, "journal.json"))
+      const { backup: _none, ...old } = Journal.JournalEntry.make(entry)
+      fs.writeFileSync(j.file, JSON.stringify(old))
+      const read = yield* j.read
+      expect(Option.map(read, (e) => e.backup)).toEqual(Option.some(null))
+      const withBackup = new Journal.JournalEntry({ ...entry, step: "backup", backup: path.join(dir, "backups", "v2-20260101T000000000Z") })
+      yield* j.write(withBackup)
+      expect(yield* j.read).toEqual(Option.some(withBackup))
     }))
 
   it("steps are in DESIGN §6 order, then rollback", () => {

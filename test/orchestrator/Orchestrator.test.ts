@@ -68,7 +68,8 @@ describe("Orchestrator: when an upgrade fires", () => {
       yield* pushHeight(w, 99)
       yield* settle
       expect(yield* log(w)).toEqual(["start:genesis"])
-      expect(yield* statusOf(w, "v2")).toBe("scheduled")
+      // Prepared ahead of the height (binary in place, probed).
+      expect(yield* statusOf(w, "v2")).toBe("ready")
 
       yield* pushHeight(w, 100)
       yield* waitLog(w, "start:v2")
@@ -82,6 +83,8 @@ describe("Orchestrator: when an upgrade fires", () => {
       expect(yield* alive(w)).toBe("v2")
       const events = yield* Ref.get(w.events)
       expect(events.map((e) => (e.type === "upgrade-step" ? `step:${e.step}` : e.type))).toEqual([
+        "upgrade-preparing",
+        "upgrade-ready",
         "upgrade-started",
         "step:stop",
         "step:switch",
@@ -90,7 +93,7 @@ describe("Orchestrator: when an upgrade fires", () => {
         "step:done",
         "upgrade-completed"
       ])
-      expect(events[0]).toEqual({ type: "upgrade-started", name: "v2", height: 100, current_height: 100 })
+      expect(events[2]).toEqual({ type: "upgrade-started", name: "v2", height: 100, current_height: 100 })
       const history = (yield* Ref.get(w.history)).map((r) => `${r.step}:${r.result}`)
       expect(history).toEqual([
         "pre-stop:skipped",
@@ -345,7 +348,7 @@ describe("Orchestrator: verify", () => {
       yield* TestClock.adjust("10 seconds")
       yield* settle
       expect(yield* log(w)).toEqual(["start:genesis", "suspend", "stop", "switch:v2", "start:v2", "stop", "switch:genesis"])
-      expect(yield* statusOf(w, "v3")).toBe("scheduled")
+      expect(yield* statusOf(w, "v3")).toBe("ready")
 
       // Restarting wemixvisor starts the (old) current binary again.
       yield* run.kill
@@ -355,7 +358,7 @@ describe("Orchestrator: verify", () => {
 })
 
 describe("Orchestrator: the upgrade binary", () => {
-  it.scoped("missing → reason + one upgrade-problem; fixed → cleared; reached while missing → failed, node untouched", () =>
+  it.scoped("missing → reason + one upgrade-problem; put in place → ready; removed → reason again; reached while missing → failed, node untouched", () =>
     Effect.gen(function* () {
       const w = yield* makeWorld()
       yield* scheduleUpgrade(w, "v2", 100, { binary: false })
@@ -373,27 +376,33 @@ describe("Orchestrator: the upgrade binary", () => {
         { type: "upgrade-problem", name: "v2", reason: missing }
       ])
 
+      // The operator puts it in place: the next check prepares it (preparing → ready).
       yield* Ref.update(w.usable, (s) => new Set([...s, name("v2")]))
       yield* TestClock.adjust("1 second")
-      yield* waitUntil("reason cleared", upgradeOf(w, "v2").pipe(Effect.map((u) => u?.reason === null)))
-      expect(yield* Ref.get(w.planWrites)).toBe(2)
+      yield* waitStatus(w, "v2", "ready")
+      expect((yield* upgradeOf(w, "v2"))?.reason).toBeNull()
+      expect(yield* Ref.get(w.planWrites)).toBe(3)
+      expect((yield* eventTypes(w)).filter((t) => t !== "upgrade-problem")).toEqual(["upgrade-preparing", "upgrade-ready"])
 
+      // Gone again: back to scheduled with the reason, announced once more.
       yield* Ref.set(w.usable, new Set<Target>(["genesis"]))
       yield* TestClock.adjust("1 second")
       yield* waitUntil("reason back", upgradeOf(w, "v2").pipe(Effect.map((u) => u?.reason === missing)))
+      expect(yield* statusOf(w, "v2")).toBe("scheduled")
       expect(countOf(yield* eventTypes(w), "upgrade-problem")).toBe(2)
 
       yield* pushHeight(w, 100)
       yield* waitStatus(w, "v2", "failed")
-      expect((yield* upgradeOf(w, "v2"))?.reason).toBe(missing)
+      const reason = `not ready at its height 100: ${missing}`
+      expect((yield* upgradeOf(w, "v2"))?.reason).toBe(reason)
       expect(yield* log(w)).toEqual(["start:genesis"])
       expect(yield* Ref.get(w.current)).toBe("genesis")
       expect(yield* alive(w)).toBe("genesis")
       expect(journalText(w)).toBeUndefined()
       expect((yield* Ref.get(w.events)).filter((e) => e.type === "upgrade-failed")).toEqual([
-        { type: "upgrade-failed", name: "v2", reason: missing }
+        { type: "upgrade-failed", name: "v2", reason }
       ])
-      expect((yield* run.orchestrator.status).last).toEqual({ name: "v2", status: "failed", reason: missing })
+      expect((yield* run.orchestrator.status).last).toEqual({ name: "v2", status: "failed", reason })
     }))
 })
 
@@ -616,7 +625,7 @@ describe("Orchestrator: status", () => {
         last: null
       })
       expect(typeof json.node_pid).toBe("number")
-      expect(json.pending_upgrade).toMatchObject({ name: "v2", height: 100, status: "scheduled" })
+      expect(json.pending_upgrade).toMatchObject({ name: "v2", height: 100, status: "ready" })
       expect((json.pending as Array<unknown>).length).toBe(1)
       expect(Either.isRight(Schema.decodeUnknownEither(StatusObject)(json))).toBe(true)
 

@@ -7,7 +7,9 @@
 import { Context, Deferred, Effect, Either, Exit, Layer, Option, PubSub, Queue, Ref, Scope, Stream, SubscriptionRef } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import * as Backup from "../../src/binaries/Backup.js"
 import { BinaryStore } from "../../src/binaries/BinaryStore.js"
+import { type PrepareError, Preparer } from "../../src/binaries/Preparer.js"
 import { AppConfig, loadConfig, type WemixvisorConfig } from "../../src/config/Config.js"
 import { BinaryInvalid, FileCorrupt, NodeUnreachable, SpawnFailed } from "../../src/domain/Errors.js"
 import { type Height, makeHeight } from "../../src/domain/Height.js"
@@ -18,6 +20,7 @@ import { type UpgradeName, UpgradePlan } from "../../src/domain/Upgrade.js"
 import { type EventInput, Events } from "../../src/events/Events.js"
 import { HeightProvider } from "../../src/height/HeightProvider.js"
 import { NodeProcess } from "../../src/node/NodeProcess.js"
+import * as Hooks from "../../src/orchestrator/Hooks.js"
 import { type CrashHook, Orchestrator, type OrchestratorService } from "../../src/orchestrator/Orchestrator.js"
 import * as Orch from "../../src/orchestrator/Orchestrator.js"
 import { History, type HistoryRecord } from "../../src/upgrades/History.js"
@@ -52,15 +55,29 @@ export interface World {
   readonly nextPid: Ref.Ref<number>
   /** Breaches of "exactly one node". */
   readonly violations: Ref.Ref<ReadonlyArray<string>>
+  /** The fake installer: upgrades it was asked to prepare, in order. */
+  readonly prepares: Ref.Ref<ReadonlyArray<string>>
+  /** Per upgrade: the failure its preparation ends with (a failed download, a checksum mismatch, …). */
+  readonly prepareFails: Ref.Ref<ReadonlyMap<string, PrepareError>>
+  /** While some, every preparation waits for it (to see `preparing`, or an upgrade reaching its height mid-download). */
+  readonly prepareGate: Ref.Ref<Option.Option<Deferred.Deferred<void>>>
+  /** Bytes the backups' file system reports free (the real Backups copy the real data dir). */
+  readonly freeSpace: Ref.Ref<number>
+  /** DAEMON_DATA_DIR: a folder with a data file the tests can compare. */
+  readonly dataDir: string
 }
 
-export const makeWorld = (env: Record<string, string> = {}) =>
+/** `env` may depend on the world's folder (hook scripts live there). */
+export const makeWorld = (env: Record<string, string> | ((dir: string) => Record<string, string>) = {}) =>
   Effect.gen(function* () {
     const dir = yield* Effect.acquireRelease(
       Effect.sync(() => tempDir("wemixvisor-orch-")),
       (d) => Effect.sync(() => cleanup(d))
     )
     fs.mkdirSync(path.join(dir, "wemixvisor"), { recursive: true })
+    const dataDir = path.join(dir, "data")
+    fs.mkdirSync(path.join(dataDir, "chaindata"), { recursive: true })
+    fs.writeFileSync(path.join(dataDir, "chaindata", "000001.ldb"), "block data as the old binary left it\n")
     const config = yield* loadConfig({
       env: {
         DAEMON_HOME: dir,
@@ -69,7 +86,7 @@ export const makeWorld = (env: Record<string, string> = {}) =>
         DAEMON_VERIFY_MIN_UP: "5s",
         DAEMON_VERIFY_TIMEOUT: "20s",
         WEMIXVISOR_LOG_FORMAT: "json",
-        ...env
+        ...(typeof env === "function" ? env(dir) : env)
       }
     })
     const world: World = {
@@ -88,7 +105,12 @@ export const makeWorld = (env: Record<string, string> = {}) =>
       heightQueue: yield* Queue.unbounded<Height>(),
       alive: yield* Ref.make(Option.none<{ readonly pid: number; readonly target: Target }>()),
       nextPid: yield* Ref.make(1000),
-      violations: yield* Ref.make<ReadonlyArray<string>>([])
+      violations: yield* Ref.make<ReadonlyArray<string>>([]),
+      prepares: yield* Ref.make<ReadonlyArray<string>>([]),
+      prepareFails: yield* Ref.make<ReadonlyMap<string, PrepareError>>(new Map()),
+      prepareGate: yield* Ref.make(Option.none<Deferred.Deferred<void>>()),
+      freeSpace: yield* Ref.make(1e12),
+      dataDir
     }
     return world
   })
@@ -104,10 +126,20 @@ export const setPlan = (w: World, plan: UpgradePlan) =>
 export const readPlan = (w: World) =>
   Ref.get(w.plan).pipe(Effect.map(Either.getOrElse(() => UpgradePlan.empty)))
 
-export const scheduleUpgrade = (w: World, n: string, height: number, opts: { readonly binary?: boolean } = {}) =>
+export const scheduleUpgrade = (
+  w: World,
+  n: string,
+  height: number,
+  opts: { readonly binary?: boolean; readonly url?: string; readonly createdAt?: string } = {}
+) =>
   Effect.gen(function* () {
     const plan = yield* readPlan(w)
-    const r = schedule(plan, { name: name(n), height: h(height) }, { head: undefined, force: true, now: "2026-01-01T00:00:00.000Z" })
+    const sources = opts.url === undefined ? {} : { binaries: { any: opts.url }, checksums: { any: `sha256:${"ab".repeat(32)}` } }
+    const r = schedule(plan, { name: name(n), height: h(height), ...sources }, {
+      head: undefined,
+      force: true,
+      now: opts.createdAt ?? "2026-01-01T00:00:00.000Z"
+    })
     if (Either.isLeft(r)) return yield* Effect.die(r.left)
     if (opts.binary !== false) yield* Ref.update(w.usable, (s) => new Set([...s, name(n)]))
     yield* setPlan(w, r.right.plan)
@@ -146,12 +178,19 @@ export const turn = Effect.promise(() => new Promise<void>((r) => setImmediate(r
 
 export const settle = Effect.repeatN(turn, 30)
 
-/** Yields until `check` holds (no clock movement); dies naming `what` if it never does. */
+/** A few real milliseconds (hooks and backups do real I/O and run real processes). */
+export const realPause = Effect.promise(() => new Promise<void>((r) => setTimeout(r, 5)))
+
+/**
+ * Yields until `check` holds (no clock movement); dies naming `what` if it
+ * never does. Patient in real time too (up to ~10 s), for real processes and
+ * file I/O.
+ */
 export const waitUntil = (what: string, check: Effect.Effect<boolean>) =>
   Effect.gen(function* () {
-    for (let i = 0; i < 500; i++) {
+    for (let i = 0; i < 2500; i++) {
       if (yield* check) return
-      yield* turn
+      yield* i < 500 ? turn : realPause
     }
     return yield* Effect.dieMessage(`never happened: ${what}`)
   })
@@ -257,7 +296,51 @@ const worldLayers = (w: World, node: Context.Tag.Service<NodeProcess>) => {
       )
     )
   })
+  // The fake installer: a binary with sources that is not usable yet is "downloaded" (made usable).
+  const preparer = Preparer.of({
+    prepare: (u) =>
+      Effect.gen(function* () {
+        yield* append(w.prepares, u.name)
+        const gate = yield* Ref.get(w.prepareGate)
+        if (Option.isSome(gate)) yield* Deferred.await(gate.value)
+        const file = w.config.layout.binary(u.name)
+        const fail = (yield* Ref.get(w.prepareFails)).get(u.name)
+        const usable = (yield* Ref.get(w.usable)).has(u.name)
+        if (!usable && Object.keys(u.binaries).length === 0) return yield* new BinaryInvalid({ path: file, problem: "does not exist" })
+        if (fail !== undefined) return yield* Effect.fail(fail)
+        if (!usable) yield* Ref.update(w.usable, (s) => new Set([...s, u.name]))
+        const url = u.binaries.any ?? Object.values(u.binaries)[0] ?? ""
+        return {
+          path: file,
+          version: `gwemix ${u.name}`,
+          installed: usable ? null : { path: file, url, checksum: u.checksums.any ?? null, kind: "binary" as const, bytes: 1 }
+        }
+      }),
+    version: (target) => Effect.succeed(`gwemix ${target}`)
+  })
+  const backups = Layer.effect(
+    Backup.Backups,
+    Effect.gen(function* () {
+      const real = yield* Backup.make({
+        dataDir: w.dataDir,
+        backupsDir: w.config.layout.backups,
+        root: w.config.layout.root,
+        keep: w.config.backupKeep,
+        margin: () => 0
+      })
+      // The real copies, logged with the node's steps so a test sees their order.
+      return Backup.Backups.of({
+        ...real,
+        create: (u) => real.create(u).pipe(Effect.tap((b) => append(w.log, `backup:${b.id}`))),
+        restore: (b) => real.restore(b).pipe(Effect.tap(() => append(w.log, `restore:${b.id}`)))
+      })
+    })
+  ).pipe(Layer.provide(Layer.succeed(Backup.FreeSpace, Backup.FreeSpace.of({ available: () => Ref.get(w.freeSpace) }))))
   return Layer.mergeAll(
+    Layer.succeed(Preparer, preparer),
+    backups,
+    // Real hook runs (real scripts); the pause between retries follows the TestClock.
+    Layer.succeed(Hooks.Hooks, Hooks.make(w.config, { retryDelay: "1 second", killGrace: "200 millis" })),
     Layer.succeed(AppConfig, w.config),
     Layer.succeed(Events, Events.of({ publish: (e) => append(w.events, e), subscribe: Effect.succeed(Stream.empty) })),
     Layer.succeed(NodeProcess, node),

@@ -42,7 +42,9 @@ export const writeScript = (file: string, body: string): string => {
  * A node "version": a wrapper that records which version started (one line in
  * `<dir>/versions.log`) and execs anvil on `port` with its chain in
  * `<dir>/state.json` — shared by every version, as a real upgrade shares the
- * data dir. `extra` adds anvil flags (e.g. --no-mining).
+ * data dir. `extra` adds anvil flags (e.g. --no-mining). Like gwemix, it
+ * answers `version` (wemixvisor's version probe, DAEMON_VERSION_ARGS) by
+ * printing its version, without starting a node or logging a start.
  */
 export const anvilWrapper = (opts: {
   readonly file: string
@@ -57,6 +59,7 @@ export const anvilWrapper = (opts: {
   writeScript(
     opts.file,
     `#!/bin/sh
+case "$1" in version|--version) echo "gwemix ${opts.version}"; exit 0 ;; esac
 echo "${opts.version} $$ $*" >> "${opts.dataDir}/versions.log"
 ${opts.before ?? ""}
 exec "${anvilBin}" --host 127.0.0.1 --port ${opts.port} --chain-id 31337 --block-time ${opts.blockTime ?? 0.2} \\

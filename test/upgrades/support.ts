@@ -22,11 +22,19 @@ export const tempHome = Effect.acquireRelease(
   (home) => Effect.sync(() => cleanup(home))
 )
 
-export const configLayer = (home: string, pollInterval = "50ms"): Layer.Layer<AppConfig> =>
+/** Downloads are allowed (the drop-ins carry binary URLs); `env` overrides. */
+export const configLayer = (home: string, pollInterval = "50ms", env: Record<string, string> = {}): Layer.Layer<AppConfig> =>
   Layer.effect(
     AppConfig,
     loadConfig({
-      env: { DAEMON_HOME: home, DAEMON_NAME: "gwemix", DAEMON_POLL_INTERVAL: pollInterval, WEMIXVISOR_LOG_FORMAT: "json" }
+      env: {
+        DAEMON_HOME: home,
+        DAEMON_NAME: "gwemix",
+        DAEMON_POLL_INTERVAL: pollInterval,
+        WEMIXVISOR_LOG_FORMAT: "json",
+        DAEMON_ALLOW_DOWNLOAD_BINARIES: "true",
+        ...env
+      }
     })
   ).pipe(Layer.orDie)
 

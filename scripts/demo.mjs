@@ -5,7 +5,7 @@
 //   node scripts/demo.mjs   (uses the existing dist/)
 //
 // Everything lives in a temp folder that is removed at the end (KEEP=1 keeps it).
-import { spawn } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as os from "node:os"
@@ -120,11 +120,15 @@ try {
   const h0 = await waitFor("the node's RPC", () => head(port))
   say(`node v1 answers; head ${h0}`)
   const target = h0 + 10
-  say(`scheduling upgrade 'v2' at height ${target} by dropping upgrade-info.json (the Cosmovisor way)`)
-  fs.mkdirSync(path.join(home, "wemixvisor", "upgrades", "v2", "bin"), { recursive: true })
-  fs.copyFileSync(v2, path.join(home, "wemixvisor", "upgrades", "v2", "bin", "gwemix"))
-  fs.chmodSync(path.join(home, "wemixvisor", "upgrades", "v2", "bin", "gwemix"), 0o755)
-  fs.writeFileSync(path.join(home, "wemixvisor", "upgrade-info.json"), JSON.stringify({ name: "v2", height: target, info: "demo" }))
+  say(`$ wemixvisor upgrade schedule v2 ${target} --binary ${v2}`)
+  const cliOut = (args) => {
+    const r = spawnSync(process.execPath, [cli, ...args], { env, encoding: "utf8" })
+    process.stdout.write(r.stdout)
+    if (r.status !== 0) throw new Error(`wemixvisor ${args.join(" ")} exited ${r.status}: ${r.stderr.trim()}`)
+  }
+  cliOut(["upgrade", "schedule", "v2", String(target), "--binary", v2, "--info", "demo upgrade"])
+  say("$ wemixvisor upgrade list")
+  cliOut(["upgrade", "list"])
 
   let last = -1
   await waitFor(
@@ -148,6 +152,8 @@ try {
     return h !== undefined && h > target + 2 ? h : undefined
   })
   say(`✓ upgraded: current -> ${link}; versions started: ${versions.join(", ")}; height now ${after} (upgrade was at ${target})`)
+  say("$ wemixvisor upgrade status")
+  cliOut(["upgrade", "status"])
 
   say("$ kill -TERM <wemixvisor>   (stops the node gracefully, exits 0)")
   supervisor.kill("SIGTERM")

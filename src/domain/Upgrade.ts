@@ -47,9 +47,24 @@ export class Upgrade extends Schema.Class<Upgrade>("Upgrade")({
   updated_at: Schema.String
 }) {}
 
+/** The name of an upgrade listed twice, if any: a plan names each upgrade once. */
+const duplicateName = (upgrades: ReadonlyArray<{ readonly name: string }>): string | undefined => {
+  const seen = new Set<string>()
+  for (const u of upgrades) {
+    if (seen.has(u.name)) return u.name
+    seen.add(u.name)
+  }
+  return undefined
+}
+
 export class UpgradePlan extends Schema.Class<UpgradePlan>("UpgradePlan")({
   version: Schema.Literal(1),
-  upgrades: Schema.Array(Upgrade)
+  upgrades: Schema.Array(Upgrade).pipe(
+    Schema.filter((upgrades) => {
+      const dup = duplicateName(upgrades)
+      return dup === undefined || `upgrade '${dup}' is listed more than once`
+    })
+  )
 }) {
   static readonly empty = new UpgradePlan({ version: 1, upgrades: [] })
 }

@@ -86,7 +86,12 @@ describe("PlanStore", () => {
     ["missing field", JSON.stringify({ version: 1, upgrades: [{ ...validUpgrade, reason: undefined }] }), /upgrades\[0\]\.reason: is missing/],
     ["missing checksums", JSON.stringify({ version: 1, upgrades: [{ ...validUpgrade, checksums: undefined }] }), /upgrades\[0\]\.checksums: is missing/],
     ["bad name", JSON.stringify({ version: 1, upgrades: [{ ...validUpgrade, name: "../etc" }] }), /upgrades\[0\]\.name: an upgrade name is/],
-    ["unknown version", JSON.stringify({ version: 2, upgrades: [] }), /version: Expected 1, actual 2/]
+    ["unknown version", JSON.stringify({ version: 2, upgrades: [] }), /version: Expected 1, actual 2/],
+    [
+      "a name listed twice",
+      JSON.stringify({ version: 1, upgrades: [validUpgrade, { ...validUpgrade, height: 1600000 }] }),
+      /upgrades: upgrade 'v2' is listed more than once/
+    ]
   ]
   for (const [kind, text, problem] of corrupt) {
     it.scoped(`corrupt file (${kind}) → FileCorrupt naming the path and field; the file is never touched`, () =>

@@ -1,21 +1,30 @@
-import { type Context, Effect, Layer, Option, Stream } from "effect"
+import { type Context, Effect, Either, Layer, Option, Schema, Stream } from "effect"
 import type { FileCorrupt, IoError, UpgradeConflict as UpgradeConflictError, UpgradeNotFound as UpgradeNotFoundError } from "../domain/Errors.js"
 import type { StatusObject } from "../domain/Status.js"
 import type { Upgrade } from "../domain/Upgrade.js"
 import type { Events } from "../events/Events.js"
 import type { PreparationFailed } from "../orchestrator/Orchestrator.js"
-import { type CancelError, decodeName, decodeSchedule, type Operations, type ScheduleError } from "../upgrades/Operations.js"
+import {
+  type CancelError,
+  decodeName,
+  decodeSchedule,
+  invalidInputOf,
+  type Operations,
+  type ScheduleError
+} from "../upgrades/Operations.js"
 import { authProblem } from "./Auth.js"
 import {
   ApiAuth,
+  CancelUpgradePayload,
   InvalidInput,
   NodeUnreachable,
   PlanUnavailable,
   PrepareFailed,
+  PrepareUpgradePayload,
   Unauthorized,
   UpgradeConflict,
   UpgradeNotFound,
-  UpgradeRpcs
+  UpgradeRpcsServed
 } from "./Rpcs.js"
 
 /*
@@ -102,8 +111,21 @@ export const authLayer = (token: Option.Option<string>): Layer.Layer<ApiAuth> =>
     )
   )
 
+/** An RPC payload decoded by the handler (UpgradeRpcsServed takes them as they come). */
+const decodePayload =
+  <A, I>(schema: Schema.Schema<A, I>) =>
+  (payload: unknown): Either.Either<A, InvalidInput> =>
+    Schema.decodeUnknownEither(schema, { errors: "first", onExcessProperty: "ignore" })(payload).pipe(
+      Either.mapLeft((e) => {
+        const invalid = invalidInputOf(e)
+        return new InvalidInput({ field: invalid.field, problem: invalid.problem })
+      })
+    )
+const decodeCancel = decodePayload(CancelUpgradePayload)
+const decodePrepare = decodePayload(PrepareUpgradePayload)
+
 export const handlersLayer = (api: ApiServices) =>
-  UpgradeRpcs.toLayer({
+  UpgradeRpcsServed.toLayer({
     ScheduleUpgrade: (payload) =>
       decodeSchedule(payload, { forceHint: API_FORCE_HINT }).pipe(
         Effect.flatMap(api.ops.schedule),
@@ -114,9 +136,13 @@ export const handlersLayer = (api: ApiServices) =>
         Effect.map((l) => ({ upgrades: l.upgrades, count: l.count })),
         Effect.mapError(listErrorToWire)
       ),
-    CancelUpgrade: ({ name }) => api.ops.cancel(Option.fromNullable(name)).pipe(Effect.mapError(cancelErrorToWire)),
-    PrepareUpgrade: ({ name }) =>
-      decodeName(name).pipe(
+    CancelUpgrade: (payload) =>
+      decodeCancel(payload).pipe(
+        Effect.flatMap(({ name }) => api.ops.cancel(Option.fromNullable(name)).pipe(Effect.mapError(cancelErrorToWire)))
+      ),
+    PrepareUpgrade: (payload) =>
+      decodePrepare(payload).pipe(
+        Effect.flatMap(({ name }) => decodeName(name)),
         Effect.mapError((e) => new InvalidInput({ field: e.field, problem: e.problem })),
         Effect.flatMap((n) => api.prepare(n).pipe(Effect.mapError(prepareErrorToWire)))
       ),

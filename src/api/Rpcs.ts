@@ -14,7 +14,9 @@ import { WemixvisorEvent } from "../events/Events.js"
  *
  * Payload fields are plain strings and numbers on purpose: the server
  * validates them with the same rules as the CLI and answers a typed
- * InvalidInput naming the field, instead of a client-side encoding defect.
+ * InvalidInput naming the field, instead of a client-side encoding defect
+ * (or, for a client that is not this one, a server-side decoding defect:
+ * see UpgradeRpcsServed).
  */
 
 /** A field of the request the server refused (name, height, checksums.linux/amd64, …). */
@@ -110,29 +112,41 @@ export const PrepareUpgradePayload = Schema.Struct({
   name: Schema.String
 })
 
+const ScheduleErrors = Schema.Union(InvalidInput, UpgradeConflict, NodeUnreachable, PlanUnavailable)
+const CancelErrors = Schema.Union(InvalidInput, UpgradeNotFound, UpgradeConflict, PlanUnavailable)
+const PrepareErrors = Schema.Union(InvalidInput, UpgradeNotFound, UpgradeConflict, PrepareFailed, PlanUnavailable)
+
+const ListUpgrades = Rpc.make("ListUpgrades", { success: UpgradeList, error: PlanUnavailable })
+const GetStatus = Rpc.make("GetStatus", { success: StatusObject })
+/** Every event from the moment of the call, in the order the log has them. */
+const WatchEvents = Rpc.make("WatchEvents", { success: WemixvisorEvent, stream: true })
+
+/** The group as clients see it: typed payloads. */
 export class UpgradeRpcs extends RpcGroup.make(
-  Rpc.make("ScheduleUpgrade", {
-    payload: ScheduleUpgradePayload,
-    success: Upgrade,
-    error: Schema.Union(InvalidInput, UpgradeConflict, NodeUnreachable, PlanUnavailable)
-  }),
-  Rpc.make("ListUpgrades", { success: UpgradeList, error: PlanUnavailable }),
-  Rpc.make("CancelUpgrade", {
-    payload: CancelUpgradePayload,
-    success: Upgrade,
-    error: Schema.Union(InvalidInput, UpgradeNotFound, UpgradeConflict, PlanUnavailable)
-  }),
+  Rpc.make("ScheduleUpgrade", { payload: ScheduleUpgradePayload, success: Upgrade, error: ScheduleErrors }),
+  ListUpgrades,
+  Rpc.make("CancelUpgrade", { payload: CancelUpgradePayload, success: Upgrade, error: CancelErrors }),
   /**
    * Prepares a pending upgrade now (download, verify, executable check,
    * version probe) and answers it `ready` — or why it is not. Waits for a
    * preparation already under way.
    */
-  Rpc.make("PrepareUpgrade", {
-    payload: PrepareUpgradePayload,
-    success: Upgrade,
-    error: Schema.Union(InvalidInput, UpgradeNotFound, UpgradeConflict, PrepareFailed, PlanUnavailable)
-  }),
-  Rpc.make("GetStatus", { success: StatusObject }),
-  /** Every event from the moment of the call, in the order the log has them. */
-  Rpc.make("WatchEvents", { success: WemixvisorEvent, stream: true })
+  Rpc.make("PrepareUpgrade", { payload: PrepareUpgradePayload, success: Upgrade, error: PrepareErrors }),
+  GetStatus,
+  WatchEvents
 ).middleware(ApiAuth) {}
+
+/**
+ * The same group as the server serves it: payloads taken as they come. The
+ * framework decodes a payload before any handler runs and turns a mismatch
+ * into an untyped defect; the handlers decode them instead (the CLI's rules),
+ * so a wrong or missing field is a typed InvalidInput naming it.
+ */
+export const UpgradeRpcsServed = RpcGroup.make(
+  Rpc.make("ScheduleUpgrade", { payload: Schema.Unknown, success: Upgrade, error: ScheduleErrors }),
+  ListUpgrades,
+  Rpc.make("CancelUpgrade", { payload: Schema.Unknown, success: Upgrade, error: CancelErrors }),
+  Rpc.make("PrepareUpgrade", { payload: Schema.Unknown, success: Upgrade, error: PrepareErrors }),
+  GetStatus,
+  WatchEvents
+).middleware(ApiAuth)

@@ -1,12 +1,12 @@
 import type * as HttpApp from "@effect/platform/HttpApp"
-import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import * as RpcSerialization from "@effect/rpc/RpcSerialization"
 import * as RpcServer from "@effect/rpc/RpcServer"
-import { Clock, Duration, Effect, Either, Layer, Option, Ref, Schedule, type Scope, Stream } from "effect"
+import { Cause, Clock, Duration, Effect, Either, Layer, Option, Ref, Schedule, type Scope, Stream } from "effect"
 import * as http from "node:http"
 import { BinaryStore } from "../binaries/BinaryStore.js"
 import { AppConfig } from "../config/Config.js"
@@ -19,7 +19,7 @@ import { PlanStore } from "../upgrades/PlanStore.js"
 import { checkExposure, listenAddress } from "./Auth.js"
 import { type ApiServices, authLayer, handlersLayer } from "./Handlers.js"
 import { errorResponse, health, type HealthInputs, routes } from "./Rest.js"
-import { UpgradeRpcs } from "./Rpcs.js"
+import { UpgradeRpcsServed } from "./Rpcs.js"
 
 /*
  * The one HTTP server of DESIGN §5 on WEMIXVISOR_API_ADDR: POST /rpc (the
@@ -39,12 +39,62 @@ export const DEFAULT_STALE_AFTER = Duration.seconds(60)
  */
 export const listenRetry = Schedule.exponential("1 second").pipe(Schedule.either(Schedule.spaced("1 minute")))
 
-const tooLarge = () => errorResponse(413, "request body too large", `the limit is ${MAX_BODY_BYTES} bytes`)
+/** Past the limit the rest is read and dropped up to this much, so the client (still sending) reads the 413 rather than a reset. */
+const DISCARD_BYTES = 16 * MAX_BODY_BYTES
+
+const tooLarge = () =>
+  errorResponse(413, "request body too large", `the limit is ${MAX_BODY_BYTES} bytes`, { connection: "close" })
+
+/**
+ * The body of the Node request as text, or none when it passes the limit.
+ * Read here rather than through `request.text` with a maximum: on overflow
+ * that destroys the request, and with it the socket, before any 413 is sent.
+ */
+const readLimited = (incoming: http.IncomingMessage): Effect.Effect<Option.Option<string>, Error> =>
+  Effect.async((resume) => {
+    const chunks: Array<Buffer> = []
+    let bytes = 0
+    const onData = (chunk: Buffer) => {
+      bytes += chunk.length
+      if (bytes <= MAX_BODY_BYTES) chunks.push(chunk)
+      else if (bytes > MAX_BODY_BYTES + DISCARD_BYTES) finish(Effect.succeed(Option.none()))
+    }
+    const onEnd = () =>
+      finish(Effect.succeed(bytes > MAX_BODY_BYTES ? Option.none() : Option.some(Buffer.concat(chunks).toString("utf8"))))
+    const onError = (e: Error) => finish(Effect.fail(e))
+    const detach = () => {
+      incoming.off("data", onData)
+      incoming.off("end", onEnd)
+      incoming.off("error", onError)
+    }
+    const finish = (result: Effect.Effect<Option.Option<string>, Error>) => {
+      detach()
+      resume(result)
+    }
+    incoming.on("data", onData)
+    incoming.once("end", onEnd)
+    incoming.once("error", onError)
+    return Effect.sync(detach)
+  })
+
+/** The request with its body already read: what the routes and the RPC server read from. */
+const withBody = (request: HttpServerRequest.HttpServerRequest, body: string) => {
+  const headers = new globalThis.Headers()
+  for (const [k, v] of Object.entries(request.headers)) if (k !== "transfer-encoding" && k !== "content-length") headers.set(k, v)
+  return HttpServerRequest.fromWeb(
+    new Request(new URL(request.url, "http://wemixvisor.invalid"), {
+      method: request.method,
+      headers,
+      // A web Request refuses any body on GET and HEAD, even an empty one; no route reads one there.
+      ...(request.method === "GET" || request.method === "HEAD" ? {} : { body })
+    })
+  ).modify(Option.match(request.remoteAddress, { onNone: () => ({}), onSome: (remoteAddress) => ({ remoteAddress }) }))
+}
 
 /**
  * Enforces the body limit for every route (the RPC endpoint included) and
- * reads the body once, here: the request caches it for the handler. A
- * declared length over the limit is refused unread.
+ * reads the body once, here, for the handler. A declared length over the
+ * limit is refused unread.
  */
 const limitBody = <E, R>(app: HttpApp.Default<E, R>) =>
   Effect.gen(function* () {
@@ -52,17 +102,18 @@ const limitBody = <E, R>(app: HttpApp.Default<E, R>) =>
     const declared = request.headers["content-length"]
     if (declared !== undefined && Number(declared) > MAX_BODY_BYTES) return tooLarge()
     const hasBody = (declared !== undefined && Number(declared) > 0) || request.headers["transfer-encoding"] !== undefined
-    if (hasBody) {
-      const read = yield* Effect.either(HttpIncomingMessage.withMaxBodySize(request.text, Option.some(MAX_BODY_BYTES)))
-      if (Either.isLeft(read)) {
-        const cause = read.left.cause
-        return cause instanceof Error && cause.message === "maxBytes exceeded"
-          ? tooLarge()
-          : errorResponse(400, "invalid body", read.left.message)
-      }
-    }
-    return yield* app
+    if (!hasBody) return yield* app
+    const read = yield* Effect.either(readLimited(NodeHttpServerRequest.toIncomingMessage(request)))
+    if (Either.isLeft(read)) return errorResponse(400, "invalid body", read.left.message)
+    if (Option.isNone(read.right)) return tooLarge()
+    return yield* Effect.provideService(app, HttpServerRequest.HttpServerRequest, withBody(request, read.right.value))
   })
+
+/** The first line of what went wrong, for a client that sent something the protocol cannot take. */
+const causeText = (cause: Cause.Cause<unknown>) => {
+  const first = Cause.squash(cause)
+  return (first instanceof Error ? first.message : String(first)).split("\n")[0] ?? ""
+}
 
 /** The whole HTTP app; the RPC server runs in the caller's scope. */
 export const makeApp = (api: ApiServices, healthInputs: HealthInputs) =>
@@ -70,8 +121,23 @@ export const makeApp = (api: ApiServices, healthInputs: HealthInputs) =>
     const rpcContext = yield* Layer.build(
       Layer.mergeAll(handlersLayer(api), authLayer(api.token), RpcSerialization.layerNdjson)
     )
-    const rpc = yield* RpcServer.toHttpApp(UpgradeRpcs).pipe(Effect.provide(rpcContext))
-    const router = routes(api).pipe(HttpRouter.post("/rpc", rpc), HttpRouter.concat(health(healthInputs)))
+    const rpc = yield* RpcServer.toHttpApp(UpgradeRpcsServed).pipe(Effect.provide(rpcContext))
+    // A request line the protocol cannot take (no `headers`, …) dies inside
+    // @effect/rpc, which the HTTP server would answer with an empty 500.
+    const rpcApp = rpc.pipe(
+      Effect.catchAllCause((cause) =>
+        Cause.isInterruptedOnly(cause)
+          ? Effect.failCause(cause)
+          : Effect.succeed(
+              errorResponse(
+                400,
+                "invalid RPC request",
+                `not an @effect/rpc NDJSON request (each Request line has _tag, id, tag, payload and headers): ${causeText(cause)}`
+              )
+            )
+      )
+    )
+    const router = routes(api).pipe(HttpRouter.post("/rpc", rpcApp), HttpRouter.concat(health(healthInputs)))
     return limitBody(router).pipe(
       Effect.catchTag("RouteNotFound", (e) =>
         Effect.succeed(errorResponse(404, "not found", `no route ${e.request.method} ${e.request.url}`))

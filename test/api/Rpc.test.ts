@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Exit, Fiber, Option, Ref, Stream } from "effect"
 import { layerProtocol, makeClient, Upgrade } from "../../src/api/index.js"
+import { UpgradeRpcs, UpgradeRpcsServed } from "../../src/api/Rpcs.js"
 import { makeHeight } from "../../src/domain/Height.js"
 import { type ApiWorld, buildApi, idleStatus, planText, setupApi } from "./support.js"
 
@@ -83,6 +84,69 @@ describe("RPC: UpgradeRpcs over POST /rpc (NDJSON)", () => {
       expect(events.map((e) => e.type)).toEqual(["upgrade-scheduled", "upgrade-cancelled", "node-error"])
       expect(events[0]).toMatchObject({ name: "v2", height: 200 })
     }))
+})
+
+/** One NDJSON request line as another (non-Effect) client might send it: HTTP status and the first response line. */
+const rawRpc = (w: ApiWorld, line: object) =>
+  Effect.promise(async () => {
+    const res = await fetch(`${w.base}/rpc`, {
+      method: "POST",
+      headers: { "content-type": "application/ndjson" },
+      body: JSON.stringify(line) + "\n"
+    })
+    const text = await res.text()
+    const first = text.split("\n").find((l) => l.trim() !== "")
+    return { status: res.status, first: first === undefined ? undefined : (JSON.parse(first) as unknown) }
+  })
+
+const request = (tag: string, payload: unknown) => ({ _tag: "Request", id: "1", tag, payload, headers: [] })
+
+/** The typed failure of a response line: {_tag: "Exit", exit: {_tag: "Failure", cause: {_tag: "Fail", error}}}. */
+const typedFailure = (error: object) => ({ _tag: "Exit", exit: { _tag: "Failure", cause: { _tag: "Fail", error } } })
+
+describe("RPC: what other clients may send", () => {
+  it.scopedLive("wrong-typed or missing payload fields → typed InvalidInput naming the field, not a defect; nothing written", () =>
+    Effect.gen(function* () {
+      const w = yield* setupApi({ head: 100 })
+      const cases: ReadonlyArray<readonly [string, unknown, string]> = [
+        ["ScheduleUpgrade", { name: "p1", height: "200" }, "height"],
+        ["ScheduleUpgrade", { height: 200 }, "name"],
+        ["ScheduleUpgrade", { name: 7, height: 200 }, "name"],
+        ["ScheduleUpgrade", { name: "p1", height: 200, info: 42 }, "info"],
+        ["ScheduleUpgrade", { name: "p1", height: 200, force: "yes" }, "force"],
+        ["ScheduleUpgrade", "v2", "body"],
+        ["CancelUpgrade", { name: 5 }, "name"],
+        ["PrepareUpgrade", {}, "name"],
+        ["PrepareUpgrade", { name: "../evil" }, "name"]
+      ]
+      for (const [tag, payload, field] of cases) {
+        const r = yield* rawRpc(w, request(tag, payload))
+        expect(r.status, `${tag} ${JSON.stringify(payload)}`).toBe(200)
+        expect(r.first, `${tag} ${JSON.stringify(payload)}`).toMatchObject(typedFailure({ _tag: "InvalidInput", field }))
+      }
+      // The well-formed request still works over the same path.
+      const ok = yield* rawRpc(w, request("ScheduleUpgrade", { name: "p1", height: 200 }))
+      expect(ok.first).toMatchObject({ _tag: "Exit", exit: { _tag: "Success", value: { name: "p1", height: 200 } } })
+      const cancelled = yield* rawRpc(w, request("CancelUpgrade", {}))
+      expect(cancelled.first).toMatchObject({ _tag: "Exit", exit: { _tag: "Success", value: { name: "p1", status: "cancelled" } } })
+      expect(JSON.parse(planText(w)!).upgrades).toMatchObject([{ name: "p1", status: "cancelled" }])
+    }))
+
+  it.scopedLive("a request line without headers → 400 {error, details}, not an empty 500", () =>
+    Effect.gen(function* () {
+      const w = yield* setupApi({ head: 100 })
+      const r = yield* rawRpc(w, { _tag: "Request", id: "77", tag: "GetStatus", payload: {} })
+      expect(r.status).toBe(400)
+      expect(r.first).toMatchObject({ error: "invalid RPC request" })
+      expect((r.first as { details: unknown }).details).toMatch(/headers/)
+      // The server is still fine afterwards.
+      const client = yield* clientFor(w)
+      expect((yield* client.ListUpgrades()).count).toBe(0)
+    }))
+
+  it("the served group has the client group's procedures", () => {
+    expect([...UpgradeRpcsServed.requests.keys()]).toEqual([...UpgradeRpcs.requests.keys()])
+  })
 })
 
 describe("RPC: auth", () => {

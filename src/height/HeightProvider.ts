@@ -3,7 +3,7 @@ import { AppConfig } from "../config/Config.js"
 import type { NodeUnreachable } from "../domain/Errors.js"
 import type { Height } from "../domain/Height.js"
 import { Events } from "../events/Events.js"
-import { makeAgent } from "./NodeFetch.js"
+import { makeAgent } from "./HttpRpc.js"
 import { blockNumber, makeHttpClient, readHead, webSocketHeads } from "./Rpc.js"
 import { watchHeights } from "./Watch.js"
 

@@ -1,4 +1,4 @@
-import { Duration, Effect, Either, Option, Ref, Schedule, Stream } from "effect"
+import { Duration, Effect, Either, Option, Ref, Schedule, Stream, SubscriptionRef } from "effect"
 import type { NodeUnreachable } from "../domain/Errors.js"
 import type { Height } from "../domain/Height.js"
 import { monotonic, type Observed, type Reorg } from "./Monotonic.js"
@@ -22,19 +22,30 @@ export const pushRetrySchedule: Schedule.Schedule<unknown> = Schedule.exponentia
   Schedule.either(Schedule.spaced("5 seconds"))
 )
 
+/**
+ * While the push subscription delivers, polling is only a safety net for a
+ * subscription that goes quiet without failing: one read per this interval
+ * (or per DAEMON_POLL_INTERVAL when that is longer). Polling every 300 ms
+ * next to a working subscription was most of an idle supervisor's CPU
+ * (scripts/bench-idle.mjs); the subscription is faster anyway.
+ */
+export const pushHealthyPollInterval = Duration.seconds(5)
+
 type Reach = "unknown" | "up" | "down"
 
 /**
  * Heights read by polling. Never fails, never ends: a failed read is skipped.
  * Logs once when the node becomes unreachable (warning) and once when it
- * answers again (info) — not once per failed poll.
+ * answers again (info) — not once per failed poll. `reach` carries that
+ * state across pollers that replace one another (watchHeights).
  */
 export const polled = (
   fetchHead: Effect.Effect<Height, NodeUnreachable>,
-  interval: Duration.DurationInput
+  interval: Duration.DurationInput,
+  reach?: Ref.Ref<Reach>
 ): Stream.Stream<Height> =>
   Stream.unwrap(
-    Effect.map(Ref.make<Reach>("unknown"), (reach) =>
+    Effect.map(reach === undefined ? Ref.make<Reach>("unknown") : Effect.succeed(reach), (reach) =>
       Stream.repeatEffectWithSchedule(Effect.either(fetchHead), pollSchedule(interval)).pipe(
         Stream.tap(
           Either.match({
@@ -68,11 +79,14 @@ export const polled = (
 /**
  * Heights pushed by a subscription (`connect` opens one connection and fails
  * when it is lost), reconnected on `retry` forever. Logs once when the
- * subscription is lost and once when it is back.
+ * subscription is lost and once when it is back; `up` (when given) follows
+ * the same transitions: true from the first height of a connection, false
+ * from its loss.
  */
 export const pushed = (
   connect: Stream.Stream<Height, NodeUnreachable>,
-  retry: Schedule.Schedule<unknown, NodeUnreachable> = pushRetrySchedule
+  retry: Schedule.Schedule<unknown, NodeUnreachable> = pushRetrySchedule,
+  up?: SubscriptionRef.SubscriptionRef<boolean>
 ): Stream.Stream<Height> =>
   Stream.unwrap(
     Effect.map(Ref.make<Reach>("unknown"), (reach) =>
@@ -83,7 +97,8 @@ export const pushed = (
               was === "up"
                 ? Effect.void
                 : Effect.logInfo(was === "down" ? "head subscription restored" : "head subscription active").pipe(
-                    Effect.annotateLogs({ height })
+                    Effect.annotateLogs({ height }),
+                    Effect.zipRight(up === undefined ? Effect.void : SubscriptionRef.set(up, true))
                   )
             )
           )
@@ -94,7 +109,8 @@ export const pushed = (
               was === "down"
                 ? Effect.void
                 : Effect.logWarning(`head subscription lost (${error.message}); polling until it is back`).pipe(
-                    Effect.annotateLogs({ url: error.url })
+                    Effect.annotateLogs({ url: error.url }),
+                    Effect.zipRight(up === undefined ? Effect.void : SubscriptionRef.set(up, false))
                   )
             )
           )
@@ -110,7 +126,11 @@ export interface HeightSources {
   /** One direct read of the head. */
   readonly fetchHead: Effect.Effect<Height, NodeUnreachable>
   readonly pollInterval: Duration.DurationInput
-  /** One push connection (e.g. WebSocket newHeads), merged with polling, which stays as the fallback. */
+  /**
+   * One push connection (e.g. WebSocket newHeads), merged with polling, which
+   * stays as the fallback: at `pollInterval` while the subscription is down,
+   * at pushHealthyPollInterval while it delivers.
+   */
   readonly push: Option.Option<Stream.Stream<Height, NodeUnreachable>>
   readonly pushRetry?: Schedule.Schedule<unknown, NodeUnreachable>
 }
@@ -128,10 +148,25 @@ export const watchHeights = (
   const tag =
     (source: string) =>
     (height: Height): Observed => ({ source, height })
-  const poll = polled(sources.fetchHead, sources.pollInterval).pipe(Stream.map(tag("poll")))
   const all = Option.match(sources.push, {
-    onNone: () => poll,
-    onSome: (connect) => Stream.merge(poll, pushed(connect, sources.pushRetry).pipe(Stream.map(tag("push"))))
+    onNone: () => polled(sources.fetchHead, sources.pollInterval).pipe(Stream.map(tag("poll"))),
+    onSome: (connect) =>
+      Stream.unwrap(
+        Effect.gen(function* () {
+          const pushUp = yield* SubscriptionRef.make(false)
+          const reach = yield* Ref.make<Reach>("unknown")
+          const slow = Duration.max(Duration.decode(sources.pollInterval), pushHealthyPollInterval)
+          // A new poller each time the subscription comes or goes: its first read is at once, so a lost one is covered at once.
+          const poll = pushUp.changes.pipe(
+            Stream.changes,
+            Stream.flatMap((up) => polled(sources.fetchHead, up ? slow : sources.pollInterval, reach), { switch: true })
+          )
+          return Stream.merge(
+            poll.pipe(Stream.map(tag("poll"))),
+            pushed(connect, sources.pushRetry, pushUp).pipe(Stream.map(tag("push")))
+          )
+        })
+      )
   })
   return all.pipe(monotonic(onReorg, start))
 }

@@ -59,6 +59,10 @@ export class NodeProcess extends Context.Tag("wemixvisor/NodeProcess")<NodeProce
  *   state `stopped`.
  * - node.pid is written at each spawn and removed once the group is gone; call
  *   `reapStale` (under run.lock) before the first `start`.
+ * - The node's stdout/stderr are forwarded to ours without ever blocking the
+ *   node (src/node/LogPassthrough.ts): lines a slow reader cannot take are
+ *   dropped whole, counted and logged (at once, then at most every 10 s, and
+ *   the total when that process is gone).
  */
 export const layer = (args: ReadonlyArray<string>): Layer.Layer<NodeProcess, never, AppConfig | Events | Spawner.Spawner> =>
   Layer.scoped(NodeProcess, make(args))

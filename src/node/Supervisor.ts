@@ -19,6 +19,7 @@ import { describeExit, initialNodeStatus, type NodeExit, type NodeStatus } from 
 import { Events } from "../events/Events.js"
 import type { NodeExitReport, NodeProcessService } from "./NodeProcess.js"
 import { removePidFile, writePidFile } from "./PidFile.js"
+import { reportDrops, reportDropTotal } from "./LogPassthrough.js"
 import { killGroupUntilGone } from "./ProcessGroup.js"
 import { makeBackoff, restartPolicy, stableAfter } from "./RestartPolicy.js"
 import { type ChildHandle, Spawner } from "./Spawner.js"
@@ -106,6 +107,9 @@ export const make = (
           yield* killGroupUntilGone(child.groupAlive, child.signalGroup("SIGKILL"))
         }
         yield* removePidFile(layout.nodePid)
+        // With the whole group gone the pipes close: forward their last bytes before anything else starts.
+        yield* child.closeOutput
+        yield* reportDropTotal(child.pid, yield* child.droppedLines)
       })
 
     /** One node process from spawn to exit. Fails only when it cannot be spawned. */
@@ -120,6 +124,7 @@ export const make = (
             Effect.tap(spawner.spawn(layout.currentBinary, args), (c) => writePidFile(layout.nodePid, c.pid, c.pgid)),
             (c) => release(c, observed)
           )
+          yield* Effect.forkScoped(reportDrops(child))
           const startedAt = yield* Clock.currentTimeMillis
           yield* setStatus((s) => ({ ...s, state: "running", pid: child.pid, reason: null }))
           yield* events.publish({ type: "node-started", pid: child.pid, binary })

@@ -98,7 +98,11 @@ const makeChild = (pid: number, file: string, args: ReadonlyArray<string>, behav
       pgid: pid,
       exit: Deferred.await(exited),
       signalGroup: deliver,
-      groupAlive: child.groupAlive
+      groupAlive: child.groupAlive,
+      // Fake processes write nothing.
+      droppedLines: Effect.succeed({ stdout: 0, stderr: 0 }),
+      awaitDropped: () => Effect.never,
+      closeOutput: Effect.void
     }
     return { child, handle }
   })

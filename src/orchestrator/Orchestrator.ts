@@ -933,6 +933,23 @@ const make = (crash: CrashHook) =>
     // -------------------------------------------------------------------------
     // Recovery: replay the journal forward (before the node is started)
 
+    /**
+     * An upgrade is marked `upgrading` just before its first step is
+     * journaled. Killed in between, the previous run touched nothing: the
+     * upgrade goes back to `scheduled`, is prepared again and fires as usual.
+     */
+    const unmarkUnjournaled = Effect.gen(function* () {
+      const plan = yield* Effect.option(plans.read)
+      if (Option.isNone(plan)) return
+      for (const u of plan.value.upgrades) {
+        if (u.status !== "upgrading") continue
+        yield* Effect.logWarning(`upgrade ${u.name} was marked upgrading but no step was taken (no journal); scheduling it again`)
+        yield* updatePlan((p, now) => [undefined, findUpgrade(p, u.name)?.status === "upgrading" ? setStatus(p, u.name, "scheduled", null, now).plan : p] as const).pipe(
+          Effect.catchAll((e) => Effect.logError(`upgrade ${u.name} could not be scheduled again: ${e.message}`))
+        )
+      }
+    })
+
     const recover = Effect.gen(function* () {
       const read = yield* Effect.either(journal.read)
       if (Either.isLeft(read)) {
@@ -941,7 +958,7 @@ const make = (crash: CrashHook) =>
         yield* Ref.set(pausedByJournal, why)
         return
       }
-      if (Option.isNone(read.right)) return
+      if (Option.isNone(read.right)) return yield* unmarkUnjournaled
       const entry = read.right.value
       yield* Effect.logWarning(`resuming upgrade ${entry.name} from step ${entry.step} (${journal.file})`)
       yield* record(entry.name, "recover", "started", `journal at ${entry.step}`)

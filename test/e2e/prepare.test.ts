@@ -32,8 +32,9 @@ afterEach(async () => {
 })
 afterAll(removeCliCopy)
 
+// These tests are about the version probe too: turn it back on (fastEnv turns it off).
 const scenario = async (env: Record<string, string> = {}) => {
-  const s = await makeScenario({ env })
+  const s = await makeScenario({ env: { DAEMON_VERSION_ARGS: "version", ...env } })
   scenarios.push(s)
   return s
 }

@@ -4,7 +4,7 @@
  * side is tested against a real anvil in HeightProvider.anvil.test.ts).
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Effect, Fiber, Logger, Option, Ref, Stream, TestClock } from "effect"
+import { Chunk, Deferred, Effect, Fiber, Logger, Option, Ref, Schedule, Stream, TestClock } from "effect"
 import { NodeUnreachable } from "../../src/domain/Errors.js"
 import { type Height, makeHeight } from "../../src/domain/Height.js"
 import { initialState, type Observed, type Reorg, step } from "../../src/height/Monotonic.js"
@@ -238,6 +238,52 @@ describe("watchHeights (TestClock)", () => {
       // Polls at 1 s and 2 s still read 10 (late, not a drop); 12 and 13 arrive by polling alone.
       yield* TestClock.adjust("3800 millis")
       expect(yield* items).toEqual([10, 11, 12, 13])
+      expect(Option.isNone(yield* Fiber.poll(fiber))).toBe(true)
+      yield* Fiber.interrupt(fiber)
+    })
+  )
+
+  it.effect("while the subscription delivers, polling slows to one read per 5 s; a lost subscription brings it back at once", () =>
+    Effect.gen(function* () {
+      const node = yield* scriptedHead([1])
+      const lost = yield* Deferred.make<void>()
+      // One connection: a head at 100 ms and then every second, until `lost`; reconnecting fails from then on.
+      const connected = yield* Ref.make(0)
+      const connect = Ref.updateAndGet(connected, (n) => n + 1).pipe(
+        Effect.map((n) =>
+          n === 1
+            ? Stream.fromSchedule(Schedule.spaced("1 second")).pipe(
+                Stream.map((i) => h(i + 2)),
+                Stream.prepend(Chunk.of(h(1))),
+                Stream.schedule(Schedule.spaced("100 millis").pipe(Schedule.upTo("100 millis"))),
+                Stream.interruptWhen(Deferred.await(lost)),
+                Stream.concat(Stream.fail(down))
+              )
+            : Stream.fail(down)
+        ),
+        Stream.unwrap
+      )
+      const { fiber } = yield* collect(
+        watchHeights({ fetchHead: node.fetchHead, pollInterval: "300 millis", push: Option.some(connect) }, () => Effect.void)
+      ).pipe(Effect.provide(Logger.remove(Logger.defaultLogger)))
+      yield* TestClock.adjust(0)
+      expect(yield* node.calls).toBe(1) // the first read, before anything was pushed
+      yield* TestClock.adjust("200 millis")
+      // Pushed: the poller starts over at the slow pace (one read as it switches), then nothing for 5 s.
+      const atSwitch = yield* node.calls
+      expect(atSwitch).toBeLessThanOrEqual(2)
+      yield* TestClock.adjust("4700 millis")
+      expect(yield* node.calls).toBe(atSwitch)
+      yield* TestClock.adjust("300 millis")
+      expect(yield* node.calls).toBe(atSwitch + 1)
+      yield* TestClock.adjust("4 seconds")
+      const beforeLoss = yield* node.calls
+      // Lost: a read at once, then every 300 ms again.
+      yield* Deferred.succeed(lost, undefined)
+      yield* TestClock.adjust(0)
+      expect(yield* node.calls).toBe(beforeLoss + 1)
+      yield* TestClock.adjust("900 millis")
+      expect(yield* node.calls).toBe(beforeLoss + 4)
       expect(Option.isNone(yield* Fiber.poll(fiber))).toBe(true)
       yield* Fiber.interrupt(fiber)
     })

@@ -11,64 +11,10 @@ import * as path from "node:path"
 import * as Events from "../../src/events/Events.js"
 import * as NodeProcess from "../../src/node/NodeProcess.js"
 import { groupMembers, processStartTime } from "../../src/platform/Proc.js"
-import { cleanup, isAlive, pgrep, tempDir, waitFor, writeScript } from "../support/fixtures.js"
-import { captureLogs, configLayer, type LogLine, recordEvents } from "./support.js"
+import { isAlive, pgrep, writeScript } from "../support/fixtures.js"
+import { captureLogs, configLayer, type Home, type LogLine, makeHome, recordEvents, until } from "./support.js"
 
 const ARGS = ["--datadir", "/data/with space", "--http", "*"]
-
-interface Home {
-  readonly home: string
-  readonly root: string
-  /** A unique string for this test's processes (pgrep -f). */
-  readonly marker: string
-  readonly env: Record<string, string>
-  readonly file: (name: string) => string
-  readonly lines: (name: string) => Array<string>
-}
-
-let seq = 0
-
-/** A temp home whose genesis binary is `body`; removed (and any process left with its marker killed) when the test ends. */
-const makeHome = (body: string, env: Record<string, string> = {}) =>
-  Effect.acquireRelease(
-    Effect.sync((): Home => {
-      const home = tempDir("wemixvisor-node-")
-      const root = path.join(home, "wemixvisor")
-      // A fractional sleep length nobody else uses: `pgrep -f "sleep <marker>"` finds exactly our sleeps.
-      const marker = `4242.${process.pid}${++seq}`
-      writeScript(path.join(root, "genesis", "bin", "node"), body.replaceAll("@HOME@", home).replaceAll("@MARKER@", marker))
-      fs.symlinkSync("genesis", path.join(root, "current"))
-      const file = (name: string) => path.join(home, name)
-      return {
-        home,
-        root,
-        marker,
-        file,
-        lines: (name) => (fs.existsSync(file(name)) ? fs.readFileSync(file(name), "utf8").split("\n").filter((l) => l !== "") : []),
-        env: {
-          DAEMON_HOME: home,
-          DAEMON_NAME: "node",
-          DAEMON_SHUTDOWN_GRACE: "200ms",
-          DAEMON_RESTART_DELAY: "50ms",
-          DAEMON_RESTART_MAX_DELAY: "200ms",
-          DAEMON_MAX_RESTARTS: "3",
-          DAEMON_RESTART_WINDOW: "1m",
-          ...env
-        }
-      }
-    }),
-    (h) =>
-      Effect.sync(() => {
-        for (const pid of [...pgrep(h.marker), ...pgrep(h.home)]) {
-          try {
-            process.kill(pid, "SIGKILL")
-          } catch {
-            // gone
-          }
-        }
-        cleanup(h.home)
-      })
-  )
 
 const withNode =
   (h: Home, logs = captureLogs()) =>
@@ -78,9 +24,6 @@ const withNode =
       Effect.provide(Layer.merge(Events.layer, configLayer(h.env))),
       Effect.provide(logs.layer)
     )
-
-const until = (what: string, check: () => boolean | undefined, timeoutMs = 10_000) =>
-  Effect.promise(() => waitFor(what, check, timeoutMs, 20))
 
 const readPidFile = (h: Home): unknown => JSON.parse(fs.readFileSync(path.join(h.root, "node.pid"), "utf8"))
 

@@ -60,6 +60,18 @@ const fireV2 = (w: World, run: Run) =>
   })
 
 describe("Orchestrator: when an upgrade fires", () => {
+  it.scoped("an upgrade marked upgrading with no journal (killed before its first step) is scheduled again and fires", () =>
+    Effect.gen(function* () {
+      const w = yield* makeWorld()
+      yield* scheduleUpgrade(w, "v2", 100)
+      yield* setPlan(w, setStatus(yield* readPlan(w), "v2", "upgrading", null, "2026-01-01T00:00:01.000Z").plan)
+      yield* startRunning(w)
+      yield* pushHeight(w, 101)
+      yield* adjustUntil("v2 done", statusOf(w, "v2").pipe(Effect.map((s) => s === "done")))
+      expect(yield* log(w)).toEqual(["start:genesis", "suspend", "stop", "switch:v2", "start:v2", "resume"])
+      expect(yield* Ref.get(w.current)).toBe("v2")
+    }))
+
   it.scoped("height 99 does not fire, 100 fires, exactly once", () =>
     Effect.gen(function* () {
       const w = yield* makeWorld()

@@ -1,0 +1,577 @@
+// Log passthrough benchmark (issue 6 item 4): the node's output passes
+// through wemixvisor (src/node/LogPassthrough.ts) on its way to wemixvisor's
+// own stdout. How fast, how lossless, and what happens when the reader of
+// that output is slow.
+//
+//   npm run bench:logs                        (builds first; ~1 minute)
+//   node scripts/bench-logs.mjs --quick       (existing dist/, 50 MB, 1 round, 100 MB slow; ~20 s)
+//   node scripts/bench-logs.mjs --mb 200 --rounds 5 --keep
+//   node scripts/bench-logs.mjs --bin /tmp/other-build/bin.js        (another build, to compare)
+//
+// The fake node is a Node script writing log lines of ~150 bytes as fast as
+// it can, one write(2) per line (as a Go node's logger does: one unbuffered
+// write per record), each line numbered. It runs
+// - through wemixvisor: the built CLI (dist/bin.js) `init` + `run` in a temp
+//   home, with the fake node as its genesis binary; wemixvisor's stdout is a
+//   pipe to a reader process started here;
+// - through cat: the same fake node | cat | the same reader.
+// The node starts writing only once the process in the middle is up (a
+// handshake through files), so startup is not measured; the CPU time that
+// process used while the node wrote is reported beside the throughput: on a
+// busy machine the MB/s vary from run to run far more than the CPU cost.
+// Every link is a real pipe (a FIFO opened and unlinked), as in a shell
+// pipeline. The fake node runs in a session of its own in both cases, as
+// wemixvisor must run it (setsid, for the process-group stop): with the
+// kernel's autogroup scheduling (sched_autogroup_enabled=1, the default on
+// most distributions) a session is a scheduling group of its own, and on a
+// busy machine that alone changes a pipeline's throughput by 2× or more,
+// cat or not — it is not what this measures. The reader counts bytes and
+// lines at the far end and stamps the first and the last byte; throughput =
+// bytes / (last - first). Rounds are interleaved (cat, wemixvisor, cat, …)
+// and medians reported.
+// Targets: wemixvisor ≥ 0.9× cat, 0 lines lost.
+//
+// Then the slow reader: the reader is throttled (4 MB/s) while the node
+// writes --slow-mb of lines. Through wemixvisor the node must finish about
+// as fast as it does with a fast reader (it is never blocked), wemixvisor's
+// memory must stay bounded, and every line it could not deliver must be
+// counted and reported (its log: a warning at once, then at most every 10 s,
+// and the total when the node stops): received + dropped = written, and
+// every received line whole and in order. Through cat, the same node is
+// blocked by the reader (shown for contrast, cut off after 5 s).
+//
+// Exit status: 0 every target met, 3 a target missed, 1 the run failed.
+// Everything lives in one temp folder, removed at the end with every process
+// started here, also on failure or Ctrl-C (--keep keeps the folder).
+import { execFileSync, spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
+const argvBin = process.argv.indexOf("--bin")
+/** The CLI under test: the build (default), or another build to compare with (--bin). */
+const bin = argvBin >= 0 ? path.resolve(process.argv[argvBin + 1]) : path.join(root, "dist/bin.js")
+
+// ---------------------------------------------------------------------------
+// Options
+
+const argv = process.argv.slice(2)
+const flag = (name) => argv.includes(name)
+const option = (name) => {
+  const i = argv.indexOf(name)
+  return i >= 0 ? argv[i + 1] : undefined
+}
+if (flag("--help") || flag("-h")) {
+  console.log("usage: node scripts/bench-logs.mjs [--quick] [--mb N] [--rounds N] [--slow-mb N] [--bin <bin.js>] [--keep]")
+  process.exit(0)
+}
+const quick = flag("--quick")
+const intOption = (name, fallback, min, max) => {
+  const raw = option(name)
+  const n = raw === undefined ? fallback : Number(raw)
+  if (!Number.isInteger(n) || n < min || n > max) {
+    console.error(`${name}: expected an integer ${min}-${max}, got ${raw}`)
+    process.exit(2)
+  }
+  return n
+}
+const mb = intOption("--mb", quick ? 50 : 200, 1, 2000)
+const rounds = intOption("--rounds", quick ? 1 : 5, 1, 20)
+// Large enough that an unbounded buffer would show in wemixvisor's RSS.
+const slowMb = intOption("--slow-mb", quick ? 100 : 200, 1, 2000)
+const keep = flag("--keep")
+const SLOW_READER_BYTES_PER_S = 4e6
+const CAT_SLOW_CUTOFF_MS = 5_000
+// Bounded: generous for a machine writing 10 MB/s.
+const deadlineMs = 60_000 + rounds * 2 * (mb * 1e6 / 10e6) * 1000 + 60_000
+
+if (!fs.existsSync(bin)) {
+  console.error(`bench: ${bin} is missing; run 'npm run build' first (or 'npm run bench:logs')`)
+  process.exit(1)
+}
+
+// ---------------------------------------------------------------------------
+// Helpers
+
+const t0 = Date.now()
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+const say = (s) => console.error(`[bench ${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s] ${s}`)
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
+}
+const fmt = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : "n/a")
+const readJson = (file) => {
+  try {
+    return JSON.parse(fs.readFileSync(file, "utf8"))
+  } catch {
+    return undefined
+  }
+}
+const exited = (child) =>
+  child.exitCode !== null || child.signalCode !== null
+    ? Promise.resolve({ code: child.exitCode, signal: child.signalCode })
+    : new Promise((r) => child.once("exit", (code, signal) => r({ code, signal })))
+const waitFor = async (what, check, timeoutMs, everyMs = 20) => {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const v = await check()
+    if (v !== undefined && v !== false && v !== null) return v
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await sleep(everyMs)
+  }
+}
+const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100
+/** utime + stime of a process in seconds, or undefined when it is gone. */
+const cpuSeconds = (pid) => {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
+    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+    return (Number(rest[11]) + Number(rest[12])) / CLK_TCK
+  } catch {
+    return undefined
+  }
+}
+/** kB values of /proc/<pid>/status (VmRSS, VmHWM) in MB, or undefined when the process is gone. */
+const memory = (pid) => {
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, "utf8")
+    const kb = (key) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(status)?.[1])
+    return { rss: kb("VmRSS") / 1024, hwm: kb("VmHWM") / 1024 }
+  } catch {
+    return undefined
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Processes and cleanup
+
+const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), "wemixvisor-bench-logs-"))
+const children = new Set()
+const track = (child) => {
+  children.add(child)
+  child.once("exit", () => children.delete(child))
+  return child
+}
+
+/** Pids of live processes whose command line mentions our temp folder (fake nodes, their sleeps). */
+const ourProcesses = () => {
+  const pids = []
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue
+    try {
+      if (fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").includes(tmpRoot)) pids.push(Number(entry))
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids
+}
+
+let cleaned = false
+const cleanup = async () => {
+  if (cleaned) return
+  cleaned = true
+  const live = [...children]
+  for (const c of live) {
+    try {
+      c.kill("SIGTERM")
+    } catch {
+      // already gone
+    }
+  }
+  await Promise.race([Promise.all(live.map(exited)), sleep(5_000)])
+  for (const c of children) {
+    try {
+      c.kill("SIGKILL")
+    } catch {
+      // already gone
+    }
+  }
+  for (let round = 0; round < 20; round++) {
+    const left = ourProcesses()
+    if (left.length === 0) break
+    for (const pid of left) {
+      try {
+        process.kill(pid, round < 5 ? "SIGTERM" : "SIGKILL")
+      } catch {
+        // gone
+      }
+    }
+    await sleep(100)
+  }
+  const survivors = ourProcesses()
+  if (survivors.length > 0) console.error(`bench: processes still alive after cleanup: ${survivors.join(" ")}`)
+  if (keep) console.error(`bench: temp folder kept at ${tmpRoot}`)
+  else fs.rmSync(tmpRoot, { recursive: true, force: true })
+}
+const abort = (code, why) => {
+  if (why) console.error(`bench: ${why}`)
+  cleanup().finally(() => process.exit(code))
+}
+process.on("SIGINT", () => abort(130, "interrupted"))
+process.on("SIGTERM", () => abort(143, "terminated"))
+process.on("uncaughtException", (e) => abort(1, `uncaught: ${e?.stack ?? e}`))
+process.on("unhandledRejection", (e) => abort(1, `unhandled rejection: ${e?.stack ?? e}`))
+setTimeout(() => abort(1, `the whole run took longer than ${Math.round(deadlineMs / 1000)} s`), deadlineMs).unref()
+
+/**
+ * A real pipe, as a shell makes for `a | b`: a FIFO, both ends opened
+ * (blocking, as the processes on them expect), then unlinked.
+ */
+let fifoSeq = 0
+const pipe = () => {
+  const fifo = path.join(tmpRoot, `fifo-${++fifoSeq}`)
+  execFileSync("mkfifo", ["-m", "600", fifo])
+  const probe = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK)
+  const write = fs.openSync(fifo, fs.constants.O_WRONLY)
+  const read = fs.openSync(fifo, fs.constants.O_RDONLY)
+  fs.closeSync(probe)
+  fs.unlinkSync(fifo)
+  return { read, write }
+}
+
+// ---------------------------------------------------------------------------
+// The fake node and the reader
+
+/** Line `seq` of the fake node's log, ~150 bytes, geth-like; the reader rebuilds it to check what it got. */
+const lineSource = `
+const hex = (n) => ((Math.imul(n, 2654435761) >>> 0).toString(16).padStart(8, "0"))
+const line = (seq) =>
+  "seq=" + seq + " INFO [11-22|01:12:24.855] Imported new chain segment number=" + (1000000 + seq) +
+  " hash=0x" + hex(seq) + hex(seq + 1) + "..." + hex(seq + 2) + " blocks=1 txs=" + (seq % 97) + " mgas=1.234 elapsed=1.402ms\\n"
+`
+
+const genFile = path.join(tmpRoot, "gen.mjs")
+fs.writeFileSync(
+  genFile,
+  `// The fake node's log: GEN_BYTES of lines, one write(2) each, as fast as it can; then a summary in GEN_OUT.
+import * as fs from "node:fs"
+${lineSource}
+const total = Number(process.env.GEN_BYTES)
+const now = () => performance.timeOrigin + performance.now()
+// Up and waiting: the bench samples the process in the middle, then says go.
+fs.writeFileSync(process.env.GEN_OUT + ".ready", "")
+while (!fs.existsSync(process.env.GEN_OUT + ".go")) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5)
+const start = now()
+let seq = 0, bytes = 0
+while (bytes < total) {
+  const l = line(seq++)
+  bytes += fs.writeSync(1, l)
+}
+const end = now()
+fs.writeFileSync(process.env.GEN_OUT + ".tmp", JSON.stringify({ lines: seq, bytes, start, end }))
+fs.renameSync(process.env.GEN_OUT + ".tmp", process.env.GEN_OUT)
+// Under wemixvisor the node stays up once done: an exit would be a crash, and restarted.
+if (process.env.GEN_STAY === "1") setInterval(() => {}, 1e9)
+`
+)
+
+const nodeScript = path.join(tmpRoot, "fake-node.sh")
+fs.writeFileSync(nodeScript, `#!/bin/sh\nGEN_STAY=1 exec "${process.execPath}" "${genFile}"\n`, { mode: 0o755 })
+
+const readerFile = path.join(tmpRoot, "reader.mjs")
+fs.writeFileSync(
+  readerFile,
+  `// The far end: stdin counted (and with VERIFY, every line checked against what the node wrote).
+// THROTTLE (bytes/s) makes it a slow reader. Progress on stdout every 100 ms, the result at EOF.
+${lineSource}
+const verify = process.env.VERIFY === "1"
+const throttle = Number(process.env.THROTTLE ?? 0)
+const now = () => performance.timeOrigin + performance.now()
+let bytes = 0, lines = 0, first = 0, last = 0
+let bad = 0, outOfOrder = 0, lastSeq = -1, missing = 0, partial = Buffer.alloc(0)
+const check = (text) => {
+  const m = /^seq=(\\d+) /.exec(text)
+  if (m === null || line(Number(m[1])) !== text + "\\n") { bad++; return }
+  const seq = Number(m[1])
+  if (seq <= lastSeq) outOfOrder++
+  else missing += seq - lastSeq - 1
+  lastSeq = seq
+}
+const started = now()
+process.stdin.on("data", (b) => {
+  const t = now()
+  if (first === 0) first = t
+  last = t
+  bytes += b.length
+  if (verify) {
+    let data = partial.length ? Buffer.concat([partial, b]) : b
+    let from = 0
+    for (let i = data.indexOf(10); i !== -1; i = data.indexOf(10, from)) {
+      lines++
+      check(data.toString("latin1", from, i))
+      from = i + 1
+    }
+    partial = Buffer.from(data.subarray(from))
+  } else {
+    for (let i = b.indexOf(10); i !== -1; i = b.indexOf(10, i + 1)) lines++
+  }
+  if (throttle > 0) {
+    // Take no more than THROTTLE bytes/s since the start.
+    const ahead = (bytes / throttle) * 1000 - (now() - started)
+    if (ahead > 0) {
+      process.stdin.pause()
+      setTimeout(() => process.stdin.resume(), ahead)
+    }
+  }
+})
+const progress = setInterval(() => process.stdout.write(JSON.stringify({ bytes, lines }) + "\\n"), 100)
+process.stdin.on("end", () => {
+  clearInterval(progress)
+  if (partial.length > 0) bad++
+  process.stdout.write(JSON.stringify({ done: true, bytes, lines, first, last, bad, outOfOrder, missing, lastSeq }) + "\\n")
+})
+`
+)
+
+/** Starts the reader on `stdin` (a fd); `result` resolves with its final report, `progress()` is its latest count. */
+const startReader = (stdin, env = {}) => {
+  const child = track(spawn(process.execPath, [readerFile], { stdio: [stdin, "pipe", "inherit"], env: { ...process.env, ...env } }))
+  let latest = { bytes: 0, lines: 0, at: Date.now() }
+  let final
+  let text = ""
+  child.stdout.on("data", (chunk) => {
+    text += chunk
+    let i
+    while ((i = text.indexOf("\n")) !== -1) {
+      const msg = JSON.parse(text.slice(0, i))
+      text = text.slice(i + 1)
+      if (msg.done) final = msg
+      if (msg.bytes !== latest.bytes) latest = { bytes: msg.bytes, lines: msg.lines, at: Date.now() }
+    }
+  })
+  const result = exited(child).then(({ code }) => {
+    if (final === undefined) throw new Error(`the reader exited (${code}) without a result`)
+    return final
+  })
+  return { child, result, progress: () => latest }
+}
+
+// ---------------------------------------------------------------------------
+// One run through cat, one through wemixvisor
+
+let runSeq = 0
+
+/** Waits for the fake node to be up, lets it go, and returns when it started. */
+const go = async (genOut, what) => {
+  await waitFor(`${what}: the fake node to be up`, () => fs.existsSync(`${genOut}.ready`), 30_000, 10)
+  fs.writeFileSync(`${genOut}.go`, "")
+}
+
+/** fake node | cat | reader. With `cutoffMs`, the node is stopped after that long (the slow-reader contrast). */
+const throughCat = async (bytes, readerEnv = {}, cutoffMs) => {
+  const genOut = path.join(tmpRoot, `gen-${++runSeq}.json`)
+  const a = pipe()
+  const b = pipe()
+  const reader = startReader(b.read, readerEnv)
+  const cat = track(spawn("cat", [], { stdio: [a.read, b.write, "inherit"] }))
+  // detached: in a session of its own, as wemixvisor runs the node (see the note on autogroups at the top).
+  const gen = track(
+    spawn(process.execPath, [genFile], {
+      stdio: ["ignore", a.write, "inherit"],
+      detached: true,
+      env: { ...process.env, GEN_BYTES: String(bytes), GEN_OUT: genOut }
+    })
+  )
+  for (const fd of [a.read, a.write, b.read, b.write]) fs.closeSync(fd)
+  // cat's CPU time, sampled until it exits (the last sample is its total, within 20 ms).
+  let catCpu = 0
+  const sampler = setInterval(() => (catCpu = cpuSeconds(cat.pid) ?? catCpu), 20)
+  await go(genOut, "cat")
+  if (cutoffMs !== undefined) {
+    const finished = await Promise.race([exited(gen).then(() => true), sleep(cutoffMs).then(() => false)])
+    if (!finished) {
+      clearInterval(sampler)
+      gen.kill("SIGKILL")
+      await exited(gen)
+      await exited(cat)
+      await reader.result.catch(() => undefined)
+      return { finished: false }
+    }
+  }
+  const read = await reader.result
+  await exited(cat)
+  clearInterval(sampler)
+  return { finished: true, gen: readJson(genOut), read, cpu: catCpu }
+}
+
+/**
+ * wemixvisor run (the fake node as its genesis binary), its stdout piped to
+ * the reader. Its RSS is sampled every 100 ms while the node writes.
+ */
+const throughWemixvisor = async (bytes, readerEnv = {}) => {
+  const n = ++runSeq
+  const home = path.join(tmpRoot, `home-${n}`)
+  const genOut = path.join(tmpRoot, `gen-${n}.json`)
+  const logFile = path.join(tmpRoot, `wemixvisor-${n}.log`)
+  fs.mkdirSync(home)
+  const env = {
+    ...process.env,
+    DAEMON_HOME: home,
+    DAEMON_NAME: "gwemix",
+    // Nothing answers there: the height watcher just keeps retrying (it is not what this measures).
+    DAEMON_RPC_URL: `http://127.0.0.1:9/`,
+    WEMIXVISOR_API_ADDR: "127.0.0.1:0",
+    WEMIXVISOR_LOG_FORMAT: "json",
+    GEN_BYTES: String(bytes),
+    GEN_OUT: genOut
+  }
+  execFileSync(process.execPath, [bin, "init", nodeScript], { env, stdio: "ignore" })
+  const out = pipe()
+  const log = fs.openSync(logFile, "w")
+  const reader = startReader(out.read, readerEnv)
+  const wv = track(spawn(process.execPath, [bin, "run"], { stdio: ["ignore", out.write, log], env }))
+  for (const fd of [out.read, out.write, log]) fs.closeSync(fd)
+  await waitFor("wemixvisor to start the node", () => fs.existsSync(`${genOut}.ready`), 30_000, 10)
+  const cpu0 = cpuSeconds(wv.pid)
+  const rss = []
+  const sampler = setInterval(() => {
+    const m = memory(wv.pid)
+    if (m !== undefined) rss.push({ at: Date.now(), mb: m.rss })
+  }, 100)
+  await go(genOut, "wemixvisor")
+  const gen = await waitFor("the fake node to finish writing", () => readJson(genOut), deadlineMs)
+  clearInterval(sampler)
+  // Then until the reader has it all, or takes nothing more (the rest was dropped).
+  await waitFor(
+    "the reader to catch up",
+    () => reader.progress().bytes >= gen.bytes || Date.now() - reader.progress().at > 1_000,
+    120_000,
+    50
+  )
+  const cpu = cpuSeconds(wv.pid) - cpu0
+  const mem = memory(wv.pid)
+  wv.kill("SIGTERM")
+  const [read, exit] = await Promise.all([reader.result, exited(wv)])
+  const logs = fs
+    .readFileSync(logFile, "utf8")
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l))
+  const warnings = logs.filter((l) => l.annotations?.dropped_stdout !== undefined && l.annotations?.dropped_total === undefined)
+  const total = logs.find((l) => l.annotations?.dropped_total !== undefined)
+  // RSS once a quarter of the writing was done, and at its end: flat when the buffer is bounded.
+  const quarter = gen.start + (gen.end - gen.start) / 4
+  const rssAfterQuarter = Math.max(...rss.filter((x) => x.at <= quarter).map((x) => x.mb))
+  const rssAtEnd = Math.max(...rss.map((x) => x.mb))
+  return {
+    gen,
+    read,
+    exit,
+    mem,
+    cpu,
+    rssAfterQuarter,
+    rssAtEnd,
+    firstWarningAfterMs: warnings.length > 0 ? Date.parse(warnings[0].timestamp) - gen.start : undefined,
+    warnings: warnings.length,
+    reportedTotal: total === undefined ? 0 : total.annotations.dropped_stdout + total.annotations.dropped_stderr,
+    errors: logs.filter((l) => l.logLevel === "ERROR" || l.logLevel === "FATAL").map((l) => l.message)
+  }
+}
+
+const mbps = (read) => read.bytes / 1e6 / ((read.last - read.first) / 1000)
+const genMbps = (gen) => gen.bytes / 1e6 / ((gen.end - gen.start) / 1000)
+
+// ---------------------------------------------------------------------------
+// Main
+
+const main = async () => {
+  const bytes = mb * 1e6
+  say(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? "?"}, Node ${process.version}, load ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`)
+  say(`fast reader: ${mb} MB of log lines, ${rounds} round(s), cat and wemixvisor interleaved`)
+  const cat = []
+  const wv = []
+  for (let r = 0; r < rounds; r++) {
+    const c = await throughCat(bytes)
+    cat.push(c)
+    say(`  cat         ${fmt(mbps(c.read))} MB/s, ${c.read.lines} of ${c.gen.lines} lines, cat used ${fmt(c.cpu * 1000, 0)} ms CPU`)
+    const w = await throughWemixvisor(bytes)
+    wv.push(w)
+    say(
+      `  wemixvisor  ${fmt(mbps(w.read))} MB/s, ${w.read.lines} of ${w.gen.lines} lines, ` +
+        `used ${fmt(w.cpu * 1000, 0)} ms CPU, RSS ${fmt(w.rssAtEnd)} MB, dropped ${w.reportedTotal}`
+    )
+  }
+
+  say(`slow reader (${SLOW_READER_BYTES_PER_S / 1e6} MB/s): ${slowMb} MB of log lines`)
+  const slowEnv = { VERIFY: "1", THROTTLE: String(SLOW_READER_BYTES_PER_S) }
+  const slow = await throughWemixvisor(slowMb * 1e6, slowEnv)
+  say(
+    `  wemixvisor  node wrote ${slow.gen.lines} lines at ${fmt(genMbps(slow.gen))} MB/s; reader got ${slow.read.lines}; ` +
+      `dropped (reported) ${slow.reportedTotal}; RSS ${fmt(slow.rssAfterQuarter)} → ${fmt(slow.rssAtEnd)} MB`
+  )
+  const slowCat = await throughCat(slowMb * 1e6, slowEnv, CAT_SLOW_CUTOFF_MS)
+  say(`  cat         node ${slowCat.finished ? `finished at ${fmt(genMbps(slowCat.gen))} MB/s` : `still blocked after ${CAT_SLOW_CUTOFF_MS / 1000} s`}`)
+
+  // ---- Figures
+  const catRates = cat.map((c) => mbps(c.read))
+  const wvRates = wv.map((w) => mbps(w.read))
+  const ratio = median(wvRates) / median(catRates)
+  const cpuPer100 = (runs) => median(runs.map((r) => (r.cpu * 1000) / (r.read.bytes / 1e8)))
+  const lost = wv.reduce((n, w) => n + (w.gen.lines - w.read.lines), 0)
+  const lostCat = cat.reduce((n, c) => n + (c.gen.lines - c.read.lines), 0)
+  const fastGen = median(wv.map((w) => genMbps(w.gen)))
+  const slowGen = genMbps(slow.gen)
+  // Lines missing at the reader: gaps in the numbering, and whatever came after the last line received.
+  const missing = slow.read.missing + (slow.gen.lines - 1 - slow.read.lastSeq)
+  const accounted = slow.read.lines + slow.reportedTotal === slow.gen.lines && missing === slow.reportedTotal
+  const droppedMb = (slow.gen.bytes - slow.read.bytes) / 1e6
+  const rssGrowth = slow.rssAtEnd - slow.rssAfterQuarter
+  const checks = [
+    [`throughput ≥ 0.9× cat`, ratio >= 0.9, `${fmt(ratio, 2)}×`],
+    [`0 lines lost with a fast reader`, lost === 0 && lostCat === 0, `${lost} lost`],
+    [
+      `node not blocked by a slow reader`,
+      slowGen >= 0.5 * fastGen,
+      `writes at ${fmt(slowGen)} MB/s vs ${fmt(fastGen)} MB/s with a fast reader`
+    ],
+    [
+      `drops counted and reported`,
+      accounted && slow.reportedTotal > 0 && slow.warnings > 0,
+      `${slow.reportedTotal} reported = ${slow.gen.lines} written − ${slow.read.lines} received; ${slow.warnings} warning(s), first ${fmt(slow.firstWarningAfterMs, 0)} ms after the node began`
+    ],
+    [`whole lines, in order`, slow.read.bad === 0 && slow.read.outOfOrder === 0, `${slow.read.bad} partial/garbled, ${slow.read.outOfOrder} out of order`],
+    [
+      // An unbounded buffer would grow by about what was not delivered after the mark; what does grow is
+      // V8 sizing its young generation to the allocation rate (at most ~32 MB with Node's defaults).
+      `bounded buffer`,
+      rssGrowth <= Math.max(16, 0.5 * droppedMb * 0.75),
+      `RSS ${fmt(slow.rssAfterQuarter)} MB a quarter of the way, ${fmt(slow.rssAtEnd)} MB at the end, while ${fmt(droppedMb * 0.75, 0)} MB more were dropped`
+    ]
+  ]
+  const line = (a, b, c, d) => `${a.padEnd(22)}${b.padEnd(34)}${c.padEnd(20)}${d}`
+  const out = [
+    ``,
+    `Log passthrough — ${mb} MB of ~150-byte log lines, one write(2) per line, ${rounds} round(s) interleaved`,
+    `machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? "?"}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}, Node ${process.version}, load ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`,
+    ``,
+    line("", "MB/s at the reader: median (runs)", "CPU ms per 100 MB", "lines lost"),
+    line("through cat", `${fmt(median(catRates))} (${catRates.map((x) => fmt(x)).join(" ")})`, fmt(cpuPer100(cat), 0), String(lostCat)),
+    line("through wemixvisor", `${fmt(median(wvRates))} (${wvRates.map((x) => fmt(x)).join(" ")})`, fmt(cpuPer100(wv), 0), String(lost)),
+    line("ratio", `${fmt(ratio, 2)}× (target ≥ 0.9×)`, "", ""),
+    `(CPU: the process in the middle only — cat, or the whole wemixvisor — while the node wrote; RSS of wemixvisor at the end ${fmt(median(wv.map((w) => w.rssAtEnd)))} MB)`,
+    ``,
+    `Slow reader (${SLOW_READER_BYTES_PER_S / 1e6} MB/s), ${slowMb} MB written:`,
+    `  node's write rate: ${fmt(slowGen)} MB/s through wemixvisor (${fmt(fastGen)} MB/s with a fast reader); ` +
+      `through cat: ${slowCat.finished ? `${fmt(genMbps(slowCat.gen))} MB/s` : `still blocked after ${CAT_SLOW_CUTOFF_MS / 1000} s`}`,
+    `  lines: ${slow.gen.lines} written, ${slow.read.lines} received, ${slow.reportedTotal} dropped and reported by wemixvisor ` +
+      `(${missing} missing at the reader)`,
+    `  received: ${slow.read.bad} partial or garbled lines, ${slow.read.outOfOrder} out of order`,
+    `  wemixvisor: ${slow.warnings} drop warning(s), the first ${fmt(slow.firstWarningAfterMs, 0)} ms after the node began writing; ` +
+      `the total logged when the node stopped; RSS ${fmt(slow.rssAfterQuarter)} → ${fmt(slow.rssAtEnd)} MB`,
+    ``,
+    ...checks.map(([what, ok, detail]) => `${ok ? "✓" : "✗"} ${what}: ${detail}`)
+  ]
+  for (const w of [...wv, slow]) if (w.errors.length > 0) out.push(`wemixvisor logged errors: ${w.errors.join(" | ")}`)
+  console.log(out.join("\n"))
+  return checks.every(([, ok]) => ok) ? 0 : 3
+}
+
+main().then(
+  (code) => cleanup().then(() => process.exit(code)),
+  (e) => abort(1, e?.stack ?? String(e))
+)

@@ -1,6 +1,4 @@
-import { UpgradeName } from "./Upgrade.js"
+import type { UpgradeName } from "./Upgrade.js"
 
 /** What `current` points at: the genesis binary or one upgrade's folder. */
 export type Target = "genesis" | UpgradeName
-
-export const targetLabel = (t: Target): string => t

@@ -70,6 +70,26 @@ describe("loadConfig", () => {
     expect(Effect.runSync(Effect.flip(loadConfig({ env: { DAEMON_HOME: "/x" } }))).variable).toBe("DAEMON_NAME")
   })
 
+  it("refuses a poll interval too short to be sane", () => {
+    const e = failure({ DAEMON_POLL_INTERVAL: "1ms" })
+    expect(e.variable).toBe("DAEMON_POLL_INTERVAL")
+    expect(e.problem).toContain("at least 10ms")
+  })
+
+  it("refuses tables in config.toml, reads arrays as words", () => {
+    const home = tempDir()
+    try {
+      fs.mkdirSync(path.join(home, "wemixvisor"))
+      const toml = path.join(home, "wemixvisor", "config.toml")
+      fs.writeFileSync(toml, 'daemon_name = "gw"\n[api]\naddr = "x"\n')
+      expect(Effect.runSync(Effect.flip(loadConfig({ env: { DAEMON_HOME: home } }))).problem).toContain("tables are not supported")
+      fs.writeFileSync(toml, 'daemon_name = "gw"\ndaemon_version_args = ["version", "--short"]\n')
+      expect(Effect.runSync(loadConfig({ env: { DAEMON_HOME: home } })).versionArgs).toEqual(["version", "--short"])
+    } finally {
+      cleanup(home)
+    }
+  })
+
   it("accepts the DAEMON_HEIGHT_POLL_INTERVAL alias", () => {
     const c = Effect.runSync(loadConfig({ env: { ...base, DAEMON_HEIGHT_POLL_INTERVAL: "1s" } }))
     expect(Duration.toMillis(c.pollInterval)).toBe(1000)

@@ -84,6 +84,20 @@ describe("lock files", () => {
     }
   })
 
+  it("unlock removes only our own lock", () => {
+    const dir = tempDir()
+    try {
+      const file = path.join(dir, "run.lock")
+      Effect.runSync(unlock(file)) // absent: nothing to do
+      fs.writeFileSync(file, JSON.stringify({ pid: process.ppid }))
+      Effect.runSync(unlock(file))
+      expect(fs.existsSync(file)).toBe(true)
+      expect(lockHolder(path.join(dir, "absent.lock"))).toBeUndefined()
+    } finally {
+      cleanup(dir)
+    }
+  })
+
   it("refuses while another live process holds it", async () => {
     const dir = tempDir()
     const child = spawn("sleep", ["30"], { stdio: "ignore" })

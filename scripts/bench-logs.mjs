@@ -43,6 +43,7 @@
 // Exit status: 0 every target met, 3 a target missed, 1 the run failed.
 // Everything lives in one temp folder, removed at the end with every process
 // started here, also on failure or Ctrl-C (--keep keeps the folder).
+import { makeSandbox } from "./lib/sandbox.mjs"
 import { execFileSync, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -149,74 +150,7 @@ const memory = (pid) => {
 // ---------------------------------------------------------------------------
 // Processes and cleanup
 
-const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), "wemixvisor-bench-logs-"))
-const children = new Set()
-const track = (child) => {
-  children.add(child)
-  child.once("exit", () => children.delete(child))
-  return child
-}
-
-/** Pids of live processes whose command line mentions our temp folder (fake nodes, their sleeps). */
-const ourProcesses = () => {
-  const pids = []
-  for (const entry of fs.readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue
-    try {
-      if (fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").includes(tmpRoot)) pids.push(Number(entry))
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return pids
-}
-
-let cleaned = false
-const cleanup = async () => {
-  if (cleaned) return
-  cleaned = true
-  const live = [...children]
-  for (const c of live) {
-    try {
-      c.kill("SIGTERM")
-    } catch {
-      // already gone
-    }
-  }
-  await Promise.race([Promise.all(live.map(exited)), sleep(5_000)])
-  for (const c of children) {
-    try {
-      c.kill("SIGKILL")
-    } catch {
-      // already gone
-    }
-  }
-  for (let round = 0; round < 20; round++) {
-    const left = ourProcesses()
-    if (left.length === 0) break
-    for (const pid of left) {
-      try {
-        process.kill(pid, round < 5 ? "SIGTERM" : "SIGKILL")
-      } catch {
-        // gone
-      }
-    }
-    await sleep(100)
-  }
-  const survivors = ourProcesses()
-  if (survivors.length > 0) console.error(`bench: processes still alive after cleanup: ${survivors.join(" ")}`)
-  if (keep) console.error(`bench: temp folder kept at ${tmpRoot}`)
-  else fs.rmSync(tmpRoot, { recursive: true, force: true })
-}
-const abort = (code, why) => {
-  if (why) console.error(`bench: ${why}`)
-  cleanup().finally(() => process.exit(code))
-}
-process.on("SIGINT", () => abort(130, "interrupted"))
-process.on("SIGTERM", () => abort(143, "terminated"))
-process.on("uncaughtException", (e) => abort(1, `uncaught: ${e?.stack ?? e}`))
-process.on("unhandledRejection", (e) => abort(1, `unhandled rejection: ${e?.stack ?? e}`))
-setTimeout(() => abort(1, `the whole run took longer than ${Math.round(deadlineMs / 1000)} s`), deadlineMs).unref()
+const { tmpRoot, track, cleanup, abort } = makeSandbox({ prefix: "wemixvisor-bench-logs-", keep, deadlineMs })
 
 /**
  * A real pipe, as a shell makes for `a | b`: a FIFO, both ends opened

@@ -94,13 +94,27 @@ const env = {
 }
 
 let supervisor
-const finish = (code) => {
-  if (supervisor && supervisor.exitCode === null) supervisor.kill("SIGKILL")
+// On failure or Ctrl-C: stop wemixvisor (and so its node) gracefully; if it
+// is stuck, SIGKILL it and stop the node's process group from node.pid, so no
+// anvil outlives the demo.
+const finish = async (code) => {
+  if (supervisor && supervisor.exitCode === null && supervisor.signalCode === null) {
+    const gone = new Promise((r) => supervisor.once("exit", r))
+    supervisor.kill("SIGTERM")
+    await Promise.race([gone, sleep(8000)])
+    if (supervisor.exitCode === null && supervisor.signalCode === null) supervisor.kill("SIGKILL")
+    try {
+      const { pgid } = JSON.parse(fs.readFileSync(path.join(home, "wemixvisor", "node.pid"), "utf8"))
+      process.kill(-pgid, "SIGKILL")
+    } catch {
+      // no node left
+    }
+  }
   if (process.env.KEEP) say(`home kept at ${home}`)
   else fs.rmSync(home, { recursive: true, force: true })
   process.exit(code)
 }
-process.on("SIGINT", () => finish(130))
+process.on("SIGINT", () => void finish(130))
 
 try {
   say(`home ${home}; node RPC on 127.0.0.1:${port}`)

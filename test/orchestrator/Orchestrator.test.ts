@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Either, Option, Ref, Schema, SubscriptionRef, TestClock } from "effect"
+import { Deferred, Effect, Either, Ref, Schema, SubscriptionRef, TestClock } from "effect"
 import * as fs from "node:fs"
 import { setStatus } from "../../src/domain/Plan.js"
 import { StatusObject } from "../../src/domain/Status.js"
@@ -22,20 +22,17 @@ import {
   startRunning,
   upgradeOf,
   waitUntil,
-  type World
+  type World,
+  alive,
+  journal,
+  log,
+  statusOf
 } from "./fakes.js"
 
-const log = (w: World) => Ref.get(w.log)
-const statusOf = (w: World, n: string) => upgradeOf(w, n).pipe(Effect.map((u) => u?.status))
-const journal = (w: World) => {
-  const text = journalText(w)
-  return text === undefined ? undefined : (JSON.parse(text) as Record<string, unknown>)
-}
 const waitLog = (w: World, entry: string) =>
   waitUntil(`log has ${entry}`, log(w).pipe(Effect.map((l) => l.includes(entry))))
 const waitStatus = (w: World, n: string, status: string) =>
   waitUntil(`${n} is ${status}`, statusOf(w, n).pipe(Effect.map((s) => s === status)))
-const alive = (w: World) => Ref.get(w.alive).pipe(Effect.map(Option.map((a) => a.target)), Effect.map(Option.getOrNull))
 const countOf = (xs: ReadonlyArray<string>, x: string) => xs.filter((y) => y === x).length
 
 /** Advances the clock a second at a time until `check` holds. */

@@ -27,16 +27,13 @@ import {
   startRunning,
   upgradeOf,
   waitUntil,
-  type World
+  type World,
+  alive,
+  journal,
+  log,
+  statusOf
 } from "./fakes.js"
 
-const log = (w: World) => Ref.get(w.log)
-const statusOf = (w: World, n: string) => upgradeOf(w, n).pipe(Effect.map((u) => u?.status))
-const journal = (w: World) => {
-  const text = journalText(w)
-  return text === undefined ? undefined : (JSON.parse(text) as Record<string, unknown>)
-}
-const alive = (w: World) => Ref.get(w.alive).pipe(Effect.map(Option.map((a) => a.target)), Effect.map(Option.getOrNull))
 const history = (w: World, n = "v2") =>
   Ref.get(w.history).pipe(Effect.map((hs) => hs.filter((r) => r.name === n).map((r) => `${r.step}:${r.result}`)))
 const detailOf = (w: World, step: string, result: string) =>

@@ -396,3 +396,15 @@ export const startRunning = (w: World, opts: { readonly crashAt?: string } = {})
     yield* waitUntil("the node is running", SubscriptionRef.get(run.nodeStatus).pipe(Effect.map((s) => s.state === "running")))
     return run
   })
+
+// ---------------------------------------------------------------------------
+// Views of a world for assertions (shared by the orchestrator suites)
+
+export const log = (w: World) => Ref.get(w.log)
+export const statusOf = (w: World, n: string) => upgradeOf(w, n).pipe(Effect.map((u) => u?.status))
+export const journal = (w: World) => {
+  const text = journalText(w)
+  return text === undefined ? undefined : (JSON.parse(text) as Record<string, unknown>)
+}
+export const alive = (w: World) =>
+  Ref.get(w.alive).pipe(Effect.map(Option.map((a) => a.target)), Effect.map(Option.getOrNull))

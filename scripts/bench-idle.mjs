@@ -25,6 +25,7 @@
 // Exit status: 0 every target met, 3 a target missed, 1 the run failed.
 // Everything lives in one temp folder, removed at the end with every process
 // started here, also on failure or Ctrl-C (--keep keeps the folder).
+import { flag, option } from "./lib/args.mjs"
 import { makeSandbox } from "./lib/sandbox.mjs"
 import { execFileSync, spawn } from "node:child_process"
 import * as fs from "node:fs"
@@ -43,12 +44,6 @@ const anvil = path.join(root, "node_modules/@foundry-rs/anvil-linux-amd64/bin/an
 // ---------------------------------------------------------------------------
 // Options
 
-const argv = process.argv.slice(2)
-const flag = (name) => argv.includes(name)
-const option = (name) => {
-  const i = argv.indexOf(name)
-  return i >= 0 ? argv[i + 1] : undefined
-}
 if (flag("--help") || flag("-h")) {
   console.log('usage: node scripts/bench-idle.mjs [--quick] [--seconds N] [--profile] [--node-flags "<flags>"] [--bin <bin.js>] [--keep]')
   process.exit(0)

@@ -27,6 +27,7 @@
 //
 // Everything lives in one temp folder, removed at the end with every process
 // started here, also on failure or Ctrl-C (--keep keeps the folder).
+import { flag, option } from "./lib/args.mjs"
 import { makeSandbox } from "./lib/sandbox.mjs"
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
@@ -44,12 +45,6 @@ const builtDist = path.join(root, "dist")
 // ---------------------------------------------------------------------------
 // Options
 
-const argv = process.argv.slice(2)
-const flag = (name) => argv.includes(name)
-const option = (name) => {
-  const i = argv.indexOf(name)
-  return i >= 0 ? argv[i + 1] : undefined
-}
 if (flag("--help") || flag("-h")) {
   console.log(`usage: node scripts/bench-upgrade.mjs [--quick] [--cycles N] [--only ${"<scenario,…>"}] [--keep]`)
   process.exit(0)

@@ -9,28 +9,11 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { anvilWrapper, cleanup, cliBin, freePort, tempDir, waitFor, writeScript } from "../support/fixtures.js"
+import { baseEnv, cliCopy as cliPath } from "../e2e/upgrade-support.js"
+import { anvilWrapper, cleanup, freePort, tempDir, waitFor, writeScript } from "../support/fixtures.js"
 
-let privateBin: string | undefined
-const privateDirs: Array<string> = []
-
-export const cliPath = (): string => {
-  if (privateBin !== undefined) return privateBin
-  if (!fs.existsSync(cliBin)) throw new Error(`${cliBin} is missing: run 'npm run build' first`)
-  const dir = tempDir("wemixvisor-dist-")
-  fs.cpSync(path.dirname(cliBin), dir, { recursive: true })
-  privateDirs.push(dir)
-  privateBin = path.join(dir, path.basename(cliBin))
-  return privateBin
-}
-
-export const removeCliCopy = () => {
-  for (const d of privateDirs) cleanup(d)
-  privateDirs.length = 0
-  privateBin = undefined
-}
-
-const baseEnv = (env: Record<string, string>) => ({ PATH: process.env.PATH ?? "", WEMIXVISOR_LOG_FORMAT: "json", ...env })
+// One private copy of dist/ per test file, shared with the upgrade suites.
+export { cliCopy as cliPath, removeCliCopy } from "../e2e/upgrade-support.js"
 
 export interface CliResult {
   readonly code: number | null

@@ -39,7 +39,7 @@ export const removeCliCopy = () => {
   privateBin = undefined
 }
 
-const baseEnv = (env: Record<string, string>) => ({ PATH: process.env.PATH ?? "", WEMIXVISOR_LOG_FORMAT: "json", ...env })
+export const baseEnv = (env: Record<string, string>) => ({ PATH: process.env.PATH ?? "", WEMIXVISOR_LOG_FORMAT: "json", ...env })
 
 /** One `wemixvisor run`, with its stderr collected and how it ended. */
 export interface Run {

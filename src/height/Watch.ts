@@ -1,6 +1,7 @@
 import { Duration, Effect, Either, Option, Ref, Schedule, Stream, SubscriptionRef } from "effect"
 import type { NodeUnreachable } from "../domain/Errors.js"
 import type { Height } from "../domain/Height.js"
+import * as Cadence from "../platform/Cadence.js"
 import { monotonic, type Observed, type Reorg } from "./Monotonic.js"
 
 /*
@@ -46,7 +47,7 @@ export const polled = (
 ): Stream.Stream<Height> =>
   Stream.unwrap(
     Effect.map(reach === undefined ? Ref.make<Reach>("unknown") : Effect.succeed(reach), (reach) =>
-      Stream.repeatEffectWithSchedule(Effect.either(fetchHead), pollSchedule(interval)).pipe(
+      Cadence.stream(Effect.either(fetchHead), pollSchedule(interval)).pipe(
         Stream.tap(
           Either.match({
             onLeft: (error) =>

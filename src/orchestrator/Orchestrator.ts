@@ -15,6 +15,7 @@ import type { Upgrade, UpgradePlan } from "../domain/Upgrade.js"
 import { Events } from "../events/Events.js"
 import { HeightProvider } from "../height/HeightProvider.js"
 import { NodeProcess } from "../node/NodeProcess.js"
+import * as Cadence from "../platform/Cadence.js"
 import { History, type HistoryResult } from "../upgrades/History.js"
 import { type PlanSnapshot, PlanStore, UpgradeSource } from "../upgrades/PlanStore.js"
 import { isBadInput, isTransient, preparable, reasonOf, toPrepared, toPreparing } from "../upgrades/Preparation.js"
@@ -1062,7 +1063,7 @@ const make = (crash: CrashHook) =>
       Effect.forkScoped
     )
     // The poll tick: binary checks and retries happen even when neither heights nor plans change.
-    yield* signal.pipe(Effect.repeat(Schedule.spaced(config.pollInterval)), Effect.forkScoped)
+    yield* Cadence.repeat(signal, Schedule.spaced(config.pollInterval)).pipe(Effect.forkScoped)
     /**
      * A defect is a bug, but the node must stay supervised. One that cuts an
      * upgrade short leaves its journal: no other upgrade may overwrite it, so

@@ -10,7 +10,6 @@ import {
   Ref,
   Schedule,
   type Scope,
-  Stream,
   SubscriptionRef
 } from "effect"
 import * as fs from "node:fs"
@@ -18,6 +17,7 @@ import * as path from "node:path"
 import { type InvalidInput, IoError, type UpgradeConflict } from "../domain/Errors.js"
 import type { Height } from "../domain/Height.js"
 import type { Layout } from "../domain/Layout.js"
+import * as Cadence from "../platform/Cadence.js"
 import { alreadyScheduled, findUpgrade, schedule, type ScheduleRequest } from "../domain/Plan.js"
 import type { UpgradePlan } from "../domain/Upgrade.js"
 import type { EventInput, Events } from "../events/Events.js"
@@ -312,10 +312,9 @@ export const makeUpgradeSource = (
     )
 
     yield* check
-    yield* Stream.merge(Stream.fromSchedule(planPoll(deps.pollInterval)), Stream.fromQueue(wake)).pipe(
-      Stream.runForEach(() => check),
-      Effect.forkScoped
-    )
+    // The poll and fs.watch wake one checker, so checks never overlap.
+    yield* Cadence.repeat(Queue.offer(wake, undefined), planPoll(deps.pollInterval)).pipe(Effect.forkScoped)
+    yield* Queue.take(wake).pipe(Effect.zipRight(check), Effect.forever, Effect.forkScoped)
 
     return { plans: snapshots.changes }
   })

@@ -5,6 +5,15 @@ import { build } from "esbuild"
 import { execFileSync } from "node:child_process"
 import { chmodSync, existsSync, renameSync, rmSync } from "node:fs"
 
+// src/ imports Effect's packages module by module (`import * as Effect from
+// "effect/Effect"`), never from a package's index (`import { Effect } from
+// "effect"`): the index re-exports each module as a namespace, and esbuild
+// keeps such a namespace whole — every export of Effect, Schema (with
+// fast-check), Stream, … and of @effect/cli's Options (with yaml, toml, ini)
+// ended up in the chunks every command loads. `wemixvisor upgrade list`
+// loaded 914 KiB of JavaScript that way, 484 KiB now (scripts/bench-cold.mjs;
+// test/imports.test.ts keeps it so).
+
 // Build beside dist/ and swap it in, so a test run using dist/ never sees a half-written tree.
 const out = `dist.${process.pid}.tmp`
 rmSync(out, { recursive: true, force: true })

@@ -1,5 +1,6 @@
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import { Effect, Layer } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import { checkExposure } from "./api/Auth.js"
 import * as Api from "./api/Server.js"
 import * as Backups from "./binaries/Backup.js"

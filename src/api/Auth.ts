@@ -1,4 +1,5 @@
-import { Effect, Option } from "effect"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as crypto from "node:crypto"
 import * as net from "node:net"
 import type { WemixvisorConfig } from "../config/Config.js"

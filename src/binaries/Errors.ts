@@ -1,4 +1,4 @@
-import { Data } from "effect"
+import * as Data from "effect/Data"
 
 /*
  * Why preparing an upgrade's binary, or backing up the data, did not work.

@@ -1,4 +1,4 @@
-import { Either } from "effect"
+import * as Either from "effect/Either"
 import { type ParsedChecksum, parseChecksum } from "./Checksum.js"
 import { DownloadRefused } from "./Errors.js"
 

@@ -1,4 +1,5 @@
-import { Context, type Effect } from "effect"
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
 import type { BinaryInvalid } from "../domain/Errors.js"
 import type { Target } from "../domain/Target.js"
 import type { UpgradeName } from "../domain/Upgrade.js"

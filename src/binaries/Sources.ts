@@ -1,4 +1,4 @@
-import { Either } from "effect"
+import * as Either from "effect/Either"
 import { InvalidInput } from "../domain/Errors.js"
 import { parseChecksum } from "./Checksum.js"
 import { NoBinaryForPlatform } from "./Errors.js"

@@ -1,5 +1,7 @@
 import * as ValidationError from "@effect/cli/ValidationError"
-import { Cause, Exit, Option } from "effect"
+import * as Cause from "effect/Cause"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
 
 /*
  * Exit codes (DESIGN §4): 0 ok; 1 operational failure; 2 bad usage or bad

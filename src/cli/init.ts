@@ -1,4 +1,5 @@
-import { Console, Effect } from "effect"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
 import { make as makeBinaryStore } from "../binaries/BinaryStore.js"
 import type { WemixvisorConfig } from "../config/Config.js"
 

@@ -1,4 +1,5 @@
-import { Layer, Logger } from "effect"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
 import type { LogFormat } from "../config/Config.js"
 
 /** Logs go to stderr (stdout carries command output only): pretty on a TTY, JSON lines otherwise. */

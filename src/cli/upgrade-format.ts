@@ -1,4 +1,4 @@
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import { StatusObject } from "../domain/Status.js"
 import { type Upgrade, UpgradeList } from "../domain/Upgrade.js"
 

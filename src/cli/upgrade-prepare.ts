@@ -1,5 +1,5 @@
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { make as makeBinaryStore } from "../binaries/BinaryStore.js"
 import type { PrepareTarget } from "../binaries/Preparer.js"
 import { make as makePreparer } from "../binaries/PreparerLive.js"

@@ -1,4 +1,7 @@
-import { Data, Duration, Effect, Option } from "effect"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import { RpcClientError } from "@effect/rpc/RpcClientError"
 import { layerProtocol, makeClient, type UpgradeClient } from "../api/Client.js"
 import { Unauthorized } from "../api/Rpcs.js"

@@ -1,4 +1,4 @@
-import { Data } from "effect"
+import * as Data from "effect/Data"
 
 /** A lock holder's pid; negative while the holder has not written it yet. */
 const holderText = (pid: number) => (pid > 0 ? `pid ${pid}` : "a process that is still writing its pid")

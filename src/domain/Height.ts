@@ -1,4 +1,4 @@
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 
 /**
  * A block height. JSON numbers everywhere (DESIGN §2); chain heights stay far

@@ -1,4 +1,4 @@
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 
 /** DESIGN §1: Stopped → Starting → Running → Stopping → Stopped, plus Crashed and Error. */
 export const NodeState = Schema.Literal("stopped", "starting", "running", "stopping", "crashed", "error")

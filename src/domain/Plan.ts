@@ -1,4 +1,4 @@
-import { Either } from "effect"
+import * as Either from "effect/Either"
 import { UpgradeConflict, UpgradeNotFound } from "./Errors.js"
 import type { Height } from "./Height.js"
 import { isPending, isReschedulable, Upgrade, UpgradePlan, type UpgradeName, type UpgradeStatus } from "./Upgrade.js"

@@ -1,4 +1,4 @@
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import { Height } from "./Height.js"
 import { NodeState } from "./Node.js"
 import { Upgrade, UpgradeName, UpgradeStatus } from "./Upgrade.js"

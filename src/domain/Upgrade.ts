@@ -1,4 +1,4 @@
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import { Height } from "./Height.js"
 
 /** DESIGN §2: a name is a folder name under upgrades/ — no `/`, no `..`. */

@@ -1,4 +1,10 @@
-import { Context, Effect, Layer, PubSub, Schema, type Scope, Stream } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as PubSub from "effect/PubSub"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import type * as Scope from "effect/Scope"
 import { Height } from "../domain/Height.js"
 
 /*

@@ -1,4 +1,6 @@
-import { Duration, Effect, Stream } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
 import type { Agent } from "node:http"
 import { BaseError, createPublicClient, custom, type PublicClient, webSocket } from "viem"
 import { NodeUnreachable } from "../domain/Errors.js"

@@ -1,4 +1,7 @@
-import { Context, type Effect, Layer, type Stream } from "effect"
+import * as Context from "effect/Context"
+import * as Layer from "effect/Layer"
+import type * as Effect from "effect/Effect"
+import type * as Stream from "effect/Stream"
 import type { AppConfig } from "../config/Config.js"
 import type { SpawnFailed } from "../domain/Errors.js"
 import type { NodeExit, NodeStatus } from "../domain/Node.js"

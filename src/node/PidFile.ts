@@ -1,4 +1,7 @@
-import { type Duration, Effect, Either, Option } from "effect"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import type * as Duration from "effect/Duration"
 import { AppConfig } from "../config/Config.js"
 import { NodePidFile } from "../domain/Node.js"
 import { readJsonIfExists, removeIfExists, writeJsonAtomic } from "../platform/Files.js"

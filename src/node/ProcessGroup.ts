@@ -1,4 +1,7 @@
-import { type Duration, Effect, Option, Schedule } from "effect"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
+import type * as Duration from "effect/Duration"
 import { groupMembers } from "../platform/Proc.js"
 
 /*

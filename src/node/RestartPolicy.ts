@@ -1,4 +1,8 @@
-import { Clock, Duration, Effect, Ref, Schedule } from "effect"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Ref from "effect/Ref"
+import * as Schedule from "effect/Schedule"
 
 /*
  * When a crashed node is started again (DESIGN §1, §3).

@@ -1,17 +1,15 @@
-import {
-  Clock,
-  Deferred,
-  Duration,
-  Effect,
-  Either,
-  FiberHandle,
-  Option,
-  PubSub,
-  Ref,
-  type Scope,
-  Stream,
-  SubscriptionRef
-} from "effect"
+import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as FiberHandle from "effect/FiberHandle"
+import * as Option from "effect/Option"
+import * as PubSub from "effect/PubSub"
+import * as Ref from "effect/Ref"
+import * as Stream from "effect/Stream"
+import * as SubscriptionRef from "effect/SubscriptionRef"
+import type * as Scope from "effect/Scope"
 import * as fs from "node:fs"
 import { AppConfig } from "../config/Config.js"
 import type { SpawnFailed } from "../domain/Errors.js"

@@ -1,4 +1,6 @@
-import { Effect, type Option, Schema } from "effect"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import type * as Option from "effect/Option"
 import type { FileCorrupt, IoError } from "../domain/Errors.js"
 import { Height } from "../domain/Height.js"
 import { TargetName } from "../domain/Status.js"

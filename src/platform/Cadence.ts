@@ -1,4 +1,7 @@
-import { Effect, Option, Schedule, Stream } from "effect"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
+import * as Stream from "effect/Stream"
 
 /*
  * Repeating on a Schedule, for the loops that run all the time.

@@ -1,4 +1,6 @@
-import { Effect, Schema, type Scope } from "effect"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
 import * as fs from "node:fs"
 import { IoError } from "../domain/Errors.js"
 import { processStartTime } from "./Proc.js"

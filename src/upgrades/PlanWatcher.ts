@@ -1,17 +1,15 @@
-import {
-  Clock,
-  type Context,
-  DateTime,
-  Duration,
-  Effect,
-  Either,
-  Option,
-  Queue,
-  Ref,
-  Schedule,
-  type Scope,
-  SubscriptionRef
-} from "effect"
+import * as Clock from "effect/Clock"
+import * as DateTime from "effect/DateTime"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import * as Ref from "effect/Ref"
+import * as Schedule from "effect/Schedule"
+import * as SubscriptionRef from "effect/SubscriptionRef"
+import type * as Context from "effect/Context"
+import type * as Scope from "effect/Scope"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { type InvalidInput, IoError, type UpgradeConflict } from "../domain/Errors.js"

@@ -25,12 +25,12 @@
 // Exit status: 0 every target met, 3 a target missed, 1 the run failed.
 // Everything lives in one temp folder, removed at the end with every process
 // started here, also on failure or Ctrl-C (--keep keeps the folder).
-import { flag, option } from "./lib/args.mjs"
+import { flag, intOption, option } from "./lib/args.mjs"
+import { freePort } from "./lib/harness.mjs"
 import { makeSandbox } from "./lib/sandbox.mjs"
 import { execFileSync, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as http from "node:http"
-import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
@@ -49,11 +49,7 @@ if (flag("--help") || flag("-h")) {
   process.exit(0)
 }
 const quick = flag("--quick")
-const seconds = Number(option("--seconds") ?? (quick ? 20 : 120))
-if (!Number.isInteger(seconds) || seconds < 5 || seconds > 3600) {
-  console.error(`--seconds: expected 5-3600, got ${option("--seconds")}`)
-  process.exit(2)
-}
+const seconds = intOption("--seconds", quick ? 20 : 120, 5, 3600)
 const profile = flag("--profile")
 /** Extra flags for the supervisors' node (e.g. "--max-semi-space-size=1"), to try what a change would do. */
 const extraNodeFlags = option("--node-flags")?.split(" ").filter(Boolean) ?? []
@@ -93,15 +89,6 @@ const waitFor = async (what, check, timeoutMs, everyMs = 50) => {
     await sleep(everyMs)
   }
 }
-const freePort = () =>
-  new Promise((resolve, reject) => {
-    const srv = net.createServer()
-    srv.on("error", reject)
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address()
-      srv.close(() => resolve(port))
-    })
-  })
 const getJson = (url) =>
   new Promise((resolve) => {
     const req = http.get(url, { agent: false, timeout: 2_000 }, (res) => {

@@ -27,12 +27,12 @@
 //
 // Everything lives in one temp folder, removed at the end with every process
 // started here, also on failure or Ctrl-C (--keep keeps the folder).
-import { flag, option } from "./lib/args.mjs"
+import { flag, intOption, option } from "./lib/args.mjs"
+import { freePort } from "./lib/harness.mjs"
 import { makeSandbox } from "./lib/sandbox.mjs"
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as http from "node:http"
-import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
@@ -50,11 +50,7 @@ if (flag("--help") || flag("-h")) {
   process.exit(0)
 }
 const quick = flag("--quick")
-const cycles = Number(option("--cycles") ?? (quick ? 5 : 20))
-if (!Number.isInteger(cycles) || cycles < 1 || cycles > 100) {
-  console.error(`--cycles: expected 1-100, got ${option("--cycles")}`)
-  process.exit(2)
-}
+const cycles = intOption("--cycles", quick ? 5 : 20, 1, 100)
 const keep = flag("--keep")
 
 /** Scenarios: how wemixvisor learns heights × how fast blocks come. */
@@ -83,15 +79,6 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 const say = (s) => console.error(`[bench ${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s] ${s}`)
 const t0 = Date.now()
 
-const freePort = () =>
-  new Promise((resolve, reject) => {
-    const srv = net.createServer()
-    srv.on("error", reject)
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address()
-      srv.close(() => resolve(port))
-    })
-  })
 
 /** One JSON-RPC call on a fresh connection (no keep-alive: a restarted node is a new server); undefined on any failure. */
 const rpc = (port, method, timeoutMs = 500) =>

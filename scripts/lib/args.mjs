@@ -5,3 +5,12 @@ export const option = (name) => {
   const i = argv.indexOf(name)
   return i >= 0 ? argv[i + 1] : undefined
 }
+/** An integer option (`fallback` when absent) within [min, max]; anything else exits 2, naming the option. */
+export const intOption = (name, fallback, min, max) => {
+  const value = Number(option(name) ?? fallback)
+  if (!Number.isInteger(value) || value < min || value > max) {
+    console.error(`${name}: expected ${min}-${max}, got ${option(name)}`)
+    process.exit(2)
+  }
+  return value
+}

@@ -1,5 +1,6 @@
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
 import * as Stream from "effect/Stream"
 import type { Height } from "../domain/Height.js"
 
@@ -83,11 +84,19 @@ export const step = (state: MonotonicState, { height, source }: Observed): Step 
 export const monotonic =
   (onReorg: (reorg: Reorg) => Effect.Effect<void>, start: Option.Option<Height> = Option.none()) =>
   <E, R>(self: Stream.Stream<Observed, E, R>): Stream.Stream<Height, E, R> =>
-    self.pipe(
-      Stream.mapAccum(initialState(start), (state, observed) => {
-        const next = step(state, observed)
-        return [next.state, next] as const
-      }),
-      Stream.tap((next) => Option.match(next.reorg, { onNone: () => Effect.void, onSome: onReorg })),
-      Stream.filterMap((next) => next.emit)
+    // One stage (each stage costs every element a trip through the channel machinery).
+    Stream.unwrap(
+      Effect.map(Ref.make(initialState(start)), (state) =>
+        self.pipe(
+          Stream.mapConcatEffect((observed) =>
+            Ref.modify(state, (s) => {
+              const next = step(s, observed)
+              return [next, next.state] as const
+            }).pipe(
+              Effect.tap((next) => Option.match(next.reorg, { onNone: () => Effect.void, onSome: onReorg })),
+              Effect.map((next) => Option.toArray(next.emit))
+            )
+          )
+        )
+      )
     )

@@ -1,6 +1,6 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
+import { identity } from "effect/Function"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
@@ -46,6 +46,12 @@ type Reach = "unknown" | "up" | "down"
  * Logs once when the node becomes unreachable (warning) and once when it
  * answers again (info) — not once per failed poll. `reach` carries that
  * state across pollers that replace one another (watchHeights).
+ *
+ * A read that returns the height the previous one did is not emitted: with a
+ * block every second or more and a poll every 300 ms, that is most polls,
+ * and what follows (monotonic filter, subscribers) would only drop it again.
+ * One effect per poll and one filter keep the idle cost down
+ * (scripts/bench-idle.mjs).
  */
 export const polled = (
   fetchHead: Effect.Effect<Height, NodeUnreachable>,
@@ -53,35 +59,36 @@ export const polled = (
   reach?: Ref.Ref<Reach>
 ): Stream.Stream<Height> =>
   Stream.unwrap(
-    Effect.map(reach === undefined ? Ref.make<Reach>("unknown") : Effect.succeed(reach), (reach) =>
-      Cadence.stream(Effect.either(fetchHead), pollSchedule(interval)).pipe(
-        Stream.tap(
-          Either.match({
-            onLeft: (error) =>
-              Ref.getAndSet(reach, "down").pipe(
-                Effect.flatMap((was) =>
-                  was === "down"
-                    ? Effect.void
-                    : Effect.logWarning(`${error.message}; retrying every ${Duration.format(interval)}`).pipe(
-                        Effect.annotateLogs({ url: error.url })
-                      )
-                )
-              ),
-            onRight: (height) =>
-              Ref.getAndSet(reach, "up").pipe(
-                Effect.flatMap((was) =>
-                  was === "up"
-                    ? Effect.void
-                    : Effect.logInfo(was === "down" ? "node RPC reachable again" : "node RPC reachable").pipe(
-                        Effect.annotateLogs({ height })
-                      )
-                )
-              )
-          })
-        ),
-        Stream.filterMap(Either.getRight)
-      )
-    )
+    Effect.gen(function* () {
+      const state = reach ?? (yield* Ref.make<Reach>("unknown"))
+      const last = yield* Ref.make<Option.Option<Height>>(Option.none())
+      const pollOnce: Effect.Effect<Option.Option<Height>> = Effect.matchEffect(fetchHead, {
+        onFailure: (error) =>
+          Ref.getAndSet(state, "down").pipe(
+            Effect.flatMap((was) =>
+              was === "down"
+                ? Effect.void
+                : Effect.logWarning(`${error.message}; retrying every ${Duration.format(interval)}`).pipe(
+                    Effect.annotateLogs({ url: error.url })
+                  )
+            ),
+            Effect.as(Option.none())
+          ),
+        onSuccess: (height) =>
+          Ref.getAndSet(state, "up").pipe(
+            Effect.flatMap((was) =>
+              was === "up"
+                ? Effect.void
+                : Effect.logInfo(was === "down" ? "node RPC reachable again" : "node RPC reachable").pipe(
+                    Effect.annotateLogs({ height })
+                  )
+            ),
+            Effect.zipRight(Ref.getAndSet(last, Option.some(height))),
+            Effect.map((previous) => (Option.isSome(previous) && previous.value === height ? Option.none() : Option.some(height)))
+          )
+      })
+      return Cadence.stream(pollOnce, pollSchedule(interval)).pipe(Stream.filterMap(identity))
+    })
   )
 
 /**

@@ -54,13 +54,19 @@ export interface UpgradeSourceOptions {
 /** The poll fallback: a check every interval whatever fs.watch reports. */
 export const planPoll = (interval: Duration.DurationInput) => Schedule.spaced(interval)
 
+/*
+ * Both files are looked at every poll and are usually absent (no drop-in, no
+ * plan yet): `throwIfNoEntry: false` answers that without building an Error
+ * with its stack trace each time.
+ */
+
 /** The plan file's identity for "has it changed?": inode, size, times; "absent"; undefined when it cannot be read. */
 const statKey = (file: string): string | undefined => {
   try {
-    const st = fs.statSync(file)
-    return `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "ENOENT" ? "absent" : undefined
+    const st = fs.statSync(file, { throwIfNoEntry: false })
+    return st === undefined ? "absent" : `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`
+  } catch {
+    return undefined
   }
 }
 
@@ -108,11 +114,13 @@ interface Sighting {
 const look = (file: string): Effect.Effect<Option.Option<{ readonly key: string; readonly text: string }>, IoError> =>
   Effect.try({
     try: () => {
+      const st = fs.statSync(file, { throwIfNoEntry: false })
+      if (st === undefined) return Option.none()
       try {
-        const st = fs.statSync(file)
         const text = fs.readFileSync(file, "utf8")
         return Option.some({ key: `${st.ino}:${st.size}:${st.mtimeMs}:${text}`, text })
       } catch (e) {
+        // Renamed away (merged, refused) between the two calls.
         if ((e as NodeJS.ErrnoException).code === "ENOENT") return Option.none()
         throw e
       }

@@ -123,6 +123,17 @@ describe("polled (TestClock)", () => {
     })
   )
 
+  it.effect("emits a height once, however many polls read it again", () =>
+    Effect.gen(function* () {
+      const node = yield* scriptedHead([7, 7, 7, 8, 8, "down", 8, 9, 9])
+      const { fiber, items } = yield* collect(polled(node.fetchHead, "300 millis"))
+      yield* TestClock.adjust("2400 millis")
+      expect(yield* node.calls).toBe(9)
+      expect(yield* items).toEqual([7, 8, 9])
+      yield* Fiber.interrupt(fiber)
+    })
+  )
+
   it.effect("retries a node that is down without failing or ending, and logs once each way", () =>
     Effect.gen(function* () {
       const logs = yield* captureLogs

@@ -70,6 +70,15 @@ const statKey = (file: string): string | undefined => {
   }
 }
 
+/** False when the file exists or cannot be looked at (the full check then says why). */
+const isAbsent = (file: string): boolean => {
+  try {
+    return fs.statSync(file, { throwIfNoEntry: false }) === undefined
+  } catch {
+    return false
+  }
+}
+
 const snapshotKey = (s: PlanSnapshot): string =>
   s._tag === "Valid" ? `valid ${JSON.stringify(encodePlan(s.plan))}` : `corrupt ${s.error.message}`
 
@@ -301,8 +310,20 @@ export const makeUpgradeSource = (
       }
     })
 
+    // Nearly every check finds the plan as it was and no drop-in: two stat calls say so.
+    const nothingNew = Effect.zipWith(
+      Ref.get(lastRead),
+      Ref.get(sighting),
+      (last, seen) =>
+        last !== undefined &&
+        Option.isNone(seen) &&
+        statKey(layout.plan) === last.stat &&
+        isAbsent(layout.dropIn)
+    )
+
     const check = Effect.gen(function* () {
       yield* ensureWatcher
+      if (yield* nothingNew) return
       let snap = yield* readSnapshot
       // A corrupt plan leaves the drop-in in place until the plan is fixed.
       if (snap._tag === "Valid") {

@@ -182,6 +182,15 @@ export const crashHookFromEnv = (raw: string | undefined): Effect.Effect<CrashHo
 const planRetry = Schedule.spaced("200 millis").pipe(Schedule.intersect(Schedule.recurs(25)))
 
 /**
+ * How often the orchestrator looks again when nothing wakes it: every poll
+ * interval, but at most once a second. A new height (every block) or a plan
+ * change wakes it at once anyway; this covers a stalled chain, where checking
+ * binaries every 300 ms bought nothing and cost an idle supervisor a tenth of
+ * its CPU (scripts/bench-idle.mjs).
+ */
+export const quietTick = (pollInterval: Duration.DurationInput) => Schedule.spaced(Duration.max(Duration.decode(pollInterval), Duration.seconds(1)))
+
+/**
  * One preparation of an upgrade in this run (for one `created_at`): under
  * way, or how it ended. A failed one is tried again when the binary on disk
  * changes (the operator put it there or replaced it), or at the height when
@@ -1075,8 +1084,9 @@ const make = (crash: CrashHook) =>
       ),
       Effect.forkScoped
     )
-    // The poll tick: binary checks and retries happen even when neither heights nor plans change.
-    yield* Cadence.repeat(signal, Schedule.spaced(config.pollInterval)).pipe(Effect.forkScoped)
+    // The fallback tick: binary checks and retries happen even when neither heights nor plans change
+    // (a stalled chain). Heights and plan changes wake the loop at once; this only covers the quiet.
+    yield* Cadence.repeat(signal, quietTick(config.pollInterval)).pipe(Effect.forkScoped)
     /**
      * A defect is a bug, but the node must stay supervised. One that cuts an
      * upgrade short leaves its journal: no other upgrade may overwrite it, so

@@ -1,10 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Either, Ref, Schema, SubscriptionRef, TestClock } from "effect"
+import { Clock, Deferred, Duration, Effect, Either, Fiber, Ref, Schema, SubscriptionRef, TestClock } from "effect"
 import * as fs from "node:fs"
 import { setStatus } from "../../src/domain/Plan.js"
 import { StatusObject } from "../../src/domain/Status.js"
 import type { Target } from "../../src/domain/Target.js"
-import { crashHookFromEnv, parseCrashAt } from "../../src/orchestrator/Orchestrator.js"
+import { crashHookFromEnv, parseCrashAt, quietTick } from "../../src/orchestrator/Orchestrator.js"
+import * as Cadence from "../../src/platform/Cadence.js"
 import {
   corruptPlan,
   eventTypes,
@@ -363,6 +364,27 @@ describe("Orchestrator: verify", () => {
       yield* run.kill
       yield* startRunning(w)
       expect((yield* log(w)).at(-1)).toBe("start:genesis")
+    }))
+})
+
+describe("Orchestrator: the quiet tick", () => {
+  const ticks = (pollInterval: Duration.DurationInput) =>
+    Effect.gen(function* () {
+      const start = yield* Clock.currentTimeMillis
+      const at = yield* Ref.make<ReadonlyArray<number>>([])
+      const fiber = yield* Cadence.repeat(Effect.flatMap(Clock.currentTimeMillis, (t) => Ref.update(at, (a) => [...a, t - start])), quietTick(pollInterval)).pipe(
+        Effect.fork
+      )
+      yield* TestClock.adjust("10 seconds")
+      yield* Fiber.interrupt(fiber)
+      return (yield* Ref.get(at)).slice(0, 4)
+    })
+
+  it.effect("with nothing waking it, looks again once a second at most, or every poll interval when that is longer", () =>
+    Effect.gen(function* () {
+      expect(yield* ticks("300 millis")).toEqual([0, 1000, 2000, 3000])
+      expect(yield* ticks("1 second")).toEqual([0, 1000, 2000, 3000])
+      expect(yield* ticks("2 seconds")).toEqual([0, 2000, 4000, 6000])
     }))
 })
 

@@ -13,7 +13,7 @@ export default defineConfig({
     coverage: {
       provider: "v8",
       include: ["src/**/*.ts"],
-      // the CLI entry and composition root run only inside the e2e child processes
+      // the CLI entry (argv, the runtime, process exit) runs only inside the e2e child processes; test/cli runs the rest of the CLI in process
       exclude: ["src/bin.ts"],
       reporter: ["text-summary", "json-summary"]
     }

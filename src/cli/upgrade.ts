@@ -7,7 +7,6 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import { make as makeBinaryStore } from "../binaries/BinaryStore.js"
 import { parseBinaryFlags } from "../binaries/Sources.js"
-import { probeVersion } from "../binaries/VersionProbe.js"
 import type { WemixvisorConfig } from "../config/Config.js"
 import { InvalidInput, type IoError, UpgradeConflict, UpgradeNotFound } from "../domain/Errors.js"
 import type { Height } from "../domain/Height.js"
@@ -69,6 +68,9 @@ const remoteOf = (config: WemixvisorConfig, flag: Option.Option<string>) =>
   })
 
 const remoteModule = Effect.promise(() => import("./upgrade-remote.js"))
+
+/** Only `status` runs the binary (child_process); `list` and the rest need not load it. */
+const versionProbe = Effect.promise(() => import("../binaries/VersionProbe.js"))
 
 /** The head check could not be made (exit 1): the node did not answer. */
 export class HeadUnknown extends Data.TaggedError("HeadUnknown")<{ readonly problem: string }> {
@@ -195,7 +197,7 @@ const fileStatus = (config: WemixvisorConfig, supervisor: StatusObject["supervis
       version: (target) =>
         config.versionArgs.length === 0
           ? Effect.succeed(null)
-          : probeVersion(config.layout.binary(target), config.versionArgs, Duration.seconds(5)).pipe(
+          : Effect.flatMap(versionProbe, (m) => m.probeVersion(config.layout.binary(target), config.versionArgs, Duration.seconds(5))).pipe(
               Effect.map((v): string | null => v),
               Effect.orElseSucceed(() => null)
             ),

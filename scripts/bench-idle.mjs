@@ -26,7 +26,7 @@
 // Everything lives in one temp folder, removed at the end with every process
 // started here, also on failure or Ctrl-C (--keep keeps the folder).
 import { flag, intOption, option } from "./lib/args.mjs"
-import { freePort } from "./lib/harness.mjs"
+import { exited, freePort, sleep, waitFor } from "./lib/harness.mjs"
 import { makeSandbox } from "./lib/sandbox.mjs"
 import { execFileSync, spawn } from "node:child_process"
 import * as fs from "node:fs"
@@ -73,22 +73,8 @@ for (const [file, hint] of [
 // Helpers
 
 const t0 = Date.now()
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 const say = (s) => console.error(`[bench ${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s] ${s}`)
 const fmt = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : "n/a")
-const exited = (child) =>
-  child.exitCode !== null || child.signalCode !== null
-    ? Promise.resolve({ code: child.exitCode, signal: child.signalCode })
-    : new Promise((r) => child.once("exit", (code, signal) => r({ code, signal })))
-const waitFor = async (what, check, timeoutMs, everyMs = 50) => {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const v = await check()
-    if (v !== undefined && v !== false && v !== null) return v
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await sleep(everyMs)
-  }
-}
 const getJson = (url) =>
   new Promise((resolve) => {
     const req = http.get(url, { agent: false, timeout: 2_000 }, (res) => {

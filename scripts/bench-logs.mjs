@@ -44,6 +44,7 @@
 // Everything lives in one temp folder, removed at the end with every process
 // started here, also on failure or Ctrl-C (--keep keeps the folder).
 import { flag, option } from "./lib/args.mjs"
+import { exited, sleep, waitFor } from "./lib/harness.mjs"
 import { makeSandbox } from "./lib/sandbox.mjs"
 import { execFileSync, spawn } from "node:child_process"
 import * as fs from "node:fs"
@@ -92,7 +93,6 @@ if (!fs.existsSync(bin)) {
 // Helpers
 
 const t0 = Date.now()
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 const say = (s) => console.error(`[bench ${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s] ${s}`)
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b)
@@ -105,19 +105,6 @@ const readJson = (file) => {
     return JSON.parse(fs.readFileSync(file, "utf8"))
   } catch {
     return undefined
-  }
-}
-const exited = (child) =>
-  child.exitCode !== null || child.signalCode !== null
-    ? Promise.resolve({ code: child.exitCode, signal: child.signalCode })
-    : new Promise((r) => child.once("exit", (code, signal) => r({ code, signal })))
-const waitFor = async (what, check, timeoutMs, everyMs = 20) => {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const v = await check()
-    if (v !== undefined && v !== false && v !== null) return v
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await sleep(everyMs)
   }
 }
 const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100
@@ -363,7 +350,7 @@ const throughWemixvisor = async (bytes, readerEnv = {}) => {
     if (m !== undefined) rss.push({ at: Date.now(), mb: m.rss })
   }, 100)
   await go(genOut, "wemixvisor")
-  const gen = await waitFor("the fake node to finish writing", () => readJson(genOut), deadlineMs)
+  const gen = await waitFor("the fake node to finish writing", () => readJson(genOut), deadlineMs, 20)
   clearInterval(sampler)
   // Then until the reader has it all, or takes nothing more (the rest was dropped).
   await waitFor(

@@ -28,7 +28,7 @@
 // Everything lives in one temp folder, removed at the end with every process
 // started here, also on failure or Ctrl-C (--keep keeps the folder).
 import { flag, intOption, option } from "./lib/args.mjs"
-import { freePort } from "./lib/harness.mjs"
+import { exited, freePort, sleep, waitFor } from "./lib/harness.mjs"
 import { makeSandbox } from "./lib/sandbox.mjs"
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
@@ -75,7 +75,6 @@ const deadlineMs = 60_000 + scenarios.length * cycles * 4_500
 // ---------------------------------------------------------------------------
 // Small helpers
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 const say = (s) => console.error(`[bench ${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s] ${s}`)
 const t0 = Date.now()
 
@@ -110,15 +109,6 @@ const blockNumber = async (port, timeoutMs = 500) => {
   return typeof r === "string" ? Number(BigInt(r)) : undefined
 }
 
-const waitFor = async (what, check, timeoutMs, everyMs = 50) => {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const v = await check()
-    if (v !== undefined && v !== false && v !== null) return v
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await sleep(everyMs)
-  }
-}
 
 /** Polls every ~2 ms until the node answers; the time of the first answer and the head it gave. */
 const untilAnswers = async (port, timeoutMs = 20_000) => {
@@ -131,10 +121,6 @@ const untilAnswers = async (port, timeoutMs = 20_000) => {
   }
 }
 
-const exited = (child) =>
-  child.exitCode !== null || child.signalCode !== null
-    ? Promise.resolve({ code: child.exitCode, signal: child.signalCode })
-    : new Promise((r) => child.once("exit", (code, signal) => r({ code, signal })))
 
 const withTimeout = (promise, ms, what) =>
   Promise.race([promise, sleep(ms).then(() => Promise.reject(new Error(`timed out after ${ms} ms: ${what}`)))])

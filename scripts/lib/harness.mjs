@@ -23,16 +23,22 @@ const t0 = Date.now()
 /** Progress on stderr; the table and the verdict go to stdout. */
 export const say = (tag, s) => process.stderr.write(`[${tag} ${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s] ${s}\n`)
 
-/** Polls `check` until it returns something other than undefined/false; throws after `timeoutMs`. */
+/** Polls `check` until it returns something other than undefined/false/null; throws after `timeoutMs`. */
 export const waitFor = async (what, check, timeoutMs = 20_000, everyMs = 50) => {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const v = await check()
-    if (v !== undefined && v !== false) return v
+    if (v !== undefined && v !== false && v !== null) return v
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
     await sleep(everyMs)
   }
 }
+
+/** Resolves with how `child` ended, at once if it already has. */
+export const exited = (child) =>
+  child.exitCode !== null || child.signalCode !== null
+    ? Promise.resolve({ code: child.exitCode, signal: child.signalCode })
+    : new Promise((r) => child.once("exit", (code, signal) => r({ code, signal })))
 
 // ---------------------------------------------------------------------------
 // Cleanup: every temp folder, mount, process and server this script creates

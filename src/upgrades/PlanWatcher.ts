@@ -70,15 +70,6 @@ const statKey = (file: string): string | undefined => {
   }
 }
 
-/** False when the file exists or cannot be looked at (the full check then says why). */
-const isAbsent = (file: string): boolean => {
-  try {
-    return fs.statSync(file, { throwIfNoEntry: false }) === undefined
-  } catch {
-    return false
-  }
-}
-
 const snapshotKey = (s: PlanSnapshot): string =>
   s._tag === "Valid" ? `valid ${JSON.stringify(encodePlan(s.plan))}` : `corrupt ${s.error.message}`
 
@@ -318,7 +309,7 @@ export const makeUpgradeSource = (
         last !== undefined &&
         Option.isNone(seen) &&
         statKey(layout.plan) === last.stat &&
-        isAbsent(layout.dropIn)
+        statKey(layout.dropIn) === "absent"
     )
 
     const check = Effect.gen(function* () {

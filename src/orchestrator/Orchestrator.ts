@@ -1148,6 +1148,8 @@ const make = (crash: CrashHook) =>
         })
         return {
           supervisor: "running",
+          home: config.home,
+          supervisor_pid: process.pid,
           current_height: Option.getOrNull(Option.orElse(seen, () => own)),
           node_state: s.state,
           node_pid: s.pid,

@@ -83,6 +83,8 @@ export interface Home {
   readonly port: number
   readonly apiPort: number
   readonly api: string
+  /** The token the home's `run` requires: WEMIXVISOR_API_TOKEN, else the api.token it generated. */
+  readonly token: () => string
   readonly env: Record<string, string>
   /** An anvil wrapper that records `version` in data/versions.log. */
   readonly version: (version: string) => string
@@ -125,6 +127,7 @@ export const makeHome = async (env: Record<string, string> = {}): Promise<Home> 
     port,
     apiPort,
     api: `http://127.0.0.1:${apiPort}`,
+    token: () => fullEnv.WEMIXVISOR_API_TOKEN ?? fs.readFileSync(path.join(root, "api.token"), "utf8").trim(),
     env: fullEnv,
     version,
     planFile,

@@ -135,3 +135,30 @@ describe("loadConfig", () => {
     expect(JSON.stringify(describeConfig(c))).not.toContain("s3cret")
   })
 })
+
+describe("API access lists (WEMIXVISOR_API_HOSTS, WEMIXVISOR_API_CORS)", () => {
+  it("comma-separated, normalised; empty by default", () => {
+    const d = Effect.runSync(loadConfig({ env: base }))
+    expect([d.apiHosts, d.apiCors]).toEqual([[], []])
+    const c = Effect.runSync(
+      loadConfig({ env: { ...base, WEMIXVISOR_API_HOSTS: "Node1.Example, [fd00::1],10.0.0.5,", WEMIXVISOR_API_CORS: "https://ops.example, http://127.0.0.1:3000" } })
+    )
+    expect(c.apiHosts).toEqual(["node1.example", "fd00::1", "10.0.0.5"])
+    expect(c.apiCors).toEqual(["https://ops.example", "http://127.0.0.1:3000"])
+    expect(describeConfig(c)).toMatchObject({ wemixvisor_api_hosts: "node1.example,fd00::1,10.0.0.5", wemixvisor_api_cors: "https://ops.example,http://127.0.0.1:3000" })
+  })
+  it("a host with a port or a path, an origin with a path or another scheme: refused, naming the item", () => {
+    for (const [variable, value, item] of [
+      ["WEMIXVISOR_API_HOSTS", "ok.example,node1:8590", "node1:8590"],
+      ["WEMIXVISOR_API_HOSTS", "a/b", "a/b"],
+      ["WEMIXVISOR_API_CORS", "https://ops.example/", "https://ops.example/"],
+      ["WEMIXVISOR_API_CORS", "https://ops.example/dash", "https://ops.example/dash"],
+      ["WEMIXVISOR_API_CORS", "ftp://ops.example", "ftp://ops.example"],
+      ["WEMIXVISOR_API_CORS", "*", "*"]
+    ] as const) {
+      const e = failure({ [variable]: value })
+      expect(e, value).toMatchObject({ _tag: "ConfigInvalid", variable, value })
+      expect(e.problem, value).toContain(JSON.stringify(item))
+    }
+  })
+})

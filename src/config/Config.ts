@@ -274,7 +274,8 @@ export const loadConfig = (sources: ConfigSources): Effect.Effect<WemixvisorConf
       restartWindow: yield* get(lookup, "DAEMON_RESTART_WINDOW", parseDuration, "10m"),
       upgradeDelay: yield* get(lookup, "DAEMON_UPGRADE_DELAY", parseDuration, "0s"),
       verifyMinUp: yield* get(lookup, "DAEMON_VERIFY_MIN_UP", parseDuration, "5s"),
-      verifyTimeout: yield* get(lookup, "DAEMON_VERIFY_TIMEOUT", parseDuration, "60s"),
+      // A mainnet node with a large database can take minutes to open it and answer RPC.
+      verifyTimeout: yield* get(lookup, "DAEMON_VERIFY_TIMEOUT", parseDuration, "5m"),
       verifyProgress: yield* get(lookup, "DAEMON_VERIFY_PROGRESS", parseBool, "false"),
       onUpgradeFailure: yield* get(lookup, "DAEMON_ON_UPGRADE_FAILURE", parseOneOf("rollback", "halt"), "rollback"),
       versionArgs: yield* get(lookup, "DAEMON_VERSION_ARGS", parseArgs, "version"),

@@ -11,6 +11,7 @@ import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
 import { anvilBin, anvilWrapper, blockNumber, cleanup, cliBin, freePort, rpc, tempDir, waitFor, writeScript } from "../support/fixtures.js"
+import { attachOutput } from "../support/output.js"
 
 // ---------------------------------------------------------------------------
 // A private copy of the built CLI. Other people rebuild dist/ while these
@@ -55,6 +56,7 @@ export const startRun = (env: Record<string, string>): Run => {
   const proc = spawn(process.execPath, [cliCopy(), "run"], { env: baseEnv(env), stdio: ["ignore", "ignore", "pipe"] })
   let logs = ""
   proc.stderr!.on("data", (c) => (logs += String(c)))
+  attachOutput(`wemixvisor run (pid ${proc.pid}), stderr`, () => logs)
   const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     proc.on("exit", (code, signal) => resolve({ code, signal }))
   )

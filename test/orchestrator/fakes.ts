@@ -21,8 +21,9 @@ import { type EventInput, Events } from "../../src/events/Events.js"
 import { HeightProvider } from "../../src/height/HeightProvider.js"
 import { NodeProcess } from "../../src/node/NodeProcess.js"
 import * as Hooks from "../../src/orchestrator/Hooks.js"
-import { type CrashHook, Orchestrator, type OrchestratorService } from "../../src/orchestrator/Orchestrator.js"
-import * as Orch from "../../src/orchestrator/Orchestrator.js"
+import * as CrashPoints from "../../src/orchestrator/CrashPoints.js"
+import { Orchestrator, type OrchestratorService } from "../../src/orchestrator/Orchestrator.js"
+import * as OrchestratorLive from "../../src/orchestrator/OrchestratorLive.js"
 import { History, type HistoryRecord } from "../../src/upgrades/History.js"
 import { type PlanSnapshot, PlanStore, UpgradeSource } from "../../src/upgrades/PlanStore.js"
 import { cleanup, tempDir } from "../support/fixtures.js"
@@ -363,12 +364,15 @@ export const startRun = (w: World, opts: { readonly crashAt?: string } = {}) =>
   Effect.gen(function* () {
     const scope = yield* Scope.make()
     const crashed = yield* Deferred.make<string>()
-    const hook: CrashHook = (step, phase) =>
+    const hook: CrashPoints.CrashHook = (step, phase) =>
       `${step}:${phase}` === opts.crashAt ? Deferred.succeed(crashed, `${step}:${phase}`).pipe(Effect.zipRight(Effect.never)) : Effect.void
     const status = yield* SubscriptionRef.make<NodeStatus>(initialNodeStatus)
     const exits = yield* PubSub.unbounded<Exited>()
     const node = fakeNode(w, status, exits, yield* Ref.make(false))
-    const ctx = yield* Layer.buildWithScope(Orch.layerWithCrashHook(hook).pipe(Layer.provide(worldLayers(w, node.service))), scope)
+    const ctx = yield* Layer.buildWithScope(
+      OrchestratorLive.layer.pipe(Layer.provide(CrashPoints.layerOf(hook)), Layer.provide(worldLayers(w, node.service))),
+      scope
+    )
     const close = Scope.close(scope, Exit.void)
     yield* Effect.addFinalizer(() => close)
     const run: Run = {

@@ -60,26 +60,21 @@ describe("Verify", () => {
       expect(yield* Fiber.join(fiber)).toEqual(Exit.void)
     }))
 
-  it.scoped("fails at DAEMON_VERIFY_TIMEOUT with the last problem seen", () =>
+  /** With the head at `head` (none: RPC down), verify runs out its timeout saying `problem`. */
+  const timesOut = (head: number | null, headAtStop: number | null, problem: string) =>
     Effect.gen(function* () {
       const t = yield* setup()
-      const fiber = yield* t.run(null)
+      yield* Ref.set(t.head, head === null ? Option.none() : Option.some(h(head)))
+      const fiber = yield* t.run(headAtStop === null ? null : h(headAtStop))
       yield* settle
       yield* TestClock.adjust("20 seconds")
       const exit = yield* Fiber.join(fiber)
-      expect(Exit.isFailure(exit) && String(exit.cause).includes("did not pass within 20s: the node's RPC does not answer")).toBe(true)
-    }))
+      expect(Exit.isFailure(exit) && String(exit.cause).includes(`did not pass within 20s: ${problem}`)).toBe(true)
+    })
 
-  it.scoped("a head below the head at stop never passes", () =>
-    Effect.gen(function* () {
-      const t = yield* setup()
-      yield* Ref.set(t.head, Option.some(h(90)))
-      const fiber = yield* t.run(h(100))
-      yield* settle
-      yield* TestClock.adjust("20 seconds")
-      const exit = yield* Fiber.join(fiber)
-      expect(Exit.isFailure(exit) && String(exit.cause).includes("its head 90 is below the head at stop (100)")).toBe(true)
-    }))
+  it.scoped("fails at DAEMON_VERIFY_TIMEOUT with the last problem seen", () => timesOut(null, null, "the node's RPC does not answer"))
+
+  it.scoped("a head below the head at stop never passes", () => timesOut(90, 100, "its head 90 is below the head at stop (100)"))
 
   it.scoped("an exit of the new node fails verify at once", () =>
     Effect.gen(function* () {

@@ -75,9 +75,11 @@ for (const [file, hint] of [
 const t0 = Date.now()
 const say = (s) => console.error(`[bench ${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s] ${s}`)
 const fmt = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : "n/a")
-const getJson = (url) =>
+/** GET with the home's API token (every route but /health needs it). */
+const getJson = (url, home) =>
   new Promise((resolve) => {
-    const req = http.get(url, { agent: false, timeout: 2_000 }, (res) => {
+    const token = fs.readFileSync(path.join(home, "wemixvisor", "api.token"), "utf8").trim()
+    const req = http.get(url, { agent: false, timeout: 2_000, headers: { authorization: `Bearer ${token}` } }, (res) => {
       let text = ""
       res.setEncoding("utf8")
       res.on("data", (c) => (text += c))
@@ -189,7 +191,7 @@ const startSupervisor = async (id, { ws }) => {
   const apiUrl = logs()
     .map((l) => /API listening on (\S+)/.exec(l.message ?? "")?.[1])
     .find(Boolean)
-  return { id, ws, child, port, logs, apiUrl, profileDir }
+  return { id, home, ws, child, port, logs, apiUrl, profileDir }
 }
 
 // ---------------------------------------------------------------------------
@@ -220,7 +222,7 @@ const main = async () => {
     }
   }
   const endHeights = await Promise.all(supervisors.map((s) => blockNumber(s.port)))
-  const statuses = await Promise.all(supervisors.map((s) => (s.apiUrl ? getJson(`${s.apiUrl}/api/v1/upgrades/status`) : undefined)))
+  const statuses = await Promise.all(supervisors.map((s) => (s.apiUrl ? getJson(`${s.apiUrl}/api/v1/upgrades/status`, s.home) : undefined)))
 
   if (profile) {
     for (const s of supervisors) s.child.kill("SIGUSR2")

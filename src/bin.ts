@@ -4,7 +4,10 @@ import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { cli } from "./cli/commands.js"
+import * as Command from "@effect/cli/Command"
+import * as Console from "effect/Console"
+import { cli, command } from "./cli/commands.js"
+import { fixBashCompletions, isBashCompletions } from "./cli/completions.js"
 import { teardown } from "./cli/exit.js"
 
 // Deep imports of just what @effect/cli needs (file system, path, terminal):
@@ -12,7 +15,12 @@ import { teardown } from "./cli/exit.js"
 // workers, would be loaded by every command, `version` included.
 const CliEnvironment = Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTerminal.layer)
 
-cli(process.argv).pipe(
+// @effect/cli's bash script needs a fix (see completions.ts); every other invocation is the CLI's own.
+const program = isBashCompletions(process.argv.slice(2))
+  ? Effect.flatMap(Command.getBashCompletions(command, "wemixvisor"), (lines) => Console.log(fixBashCompletions(lines.join("\n"))))
+  : cli(process.argv)
+
+program.pipe(
   Effect.provide(CliEnvironment),
   NodeRuntime.runMain({ disableErrorReporting: true, disablePrettyLogger: true, teardown })
 )

@@ -6,6 +6,7 @@ import * as Api from "./api/Server.js"
 import * as Backups from "./binaries/Backup.js"
 import * as BinaryStore from "./binaries/BinaryStore.js"
 import * as Preparer from "./binaries/PreparerLive.js"
+import { checkRunnable } from "./config/Checks.js"
 import { AppConfig, type WemixvisorConfig } from "./config/Config.js"
 import { HomeLocked, InvalidInput } from "./domain/Errors.js"
 import * as Events from "./events/Events.js"
@@ -65,6 +66,7 @@ export const runSupervisor = (config: WemixvisorConfig, nodeArgs: ReadonlyArray<
       )
     )
     yield* checkExposure(config)
+    yield* checkRunnable(config)
     yield* acquireLock(config.layout.runLock, (pid) => new HomeLocked({ path: config.layout.runLock, pid }))
     yield* NodeProcess.reapStale
     yield* Effect.logInfo("wemixvisor running").pipe(

@@ -6,9 +6,10 @@ import type { WemixvisorConfig } from "../config/Config.js"
 import { ConfigInvalid } from "../domain/Errors.js"
 
 /*
- * API access (DESIGN §5): loopback by default; with WEMIXVISOR_API_TOKEN set,
- * every call but GET /health needs `Authorization: Bearer <token>`. An API
- * reachable from other machines without a token is refused at start.
+ * API access (DESIGN §5): every call but the public routes needs
+ * `Authorization: Bearer <token>` (WEMIXVISOR_API_TOKEN, or the generated
+ * api.token: see Token.ts). An API reachable from other machines needs
+ * WEMIXVISOR_API_TOKEN set: a generated file token is for the home's own CLI.
  */
 
 /** `host:port` / `[v6]:port` (already validated by the config) split for listen(). */
@@ -55,12 +56,10 @@ export const bearerMatches = (token: string, header: string): boolean => {
   return m !== null && same
 }
 
-/** Why a request is refused, or none when it may pass (no token configured, or the right one). */
-export const authProblem = (token: Option.Option<string>, header: string | undefined): Option.Option<string> =>
-  Option.isNone(token)
-    ? Option.none()
-    : header === undefined
-      ? Option.some("missing Authorization: Bearer <WEMIXVISOR_API_TOKEN>")
-      : bearerMatches(token.value, header)
-        ? Option.none()
-        : Option.some("wrong bearer token")
+/** Why a request is refused, or none when it carries the token. */
+export const authProblem = (token: string, header: string | undefined): Option.Option<string> =>
+  header === undefined
+    ? Option.some("missing Authorization: Bearer <token> (WEMIXVISOR_API_TOKEN, or $DAEMON_HOME/wemixvisor/api.token)")
+    : bearerMatches(token, header)
+      ? Option.none()
+      : Option.some("wrong bearer token")

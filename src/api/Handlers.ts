@@ -47,7 +47,8 @@ export interface ApiServices {
     name: string
   ) => Effect.Effect<Upgrade, PreparationFailed | UpgradeNotFoundError | UpgradeConflictError | FileCorrupt | IoError>
   readonly events: Context.Tag.Service<Events>
-  readonly token: Option.Option<string>
+  /** The bearer token every call needs (WEMIXVISOR_API_TOKEN or the generated api.token). */
+  readonly token: string
 }
 
 type PlanError = Extract<ScheduleError | CancelError, { _tag: "FileCorrupt" | "IoError" | "PlanLocked" }>
@@ -106,7 +107,7 @@ export const listErrorToWire = (e: Extract<PlanError, { _tag: "FileCorrupt" | "I
 export const API_FORCE_HINT = ' (set "force": true to schedule it anyway)'
 
 /** The bearer check as RPC middleware: a typed Unauthorized for every procedure, streams included. */
-export const authLayer = (token: Option.Option<string>): Layer.Layer<ApiAuth> =>
+export const authLayer = (token: string): Layer.Layer<ApiAuth> =>
   Layer.succeed(
     ApiAuth,
     ApiAuth.of(({ headers }) =>

@@ -13,7 +13,6 @@ import { StatusObject } from "../domain/Status.js"
 import { Upgrade, UpgradeList } from "../domain/Upgrade.js"
 import { WemixvisorEvent } from "../events/Events.js"
 import { decodeSchedule } from "../upgrades/Operations.js"
-import { authProblem } from "./Auth.js"
 import { API_FORCE_HINT, type ApiServices, cancelErrorToWire, listErrorToWire, scheduleErrorToWire } from "./Handlers.js"
 import type { InvalidInput, NodeUnreachable, PlanUnavailable, UpgradeConflict, UpgradeNotFound } from "./Rpcs.js"
 
@@ -82,22 +81,11 @@ const jsonBody = Effect.gen(function* () {
   }
 })
 
-/** Every route but /health needs the token when one is set. */
-const authorized = <E, R>(api: ApiServices, handler: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
-  Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
-    Option.match(authProblem(api.token, request.headers["authorization"]), {
-      onNone: () => handler,
-      onSome: (reason) => Effect.succeed(errorResponse(401, "unauthorized", reason, { "www-authenticate": 'Bearer realm="wemixvisor"' }))
-    })
-  )
-
 export const routes = (api: ApiServices) =>
   HttpRouter.empty.pipe(
     HttpRouter.post(
       "/api/v1/upgrades",
-      authorized(
-        api,
-        Effect.gen(function* () {
+      Effect.gen(function* () {
           const body = yield* jsonBody
           if (Either.isLeft(body)) return body.left
           if (typeof body.right !== "object" || body.right === null || Array.isArray(body.right)) {
@@ -112,30 +100,21 @@ export const routes = (api: ApiServices) =>
             })
           )
         })
-      )
     ),
     HttpRouter.get(
       "/api/v1/upgrades",
-      authorized(
-        api,
-        api.ops.list.pipe(
+      api.ops.list.pipe(
           Effect.mapError(listErrorToWire),
           Effect.match({ onFailure: wireToHttp, onSuccess: (l) => json(200, encodeList(l)) })
         )
-      )
     ),
     HttpRouter.get(
       "/api/v1/upgrades/status",
-      authorized(
-        api,
-        Effect.map(api.status, (s) => json(200, encodeStatus(s)))
-      )
+      Effect.map(api.status, (s) => json(200, encodeStatus(s)))
     ),
     HttpRouter.del(
       "/api/v1/upgrades/:name",
-      authorized(
-        api,
-        Effect.gen(function* () {
+      Effect.gen(function* () {
           const { name } = yield* HttpRouter.params
           return yield* api.ops.cancel(Option.fromNullable(name)).pipe(
             Effect.mapError(cancelErrorToWire),
@@ -145,19 +124,15 @@ export const routes = (api: ApiServices) =>
             })
           )
         })
-      )
     ),
     HttpRouter.get(
       "/api/v1/events",
-      authorized(
-        api,
-        Effect.succeed(
+      Effect.succeed(
           HttpServerResponse.stream(eventStream(api), {
             contentType: "text/event-stream",
             headers: Headers.fromInput({ "cache-control": "no-cache", "x-accel-buffering": "no" })
           })
         )
-      )
     )
   )
 

@@ -85,6 +85,15 @@ export class Unauthorized extends Schema.TaggedError<Unauthorized>("wemixvisor/U
   }
 }
 
+/** The API refused the request before reading it: a Host or Origin it does not serve (HTTP 403). */
+export class Forbidden extends Schema.TaggedError<Forbidden>("wemixvisor/Forbidden")("Forbidden", {
+  reason: Schema.String
+}) {
+  override get message() {
+    return `forbidden: ${this.reason}`
+  }
+}
+
 /**
  * Bearer-token check on every RPC. A typed failure rather than an HTTP 401:
  * the RPC client cannot read an empty 401 body (it would wait forever).

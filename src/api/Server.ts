@@ -20,22 +20,28 @@ import type * as Scope from "effect/Scope"
 import * as http from "node:http"
 import { BinaryStore } from "../binaries/BinaryStore.js"
 import { AppConfig } from "../config/Config.js"
-import type { ConfigInvalid } from "../domain/Errors.js"
+import type { ConfigInvalid, IoError } from "../domain/Errors.js"
 import { Events } from "../events/Events.js"
 import { HeightProvider } from "../height/HeightProvider.js"
 import { Orchestrator } from "../orchestrator/Orchestrator.js"
 import { makeOperations } from "../upgrades/Operations.js"
 import { PlanStore } from "../upgrades/PlanStore.js"
+import { type AccessPolicy, guard } from "./Access.js"
 import { checkExposure, listenAddress } from "./Auth.js"
 import { type ApiServices, authLayer, handlersLayer } from "./Handlers.js"
 import { errorResponse, health, type HealthInputs, routes } from "./Rest.js"
 import { UpgradeRpcsServed } from "./Rpcs.js"
+import { serverToken } from "./Token.js"
 
 /*
  * The one HTTP server of DESIGN §5 on WEMIXVISOR_API_ADDR: POST /rpc (the
  * UpgradeRpcs group, NDJSON), the REST routes, SSE events and /health.
- * Served by `run` for the life of the supervisor.
+ * Served by `run` for the life of the supervisor. Every request passes the
+ * access guard (Access.ts: Host, Origin, content type, token) first.
  */
+
+/** Routes served without a token: they hold no secret and are what probes and scrapers call. */
+export const PUBLIC_PATHS: ReadonlyArray<string> = ["/health", "/metrics"]
 
 /** Request bodies above this are refused with 413 before any handler runs. */
 export const MAX_BODY_BYTES = 64 * 1024
@@ -126,7 +132,7 @@ const causeText = (cause: Cause.Cause<unknown>) => {
 }
 
 /** The whole HTTP app; the RPC server runs in the caller's scope. */
-export const makeApp = (api: ApiServices, healthInputs: HealthInputs) =>
+export const makeApp = (api: ApiServices, healthInputs: HealthInputs, access: Omit<AccessPolicy, "token" | "publicPaths" | "rpcPath">) =>
   Effect.gen(function* () {
     const rpcContext = yield* Layer.build(
       Layer.mergeAll(handlersLayer(api), authLayer(api.token), RpcSerialization.layerNdjson)
@@ -148,11 +154,12 @@ export const makeApp = (api: ApiServices, healthInputs: HealthInputs) =>
       )
     )
     const router = routes(api).pipe(HttpRouter.post("/rpc", rpcApp), HttpRouter.concat(health(healthInputs)))
-    return limitBody(router).pipe(
+    const app = limitBody(router).pipe(
       Effect.catchTag("RouteNotFound", (e) =>
         Effect.succeed(errorResponse(404, "not found", `no route ${e.request.method} ${e.request.url}`))
       )
     )
+    return yield* guard({ ...access, token: api.token, publicPaths: PUBLIC_PATHS, rpcPath: "/rpc" }, app)
   })
 
 export interface ServerOptions {
@@ -167,10 +174,11 @@ type Deps = AppConfig | Events | PlanStore | BinaryStore | HeightProvider | Orch
  * bound is logged and retried on `listenRetry`: the supervisor never stops
  * supervising the node because of its API.
  */
-export const serve = (options: ServerOptions): Effect.Effect<void, ConfigInvalid, Deps | Scope.Scope> =>
+export const serve = (options: ServerOptions): Effect.Effect<void, ConfigInvalid | IoError, Deps | Scope.Scope> =>
   Effect.gen(function* () {
     const config = yield* AppConfig
     yield* checkExposure(config)
+    const token = yield* serverToken(config)
     const events = yield* Events
     const heights = yield* HeightProvider
     const orchestrator = yield* Orchestrator
@@ -186,16 +194,14 @@ export const serve = (options: ServerOptions): Effect.Effect<void, ConfigInvalid
       return Option.map(yield* Ref.get(lastHeightAt), (t) => now - t)
     })
 
-    const api: ApiServices = { ops, status: orchestrator.status, prepare: orchestrator.prepare, events, token: config.apiToken }
-    const app = yield* makeApp(api, {
-      status: orchestrator.status,
-      paused: orchestrator.paused,
-      halted: orchestrator.halted,
-      sinceLastHeight,
-      staleAfter: options.staleAfter
-    })
-
+    const api: ApiServices = { ops, status: orchestrator.status, prepare: orchestrator.prepare, events, token }
     const { host, port } = listenAddress(config.apiAddr)
+    const app = yield* makeApp(
+      api,
+      { status: orchestrator.status, paused: orchestrator.paused, halted: orchestrator.halted, sinceLastHeight, staleAfter: options.staleAfter },
+      { bindHost: host, extraHosts: config.apiHosts, corsOrigins: config.apiCors }
+    )
+
     const listen = Effect.gen(function* () {
       const nodeServer = http.createServer()
       const server = yield* NodeHttpServer.make(() => nodeServer, { host, port })
@@ -218,6 +224,6 @@ export const serve = (options: ServerOptions): Effect.Effect<void, ConfigInvalid
   })
 
 /** `serve` as the layer `run` includes. */
-export const layerWith = (options: ServerOptions): Layer.Layer<never, ConfigInvalid, Deps> => Layer.scopedDiscard(serve(options))
+export const layerWith = (options: ServerOptions): Layer.Layer<never, ConfigInvalid | IoError, Deps> => Layer.scopedDiscard(serve(options))
 
-export const layer: Layer.Layer<never, ConfigInvalid, Deps> = layerWith({ staleAfter: DEFAULT_STALE_AFTER })
+export const layer: Layer.Layer<never, ConfigInvalid | IoError, Deps> = layerWith({ staleAfter: DEFAULT_STALE_AFTER })

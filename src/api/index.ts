@@ -8,6 +8,7 @@
 export {
   ApiAuth,
   CancelUpgradePayload,
+  Forbidden,
   InvalidInput,
   NodeUnreachable,
   PlanUnavailable,
@@ -17,7 +18,7 @@ export {
   UpgradeNotFound,
   UpgradeRpcs
 } from "./Rpcs.js"
-export { type ClientOptions, layerProtocol, makeClient, rpcUrl, type UpgradeClient } from "./Client.js"
+export { type ClientOptions, layerProtocol, makeClient, problemOf, refusalOf, rpcUrl, type UpgradeClient } from "./Client.js"
 export { Height } from "../domain/Height.js"
 export { StatusObject, TargetName } from "../domain/Status.js"
 export { Upgrade, UpgradeList, UpgradeName, UpgradePlan, UpgradeStatus } from "../domain/Upgrade.js"

@@ -4,6 +4,7 @@ import * as Options from "@effect/cli/Options"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import { checkRunnable } from "../config/Checks.js"
 import { describeConfig, loadConfig, type WemixvisorConfig } from "../config/Config.js"
 import { VERSION } from "../version.js"
 import { loggerLayer } from "./logging.js"
@@ -65,7 +66,7 @@ const configCmd = Command.make(
   "config",
   { json: Options.boolean("json").pipe(Options.withDescription("print JSON")) },
   ({ json }) =>
-    Effect.flatMap(config, (c) => {
+    Effect.flatMap(Effect.tap(config, checkRunnable), (c) => {
       const table = describeConfig(c)
       return json
         ? Console.log(JSON.stringify(table, null, 2))

@@ -3,9 +3,9 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { RpcClientError } from "@effect/rpc/RpcClientError"
-import { layerProtocol, makeClient, type UpgradeClient } from "../api/Client.js"
+import { layerProtocol, makeClient, problemOf, refusalOf, type UpgradeClient } from "../api/Client.js"
 import { Unauthorized } from "../api/Rpcs.js"
-import { ConfigInvalid } from "../domain/Errors.js"
+import { ConfigInvalid, InvalidInput } from "../domain/Errors.js"
 
 /*
  * `upgrade … --remote URL` (or WEMIXVISOR_API_URL): the same operations as
@@ -30,6 +30,8 @@ export const PREPARE_TIMEOUT = Duration.minutes(30)
 export interface Remote {
   readonly url: string
   readonly token: Option.Option<string>
+  /** Where the token came from (WEMIXVISOR_API_TOKEN or the api.token path), for the message when it is refused. */
+  readonly tokenSource: string
 }
 
 /** Runs `f` with a client of `remote`; transport problems become ApiUnreachable, a refused token ConfigInvalid. */
@@ -46,15 +48,20 @@ export const call = <A, E>(
     }),
     Effect.catchIf(
       (e): e is RpcClientError | Unauthorized => e instanceof RpcClientError || e instanceof Unauthorized,
-      (e) =>
-        Effect.fail(
-          e instanceof Unauthorized
+      (e): Effect.Effect<never, ApiUnreachable | ConfigInvalid | InvalidInput> => {
+        const refused = e instanceof Unauthorized ? Option.some(e) : refusalOf(e)
+        if (Option.isNone(refused)) {
+          return Effect.fail(new ApiUnreachable({ url: remote.url, reason: e instanceof RpcClientError ? problemOf(e) : e.message }))
+        }
+        return Effect.fail(
+          refused.value._tag === "Unauthorized"
             ? new ConfigInvalid({
-                variable: "WEMIXVISOR_API_TOKEN",
+                variable: remote.tokenSource,
                 value: Option.isSome(remote.token) ? "(set)" : "",
-                problem: `the API at ${remote.url} refused it: ${e.reason}`
+                problem: `the API at ${remote.url} refused it: ${refused.value.reason}`
               })
-            : new ApiUnreachable({ url: remote.url, reason: e.message })
+            : new InvalidInput({ field: "--remote", problem: `the API at ${remote.url} refused this client: ${refused.value.reason}` })
         )
+      }
     )
   )

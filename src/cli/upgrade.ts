@@ -12,6 +12,7 @@ import { InvalidInput, type IoError, UpgradeConflict, UpgradeNotFound } from "..
 import type { Height } from "../domain/Height.js"
 import { findUpgrade } from "../domain/Plan.js"
 import type { StatusObject } from "../domain/Status.js"
+import { clientToken } from "../api/Token.js"
 import { lockHolder } from "../platform/LockFile.js"
 import {
   decodeHeightArg,
@@ -64,8 +65,18 @@ const remoteOf = (config: WemixvisorConfig, flag: Option.Option<string>) =>
       }
     })()
     if (!ok) return yield* new InvalidInput({ field: "--remote", problem: `${JSON.stringify(url.value)} is not an http(s) URL` })
-    return Option.some({ url: url.value, token: config.apiToken })
+    return Option.some(remoteWith(config, url.value))
   })
+
+/** A remote call with the token this home's CLI sends: WEMIXVISOR_API_TOKEN, else the home's api.token. */
+const remoteWith = (config: WemixvisorConfig, url: string) => {
+  const token = clientToken(config)
+  return {
+    url,
+    token: Option.map(token, (t) => t.token),
+    tokenSource: Option.match(token, { onNone: () => "WEMIXVISOR_API_TOKEN", onSome: (t) => t.source })
+  }
+}
 
 const remoteModule = Effect.promise(() => import("./upgrade-remote.js"))
 
@@ -175,18 +186,30 @@ const localApiUrl = (config: WemixvisorConfig) => {
   return `http://${reachable}:${config.apiAddr.slice(i + 1)}`
 }
 
-/** The status a `run` on this home reports over its API; none (with a warning) when it does not answer. */
-const supervisorStatus = (config: WemixvisorConfig): Effect.Effect<Option.Option<StatusObject>> =>
+/**
+ * The status the `run` holding this home's run.lock (pid `holder`) reports
+ * over its API; none (with a warning) when it does not answer — or when what
+ * answers on that address is another home's supervisor (two homes configured
+ * on one port): its node and plan are not this home's.
+ */
+const supervisorStatus = (config: WemixvisorConfig, holder: number): Effect.Effect<Option.Option<StatusObject>> =>
   Effect.flatMap(remoteModule, (m) =>
     // Short: the files answer the question too, if less completely.
-    m.call({ url: localApiUrl(config), token: config.apiToken }, (client) => client.GetStatus(), Duration.seconds(5))
+    m.call(remoteWith(config, localApiUrl(config)), (client) => client.GetStatus(), Duration.seconds(5))
   ).pipe(
+    Effect.flatMap((s) =>
+      s.home === config.home && (holder <= 0 || s.supervisor_pid === holder)
+        ? Effect.succeed(s)
+        : Effect.fail({
+            message: `the API at ${localApiUrl(config)} is served by another wemixvisor (home ${s.home}, pid ${s.supervisor_pid ?? "?"}), not by this home's (pid ${holder > 0 ? holder : "?"}); check WEMIXVISOR_API_ADDR`
+          })
+    ),
     Effect.tapError((e) => Effect.logWarning(`the running wemixvisor did not answer (${e.message}); showing what the files say`)),
     Effect.option
   )
 
 /** Status from the files and the node's RPC, without the supervisor's memory. */
-const fileStatus = (config: WemixvisorConfig, supervisor: StatusObject["supervisor"]) =>
+const fileStatus = (config: WemixvisorConfig, holder: number | undefined) =>
   Effect.gen(function* () {
     const binaries = makeBinaryStore(config.layout)
     return yield* localStatus({
@@ -201,7 +224,8 @@ const fileStatus = (config: WemixvisorConfig, supervisor: StatusObject["supervis
               Effect.map((v): string | null => v),
               Effect.orElseSucceed(() => null)
             ),
-      supervisor
+      supervisor: holder === undefined ? "not-running" : "running",
+      supervisorPid: holder !== undefined && holder > 0 ? holder : null
     })
   }).pipe(
     Effect.catchTag("IoError", (e): Effect.Effect<never, IoError | InvalidInput> =>
@@ -228,9 +252,9 @@ export const status = (config: WemixvisorConfig, o: { readonly json: boolean; re
     if (Option.isSome(remote)) {
       result = yield* Effect.flatMap(remoteModule, (m) => m.call(remote.value, (client) => client.GetStatus()))
     } else {
-      const running = lockHolder(config.layout.runLock) !== undefined
-      const live = running ? yield* supervisorStatus(config) : Option.none<StatusObject>()
-      result = Option.isSome(live) ? live.value : yield* fileStatus(config, running ? "running" : "not-running")
+      const holder = lockHolder(config.layout.runLock)
+      const live = holder !== undefined ? yield* supervisorStatus(config, holder) : Option.none<StatusObject>()
+      result = Option.isSome(live) ? live.value : yield* fileStatus(config, holder)
     }
     yield* Console.log(o.json ? statusJson(result) : statusText(result))
   })

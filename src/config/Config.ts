@@ -48,6 +48,10 @@ export interface WemixvisorConfig {
   readonly hookTimeout: Duration.Duration
   readonly apiAddr: string
   readonly apiToken: Option.Option<string>
+  /** Host names (besides localhost, 127.0.0.1, [::1]) a loopback API answers to: the DNS-rebinding guard. */
+  readonly apiHosts: ReadonlyArray<string>
+  /** Origins (`scheme://host[:port]`) allowed to call the API from a browser page; none by default. */
+  readonly apiCors: ReadonlyArray<string>
   readonly apiUrl: Option.Option<string>
   readonly logFormat: LogFormat
 }
@@ -121,6 +125,40 @@ const parseDaemonName: Parse<string> = (raw) =>
 export const parseAddr: Parse<string> = (raw) => {
   const m = /^(\[[0-9a-fA-F:.]+\]|[^:\s]+):(\d{1,5})$/.exec(raw)
   return m && Number(m[2]) <= 65535 ? Either.right(raw) : Either.left("expected host:port, e.g. 127.0.0.1:8590")
+}
+
+/** A comma-separated list, each item checked by `item`; empty items are ignored. */
+const parseList =
+  (item: Parse<string>): Parse<ReadonlyArray<string>> =>
+  (raw) => {
+    const out: Array<string> = []
+    for (const part of raw.split(",").map((p) => p.trim()).filter((p) => p !== "")) {
+      const parsed = item(part)
+      if (Either.isLeft(parsed)) return Either.left(`${JSON.stringify(part)}: ${parsed.left}`)
+      out.push(parsed.right)
+    }
+    return Either.right(out)
+  }
+
+/** A host name or address as a Host header carries it, without the port (`node1.example`, `10.0.0.5`, `[fd00::1]`). */
+const parseHostName: Parse<string> = (raw) => {
+  const h = raw.toLowerCase().replace(/\.$/, "")
+  return /^(\[[0-9a-f:.]+\]|[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*)$/.test(h)
+    ? Either.right(h.replace(/^\[(.*)\]$/, "$1"))
+    : Either.left("expected a host name or address without a port, e.g. node1.example")
+}
+
+/** A web origin exactly as a browser sends it: `http(s)://host[:port]`, no path. */
+const parseOrigin: Parse<string> = (raw) => {
+  try {
+    const u = new URL(raw)
+    const bare = u.pathname === "/" && u.search === "" && u.hash === "" && u.username === "" && !raw.endsWith("/")
+    return (u.protocol === "http:" || u.protocol === "https:") && bare
+      ? Either.right(u.origin)
+      : Either.left("expected an origin: http(s)://host[:port], with no path")
+  } catch {
+    return Either.left("expected an origin: http(s)://host[:port], with no path")
+  }
 }
 
 const parseArgs: Parse<ReadonlyArray<string>> = (raw) => Either.right(raw.trim() === "" ? [] : raw.trim().split(/\s+/))
@@ -236,7 +274,8 @@ export const loadConfig = (sources: ConfigSources): Effect.Effect<WemixvisorConf
       restartWindow: yield* get(lookup, "DAEMON_RESTART_WINDOW", parseDuration, "10m"),
       upgradeDelay: yield* get(lookup, "DAEMON_UPGRADE_DELAY", parseDuration, "0s"),
       verifyMinUp: yield* get(lookup, "DAEMON_VERIFY_MIN_UP", parseDuration, "5s"),
-      verifyTimeout: yield* get(lookup, "DAEMON_VERIFY_TIMEOUT", parseDuration, "60s"),
+      // A mainnet node with a large database can take minutes to open it and answer RPC.
+      verifyTimeout: yield* get(lookup, "DAEMON_VERIFY_TIMEOUT", parseDuration, "5m"),
       verifyProgress: yield* get(lookup, "DAEMON_VERIFY_PROGRESS", parseBool, "false"),
       onUpgradeFailure: yield* get(lookup, "DAEMON_ON_UPGRADE_FAILURE", parseOneOf("rollback", "halt"), "rollback"),
       versionArgs: yield* get(lookup, "DAEMON_VERSION_ARGS", parseArgs, "version"),
@@ -251,6 +290,8 @@ export const loadConfig = (sources: ConfigSources): Effect.Effect<WemixvisorConf
       hookTimeout: yield* get(lookup, "DAEMON_HOOK_TIMEOUT", parseDuration, "5m"),
       apiAddr,
       apiToken,
+      apiHosts: yield* get(lookup, "WEMIXVISOR_API_HOSTS", parseList(parseHostName), ""),
+      apiCors: yield* get(lookup, "WEMIXVISOR_API_CORS", parseList(parseOrigin), ""),
       apiUrl: yield* getOptional(lookup, "WEMIXVISOR_API_URL", parseUrl("http:", "https:")),
       logFormat: yield* get(
         lookup,
@@ -293,6 +334,8 @@ export const describeConfig = (c: WemixvisorConfig): Record<string, string | num
     daemon_hook_timeout: d(c.hookTimeout),
     wemixvisor_api_addr: c.apiAddr,
     wemixvisor_api_token: Option.isSome(c.apiToken) ? "(set)" : null,
+    wemixvisor_api_hosts: c.apiHosts.join(","),
+    wemixvisor_api_cors: c.apiCors.join(","),
     wemixvisor_api_url: o(c.apiUrl),
     wemixvisor_log_format: c.logFormat
   }

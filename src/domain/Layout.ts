@@ -18,6 +18,8 @@ export interface Layout {
   readonly nodePid: string
   readonly backups: string
   readonly configToml: string
+  /** The API bearer token `run` generates when WEMIXVISOR_API_TOKEN is unset (0600). */
+  readonly apiToken: string
   /** Folder of a target: `genesis` or `upgrades/<name>`. */
   readonly targetDir: (target: Target) => string
   /** `<target folder>/bin/$DAEMON_NAME`. */
@@ -47,6 +49,7 @@ export const makeLayout = (home: string, daemonName: string): Layout => {
     nodePid: path.join(root, "node.pid"),
     backups: path.join(root, "backups"),
     configToml: path.join(root, "config.toml"),
+    apiToken: path.join(root, "api.token"),
     targetDir,
     binary: (target) => path.join(targetDir(target), "bin", daemonName),
     currentBinary: path.join(root, "current", "bin", daemonName)

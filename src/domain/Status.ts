@@ -12,6 +12,10 @@ export const TargetName = Schema.Union(Schema.Literal("genesis"), UpgradeName)
  */
 export const StatusObject = Schema.Struct({
   supervisor: Schema.Literal("running", "not-running"),
+  /** DAEMON_HOME of the supervisor that answers: a client checks it is talking to its own home's. */
+  home: Schema.String,
+  /** The pid of the `run` that answers (null from the files, when none runs). */
+  supervisor_pid: Schema.NullOr(Schema.Number),
   current_height: Schema.NullOr(Height),
   node_state: NodeState,
   node_pid: Schema.NullOr(Schema.Number),

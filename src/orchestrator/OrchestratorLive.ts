@@ -69,6 +69,8 @@ const make = Effect.gen(function* () {
       const pending = State.pending(now)
       return {
         supervisor: "running",
+        home: config.home,
+        supervisor_pid: process.pid,
         current_height: Option.getOrNull(Option.orElse(seen, () => now.latest)),
         node_state: s.state,
         node_pid: s.pid,

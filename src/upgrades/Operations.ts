@@ -284,6 +284,8 @@ export const localStatus = (deps: {
   /** The version a target's binary reports (null: unknown or not asked). */
   readonly version?: (target: Target) => Effect.Effect<string | null>
   readonly supervisor: StatusObject["supervisor"]
+  /** The pid holding run.lock, when a supervisor runs. */
+  readonly supervisorPid: number | null
 }): Effect.Effect<StatusObject, FileCorrupt | IoError> =>
   Effect.gen(function* () {
     const layout = deps.binaries.layout
@@ -296,6 +298,8 @@ export const localStatus = (deps: {
     const inFlight = Option.getOrNull(Option.map(journal, (j) => ({ name: j.name, step: j.step })))
     return {
       supervisor: deps.supervisor,
+      home: layout.home,
+      supervisor_pid: deps.supervisorPid,
       current_height: Option.getOrNull(head),
       node_state: pid === null ? "stopped" : "running",
       node_pid: pid,

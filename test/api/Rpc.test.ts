@@ -3,10 +3,11 @@ import { Chunk, Effect, Exit, Fiber, Option, Ref, Stream } from "effect"
 import { layerProtocol, makeClient, Upgrade } from "../../src/api/index.js"
 import { UpgradeRpcs, UpgradeRpcsServed } from "../../src/api/Rpcs.js"
 import { makeHeight } from "../../src/domain/Height.js"
-import { type ApiWorld, buildApi, idleStatus, planText, setupApi } from "./support.js"
+import { type ApiWorld, buildApi, idleStatus, planText, served, setupApi } from "./support.js"
 
-const clientFor = (w: ApiWorld, token?: string) =>
-  makeClient.pipe(Effect.provide(layerProtocol({ url: w.base, ...(token !== undefined ? { token } : {}) })))
+/** A typed client of `w` with its token, another one, or (null) none. */
+const clientFor = (w: ApiWorld, token: string | null = w.token) =>
+  makeClient.pipe(Effect.provide(layerProtocol({ url: w.base, ...(token !== null ? { token } : {}) })))
 
 describe("RPC: UpgradeRpcs over POST /rpc (NDJSON)", () => {
   it.scopedLive("typed successes: ScheduleUpgrade, ListUpgrades, CancelUpgrade, GetStatus", () =>
@@ -27,7 +28,7 @@ describe("RPC: UpgradeRpcs over POST /rpc (NDJSON)", () => {
 
       yield* Ref.set(w.status, { ...idleStatus, current_height: makeHeight(321) })
       const status = yield* client.GetStatus()
-      expect(status).toEqual({ ...idleStatus, current_height: 321 })
+      expect(status).toEqual(served(w, { ...idleStatus, current_height: makeHeight(321) }))
     }))
 
   it.scopedLive("typed errors, recovered by tag; nothing written", () =>
@@ -91,7 +92,7 @@ const rawRpc = (w: ApiWorld, line: object) =>
   Effect.promise(async () => {
     const res = await fetch(`${w.base}/rpc`, {
       method: "POST",
-      headers: { "content-type": "application/ndjson" },
+      headers: { "content-type": "application/ndjson", authorization: `Bearer ${w.token}` },
       body: JSON.stringify(line) + "\n"
     })
     const text = await res.text()
@@ -154,7 +155,7 @@ describe("RPC: auth", () => {
     Effect.gen(function* () {
       const w = yield* setupApi({ token: "s3cret", head: 100 })
       for (const token of [undefined, "wrong", "s3cret2"]) {
-        const client = yield* clientFor(w, token)
+        const client = yield* clientFor(w, token ?? null)
         const calls = [
           client.ScheduleUpgrade({ name: "v2", height: 200 }),
           client.ListUpgrades(),
@@ -186,6 +187,6 @@ describe("RPC: auth", () => {
       const w = yield* setupApi({ addr: (port) => `0.0.0.0:${port}`, token: "t" })
       const client = yield* clientFor(w, "t")
       expect((yield* client.ListUpgrades()).count).toBe(0)
-      expect((yield* Effect.flip(clientFor(w).pipe(Effect.flatMap((c) => c.ListUpgrades()))))._tag).toBe("Unauthorized")
+      expect((yield* Effect.flip(clientFor(w, null).pipe(Effect.flatMap((c) => c.ListUpgrades()))))._tag).toBe("Unauthorized")
     }))
 })

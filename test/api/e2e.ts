@@ -10,6 +10,7 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { baseEnv, cliCopy as cliPath } from "../e2e/upgrade-support.js"
+import { attachOutput } from "../support/output.js"
 import { anvilWrapper, cleanup, freePort, tempDir, waitFor, writeScript } from "../support/fixtures.js"
 
 // One private copy of dist/ per test file, shared with the upgrade suites.
@@ -50,6 +51,7 @@ export const startRun = (env: Record<string, string>): Run => {
   const proc = spawn(process.execPath, [cliPath(), "run"], { env: baseEnv(env), stdio: ["ignore", "ignore", "pipe"] })
   let logs = ""
   proc.stderr!.on("data", (c) => (logs += String(c)))
+  attachOutput(`wemixvisor run (pid ${proc.pid}), stderr`, () => logs)
   const ended = new Promise<number | null>((resolve) => proc.on("exit", (code) => resolve(code)))
   const events = (type: string) =>
     logs
@@ -83,6 +85,8 @@ export interface Home {
   readonly port: number
   readonly apiPort: number
   readonly api: string
+  /** The token the home's `run` requires: WEMIXVISOR_API_TOKEN, else the api.token it generated. */
+  readonly token: () => string
   readonly env: Record<string, string>
   /** An anvil wrapper that records `version` in data/versions.log. */
   readonly version: (version: string) => string
@@ -125,6 +129,7 @@ export const makeHome = async (env: Record<string, string> = {}): Promise<Home> 
     port,
     apiPort,
     api: `http://127.0.0.1:${apiPort}`,
+    token: () => fullEnv.WEMIXVISOR_API_TOKEN ?? fs.readFileSync(path.join(root, "api.token"), "utf8").trim(),
     env: fullEnv,
     version,
     planFile,

@@ -20,7 +20,7 @@ import * as RpcClient from "@effect/rpc/RpcClient"
 import { layerProtocol, makeClient, Upgrade, UpgradeConflict, UpgradeRpcs, type StatusObject } from "wemixvisor/api"
 
 const url = process.argv[2]!
-const protocol = layerProtocol({ url })
+const protocol = layerProtocol({ url, token: process.argv[3]! })
 
 // The group itself, as any Effect RPC client would use it (one client per protocol layer)…
 const scheduleOne = Effect.gen(function* () {
@@ -124,7 +124,7 @@ describe("package exports: wemixvisor/api", () => {
         expect(tsc.code).toBe(0)
 
         const w = yield* setupApi({ head: 100 })
-        const client = yield* run(process.execPath, ["client.mjs", w.base], dir)
+        const client = yield* run(process.execPath, ["client.mjs", w.base, w.token], dir)
         expect(client.stderr).toBe("")
         expect(client.code).toBe(0)
         expect(JSON.parse(client.stdout)).toEqual({

@@ -22,6 +22,8 @@ import { cleanup, freePort, tempDir, waitFor, writeScript } from "../support/fix
 
 export const idleStatus: StatusObject = {
   supervisor: "running",
+  home: "/srv/node",
+  supervisor_pid: 4141,
   current_height: null,
   node_state: "running",
   node_pid: 4242,
@@ -35,9 +37,14 @@ export const idleStatus: StatusObject = {
   last: null
 }
 
+/** `s` as the world's supervisor serves it: with its home and pid. */
+export const served = (w: ApiWorld, s: StatusObject): StatusObject => ({ ...s, home: w.home, supervisor_pid: process.pid })
+
 export interface ApiWorld {
   readonly home: string
   readonly base: string
+  /** The token the server requires: the one given, or the one it generated into the home's api.token. */
+  readonly token: string
   readonly planFile: string
   /** eth_blockNumber: none = the node does not answer. */
   readonly head: Ref.Ref<Option.Option<Height>>
@@ -55,6 +62,8 @@ export interface ApiOptions {
   readonly head?: number
   /** WEMIXVISOR_API_ADDR for a free port; default 127.0.0.1:<port>. */
   readonly addr?: (port: number) => string
+  /** More environment (WEMIXVISOR_API_CORS, …). */
+  readonly env?: Record<string, string>
 }
 
 /** Builds the server; fails as `run` would (e.g. ConfigInvalid for an exposed address without a token). */
@@ -74,7 +83,8 @@ export const buildApi = (opts: ApiOptions = {}) =>
         WEMIXVISOR_LOG_FORMAT: "json",
         // Schedules carry binary URLs: allowed, as on a supervisor that may download them.
         DAEMON_ALLOW_DOWNLOAD_BINARIES: "true",
-        ...(opts.token !== undefined ? { WEMIXVISOR_API_TOKEN: opts.token } : {})
+        ...(opts.token !== undefined ? { WEMIXVISOR_API_TOKEN: opts.token } : {}),
+        ...opts.env
       }
     }).pipe(Effect.orDie)
     const genesis = writeScript(path.join(home, "gwemix-v1"), "exec sleep 1000\n")
@@ -99,7 +109,8 @@ export const buildApi = (opts: ApiOptions = {}) =>
       )
     })
     const orchestratorLayer = Layer.succeed(Orchestrator, {
-      status: Ref.get(status),
+      // The supervisor's identity is this world's (this process serves the home), whatever a test sets.
+      status: Effect.map(Ref.get(status), (s) => ({ ...s, home, supervisor_pid: process.pid })),
       paused: Ref.get(paused),
       halted: Ref.get(halted),
       // PrepareUpgrade is exercised against a real orchestrator (test/e2e/prepare.test.ts).
@@ -126,6 +137,7 @@ export const setupApi = (opts: ApiOptions = {}) =>
     return {
       home,
       base: baseUrl,
+      token: opts.token ?? fs.readFileSync(config.layout.apiToken, "utf8").trim(),
       planFile: config.layout.plan,
       head,
       heights,
@@ -144,19 +156,20 @@ export interface HttpResult {
   readonly headers: globalThis.Headers
 }
 
-/** One real HTTP request; the body parsed as JSON when it is JSON. */
+/** One real HTTP request (with the world's token unless `token` says otherwise: null sends none); the body parsed as JSON when it is JSON. */
 export const request = (
   w: ApiWorld,
   method: string,
   route: string,
-  opts: { readonly body?: string | object; readonly token?: string; readonly headers?: Record<string, string> } = {}
+  opts: { readonly body?: string | object; readonly token?: string | null; readonly headers?: Record<string, string> } = {}
 ): Effect.Effect<HttpResult> =>
   Effect.promise(async () => {
+    const token = opts.token === undefined ? w.token : opts.token
     const res = await fetch(`${w.base}${route}`, {
       method,
       headers: {
         ...(opts.body !== undefined ? { "content-type": "application/json" } : {}),
-        ...(opts.token !== undefined ? { authorization: `Bearer ${opts.token}` } : {}),
+        ...(token !== null ? { authorization: `Bearer ${token}` } : {}),
         ...opts.headers
       },
       ...(opts.body !== undefined ? { body: typeof opts.body === "string" ? opts.body : JSON.stringify(opts.body) } : {})

@@ -14,7 +14,7 @@ import type * as net from "node:net"
 import * as path from "node:path"
 import { makeHeight } from "../../src/domain/Height.js"
 import { processStartTime } from "../../src/platform/Proc.js"
-import { type ApiWorld, idleStatus, planText, setupApi } from "../api/support.js"
+import { type ApiWorld, idleStatus, planText, served, setupApi } from "../api/support.js"
 import { freePort, waitFor } from "../support/fixtures.js"
 import { type CliResult, errorText, json, logsOf, makeHome, removeHomes, restoreEnv, runCli, startCli } from "./support.js"
 
@@ -23,8 +23,12 @@ afterEach(() => {
   removeHomes()
 })
 
-/** The operator's machine: a home of its own (never initialised, never written), the API named by --remote. */
-const local = () => makeHome()
+/**
+ * The operator's machine: a home of its own (never initialised, never
+ * written), the API named by --remote — and, as an operator of another
+ * machine's supervisor must, its token in WEMIXVISOR_API_TOKEN.
+ */
+const local = (w?: ApiWorld) => makeHome(w === undefined ? {} : { WEMIXVISOR_API_TOKEN: w.token })
 
 const refused = (r: CliResult, code: 1 | 2, says: string | RegExp, what = "") => {
   expect(r.code, what).toBe(code)
@@ -38,7 +42,7 @@ describe("--remote: the commands go to the API", () => {
   it.scopedLive("schedule (with info and binary URLs), list text and --json, cancel by name and the only pending one", () =>
     Effect.gen(function* () {
       const w = yield* setupApi({ head: 100 })
-      const me = local()
+      const me = local(w)
       const remote = ["--remote", w.base]
       const s = yield* runCli(["upgrade", "schedule", "v2", "200", "--info", "notes", ...remote], me.env)
       expect(s).toEqual({ code: 0, stdout: "✓ Upgrade 'v2' scheduled for block height 200\n", stderr: "" })
@@ -71,7 +75,7 @@ describe("--remote: the commands go to the API", () => {
   it.scopedLive("WEMIXVISOR_API_URL instead of --remote; --remote wins over it", () =>
     Effect.gen(function* () {
       const w = yield* setupApi({ head: 100 })
-      const me = local()
+      const me = local(w)
       const viaEnv = { ...me.env, WEMIXVISOR_API_URL: w.base }
       expect((yield* runCli(["upgrade", "schedule", "v2", "200"], viaEnv)).code).toBe(0)
       expect(JSON.parse(planText(w)!).upgrades).toMatchObject([{ name: "v2" }])
@@ -83,11 +87,11 @@ describe("--remote: the commands go to the API", () => {
   it.scopedLive("status --remote: the supervisor's own status, text and --json", () =>
     Effect.gen(function* () {
       const w = yield* setupApi({ head: 100 })
-      const me = local()
+      const me = local(w)
       yield* Ref.set(w.status, { ...idleStatus, current_height: makeHeight(321), restarts: 2, version: "gwemix v1" })
       const j = yield* runCli(["upgrade", "status", "--json", "--remote", w.base], me.env)
       expect(j.code).toBe(0)
-      expect(json(j)).toEqual({ ...idleStatus, current_height: 321, restarts: 2, version: "gwemix v1" })
+      expect(json(j)).toEqual(served(w, { ...idleStatus, current_height: makeHeight(321), restarts: 2, version: "gwemix v1" }))
       const t = yield* runCli(["upgrade", "status", "--remote", w.base], me.env)
       expect(t.stdout).toBe(
         [
@@ -104,7 +108,7 @@ describe("--remote: the commands go to the API", () => {
   it.scopedLive("the server's refusals keep their exit codes; the plan there unchanged", () =>
     Effect.gen(function* () {
       const w = yield* setupApi({ head: 100 })
-      const me = local()
+      const me = local(w)
       const remote = ["--remote", w.base]
       expect((yield* runCli(["upgrade", "schedule", "v1", "150", ...remote], me.env)).code).toBe(0)
       const before = planText(w)
@@ -181,7 +185,7 @@ describe("status on a home with a running supervisor (run.lock held)", () => {
       holdRunLock(w)
       const live = yield* runCli(["upgrade", "status", "--json"], env)
       expect(live).toMatchObject({ code: 0, stderr: "" })
-      expect(json(live)).toEqual({ ...idleStatus, current_height: 777 })
+      expect(json(live)).toEqual(served(w, { ...idleStatus, current_height: makeHeight(777) }))
       const text = yield* runCli(["upgrade", "status"], env)
       expect(text.stdout).toMatch(/^Supervisor:   running\nNode:         running \(pid 4242\)\n/)
       expect(text.stdout).toMatch(/^Chain head:   777$/m)

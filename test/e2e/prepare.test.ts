@@ -163,7 +163,7 @@ describe("binaries by URL, prepared ahead of the height", () => {
     const before = fs.readFileSync(path.join(s.root, "upgrade-plan.json"), "utf8")
     const res = await fetch(`http://${s.env.WEMIXVISOR_API_ADDR}/api/v1/upgrades`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", authorization: `Bearer ${fs.readFileSync(path.join(s.root, "api.token"), "utf8").trim()}` },
       body: JSON.stringify({ name: "v3", height: H + 10, binaries: { "linux/amd64": v2.binaryUrl } })
     })
     expect(res.status).toBe(400)

@@ -25,12 +25,8 @@ const setup = async (env: Record<string, string> = {}) => {
 }
 
 /** Runs an Effect program that uses a typed client of `h`'s API. */
-const withClient = <A, E>(h: Home, f: (client: Effect.Effect.Success<typeof makeClient>) => Effect.Effect<A, E>, token?: string) =>
-  Effect.runPromise(
-    Effect.scoped(Effect.flatMap(makeClient, f)).pipe(
-      Effect.provide(layerProtocol({ url: h.api, ...(token !== undefined ? { token } : {}) }))
-    )
-  )
+const withClient = <A, E>(h: Home, f: (client: Effect.Effect.Success<typeof makeClient>) => Effect.Effect<A, E>, token = h.token()) =>
+  Effect.runPromise(Effect.scoped(Effect.flatMap(makeClient, f)).pipe(Effect.provide(layerProtocol({ url: h.api, token }))))
 
 const headers = (token?: string): Record<string, string> => (token !== undefined ? { authorization: `Bearer ${token}` } : {})
 
@@ -81,7 +77,7 @@ describe("a real upgrade driven through the API", () => {
     await waitForApi(h.api)
     await healthy(h)
 
-    const sse = await openSse(`${h.api}/api/v1/events`)
+    const sse = await openSse(`${h.api}/api/v1/events`, h.token())
     expect(sse.status).toBe(200)
     const watched = withClient(h, (client) =>
       client.WatchEvents().pipe(

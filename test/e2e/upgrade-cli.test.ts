@@ -206,7 +206,7 @@ describe("upgrade status without a running supervisor", () => {
     expect(json.code).toBe(0)
     const s = JSON.parse(json.stdout)
     expect(Object.keys(s).sort()).toEqual(
-      ["current", "current_height", "in_progress", "last", "node_pid", "node_state", "pending", "pending_upgrade", "restarts", "supervisor", "upgrading", "version"]
+      ["current", "current_height", "home", "in_progress", "last", "node_pid", "node_state", "pending", "pending_upgrade", "restarts", "supervisor", "supervisor_pid", "upgrading", "version"]
     )
     expect(s).toMatchObject({
       supervisor: "not-running",

@@ -4,7 +4,8 @@ import * as fs from "node:fs"
 import { setStatus } from "../../src/domain/Plan.js"
 import { StatusObject } from "../../src/domain/Status.js"
 import type { Target } from "../../src/domain/Target.js"
-import { crashHookFromEnv, parseCrashAt, quietTick } from "../../src/orchestrator/Orchestrator.js"
+import { crashHookFromEnv, parseCrashAt } from "../../src/orchestrator/CrashPoints.js"
+import { quietTick } from "../../src/orchestrator/Loop.js"
 import * as Cadence from "../../src/platform/Cadence.js"
 import {
   corruptPlan,

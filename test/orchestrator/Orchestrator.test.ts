@@ -621,6 +621,8 @@ describe("Orchestrator: recovery replays the journal forward", () => {
 describe("Orchestrator: status", () => {
   const keys = [
     "supervisor",
+    "home",
+    "supervisor_pid",
     "current_height",
     "node_state",
     "node_pid",

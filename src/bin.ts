@@ -6,8 +6,10 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Command from "@effect/cli/Command"
 import * as Console from "effect/Console"
-import { cli, command } from "./cli/commands.js"
+import { cli, command, helpEntries } from "./cli/commands.js"
 import { fixBashCompletions, isBashCompletions } from "./cli/completions.js"
+import { helpRequest, renderHelp } from "./cli/help.js"
+import { VERSION } from "./version.js"
 import { teardown } from "./cli/exit.js"
 
 // Deep imports of just what @effect/cli needs (file system, path, terminal):
@@ -15,9 +17,18 @@ import { teardown } from "./cli/exit.js"
 // workers, would be loaded by every command, `version` included.
 const CliEnvironment = Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTerminal.layer)
 
-// @effect/cli's bash script needs a fix (see completions.ts); every other invocation is the CLI's own.
-const program = isBashCompletions(process.argv.slice(2))
+// Three invocations are answered here, the rest by @effect/cli: the bash
+// completion script needs a fix (completions.ts), help is rendered plain with
+// each command's environment and exit codes (help.ts), and `--version` says
+// what `version` says.
+const args = process.argv.slice(2)
+const help = helpRequest(helpEntries, args)
+const program = isBashCompletions(args)
   ? Effect.flatMap(Command.getBashCompletions(command, "wemixvisor"), (lines) => Console.log(fixBashCompletions(lines.join("\n"))))
+  : help !== undefined
+  ? Console.log(renderHelp(help, VERSION))
+  : args.length === 1 && args[0] === "--version"
+  ? Console.log(`wemixvisor ${VERSION}`)
   : cli(process.argv)
 
 program.pipe(

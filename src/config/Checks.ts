@@ -38,8 +38,8 @@ export const checkRunnable = (c: WemixvisorConfig): Effect.Effect<void, ConfigIn
     if (Duration.greaterThanOrEqualTo(c.verifyMinUp, c.verifyTimeout)) {
       return yield* new ConfigInvalid({
         variable: "DAEMON_VERIFY_MIN_UP",
-        value: Duration.format(c.verifyMinUp),
-        problem: `must be shorter than DAEMON_VERIFY_TIMEOUT (${Duration.format(c.verifyTimeout)}): verify could never pass, and every upgrade would roll back`
+        value: c.given.DAEMON_VERIFY_MIN_UP ?? Duration.format(c.verifyMinUp),
+        problem: `must be shorter than DAEMON_VERIFY_TIMEOUT (${c.given.DAEMON_VERIFY_TIMEOUT ?? Duration.format(c.verifyTimeout)}): verify could never pass, and every upgrade would roll back`
       })
     }
     yield* checkHook("DAEMON_PRE_STOP", c.preStop)

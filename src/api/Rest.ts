@@ -151,6 +151,15 @@ export interface HealthInputs {
   readonly staleAfter: Duration.Duration
 }
 
+/** /health's words for a node that is not running. */
+const NODE_STATE_REASON: Record<Exclude<StatusObject["node_state"], "running">, string> = {
+  stopped: "node is stopped",
+  starting: "node is starting",
+  stopping: "node is stopping",
+  crashed: "node crashed (restarting)",
+  error: "node is down: it kept crashing and is no longer restarted (see the wemixvisor log)"
+}
+
 /**
  * Healthy: the node is running, new heights arrive, upgrades are neither
  * paused nor halted. The reason says which, and nothing more: /health needs
@@ -160,7 +169,7 @@ export const healthProblem = (h: HealthInputs): Effect.Effect<Option.Option<stri
   Effect.gen(function* () {
     if ((yield* h.halted) !== null) return Option.some("halted after a failed upgrade")
     const status = yield* h.status
-    if (status.node_state !== "running") return Option.some(`node is ${status.node_state}`)
+    if (status.node_state !== "running") return Option.some(NODE_STATE_REASON[status.node_state])
     const since = yield* h.sinceLastHeight
     if (Option.isNone(since)) return Option.some("no block height received from the node yet")
     if (since.value > Duration.toMillis(h.staleAfter)) {

@@ -208,7 +208,12 @@ describe("REST: status and health", () => {
 
       const crashed: StatusObject = { ...idleStatus, node_state: "crashed" }
       yield* Ref.set(w.status, crashed)
-      expect(yield* health()).toMatchObject({ status: 503, body: { reason: "node is crashed" } })
+      expect(yield* health()).toMatchObject({ status: 503, body: { reason: "node crashed (restarting)" } })
+      yield* Ref.set(w.status, { ...idleStatus, node_state: "error" as const })
+      expect(yield* health()).toMatchObject({
+        status: 503,
+        body: { reason: "node is down: it kept crashing and is no longer restarted (see the wemixvisor log)" }
+      })
       yield* Ref.set(w.status, idleStatus)
 
       yield* Ref.set(w.halted, "halted after failed upgrade v2: verify failed")

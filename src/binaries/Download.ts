@@ -15,6 +15,7 @@ import { fileURLToPath } from "node:url"
 import { IoError, UpgradeConflict } from "../domain/Errors.js"
 import type { Layout } from "../domain/Layout.js"
 import type { UpgradeName } from "../domain/Upgrade.js"
+import { errnoOf, isErrno } from "../platform/Errno.js"
 import { fsyncPath } from "../platform/Files.js"
 import { isAlive } from "../platform/Proc.js"
 import { type ArtifactKind, detectKind, extractArchive, locateBinary } from "./Archive.js"
@@ -169,7 +170,7 @@ const openBody = (
 const describeHttpError = (e: { readonly message: string; readonly cause?: unknown }): string => {
   const c = e.cause
   if (c instanceof Error) {
-    const code = (c as NodeJS.ErrnoException).code
+    const code = errnoOf(c)
     return code ? `${c.message} (${code})` : c.message
   }
   return e.message
@@ -350,7 +351,7 @@ const placeTree = (tree: string, layout: Layout, name: UpgradeName): Effect.Effe
       try {
         empty = fs.readdirSync(dest).length === 0
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e
+        if (!isErrno(e, "ENOENT")) throw e
         empty = true
       }
       if (empty) {

@@ -9,6 +9,7 @@ import * as path from "node:path"
 import { parse as parseToml } from "smol-toml"
 import { ConfigInvalid } from "../domain/Errors.js"
 import { type Layout, makeLayout } from "../domain/Layout.js"
+import { isErrno } from "../platform/Errno.js"
 
 /*
  * Configuration (DESIGN §3). Precedence: CLI flag > environment > config.toml >
@@ -206,7 +207,7 @@ const readToml = (file: string): Effect.Effect<Record<string, string>, ConfigInv
     try {
       text = fs.readFileSync(file, "utf8")
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "ENOENT") return Effect.succeed({})
+      if (isErrno(e, "ENOENT")) return Effect.succeed({})
       return Effect.fail(new ConfigInvalid({ variable: "config.toml", value: file, problem: String(e) }))
     }
     try {

@@ -4,8 +4,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { RpcClientError } from "@effect/rpc/RpcClientError"
 import { layerProtocol, makeClient, problemOf, refusalOf, type UpgradeClient } from "../api/Client.js"
-import { Unauthorized } from "../api/Rpcs.js"
-import { ConfigInvalid, InvalidInput } from "../domain/Errors.js"
+import { ConfigInvalid, type ErrorKind, InvalidInput, Unauthorized } from "../domain/Errors.js"
 
 /*
  * `upgrade … --remote URL` (or WEMIXVISOR_API_URL): the same operations as
@@ -16,6 +15,9 @@ import { ConfigInvalid, InvalidInput } from "../domain/Errors.js"
 
 /** The API did not answer (down, wrong URL, a proxy's error page, no answer in time). */
 export class ApiUnreachable extends Data.TaggedError("ApiUnreachable")<{ readonly url: string; readonly reason: string }> {
+  get kind(): ErrorKind {
+    return "unavailable"
+  }
   override get message() {
     return `wemixvisor API ${this.url} unreachable: ${this.reason}`
   }

@@ -3,6 +3,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as fs from "node:fs"
 import { ConfigInvalid } from "../domain/Errors.js"
+import { errnoOf } from "../platform/Errno.js"
 import type { WemixvisorConfig } from "./Config.js"
 
 /*
@@ -23,7 +24,7 @@ const checkHook = (variable: string, file: Option.Option<string>): Effect.Effect
             fs.accessSync(f, fs.constants.X_OK)
             return undefined
           } catch (e) {
-            const code = (e as NodeJS.ErrnoException).code
+            const code = errnoOf(e)
             return code === "ENOENT" ? "does not exist" : code === "EACCES" ? "is not executable (chmod +x it)" : String(e)
           }
         })()

@@ -19,8 +19,7 @@ import { WemixvisorEvent } from "../events/Events.js"
  * The typed RPC API (DESIGN §5), served by `run` at POST /rpc with NDJSON
  * serialization and exported from the package (`wemixvisor/api`), so another
  * Effect program can be a typed client. Errors cross the wire as they are:
- * wemixvisor's own Schema.TaggedErrors (src/domain/Errors.ts), re-exported
- * here for clients.
+ * wemixvisor's own Schema.TaggedErrors (src/domain/Errors.ts).
  *
  * Payload fields are plain strings and numbers on purpose: the server
  * validates them with the same rules as the CLI and answers a typed
@@ -28,17 +27,6 @@ import { WemixvisorEvent } from "../events/Events.js"
  * (or, for a client that is not this one, a server-side decoding defect:
  * see UpgradeRpcsServed).
  */
-
-export {
-  Forbidden,
-  InvalidInput,
-  NodeUnreachable,
-  PlanUnavailable,
-  PrepareFailed,
-  Unauthorized,
-  UpgradeConflict,
-  UpgradeNotFound
-} from "../domain/Errors.js"
 
 /**
  * Bearer-token check on every RPC. A typed failure rather than an HTTP 401:

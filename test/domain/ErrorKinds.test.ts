@@ -13,8 +13,8 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import type { ApiServices } from "../../src/api/Handlers.js"
+import * as Api from "../../src/api/index.js"
 import { httpStatusOf, routes } from "../../src/api/Rest.js"
-import * as Rpcs from "../../src/api/Rpcs.js"
 import * as Bin from "../../src/binaries/Errors.js"
 import { exitCodeOf } from "../../src/cli/exit.js"
 import { ApiUnreachable } from "../../src/cli/upgrade-remote.js"
@@ -90,21 +90,17 @@ describe("one error set: exit codes and HTTP statuses follow from each error's k
     }
   })
 
-  it("the RPC group serves these very classes; NodeUnreachable keeps its cause here and sends url and reason", () => {
-    for (
-      const name of [
-        "InvalidInput",
-        "UpgradeConflict",
-        "UpgradeNotFound",
-        "NodeUnreachable",
-        "PlanUnavailable",
-        "PrepareFailed",
-        "Unauthorized",
-        "Forbidden"
-      ] as const
-    ) {
-      expect(Rpcs[name], name).toBe(Err[name])
-    }
+  it("the package's clients get these very classes; NodeUnreachable keeps its cause here and sends url and reason", () => {
+    const exported = [
+      "InvalidInput",
+      "UpgradeConflict",
+      "UpgradeNotFound",
+      "NodeUnreachable",
+      "PlanUnavailable",
+      "Unauthorized",
+      "Forbidden"
+    ] as const
+    for (const name of exported) expect(Api[name], name).toBe(Err[name])
     const encode = Schema.encodeSync(Err.NodeUnreachable)
     const cause = new Error("connect ECONNREFUSED\n  at …")
     const down = new Err.NodeUnreachable({ url: "http://127.0.0.1:8588", cause })

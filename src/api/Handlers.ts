@@ -1,3 +1,4 @@
+import { API_FORCE_HINT } from "../domain/Plan.js"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
@@ -90,7 +91,7 @@ export function toWire(e: ScheduleError | CancelError | PrepareError): WireError
 }
 
 /** How a request through the API overrides the head check. */
-export const API_FORCE_HINT = ' (set "force": true to schedule it anyway)'
+export { API_FORCE_HINT }
 
 /** The bearer check as RPC middleware: a typed Unauthorized for every procedure, streams included. */
 export const authLayer = (token: string): Layer.Layer<ApiAuth> =>

@@ -10,7 +10,7 @@ import { parseBinaryFlags } from "../binaries/Sources.js"
 import type { WemixvisorConfig } from "../config/Config.js"
 import { type ErrorKind, InvalidInput, type IoError, UpgradeConflict, UpgradeNotFound } from "../domain/Errors.js"
 import type { Height } from "../domain/Height.js"
-import { findUpgrade } from "../domain/Plan.js"
+import { API_FORCE_HINT, CLI_FORCE_HINT, findUpgrade } from "../domain/Plan.js"
 import type { StatusObject } from "../domain/Status.js"
 import { clientToken } from "../api/Token.js"
 import { lockHolder } from "../platform/LockFile.js"
@@ -141,6 +141,15 @@ export const schedule = (config: WemixvisorConfig, o: ScheduleOptions) =>
                   ...withSources,
                   ...(Option.isSome(o.info) ? { info: o.info.value } : {})
                 })
+              )
+            ).pipe(
+              // The server words the override for API callers; this one types --force.
+              Effect.catchTag("UpgradeConflict", (e) =>
+                Effect.fail(
+                  e.problem.endsWith(API_FORCE_HINT)
+                    ? new UpgradeConflict({ name: e.name, problem: e.problem.slice(0, -API_FORCE_HINT.length) + CLI_FORCE_HINT })
+                    : e
+                )
               )
             ),
       onNone: () =>

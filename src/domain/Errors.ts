@@ -87,7 +87,8 @@ export class UpgradeConflict
     return "conflict"
   }
   override get message() {
-    return `upgrade '${this.name}': ${this.problem}`
+    // No name: the conflict is about the plan as a whole (several pending, none named).
+    return this.name === "" ? this.problem : `upgrade '${this.name}': ${this.problem}`
   }
 }
 
@@ -101,7 +102,8 @@ export class UpgradeNotFound
     return "missing"
   }
   override get message() {
-    return `no upgrade named '${this.name}'`
+    // No name: `cancel` without one, and nothing pending.
+    return this.name === "" ? "no upgrade is pending; there is nothing to cancel" : `no upgrade named '${this.name}'`
   }
 }
 

@@ -28,6 +28,11 @@ export const pendingUpgrades = (plan: UpgradePlan): ReadonlyArray<Upgrade> =>
  * `cancelled` or `failed` (then it is replaced), and a height at or below the
  * chain head unless `force`.
  */
+/** How the CLI overrides the head check (the default hint). */
+export const CLI_FORCE_HINT = " (use --force to schedule it anyway)"
+/** How a request through the API overrides it. */
+export const API_FORCE_HINT = ' (set "force": true to schedule it anyway)'
+
 export const schedule = (
   plan: UpgradePlan,
   req: ScheduleRequest,
@@ -41,15 +46,19 @@ export const schedule = (
 ): Either.Either<{ readonly plan: UpgradePlan; readonly upgrade: Upgrade }, UpgradeConflict> => {
   const existing = findUpgrade(plan, req.name)
   if (existing && !isReschedulable(existing.status)) {
-    return Either.left(
-      new UpgradeConflict({ name: req.name, problem: `already exists with status '${existing.status}' (cancel it first)` })
-    )
+    // Only a pending upgrade can be cancelled to free its name; one that ran or is running keeps it.
+    const why = existing.status === "done"
+      ? "already ran (done); an upgrade name is used once: choose another name"
+      : existing.status === "upgrading"
+      ? "is in progress; choose another name"
+      : `already exists with status '${existing.status}' (cancel it first)`
+    return Either.left(new UpgradeConflict({ name: req.name, problem: why }))
   }
   if (!opts.force && opts.head !== undefined && req.height <= opts.head) {
     return Either.left(
       new UpgradeConflict({
         name: req.name,
-        problem: `height ${req.height} is at or below the chain head ${opts.head}${opts.forceHint ?? " (use --force to schedule it anyway)"}`
+        problem: `height ${req.height} is at or below the chain head ${opts.head}${opts.forceHint ?? CLI_FORCE_HINT}`
       })
     )
   }
@@ -99,13 +108,11 @@ export const cancel = (
   let target: Upgrade | undefined
   if (name === undefined) {
     const pending = pendingUpgrades(plan)
-    if (pending.length === 0) return Either.left(new UpgradeNotFound({ name: "(none pending)" }))
+    if (pending.length === 0) return Either.left(new UpgradeNotFound({ name: "" }))
     if (pending.length > 1) {
+      const list = pending.map((u) => `${u.name} at ${u.height}`).join(", ")
       return Either.left(
-        new UpgradeConflict({
-          name: pending.map((u) => u.name).join(", "),
-          problem: "more than one upgrade is pending; name the one to cancel"
-        })
+        new UpgradeConflict({ name: "", problem: `${pending.length} upgrades are pending (${list}); name the one to cancel` })
       )
     }
     target = pending[0]

@@ -238,9 +238,6 @@ export const makeOperations = (deps: OperationsDeps): Operations => {
       const at = yield* now
       return yield* store.update(
         (plan): Effect.Effect<readonly [Upgrade, UpgradePlan], InvalidInput | UpgradeNotFound | UpgradeConflict> => {
-          if (Option.isNone(name) && pendingUpgrades(plan).length === 0) {
-            return Effect.fail(new InvalidInput({ field: "name", problem: "no upgrade is pending; there is nothing to cancel" }))
-          }
           return fromEither(cancelIn(plan, Option.getOrUndefined(name), at)).pipe(Effect.map((r) => [r.upgrade, r.plan] as const))
         }
       )

@@ -112,7 +112,7 @@ describe("--remote: the commands go to the API", () => {
       const remote = ["--remote", w.base]
       expect((yield* runCli(["upgrade", "schedule", "v1", "150", ...remote], me.env)).code).toBe(0)
       const before = planText(w)
-      refused(yield* runCli(["upgrade", "schedule", "v2", "99", ...remote], me.env), 2, "height 99 is at or below the chain head 100")
+      refused(yield* runCli(["upgrade", "schedule", "v2", "99", ...remote], me.env), 2, "height 99 is at or below the chain head 100 (use --force to schedule it anyway)")
       refused(yield* runCli(["upgrade", "schedule", "v1", "300", ...remote], me.env), 2, "upgrade 'v1': already exists")
       refused(yield* runCli(["upgrade", "cancel", "nope", ...remote], me.env), 2, "no upgrade named 'nope'")
       // Checked before anything is sent.

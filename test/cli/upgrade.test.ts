@@ -229,6 +229,16 @@ describe("upgrade cancel", () => {
 
       // Two pending (v1 upgrading, v2 ready): a name is needed.
       expectRefused(h, yield* runCli(["upgrade", "cancel"], h.env), 2, "name the one to cancel", before, "several")
+      // In plain words (issue #12 item 16): the pending ones listed, not "upgrade 'v1, v2'".
+      expect((yield* runCli(["upgrade", "cancel"], h.env)).stderr).toBe(
+        "error: 2 upgrades are pending (v1 at 100, v2 at 200); name the one to cancel\n"
+      )
+      // A name that ran or runs cannot be freed by cancel: it is not suggested.
+      for (const [n, says] of [["v0", "already ran (done); an upgrade name is used once: choose another name"], ["v1", "is in progress; choose another name"]]) {
+        const r = yield* runCli(["upgrade", "schedule", n!, "9999999", "--force"], h.env)
+        expectRefused(h, r, 2, `upgrade '${n}': ${says}`, before, `schedule ${n}`)
+        expect(r.stderr).not.toContain("cancel it first")
+      }
       expect(yield* runCli(["upgrade", "cancel", "v2"], h.env)).toEqual({
         code: 0,
         stdout: "✓ Upgrade cancelled ('v2' at block height 200)\n",
@@ -239,6 +249,7 @@ describe("upgrade cancel", () => {
       writePlan(h, [planRow("v0", 50, "done"), planRow("v3", 300, "cancelled")])
       const none = h.planText()
       expectRefused(h, yield* runCli(["upgrade", "cancel"], h.env), 2, "no upgrade is pending; there is nothing to cancel", none, "none")
+      expect((yield* runCli(["upgrade", "cancel"], h.env)).stderr).toBe("error: no upgrade is pending; there is nothing to cancel\n")
 
       writePlan(h, [planRow("v0", 50, "done"), planRow("v4", 400, "scheduled")])
       expect((yield* runCli(["upgrade", "cancel"], h.env)).stdout).toBe("✓ Upgrade cancelled ('v4' at block height 400)\n")

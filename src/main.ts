@@ -11,6 +11,7 @@ import { AppConfig, type WemixvisorConfig } from "./config/Config.js"
 import { HomeLocked, InvalidInput } from "./domain/Errors.js"
 import * as Events from "./events/Events.js"
 import * as HeightProvider from "./height/HeightProvider.js"
+import * as Metrics from "./metrics/MetricsLive.js"
 import * as NodeProcess from "./node/NodeProcess.js"
 import * as Hooks from "./orchestrator/Hooks.js"
 import * as CrashPoints from "./orchestrator/CrashPoints.js"
@@ -41,6 +42,8 @@ export const SupervisorLive = (nodeArgs: ReadonlyArray<string>) => {
   return Api.layer.pipe(
     // Test-only fault injection is chosen here, and only here: WEMIXVISOR_TEST_CRASH_AT (CrashPoints.ts).
     Layer.provideMerge(Orchestrator.layer.pipe(Layer.provide(CrashPoints.layerFromEnv))),
+    // Before the Orchestrator, so the metrics see every event from the node's first start on.
+    Layer.provideMerge(Metrics.layer),
     Layer.provideMerge(safety),
     Layer.provideMerge(plan),
     Layer.provideMerge(services),

@@ -23,6 +23,8 @@ import { AppConfig } from "../config/Config.js"
 import type { ConfigInvalid, IoError } from "../domain/Errors.js"
 import { Events } from "../events/Events.js"
 import { HeightProvider } from "../height/HeightProvider.js"
+import { metricsRoute } from "../metrics/Http.js"
+import { Metrics } from "../metrics/Metrics.js"
 import { Orchestrator } from "../orchestrator/Orchestrator.js"
 import { makeOperations } from "../upgrades/Operations.js"
 import { PlanStore } from "../upgrades/PlanStore.js"
@@ -132,7 +134,12 @@ const causeText = (cause: Cause.Cause<unknown>) => {
 }
 
 /** The whole HTTP app; the RPC server runs in the caller's scope. */
-export const makeApp = (api: ApiServices, healthInputs: HealthInputs, access: Omit<AccessPolicy, "token" | "publicPaths" | "rpcPath">) =>
+export const makeApp = (
+  api: ApiServices,
+  healthInputs: HealthInputs,
+  access: Omit<AccessPolicy, "token" | "publicPaths" | "rpcPath">,
+  extra: HttpRouter.HttpRouter = HttpRouter.empty
+) =>
   Effect.gen(function* () {
     const rpcContext = yield* Layer.build(
       Layer.mergeAll(handlersLayer(api), authLayer(api.token), RpcSerialization.layerNdjson)
@@ -153,7 +160,7 @@ export const makeApp = (api: ApiServices, healthInputs: HealthInputs, access: Om
             )
       )
     )
-    const router = routes(api).pipe(HttpRouter.post("/rpc", rpcApp), HttpRouter.concat(health(healthInputs)))
+    const router = routes(api).pipe(HttpRouter.post("/rpc", rpcApp), HttpRouter.concat(health(healthInputs)), HttpRouter.concat(extra))
     const app = limitBody(router).pipe(
       Effect.catchTag("RouteNotFound", (e) =>
         Effect.succeed(errorResponse(404, "not found", `no route ${e.request.method} ${e.request.url}`))
@@ -199,7 +206,9 @@ export const serve = (options: ServerOptions): Effect.Effect<void, ConfigInvalid
     const app = yield* makeApp(
       api,
       { status: orchestrator.status, paused: orchestrator.paused, halted: orchestrator.halted, sinceLastHeight, staleAfter: options.staleAfter },
-      { bindHost: host, extraHosts: config.apiHosts, corsOrigins: config.apiCors }
+      { bindHost: host, extraHosts: config.apiHosts, corsOrigins: config.apiCors },
+      // GET /metrics when the Metrics layer is part of the composition (`run`'s is).
+      Option.match(yield* Effect.serviceOption(Metrics), { onNone: () => HttpRouter.empty, onSome: (m) => metricsRoute(m, orchestrator.status) })
     )
 
     const listen = Effect.gen(function* () {

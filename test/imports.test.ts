@@ -1,6 +1,6 @@
-import { describe, expect, it } from "vitest"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { describe, expect, it } from "vitest"
 import { repoRoot } from "./support/fixtures.js"
 
 /*
@@ -51,16 +51,22 @@ describe("imports", () => {
       return seen
     }
     // Every chunk loaded lazily (import("…")), from whichever chunk.
-    const files = ["bin.js", ...fs.readdirSync(path.join(dist, "chunks")).filter((f) => f.endsWith(".js")).map((f) => `chunks/${f}`)]
+    const files = [
+      "bin.js",
+      ...fs.readdirSync(path.join(dist, "chunks")).filter((f) => f.endsWith(".js")).map((f) => `chunks/${f}`)
+    ]
     const lazy = new Set(
       files.flatMap((f) =>
-        [...read(f).matchAll(/import\("(\.\.?\/[^"]+\.js)"\)/g)].map((m) => path.relative(dist, path.resolve(path.dirname(path.join(dist, f)), m[1]!)))
+        [...read(f).matchAll(/import\("(\.\.?\/[^"]+\.js)"\)/g)].map((m) =>
+          path.relative(dist, path.resolve(path.dirname(path.join(dist, f)), m[1]!))
+        )
       )
     )
     const run = [...lazy].filter((f) => /^chunks\/run-\w+\.js$/.test(f))
     expect(run).toHaveLength(1)
     // prom-client's default metric names, and ours.
-    const withMetrics = (chunks: Set<string>) => [...chunks].filter((f) => /process_resident_memory_bytes|wemixvisor_chain_head_age_seconds/.test(read(f)))
+    const withMetrics = (chunks: Set<string>) =>
+      [...chunks].filter((f) => /process_resident_memory_bytes|wemixvisor_chain_head_age_seconds/.test(read(f)))
     expect(withMetrics(closure("bin.js"))).toEqual([])
     for (const f of lazy) if (f !== run[0]) expect(withMetrics(closure(f)), f).toEqual([])
     expect(withMetrics(closure(run[0]!)).length).toBeGreaterThan(0)

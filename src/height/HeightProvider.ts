@@ -54,7 +54,7 @@ export { readHead }
  */
 export const layer: Layer.Layer<HeightProvider, never, AppConfig | Events> = Layer.scoped(
   HeightProvider,
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const config = yield* AppConfig
     const events = yield* Events
     // Polls reuse their connections; closing the layer closes them.
@@ -69,8 +69,13 @@ export const layer: Layer.Layer<HeightProvider, never, AppConfig | Events> = Lay
     const failing = yield* Ref.make(false)
     const head = blockNumber(client, config.rpcUrl).pipe(
       Effect.tapBoth({
-        onFailure: (e) => Effect.zipRight(Ref.set(failing, true), PubSub.publish(reads, { _tag: "Failed", kind: errorKind(e) })),
-        onSuccess: () => Effect.flatMap(Ref.getAndSet(failing, false), (was) => (was ? PubSub.publish(reads, { _tag: "Answered" }) : Effect.void))
+        onFailure: (e) =>
+          Effect.zipRight(Ref.set(failing, true), PubSub.publish(reads, { _tag: "Failed", kind: errorKind(e) })),
+        onSuccess: () =>
+          Effect.flatMap(
+            Ref.getAndSet(failing, false),
+            (was) => (was ? PubSub.publish(reads, { _tag: "Answered" }) : Effect.void)
+          )
       })
     )
     const subscriptionLost = <A>(heads: Stream.Stream<A, NodeUnreachable>) =>
@@ -80,7 +85,11 @@ export const layer: Layer.Layer<HeightProvider, never, AppConfig | Events> = Lay
     const watch = SubscriptionRef.get(latest).pipe(
       Effect.flatMap((start) =>
         watchHeights(
-          { fetchHead: head, pollInterval: config.pollInterval, push: Option.map(config.wsUrl, (url) => subscriptionLost(webSocketHeads(url))) },
+          {
+            fetchHead: head,
+            pollInterval: config.pollInterval,
+            push: Option.map(config.wsUrl, (url) => subscriptionLost(webSocketHeads(url)))
+          },
           (reorg) => events.publish({ type: "height-reorg", from: reorg.from, to: reorg.to }),
           start
         ).pipe(Stream.runForEach((height) => SubscriptionRef.set(latest, Option.some(height))))

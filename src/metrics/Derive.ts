@@ -34,7 +34,9 @@ export const addHead = (window: ReadonlyArray<HeadSample>, sample: HeadSample): 
 export const blockInterval = (window: ReadonlyArray<HeadSample>): Option.Option<number> => {
   const first = window[0]
   const last = window[window.length - 1]
-  if (first === undefined || last === undefined || last.height <= first.height || last.at <= first.at) return Option.none()
+  if (first === undefined || last === undefined || last.height <= first.height || last.at <= first.at) {
+    return Option.none()
+  }
   return Option.some((last.at - first.at) / 1000 / (last.height - first.height))
 }
 
@@ -66,7 +68,13 @@ export interface Timeline {
   readonly restarted: boolean
 }
 
-export const initialTimeline: Timeline = { upgrade: null, step: null, stopStepAt: null, downSince: null, restarted: false }
+export const initialTimeline: Timeline = {
+  upgrade: null,
+  step: null,
+  stopStepAt: null,
+  downSince: null,
+  restarted: false
+}
 
 export type Observation =
   | { readonly _tag: "Step"; readonly step: string; readonly seconds: number }
@@ -85,7 +93,9 @@ export const onEvent = (t: Timeline, event: WemixvisorEvent, at: number): Result
       return [{ ...initialTimeline, upgrade: event.name }, []]
     case "upgrade-step": {
       // A replay after wemixvisor restarted mid-upgrade starts with a step, not upgrade-started.
-      const fresh = t.upgrade === event.name ? t : { ...initialTimeline, downSince: t.downSince, restarted: t.restarted, upgrade: event.name }
+      const fresh = t.upgrade === event.name
+        ? t
+        : { ...initialTimeline, downSince: t.downSince, restarted: t.restarted, upgrade: event.name }
       return [
         { ...fresh, step: { name: event.step, at }, stopStepAt: event.step === "stop" ? at : fresh.stopStepAt },
         t.upgrade === event.name ? closeStep(t, at) : []
@@ -96,7 +106,9 @@ export const onEvent = (t: Timeline, event: WemixvisorEvent, at: number): Result
       if (t.upgrade !== event.name) return [t, []]
       return [{ ...t, upgrade: null, step: null, stopStepAt: null }, closeStep(t, at)]
     case "node-exited":
-      return t.upgrade !== null && t.stopStepAt !== null && t.downSince === null ? [{ ...t, downSince: at, restarted: false }, []] : [t, []]
+      return t.upgrade !== null && t.stopStepAt !== null && t.downSince === null
+        ? [{ ...t, downSince: at, restarted: false }, []]
+        : [t, []]
     case "node-started":
       if (t.downSince !== null) return [{ ...t, restarted: true }, []]
       // No exit was seen after `stop`: the old node was not running, so the downtime runs from the stop.
@@ -110,5 +122,8 @@ export const onEvent = (t: Timeline, event: WemixvisorEvent, at: number): Result
 /** The node answered an RPC read (a new height, or the first answer after failed reads). */
 export const onAnswer = (t: Timeline, at: number): Result =>
   t.downSince !== null && t.restarted
-    ? [{ ...t, downSince: null, restarted: false }, [{ _tag: "Downtime", seconds: Math.max(0, at - t.downSince) / 1000 }]]
+    ? [{ ...t, downSince: null, restarted: false }, [{
+      _tag: "Downtime",
+      seconds: Math.max(0, at - t.downSince) / 1000
+    }]]
     : [t, []]

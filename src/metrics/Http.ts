@@ -10,7 +10,9 @@ export const metricsRoute = (metrics: MetricsService, status: Effect.Effect<Stat
     HttpRouter.get(
       "/metrics",
       Effect.flatMap(status, metrics.render).pipe(
-        Effect.map((body) => HttpServerResponse.text(body, { contentType: metrics.contentType, headers: { "cache-control": "no-store" } }))
+        Effect.map((body) =>
+          HttpServerResponse.text(body, { contentType: metrics.contentType, headers: { "cache-control": "no-store" } })
+        )
       )
     )
   )

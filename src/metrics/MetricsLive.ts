@@ -28,7 +28,11 @@ import { Metrics } from "./Metrics.js"
  */
 
 /** prom-client's defaults that `promtool check metrics` flags (gauges named `_total`). */
-const LINT_FAILING_DEFAULTS = ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"]
+const LINT_FAILING_DEFAULTS = [
+  "nodejs_active_handles_total",
+  "nodejs_active_requests_total",
+  "nodejs_active_resources_total"
+]
 
 /**
  * prom-client samples the event loop delay on a timer of this period
@@ -53,16 +57,31 @@ const makeRegistry = () => {
     nodeState: gauge("wemixvisor_node_state", "1 for the node's current state, 0 for the others.", ["state"]),
     nodeUp: gauge("wemixvisor_node_up", "1 while the node is running and answering RPC, else 0."),
     nodeRestarts: counter("wemixvisor_node_restarts_total", "Crash restarts of the node."),
-    nodeVersionInfo: gauge("wemixvisor_node_version_info", "What `current` points at and that binary's version (always 1).", [
-      "target",
-      "version"
-    ]),
+    nodeVersionInfo: gauge(
+      "wemixvisor_node_version_info",
+      "What `current` points at and that binary's version (always 1).",
+      [
+        "target",
+        "version"
+      ]
+    ),
     chainHead: gauge("wemixvisor_chain_head", "The last chain head seen (block height)."),
-    chainHeadAge: gauge("wemixvisor_chain_head_age_seconds", "Seconds since the chain head last moved (since start before the first head)."),
-    blockInterval: gauge("wemixvisor_block_interval_seconds", "Measured seconds per block (moving average over the last 32 heads)."),
-    upgradePending: gauge("wemixvisor_upgrade_pending", "1 for each pending upgrade, with its status.", ["name", "status"]),
+    chainHeadAge: gauge(
+      "wemixvisor_chain_head_age_seconds",
+      "Seconds since the chain head last moved (since start before the first head)."
+    ),
+    blockInterval: gauge(
+      "wemixvisor_block_interval_seconds",
+      "Measured seconds per block (moving average over the last 32 heads)."
+    ),
+    upgradePending: gauge("wemixvisor_upgrade_pending", "1 for each pending upgrade, with its status.", [
+      "name",
+      "status"
+    ]),
     upgradeHeight: gauge("wemixvisor_upgrade_height", "The height of each pending upgrade.", ["name"]),
-    upgradeEta: gauge("wemixvisor_upgrade_eta_seconds", "Estimated seconds until each pending upgrade's height.", ["name"]),
+    upgradeEta: gauge("wemixvisor_upgrade_eta_seconds", "Estimated seconds until each pending upgrade's height.", [
+      "name"
+    ]),
     upgrades: counter("wemixvisor_upgrades_total", "Upgrades that ended, by result.", ["result"]),
     rollbacks: counter("wemixvisor_rollbacks_total", "Rollbacks to the previous binary after a failed upgrade."),
     stepDuration: new Histogram<"step">({
@@ -79,8 +98,14 @@ const makeRegistry = () => {
       registers
     }),
     rpcErrors: counter("wemixvisor_rpc_errors_total", "Failed reads of the node's JSON-RPC, by kind.", ["kind"]),
-    planProblem: gauge("wemixvisor_plan_problem", "1 while the plan file is corrupt or missing (the last valid plan is acted on), else 0."),
-    notifications: counter("wemixvisor_notifications_total", "Notifications sent, by channel and result.", ["channel", "result"])
+    planProblem: gauge(
+      "wemixvisor_plan_problem",
+      "1 while the plan file is corrupt or missing (the last valid plan is acted on), else 0."
+    ),
+    notifications: counter("wemixvisor_notifications_total", "Notifications sent, by channel and result.", [
+      "channel",
+      "result"
+    ])
   }
   m.buildInfo.set({ version: VERSION }, 1)
   // Zero from the start, so rate() and increase() see the first one.
@@ -109,7 +134,7 @@ const eventTime = (event: WemixvisorEvent, fallback: number) => {
   return Number.isNaN(t) ? fallback : t
 }
 
-export const make = Effect.gen(function* () {
+export const make = Effect.gen(function*() {
   const events = yield* Events
   const heights = yield* HeightProvider
   const source = yield* UpgradeSource
@@ -151,7 +176,12 @@ export const make = Effect.gen(function* () {
       }
       case "Head": {
         const [timeline, observed] = Derive.onAnswer(s.timeline, now)
-        return [observed, { window: Derive.addHead(s.window, { height: input.height, at: now }), movedAt: now, answering: true, timeline }]
+        return [observed, {
+          window: Derive.addHead(s.window, { height: input.height, at: now }),
+          movedAt: now,
+          answering: true,
+          timeline
+        }]
       }
       case "Read": {
         if (input.read._tag === "Failed") return [[], { ...s, answering: false }]
@@ -162,7 +192,7 @@ export const make = Effect.gen(function* () {
   }
 
   const handle = (input: Input) =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
       const observed = yield* Ref.modify(state, (s) => step(s, input, now))
       if (input._tag === "Event") count(input.event)
@@ -187,7 +217,7 @@ export const make = Effect.gen(function* () {
   )
 
   const refresh = (status: StatusObject) =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
       const s = yield* Ref.get(state)
       for (const st of NodeState.literals) m.nodeState.set({ state: st }, status.node_state === st ? 1 : 0)

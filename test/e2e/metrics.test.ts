@@ -5,13 +5,13 @@
  * by pid) whose query API must show the head following the node and the
  * upgrade it just watched.
  */
-import { afterAll, afterEach, describe, expect, it } from "vitest"
 import { type ChildProcess, spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { afterAll, afterEach, describe, expect, it } from "vitest"
 import { type Home, makeHome, removeCliCopy, stopRun, waitForApi } from "../api/e2e.js"
-import { attachOutput } from "../support/output.js"
 import { blockNumber, cleanup, freePort, sleep, tempDir, waitFor } from "../support/fixtures.js"
+import { attachOutput } from "../support/output.js"
 import { haveTools } from "../support/tools.js"
 
 const tools = haveTools(["promtool", "prometheus"], "prometheus")
@@ -130,95 +130,117 @@ const single = async (base: string, promql: string) => {
 }
 
 describe.skipIf(!tools)("/metrics of a running supervisor", () => {
-  it("served without a token; promtool finds nothing in it before, during and after a real upgrade on anvil", async () => {
-    const h = await makeHome()
-    homes.push(h)
-    const run = h.run()
-    await waitForApi(h.api)
-    await waitFor("a head in /metrics", async () => sample((await scrape(h)).text, "wemixvisor_chain_head") !== undefined, 30_000)
+  it(
+    "served without a token; promtool finds nothing in it before, during and after a real upgrade on anvil",
+    async () => {
+      const h = await makeHome()
+      homes.push(h)
+      const run = h.run()
+      await waitForApi(h.api)
+      await waitFor(
+        "a head in /metrics",
+        async () => sample((await scrape(h)).text, "wemixvisor_chain_head") !== undefined,
+        30_000
+      )
 
-    const before = await scrape(h)
-    expect(before.status).toBe(200)
-    expect(before.type).toMatch(/^text\/plain; version=0\.0\.4/)
-    expect(lint(before.text)).toEqual({ code: 0, out: "" })
-    expect(sample(before.text, "wemixvisor_node_up")).toBe(1)
-    expect(sample(before.text, 'wemixvisor_node_state{state="running"}')).toBe(1)
-    expect(sample(before.text, "process_resident_memory_bytes")).toBeGreaterThan(10 * 2 ** 20)
+      const before = await scrape(h)
+      expect(before.status).toBe(200)
+      expect(before.type).toMatch(/^text\/plain; version=0\.0\.4/)
+      expect(lint(before.text)).toEqual({ code: 0, out: "" })
+      expect(sample(before.text, "wemixvisor_node_up")).toBe(1)
+      expect(sample(before.text, "wemixvisor_node_state{state=\"running\"}")).toBe(1)
+      expect(sample(before.text, "process_resident_memory_bytes")).toBeGreaterThan(10 * 2 ** 20)
 
-    const height = await scheduleV2(h, 15)
-    // Scrape all along the upgrade; keep those taken while it was under way.
-    const during: Array<string> = []
-    let done = false
-    const scraping = (async () => {
-      while (!done) {
-        const s = await scrape(h).catch(() => undefined)
-        if (s !== undefined && /wemixvisor_upgrade_pending\{name="v2",status="upgrading"\} 1/.test(s.text)) during.push(s.text)
-        await sleep(100)
+      const height = await scheduleV2(h, 15)
+      // Scrape all along the upgrade; keep those taken while it was under way.
+      const during: Array<string> = []
+      let done = false
+      const scraping = (async () => {
+        while (!done) {
+          const s = await scrape(h).catch(() => undefined)
+          if (s !== undefined && /wemixvisor_upgrade_pending\{name="v2",status="upgrading"\} 1/.test(s.text)) {
+            during.push(s.text)
+          }
+          await sleep(100)
+        }
+      })()
+      await upgraded(h)
+      done = true
+      await scraping
+      expect(during.length).toBeGreaterThan(0)
+      for (const text of during) expect(lint(text)).toEqual({ code: 0, out: "" })
+
+      const after = (await scrape(h)).text
+      expect(lint(after)).toEqual({ code: 0, out: "" })
+      expect(sample(after, "wemixvisor_upgrades_total{result=\"done\"}")).toBe(1)
+      expect(sample(after, "wemixvisor_upgrades_total{result=\"failed\"}")).toBe(0)
+      expect(sample(after, "wemixvisor_rollbacks_total")).toBe(0)
+      // no hooks and no backup configured: those steps are skipped
+      for (const step of ["stop", "switch", "start", "verify", "done"]) {
+        expect(sample(after, `wemixvisor_upgrade_step_duration_seconds_count{step="${step}"}`), step).toBe(1)
       }
-    })()
-    await upgraded(h)
-    done = true
-    await scraping
-    expect(during.length).toBeGreaterThan(0)
-    for (const text of during) expect(lint(text)).toEqual({ code: 0, out: "" })
+      expect(after).not.toMatch(/step="(pre-stop|backup|pre-upgrade)"/)
+      // verify waits DAEMON_VERIFY_MIN_UP (1 s) at least
+      expect(sample(after, "wemixvisor_upgrade_step_duration_seconds_sum{step=\"verify\"}")).toBeGreaterThanOrEqual(1)
+      expect(sample(after, "wemixvisor_upgrade_downtime_seconds_count")).toBe(1)
+      const downtime = sample(after, "wemixvisor_upgrade_downtime_seconds_sum")!
+      expect(downtime).toBeGreaterThan(0)
+      expect(downtime).toBeLessThan(15)
+      expect(sample(after, "wemixvisor_node_version_info{target=\"v2\",version=\"gwemix v2\"}")).toBe(1)
+      expect(after).not.toMatch(/wemixvisor_upgrade_pending\{/)
+      expect(sample(after, "wemixvisor_chain_head")).toBeGreaterThanOrEqual(height)
+      expect(sample(after, "wemixvisor_block_interval_seconds")).toBeGreaterThan(0.05)
+      expect(sample(after, "wemixvisor_block_interval_seconds")).toBeLessThan(2)
+      // The old node's stop showed as failed reads, now over.
+      expect(sample(after, "wemixvisor_rpc_errors_total{kind=\"connection\"}")).toBeGreaterThan(0)
+      expect(sample(after, "wemixvisor_node_up")).toBe(1)
+      expect(await stopRun(run)).toBe(0)
+    },
+    120_000
+  )
 
-    const after = (await scrape(h)).text
-    expect(lint(after)).toEqual({ code: 0, out: "" })
-    expect(sample(after, 'wemixvisor_upgrades_total{result="done"}')).toBe(1)
-    expect(sample(after, 'wemixvisor_upgrades_total{result="failed"}')).toBe(0)
-    expect(sample(after, "wemixvisor_rollbacks_total")).toBe(0)
-    // no hooks and no backup configured: those steps are skipped
-    for (const step of ["stop", "switch", "start", "verify", "done"]) {
-      expect(sample(after, `wemixvisor_upgrade_step_duration_seconds_count{step="${step}"}`), step).toBe(1)
-    }
-    expect(after).not.toMatch(/step="(pre-stop|backup|pre-upgrade)"/)
-    // verify waits DAEMON_VERIFY_MIN_UP (1 s) at least
-    expect(sample(after, 'wemixvisor_upgrade_step_duration_seconds_sum{step="verify"}')).toBeGreaterThanOrEqual(1)
-    expect(sample(after, "wemixvisor_upgrade_downtime_seconds_count")).toBe(1)
-    const downtime = sample(after, "wemixvisor_upgrade_downtime_seconds_sum")!
-    expect(downtime).toBeGreaterThan(0)
-    expect(downtime).toBeLessThan(15)
-    expect(sample(after, 'wemixvisor_node_version_info{target="v2",version="gwemix v2"}')).toBe(1)
-    expect(after).not.toMatch(/wemixvisor_upgrade_pending\{/)
-    expect(sample(after, "wemixvisor_chain_head")).toBeGreaterThanOrEqual(height)
-    expect(sample(after, "wemixvisor_block_interval_seconds")).toBeGreaterThan(0.05)
-    expect(sample(after, "wemixvisor_block_interval_seconds")).toBeLessThan(2)
-    // The old node's stop showed as failed reads, now over.
-    expect(sample(after, 'wemixvisor_rpc_errors_total{kind="connection"}')).toBeGreaterThan(0)
-    expect(sample(after, "wemixvisor_node_up")).toBe(1)
-    expect(await stopRun(run)).toBe(0)
-  }, 120_000)
+  it(
+    "a real Prometheus scrapes it: wemixvisor_chain_head follows the node, and the upgrade it watched is counted",
+    async () => {
+      const h = await makeHome()
+      homes.push(h)
+      const run = h.run()
+      await waitForApi(h.api)
+      const prom = await startPrometheus(`127.0.0.1:${h.apiPort}`)
+      await waitFor("the first scrape", async () => (await single(prom, "up{job=\"wemixvisor\"}")) === 1, 30_000)
+      expect(await single(prom, "wemixvisor_upgrades_total{result=\"done\"}")).toBe(0)
 
-  it("a real Prometheus scrapes it: wemixvisor_chain_head follows the node, and the upgrade it watched is counted", async () => {
-    const h = await makeHome()
-    homes.push(h)
-    const run = h.run()
-    await waitForApi(h.api)
-    const prom = await startPrometheus(`127.0.0.1:${h.apiPort}`)
-    await waitFor("the first scrape", async () => (await single(prom, 'up{job="wemixvisor"}')) === 1, 30_000)
-    expect(await single(prom, 'wemixvisor_upgrades_total{result="done"}')).toBe(0)
+      // The head Prometheus stores follows the node's own, and moves with it.
+      const first = await waitFor("a chain head in Prometheus", () => single(prom, "wemixvisor_chain_head"), 30_000)
+      const node = (await blockNumber(h.port))!
+      // blocks every 200 ms, scrapes every 500 ms, polls every 100 ms: a few blocks behind at most
+      expect(node - first).toBeGreaterThanOrEqual(0)
+      expect(node - first).toBeLessThan(20)
+      await waitFor(
+        "the head moving in Prometheus",
+        async () => ((await single(prom, "wemixvisor_chain_head")) ?? 0) > node,
+        20_000
+      )
 
-    // The head Prometheus stores follows the node's own, and moves with it.
-    const first = await waitFor("a chain head in Prometheus", () => single(prom, "wemixvisor_chain_head"), 30_000)
-    const node = (await blockNumber(h.port))!
-    // blocks every 200 ms, scrapes every 500 ms, polls every 100 ms: a few blocks behind at most
-    expect(node - first).toBeGreaterThanOrEqual(0)
-    expect(node - first).toBeLessThan(20)
-    await waitFor("the head moving in Prometheus", async () => ((await single(prom, "wemixvisor_chain_head")) ?? 0) > node, 20_000)
-
-    await scheduleV2(h, 15)
-    await upgraded(h)
-    await waitFor(
-      "the upgrade counted in Prometheus",
-      async () => (await single(prom, 'wemixvisor_upgrades_total{result="done"}')) === 1,
-      20_000
-    )
-    expect(await single(prom, 'wemixvisor_upgrades_total{result="failed"}')).toBe(0)
-    expect(await query(prom, 'wemixvisor_node_version_info{target="v2"}')).toHaveLength(1)
-    expect(await single(prom, "wemixvisor_upgrade_downtime_seconds_count")).toBe(1)
-    // The new node's head, too, is followed.
-    const later = (await blockNumber(h.port))!
-    await waitFor("the head past the new node's", async () => ((await single(prom, "wemixvisor_chain_head")) ?? 0) >= later, 20_000)
-    expect(await stopRun(run)).toBe(0)
-  }, 120_000)
+      await scheduleV2(h, 15)
+      await upgraded(h)
+      await waitFor(
+        "the upgrade counted in Prometheus",
+        async () => (await single(prom, "wemixvisor_upgrades_total{result=\"done\"}")) === 1,
+        20_000
+      )
+      expect(await single(prom, "wemixvisor_upgrades_total{result=\"failed\"}")).toBe(0)
+      expect(await query(prom, "wemixvisor_node_version_info{target=\"v2\"}")).toHaveLength(1)
+      expect(await single(prom, "wemixvisor_upgrade_downtime_seconds_count")).toBe(1)
+      // The new node's head, too, is followed.
+      const later = (await blockNumber(h.port))!
+      await waitFor(
+        "the head past the new node's",
+        async () => ((await single(prom, "wemixvisor_chain_head")) ?? 0) >= later,
+        20_000
+      )
+      expect(await stopRun(run)).toBe(0)
+    },
+    120_000
+  )
 })

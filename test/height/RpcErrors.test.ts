@@ -3,10 +3,10 @@
  * the errors the real client produces against real sockets: nothing
  * listening, an HTTP error status, a JSON-RPC error, a bad head, no answer.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as Effect from "effect/Effect"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { blockNumber, makeHttpClient } from "../../src/height/Rpc.js"
 import { errorKind, type RpcErrorKind } from "../../src/height/RpcErrors.js"
 import { freePort } from "../support/fixtures.js"
@@ -15,10 +15,15 @@ let server: http.Server
 let base = ""
 beforeAll(async () => {
   server = http.createServer((req, res) => {
-    const reply = (status: number, body: string) => res.writeHead(status, { "content-type": "application/json" }).end(body)
+    const reply = (status: number, body: string) =>
+      res.writeHead(status, { "content-type": "application/json" }).end(body)
     if (req.url === "/status") return reply(503, "busy")
-    if (req.url === "/rpc-error") return reply(200, JSON.stringify({ jsonrpc: "2.0", id: 1, error: { code: -32000, message: "header not found" } }))
-    if (req.url === "/huge") return reply(200, JSON.stringify({ jsonrpc: "2.0", id: 1, result: "0xffffffffffffffffffff" }))
+    if (req.url === "/rpc-error") {
+      return reply(200, JSON.stringify({ jsonrpc: "2.0", id: 1, error: { code: -32000, message: "header not found" } }))
+    }
+    if (req.url === "/huge") {
+      return reply(200, JSON.stringify({ jsonrpc: "2.0", id: 1, result: "0xffffffffffffffffffff" }))
+    }
     // /silent: never answers
   })
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
@@ -31,7 +36,7 @@ afterAll(() => {
 
 const kindOf = (url: string): Promise<RpcErrorKind> =>
   Effect.runPromise(
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const client = yield* makeHttpClient(url)
       return yield* Effect.flip(blockNumber(client, url))
     }).pipe(Effect.map(errorKind), Effect.orDie)

@@ -61,16 +61,20 @@ const upgrade = (name: string, height: number, st: Upgrade["status"]) =>
 const eventsOn = (hub: PubSub.PubSub<WemixvisorEvent>) =>
   Events.of({
     publish: (input: EventInput) =>
-      Effect.flatMap(Clock.currentTimeMillis, (t) => PubSub.publish(hub, { ...input, time: new Date(t).toISOString() } as WemixvisorEvent)),
+      Effect.flatMap(Clock.currentTimeMillis, (t) =>
+        PubSub.publish(hub, { ...input, time: new Date(t).toISOString() } as WemixvisorEvent)),
     subscribe: Effect.map(PubSub.subscribe(hub), Stream.fromQueue)
   })
 
 /** A world the metrics layer watches: every input is scripted; events are stamped with the TestClock's time. */
-const world = Effect.gen(function* () {
+const world = Effect.gen(function*() {
   const hub = yield* PubSub.unbounded<WemixvisorEvent>()
   const heads = yield* SubscriptionRef.make(Option.none<Height>())
   const reads = yield* PubSub.unbounded<RpcRead>()
-  const plans = yield* SubscriptionRef.make<PlanSnapshot>({ _tag: "Valid", plan: new UpgradePlan({ version: 1, upgrades: [] }) })
+  const plans = yield* SubscriptionRef.make<PlanSnapshot>({
+    _tag: "Valid",
+    plan: new UpgradePlan({ version: 1, upgrades: [] })
+  })
   const events = eventsOn(hub)
   const layer = MetricsLive.layer.pipe(
     Layer.provide(
@@ -112,7 +116,7 @@ const advance = (ms: number) => TestClock.adjust(`${ms} millis`)
 
 describe("metrics derived from heights", () => {
   it.scoped("chain head, head age (from start, then since the head moved) and the block interval as a moving average", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* world
       // Before any head: no head sample, age since start, no interval.
       yield* advance(5_000)
@@ -148,72 +152,78 @@ describe("metrics derived from heights", () => {
       expect(sample(text, "wemixvisor_block_interval_seconds")).toBeCloseTo(1, 6)
       yield* advance(12_500)
       expect(sample(yield* w.scrape(), "wemixvisor_chain_head_age_seconds")).toBe(12.5)
-    })
-  )
+    }))
 
   it.scoped("pending upgrades: one gauge per upgrade with its status, its height and an ETA from the measured interval", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* world
       for (let n = 1000; n <= 1010; n++) {
         yield* w.head(n)
         yield* advance(1_500)
       }
       // head 1010 seen 1.5 s ago, 1.5 s per block
-      const text = yield* w.scrape({ ...status, pending: [upgrade("v2", 1110, "ready"), upgrade("v3", 5000, "scheduled")] })
-      expect(sample(text, 'wemixvisor_upgrade_pending{name="v2",status="ready"}')).toBe(1)
-      expect(sample(text, 'wemixvisor_upgrade_pending{name="v3",status="scheduled"}')).toBe(1)
-      expect(sample(text, 'wemixvisor_upgrade_height{name="v2"}')).toBe(1110)
-      expect(sample(text, 'wemixvisor_upgrade_eta_seconds{name="v2"}')).toBeCloseTo(100 * 1.5 - 1.5, 6)
-      expect(sample(text, 'wemixvisor_upgrade_eta_seconds{name="v3"}')).toBeCloseTo(3990 * 1.5 - 1.5, 6)
+      const text = yield* w.scrape({
+        ...status,
+        pending: [upgrade("v2", 1110, "ready"), upgrade("v3", 5000, "scheduled")]
+      })
+      expect(sample(text, "wemixvisor_upgrade_pending{name=\"v2\",status=\"ready\"}")).toBe(1)
+      expect(sample(text, "wemixvisor_upgrade_pending{name=\"v3\",status=\"scheduled\"}")).toBe(1)
+      expect(sample(text, "wemixvisor_upgrade_height{name=\"v2\"}")).toBe(1110)
+      expect(sample(text, "wemixvisor_upgrade_eta_seconds{name=\"v2\"}")).toBeCloseTo(100 * 1.5 - 1.5, 6)
+      expect(sample(text, "wemixvisor_upgrade_eta_seconds{name=\"v3\"}")).toBeCloseTo(3990 * 1.5 - 1.5, 6)
       // Gone from the plan → gone from the scrape.
       const after = yield* w.scrape({ ...status, pending: [upgrade("v3", 5000, "preparing")] })
       expect(after).not.toMatch(/name="v2"/)
-      expect(sample(after, 'wemixvisor_upgrade_pending{name="v3",status="preparing"}')).toBe(1)
+      expect(sample(after, "wemixvisor_upgrade_pending{name=\"v3\",status=\"preparing\"}")).toBe(1)
       expect(after).not.toMatch(/status="scheduled"/)
-    })
-  )
+    }))
 })
 
 describe("metrics derived from events", () => {
   it.scoped("restarts and outcomes are counted from the events; node state, up and version from the status", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* world
       let text = yield* w.scrape()
       expect(sample(text, "wemixvisor_node_restarts_total")).toBe(0)
-      expect(sample(text, 'wemixvisor_upgrades_total{result="done"}')).toBe(0)
-      expect(sample(text, 'wemixvisor_upgrades_total{result="failed"}')).toBe(0)
-      expect(sample(text, 'wemixvisor_build_info{version="0.1.0"}')).toBe(1)
+      expect(sample(text, "wemixvisor_upgrades_total{result=\"done\"}")).toBe(0)
+      expect(sample(text, "wemixvisor_upgrades_total{result=\"failed\"}")).toBe(0)
+      expect(sample(text, "wemixvisor_build_info{version=\"0.1.0\"}")).toBe(1)
       // Running, but nothing answered yet.
       expect(sample(text, "wemixvisor_node_up")).toBe(0)
       yield* w.head(7)
       text = yield* w.scrape()
       expect(sample(text, "wemixvisor_node_up")).toBe(1)
-      expect(sample(text, 'wemixvisor_node_state{state="running"}')).toBe(1)
-      expect(sample(text, 'wemixvisor_node_state{state="crashed"}')).toBe(0)
-      expect(sample(text, 'wemixvisor_node_version_info{target="genesis",version="gwemix v1"}')).toBe(1)
+      expect(sample(text, "wemixvisor_node_state{state=\"running\"}")).toBe(1)
+      expect(sample(text, "wemixvisor_node_state{state=\"crashed\"}")).toBe(0)
+      expect(sample(text, "wemixvisor_node_version_info{target=\"genesis\",version=\"gwemix v1\"}")).toBe(1)
 
       for (let i = 1; i <= 3; i++) yield* w.publish({ type: "node-restarting", restarts: i, delay_ms: 1000 })
       // The restart count of the status (within the restart window) is not what the counter follows.
-      text = yield* w.scrape({ ...status, node_state: "crashed", restarts: 1, current: "v2" as UpgradeName, version: null })
+      text = yield* w.scrape({
+        ...status,
+        node_state: "crashed",
+        restarts: 1,
+        current: "v2" as UpgradeName,
+        version: null
+      })
       expect(sample(text, "wemixvisor_node_restarts_total")).toBe(3)
       expect(sample(text, "wemixvisor_node_up")).toBe(0)
-      expect(sample(text, 'wemixvisor_node_state{state="crashed"}')).toBe(1)
-      expect(sample(text, 'wemixvisor_node_state{state="running"}')).toBe(0)
-      expect(sample(text, 'wemixvisor_node_version_info{target="v2",version="unknown"}')).toBe(1)
+      expect(sample(text, "wemixvisor_node_state{state=\"crashed\"}")).toBe(1)
+      expect(sample(text, "wemixvisor_node_state{state=\"running\"}")).toBe(0)
+      expect(sample(text, "wemixvisor_node_version_info{target=\"v2\",version=\"unknown\"}")).toBe(1)
       expect(text).not.toMatch(/target="genesis"/)
 
       yield* w.publish({ type: "upgrade-failed", name: "v2", reason: "verify failed" })
       yield* w.publish({ type: "rollback-completed", name: "v2", current: "genesis" })
       yield* w.publish({ type: "upgrade-completed", name: "v3", height: makeHeight(20) })
       text = yield* w.scrape()
-      expect(sample(text, 'wemixvisor_upgrades_total{result="done"}')).toBe(1)
-      expect(sample(text, 'wemixvisor_upgrades_total{result="failed"}')).toBe(1)
+      expect(sample(text, "wemixvisor_upgrades_total{result=\"done\"}")).toBe(1)
+      expect(sample(text, "wemixvisor_upgrades_total{result=\"failed\"}")).toBe(1)
       expect(sample(text, "wemixvisor_rollbacks_total")).toBe(1)
-    })
-  )
+    }))
 
   it.scoped("step durations from the step events' timestamps; downtime from the old node's exit to the first answer of the new one", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* world
       yield* w.head(10)
       yield* w.publish({ type: "upgrade-started", name: "v2", height: makeHeight(10), current_height: makeHeight(10) })
@@ -247,18 +257,17 @@ describe("metrics derived from events", () => {
       expect(step("start")).toBeCloseTo(0.01, 6)
       expect(step("verify")).toBeCloseTo(2.7, 6)
       expect(step("done")).toBeCloseTo(0.005, 6)
-      expect(sample(text, 'wemixvisor_upgrade_step_duration_seconds_count{step="verify"}')).toBe(1)
+      expect(sample(text, "wemixvisor_upgrade_step_duration_seconds_count{step=\"verify\"}")).toBe(1)
       expect(sample(text, "wemixvisor_upgrade_downtime_seconds_count")).toBe(1)
       expect(sample(text, "wemixvisor_upgrade_downtime_seconds_sum")).toBeCloseTo(0.76, 6)
-      expect(sample(text, 'wemixvisor_upgrade_downtime_seconds_bucket{le="0.5"}')).toBe(0)
-      expect(sample(text, 'wemixvisor_upgrade_downtime_seconds_bucket{le="1"}')).toBe(1)
-      expect(sample(text, 'wemixvisor_rpc_errors_total{kind="connection"}')).toBe(1)
-      expect(sample(text, 'wemixvisor_rpc_errors_total{kind="timeout"}')).toBe(0)
-    })
-  )
+      expect(sample(text, "wemixvisor_upgrade_downtime_seconds_bucket{le=\"0.5\"}")).toBe(0)
+      expect(sample(text, "wemixvisor_upgrade_downtime_seconds_bucket{le=\"1\"}")).toBe(1)
+      expect(sample(text, "wemixvisor_rpc_errors_total{kind=\"connection\"}")).toBe(1)
+      expect(sample(text, "wemixvisor_rpc_errors_total{kind=\"timeout\"}")).toBe(0)
+    }))
 
   it.scoped("a rollback: the downtime runs until the old binary answers again; a crash before the stop is not a downtime", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* world
       yield* w.publish({ type: "upgrade-started", name: "v2", height: makeHeight(10), current_height: makeHeight(10) })
       // An exit before the stop step is a crash, not the upgrade's stop.
@@ -279,7 +288,7 @@ describe("metrics derived from events", () => {
       yield* advance(500)
       let text = yield* w.scrape()
       expect(sample(text, "wemixvisor_upgrade_downtime_seconds_count")).toBe(0)
-      expect(sample(text, 'wemixvisor_upgrade_step_duration_seconds_sum{step="rollback"}')).toBeCloseTo(1, 6)
+      expect(sample(text, "wemixvisor_upgrade_step_duration_seconds_sum{step=\"rollback\"}")).toBeCloseTo(1, 6)
       yield* w.head(12)
       text = yield* w.scrape()
       expect(sample(text, "wemixvisor_upgrade_downtime_seconds_count")).toBe(1)
@@ -288,26 +297,27 @@ describe("metrics derived from events", () => {
       yield* advance(1_000)
       yield* w.head(13)
       expect(sample(yield* w.scrape(), "wemixvisor_upgrade_downtime_seconds_count")).toBe(1)
-    })
-  )
+    }))
 
   it.scoped("plan problem follows the plan snapshots: 1 while corrupt, 0 once valid again", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* world
       expect(sample(yield* w.scrape(), "wemixvisor_plan_problem")).toBe(0)
-      yield* w.plan({ _tag: "Corrupt", error: new FileCorrupt({ path: "/srv/node/wemixvisor/upgrade-plan.json", problem: "not JSON" }) })
+      yield* w.plan({
+        _tag: "Corrupt",
+        error: new FileCorrupt({ path: "/srv/node/wemixvisor/upgrade-plan.json", problem: "not JSON" })
+      })
       expect(sample(yield* w.scrape(), "wemixvisor_plan_problem")).toBe(1)
       yield* w.plan({ _tag: "Valid", plan: new UpgradePlan({ version: 1, upgrades: [] }) })
       expect(sample(yield* w.scrape(), "wemixvisor_plan_problem")).toBe(0)
-    })
-  )
+    }))
 })
 
 describe("the exposition", () => {
   const lint = haveTools(["promtool"], "prometheus")
 
   it.scoped("every metric of DESIGN §7 with its type, the process metrics, and no promtool finding", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* world
       yield* w.head(1)
       yield* advance(1_000)
@@ -342,7 +352,14 @@ describe("the exposition", () => {
         wemixvisor_plan_problem: "gauge",
         wemixvisor_notifications_total: "counter"
       })
-      for (const name of ["process_resident_memory_bytes", "process_cpu_seconds_total", "process_start_time_seconds", "process_open_fds"]) {
+      for (
+        const name of [
+          "process_resident_memory_bytes",
+          "process_cpu_seconds_total",
+          "process_start_time_seconds",
+          "process_open_fds"
+        ]
+      ) {
         expect(types.has(name), name).toBe(true)
       }
       expect(text).not.toMatch(/^nodejs_active_\w+_total/m)
@@ -351,6 +368,5 @@ describe("the exposition", () => {
         expect(`${r.stdout}${r.stderr}`).toBe("")
         expect(r.status).toBe(0)
       }
-    })
-  )
+    }))
 })

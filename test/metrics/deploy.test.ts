@@ -4,10 +4,10 @@
  * Grafana dashboard a valid JSON model whose queries name only metrics
  * wemixvisor exports.
  */
-import { describe, expect, it } from "vitest"
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { describe, expect, it } from "vitest"
 import { repoRoot } from "../support/fixtures.js"
 import { haveTools } from "../support/tools.js"
 
@@ -47,15 +47,21 @@ const HISTOGRAM_SUFFIX = /_(bucket|sum|count)$/
 
 /** Metric names a PromQL expression reads: identifiers followed by `{`, `[`, a space or the end, minus functions and keywords. */
 const metricNames = (expr: string): Array<string> => {
-  const withoutStrings = expr.replace(/"(?:[^"\\]|\\.)*"/g, '""')
-  const withoutLabels = withoutStrings.replace(/\{[^}]*\}/g, "{}").replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, "")
+  const withoutStrings = expr.replace(/"(?:[^"\\]|\\.)*"/g, "\"\"")
+  const withoutLabels = withoutStrings.replace(/\{[^}]*\}/g, "{}").replace(
+    /\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g,
+    ""
+  )
   return [...withoutLabels.matchAll(/\b([a-zA-Z_:][a-zA-Z0-9_:]*)\b(?!\s*\()/g)]
     .map((m) => m[1]!)
-    .filter((n) => !["and", "or", "unless", "offset", "bool", "le", "inf", "nan"].includes(n.toLowerCase()) && !/^\d/.test(n))
+    .filter((n) =>
+      !["and", "or", "unless", "offset", "bool", "le", "inf", "nan"].includes(n.toLowerCase()) && !/^\d/.test(n)
+    )
     .filter((n) => !/^\d+[smhdwy]$/.test(n))
 }
 
-const exported = (name: string) => EXPORTED.has(name) || (HISTOGRAM_SUFFIX.test(name) && EXPORTED.has(name.replace(HISTOGRAM_SUFFIX, "")))
+const exported = (name: string) =>
+  EXPORTED.has(name) || (HISTOGRAM_SUFFIX.test(name) && EXPORTED.has(name.replace(HISTOGRAM_SUFFIX, "")))
 
 describe.skipIf(!promtool)("Prometheus files (promtool)", () => {
   it("alerts.yml passes promtool check rules", () => {
@@ -71,7 +77,8 @@ describe.skipIf(!promtool)("Prometheus files (promtool)", () => {
   })
 
   it("each alert has a test that expects it to fire", () => {
-    const alerts = [...fs.readFileSync(path.join(deploy, "prometheus/alerts.yml"), "utf8").matchAll(/- alert: (\w+)/g)].map((m) => m[1]!)
+    const alerts = [...fs.readFileSync(path.join(deploy, "prometheus/alerts.yml"), "utf8").matchAll(/- alert: (\w+)/g)]
+      .map((m) => m[1]!)
     const tests = fs.readFileSync(path.join(deploy, "prometheus/tests/alerts.test.yml"), "utf8")
     expect(alerts).toHaveLength(9)
     for (const a of alerts) expect(tests, a).toMatch(new RegExp(`alertname: ${a}\\n\\s+exp_alerts:\\n\\s+- exp_labels`))
@@ -122,16 +129,18 @@ describe("Grafana dashboard", () => {
 
   it("shows head, head age, node state, restarts, pending upgrades with ETA, and the upgrade and downtime histograms", () => {
     const exprs = model.panels.flatMap((p) => p.targets ?? []).map((t) => t.expr).join("\n")
-    for (const m of [
-      "wemixvisor_chain_head{",
-      "wemixvisor_chain_head_age_seconds",
-      "wemixvisor_node_state",
-      "wemixvisor_node_restarts_total",
-      "wemixvisor_upgrade_pending",
-      "wemixvisor_upgrade_eta_seconds",
-      "wemixvisor_upgrade_step_duration_seconds_",
-      "wemixvisor_upgrade_downtime_seconds_bucket"
-    ]) {
+    for (
+      const m of [
+        "wemixvisor_chain_head{",
+        "wemixvisor_chain_head_age_seconds",
+        "wemixvisor_node_state",
+        "wemixvisor_node_restarts_total",
+        "wemixvisor_upgrade_pending",
+        "wemixvisor_upgrade_eta_seconds",
+        "wemixvisor_upgrade_step_duration_seconds_",
+        "wemixvisor_upgrade_downtime_seconds_bucket"
+      ]
+    ) {
       expect(exprs).toContain(m)
     }
   })
@@ -147,13 +156,18 @@ describe("Grafana dashboard", () => {
   })
 
   it("the metric-name reader finds what a query reads and nothing else", () => {
-    expect(metricNames('sum by (step) (rate(wemixvisor_upgrade_step_duration_seconds_sum{job="$job", step="verify"}[5m])) / up offset 1d')).toEqual([
+    expect(
+      metricNames(
+        "sum by (step) (rate(wemixvisor_upgrade_step_duration_seconds_sum{job=\"$job\", step=\"verify\"}[5m])) / up offset 1d"
+      )
+    ).toEqual([
       "wemixvisor_upgrade_step_duration_seconds_sum",
       "up"
     ])
-    expect(metricNames("wemixvisor_chain_head_age_seconds > clamp_min(10 * wemixvisor_block_interval_seconds, 60)")).toEqual([
-      "wemixvisor_chain_head_age_seconds",
-      "wemixvisor_block_interval_seconds"
-    ])
+    expect(metricNames("wemixvisor_chain_head_age_seconds > clamp_min(10 * wemixvisor_block_interval_seconds, 60)"))
+      .toEqual([
+        "wemixvisor_chain_head_age_seconds",
+        "wemixvisor_block_interval_seconds"
+      ])
   })
 })

@@ -11,9 +11,10 @@ import { AppConfig, type WemixvisorConfig } from "./config/Config.js"
 import { HomeLocked, InvalidInput } from "./domain/Errors.js"
 import * as Events from "./events/Events.js"
 import * as HeightProvider from "./height/HeightProvider.js"
+import * as Metrics from "./metrics/MetricsLive.js"
 import * as NodeProcess from "./node/NodeProcess.js"
-import * as Hooks from "./orchestrator/Hooks.js"
 import * as CrashPoints from "./orchestrator/CrashPoints.js"
+import * as Hooks from "./orchestrator/Hooks.js"
 import * as Orchestrator from "./orchestrator/OrchestratorLive.js"
 import { acquireLock } from "./platform/LockFile.js"
 import * as History from "./upgrades/History.js"
@@ -31,7 +32,12 @@ import * as UpgradeSource from "./upgrades/UpgradeSource.js"
  */
 export const SupervisorLive = (nodeArgs: ReadonlyArray<string>) => {
   const plan = UpgradeSource.layer.pipe(Layer.provideMerge(PlanStore.layer))
-  const services = Layer.mergeAll(NodeProcess.layerLive(nodeArgs), HeightProvider.layer, BinaryStore.layer, History.layer)
+  const services = Layer.mergeAll(
+    NodeProcess.layerLive(nodeArgs),
+    HeightProvider.layer,
+    BinaryStore.layer,
+    History.layer
+  )
   // Upgrade preparation and safety (issue #5): downloads over HTTP, data backups on the real disk, hooks.
   const safety = Layer.mergeAll(
     Preparer.layer.pipe(Layer.provide(NodeHttpClient.layer)),
@@ -41,6 +47,8 @@ export const SupervisorLive = (nodeArgs: ReadonlyArray<string>) => {
   return Api.layer.pipe(
     // Test-only fault injection is chosen here, and only here: WEMIXVISOR_TEST_CRASH_AT (CrashPoints.ts).
     Layer.provideMerge(Orchestrator.layer.pipe(Layer.provide(CrashPoints.layerFromEnv))),
+    // Before the Orchestrator, so the metrics see every event from the node's first start on.
+    Layer.provideMerge(Metrics.layer),
     Layer.provideMerge(safety),
     Layer.provideMerge(plan),
     Layer.provideMerge(services),
@@ -54,7 +62,7 @@ export const SupervisorLive = (nodeArgs: ReadonlyArray<string>) => {
  * program is interrupted (SIGTERM/SIGINT), which stops the node gracefully.
  */
 export const runSupervisor = (config: WemixvisorConfig, nodeArgs: ReadonlyArray<string>) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const store = BinaryStore.make(config.layout)
     yield* store.current.pipe(
       Effect.mapError(

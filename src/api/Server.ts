@@ -1,9 +1,9 @@
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import type * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import * as RpcSerialization from "@effect/rpc/RpcSerialization"
 import * as RpcServer from "@effect/rpc/RpcServer"
 import * as Cause from "effect/Cause"
@@ -15,14 +15,16 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
-import * as Stream from "effect/Stream"
 import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import * as http from "node:http"
 import { BinaryStore } from "../binaries/BinaryStore.js"
 import { AppConfig } from "../config/Config.js"
 import { BodyTooLarge, type ConfigInvalid, type IoError } from "../domain/Errors.js"
 import { Events } from "../events/Events.js"
 import { HeightProvider } from "../height/HeightProvider.js"
+import { metricsRoute } from "../metrics/Http.js"
+import { Metrics } from "../metrics/Metrics.js"
 import { Orchestrator } from "../orchestrator/Orchestrator.js"
 import { makeOperations } from "../upgrades/Operations.js"
 import { PlanStore } from "../upgrades/PlanStore.js"
@@ -78,7 +80,9 @@ const readLimited = (incoming: http.IncomingMessage): Effect.Effect<Option.Optio
       else if (bytes > MAX_BODY_BYTES + DISCARD_BYTES) finish(Effect.succeed(Option.none()))
     }
     const onEnd = () =>
-      finish(Effect.succeed(bytes > MAX_BODY_BYTES ? Option.none() : Option.some(Buffer.concat(chunks).toString("utf8"))))
+      finish(
+        Effect.succeed(bytes > MAX_BODY_BYTES ? Option.none() : Option.some(Buffer.concat(chunks).toString("utf8")))
+      )
     const onError = (e: Error) => finish(Effect.fail(e))
     const detach = () => {
       incoming.off("data", onData)
@@ -98,7 +102,9 @@ const readLimited = (incoming: http.IncomingMessage): Effect.Effect<Option.Optio
 /** The request with its body already read: what the routes and the RPC server read from. */
 const withBody = (request: HttpServerRequest.HttpServerRequest, body: string) => {
   const headers = new globalThis.Headers()
-  for (const [k, v] of Object.entries(request.headers)) if (k !== "transfer-encoding" && k !== "content-length") headers.set(k, v)
+  for (const [k, v] of Object.entries(request.headers)) {
+    if (k !== "transfer-encoding" && k !== "content-length") headers.set(k, v)
+  }
   return HttpServerRequest.fromWeb(
     new Request(new URL(request.url, "http://wemixvisor.invalid"), {
       method: request.method,
@@ -115,11 +121,12 @@ const withBody = (request: HttpServerRequest.HttpServerRequest, body: string) =>
  * limit is refused unread.
  */
 const limitBody = <E, R>(app: HttpApp.Default<E, R>) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     const declared = request.headers["content-length"]
     if (declared !== undefined && Number(declared) > MAX_BODY_BYTES) return tooLarge()
-    const hasBody = (declared !== undefined && Number(declared) > 0) || request.headers["transfer-encoding"] !== undefined
+    const hasBody = (declared !== undefined && Number(declared) > 0) ||
+      request.headers["transfer-encoding"] !== undefined
     if (!hasBody) return yield* app
     const read = yield* Effect.either(readLimited(NodeHttpServerRequest.toIncomingMessage(request)))
     if (Either.isLeft(read)) return errorResponse(400, "invalid body", read.left.message)
@@ -134,8 +141,13 @@ const causeText = (cause: Cause.Cause<unknown>) => {
 }
 
 /** The whole HTTP app; the RPC server runs in the caller's scope. */
-export const makeApp = (api: ApiServices, healthInputs: HealthInputs, access: Omit<AccessPolicy, "token" | "publicPaths" | "rpcPath">) =>
-  Effect.gen(function* () {
+export const makeApp = (
+  api: ApiServices,
+  healthInputs: HealthInputs,
+  access: Omit<AccessPolicy, "token" | "publicPaths" | "rpcPath">,
+  extra: HttpRouter.HttpRouter = HttpRouter.empty
+) =>
+  Effect.gen(function*() {
     const rpcContext = yield* Layer.build(
       Layer.mergeAll(handlersLayer(api), authLayer(api.token), RpcSerialization.layerNdjson)
     )
@@ -147,19 +159,24 @@ export const makeApp = (api: ApiServices, healthInputs: HealthInputs, access: Om
         Cause.isInterruptedOnly(cause)
           ? Effect.failCause(cause)
           : Effect.succeed(
-              errorResponse(
-                400,
-                "invalid RPC request",
-                `not an @effect/rpc NDJSON request (each Request line has _tag, id, tag, payload and headers): ${causeText(cause)}`
-              )
+            errorResponse(
+              400,
+              "invalid RPC request",
+              `not an @effect/rpc NDJSON request (each Request line has _tag, id, tag, payload and headers): ${
+                causeText(cause)
+              }`
             )
+          )
       )
     )
-    const router = routes(api).pipe(HttpRouter.post("/rpc", rpcApp), HttpRouter.concat(health(healthInputs)))
+    const router = routes(api).pipe(
+      HttpRouter.post("/rpc", rpcApp),
+      HttpRouter.concat(health(healthInputs)),
+      HttpRouter.concat(extra)
+    )
     const app = limitBody(router).pipe(
       Effect.catchTag("RouteNotFound", (e) =>
-        Effect.succeed(errorResponse(404, "not found", `no route ${e.request.method} ${e.request.url}`))
-      )
+        Effect.succeed(errorResponse(404, "not found", `no route ${e.request.method} ${e.request.url}`)))
     )
     return yield* guard({ ...access, token: api.token, publicPaths: PUBLIC_PATHS, rpcPath: "/rpc" }, app)
   })
@@ -177,21 +194,26 @@ type Deps = AppConfig | Events | PlanStore | BinaryStore | HeightProvider | Orch
  * supervising the node because of its API.
  */
 export const serve = (options: ServerOptions): Effect.Effect<void, ConfigInvalid | IoError, Deps | Scope.Scope> =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const config = yield* AppConfig
     yield* checkExposure(config)
     const token = yield* serverToken(config)
     const events = yield* Events
     const heights = yield* HeightProvider
     const orchestrator = yield* Orchestrator
-    const ops = makeOperations({ store: yield* PlanStore, binaries: yield* BinaryStore, head: heights.head, downloads: config })
+    const ops = makeOperations({
+      store: yield* PlanStore,
+      binaries: yield* BinaryStore,
+      head: heights.head,
+      downloads: config
+    })
 
     const lastHeightAt = yield* Ref.make(Option.none<number>())
     yield* heights.heights.pipe(
       Stream.runForEach(() => Effect.flatMap(Clock.currentTimeMillis, (t) => Ref.set(lastHeightAt, Option.some(t)))),
       Effect.forkScoped
     )
-    const sinceLastHeight = Effect.gen(function* () {
+    const sinceLastHeight = Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
       return Option.map(yield* Ref.get(lastHeightAt), (t) => now - t)
     })
@@ -200,11 +222,22 @@ export const serve = (options: ServerOptions): Effect.Effect<void, ConfigInvalid
     const { host, port } = listenAddress(config.apiAddr)
     const app = yield* makeApp(
       api,
-      { status: orchestrator.status, paused: orchestrator.paused, halted: orchestrator.halted, sinceLastHeight, staleAfter: options.staleAfter },
-      { bindHost: host, extraHosts: config.apiHosts, corsOrigins: config.apiCors }
+      {
+        status: orchestrator.status,
+        paused: orchestrator.paused,
+        halted: orchestrator.halted,
+        sinceLastHeight,
+        staleAfter: options.staleAfter
+      },
+      { bindHost: host, extraHosts: config.apiHosts, corsOrigins: config.apiCors },
+      // GET /metrics when the Metrics layer is part of the composition (`run`'s is).
+      Option.match(yield* Effect.serviceOption(Metrics), {
+        onNone: () => HttpRouter.empty,
+        onSome: (m) => metricsRoute(m, orchestrator.status)
+      })
     )
 
-    const listen = Effect.gen(function* () {
+    const listen = Effect.gen(function*() {
       const nodeServer = http.createServer()
       const server = yield* NodeHttpServer.make(() => nodeServer, { host, port })
       // Runs before the server's own close, which would wait for long-lived
@@ -213,19 +246,28 @@ export const serve = (options: ServerOptions): Effect.Effect<void, ConfigInvalid
       yield* HttpServer.serveEffect(app).pipe(Effect.provideService(HttpServer.HttpServer, server))
       const a = server.address
       yield* Effect.logInfo(
-        `API listening on ${a._tag === "TcpAddress" ? `http://${a.hostname.includes(":") ? `[${a.hostname}]` : a.hostname}:${a.port}` : a.path}`
+        `API listening on ${
+          a._tag === "TcpAddress"
+            ? `http://${a.hostname.includes(":") ? `[${a.hostname}]` : a.hostname}:${a.port}`
+            : a.path
+        }`
       )
       return yield* Effect.never
     }).pipe(
       Effect.scoped,
       Effect.tapError((e) =>
-        Effect.logError(`API not available on ${config.apiAddr}: ${e.cause instanceof Error ? e.cause.message : String(e.cause)}; retrying`)
+        Effect.logError(
+          `API not available on ${config.apiAddr}: ${
+            e.cause instanceof Error ? e.cause.message : String(e.cause)
+          }; retrying`
+        )
       )
     )
     yield* listen.pipe(Effect.retry(listenRetry), Effect.forkScoped)
   })
 
 /** `serve` as the layer `run` includes. */
-export const layerWith = (options: ServerOptions): Layer.Layer<never, ConfigInvalid | IoError, Deps> => Layer.scopedDiscard(serve(options))
+export const layerWith = (options: ServerOptions): Layer.Layer<never, ConfigInvalid | IoError, Deps> =>
+  Layer.scopedDiscard(serve(options))
 
 export const layer: Layer.Layer<never, ConfigInvalid | IoError, Deps> = layerWith({ staleAfter: DEFAULT_STALE_AFTER })

@@ -2,6 +2,8 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as PubSub from "effect/PubSub"
+import * as Ref from "effect/Ref"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import { AppConfig } from "../config/Config.js"
@@ -10,6 +12,7 @@ import type { Height } from "../domain/Height.js"
 import { Events } from "../events/Events.js"
 import { makeAgent } from "./HttpRpc.js"
 import { blockNumber, makeHttpClient, readHead, webSocketHeads } from "./Rpc.js"
+import { errorKind, type RpcRead } from "./RpcErrors.js"
 import { watchHeights } from "./Watch.js"
 
 /**
@@ -30,6 +33,12 @@ export interface HeightProviderService {
   /** The highest height seen so far, if any (for status). */
   readonly latest: Effect.Effect<Option.Option<Height>>
   readonly head: Effect.Effect<Height, NodeUnreachable>
+  /**
+   * Every failed RPC read (polls, direct reads, the subscription) by kind,
+   * and the first read that answers after failures (metrics). Absent in
+   * layers that read no RPC.
+   */
+  readonly rpcReads?: Stream.Stream<RpcRead>
 }
 
 export class HeightProvider extends Context.Tag("wemixvisor/HeightProvider")<HeightProvider, HeightProviderService>() {}
@@ -45,7 +54,7 @@ export { readHead }
  */
 export const layer: Layer.Layer<HeightProvider, never, AppConfig | Events> = Layer.scoped(
   HeightProvider,
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const config = yield* AppConfig
     const events = yield* Events
     // Polls reuse their connections; closing the layer closes them.
@@ -55,13 +64,32 @@ export const layer: Layer.Layer<HeightProvider, never, AppConfig | Events> = Lay
     )
     // The config already refused anything but an http(s) URL, so building the client cannot fail here.
     const client = yield* Effect.orDie(makeHttpClient(config.rpcUrl, agent))
-    const head = blockNumber(client, config.rpcUrl)
+    // Each failed read is published by kind, and the first answer after failures (metrics); nothing is published while reads succeed.
+    const reads = yield* Effect.acquireRelease(PubSub.unbounded<RpcRead>(), PubSub.shutdown)
+    const failing = yield* Ref.make(false)
+    const head = blockNumber(client, config.rpcUrl).pipe(
+      Effect.tapBoth({
+        onFailure: (e) =>
+          Effect.zipRight(Ref.set(failing, true), PubSub.publish(reads, { _tag: "Failed", kind: errorKind(e) })),
+        onSuccess: () =>
+          Effect.flatMap(
+            Ref.getAndSet(failing, false),
+            (was) => (was ? PubSub.publish(reads, { _tag: "Answered" }) : Effect.void)
+          )
+      })
+    )
+    const subscriptionLost = <A>(heads: Stream.Stream<A, NodeUnreachable>) =>
+      Stream.tapError(heads, () => PubSub.publish(reads, { _tag: "Failed", kind: "subscription" }))
     const latest = yield* SubscriptionRef.make(Option.none<Height>())
 
     const watch = SubscriptionRef.get(latest).pipe(
       Effect.flatMap((start) =>
         watchHeights(
-          { fetchHead: head, pollInterval: config.pollInterval, push: Option.map(config.wsUrl, webSocketHeads) },
+          {
+            fetchHead: head,
+            pollInterval: config.pollInterval,
+            push: Option.map(config.wsUrl, (url) => subscriptionLost(webSocketHeads(url)))
+          },
           (reorg) => events.publish({ type: "height-reorg", from: reorg.from, to: reorg.to }),
           start
         ).pipe(Stream.runForEach((height) => SubscriptionRef.set(latest, Option.some(height))))
@@ -76,7 +104,8 @@ export const layer: Layer.Layer<HeightProvider, never, AppConfig | Events> = Lay
     return HeightProvider.of({
       heights: latest.changes.pipe(Stream.filterMap((height) => height)),
       latest: SubscriptionRef.get(latest),
-      head: head.pipe(Effect.withSpan("HeightProvider.head"))
+      head: head.pipe(Effect.withSpan("HeightProvider.head")),
+      rpcReads: Stream.fromPubSub(reads)
     })
   })
 )

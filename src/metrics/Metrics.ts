@@ -1,0 +1,23 @@
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
+import type { StatusObject } from "../domain/Status.js"
+
+/*
+ * Prometheus metrics (DESIGN §7), served on GET /metrics. The metrics are
+ * derived, not reported: the live layer (MetricsLive.ts) subscribes to the
+ * event stream, the heights and the RPC reads of the HeightProvider, and the
+ * plan snapshots, and reads the status object at each scrape — so no service
+ * calls into it.
+ *
+ * The tag lives here, apart from its implementation, so what depends on it
+ * (the API server) loads no metrics library.
+ */
+
+export interface MetricsService {
+  /** The Content-Type of `render`'s text (the Prometheus text format, 0.0.4). */
+  readonly contentType: string
+  /** Every metric in the Prometheus text format, with `status` (read at this scrape) for the node and the plan. */
+  readonly render: (status: StatusObject) => Effect.Effect<string>
+}
+
+export class Metrics extends Context.Tag("wemixvisor/Metrics")<Metrics, MetricsService>() {}

@@ -15,7 +15,7 @@ import {
   decodeName,
   decodeSchedule,
   invalidInputOf,
-  type Operations,
+  type OperationsService,
   type ScheduleError
 } from "../upgrades/Operations.js"
 import { authProblem } from "./Auth.js"
@@ -40,7 +40,7 @@ import {
  */
 
 export interface ApiServices {
-  readonly ops: Operations
+  readonly ops: OperationsService
   readonly status: Effect.Effect<StatusObject>
   /** The orchestrator's `prepare`: a pending upgrade made ready now. */
   readonly prepare: (

@@ -18,14 +18,12 @@ import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import type * as Scope from "effect/Scope"
 import * as http from "node:http"
-import { BinaryStore } from "../binaries/BinaryStore.js"
 import { AppConfig } from "../config/Config.js"
 import type { ConfigInvalid, IoError } from "../domain/Errors.js"
 import { Events } from "../events/Events.js"
 import { HeightProvider } from "../height/HeightProvider.js"
 import { Orchestrator } from "../orchestrator/Orchestrator.js"
-import { makeOperations } from "../upgrades/Operations.js"
-import { PlanStore } from "../upgrades/PlanStore.js"
+import { Operations } from "../upgrades/Operations.js"
 import { type AccessPolicy, guard } from "./Access.js"
 import { checkExposure, listenAddress } from "./Auth.js"
 import { type ApiServices, authLayer, handlersLayer } from "./Handlers.js"
@@ -166,7 +164,7 @@ export interface ServerOptions {
   readonly staleAfter: Duration.Duration
 }
 
-type Deps = AppConfig | Events | PlanStore | BinaryStore | HeightProvider | Orchestrator
+type Deps = AppConfig | Events | Operations | HeightProvider | Orchestrator
 
 /**
  * Serves the API until the scope closes. Fails (ConfigInvalid, exit 2) when
@@ -182,7 +180,7 @@ export const serve = (options: ServerOptions): Effect.Effect<void, ConfigInvalid
     const events = yield* Events
     const heights = yield* HeightProvider
     const orchestrator = yield* Orchestrator
-    const ops = makeOperations({ store: yield* PlanStore, binaries: yield* BinaryStore, head: heights.head, downloads: config })
+    const ops = yield* Operations
 
     const lastHeightAt = yield* Ref.make(Option.none<number>())
     yield* heights.heights.pipe(

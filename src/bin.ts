@@ -11,11 +11,15 @@ import { fixBashCompletions, isBashCompletions } from "./cli/completions.js"
 import { helpRequest, renderHelp } from "./cli/help.js"
 import { VERSION } from "./version.js"
 import { teardown } from "./cli/exit.js"
+import * as Runner from "./Runner.js"
 
 // Deep imports of just what @effect/cli needs (file system, path, terminal):
 // the platform-node barrel, or NodeContext with its command executor and
 // workers, would be loaded by every command, `version` included.
 const CliEnvironment = Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTerminal.layer)
+
+// `run`'s implementation: the composition root (main.ts), loaded only when `run` is the command.
+const Environment = Layer.merge(CliEnvironment, Runner.layer)
 
 // Three invocations are answered here, the rest by @effect/cli: the bash
 // completion script needs a fix (completions.ts), help is rendered plain with
@@ -32,6 +36,6 @@ const program = isBashCompletions(args)
   : cli(process.argv)
 
 program.pipe(
-  Effect.provide(CliEnvironment),
+  Effect.provide(Environment),
   NodeRuntime.runMain({ disableErrorReporting: true, disablePrettyLogger: true, teardown })
 )

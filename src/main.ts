@@ -4,13 +4,15 @@ import * as Layer from "effect/Layer"
 import { checkExposure } from "./api/Auth.js"
 import * as Api from "./api/Server.js"
 import * as Backups from "./binaries/Backup.js"
-import * as BinaryStore from "./binaries/BinaryStore.js"
+import { BinaryStore } from "./binaries/BinaryStore.js"
+import * as BinaryStoreLive from "./binaries/BinaryStoreLive.js"
 import * as Preparer from "./binaries/PreparerLive.js"
 import { checkRunnable } from "./config/Checks.js"
 import { AppConfig, type WemixvisorConfig } from "./config/Config.js"
 import { HomeLocked, InvalidInput } from "./domain/Errors.js"
 import * as Events from "./events/Events.js"
-import * as HeightProvider from "./height/HeightProvider.js"
+import * as ChainHead from "./height/ChainHeadLive.js"
+import * as HeightProvider from "./height/HeightProviderLive.js"
 import * as Metrics from "./metrics/MetricsLive.js"
 import * as NodeProcess from "./node/NodeProcess.js"
 import * as CrashPoints from "./orchestrator/CrashPoints.js"
@@ -18,26 +20,27 @@ import * as Hooks from "./orchestrator/Hooks.js"
 import * as Orchestrator from "./orchestrator/OrchestratorLive.js"
 import { acquireLock } from "./platform/LockFile.js"
 import * as History from "./upgrades/History.js"
-import * as PlanStore from "./upgrades/PlanStore.js"
-import * as UpgradeSource from "./upgrades/UpgradeSource.js"
+import * as Operations from "./upgrades/OperationsLive.js"
+import * as PlanStore from "./upgrades/PlanStoreLive.js"
+import * as UpgradeSource from "./upgrades/UpgradeSourceLive.js"
 
 /*
- * The composition root: the one place live layers are wired together.
- * Tests build their own combinations from the same modules.
+ * The composition root of `run`: the one place its live layers are wired
+ * together (the local CLI's is cli/Local.ts). Tests build their own
+ * combinations from the same modules.
  */
 
 /**
- * Every service `run` needs, wired. The Orchestrator starts the node itself,
- * after replaying the journal of an upgrade a previous run left unfinished.
+ * Every service `run` needs, wired, but the BinaryStore (runSupervisor
+ * provides it, and checks the home with it first). The Orchestrator starts
+ * the node itself, after replaying the journal of an upgrade a previous run
+ * left unfinished.
  */
 export const SupervisorLive = (nodeArgs: ReadonlyArray<string>) => {
   const plan = UpgradeSource.layer.pipe(Layer.provideMerge(PlanStore.layer))
-  const services = Layer.mergeAll(
-    NodeProcess.layerLive(nodeArgs),
-    HeightProvider.layer,
-    BinaryStore.layer,
-    History.layer
-  )
+  const services = Layer.mergeAll(NodeProcess.layerLive(nodeArgs), HeightProvider.layer, History.layer)
+  // The operator's operations (API): the chain head read through the HeightProvider's connections.
+  const operations = Operations.layer.pipe(Layer.provide(ChainHead.fromHeightProvider))
   // Upgrade preparation and safety (issue #5): downloads over HTTP, data backups on the real disk, hooks.
   const safety = Layer.mergeAll(
     Preparer.layer.pipe(Layer.provide(NodeHttpClient.layer)),
@@ -50,6 +53,7 @@ export const SupervisorLive = (nodeArgs: ReadonlyArray<string>) => {
     // Before the Orchestrator, so the metrics see every event from the node's first start on.
     Layer.provideMerge(Metrics.layer),
     Layer.provideMerge(safety),
+    Layer.provideMerge(operations),
     Layer.provideMerge(plan),
     Layer.provideMerge(services),
     Layer.provideMerge(Events.layer)
@@ -62,8 +66,8 @@ export const SupervisorLive = (nodeArgs: ReadonlyArray<string>) => {
  * program is interrupted (SIGTERM/SIGINT), which stops the node gracefully.
  */
 export const runSupervisor = (config: WemixvisorConfig, nodeArgs: ReadonlyArray<string>) =>
-  Effect.gen(function*() {
-    const store = BinaryStore.make(config.layout)
+  Effect.gen(function* () {
+    const store = yield* BinaryStore
     yield* store.current.pipe(
       Effect.mapError(
         () =>
@@ -81,4 +85,4 @@ export const runSupervisor = (config: WemixvisorConfig, nodeArgs: ReadonlyArray<
       Effect.annotateLogs({ home: config.home, binary: config.layout.currentBinary, pid: process.pid })
     )
     return yield* Layer.launch(SupervisorLive(nodeArgs))
-  }).pipe(Effect.scoped, Effect.provideService(AppConfig, config))
+  }).pipe(Effect.scoped, Effect.provide(BinaryStoreLive.layer), Effect.provideService(AppConfig, config))

@@ -26,7 +26,7 @@ import {
   decodeName,
   decodeSchedule,
   invalidInputOf,
-  type Operations,
+  type OperationsService,
   type ScheduleError
 } from "../upgrades/Operations.js"
 import { authProblem } from "./Auth.js"
@@ -39,7 +39,7 @@ import { ApiAuth, CancelUpgradePayload, PrepareUpgradePayload, UpgradeRpcsServed
  */
 
 export interface ApiServices {
-  readonly ops: Operations
+  readonly ops: OperationsService
   readonly status: Effect.Effect<StatusObject>
   /** The orchestrator's `prepare`: a pending upgrade made ready now. */
   readonly prepare: (name: string) => Effect.Effect<Upgrade, PrepareError>

@@ -18,7 +18,6 @@ import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as http from "node:http"
-import { BinaryStore } from "../binaries/BinaryStore.js"
 import { AppConfig } from "../config/Config.js"
 import { BodyTooLarge, type ConfigInvalid, type IoError } from "../domain/Errors.js"
 import { Events } from "../events/Events.js"
@@ -26,8 +25,7 @@ import { HeightProvider } from "../height/HeightProvider.js"
 import { metricsRoute } from "../metrics/Http.js"
 import { Metrics } from "../metrics/Metrics.js"
 import { Orchestrator } from "../orchestrator/Orchestrator.js"
-import { makeOperations } from "../upgrades/Operations.js"
-import { PlanStore } from "../upgrades/PlanStore.js"
+import { Operations } from "../upgrades/Operations.js"
 import { type AccessPolicy, guard } from "./Access.js"
 import { checkExposure, listenAddress } from "./Auth.js"
 import { type ApiServices, authLayer, handlersLayer } from "./Handlers.js"
@@ -185,7 +183,7 @@ export interface ServerOptions {
   readonly staleAfter: Duration.Duration
 }
 
-type Deps = AppConfig | Events | PlanStore | BinaryStore | HeightProvider | Orchestrator
+type Deps = AppConfig | Events | Operations | HeightProvider | Orchestrator
 
 /**
  * Serves the API until the scope closes. Fails (ConfigInvalid, exit 2) when
@@ -201,12 +199,7 @@ export const serve = (options: ServerOptions): Effect.Effect<void, ConfigInvalid
     const events = yield* Events
     const heights = yield* HeightProvider
     const orchestrator = yield* Orchestrator
-    const ops = makeOperations({
-      store: yield* PlanStore,
-      binaries: yield* BinaryStore,
-      head: heights.head,
-      downloads: config
-    })
+    const ops = yield* Operations
 
     const lastHeightAt = yield* Ref.make(Option.none<number>())
     yield* heights.heights.pipe(

@@ -5,12 +5,14 @@ import * as Usage from "@effect/cli/Usage"
 import * as Options from "@effect/cli/Options"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { checkRunnable } from "../config/Checks.js"
-import { describeConfig, loadConfig, type WemixvisorConfig } from "../config/Config.js"
+import { AppConfig, describeConfig, loadConfig, type WemixvisorConfig } from "../config/Config.js"
 import { VERSION } from "../version.js"
 import type { HelpEntry } from "./help.js"
 import { loggerLayer } from "./logging.js"
+import { Runner } from "./run.js"
 
 /*
  * The command tree (DESIGN §4). Each handler loads its implementation with a
@@ -48,21 +50,32 @@ const config = Effect.gen(function* () {
 const withConfig = <A, E, R>(f: (c: WemixvisorConfig) => Effect.Effect<A, E, R>) =>
   Effect.flatMap(config, (c) => f(c).pipe(Effect.provide(loggerLayer(c.logFormat))))
 
+/**
+ * What `init` and the `upgrade` commands run with: the configuration, the
+ * configured logger and the local CLI's services (Local.ts, loaded only by
+ * these commands), wired once per invocation.
+ */
+const local = Layer.unwrapEffect(Effect.map(Effect.promise(() => import("./Local.js")), (m) => m.layer)).pipe(
+  Layer.provideMerge(Layer.unwrapEffect(Effect.map(config, (c) => Layer.merge(Layer.succeed(AppConfig, c), loggerLayer(c.logFormat)))))
+)
+
 const init = Command.make(
   "init",
   {
     binary: Args.file({ name: "genesis-binary" }).pipe(Args.withDescription("the node binary to start from")),
     force: Options.boolean("force").pipe(Options.withDescription("re-create an existing home (current is never moved)"))
   },
-  ({ binary, force }) =>
-    withConfig((c) => Effect.flatMap(Effect.promise(() => import("./init.js")), (m) => m.init(c, binary, force)))
-).pipe(Command.withDescription("Create the layout under $DAEMON_HOME/wemixvisor and copy the genesis binary"))
+  ({ binary, force }) => Effect.flatMap(Effect.promise(() => import("./init.js")), (m) => m.init(binary, force))
+).pipe(
+  Command.withDescription("Create the layout under $DAEMON_HOME/wemixvisor and copy the genesis binary"),
+  Command.provide(local)
+)
 
 const run = Command.make(
   "run",
   { nodeArgs: Args.text({ name: "node-args" }).pipe(Args.withDescription("passed to the node as they are (after --)"), Args.repeated) },
   ({ nodeArgs }) =>
-    withConfig((c) => Effect.flatMap(Effect.promise(() => import("./run.js")), (m) => m.run(c, nodeArgs)))
+    withConfig((c) => Effect.flatMap(Runner, (runner) => runner.run(c, nodeArgs)))
 ).pipe(Command.withDescription("Supervise the node until SIGTERM/SIGINT; node arguments go after --"))
 
 const configCmd = Command.make(
@@ -125,27 +138,27 @@ const schedule = Command.make(
     ),
     remote
   },
-  (o) => withConfig((c) => Effect.flatMap(upgradeImpl, (m) => m.schedule(c, o)))
+  (o) => Effect.flatMap(upgradeImpl, (m) => m.schedule(o))
 ).pipe(Command.withDescription("Schedule an upgrade at a block height"))
 
 const list = Command.make("list", { json: jsonOutput, remote }, (o) =>
-  withConfig((c) => Effect.flatMap(upgradeImpl, (m) => m.list(c, o)))
+  Effect.flatMap(upgradeImpl, (m) => m.list(o))
 ).pipe(Command.withDescription("List every upgrade in the plan, whatever its status"))
 
 const cancel = Command.make(
   "cancel",
   { name: Args.text({ name: "name" }).pipe(Args.withDescription("default: the only pending upgrade"), Args.optional), remote },
-  (o) => withConfig((c) => Effect.flatMap(upgradeImpl, (m) => m.cancel(c, o)))
+  (o) => Effect.flatMap(upgradeImpl, (m) => m.cancel(o))
 ).pipe(Command.withDescription("Cancel a pending upgrade"))
 
 const status = Command.make("status", { json: jsonOutput, remote }, (o) =>
-  withConfig((c) => Effect.flatMap(upgradeImpl, (m) => m.status(c, o)))
+  Effect.flatMap(upgradeImpl, (m) => m.status(o))
 ).pipe(Command.withDescription("Show the supervisor, the node, the chain head and the upgrades (works without `run`)"))
 
 const prepare = Command.make(
   "prepare",
   { name: Args.text({ name: "name" }).pipe(Args.withDescription("a pending upgrade")), remote },
-  (o) => withConfig((c) => Effect.flatMap(upgradeImpl, (m) => m.prepare(c, o)))
+  (o) => Effect.flatMap(upgradeImpl, (m) => m.prepare(o))
 ).pipe(
   Command.withDescription(
     "Download (when not in place), verify, check and probe an upgrade's binary now; exit 0 ready, 1 failed, 2 bad input"
@@ -154,7 +167,8 @@ const prepare = Command.make(
 
 const upgrade = Command.make("upgrade").pipe(
   Command.withDescription("Schedule, prepare, list and cancel upgrades, and show their status"),
-  Command.withSubcommands([schedule, list, cancel, status, prepare])
+  Command.withSubcommands([schedule, list, cancel, status, prepare]),
+  Command.provide(local)
 )
 
 export const command = root.pipe(Command.withSubcommands([init, run, upgrade, configCmd, version]))

@@ -1,16 +1,15 @@
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import * as Effect from "effect/Effect"
-import { make as makeBinaryStore } from "../binaries/BinaryStore.js"
-import type { PrepareTarget } from "../binaries/Preparer.js"
-import { make as makePreparer } from "../binaries/PreparerLive.js"
-import type { WemixvisorConfig } from "../config/Config.js"
+import * as Layer from "effect/Layer"
+import type { BinaryStore } from "../binaries/BinaryStore.js"
+import type { Preparer } from "../binaries/Preparer.js"
+import * as PreparerLive from "../binaries/PreparerLive.js"
+import type { AppConfig } from "../config/Config.js"
 
 /*
  * The download half of `upgrade prepare`, in its own chunk: only this command
- * loads the HTTP client.
+ * loads the HTTP client (Local.ts builds it on first use).
  */
 
-export const prepareBinary = (config: WemixvisorConfig, upgrade: PrepareTarget) =>
-  Effect.flatMap(makePreparer(config, makeBinaryStore(config.layout)), (p) => p.prepare(upgrade)).pipe(
-    Effect.provide(NodeHttpClient.layer)
-  )
+export const layer: Layer.Layer<Preparer, never, AppConfig | BinaryStore> = PreparerLive.layer.pipe(
+  Layer.provide(NodeHttpClient.layer)
+)

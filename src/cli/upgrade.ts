@@ -5,52 +5,34 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
-import { make as makeBinaryStore } from "../binaries/BinaryStore.js"
+import { Preparer } from "../binaries/Preparer.js"
 import { parseBinaryFlags } from "../binaries/Sources.js"
-import type { WemixvisorConfig } from "../config/Config.js"
+import { AppConfig, type WemixvisorConfig } from "../config/Config.js"
 import { type ErrorKind, InvalidInput, type IoError, UpgradeConflict, UpgradeNotFound } from "../domain/Errors.js"
 import type { Height } from "../domain/Height.js"
 import { API_FORCE_HINT, CLI_FORCE_HINT, findUpgrade } from "../domain/Plan.js"
 import type { StatusObject } from "../domain/Status.js"
 import { clientToken } from "../api/Token.js"
 import { lockHolder } from "../platform/LockFile.js"
-import {
-  decodeHeightArg,
-  decodeName,
-  listOf,
-  localStatus,
-  makeOperations,
-  type Operations,
-  type ScheduleCommand
-} from "../upgrades/Operations.js"
-import { makePlanStore } from "../upgrades/PlanFile.js"
+import { decodeHeightArg, decodeName, listOf, Operations, type ScheduleCommand } from "../upgrades/Operations.js"
+import { PlanStore } from "../upgrades/PlanStore.js"
 import { preparable, reasonOf, toPrepared, toPreparing } from "../upgrades/Preparation.js"
 import { cancelledLine, listJson, listText, preparedLine, scheduledLine, statusJson, statusText } from "./upgrade-format.js"
 
 /*
  * `wemixvisor upgrade …` (DESIGN §4). Locally the commands go through the
- * same Operations and PlanStore as the API (lock + atomic write); a running
- * `run` sees the change within a poll interval and announces it. With
- * --remote / WEMIXVISOR_API_URL they are sent over RPC instead.
+ * same Operations and PlanStore as the API (lock + atomic write), wired by
+ * Local.ts; a running `run` sees the change within a poll interval and
+ * announces it. With --remote / WEMIXVISOR_API_URL they are sent over RPC
+ * instead.
  *
- * This module stays light: the RPC client and the node's RPC (viem) are
- * loaded only by the commands that use them, through dynamic imports.
+ * This module stays light: the RPC client is loaded only by the commands that
+ * use it, through a dynamic import (the node's RPC and the downloader are
+ * loaded by Local.ts's services on first use).
  */
 
 const fromEither = <A, E>(e: Either.Either<A, E>): Effect.Effect<A, E> =>
   Either.match(e, { onLeft: Effect.fail, onRight: Effect.succeed })
-
-/** The head straight from DAEMON_RPC_URL (one uncached eth_blockNumber). */
-const readHead = (config: WemixvisorConfig) =>
-  Effect.flatMap(
-    Effect.promise(() => import("../height/HeightProvider.js")),
-    (m) => m.readHead(config.rpcUrl)
-  )
-
-const operations = (config: WemixvisorConfig) =>
-  Effect.map(makePlanStore(config.layout), (store) =>
-    makeOperations({ store, binaries: makeBinaryStore(config.layout), head: readHead(config), downloads: config })
-  )
 
 /** The API to call instead of writing locally: --remote, else WEMIXVISOR_API_URL. */
 const remoteOf = (config: WemixvisorConfig, flag: Option.Option<string>) =>
@@ -108,8 +90,9 @@ export interface ScheduleOptions {
   readonly remote: Option.Option<string>
 }
 
-export const schedule = (config: WemixvisorConfig, o: ScheduleOptions) =>
+export const schedule = (o: ScheduleOptions) =>
   Effect.gen(function* () {
+    const config = yield* AppConfig
     // Checked here first, so a remote call never carries what the server would refuse.
     const name = yield* fromEither(decodeName(o.name))
     const height: Height = yield* fromEither(decodeHeightArg(o.height))
@@ -153,7 +136,7 @@ export const schedule = (config: WemixvisorConfig, o: ScheduleOptions) =>
               )
             ),
       onNone: () =>
-        Effect.flatMap(operations(config), (ops) => {
+        Effect.flatMap(Operations, (ops) => {
           const cmd: ScheduleCommand = {
             name,
             height,
@@ -170,23 +153,25 @@ export const schedule = (config: WemixvisorConfig, o: ScheduleOptions) =>
     Effect.catchTag("NodeUnreachable", (e) => Effect.fail(new HeadUnknown({ problem: e.message })))
   )
 
-export const list = (config: WemixvisorConfig, o: { readonly json: boolean; readonly remote: Option.Option<string> }) =>
+export const list = (o: { readonly json: boolean; readonly remote: Option.Option<string> }) =>
   Effect.gen(function* () {
+    const config = yield* AppConfig
     const remote = yield* remoteOf(config, o.remote)
     const upgrades = Option.isSome(remote)
       ? yield* Effect.flatMap(remoteModule, (m) => m.call(remote.value, (client) => client.ListUpgrades()))
-      : listOf(yield* (yield* makePlanStore(config.layout)).read)
+      : listOf(yield* (yield* PlanStore).read)
     yield* Console.log(o.json ? listJson(upgrades) : listText(upgrades))
   })
 
-export const cancel = (config: WemixvisorConfig, o: { readonly name: Option.Option<string>; readonly remote: Option.Option<string> }) =>
+export const cancel = (o: { readonly name: Option.Option<string>; readonly remote: Option.Option<string> }) =>
   Effect.gen(function* () {
+    const config = yield* AppConfig
     const remote = yield* remoteOf(config, o.remote)
     const upgrade = Option.isSome(remote)
       ? yield* Effect.flatMap(remoteModule, (m) =>
           m.call(remote.value, (client) => client.CancelUpgrade(Option.isSome(o.name) ? { name: o.name.value } : {}))
         )
-      : yield* Effect.flatMap(operations(config), (ops: Operations) => ops.cancel(o.name))
+      : yield* Effect.flatMap(Operations, (ops) => ops.cancel(o.name))
     yield* Console.log(cancelledLine(upgrade))
   })
 
@@ -223,11 +208,8 @@ const supervisorStatus = (config: WemixvisorConfig, holder: number): Effect.Effe
 /** Status from the files and the node's RPC, without the supervisor's memory. */
 const fileStatus = (config: WemixvisorConfig, holder: number | undefined) =>
   Effect.gen(function* () {
-    const binaries = makeBinaryStore(config.layout)
-    return yield* localStatus({
-      store: yield* makePlanStore(config.layout),
-      binaries,
-      head: Effect.option(readHead(config)),
+    const ops = yield* Operations
+    return yield* ops.localStatus({
       // What `current` reports, when DAEMON_VERSION_ARGS makes it say (short: a status must not hang on a probe).
       version: (target) =>
         config.versionArgs.length === 0
@@ -257,8 +239,9 @@ const fileStatus = (config: WemixvisorConfig, holder: number | undefined) =>
  * (over its API); without one — or when its API does not answer — what the
  * files and the node's RPC say.
  */
-export const status = (config: WemixvisorConfig, o: { readonly json: boolean; readonly remote: Option.Option<string> }) =>
+export const status = (o: { readonly json: boolean; readonly remote: Option.Option<string> }) =>
   Effect.gen(function* () {
+    const config = yield* AppConfig
     const remote = yield* remoteOf(config, o.remote)
     let result: StatusObject
     if (Option.isSome(remote)) {
@@ -279,8 +262,9 @@ export const status = (config: WemixvisorConfig, o: { readonly json: boolean; re
  * request cannot work here (unknown or finished upgrade, downloads
  * disabled, no checksum, no binary for this platform).
  */
-export const prepare = (config: WemixvisorConfig, o: { readonly name: string; readonly remote: Option.Option<string> }) =>
+export const prepare = (o: { readonly name: string; readonly remote: Option.Option<string> }) =>
   Effect.gen(function* () {
+    const config = yield* AppConfig
     const name = yield* fromEither(decodeName(o.name))
     const remote = yield* remoteOf(config, o.remote)
     if (Option.isSome(remote)) {
@@ -288,7 +272,7 @@ export const prepare = (config: WemixvisorConfig, o: { readonly name: string; re
       yield* Console.log(preparedLine(u, null, null))
       return
     }
-    const store = yield* makePlanStore(config.layout)
+    const store = yield* PlanStore
     const plan = yield* store.read
     const u = findUpgrade(plan, name)
     if (u === undefined) return yield* new UpgradeNotFound({ name })
@@ -297,8 +281,7 @@ export const prepare = (config: WemixvisorConfig, o: { readonly name: string; re
     }
     const now = Effect.map(DateTime.now, DateTime.formatIso)
     yield* store.update((p) => Effect.map(now, (at) => [undefined, toPreparing(p, u, at)] as const))
-    const preparerModule = yield* Effect.promise(() => import("./upgrade-prepare.js"))
-    const result = yield* Effect.either(preparerModule.prepareBinary(config, u))
+    const result = yield* Effect.either(Effect.flatMap(Preparer, (p) => p.prepare(u)))
     const reason = Either.isLeft(result) ? reasonOf(result.left) : null
     yield* store.update((p) => Effect.map(now, (at) => [undefined, toPrepared(p, u, reason, at)] as const))
     if (Either.isLeft(result)) return yield* Effect.fail(result.left)

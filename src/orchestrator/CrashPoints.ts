@@ -2,7 +2,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
-import { JournalStep } from "./Journal.js"
+import { JournalStep } from "../upgrades/Journal.js"
 
 /*
  * Test-only fault injection. The orchestrator calls `reached(step, phase)` at

@@ -2,7 +2,7 @@ import * as Data from "effect/Data"
 import type { BackupFailed, InsufficientSpace } from "../binaries/Errors.js"
 import type { IoError, SpawnFailed } from "../domain/Errors.js"
 import type { Target } from "../domain/Target.js"
-import type { JournalStep } from "./Journal.js"
+import type { JournalStep } from "../upgrades/Journal.js"
 
 /*
  * Why an upgrade failed after the node was touched. Each one is recovered by

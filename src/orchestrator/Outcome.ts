@@ -10,7 +10,7 @@ import type { Upgrade, UpgradePlan } from "../domain/Upgrade.js"
 import { Events } from "../events/Events.js"
 import { NodeProcess } from "../node/NodeProcess.js"
 import { CrashPoints } from "./CrashPoints.js"
-import { type Journal, JournalEntry } from "./Journal.js"
+import { type Journal, JournalEntry } from "../upgrades/Journal.js"
 import type { Records } from "./Records.js"
 import * as State from "./State.js"
 

@@ -5,8 +5,8 @@ import { pendingUpgrades } from "../domain/Plan.js"
 import type { StatusObject } from "../domain/Status.js"
 import type { Target } from "../domain/Target.js"
 import type { Upgrade, UpgradeName, UpgradePlan } from "../domain/Upgrade.js"
-import type { PlanSnapshot } from "../upgrades/PlanStore.js"
-import type { JournalEntry, JournalStep } from "./Journal.js"
+import type { PlanSnapshot } from "../upgrades/UpgradeSource.js"
+import type { JournalEntry, JournalStep } from "../upgrades/Journal.js"
 
 /*
  * What the orchestrator knows in this run, as one record (held in a

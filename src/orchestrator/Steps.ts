@@ -8,7 +8,7 @@ import { HeightProvider } from "../height/HeightProvider.js"
 import { CrashPoints } from "./CrashPoints.js"
 import { BackupStepFailed, JournalFailed } from "./Errors.js"
 import { Hooks } from "./Hooks.js"
-import { type Journal, JournalEntry, type JournalStep } from "./Journal.js"
+import { type Journal, JournalEntry, type JournalStep } from "../upgrades/Journal.js"
 import type { Records } from "./Records.js"
 import * as State from "./State.js"
 

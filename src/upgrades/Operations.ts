@@ -1,11 +1,9 @@
-import * as DateTime from "effect/DateTime"
-import * as Effect from "effect/Effect"
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Option from "effect/Option"
+import type * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import * as fs from "node:fs"
-import type { BinaryStoreService } from "../binaries/BinaryStore.js"
 import { checkDownloadAllowed, type DownloadPolicy } from "../binaries/Policy.js"
 import { type BinarySources, selectSource, validateSources } from "../binaries/Sources.js"
 import {
@@ -19,16 +17,10 @@ import {
   type UpgradeNotFound
 } from "../domain/Errors.js"
 import { Height, HeightFromString } from "../domain/Height.js"
-import type { Layout } from "../domain/Layout.js"
-import { NodePidFile } from "../domain/Node.js"
-import { cancel as cancelIn, pendingUpgrades, schedule as scheduleIn, type ScheduleRequest } from "../domain/Plan.js"
+import type { ScheduleRequest } from "../domain/Plan.js"
 import type { StatusObject } from "../domain/Status.js"
 import type { Target } from "../domain/Target.js"
 import { Checksum, Platform, type Upgrade, UpgradeName, type UpgradePlan } from "../domain/Upgrade.js"
-import * as Journal from "../orchestrator/Journal.js"
-import { readJsonIfExists } from "../platform/Files.js"
-import { processStartTime } from "../platform/Proc.js"
-import type { PlanStoreService } from "./PlanStore.js"
 
 /*
  * The operator's operations on the plan — schedule, cancel, list, and the
@@ -37,18 +29,9 @@ import type { PlanStoreService } from "./PlanStore.js"
  * all call these, so every door refuses the same things with the same errors
  * and writes through the same PlanStore.
  *
- * Light on purpose: no viem, no HTTP. The chain head is a dependency, so the
- * CLI can pass a one-shot RPC read and `run` its HeightProvider.
+ * Light on purpose: no viem, no HTTP, no file access — the tag and what every
+ * door decodes its input with. The service is OperationsLive.ts.
  */
-
-export interface OperationsDeps {
-  readonly store: PlanStoreService
-  readonly binaries: BinaryStoreService
-  /** The chain head, read now (not the last one seen): what a new height must be above. */
-  readonly head: Effect.Effect<Height, NodeUnreachable>
-  /** DAEMON_ALLOW_DOWNLOAD_BINARIES / DAEMON_UNSAFE_SKIP_CHECKSUM, and the platform binaries are picked for. */
-  readonly downloads: DownloadRules
-}
 
 /** What schedule-time checks need to know about downloads. */
 export interface DownloadRules extends DownloadPolicy {
@@ -164,9 +147,6 @@ export const decodeHeightArg = (raw: string): Either.Either<Height, InvalidInput
 export const decodeName = (raw: string): Either.Either<UpgradeName, InvalidInput> =>
   Schema.decodeUnknownEither(UpgradeName, { errors: "first" })(raw).pipe(Either.mapLeft((e) => invalidInputOf(e, "name")))
 
-const fromEither = <A, E>(e: Either.Either<A, E>): Effect.Effect<A, E> =>
-  Either.match(e, { onLeft: Effect.fail, onRight: Effect.succeed })
-
 // ---------------------------------------------------------------------------
 
 /** Lowest height first; equal heights keep the plan's (scheduling) order. */
@@ -177,7 +157,14 @@ export const listOf = (plan: UpgradePlan): UpgradeListObject => {
   return { upgrades, count: upgrades.length }
 }
 
-export interface Operations {
+/** The most recent upgrade that ended (done or failed), as `last`. */
+export const lastEnded = (plan: UpgradePlan): StatusObject["last"] => {
+  const ended = plan.upgrades.filter((u) => u.status === "done" || u.status === "failed")
+  const latest = ended.reduce<Upgrade | undefined>((a, u) => (a === undefined || u.updated_at > a.updated_at ? u : a), undefined)
+  return latest ? { name: latest.name, status: latest.status, reason: latest.reason } : null
+}
+
+export interface OperationsService {
   /**
    * Schedules an upgrade. Refuses, with nothing written: a name whose status
    * is not `cancelled`/`failed`; a height at or below the chain head unless
@@ -190,128 +177,28 @@ export interface Operations {
   /** Cancels by name, or without one the only pending upgrade; refuses an unknown one and one in progress. */
   readonly cancel: (name: Option.Option<string>) => Effect.Effect<Upgrade, CancelError>
   readonly list: Effect.Effect<UpgradeListObject, FileCorrupt | IoError>
+  /**
+   * DESIGN §4 `status` from the files: the plan, `current`, the upgrade in the
+   * journal, the node named by node.pid, and the head when the node answers
+   * (null when it does not). With a supervisor running, prefer its own status
+   * (GetStatus).
+   */
+  readonly localStatus: (options: LocalStatusOptions) => Effect.Effect<StatusObject, FileCorrupt | IoError>
 }
 
-export const makeOperations = (deps: OperationsDeps): Operations => {
-  const { store, binaries } = deps
-  const now = Effect.map(DateTime.now, DateTime.formatIso)
-
-  const schedule = (request: ScheduleCommand) =>
-    Effect.gen(function* () {
-      let cmd = request
-      const opts = (head: Height | undefined, at: string) => ({
-        head,
-        force: cmd.force,
-        now: at,
-        ...(cmd.forceHint !== undefined ? { forceHint: cmd.forceHint } : {})
-      })
-      // Refuse a taken name and unusable sources before touching the node or the disk.
-      yield* fromEither(scheduleIn(yield* store.read, cmd, { ...opts(undefined, yield* now), force: true }))
-      const inPlace = cmd.binary !== undefined || Either.isRight(yield* Effect.either(binaries.validate(cmd.name)))
-      const sources = yield* fromEither(checkSources(deps.downloads, cmd.name, cmd, inPlace))
-      cmd = { ...cmd, binaries: sources.binaries, checksums: sources.checksums }
-      const head = cmd.force ? undefined : yield* deps.head
-      yield* fromEither(scheduleIn(yield* store.read, cmd, opts(head, yield* now)))
-
-      let placed = false
-      if (cmd.binary !== undefined) {
-        const dest = binaries.layout.binary(cmd.name)
-        const existed = fs.existsSync(dest)
-        yield* binaries.place(cmd.name, cmd.binary)
-        placed = !existed
-      }
-      const at = yield* now
-      return yield* store
-        .update((plan) => fromEither(scheduleIn(plan, cmd, opts(head, at))).pipe(Effect.map((r) => [r.upgrade, r.plan] as const)))
-        .pipe(
-          Effect.tapError(() =>
-            placed
-              ? Effect.sync(() => fs.rmSync(binaries.layout.targetDir(cmd.name), { recursive: true, force: true }))
-              : Effect.void
-          )
-        )
-    }).pipe(Effect.withSpan("Operations.schedule", { attributes: { name: request.name, height: request.height } }))
-
-  const cancel = (raw: Option.Option<string>) =>
-    Effect.gen(function* () {
-      const name = Option.isSome(raw) ? Option.some(yield* fromEither(decodeName(raw.value))) : Option.none<UpgradeName>()
-      const at = yield* now
-      return yield* store.update(
-        (plan): Effect.Effect<readonly [Upgrade, UpgradePlan], InvalidInput | UpgradeNotFound | UpgradeConflict> => {
-          return fromEither(cancelIn(plan, Option.getOrUndefined(name), at)).pipe(Effect.map((r) => [r.upgrade, r.plan] as const))
-        }
-      )
-    }).pipe(Effect.withSpan("Operations.cancel"))
-
-  return {
-    schedule,
-    cancel,
-    list: Effect.map(store.read, listOf).pipe(Effect.withSpan("Operations.list"))
-  }
-}
-
-// ---------------------------------------------------------------------------
-// Status without the supervisor's memory: what the files and the node say.
-
-/** The most recent upgrade that ended (done or failed), as `last`. */
-export const lastEnded = (plan: UpgradePlan): StatusObject["last"] => {
-  const ended = plan.upgrades.filter((u) => u.status === "done" || u.status === "failed")
-  const latest = ended.reduce<Upgrade | undefined>((a, u) => (a === undefined || u.updated_at > a.updated_at ? u : a), undefined)
-  return latest ? { name: latest.name, status: latest.status, reason: latest.reason } : null
-}
-
-/**
- * The node named by node.pid, if that process (pid and start time) is alive.
- * A node.pid that cannot be read names no node: reported stopped, as a
- * starting `run` treats it, and logged with the reason.
- */
-const liveNodePid = (layout: Layout): Effect.Effect<number | null> =>
-  readJsonIfExists(NodePidFile, layout.nodePid).pipe(
-    Effect.map(Option.filter((p) => processStartTime(p.pid) === p.start_time)),
-    Effect.map(Option.match({ onNone: () => null, onSome: (p) => p.pid })),
-    Effect.catchAll((e) => Effect.as(Effect.logWarning(`the node is reported stopped: ${e.message}`), null))
-  )
-
-/**
- * DESIGN §4 `status` from the files: the plan, `current`, the upgrade in the
- * journal, the node named by node.pid, and the head when the node answers
- * (`head` yields none when it does not). `supervisor` says whether a `run`
- * holds run.lock; with one running, prefer its own status (GetStatus).
- */
-export const localStatus = (deps: {
-  readonly store: PlanStoreService
-  readonly binaries: BinaryStoreService
-  readonly head: Effect.Effect<Option.Option<Height>>
+/** What `localStatus` cannot find in the files. */
+export interface LocalStatusOptions {
   /** The version a target's binary reports (null: unknown or not asked). */
   readonly version?: (target: Target) => Effect.Effect<string | null>
+  /** Whether a `run` holds run.lock. */
   readonly supervisor: StatusObject["supervisor"]
   /** The pid holding run.lock, when a supervisor runs. */
   readonly supervisorPid: number | null
-}): Effect.Effect<StatusObject, FileCorrupt | IoError> =>
-  Effect.gen(function* () {
-    const layout = deps.binaries.layout
-    const plan = yield* deps.store.read
-    const current = yield* deps.binaries.current
-    const journal = yield* Journal.make(layout.journal).read
-    const pid = yield* liveNodePid(layout)
-    const head = yield* deps.head
-    const pending = pendingUpgrades(plan)
-    const inFlight = Option.getOrNull(Option.map(journal, (j) => ({ name: j.name, step: j.step })))
-    return {
-      supervisor: deps.supervisor,
-      home: layout.home,
-      supervisor_pid: deps.supervisorPid,
-      current_height: Option.getOrNull(head),
-      node_state: pid === null ? "stopped" : "running",
-      node_pid: pid,
-      restarts: 0,
-      current,
-      version: deps.version === undefined ? null : yield* deps.version(current),
-      pending_upgrade: pending[0] ?? null,
-      pending,
-      upgrading: inFlight !== null,
-      in_progress: inFlight,
-      last: lastEnded(plan)
-    } satisfies StatusObject
-  }).pipe(Effect.withSpan("Operations.localStatus"))
+}
 
+/**
+ * The service tag; the live layer (OperationsLive.ts) writes through the
+ * PlanStore and reads the head from ChainHead — the CLI's one-shot RPC read,
+ * `run`'s HeightProvider.
+ */
+export class Operations extends Context.Tag("wemixvisor/Operations")<Operations, OperationsService>() {}

@@ -22,7 +22,8 @@ import type { UpgradePlan } from "../domain/Upgrade.js"
 import type { EventInput, Events } from "../events/Events.js"
 import { type DropInProblem, parseDropIn } from "./DropIn.js"
 import { encodePlan } from "./PlanFile.js"
-import type { PlanSnapshot, PlanStoreService, UpgradeSourceService } from "./PlanStore.js"
+import type { PlanStoreService } from "./PlanStore.js"
+import type { PlanSnapshot, UpgradeSourceService } from "./UpgradeSource.js"
 
 /*
  * The UpgradeSource implementation: one checker per layer, woken by fs.watch

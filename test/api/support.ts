@@ -8,7 +8,7 @@ import { Context, Duration, Effect, Layer, Logger, LogLevel, Option, Ref, Stream
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Server from "../../src/api/Server.js"
-import * as BinaryStore from "../../src/binaries/BinaryStore.js"
+import * as BinaryStore from "../../src/binaries/BinaryStoreLive.js"
 import { AppConfig, loadConfig } from "../../src/config/Config.js"
 import { NodeUnreachable, UpgradeNotFound } from "../../src/domain/Errors.js"
 import { type Height, makeHeight } from "../../src/domain/Height.js"
@@ -16,8 +16,10 @@ import type { StatusObject } from "../../src/domain/Status.js"
 import * as Events from "../../src/events/Events.js"
 import { HeightProvider } from "../../src/height/HeightProvider.js"
 import { Orchestrator } from "../../src/orchestrator/Orchestrator.js"
-import * as PlanStore from "../../src/upgrades/PlanStore.js"
-import * as UpgradeSource from "../../src/upgrades/UpgradeSource.js"
+import * as ChainHead from "../../src/height/ChainHeadLive.js"
+import * as Operations from "../../src/upgrades/OperationsLive.js"
+import * as PlanStore from "../../src/upgrades/PlanStoreLive.js"
+import * as UpgradeSource from "../../src/upgrades/UpgradeSourceLive.js"
 import { cleanup, freePort, tempDir, waitFor, writeScript } from "../support/fixtures.js"
 
 export const idleStatus: StatusObject = {
@@ -122,7 +124,11 @@ export const buildApi = (opts: ApiOptions = {}) =>
     const server = Layer.mergeAll(
       Server.layerWith({ staleAfter: Duration.decode(opts.staleAfter ?? "60 seconds") }),
       UpgradeSource.layer
-    ).pipe(Layer.provideMerge(base), Layer.provide(Logger.minimumLogLevel(LogLevel.Warning)))
+    ).pipe(
+      Layer.provideMerge(Operations.layer.pipe(Layer.provide(ChainHead.fromHeightProvider))),
+      Layer.provideMerge(base),
+      Layer.provide(Logger.minimumLogLevel(LogLevel.Warning))
+    )
     const ctx = yield* Layer.build(server)
     return { ctx, port, home, config, head, heights, status, paused, halted }
   })

@@ -16,10 +16,11 @@ import * as path from "node:path"
 import * as util from "node:util"
 import { cli } from "../../src/cli/commands.js"
 import { teardown } from "../../src/cli/exit.js"
+import * as Runner from "../../src/Runner.js"
 import { afterAll, afterEach, beforeAll } from "@effect/vitest"
 import { type Anvil, blockNumber, cleanup, freePort, startAnvil, tempDir, waitFor, writeScript } from "../support/fixtures.js"
 
-const CliEnvironment = Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTerminal.layer)
+const CliEnvironment = Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTerminal.layer, Runner.layer)
 
 export type Env = Readonly<Record<string, string>>
 

@@ -24,7 +24,7 @@ import { HeightProvider } from "../../src/height/HeightProvider.js"
 import type { RpcRead } from "../../src/height/RpcErrors.js"
 import { Metrics } from "../../src/metrics/Metrics.js"
 import * as MetricsLive from "../../src/metrics/MetricsLive.js"
-import { type PlanSnapshot, UpgradeSource } from "../../src/upgrades/PlanStore.js"
+import { type PlanSnapshot, UpgradeSource } from "../../src/upgrades/UpgradeSource.js"
 import { haveTools } from "../support/tools.js"
 
 const status: StatusObject = {

@@ -25,7 +25,8 @@ import * as CrashPoints from "../../src/orchestrator/CrashPoints.js"
 import { Orchestrator, type OrchestratorService } from "../../src/orchestrator/Orchestrator.js"
 import * as OrchestratorLive from "../../src/orchestrator/OrchestratorLive.js"
 import { History, type HistoryRecord } from "../../src/upgrades/History.js"
-import { type PlanSnapshot, PlanStore, UpgradeSource } from "../../src/upgrades/PlanStore.js"
+import { PlanStore } from "../../src/upgrades/PlanStore.js"
+import { type PlanSnapshot, UpgradeSource } from "../../src/upgrades/UpgradeSource.js"
 import { cleanup, tempDir } from "../support/fixtures.js"
 
 export const name = (s: string) => s as UpgradeName

@@ -8,16 +8,18 @@ import { describe, expect, it } from "@effect/vitest"
 import { Context, Effect, Either, Layer, Option, Ref, Stream } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { make as makeBinaryStore } from "../../src/binaries/BinaryStore.js"
+import { layer as binaryStoreLayer, make as makeBinaryStore } from "../../src/binaries/BinaryStoreLive.js"
 import { AppConfig } from "../../src/config/Config.js"
 import { type Height, makeHeight } from "../../src/domain/Height.js"
 import { schedule } from "../../src/domain/Plan.js"
 import { Upgrade, type UpgradeName, UpgradePlan } from "../../src/domain/Upgrade.js"
 import { Events, layer as eventsLayer, type WemixvisorEvent } from "../../src/events/Events.js"
-import { checkSources, makeOperations } from "../../src/upgrades/Operations.js"
-import { layer as planStoreLayer, PlanStore } from "../../src/upgrades/PlanStore.js"
+import { checkSources } from "../../src/upgrades/Operations.js"
+import { make as makeOperations } from "../../src/upgrades/OperationsLive.js"
+import { PlanStore } from "../../src/upgrades/PlanStore.js"
+import { layer as planStoreLayer } from "../../src/upgrades/PlanStoreLive.js"
 import { toPrepared, toPreparing } from "../../src/upgrades/Preparation.js"
-import { layer as upgradeSourceLayer } from "../../src/upgrades/UpgradeSource.js"
+import { layer as upgradeSourceLayer } from "../../src/upgrades/UpgradeSourceLive.js"
 import { writeScript } from "../support/fixtures.js"
 import { configLayer, eventually, heightLayer, tempHome, writeAtomically } from "./support.js"
 
@@ -87,7 +89,7 @@ describe("the drop-in", () => {
       const home = yield* tempHome
       const latest = yield* Ref.make<Option.Option<Height>>(Option.some(makeHeight(10)))
       const base = yield* Layer.build(
-        Layer.mergeAll(planStoreLayer, eventsLayer, heightLayer(latest)).pipe(
+        Layer.mergeAll(planStoreLayer, binaryStoreLayer, eventsLayer, heightLayer(latest)).pipe(
           Layer.provideMerge(configLayer(home, "50ms", { DAEMON_ALLOW_DOWNLOAD_BINARIES: "false" }))
         )
       )

@@ -11,9 +11,12 @@ import * as path from "node:path"
 import { type Height, makeHeight } from "../../src/domain/Height.js"
 import { Events, layer as eventsLayer, type WemixvisorEvent } from "../../src/events/Events.js"
 import { HeightProvider } from "../../src/height/HeightProvider.js"
-import { type PlanSnapshot, layer as planStoreLayer, PlanStore } from "../../src/upgrades/PlanStore.js"
+import { layer as binaryStoreLayer } from "../../src/binaries/BinaryStoreLive.js"
+import { PlanStore } from "../../src/upgrades/PlanStore.js"
+import { layer as planStoreLayer } from "../../src/upgrades/PlanStoreLive.js"
 import { makeUpgradeSource } from "../../src/upgrades/PlanWatcher.js"
-import { layer as upgradeSourceLayer, UpgradeSource } from "../../src/upgrades/UpgradeSource.js"
+import { type PlanSnapshot, UpgradeSource } from "../../src/upgrades/UpgradeSource.js"
+import { layer as upgradeSourceLayer } from "../../src/upgrades/UpgradeSourceLive.js"
 import { AppConfig } from "../../src/config/Config.js"
 import { awaitSleepers, settle } from "../node/support.js"
 import { sleep } from "../support/fixtures.js"
@@ -51,7 +54,7 @@ const setup = (opts: { readonly poll?: string; readonly watch?: boolean; readonl
     opts.before?.(root)
     const latest = yield* Ref.make<Option.Option<Height>>(Option.fromNullable(opts.head).pipe(Option.map(makeHeight)))
     const base = yield* Layer.build(
-      Layer.mergeAll(planStoreLayer, eventsLayer, heightLayer(latest)).pipe(Layer.provideMerge(configLayer(home, opts.poll)))
+      Layer.mergeAll(planStoreLayer, binaryStoreLayer, eventsLayer, heightLayer(latest)).pipe(Layer.provideMerge(configLayer(home, opts.poll)))
     )
     const events = yield* Ref.make<ReadonlyArray<WemixvisorEvent>>([])
     yield* Stream.runForEach(yield* Context.get(base, Events).subscribe, (e) => Ref.update(events, (a) => [...a, e])).pipe(

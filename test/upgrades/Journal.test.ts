@@ -4,7 +4,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { makeHeight } from "../../src/domain/Height.js"
 import type { UpgradeName } from "../../src/domain/Upgrade.js"
-import * as Journal from "../../src/orchestrator/Journal.js"
+import * as Journal from "../../src/upgrades/Journal.js"
 import { cleanup, tempDir } from "../support/fixtures.js"
 
 const withDir = Effect.acquireRelease(

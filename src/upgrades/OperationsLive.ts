@@ -1,0 +1,154 @@
+import * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as fs from "node:fs"
+import { BinaryStore, type BinaryStoreService } from "../binaries/BinaryStore.js"
+import { AppConfig } from "../config/Config.js"
+import { InvalidInput, type NodeUnreachable, type UpgradeConflict, type UpgradeNotFound } from "../domain/Errors.js"
+import type { Height } from "../domain/Height.js"
+import type { Layout } from "../domain/Layout.js"
+import { NodePidFile } from "../domain/Node.js"
+import { cancel as cancelIn, pendingUpgrades, schedule as scheduleIn } from "../domain/Plan.js"
+import type { StatusObject } from "../domain/Status.js"
+import type { Upgrade, UpgradeName, UpgradePlan } from "../domain/Upgrade.js"
+import { ChainHead } from "../height/ChainHead.js"
+import { readJsonIfExists } from "../platform/Files.js"
+import { processStartTime } from "../platform/Proc.js"
+import * as Journal from "./Journal.js"
+import {
+  checkSources,
+  decodeName,
+  type DownloadRules,
+  type LocalStatusOptions,
+  lastEnded,
+  listOf,
+  Operations,
+  type OperationsService,
+  type ScheduleCommand
+} from "./Operations.js"
+import { PlanStore, type PlanStoreService } from "./PlanStore.js"
+
+/*
+ * The Operations (Operations.ts) over the PlanStore, the BinaryStore and the
+ * chain head.
+ */
+
+export interface OperationsDeps {
+  readonly store: PlanStoreService
+  readonly binaries: BinaryStoreService
+  /** The chain head, read now (not the last one seen): what a new height must be above. */
+  readonly head: Effect.Effect<Height, NodeUnreachable>
+  /** DAEMON_ALLOW_DOWNLOAD_BINARIES / DAEMON_UNSAFE_SKIP_CHECKSUM, and the platform binaries are picked for. */
+  readonly downloads: DownloadRules
+}
+
+
+/** The node named by node.pid, if that process (pid and start time) is alive. */
+const liveNodePid = (layout: Layout): Effect.Effect<number | null> =>
+  readJsonIfExists(NodePidFile, layout.nodePid).pipe(
+    Effect.map(Option.filter((p) => processStartTime(p.pid) === p.start_time)),
+    Effect.map(Option.match({ onNone: () => null, onSome: (p) => p.pid })),
+    // A node.pid that cannot be read names no node: reported stopped, as a starting `run` treats it, and logged with the reason.
+    Effect.catchAll((e) => Effect.as(Effect.logWarning(`the node is reported stopped: ${e.message}`), null))
+  )
+export const make = (deps: OperationsDeps): OperationsService => {
+  const { store, binaries } = deps
+  const journalFile = Journal.make(binaries.layout.journal)
+  const now = Effect.map(DateTime.now, DateTime.formatIso)
+
+  const schedule = (request: ScheduleCommand) =>
+    Effect.gen(function* () {
+      let cmd = request
+      const opts = (head: Height | undefined, at: string) => ({
+        head,
+        force: cmd.force,
+        now: at,
+        ...(cmd.forceHint !== undefined ? { forceHint: cmd.forceHint } : {})
+      })
+      // Refuse a taken name and unusable sources before touching the node or the disk.
+      yield* (scheduleIn(yield* store.read, cmd, { ...opts(undefined, yield* now), force: true }))
+      const inPlace = cmd.binary !== undefined || Either.isRight(yield* Effect.either(binaries.validate(cmd.name)))
+      const sources = yield* (checkSources(deps.downloads, cmd.name, cmd, inPlace))
+      cmd = { ...cmd, binaries: sources.binaries, checksums: sources.checksums }
+      const head = cmd.force ? undefined : yield* deps.head
+      yield* (scheduleIn(yield* store.read, cmd, opts(head, yield* now)))
+
+      let placed = false
+      if (cmd.binary !== undefined) {
+        const dest = binaries.layout.binary(cmd.name)
+        const existed = fs.existsSync(dest)
+        yield* binaries.place(cmd.name, cmd.binary)
+        placed = !existed
+      }
+      const at = yield* now
+      return yield* store
+        .update((plan) => (scheduleIn(plan, cmd, opts(head, at))).pipe(Effect.map((r) => [r.upgrade, r.plan] as const)))
+        .pipe(
+          Effect.tapError(() =>
+            placed
+              ? Effect.sync(() => fs.rmSync(binaries.layout.targetDir(cmd.name), { recursive: true, force: true }))
+              : Effect.void
+          )
+        )
+    }).pipe(Effect.withSpan("Operations.schedule", { attributes: { name: request.name, height: request.height } }))
+
+  const cancel = (raw: Option.Option<string>) =>
+    Effect.gen(function* () {
+      const name = Option.isSome(raw) ? Option.some(yield* (decodeName(raw.value))) : Option.none<UpgradeName>()
+      const at = yield* now
+      return yield* store.update(
+        (plan): Effect.Effect<readonly [Upgrade, UpgradePlan], InvalidInput | UpgradeNotFound | UpgradeConflict> => {
+          return (cancelIn(plan, Option.getOrUndefined(name), at)).pipe(Effect.map((r) => [r.upgrade, r.plan] as const))
+        }
+      )
+    }).pipe(Effect.withSpan("Operations.cancel"))
+
+  // Status without the supervisor's memory: what the files and the node say.
+  const localStatus = (o: LocalStatusOptions) =>
+    Effect.gen(function* () {
+      const layout = binaries.layout
+      const plan = yield* store.read
+      const current = yield* binaries.current
+      const journal = yield* journalFile.read
+      const pid = yield* liveNodePid(layout)
+      const head = yield* Effect.option(deps.head)
+      const pending = pendingUpgrades(plan)
+      const inFlight = Option.getOrNull(Option.map(journal, (j) => ({ name: j.name, step: j.step })))
+      return {
+        supervisor: o.supervisor,
+        home: layout.home,
+        supervisor_pid: o.supervisorPid,
+        current_height: Option.getOrNull(head),
+        node_state: pid === null ? "stopped" : "running",
+        node_pid: pid,
+        restarts: 0,
+        current,
+        version: o.version === undefined ? null : yield* o.version(current),
+        pending_upgrade: pending[0] ?? null,
+        pending,
+        upgrading: inFlight !== null,
+        in_progress: inFlight,
+        last: lastEnded(plan)
+      } satisfies StatusObject
+    }).pipe(Effect.withSpan("Operations.localStatus"))
+
+  return Operations.of({
+    schedule,
+    cancel,
+    list: Effect.map(store.read, listOf).pipe(Effect.withSpan("Operations.list")),
+    localStatus
+  })
+}
+
+/** Live: the home's PlanStore and BinaryStore, the ChainHead in context (one-shot in the CLI, the HeightProvider's in `run`). */
+export const layer: Layer.Layer<Operations, never, AppConfig | PlanStore | BinaryStore | ChainHead> = Layer.effect(
+  Operations,
+  Effect.gen(function* () {
+    const config = yield* AppConfig
+    const chain = yield* ChainHead
+    return make({ store: yield* PlanStore, binaries: yield* BinaryStore, head: chain.head, downloads: config })
+  })
+)
+

@@ -62,7 +62,8 @@ describe("imports", () => {
         )
       )
     )
-    const run = [...lazy].filter((f) => /^chunks\/run-\w+\.js$/.test(f))
+    // The composition root of `run` (main.ts), loaded by the runner.
+    const run = [...lazy].filter((f) => /^chunks\/main-\w+\.js$/.test(f))
     expect(run).toHaveLength(1)
     // prom-client's default metric names, and ours.
     const withMetrics = (chunks: Set<string>) =>

@@ -28,6 +28,8 @@ const RANKS: Readonly<Record<string, number>> = {
   binaries: 4,
   upgrades: 5,
   orchestrator: 6,
+  // Reads the orchestrator's status and every event; served by the API.
+  metrics: 6.5,
   api: 7,
   cli: 8
 }

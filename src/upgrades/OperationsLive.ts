@@ -68,23 +68,30 @@ export const make = (deps: OperationsDeps): OperationsService => {
         ...(cmd.forceHint !== undefined ? { forceHint: cmd.forceHint } : {})
       })
       // Refuse a taken name and unusable sources before touching the node or the disk.
-      yield* (scheduleIn(yield* store.read, cmd, { ...opts(undefined, yield* now), force: true }))
+      yield* scheduleIn(yield* store.read, cmd, { ...opts(undefined, yield* now), force: true })
       const inPlace = cmd.binary !== undefined || Either.isRight(yield* Effect.either(binaries.validate(cmd.name)))
-      const sources = yield* (checkSources(deps.downloads, cmd.name, cmd, inPlace))
+      const sources = yield* checkSources(deps.downloads, cmd.name, cmd, inPlace)
       cmd = { ...cmd, binaries: sources.binaries, checksums: sources.checksums }
       const head = cmd.force ? undefined : yield* deps.head
-      yield* (scheduleIn(yield* store.read, cmd, opts(head, yield* now)))
+      yield* scheduleIn(yield* store.read, cmd, opts(head, yield* now))
 
+      // The binary is placed under the plan lock, after the name is checked on the locked plan: a
+      // concurrent `schedule` of the same name either finds it taken (and touches nothing) or
+      // waits; a folder this request did not create is never removed by it.
       let placed = false
-      if (cmd.binary !== undefined) {
-        const dest = binaries.layout.binary(cmd.name)
-        const existed = fs.existsSync(dest)
-        yield* binaries.place(cmd.name, cmd.binary)
-        placed = !existed
-      }
       const at = yield* now
       return yield* store
-        .update((plan) => (scheduleIn(plan, cmd, opts(head, at))).pipe(Effect.map((r) => [r.upgrade, r.plan] as const)))
+        .update((plan) =>
+          Effect.gen(function* () {
+            const r = yield* scheduleIn(plan, cmd, opts(head, at))
+            if (cmd.binary !== undefined) {
+              const existed = fs.existsSync(binaries.layout.binary(cmd.name))
+              yield* binaries.place(cmd.name, cmd.binary)
+              placed = !existed
+            }
+            return [r.upgrade, r.plan] as const
+          })
+        )
         .pipe(
           Effect.tapError(() =>
             placed
@@ -96,11 +103,11 @@ export const make = (deps: OperationsDeps): OperationsService => {
 
   const cancel = (raw: Option.Option<string>) =>
     Effect.gen(function* () {
-      const name = Option.isSome(raw) ? Option.some(yield* (decodeName(raw.value))) : Option.none<UpgradeName>()
+      const name = Option.isSome(raw) ? Option.some(yield* decodeName(raw.value)) : Option.none<UpgradeName>()
       const at = yield* now
       return yield* store.update(
         (plan): Effect.Effect<readonly [Upgrade, UpgradePlan], InvalidInput | UpgradeNotFound | UpgradeConflict> => {
-          return (cancelIn(plan, Option.getOrUndefined(name), at)).pipe(Effect.map((r) => [r.upgrade, r.plan] as const))
+          return cancelIn(plan, Option.getOrUndefined(name), at).pipe(Effect.map((r) => [r.upgrade, r.plan] as const))
         }
       )
     }).pipe(Effect.withSpan("Operations.cancel"))

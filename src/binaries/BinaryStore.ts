@@ -14,8 +14,13 @@ import type { UpgradeName } from "../domain/Upgrade.js"
  */
 export interface BinaryStoreService {
   readonly layout: Layout
-  /** Creates the layout and copies the genesis binary; refuses an existing home unless `force`; never moves an existing `current`. */
-  readonly init: (genesisBinary: string, force: boolean) => Effect.Effect<void, HomeExists | BinaryInvalid | IoError>
+  /**
+   * Creates the layout and copies the genesis binary; refuses an existing home
+   * unless `force`; never moves a `current` that names a usable binary. A
+   * broken one (dangling, or naming no target) is pointed at genesis: its old
+   * text is returned then (null otherwise), for the caller to say so.
+   */
+  readonly init: (genesisBinary: string, force: boolean) => Effect.Effect<string | null, HomeExists | BinaryInvalid | IoError>
   /** What `current` points at. Fails when the home has no layout (run `init`). */
   readonly current: Effect.Effect<Target, IoError>
   /** Points `current` at `target`, atomically. */

@@ -1,4 +1,5 @@
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
@@ -64,6 +65,15 @@ const switchLink = (layout: Layout, target: Target) =>
     fsyncPath(layout.root)
   })
 
+/** The text of a symbolic link, or undefined when there is none. */
+const readLink = (file: string): string | undefined => {
+  try {
+    return fs.readlinkSync(file)
+  } catch {
+    return undefined
+  }
+}
+
 export const make = (layout: Layout) =>
   BinaryStore.of({
     layout,
@@ -72,23 +82,25 @@ export const make = (layout: Layout) =>
       Effect.gen(function* () {
         const source = path.resolve(genesisBinary)
         yield* checkExecutable(source)
-        const exists = fs.existsSync(layout.genesis) || fs.existsSync(layout.current)
+        const link = readLink(layout.current)
+        const exists = fs.existsSync(layout.genesis) || link !== undefined
         if (exists && !force) return yield* new HomeExists({ path: layout.root })
         yield* io("create", layout.root, () => {
           fs.mkdirSync(path.join(layout.genesis, "bin"), { recursive: true })
           fs.mkdirSync(layout.upgrades, { recursive: true })
         })
         yield* copyBinary(source, layout.binary("genesis"))
-        // --force re-copies the genesis binary but never moves an existing `current`.
-        const hasCurrent = yield* io("read", layout.current, () => {
-          try {
-            fs.readlinkSync(layout.current)
-            return true
-          } catch {
-            return false
-          }
-        })
-        if (!hasCurrent) yield* switchLink(layout, "genesis")
+        // --force re-copies the genesis binary but never moves a `current` that works; a broken one
+        // (no run could start on it, and no other command repairs it) is pointed at genesis.
+        if (link === undefined) {
+          yield* switchLink(layout, "genesis")
+          return null
+        }
+        const target = targetOfLink(link)
+        const usable = target !== undefined && Either.isRight(yield* Effect.either(checkExecutable(layout.binary(target))))
+        if (usable) return null
+        yield* switchLink(layout, "genesis")
+        return link
       }),
 
     current: io("read link", layout.current, () => {

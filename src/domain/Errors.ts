@@ -237,7 +237,7 @@ export class HomeExists extends Data.TaggedError("HomeExists")<{ readonly path: 
     return "conflict"
   }
   override get message() {
-    return `${this.path} already exists; use --force to re-create it (current is never moved)`
+    return `${this.path} already exists; use --force to re-create it (a working current is never moved)`
   }
 }
 

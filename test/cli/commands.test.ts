@@ -8,7 +8,8 @@ import { Effect } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { VERSION } from "../../src/version.js"
-import { json, makeHome, removeHomes, restoreEnv, runCli } from "./support.js"
+import { processStartTime } from "../../src/platform/Proc.js"
+import { errorText, json, logsOf, makeHome, removeHomes, restoreEnv, runCli } from "./support.js"
 
 afterEach(() => {
   restoreEnv()
@@ -139,7 +140,7 @@ describe("init", () => {
       const again = yield* runCli(["init", h.binary("v1b")], h.env)
       expect(again.code).toBe(2)
       expect(again.stdout).toBe("")
-      expect(again.stderr).toBe(`error: ${h.root} already exists; use --force to re-create it (current is never moved)\n`)
+      expect(again.stderr).toBe(`error: ${h.root} already exists; use --force to re-create it (a working current is never moved)\n`)
       expect(fs.readFileSync(copied)).toEqual(before)
 
       // Point current elsewhere: --force must leave it there.
@@ -151,6 +152,40 @@ describe("init", () => {
       expect(forced).toEqual({ code: 0, stdout: `✓ Initialized ${h.root} (current -> v2)\n`, stderr: "" })
       expect(fs.readFileSync(copied, "utf8")).toContain("gwemix v1b")
       expect(fs.readlinkSync(path.join(h.root, "current"))).toBe("upgrades/v2")
+    }))
+
+  it.live("a broken current (dangling, or naming no target): --force points it at genesis and says so; a working one stays (issue #12 item 10)", () =>
+    Effect.gen(function* () {
+      const h = makeHome()
+      expect((yield* runCli(["init", h.binary("v1")], h.env)).code).toBe(0)
+      const current = path.join(h.root, "current")
+      for (const text of ["upgrades/v9", "somewhere/else"]) {
+        fs.rmSync(current)
+        fs.symlinkSync(text, current)
+        const r = yield* runCli(["init", "--force", h.binary("v1")], h.env)
+        expect(r.code, text).toBe(0)
+        expect(r.stdout).toBe(`✓ Initialized ${h.root} (current -> genesis)\n`)
+        expect(logsOf(r).map((l) => l.message)).toEqual([`current pointed at ${text}, which has no usable binary; it points at genesis now`])
+        expect(fs.readlinkSync(current)).toBe("genesis")
+      }
+    }))
+
+  it.live("init --force while a run holds the home: 2, the genesis binary under its node untouched (issue #12 item 11)", () =>
+    Effect.gen(function* () {
+      const h = makeHome()
+      expect((yield* runCli(["init", h.binary("v1")], h.env)).code).toBe(0)
+      const copied = path.join(h.root, "genesis", "bin", "gwemix")
+      const before = fs.readFileSync(copied)
+      // This test process holds run.lock, as a running `run` would.
+      fs.writeFileSync(
+        path.join(h.root, "run.lock"),
+        JSON.stringify({ pid: process.pid, start_time: processStartTime(process.pid), time: new Date().toISOString() })
+      )
+      const r = yield* runCli(["init", "--force", h.binary("v1b")], h.env)
+      expect(r.code).toBe(2)
+      expect(r.stdout).toBe("")
+      expect(errorText(r)).toBe(`error: another wemixvisor (pid ${process.pid}) is already running on this home (${path.join(h.root, "run.lock")})\n`)
+      expect(fs.readFileSync(copied)).toEqual(before)
     }))
 
   it.live("a genesis binary that does not exist or is not executable: 2, no home created", () =>

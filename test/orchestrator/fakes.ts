@@ -290,7 +290,7 @@ const worldLayers = (w: World, node: Context.Tag.Service<NodeProcess>) => {
   })
   const binaryStore = BinaryStore.of({
     layout: w.config.layout,
-    init: () => Effect.void,
+    init: () => Effect.succeed(null),
     current: Ref.get(w.current),
     switchTo: (target) => Ref.set(w.current, target).pipe(Effect.zipRight(append(w.log, `switch:${target}`))),
     validate: (target) =>

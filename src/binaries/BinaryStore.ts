@@ -5,9 +5,9 @@ import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { AppConfig } from "../config/Config.js"
-import { BinaryInvalid, HomeExists, IoError, UpgradeConflict } from "../domain/Errors.js"
+import { BinaryInvalid, HomeExists, type IoError, UpgradeConflict } from "../domain/Errors.js"
 import { type Layout, targetOfLink } from "../domain/Layout.js"
-import { fsyncPath, replaceAtomically } from "../platform/Files.js"
+import { fsyncPath, io, replaceAtomically } from "../platform/Files.js"
 import type { Target } from "../domain/Target.js"
 import type { UpgradeName } from "../domain/Upgrade.js"
 
@@ -31,9 +31,6 @@ export interface BinaryStoreService {
 }
 
 export class BinaryStore extends Context.Tag("wemixvisor/BinaryStore")<BinaryStore, BinaryStoreService>() {}
-
-const io = <A>(op: string, file: string, f: () => A) =>
-  Effect.try({ try: f, catch: (cause) => new IoError({ op, path: file, cause }) })
 
 /** A source binary must be a regular, executable file. */
 const checkExecutable = (file: string): Effect.Effect<void, BinaryInvalid> =>

@@ -12,10 +12,10 @@ import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { IoError, UpgradeConflict } from "../domain/Errors.js"
+import { type IoError, UpgradeConflict } from "../domain/Errors.js"
 import type { Layout } from "../domain/Layout.js"
 import type { UpgradeName } from "../domain/Upgrade.js"
-import { fsyncPath } from "../platform/Files.js"
+import { fsyncPath, io } from "../platform/Files.js"
 import { isAlive } from "../platform/Proc.js"
 import { type ArtifactKind, detectKind, extractArchive, locateBinary } from "./Archive.js"
 import { makeHasher, type ParsedChecksum, sameDigest } from "./Checksum.js"
@@ -77,8 +77,6 @@ export type InstallError = DownloadRefused | DownloadFailed | ChecksumMismatch |
 
 // ---------------------------------------------------------------------------
 // Staging
-
-const io = <A>(op: string, file: string, f: () => A) => Effect.try({ try: f, catch: (cause) => new IoError({ op, path: file, cause }) })
 
 const STAGING = /^\.download-.+-(\d+)-[0-9a-f]{8}$/
 

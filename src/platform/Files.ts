@@ -12,8 +12,13 @@ import { FileCorrupt, IoError } from "../domain/Errors.js"
  * corrupt file with its path instead of replacing it.
  */
 
-const io = <A>(op: string, file: string, f: () => A): Effect.Effect<A, IoError> =>
+/** A synchronous file operation; a throw becomes an IoError naming what was done to which path. */
+export const io = <A>(op: string, file: string, f: () => A): Effect.Effect<A, IoError> =>
   Effect.try({ try: f, catch: (cause) => new IoError({ op, path: file, cause }) })
+
+/** `io` for a promise-returning operation (fs.promises). */
+export const ioPromise = <A>(op: string, file: string, f: () => Promise<A>): Effect.Effect<A, IoError> =>
+  Effect.tryPromise({ try: f, catch: (cause) => new IoError({ op, path: file, cause }) })
 
 /** fsync a file or a folder by path (a folder's fsync makes a rename in it durable). */
 export const fsyncPath = (p: string) => {

@@ -37,9 +37,6 @@ import { cancelledLine, listJson, listText, preparedLine, scheduledLine, statusJ
  * loaded only by the commands that use them, through dynamic imports.
  */
 
-const fromEither = <A, E>(e: Either.Either<A, E>): Effect.Effect<A, E> =>
-  Either.match(e, { onLeft: Effect.fail, onRight: Effect.succeed })
-
 /** The head straight from DAEMON_RPC_URL (one uncached eth_blockNumber). */
 const readHead = (config: WemixvisorConfig) =>
   Effect.flatMap(
@@ -108,16 +105,14 @@ export interface ScheduleOptions {
 export const schedule = (config: WemixvisorConfig, o: ScheduleOptions) =>
   Effect.gen(function* () {
     // Checked here first, so a remote call never carries what the server would refuse.
-    const name = yield* fromEither(decodeName(o.name))
-    const height: Height = yield* fromEither(decodeHeightArg(o.height))
-    const sources = yield* fromEither(
-      parseBinaryFlags({
-        binaries: Option.getOrUndefined(o.binaries),
-        url: Option.getOrUndefined(o.url),
-        checksum: Option.getOrUndefined(o.checksum),
-        checksums: Option.getOrUndefined(o.checksums)
-      })
-    )
+    const name = yield* decodeName(o.name)
+    const height: Height = yield* decodeHeightArg(o.height)
+    const sources = yield* parseBinaryFlags({
+      binaries: Option.getOrUndefined(o.binaries),
+      url: Option.getOrUndefined(o.url),
+      checksum: Option.getOrUndefined(o.checksum),
+      checksums: Option.getOrUndefined(o.checksums)
+    })
     const withSources = Object.keys(sources.binaries).length === 0 ? {} : { binaries: sources.binaries, checksums: sources.checksums }
     const remote = yield* remoteOf(config, o.remote)
     const upgrade = yield* Option.match(remote, {
@@ -269,7 +264,7 @@ export const status = (config: WemixvisorConfig, o: { readonly json: boolean; re
  */
 export const prepare = (config: WemixvisorConfig, o: { readonly name: string; readonly remote: Option.Option<string> }) =>
   Effect.gen(function* () {
-    const name = yield* fromEither(decodeName(o.name))
+    const name = yield* decodeName(o.name)
     const remote = yield* remoteOf(config, o.remote)
     if (Option.isSome(remote)) {
       const u = yield* Effect.flatMap(remoteModule, (m) => m.call(remote.value, (client) => client.PrepareUpgrade({ name }), m.PREPARE_TIMEOUT))

@@ -164,9 +164,6 @@ export const decodeHeightArg = (raw: string): Either.Either<Height, InvalidInput
 export const decodeName = (raw: string): Either.Either<UpgradeName, InvalidInput> =>
   Schema.decodeUnknownEither(UpgradeName, { errors: "first" })(raw).pipe(Either.mapLeft((e) => invalidInputOf(e, "name")))
 
-const fromEither = <A, E>(e: Either.Either<A, E>): Effect.Effect<A, E> =>
-  Either.match(e, { onLeft: Effect.fail, onRight: Effect.succeed })
-
 // ---------------------------------------------------------------------------
 
 /** Lowest height first; equal heights keep the plan's (scheduling) order. */
@@ -206,12 +203,12 @@ export const makeOperations = (deps: OperationsDeps): Operations => {
         ...(cmd.forceHint !== undefined ? { forceHint: cmd.forceHint } : {})
       })
       // Refuse a taken name and unusable sources before touching the node or the disk.
-      yield* fromEither(scheduleIn(yield* store.read, cmd, { ...opts(undefined, yield* now), force: true }))
+      yield* scheduleIn(yield* store.read, cmd, { ...opts(undefined, yield* now), force: true })
       const inPlace = cmd.binary !== undefined || Either.isRight(yield* Effect.either(binaries.validate(cmd.name)))
-      const sources = yield* fromEither(checkSources(deps.downloads, cmd.name, cmd, inPlace))
+      const sources = yield* checkSources(deps.downloads, cmd.name, cmd, inPlace)
       cmd = { ...cmd, binaries: sources.binaries, checksums: sources.checksums }
       const head = cmd.force ? undefined : yield* deps.head
-      yield* fromEither(scheduleIn(yield* store.read, cmd, opts(head, yield* now)))
+      yield* scheduleIn(yield* store.read, cmd, opts(head, yield* now))
 
       let placed = false
       if (cmd.binary !== undefined) {
@@ -222,7 +219,7 @@ export const makeOperations = (deps: OperationsDeps): Operations => {
       }
       const at = yield* now
       return yield* store
-        .update((plan) => fromEither(scheduleIn(plan, cmd, opts(head, at))).pipe(Effect.map((r) => [r.upgrade, r.plan] as const)))
+        .update((plan) => Effect.map(scheduleIn(plan, cmd, opts(head, at)), (r) => [r.upgrade, r.plan] as const))
         .pipe(
           Effect.tapError(() =>
             placed
@@ -234,14 +231,14 @@ export const makeOperations = (deps: OperationsDeps): Operations => {
 
   const cancel = (raw: Option.Option<string>) =>
     Effect.gen(function* () {
-      const name = Option.isSome(raw) ? Option.some(yield* fromEither(decodeName(raw.value))) : Option.none<UpgradeName>()
+      const name = Option.isSome(raw) ? Option.some(yield* decodeName(raw.value)) : Option.none<UpgradeName>()
       const at = yield* now
       return yield* store.update(
         (plan): Effect.Effect<readonly [Upgrade, UpgradePlan], InvalidInput | UpgradeNotFound | UpgradeConflict> => {
           if (Option.isNone(name) && pendingUpgrades(plan).length === 0) {
             return Effect.fail(new InvalidInput({ field: "name", problem: "no upgrade is pending; there is nothing to cancel" }))
           }
-          return fromEither(cancelIn(plan, Option.getOrUndefined(name), at)).pipe(Effect.map((r) => [r.upgrade, r.plan] as const))
+          return Effect.map(cancelIn(plan, Option.getOrUndefined(name), at), (r) => [r.upgrade, r.plan] as const)
         }
       )
     }).pipe(Effect.withSpan("Operations.cancel"))

@@ -76,7 +76,7 @@ export const readPlan = (file: string): Effect.Effect<UpgradePlan, FileCorrupt |
     Effect.flatMap(
       Option.match({
         onNone: () => Effect.succeed(UpgradePlan.empty),
-        onSome: (text) => Either.match(decodePlan(file, text), { onLeft: Effect.fail, onRight: Effect.succeed })
+        onSome: (text) => decodePlan(file, text)
       })
     )
   )

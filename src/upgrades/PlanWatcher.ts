@@ -12,7 +12,7 @@ import type * as Context from "effect/Context"
 import type * as Scope from "effect/Scope"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { type InvalidInput, IoError, type UpgradeConflict } from "../domain/Errors.js"
+import { type InvalidInput, IoError } from "../domain/Errors.js"
 import type { Height } from "../domain/Height.js"
 import type { Layout } from "../domain/Layout.js"
 import * as Cadence from "../platform/Cadence.js"
@@ -229,10 +229,7 @@ export const makeUpgradeSource = (
         const outcome = yield* store
           .update((plan) => {
             if (alreadyScheduled(plan, req)) return Effect.succeed(["already", plan] as const)
-            return Either.match(schedule(plan, req, { head, force: false, now, forceHint: "" }), {
-              onLeft: (conflict) => Effect.fail<UpgradeConflict>(conflict),
-              onRight: (r) => Effect.succeed(["scheduled", r.plan] as const)
-            })
+            return Effect.map(schedule(plan, req, { head, force: false, now, forceHint: "" }), (r) => ["scheduled", r.plan] as const)
           })
           .pipe(Effect.either)
         if (Either.isRight(outcome)) {

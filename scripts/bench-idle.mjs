@@ -26,7 +26,7 @@
 // Everything lives in one temp folder, removed at the end with every process
 // started here, also on failure or Ctrl-C (--keep keeps the folder).
 import { flag, intOption, option } from "./lib/args.mjs"
-import { exited, freePort, sleep, waitFor } from "./lib/harness.mjs"
+import { freePort, sleep, waitFor } from "./lib/harness.mjs"
 import { makeSandbox } from "./lib/sandbox.mjs"
 import { execFileSync, spawn } from "node:child_process"
 import * as fs from "node:fs"

@@ -347,7 +347,10 @@ const startSupervisor = (env) => {
       const rec = { event: a.event, fields: a, message: entry.message, level: entry.logLevel, at: Date.parse(entry.timestamp), seenAt: Date.now() }
       log.push(rec)
       const still = []
-      for (const w of waiting) (w.match(rec) ? w.resolve(rec) : still.push(w))
+      for (const w of waiting) {
+        if (w.match(rec)) w.resolve(rec)
+        else still.push(w)
+      }
       waiting = still
     }
   })

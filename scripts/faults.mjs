@@ -40,7 +40,6 @@ import {
   cleanupNow,
   cli,
   cliCopy,
-  endedWithin,
   installExitHandlers,
   keepFolders,
   makeHome,
@@ -488,6 +487,7 @@ try {
 }
 
 /** One printable line: a reason may quote bytes of a garbage file. */
+// eslint-disable-next-line no-control-regex -- replacing control characters is the point
 const printable = (s) => s.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\ufffd]/g, "?")
 const shorten = (s, n) => {
   const one = printable(s).replace(/\s+/g, " ").trim()

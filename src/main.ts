@@ -6,13 +6,15 @@ import * as Api from "./api/Server.js"
 import * as Backups from "./binaries/Backup.js"
 import * as BinaryStore from "./binaries/BinaryStore.js"
 import * as Preparer from "./binaries/PreparerLive.js"
+import { checkRunnable } from "./config/Checks.js"
 import { AppConfig, type WemixvisorConfig } from "./config/Config.js"
 import { HomeLocked, InvalidInput } from "./domain/Errors.js"
 import * as Events from "./events/Events.js"
 import * as HeightProvider from "./height/HeightProvider.js"
 import * as NodeProcess from "./node/NodeProcess.js"
 import * as Hooks from "./orchestrator/Hooks.js"
-import * as Orchestrator from "./orchestrator/Orchestrator.js"
+import * as CrashPoints from "./orchestrator/CrashPoints.js"
+import * as Orchestrator from "./orchestrator/OrchestratorLive.js"
 import { acquireLock } from "./platform/LockFile.js"
 import * as History from "./upgrades/History.js"
 import * as PlanStore from "./upgrades/PlanStore.js"
@@ -37,7 +39,8 @@ export const SupervisorLive = (nodeArgs: ReadonlyArray<string>) => {
     Hooks.layer
   )
   return Api.layer.pipe(
-    Layer.provideMerge(Orchestrator.layer),
+    // Test-only fault injection is chosen here, and only here: WEMIXVISOR_TEST_CRASH_AT (CrashPoints.ts).
+    Layer.provideMerge(Orchestrator.layer.pipe(Layer.provide(CrashPoints.layerFromEnv))),
     Layer.provideMerge(safety),
     Layer.provideMerge(plan),
     Layer.provideMerge(services),
@@ -63,6 +66,7 @@ export const runSupervisor = (config: WemixvisorConfig, nodeArgs: ReadonlyArray<
       )
     )
     yield* checkExposure(config)
+    yield* checkRunnable(config)
     yield* acquireLock(config.layout.runLock, (pid) => new HomeLocked({ path: config.layout.runLock, pid }))
     yield* NodeProcess.reapStale
     yield* Effect.logInfo("wemixvisor running").pipe(

@@ -6,8 +6,9 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
+import { Forbidden, Unauthorized, UnsupportedMediaType } from "../domain/Errors.js"
 import { authProblem, isLoopback } from "./Auth.js"
-import { errorResponse } from "./Rest.js"
+import { errorResponse, httpStatus, httpStatusOf } from "./Rest.js"
 
 /*
  * Who may talk to the API (DESIGN §5 "Access: secure by default"), checked
@@ -42,10 +43,17 @@ export interface AccessPolicy {
 }
 
 export interface Refusal {
-  readonly status: 401 | 403 | 415
+  readonly status: number
   readonly error: string
   readonly details: string
 }
+
+/** A refusal as the API answers it: the status of the error's kind, a heading, the error's reason. */
+const refuse = (e: Forbidden | Unauthorized | UnsupportedMediaType, error: string): Refusal => ({
+  status: httpStatusOf(e),
+  error,
+  details: e.reason
+})
 
 /** The host name of a Host header, lower case, without port or brackets; undefined when it is not one. */
 export const hostName = (header: string): string | undefined => {
@@ -72,20 +80,28 @@ export const refusalOf = (
     const allowed = name !== undefined &&
       (LOOPBACK_NAMES.includes(name) || name === policy.bindHost.toLowerCase() || policy.extraHosts.includes(name))
     if (!allowed) {
-      return Option.some({
-        status: 403,
-        error: "forbidden",
-        details: `Host ${JSON.stringify(host)} is not this API's (localhost, 127.0.0.1, [::1] or WEMIXVISOR_API_HOSTS)`
-      })
+      return Option.some(
+        refuse(
+          new Forbidden({
+            reason: `Host ${
+              JSON.stringify(host)
+            } is not this API's (localhost, 127.0.0.1, [::1] or WEMIXVISOR_API_HOSTS)`
+          }),
+          "forbidden"
+        )
+      )
     }
   }
   const origin = request.headers["origin"]
   if (origin !== undefined && !originAllowed(policy, origin, host)) {
-    return Option.some({
-      status: 403,
-      error: "forbidden",
-      details: `Origin ${JSON.stringify(origin)} may not call this API (only its own origin and WEMIXVISOR_API_CORS)`
-    })
+    return Option.some(
+      refuse(
+        new Forbidden({
+          reason: `Origin ${JSON.stringify(origin)} may not call this API (only its own origin and WEMIXVISOR_API_CORS)`
+        }),
+        "forbidden"
+      )
+    )
   }
   const route = pathOf(request.url)
   // A preflight carries no token; the guard answers it for a listed origin, the router with 404 otherwise.
@@ -95,19 +111,23 @@ export const refusalOf = (
     const type = mediaType(request.headers["content-type"])
     const accepted = route === policy.rpcPath ? ["application/ndjson", "application/json"] : ["application/json"]
     if (!accepted.includes(type)) {
-      return Option.some({
-        status: 415,
-        error: "unsupported media type",
-        details: `Content-Type must be ${accepted.join(" or ")}, not ${JSON.stringify(request.headers["content-type"] ?? "")}`
-      })
+      return Option.some(
+        refuse(
+          new UnsupportedMediaType({
+            reason: `Content-Type must be ${accepted.join(" or ")}, not ${
+              JSON.stringify(request.headers["content-type"] ?? "")
+            }`
+          }),
+          "unsupported media type"
+        )
+      )
     }
   }
   if (route === policy.rpcPath) return Option.none()
-  return Option.map(authProblem(policy.token, request.headers["authorization"]), (details) => ({
-    status: 401,
-    error: "unauthorized",
-    details
-  }))
+  return Option.map(
+    authProblem(policy.token, request.headers["authorization"]),
+    (reason) => refuse(new Unauthorized({ reason }), "unauthorized")
+  )
 }
 
 /** The API's own origin (its Host, over http or https behind a proxy) or one listed in WEMIXVISOR_API_CORS. */
@@ -165,7 +185,7 @@ export const guard = <E, R>(policy: AccessPolicy, app: Effect.Effect<HttpServerR
         yield* logRefusal(Option.getOrElse(request.remoteAddress, () => "unknown peer"), r, `${request.method} ${pathOf(request.url)}`)
         return errorResponse(r.status, r.error, r.details, {
           ...corsHeaders(policy, origin),
-          ...(r.status === 401 ? { "www-authenticate": 'Bearer realm="wemixvisor"' } : {})
+          ...(r.status === httpStatus.unauthorized ? { "www-authenticate": 'Bearer realm="wemixvisor"' } : {})
         })
       }
       const cors = corsHeaders(policy, origin)

@@ -8,7 +8,8 @@ import type { RpcClientError } from "@effect/rpc/RpcClientError"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import { Forbidden, Unauthorized, UpgradeRpcs } from "./Rpcs.js"
+import { Forbidden, Unauthorized } from "../domain/Errors.js"
+import { UpgradeRpcs } from "./Rpcs.js"
 
 /*
  * The client side of UpgradeRpcs: what `upgrade … --remote` uses, exported

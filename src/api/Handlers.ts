@@ -5,7 +5,17 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import type * as Context from "effect/Context"
-import type { FileCorrupt, IoError, UpgradeConflict as UpgradeConflictError, UpgradeNotFound as UpgradeNotFoundError } from "../domain/Errors.js"
+import {
+  type FileCorrupt,
+  InvalidInput,
+  type IoError,
+  type NodeUnreachable,
+  PlanUnavailable,
+  PrepareFailed,
+  Unauthorized,
+  type UpgradeConflict,
+  type UpgradeNotFound
+} from "../domain/Errors.js"
 import type { StatusObject } from "../domain/Status.js"
 import type { Upgrade } from "../domain/Upgrade.js"
 import type { Events } from "../events/Events.js"
@@ -19,89 +29,65 @@ import {
   type ScheduleError
 } from "../upgrades/Operations.js"
 import { authProblem } from "./Auth.js"
-import {
-  ApiAuth,
-  CancelUpgradePayload,
-  InvalidInput,
-  NodeUnreachable,
-  PlanUnavailable,
-  PrepareFailed,
-  PrepareUpgradePayload,
-  Unauthorized,
-  UpgradeConflict,
-  UpgradeNotFound,
-  UpgradeRpcsServed
-} from "./Rpcs.js"
+import { ApiAuth, CancelUpgradePayload, PrepareUpgradePayload, UpgradeRpcsServed } from "./Rpcs.js"
 
 /*
  * What the RPC handlers and the REST routes share: the Operations (the one
  * write path), the orchestrator's status, the event hub and the token — and
- * the one mapping from wemixvisor's errors to the wire errors.
+ * the one mapping from what the services fail with to what the API answers.
  */
 
 export interface ApiServices {
   readonly ops: Operations
   readonly status: Effect.Effect<StatusObject>
   /** The orchestrator's `prepare`: a pending upgrade made ready now. */
-  readonly prepare: (
-    name: string
-  ) => Effect.Effect<Upgrade, PreparationFailed | UpgradeNotFoundError | UpgradeConflictError | FileCorrupt | IoError>
+  readonly prepare: (name: string) => Effect.Effect<Upgrade, PrepareError>
   readonly events: Context.Tag.Service<Events>
   /** The bearer token every call needs (WEMIXVISOR_API_TOKEN or the generated api.token). */
   readonly token: string
 }
 
-type PlanError = Extract<ScheduleError | CancelError, { _tag: "FileCorrupt" | "IoError" | "PlanLocked" }>
+export type PrepareError = PreparationFailed | UpgradeNotFound | UpgradeConflict | FileCorrupt | IoError
 
-const planUnavailable = (e: PlanError) => new PlanUnavailable({ reason: e.message })
+/** Every error the API can answer with, RPC and REST. */
+export type WireError =
+  | InvalidInput
+  | UpgradeConflict
+  | UpgradeNotFound
+  | NodeUnreachable
+  | PlanUnavailable
+  | PrepareFailed
 
-const causeText = (cause: unknown) => (cause instanceof Error ? (cause.message.split("\n")[0] ?? "") : String(cause))
-
-export const scheduleErrorToWire = (e: ScheduleError): InvalidInput | UpgradeConflict | NodeUnreachable | PlanUnavailable => {
+/**
+ * What the API answers for a failed request. The wire errors go out as they
+ * are; the plan's own errors (corrupt, unreadable, locked) as PlanUnavailable;
+ * a refused binary as the bad input it is; a failed preparation as bad input
+ * when the request cannot work here (downloads disabled, no checksum, no
+ * binary for this platform), else as PrepareFailed. One signature per
+ * request, so each RPC's answer keeps its own error union.
+ */
+export function toWire(e: FileCorrupt | IoError): PlanUnavailable
+export function toWire(e: ScheduleError): InvalidInput | UpgradeConflict | NodeUnreachable | PlanUnavailable
+export function toWire(e: CancelError): InvalidInput | UpgradeNotFound | UpgradeConflict | PlanUnavailable
+export function toWire(
+  e: PrepareError
+): InvalidInput | UpgradeNotFound | UpgradeConflict | PrepareFailed | PlanUnavailable
+export function toWire(e: ScheduleError | CancelError | PrepareError): WireError {
   switch (e._tag) {
-    case "InvalidInput":
-      return new InvalidInput({ field: e.field, problem: e.problem })
+    case "FileCorrupt":
+    case "IoError":
+    case "PlanLocked":
+      return new PlanUnavailable({ reason: e.message })
     case "BinaryInvalid":
       return new InvalidInput({ field: "binary", problem: e.message })
-    case "UpgradeConflict":
-      return new UpgradeConflict({ name: e.name, problem: e.problem })
-    case "NodeUnreachable":
-      return new NodeUnreachable({ url: e.url, reason: causeText(e.cause) })
-    default:
-      return planUnavailable(e)
-  }
-}
-
-export const cancelErrorToWire = (e: CancelError): InvalidInput | UpgradeNotFound | UpgradeConflict | PlanUnavailable => {
-  switch (e._tag) {
-    case "InvalidInput":
-      return new InvalidInput({ field: e.field, problem: e.problem })
-    case "UpgradeNotFound":
-      return new UpgradeNotFound({ name: e.name })
-    case "UpgradeConflict":
-      return new UpgradeConflict({ name: e.name, problem: e.problem })
-    default:
-      return planUnavailable(e)
-  }
-}
-
-export const prepareErrorToWire = (
-  e: PreparationFailed | UpgradeNotFoundError | UpgradeConflictError | FileCorrupt | IoError
-): InvalidInput | UpgradeNotFound | UpgradeConflict | PrepareFailed | PlanUnavailable => {
-  switch (e._tag) {
     case "PreparationFailed":
-      // Downloads disabled, no checksum, no binary for this platform: the request, not the network.
-      return e.badInput ? new InvalidInput({ field: "binaries", problem: e.reason }) : new PrepareFailed({ name: e.name, reason: e.reason })
-    case "UpgradeNotFound":
-      return new UpgradeNotFound({ name: e.name })
-    case "UpgradeConflict":
-      return new UpgradeConflict({ name: e.name, problem: e.problem })
+      return e.badInput
+        ? new InvalidInput({ field: "binaries", problem: e.reason })
+        : new PrepareFailed({ name: e.name, reason: e.reason })
     default:
-      return planUnavailable(e)
+      return e
   }
 }
-
-export const listErrorToWire = (e: Extract<PlanError, { _tag: "FileCorrupt" | "IoError" }>) => planUnavailable(e)
 
 /** How a request through the API overrides the head check. */
 export const API_FORCE_HINT = ' (set "force": true to schedule it anyway)'
@@ -123,10 +109,7 @@ const decodePayload =
   <A, I>(schema: Schema.Schema<A, I>) =>
   (payload: unknown): Either.Either<A, InvalidInput> =>
     Schema.decodeUnknownEither(schema, { errors: "first", onExcessProperty: "ignore" })(payload).pipe(
-      Either.mapLeft((e) => {
-        const invalid = invalidInputOf(e)
-        return new InvalidInput({ field: invalid.field, problem: invalid.problem })
-      })
+      Either.mapLeft((e) => invalidInputOf(e))
     )
 const decodeCancel = decodePayload(CancelUpgradePayload)
 const decodePrepare = decodePayload(PrepareUpgradePayload)
@@ -136,22 +119,21 @@ export const handlersLayer = (api: ApiServices) =>
     ScheduleUpgrade: (payload) =>
       decodeSchedule(payload, { forceHint: API_FORCE_HINT }).pipe(
         Effect.flatMap(api.ops.schedule),
-        Effect.mapError(scheduleErrorToWire)
+        Effect.mapError((e) => toWire(e))
       ),
     ListUpgrades: () =>
       api.ops.list.pipe(
         Effect.map((l) => ({ upgrades: l.upgrades, count: l.count })),
-        Effect.mapError(listErrorToWire)
+        Effect.mapError((e) => toWire(e))
       ),
     CancelUpgrade: (payload) =>
       decodeCancel(payload).pipe(
-        Effect.flatMap(({ name }) => api.ops.cancel(Option.fromNullable(name)).pipe(Effect.mapError(cancelErrorToWire)))
+        Effect.flatMap(({ name }) => api.ops.cancel(Option.fromNullable(name)).pipe(Effect.mapError((e) => toWire(e))))
       ),
     PrepareUpgrade: (payload) =>
       decodePrepare(payload).pipe(
         Effect.flatMap(({ name }) => decodeName(name)),
-        Effect.mapError((e) => new InvalidInput({ field: e.field, problem: e.problem })),
-        Effect.flatMap((n) => api.prepare(n).pipe(Effect.mapError(prepareErrorToWire)))
+        Effect.flatMap((n) => api.prepare(n).pipe(Effect.mapError((e) => toWire(e))))
       ),
     GetStatus: () => api.status,
     WatchEvents: () => Stream.unwrapScoped(api.events.subscribe)

@@ -9,18 +9,19 @@ import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
+import { type ErrorKind, InvalidInput, kindOf } from "../domain/Errors.js"
 import { StatusObject } from "../domain/Status.js"
 import { Upgrade, UpgradeList } from "../domain/Upgrade.js"
 import { WemixvisorEvent } from "../events/Events.js"
 import { decodeSchedule } from "../upgrades/Operations.js"
-import { API_FORCE_HINT, type ApiServices, cancelErrorToWire, listErrorToWire, scheduleErrorToWire } from "./Handlers.js"
-import type { InvalidInput, NodeUnreachable, PlanUnavailable, UpgradeConflict, UpgradeNotFound } from "./Rpcs.js"
+import { API_FORCE_HINT, type ApiServices, toWire, type WireError } from "./Handlers.js"
 
 /*
  * REST for curl and dashboards (DESIGN §5): the seeds' routes and shapes,
  * over the same Operations as the RPC handlers. Errors are
- * `{"error": "…", "details": "…"}`: 400 names the field, 409 conflict,
- * 404 unknown, 401 token, 503 node or plan unavailable.
+ * `{"error": "…", "details": "…"}` with the status of the error's kind:
+ * 400 names the field, 409 conflict, 404 unknown, 401 token, 403 Host or
+ * Origin, 413 body too large, 415 content type, 503 node or plan unavailable.
  */
 
 export const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
@@ -29,22 +30,41 @@ export const json = (status: number, body: unknown, headers: Record<string, stri
 export const errorResponse = (status: number, error: string, details: string, headers: Record<string, string> = {}) =>
   json(status, { error, details }, headers)
 
-type WireError = InvalidInput | UpgradeConflict | UpgradeNotFound | NodeUnreachable | PlanUnavailable
+/** The HTTP status of each kind of failure. */
+export const httpStatus: { readonly [K in ErrorKind]: number } = {
+  input: 400,
+  conflict: 409,
+  missing: 404,
+  unauthorized: 401,
+  forbidden: 403,
+  "too-large": 413,
+  unsupported: 415,
+  unavailable: 503,
+  // Nothing the API answers is this kind: the plan's own I/O errors are PlanUnavailable by then.
+  operational: 500
+}
 
-const wireToHttp = (e: WireError) => {
+export const httpStatusOf = (e: unknown): number => httpStatus[kindOf(e)]
+
+/** The body's heading and details: the field for bad input, the error's own words otherwise. */
+const bodyOf = (e: WireError): readonly [error: string, details: string] => {
   switch (e._tag) {
     case "InvalidInput":
-      return errorResponse(400, `invalid ${e.field}`, e.problem)
+      return [`invalid ${e.field}`, e.problem]
     case "UpgradeConflict":
-      return errorResponse(409, "conflict", e.message)
+      return ["conflict", e.message]
     case "UpgradeNotFound":
-      return errorResponse(404, "not found", e.message)
+      return ["not found", e.message]
     case "NodeUnreachable":
-      return errorResponse(503, "node unreachable", e.message)
+      return ["node unreachable", e.message]
     case "PlanUnavailable":
-      return errorResponse(503, "plan unavailable", e.reason)
+      return ["plan unavailable", e.reason]
+    case "PrepareFailed":
+      return ["not ready", e.message]
   }
 }
+
+export const wireToHttp = (e: WireError) => errorResponse(httpStatusOf(e), ...bodyOf(e))
 
 const encodeUpgrade = Schema.encodeSync(Upgrade)
 const encodeList = Schema.encodeSync(UpgradeList)
@@ -73,9 +93,14 @@ const eventStream = (api: ApiServices): Stream.Stream<Uint8Array> =>
 /** The body as JSON; the size limit was enforced (and the body read) by the server's middleware. */
 const jsonBody = Effect.gen(function* () {
   const request = yield* HttpServerRequest.HttpServerRequest
-  const text = yield* Effect.orElseSucceed(request.text, () => "")
+  const text = yield* Effect.either(request.text)
+  if (Either.isLeft(text)) {
+    return Either.left(
+      wireToHttp(new InvalidInput({ field: "body", problem: `could not read it: ${text.left.message}` }))
+    )
+  }
   try {
-    return Either.right<unknown>(JSON.parse(text))
+    return Either.right<unknown>(JSON.parse(text.right))
   } catch (e) {
     return Either.left(errorResponse(400, "invalid JSON", (e as Error).message))
   }
@@ -89,11 +114,11 @@ export const routes = (api: ApiServices) =>
           const body = yield* jsonBody
           if (Either.isLeft(body)) return body.left
           if (typeof body.right !== "object" || body.right === null || Array.isArray(body.right)) {
-            return errorResponse(400, "invalid body", "expected a JSON object")
+            return wireToHttp(new InvalidInput({ field: "body", problem: "expected a JSON object" }))
           }
           return yield* decodeSchedule(body.right, { forceHint: API_FORCE_HINT }).pipe(
             Effect.flatMap(api.ops.schedule),
-            Effect.mapError(scheduleErrorToWire),
+            Effect.mapError((e) => toWire(e)),
             Effect.match({
               onFailure: wireToHttp,
               onSuccess: (u) => json(201, { message: "Upgrade scheduled successfully", upgrade: encodeUpgrade(u) })
@@ -104,7 +129,7 @@ export const routes = (api: ApiServices) =>
     HttpRouter.get(
       "/api/v1/upgrades",
       api.ops.list.pipe(
-          Effect.mapError(listErrorToWire),
+          Effect.mapError((e) => toWire(e)),
           Effect.match({ onFailure: wireToHttp, onSuccess: (l) => json(200, encodeList(l)) })
         )
     ),
@@ -117,7 +142,7 @@ export const routes = (api: ApiServices) =>
       Effect.gen(function* () {
           const { name } = yield* HttpRouter.params
           return yield* api.ops.cancel(Option.fromNullable(name)).pipe(
-            Effect.mapError(cancelErrorToWire),
+            Effect.mapError((e) => toWire(e)),
             Effect.match({
               onFailure: wireToHttp,
               onSuccess: (u) => json(200, { message: "Upgrade cancelled successfully", name: u.name })
@@ -151,6 +176,15 @@ export interface HealthInputs {
   readonly staleAfter: Duration.Duration
 }
 
+/** /health's words for a node that is not running. */
+const NODE_STATE_REASON: Record<Exclude<StatusObject["node_state"], "running">, string> = {
+  stopped: "node is stopped",
+  starting: "node is starting",
+  stopping: "node is stopping",
+  crashed: "node crashed (restarting)",
+  error: "node is down: it kept crashing and is no longer restarted (see the wemixvisor log)"
+}
+
 /**
  * Healthy: the node is running, new heights arrive, upgrades are neither
  * paused nor halted. The reason says which, and nothing more: /health needs
@@ -160,7 +194,7 @@ export const healthProblem = (h: HealthInputs): Effect.Effect<Option.Option<stri
   Effect.gen(function* () {
     if ((yield* h.halted) !== null) return Option.some("halted after a failed upgrade")
     const status = yield* h.status
-    if (status.node_state !== "running") return Option.some(`node is ${status.node_state}`)
+    if (status.node_state !== "running") return Option.some(NODE_STATE_REASON[status.node_state])
     const since = yield* h.sinceLastHeight
     if (Option.isNone(since)) return Option.some("no block height received from the node yet")
     if (since.value > Duration.toMillis(h.staleAfter)) {

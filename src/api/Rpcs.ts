@@ -2,6 +2,15 @@ import * as Rpc from "@effect/rpc/Rpc"
 import * as RpcGroup from "@effect/rpc/RpcGroup"
 import * as RpcMiddleware from "@effect/rpc/RpcMiddleware"
 import * as Schema from "effect/Schema"
+import {
+  InvalidInput,
+  NodeUnreachable,
+  PlanUnavailable,
+  PrepareFailed,
+  Unauthorized,
+  UpgradeConflict,
+  UpgradeNotFound
+} from "../domain/Errors.js"
 import { StatusObject } from "../domain/Status.js"
 import { Upgrade, UpgradeList } from "../domain/Upgrade.js"
 import { WemixvisorEvent } from "../events/Events.js"
@@ -9,8 +18,8 @@ import { WemixvisorEvent } from "../events/Events.js"
 /*
  * The typed RPC API (DESIGN §5), served by `run` at POST /rpc with NDJSON
  * serialization and exported from the package (`wemixvisor/api`), so another
- * Effect program can be a typed client. Errors cross the wire as
- * Schema.TaggedErrors with the same tags as wemixvisor's own errors.
+ * Effect program can be a typed client. Errors cross the wire as they are:
+ * wemixvisor's own Schema.TaggedErrors (src/domain/Errors.ts).
  *
  * Payload fields are plain strings and numbers on purpose: the server
  * validates them with the same rules as the CLI and answers a typed
@@ -18,81 +27,6 @@ import { WemixvisorEvent } from "../events/Events.js"
  * (or, for a client that is not this one, a server-side decoding defect:
  * see UpgradeRpcsServed).
  */
-
-/** A field of the request the server refused (name, height, checksums.linux/amd64, …). */
-export class InvalidInput extends Schema.TaggedError<InvalidInput>("wemixvisor/InvalidInput")("InvalidInput", {
-  field: Schema.String,
-  problem: Schema.String
-}) {
-  override get message() {
-    return `invalid ${this.field}: ${this.problem}`
-  }
-}
-
-/** The request contradicts the plan or the chain (name taken, height at or below the head, in progress, …). */
-export class UpgradeConflict extends Schema.TaggedError<UpgradeConflict>("wemixvisor/UpgradeConflict")("UpgradeConflict", {
-  name: Schema.String,
-  problem: Schema.String
-}) {
-  override get message() {
-    return `upgrade '${this.name}': ${this.problem}`
-  }
-}
-
-export class UpgradeNotFound extends Schema.TaggedError<UpgradeNotFound>("wemixvisor/UpgradeNotFound")("UpgradeNotFound", {
-  name: Schema.String
-}) {
-  override get message() {
-    return `no upgrade named '${this.name}'`
-  }
-}
-
-/** The supervised node did not answer the head check (schedule with `force` to skip it). */
-export class NodeUnreachable extends Schema.TaggedError<NodeUnreachable>("wemixvisor/NodeUnreachable")("NodeUnreachable", {
-  url: Schema.String,
-  reason: Schema.String
-}) {
-  override get message() {
-    return `node RPC ${this.url} unreachable: ${this.reason}`
-  }
-}
-
-/** The plan could not be read or written right now (corrupt file, lock held too long, I/O error). */
-export class PlanUnavailable extends Schema.TaggedError<PlanUnavailable>("wemixvisor/PlanUnavailable")("PlanUnavailable", {
-  reason: Schema.String
-}) {
-  override get message() {
-    return `the upgrade plan is unavailable: ${this.reason}`
-  }
-}
-
-/** `PrepareUpgrade`: the binary could not be made ready (download, checksum, archive, it cannot run here). */
-export class PrepareFailed extends Schema.TaggedError<PrepareFailed>("wemixvisor/PrepareFailed")("PrepareFailed", {
-  name: Schema.String,
-  reason: Schema.String
-}) {
-  override get message() {
-    return `upgrade '${this.name}' is not ready: ${this.reason}`
-  }
-}
-
-/** Missing or wrong `Authorization: Bearer <WEMIXVISOR_API_TOKEN>`. */
-export class Unauthorized extends Schema.TaggedError<Unauthorized>("wemixvisor/Unauthorized")("Unauthorized", {
-  reason: Schema.String
-}) {
-  override get message() {
-    return `unauthorized: ${this.reason}`
-  }
-}
-
-/** The API refused the request before reading it: a Host or Origin it does not serve (HTTP 403). */
-export class Forbidden extends Schema.TaggedError<Forbidden>("wemixvisor/Forbidden")("Forbidden", {
-  reason: Schema.String
-}) {
-  override get message() {
-    return `forbidden: ${this.reason}`
-  }
-}
 
 /**
  * Bearer-token check on every RPC. A typed failure rather than an HTTP 401:

@@ -20,7 +20,7 @@ import type * as Scope from "effect/Scope"
 import * as http from "node:http"
 import { BinaryStore } from "../binaries/BinaryStore.js"
 import { AppConfig } from "../config/Config.js"
-import type { ConfigInvalid, IoError } from "../domain/Errors.js"
+import { BodyTooLarge, type ConfigInvalid, type IoError } from "../domain/Errors.js"
 import { Events } from "../events/Events.js"
 import { HeightProvider } from "../height/HeightProvider.js"
 import { Orchestrator } from "../orchestrator/Orchestrator.js"
@@ -29,7 +29,7 @@ import { PlanStore } from "../upgrades/PlanStore.js"
 import { type AccessPolicy, guard } from "./Access.js"
 import { checkExposure, listenAddress } from "./Auth.js"
 import { type ApiServices, authLayer, handlersLayer } from "./Handlers.js"
-import { errorResponse, health, type HealthInputs, routes } from "./Rest.js"
+import { errorResponse, health, type HealthInputs, httpStatusOf, routes } from "./Rest.js"
 import { UpgradeRpcsServed } from "./Rpcs.js"
 import { serverToken } from "./Token.js"
 
@@ -58,8 +58,10 @@ export const listenRetry = Schedule.exponential("1 second").pipe(Schedule.either
 /** Past the limit the rest is read and dropped up to this much, so the client (still sending) reads the 413 rather than a reset. */
 const DISCARD_BYTES = 16 * MAX_BODY_BYTES
 
-const tooLarge = () =>
-  errorResponse(413, "request body too large", `the limit is ${MAX_BODY_BYTES} bytes`, { connection: "close" })
+const tooLarge = () => {
+  const e = new BodyTooLarge({ limit: MAX_BODY_BYTES })
+  return errorResponse(httpStatusOf(e), "request body too large", e.message, { connection: "close" })
+}
 
 /**
  * The body of the Node request as text, or none when it passes the limit.

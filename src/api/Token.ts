@@ -6,6 +6,7 @@ import * as path from "node:path"
 import type { WemixvisorConfig } from "../config/Config.js"
 import { ConfigInvalid, IoError } from "../domain/Errors.js"
 import type { Layout } from "../domain/Layout.js"
+import { isErrno } from "../platform/Errno.js"
 import { fsyncPath } from "../platform/Files.js"
 
 /*
@@ -63,7 +64,7 @@ export const ensureTokenFile = (layout: Layout): Effect.Effect<{ readonly token:
           fsyncPath(path.dirname(file))
           return true
         } catch (e) {
-          if ((e as NodeJS.ErrnoException).code === "EEXIST") return false
+          if (isErrno(e, "EEXIST")) return false
           throw e
         } finally {
           fs.rmSync(tmp, { force: true })

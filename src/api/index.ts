@@ -5,19 +5,16 @@
  *   const client = yield* makeClient            // in a Scope, with layerProtocol({ url, token })
  *   const upgrade = yield* client.ScheduleUpgrade({ name: "v2", height: 1500000 })
  */
+export { ApiAuth, CancelUpgradePayload, ScheduleUpgradePayload, UpgradeRpcs } from "./Rpcs.js"
 export {
-  ApiAuth,
-  CancelUpgradePayload,
   Forbidden,
   InvalidInput,
   NodeUnreachable,
   PlanUnavailable,
-  ScheduleUpgradePayload,
   Unauthorized,
   UpgradeConflict,
-  UpgradeNotFound,
-  UpgradeRpcs
-} from "./Rpcs.js"
+  UpgradeNotFound
+} from "../domain/Errors.js"
 export { type ClientOptions, layerProtocol, makeClient, problemOf, refusalOf, rpcUrl, type UpgradeClient } from "./Client.js"
 export { Height } from "../domain/Height.js"
 export { StatusObject, TargetName } from "../domain/Status.js"

@@ -8,6 +8,7 @@ import * as path from "node:path"
 import { AppConfig } from "../config/Config.js"
 import { IoError } from "../domain/Errors.js"
 import type { UpgradeName } from "../domain/Upgrade.js"
+import { isErrno } from "../platform/Errno.js"
 import { ioPromise } from "../platform/Files.js"
 import { isAlive } from "../platform/Proc.js"
 import { BackupFailed, formatBytes, InsufficientSpace } from "./Errors.js"
@@ -260,7 +261,7 @@ export const make = (settings: BackupSettings): Effect.Effect<BackupsService, ne
       try {
         return await fs.promises.readdir(backupsDir)
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === "ENOENT") return []
+        if (isErrno(e, "ENOENT")) return []
         throw e
       }
     }).pipe(
@@ -326,7 +327,7 @@ export const make = (settings: BackupSettings): Effect.Effect<BackupsService, ne
         yield* copyTree(dataDir, temp, nodes).pipe(
           Effect.onError(() => removeTree(temp).pipe(Effect.ignore)),
           Effect.mapError((e) =>
-            (e.cause as NodeJS.ErrnoException | undefined)?.code === "ENOSPC"
+            isErrno(e.cause, "ENOSPC")
               ? new BackupFailed({ path: dataDir, problem: `the disk filled up while copying to ${backupsDir}; the partial copy was removed` })
               : e
           )

@@ -19,6 +19,7 @@ import { fileURLToPath } from "node:url"
 import { type IoError, UpgradeConflict } from "../domain/Errors.js"
 import type { Layout } from "../domain/Layout.js"
 import type { UpgradeName } from "../domain/Upgrade.js"
+import { errnoOf, isErrno } from "../platform/Errno.js"
 import { fsyncPath, io } from "../platform/Files.js"
 import { isAlive } from "../platform/Proc.js"
 import { type ArtifactKind, detectKind, extractArchive, locateBinary } from "./Archive.js"
@@ -171,7 +172,7 @@ const openBody = (
 const describeHttpError = (e: { readonly message: string; readonly cause?: unknown }): string => {
   const c = e.cause
   if (c instanceof Error) {
-    const code = (c as NodeJS.ErrnoException).code
+    const code = errnoOf(c)
     return code ? `${c.message} (${code})` : c.message
   }
   return e.message
@@ -338,7 +339,7 @@ const placeTree = (tree: string, layout: Layout, name: UpgradeName): Effect.Effe
       try {
         empty = fs.readdirSync(dest).length === 0
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e
+        if (!isErrno(e, "ENOENT")) throw e
         empty = true
       }
       if (empty) {

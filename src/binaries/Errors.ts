@@ -1,4 +1,5 @@
 import * as Data from "effect/Data"
+import type { ErrorKind } from "../domain/Errors.js"
 
 /*
  * Why preparing an upgrade's binary, or backing up the data, did not work.
@@ -11,6 +12,9 @@ export class DownloadRefused extends Data.TaggedError("DownloadRefused")<{
   readonly url: string
   readonly problem: string
 }> {
+  get kind(): ErrorKind {
+    return "input"
+  }
   override get message() {
     return `will not download ${this.url}: ${this.problem}`
   }
@@ -22,6 +26,9 @@ export class DownloadFailed extends Data.TaggedError("DownloadFailed")<{
   readonly attempts: number
   readonly problem: string
 }> {
+  get kind(): ErrorKind {
+    return "operational"
+  }
   override get message() {
     const tries = this.attempts === 1 ? "1 attempt" : `${this.attempts} attempts`
     return `download of ${this.url} failed after ${tries}: ${this.problem}`
@@ -35,6 +42,9 @@ export class ChecksumMismatch extends Data.TaggedError("ChecksumMismatch")<{
   readonly expected: string
   readonly actual: string
 }> {
+  get kind(): ErrorKind {
+    return "operational"
+  }
   override get message() {
     return `checksum mismatch for ${this.url}: expected ${this.algorithm}:${this.expected}, got ${this.algorithm}:${this.actual}; nothing was installed`
   }
@@ -45,6 +55,9 @@ export class ArchiveRefused extends Data.TaggedError("ArchiveRefused")<{
   readonly source: string
   readonly problem: string
 }> {
+  get kind(): ErrorKind {
+    return "operational"
+  }
   override get message() {
     return `archive ${this.source} refused: ${this.problem}; nothing was installed`
   }
@@ -56,6 +69,9 @@ export class NoBinaryForPlatform extends Data.TaggedError("NoBinaryForPlatform")
   readonly platform: string
   readonly available: ReadonlyArray<string>
 }> {
+  get kind(): ErrorKind {
+    return "input"
+  }
   override get message() {
     const has = this.available.length === 0 ? "it has no binaries" : `it has ${this.available.join(", ")}`
     return `upgrade '${this.name}' has no binary for ${this.platform} or "any" (${has})`
@@ -74,6 +90,9 @@ export class VersionProbeFailed extends Data.TaggedError("VersionProbeFailed")<{
    */
   readonly cannotRun?: boolean
 }> {
+  get kind(): ErrorKind {
+    return "operational"
+  }
   override get message() {
     return `version probe of ${this.path} failed: ${this.problem}`
   }
@@ -84,6 +103,9 @@ export class BackupFailed extends Data.TaggedError("BackupFailed")<{
   readonly path: string
   readonly problem: string
 }> {
+  get kind(): ErrorKind {
+    return "operational"
+  }
   override get message() {
     return `backup of ${this.path} failed: ${this.problem}`
   }
@@ -96,6 +118,9 @@ export class InsufficientSpace extends Data.TaggedError("InsufficientSpace")<{
   readonly needed: number
   readonly available: number
 }> {
+  get kind(): ErrorKind {
+    return "operational"
+  }
   override get message() {
     return `not enough free space in ${this.path}: need ${formatBytes(this.needed)}, ${formatBytes(this.available)} available; nothing was copied`
   }

@@ -1,6 +1,7 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { describeOutcome, runBounded } from "../platform/BoundedProcess.js"
+import { errnoOf } from "../platform/Errno.js"
 import { VersionProbeFailed } from "./Errors.js"
 
 /*
@@ -57,7 +58,7 @@ export const probeVersion = (
 
 const describeCause = (c: unknown): string => {
   if (c instanceof Error) {
-    const code = (c as NodeJS.ErrnoException).code
+    const code = errnoOf(c)
     if (code === "ENOENT") return "no such file"
     if (code === "EACCES") return "permission denied (is it executable?)"
     if (code === "ENOEXEC") return "not an executable for this machine"

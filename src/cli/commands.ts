@@ -1,11 +1,15 @@
 import * as Args from "@effect/cli/Args"
+import * as CliConfig from "@effect/cli/CliConfig"
 import * as Command from "@effect/cli/Command"
+import * as Usage from "@effect/cli/Usage"
 import * as Options from "@effect/cli/Options"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import { checkRunnable } from "../config/Checks.js"
 import { describeConfig, loadConfig, type WemixvisorConfig } from "../config/Config.js"
 import { VERSION } from "../version.js"
+import type { HelpEntry } from "./help.js"
 import { loggerLayer } from "./logging.js"
 
 /*
@@ -56,7 +60,7 @@ const init = Command.make(
 
 const run = Command.make(
   "run",
-  { nodeArgs: Args.text({ name: "node-args" }).pipe(Args.repeated) },
+  { nodeArgs: Args.text({ name: "node-args" }).pipe(Args.withDescription("passed to the node as they are (after --)"), Args.repeated) },
   ({ nodeArgs }) =>
     withConfig((c) => Effect.flatMap(Effect.promise(() => import("./run.js")), (m) => m.run(c, nodeArgs)))
 ).pipe(Command.withDescription("Supervise the node until SIGTERM/SIGINT; node arguments go after --"))
@@ -65,7 +69,7 @@ const configCmd = Command.make(
   "config",
   { json: Options.boolean("json").pipe(Options.withDescription("print JSON")) },
   ({ json }) =>
-    Effect.flatMap(config, (c) => {
+    Effect.flatMap(Effect.tap(config, checkRunnable), (c) => {
       const table = describeConfig(c)
       return json
         ? Console.log(JSON.stringify(table, null, 2))
@@ -156,3 +160,41 @@ const upgrade = Command.make("upgrade").pipe(
 export const command = root.pipe(Command.withSubcommands([init, run, upgrade, configCmd, version]))
 
 export const cli = Command.run(command, { name: "wemixvisor", version: VERSION })
+
+/** Each command's help, from its own definition (rendered by ./help.ts). */
+const entry = <N extends string, R, E, A>(
+  path: ReadonlyArray<string>,
+  c: Command.Command<N, R, E, A>,
+  subcommands: ReadonlyArray<readonly [string, string]> = []
+): HelpEntry => ({
+  path,
+  help: () => Command.getHelp(c, CliConfig.defaultConfig),
+  usage: () => Usage.getHelp(Command.getUsage(c)),
+  subcommands
+})
+
+export const helpEntries: ReadonlyArray<HelpEntry> = [
+  entry([], root, [
+    ["init", "create the layout and copy the genesis binary"],
+    ["run", "supervise the node until SIGTERM/SIGINT"],
+    ["upgrade", "schedule, prepare, list, cancel upgrades; status"],
+    ["config", "print the effective configuration"],
+    ["version", "print the version"]
+  ]),
+  entry(["init"], init),
+  entry(["run"], run),
+  entry(["upgrade"], Command.make("upgrade").pipe(Command.withDescription("Schedule, prepare, list and cancel upgrades, and show their status")), [
+    ["schedule", "schedule an upgrade at a block height"],
+    ["list", "list every upgrade in the plan"],
+    ["cancel", "cancel a pending upgrade"],
+    ["status", "the supervisor, the node, the chain head and the upgrades"],
+    ["prepare", "download, verify and probe an upgrade's binary now"]
+  ]),
+  entry(["upgrade", "schedule"], schedule),
+  entry(["upgrade", "list"], list),
+  entry(["upgrade", "cancel"], cancel),
+  entry(["upgrade", "status"], status),
+  entry(["upgrade", "prepare"], prepare),
+  entry(["config"], configCmd),
+  entry(["version"], version)
+]

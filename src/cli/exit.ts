@@ -2,31 +2,30 @@ import * as ValidationError from "@effect/cli/ValidationError"
 import * as Cause from "effect/Cause"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
+import { type ErrorKind, kindOf } from "../domain/Errors.js"
 
 /*
  * Exit codes (DESIGN §4): 0 ok; 1 operational failure; 2 bad usage or bad
  * input — @effect/cli's ValidationError and config errors included. runMain's
- * default teardown exits 1 for everything, so the tags are mapped here, once.
+ * default teardown exits 1 for everything, so the codes are chosen here, once,
+ * by the kind of failure each error says it is (src/domain/Errors.ts).
  */
 
-const BAD_INPUT = new Set([
-  "ConfigInvalid",
-  "InvalidInput",
-  "HomeExists",
-  "BinaryInvalid",
-  "HomeLocked",
-  "UpgradeNotFound",
-  "UpgradeConflict",
-  // The request cannot work on this machine with this configuration (not a network or disk problem).
-  "DownloadRefused",
-  "NoBinaryForPlatform"
-])
-
-export const exitCodeOf = (error: unknown): 1 | 2 => {
-  if (ValidationError.isValidationError(error)) return 2
-  if (typeof error === "object" && error !== null && "_tag" in error && BAD_INPUT.has(String(error._tag))) return 2
-  return 1
+/** 2: the request itself is wrong (input, usage, config, it contradicts the plan or the home); 1: something failed on the way. */
+export const exitCodes: { readonly [K in ErrorKind]: 1 | 2 } = {
+  input: 2,
+  conflict: 2,
+  missing: 2,
+  unauthorized: 2,
+  forbidden: 2,
+  "too-large": 2,
+  unsupported: 2,
+  unavailable: 1,
+  operational: 1
 }
+
+export const exitCodeOf = (error: unknown): 1 | 2 =>
+  ValidationError.isValidationError(error) ? 2 : exitCodes[kindOf(error)]
 
 /** One line for the operator: the error's own message, no stack. */
 export const describeError = (error: unknown): string =>

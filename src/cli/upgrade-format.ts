@@ -8,6 +8,20 @@ import { type Upgrade, UpgradeList } from "../domain/Upgrade.js"
  * the --remote paths so both print the same thing.
  */
 
+/**
+ * Operator-supplied and node-reported text (info, reasons, versions) made
+ * safe for a terminal: control characters (newlines, escape sequences, C1)
+ * and bidirectional overrides are shown escaped, so a crafted `--info` or a
+ * binary's version string can neither fake table rows nor drive the terminal.
+ */
+export const safeText = (text: string): string =>
+  // eslint-disable-next-line no-control-regex
+  text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => {
+    const named: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" }
+    const code = c.charCodeAt(0)
+    return named[c] ?? (code < 0x100 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`)
+  })
+
 export const scheduledLine = (u: Upgrade) => `✓ Upgrade '${u.name}' scheduled for block height ${u.height}`
 
 /** `upgrade prepare`: the binary, what it reports and where it came from when it was downloaded just now. */
@@ -17,7 +31,7 @@ export const preparedLine = (
   installed: { readonly url: string; readonly checksum: string | null } | null
 ) => {
   const lines = [`✓ Upgrade '${u.name}' ready for block height ${u.height}`]
-  if (version !== null) lines.push(`  version: ${version}`)
+  if (version !== null) lines.push(`  version: ${safeText(version)}`)
   if (installed !== null) lines.push(`  downloaded from ${installed.url} (${installed.checksum ?? "checksum NOT verified"})`)
   return lines.join("\n")
 }
@@ -34,13 +48,14 @@ const table = (rows: ReadonlyArray<ReadonlyArray<string>>): string => {
 
 export const listText = (l: { readonly upgrades: ReadonlyArray<Upgrade> }): string => {
   if (l.upgrades.length === 0) return "No upgrades scheduled"
-  const rows = l.upgrades.map((u) => [u.name, String(u.height), u.status, u.reason ?? u.info])
+  const rows = l.upgrades.map((u) => [u.name, String(u.height), u.status, safeText(u.reason ?? u.info)])
   return table([["NAME", "HEIGHT", "STATUS", "INFO"], ...rows])
 }
 
 export const statusJson = (s: StatusObject) => JSON.stringify(Schema.encodeSync(StatusObject)(s), null, 2)
 
-const describeUpgrade = (u: Upgrade) => `${u.name} at block height ${u.height} (${u.status}${u.reason !== null ? `: ${u.reason}` : ""})`
+const describeUpgrade = (u: Upgrade) =>
+  `${u.name} at block height ${u.height} (${u.status}${u.reason !== null ? `: ${safeText(u.reason)}` : ""})`
 
 export const statusText = (s: StatusObject): string => {
   const lines: Array<readonly [string, string]> = [
@@ -52,6 +67,8 @@ export const statusText = (s: StatusObject): string => {
   if (s.in_progress !== null) lines.push(["Upgrading", `${s.in_progress.name} (step ${s.in_progress.step})`])
   if (s.pending.length === 0) lines.push(["Pending", "none"])
   else s.pending.forEach((u, i) => lines.push([i === 0 ? "Pending" : "", describeUpgrade(u)]))
-  if (s.last !== null) lines.push(["Last upgrade", `${s.last.name} ${s.last.status}${s.last.reason !== null ? `: ${s.last.reason}` : ""}`])
+  if (s.last !== null) {
+    lines.push(["Last upgrade", `${s.last.name} ${s.last.status}${s.last.reason !== null ? `: ${safeText(s.last.reason)}` : ""}`])
+  }
   return lines.map(([k, v]) => `${(k === "" ? "" : `${k}:`).padEnd(14)}${v}`).join("\n")
 }

@@ -4,8 +4,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { RpcClientError } from "@effect/rpc/RpcClientError"
 import { layerProtocol, makeClient, problemOf, refusalOf, type UpgradeClient } from "../api/Client.js"
-import { Unauthorized } from "../api/Rpcs.js"
-import { ConfigInvalid, InvalidInput } from "../domain/Errors.js"
+import { ConfigInvalid, type ErrorKind, InvalidInput, Unauthorized } from "../domain/Errors.js"
 
 /*
  * `upgrade … --remote URL` (or WEMIXVISOR_API_URL): the same operations as
@@ -16,10 +15,17 @@ import { ConfigInvalid, InvalidInput } from "../domain/Errors.js"
 
 /** The API did not answer (down, wrong URL, a proxy's error page, no answer in time). */
 export class ApiUnreachable extends Data.TaggedError("ApiUnreachable")<{ readonly url: string; readonly reason: string }> {
+  get kind(): ErrorKind {
+    return "unavailable"
+  }
   override get message() {
     return `wemixvisor API ${this.url} unreachable: ${this.reason}`
   }
 }
+
+/** What a 404/405 at the RPC path most likely means: the URL names another server (often the node's own RPC port). */
+const NOT_OUR_API =
+  " — no wemixvisor API answers there (is it the node's RPC port? wemixvisor's API listens on WEMIXVISOR_API_ADDR, 127.0.0.1:8590 by default)"
 
 /** Scheduling may wait for the head check and the plan lock on the server; nothing legitimate takes this long. */
 export const REMOTE_TIMEOUT = Duration.seconds(30)
@@ -51,7 +57,8 @@ export const call = <A, E>(
       (e): Effect.Effect<never, ApiUnreachable | ConfigInvalid | InvalidInput> => {
         const refused = e instanceof Unauthorized ? Option.some(e) : refusalOf(e)
         if (Option.isNone(refused)) {
-          return Effect.fail(new ApiUnreachable({ url: remote.url, reason: e instanceof RpcClientError ? problemOf(e) : e.message }))
+          const reason = e instanceof RpcClientError ? problemOf(e) : e.message
+          return Effect.fail(new ApiUnreachable({ url: remote.url, reason: /^HTTP 40[45]\b/.test(reason) ? `${reason}${NOT_OUR_API}` : reason }))
         }
         return Effect.fail(
           refused.value._tag === "Unauthorized"

@@ -8,7 +8,7 @@ import * as Option from "effect/Option"
 import { make as makeBinaryStore } from "../binaries/BinaryStore.js"
 import { parseBinaryFlags } from "../binaries/Sources.js"
 import type { WemixvisorConfig } from "../config/Config.js"
-import { InvalidInput, type IoError, UpgradeConflict, UpgradeNotFound } from "../domain/Errors.js"
+import { type ErrorKind, InvalidInput, type IoError, UpgradeConflict, UpgradeNotFound } from "../domain/Errors.js"
 import type { Height } from "../domain/Height.js"
 import { findUpgrade } from "../domain/Plan.js"
 import type { StatusObject } from "../domain/Status.js"
@@ -82,6 +82,9 @@ const versionProbe = Effect.promise(() => import("../binaries/VersionProbe.js"))
 
 /** The head check could not be made (exit 1): the node did not answer. */
 export class HeadUnknown extends Data.TaggedError("HeadUnknown")<{ readonly problem: string }> {
+  get kind(): ErrorKind {
+    return "unavailable"
+  }
   override get message() {
     return `cannot check the height against the chain head: ${this.problem} (use --force to schedule it anyway)`
   }

@@ -9,6 +9,7 @@ import * as path from "node:path"
 import { parse as parseToml } from "smol-toml"
 import { ConfigInvalid } from "../domain/Errors.js"
 import { type Layout, makeLayout } from "../domain/Layout.js"
+import { isErrno } from "../platform/Errno.js"
 
 /*
  * Configuration (DESIGN §3). Precedence: CLI flag > environment > config.toml >
@@ -54,6 +55,8 @@ export interface WemixvisorConfig {
   readonly apiCors: ReadonlyArray<string>
   readonly apiUrl: Option.Option<string>
   readonly logFormat: LogFormat
+  /** Each value as it was given (flag, env, file or default), keyed by env name: what `config` prints for durations. */
+  readonly given: Readonly<Record<string, string>>
 }
 
 export class AppConfig extends Context.Tag("wemixvisor/AppConfig")<AppConfig, WemixvisorConfig>() {}
@@ -175,10 +178,13 @@ export interface ConfigSources {
 interface Lookup {
   /** The raw value and where it came from, or undefined. */
   readonly raw: (name: string, alias?: string) => string | undefined
+  /** Filled by `get` as values are read: the text each one was given as. */
+  readonly given?: Record<string, string>
 }
 
 const get = <A>(lookup: Lookup, name: string, parse: Parse<A>, fallback: string, alias?: string) => {
   const raw = lookup.raw(name, alias) ?? fallback
+  if (lookup.given !== undefined) lookup.given[name] = raw.trim()
   return Effect.mapError(parse(raw), (problem) => new ConfigInvalid({ variable: name, value: raw, problem }))
 }
 
@@ -197,7 +203,7 @@ const readToml = (file: string): Effect.Effect<Record<string, string>, ConfigInv
     try {
       text = fs.readFileSync(file, "utf8")
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "ENOENT") return Effect.succeed({})
+      if (isErrno(e, "ENOENT")) return Effect.succeed({})
       return Effect.fail(new ConfigInvalid({ variable: "config.toml", value: file, problem: String(e) }))
     }
     try {
@@ -230,7 +236,8 @@ export const loadConfig = (sources: ConfigSources): Effect.Effect<WemixvisorConf
     }
     const home = yield* get(early, "DAEMON_HOME", parseAbsolutePath, "")
     const toml = yield* readToml(path.join(home, "wemixvisor", "config.toml"))
-    const lookup: Lookup = { raw: (n, a) => early.raw(n, a) ?? pick(toml, n, a) }
+    const given: Record<string, string> = {}
+    const lookup: Lookup = { raw: (n, a) => early.raw(n, a) ?? pick(toml, n, a), given }
 
     if (lookup.raw("DAEMON_NAME") === undefined) {
       return yield* new ConfigInvalid({ variable: "DAEMON_NAME", value: "", problem: "is required (the node binary's file name)" })
@@ -270,7 +277,8 @@ export const loadConfig = (sources: ConfigSources): Effect.Effect<WemixvisorConf
       restartWindow: yield* get(lookup, "DAEMON_RESTART_WINDOW", parseDuration, "10m"),
       upgradeDelay: yield* get(lookup, "DAEMON_UPGRADE_DELAY", parseDuration, "0s"),
       verifyMinUp: yield* get(lookup, "DAEMON_VERIFY_MIN_UP", parseDuration, "5s"),
-      verifyTimeout: yield* get(lookup, "DAEMON_VERIFY_TIMEOUT", parseDuration, "60s"),
+      // A mainnet node with a large database can take minutes to open it and answer RPC.
+      verifyTimeout: yield* get(lookup, "DAEMON_VERIFY_TIMEOUT", parseDuration, "5m"),
       verifyProgress: yield* get(lookup, "DAEMON_VERIFY_PROGRESS", parseBool, "false"),
       onUpgradeFailure: yield* get(lookup, "DAEMON_ON_UPGRADE_FAILURE", parseOneOf("rollback", "halt"), "rollback"),
       versionArgs: yield* get(lookup, "DAEMON_VERSION_ARGS", parseArgs, "version"),
@@ -293,28 +301,30 @@ export const loadConfig = (sources: ConfigSources): Effect.Effect<WemixvisorConf
         "WEMIXVISOR_LOG_FORMAT",
         parseOneOf("pretty", "json"),
         process.stderr.isTTY ? "pretty" : "json"
-      )
+      ),
+      given
     } satisfies WemixvisorConfig
   })
 
 /** The configuration as `config --json` prints it: env names in lower case, durations as text, the token hidden. */
 export const describeConfig = (c: WemixvisorConfig): Record<string, string | number | boolean | null> => {
-  const d = (x: Duration.Duration) => Duration.format(x)
+  // Durations as the operator typed them (`60s` stays `60s`, not `1m`).
+  const given = (name: string, x: Duration.Duration) => c.given[name] ?? Duration.format(x)
   const o = (x: Option.Option<string>) => Option.getOrNull(x)
   return {
     daemon_home: c.home,
     daemon_name: c.daemonName,
     daemon_rpc_url: c.rpcUrl,
     daemon_ws_url: o(c.wsUrl),
-    daemon_poll_interval: d(c.pollInterval),
-    daemon_shutdown_grace: d(c.shutdownGrace),
-    daemon_restart_delay: d(c.restartDelay),
-    daemon_restart_max_delay: d(c.restartMaxDelay),
+    daemon_poll_interval: given("DAEMON_POLL_INTERVAL", c.pollInterval),
+    daemon_shutdown_grace: given("DAEMON_SHUTDOWN_GRACE", c.shutdownGrace),
+    daemon_restart_delay: given("DAEMON_RESTART_DELAY", c.restartDelay),
+    daemon_restart_max_delay: given("DAEMON_RESTART_MAX_DELAY", c.restartMaxDelay),
     daemon_max_restarts: c.maxRestarts,
-    daemon_restart_window: d(c.restartWindow),
-    daemon_upgrade_delay: d(c.upgradeDelay),
-    daemon_verify_min_up: d(c.verifyMinUp),
-    daemon_verify_timeout: d(c.verifyTimeout),
+    daemon_restart_window: given("DAEMON_RESTART_WINDOW", c.restartWindow),
+    daemon_upgrade_delay: given("DAEMON_UPGRADE_DELAY", c.upgradeDelay),
+    daemon_verify_min_up: given("DAEMON_VERIFY_MIN_UP", c.verifyMinUp),
+    daemon_verify_timeout: given("DAEMON_VERIFY_TIMEOUT", c.verifyTimeout),
     daemon_verify_progress: c.verifyProgress,
     daemon_on_upgrade_failure: c.onUpgradeFailure,
     daemon_version_args: c.versionArgs.join(" "),
@@ -326,7 +336,7 @@ export const describeConfig = (c: WemixvisorConfig): Record<string, string | num
     daemon_pre_stop: o(c.preStop),
     daemon_pre_upgrade: o(c.preUpgrade),
     daemon_pre_upgrade_max_retries: c.preUpgradeMaxRetries,
-    daemon_hook_timeout: d(c.hookTimeout),
+    daemon_hook_timeout: given("DAEMON_HOOK_TIMEOUT", c.hookTimeout),
     wemixvisor_api_addr: c.apiAddr,
     wemixvisor_api_token: Option.isSome(c.apiToken) ? "(set)" : null,
     wemixvisor_api_hosts: c.apiHosts.join(","),

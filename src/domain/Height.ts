@@ -6,11 +6,12 @@ import * as Schema from "effect/Schema"
  * rounded, so no height ever loses precision.
  */
 export const Height = Schema.Number.pipe(
-  Schema.int({ message: () => "a height must be a whole number" }),
-  Schema.nonNegative({ message: () => "a height must not be negative" }),
+  // Before `int`: Schema.int means a *safe* integer, so a height past 2^53 would be told it is not whole.
   Schema.lessThanOrEqualTo(Number.MAX_SAFE_INTEGER, {
     message: () => `a height must be at most ${Number.MAX_SAFE_INTEGER}`
   }),
+  Schema.int({ message: () => "a height must be a whole number" }),
+  Schema.nonNegative({ message: () => "a height must not be negative" }),
   Schema.brand("Height")
 )
 export type Height = typeof Height.Type

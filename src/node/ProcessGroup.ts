@@ -2,6 +2,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import type * as Duration from "effect/Duration"
+import { isErrno } from "../platform/Errno.js"
 import { groupMembers } from "../platform/Proc.js"
 
 /*
@@ -17,7 +18,7 @@ export const signalGroup = (pgid: number, signal: NodeJS.Signals): Effect.Effect
       process.kill(-pgid, signal)
       return Effect.void
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "ESRCH") return Effect.void
+      if (isErrno(e, "ESRCH")) return Effect.void
       return Effect.logWarning(`could not send ${signal} to process group ${pgid}: ${(e as Error).message}`)
     }
   })

@@ -5,6 +5,7 @@ import * as Schema from "effect/Schema"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { FileCorrupt, IoError } from "../domain/Errors.js"
+import { isErrno } from "./Errno.js"
 
 /*
  * File primitives every service shares. Writes are atomic: temp file in the
@@ -74,7 +75,7 @@ export const readTextIfExists = (file: string): Effect.Effect<Option.Option<stri
     try {
       return Effect.succeed(Option.some(fs.readFileSync(file, "utf8")))
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "ENOENT") return Effect.succeed(Option.none())
+      if (isErrno(e, "ENOENT")) return Effect.succeed(Option.none())
       return Effect.fail(new IoError({ op: "read", path: file, cause: e }))
     }
   })

@@ -4,6 +4,7 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as fs from "node:fs"
 import { IoError } from "../domain/Errors.js"
+import { isErrno } from "./Errno.js"
 import { processStartTime } from "./Proc.js"
 
 /*
@@ -74,7 +75,7 @@ export const tryLock = (file: string): Effect.Effect<TryLock, IoError> =>
           }
           return { _tag: "Acquired" }
         } catch (e) {
-          if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e
+          if (!isErrno(e, "EEXIST")) throw e
           const pid = lockHolder(file)
           if (pid !== undefined) return { _tag: "Held", pid }
           // Stale: remove it, then race for it again with O_EXCL.

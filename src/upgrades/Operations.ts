@@ -260,12 +260,16 @@ export const lastEnded = (plan: UpgradePlan): StatusObject["last"] => {
   return latest ? { name: latest.name, status: latest.status, reason: latest.reason } : null
 }
 
-/** The node named by node.pid, if that process (pid and start time) is alive. */
+/**
+ * The node named by node.pid, if that process (pid and start time) is alive.
+ * A node.pid that cannot be read names no node: reported stopped, as a
+ * starting `run` treats it, and logged with the reason.
+ */
 const liveNodePid = (layout: Layout): Effect.Effect<number | null> =>
   readJsonIfExists(NodePidFile, layout.nodePid).pipe(
     Effect.map(Option.filter((p) => processStartTime(p.pid) === p.start_time)),
     Effect.map(Option.match({ onNone: () => null, onSome: (p) => p.pid })),
-    Effect.orElseSucceed(() => null)
+    Effect.catchAll((e) => Effect.as(Effect.logWarning(`the node is reported stopped: ${e.message}`), null))
   )
 
 /**

@@ -23,7 +23,10 @@ import type { PlanStoreService } from "./PlanStore.js"
 /** How long `update` waits for another writer's upgrade-plan.lock before PlanLocked. */
 export const planLockTimeout = Duration.seconds(5)
 
-/** Poll the lock file; bounded, so a wedged writer yields PlanLocked rather than a hang. */
+/**
+ * Poll the lock file; bounded, so a wedged writer yields PlanLocked rather than a hang.
+ * The one retry policy on the plan lock: callers take PlanLocked as final and do not retry around it.
+ */
 export const planLockRetry = Schedule.spaced("50 millis").pipe(Schedule.upTo(planLockTimeout))
 
 /** `["upgrades", 0, "reason"]` → `upgrades[0].reason`. */

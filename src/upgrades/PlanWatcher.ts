@@ -19,6 +19,7 @@ import { type InvalidInput, IoError } from "../domain/Errors.js"
 import type { Height } from "../domain/Height.js"
 import type { Layout } from "../domain/Layout.js"
 import * as Cadence from "../platform/Cadence.js"
+import { isErrno } from "../platform/Errno.js"
 import { alreadyScheduled, findUpgrade, schedule, type ScheduleRequest } from "../domain/Plan.js"
 import type { UpgradePlan } from "../domain/Upgrade.js"
 import type { EventInput, Events } from "../events/Events.js"
@@ -125,7 +126,7 @@ const look = (file: string): Effect.Effect<Option.Option<{ readonly key: string;
         return Option.some({ key: `${st.ino}:${st.size}:${st.mtimeMs}:${text}`, text })
       } catch (e) {
         // Renamed away (merged, refused) between the two calls.
-        if ((e as NodeJS.ErrnoException).code === "ENOENT") return Option.none()
+        if (isErrno(e, "ENOENT")) return Option.none()
         throw e
       }
     },

@@ -21,8 +21,15 @@ export const reasonOf = (e: PrepareError): string =>
 /** Failures that may clear up by themselves (the network, a mirror): worth another attempt at the height. */
 export const isTransient = (e: PrepareError): boolean => e._tag === "DownloadFailed" || e._tag === "IoError"
 
-/** Failures in what the operator asked for (exit 2 / 400), as opposed to what happened while doing it. */
-export const isBadInput = (e: PrepareError): boolean => e._tag === "DownloadRefused" || e._tag === "NoBinaryForPlatform"
+/**
+ * Failures in what the operator asked for (exit 2 / 400), as opposed to what
+ * happened while doing it: downloads refused, no binary for this platform, and
+ * a binary that is missing or unusable where it must be placed by hand (the
+ * local CLI says 2 for these too; the same request must get the same code
+ * through --remote).
+ */
+export const isBadInput = (e: PrepareError): boolean =>
+  e._tag === "DownloadRefused" || e._tag === "NoBinaryForPlatform" || e._tag === "BinaryInvalid"
 
 /** `u` as the plan has it now, when it is still the same request (same created_at) and still waiting for its height. */
 export const preparable = (plan: UpgradePlan, u: Pick<Upgrade, "name" | "created_at">): Upgrade | undefined => {

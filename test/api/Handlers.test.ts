@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest"
 import * as Errors from "../../src/domain/Errors.js"
-import { cancelErrorToWire, prepareErrorToWire, scheduleErrorToWire } from "../../src/api/Handlers.js"
+import { toWire } from "../../src/api/Handlers.js"
 import { PreparationFailed } from "../../src/orchestrator/Orchestrator.js"
 
 /*
@@ -20,51 +20,51 @@ const planErrors = [
 
 describe("errors on the wire", () => {
   it("schedule: bad input, a refused binary, a conflict, the node, the plan", () => {
-    expect(plain(scheduleErrorToWire(new Errors.InvalidInput({ field: "height", problem: "not a number" })))).toEqual({
+    expect(plain(toWire(new Errors.InvalidInput({ field: "height", problem: "not a number" })))).toEqual({
       _tag: "InvalidInput",
       field: "height",
       problem: "not a number"
     })
-    expect(plain(scheduleErrorToWire(new Errors.BinaryInvalid({ path: "/tmp/gwemix", problem: "not executable" })))).toEqual({
+    expect(plain(toWire(new Errors.BinaryInvalid({ path: "/tmp/gwemix", problem: "not executable" })))).toEqual({
       _tag: "InvalidInput",
       field: "binary",
       problem: "binary /tmp/gwemix: not executable"
     })
-    expect(plain(scheduleErrorToWire(new Errors.UpgradeConflict({ name: "v2", problem: "taken" })))).toEqual({
+    expect(plain(toWire(new Errors.UpgradeConflict({ name: "v2", problem: "taken" })))).toEqual({
       _tag: "UpgradeConflict",
       name: "v2",
       problem: "taken"
     })
     expect(
-      plain(scheduleErrorToWire(new Errors.NodeUnreachable({ url: "http://127.0.0.1:8588", cause: new Error("connect ECONNREFUSED\n  at …") })))
+      plain(toWire(new Errors.NodeUnreachable({ url: "http://127.0.0.1:8588", cause: new Error("connect ECONNREFUSED\n  at …") })))
     ).toEqual({ _tag: "NodeUnreachable", url: "http://127.0.0.1:8588", reason: "connect ECONNREFUSED" })
-    for (const e of planErrors) expect(plain(scheduleErrorToWire(e))).toEqual({ _tag: "PlanUnavailable", reason: e.message })
+    for (const e of planErrors) expect(plain(toWire(e))).toEqual({ _tag: "PlanUnavailable", reason: e.message })
   })
 
   it("cancel: bad input, unknown, a conflict, the plan", () => {
-    expect(plain(cancelErrorToWire(new Errors.InvalidInput({ field: "name", problem: "empty" })))._tag).toBe("InvalidInput")
-    expect(plain(cancelErrorToWire(new Errors.UpgradeNotFound({ name: "v9" })))).toEqual({ _tag: "UpgradeNotFound", name: "v9" })
-    expect(plain(cancelErrorToWire(new Errors.UpgradeConflict({ name: "v2", problem: "already done" })))).toEqual({
+    expect(plain(toWire(new Errors.InvalidInput({ field: "name", problem: "empty" })))._tag).toBe("InvalidInput")
+    expect(plain(toWire(new Errors.UpgradeNotFound({ name: "v9" })))).toEqual({ _tag: "UpgradeNotFound", name: "v9" })
+    expect(plain(toWire(new Errors.UpgradeConflict({ name: "v2", problem: "already done" })))).toEqual({
       _tag: "UpgradeConflict",
       name: "v2",
       problem: "already done"
     })
-    for (const e of planErrors) expect(plain(cancelErrorToWire(e))).toEqual({ _tag: "PlanUnavailable", reason: e.message })
+    for (const e of planErrors) expect(plain(toWire(e))).toEqual({ _tag: "PlanUnavailable", reason: e.message })
   })
 
   it("prepare: a request that cannot work here is bad input, a failed preparation is not; unknown, conflict, the plan", () => {
-    expect(plain(prepareErrorToWire(new PreparationFailed({ name: "v2", reason: "downloads are disabled", badInput: true })))).toEqual({
+    expect(plain(toWire(new PreparationFailed({ name: "v2", reason: "downloads are disabled", badInput: true })))).toEqual({
       _tag: "InvalidInput",
       field: "binaries",
       problem: "downloads are disabled"
     })
-    expect(plain(prepareErrorToWire(new PreparationFailed({ name: "v2", reason: "checksum mismatch", badInput: false })))).toEqual({
+    expect(plain(toWire(new PreparationFailed({ name: "v2", reason: "checksum mismatch", badInput: false })))).toEqual({
       _tag: "PrepareFailed",
       name: "v2",
       reason: "checksum mismatch"
     })
-    expect(plain(prepareErrorToWire(new Errors.UpgradeNotFound({ name: "v9" })))).toEqual({ _tag: "UpgradeNotFound", name: "v9" })
-    expect(plain(prepareErrorToWire(new Errors.UpgradeConflict({ name: "v2", problem: "cancelled" })))._tag).toBe("UpgradeConflict")
-    for (const e of planErrors.slice(1)) expect(plain(prepareErrorToWire(e as Errors.FileCorrupt | Errors.IoError))).toEqual({ _tag: "PlanUnavailable", reason: e.message })
+    expect(plain(toWire(new Errors.UpgradeNotFound({ name: "v9" })))).toEqual({ _tag: "UpgradeNotFound", name: "v9" })
+    expect(plain(toWire(new Errors.UpgradeConflict({ name: "v2", problem: "cancelled" })))._tag).toBe("UpgradeConflict")
+    for (const e of planErrors.slice(1)) expect(plain(toWire(e as Errors.FileCorrupt | Errors.IoError))).toEqual({ _tag: "PlanUnavailable", reason: e.message })
   })
 })

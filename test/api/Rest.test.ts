@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Option, SubscriptionRef, Ref } from "effect"
+import * as TestClock from "effect/TestClock"
 import * as fs from "node:fs"
 import * as http from "node:http"
 import * as net from "node:net"
@@ -190,7 +191,7 @@ describe("REST: status and health", () => {
       expect(r.body).toEqual(served(w, { ...idleStatus, current_height: makeHeight(1234), restarts: 2 }))
     }))
 
-  it.scopedLive("/health: 200 only while the node runs, heights arrive and upgrades are not paused or halted", () =>
+  it.scoped("/health: 200 only while the node runs, heights arrive and upgrades are not paused or halted", () =>
     Effect.gen(function* () {
       const w = yield* setupApi({ token: "s3cret", staleAfter: "600 millis" })
       const health = () => request(w, "GET", "/health")
@@ -207,16 +208,25 @@ describe("REST: status and health", () => {
 
       const crashed: StatusObject = { ...idleStatus, node_state: "crashed" }
       yield* Ref.set(w.status, crashed)
-      expect(yield* health()).toMatchObject({ status: 503, body: { reason: "node is crashed" } })
+      expect(yield* health()).toMatchObject({ status: 503, body: { reason: "node crashed (restarting)" } })
+      yield* Ref.set(w.status, { ...idleStatus, node_state: "error" as const })
+      expect(yield* health()).toMatchObject({
+        status: 503,
+        body: { reason: "node is down: it kept crashing and is no longer restarted (see the wemixvisor log)" }
+      })
       yield* Ref.set(w.status, idleStatus)
 
       yield* Ref.set(w.halted, "halted after failed upgrade v2: verify failed")
       expect(yield* health()).toMatchObject({ status: 503, body: { reason: "halted after a failed upgrade" } })
       yield* Ref.set(w.halted, null)
 
+      // Staleness on the TestClock: counted from the newest height, 503 past staleAfter.
+      yield* TestClock.adjust("500 millis")
       yield* SubscriptionRef.set(w.heights, Option.some(makeHeight(11)))
       expect((yield* health()).status).toBe(200)
-      yield* Effect.sleep("1 second")
+      yield* TestClock.adjust("500 millis")
+      expect((yield* health()).status).toBe(200)
+      yield* TestClock.adjust("1 second")
       expect(yield* health()).toMatchObject({ status: 503, body: { reason: expect.stringMatching(/^no new block height for \ds$/) } })
       yield* SubscriptionRef.set(w.heights, Option.some(makeHeight(12)))
       expect((yield* health()).status).toBe(200)

@@ -10,6 +10,7 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { baseEnv, cliCopy as cliPath } from "../e2e/upgrade-support.js"
+import { attachOutput } from "../support/output.js"
 import { anvilWrapper, cleanup, freePort, tempDir, waitFor, writeScript } from "../support/fixtures.js"
 
 // One private copy of dist/ per test file, shared with the upgrade suites.
@@ -50,6 +51,7 @@ export const startRun = (env: Record<string, string>): Run => {
   const proc = spawn(process.execPath, [cliPath(), "run"], { env: baseEnv(env), stdio: ["ignore", "ignore", "pipe"] })
   let logs = ""
   proc.stderr!.on("data", (c) => (logs += String(c)))
+  attachOutput(`wemixvisor run (pid ${proc.pid}), stderr`, () => logs)
   const ended = new Promise<number | null>((resolve) => proc.on("exit", (code) => resolve(code)))
   const events = (type: string) =>
     logs

@@ -15,7 +15,7 @@ import * as path from "node:path"
 import { makeHeight } from "../../src/domain/Height.js"
 import { processStartTime } from "../../src/platform/Proc.js"
 import { type ApiWorld, idleStatus, planText, served, setupApi } from "../api/support.js"
-import { freePort, waitFor } from "../support/fixtures.js"
+import { cleanup, freePort, startAnvil, tempDir, waitFor } from "../support/fixtures.js"
 import { type CliResult, errorText, json, logsOf, makeHome, removeHomes, restoreEnv, runCli, startCli } from "./support.js"
 
 afterEach(() => {
@@ -142,6 +142,21 @@ describe("--remote: the commands go to the API", () => {
 })
 
 describe("--remote: what never reaches an API", () => {
+  it.live("--remote at the node's own RPC port (a real anvil): 1, saying no wemixvisor API answers there", () =>
+    Effect.gen(function* () {
+      const me = local()
+      const dataDir = tempDir("wemixvisor-anvil-")
+      const port = yield* Effect.promise(freePort)
+      yield* Effect.acquireRelease(
+        Effect.promise(() => startAnvil({ port, dataDir })),
+        (a) => Effect.promise(() => a.stop().then(() => cleanup(dataDir)))
+      )
+      const url = `http://127.0.0.1:${port}`
+      const r = yield* runCli(["upgrade", "list", "--remote", url], me.env)
+      refused(r, 1, `wemixvisor API ${url} unreachable: HTTP 404`)
+      expect(errorText(r)).toContain("no wemixvisor API answers there (is it the node's RPC port?")
+    }).pipe(Effect.scoped))
+
   it.live("an invalid --remote or WEMIXVISOR_API_URL → 2; an API that does not answer → 1; nothing written locally", () =>
     Effect.gen(function* () {
       const me = local()

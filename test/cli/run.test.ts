@@ -111,4 +111,24 @@ describe("run", () => {
       expect(fs.existsSync(path.join(h.root, "run.lock"))).toBe(false)
       expect(fs.existsSync(path.join(h.root, "node.pid"))).toBe(false)
     }))
+
+  it.live("what could only fail at the height is refused at start (2): a missing pre-upgrade hook, verify min-up ≥ timeout; config says the same", () =>
+    Effect.gen(function* () {
+      const h = makeHome({ WEMIXVISOR_API_ADDR: `127.0.0.1:${yield* Effect.promise(freePort)}` })
+      expect((yield* runCli(["init", h.binary("v1")], h.env)).code).toBe(0)
+      for (const [env, says] of [
+        [{ DAEMON_PRE_UPGRADE: "/nonexistent/migrate.sh" }, `error: invalid DAEMON_PRE_UPGRADE="/nonexistent/migrate.sh": does not exist; the upgrade would fail at its height\n`],
+        [{ DAEMON_VERIFY_MIN_UP: "10s", DAEMON_VERIFY_TIMEOUT: "3s" }, /^error: invalid DAEMON_VERIFY_MIN_UP="10s": must be shorter than DAEMON_VERIFY_TIMEOUT \(3s\)/]
+      ] as const) {
+        for (const cmd of [["run"], ["config"]]) {
+          const r = yield* runCli(cmd, { ...h.env, ...env })
+          expect(r.code, cmd[0]).toBe(2)
+          expect(r.stdout, cmd[0]).toBe("")
+          if (typeof says === "string") expect(errorText(r)).toBe(says)
+          else expect(errorText(r)).toMatch(says)
+        }
+      }
+      expect(fs.existsSync(path.join(h.root, "run.lock"))).toBe(false)
+      expect(fs.existsSync(path.join(h.root, "node.pid"))).toBe(false)
+    }))
 })

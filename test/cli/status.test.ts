@@ -145,6 +145,17 @@ describe("upgrade status without a running supervisor", () => {
       expect(json(r)).toMatchObject({ current: "genesis", version: null })
     }))
 
+  it.live("a corrupt node.pid: the node is reported stopped, with a warning that names the file and the problem", () =>
+    Effect.gen(function* () {
+      const h = yield* initHome({ DAEMON_RPC_URL: node.url() })
+      fs.writeFileSync(path.join(h.root, "node.pid"), "{ not json")
+      const r = yield* runCli(["upgrade", "status", "--json"], h.env)
+      expect(r.code).toBe(0)
+      expect(json(r)).toMatchObject({ node_state: "stopped", node_pid: null })
+      const warnings = logsOf(r).filter((l) => l.logLevel === "WARN").map((l) => l.message)
+      expect(warnings).toEqual([expect.stringMatching(/^the node is reported stopped: .*node\.pid is corrupt: not JSON/)])
+    }))
+
   it.live("a home without init: 2, saying to run init; an unreadable journal: 1, naming it", () =>
     Effect.gen(function* () {
       const h = yield* initHome({ DAEMON_RPC_URL: node.url() })

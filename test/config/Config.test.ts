@@ -40,7 +40,7 @@ describe("loadConfig", () => {
     expect(c.maxRestarts).toBe(10)
     expect(Duration.toMillis(c.restartWindow)).toBe(600_000)
     expect(Duration.toMillis(c.verifyMinUp)).toBe(5000)
-    expect(Duration.toMillis(c.verifyTimeout)).toBe(60_000)
+    expect(Duration.toMillis(c.verifyTimeout)).toBe(300_000)
     expect(c.onUpgradeFailure).toBe("rollback")
     expect(c.versionArgs).toEqual(["version"])
     expect(c.dataDir).toBe("/srv/wemix/data")
@@ -159,6 +159,38 @@ describe("API access lists (WEMIXVISOR_API_HOSTS, WEMIXVISOR_API_CORS)", () => {
       const e = failure({ [variable]: value })
       expect(e, value).toMatchObject({ _tag: "ConfigInvalid", variable, value })
       expect(e.problem, value).toContain(JSON.stringify(item))
+    }
+  })
+})
+
+describe("refused at start, not at the height (run and config)", () => {
+  it("verify min-up at or over the verify timeout; a hook that is missing, a folder or not executable", async () => {
+    const { checkRunnable } = await import("../../src/config/Checks.js")
+    const dir = tempDir("wemixvisor-checks-")
+    try {
+      const ok = path.join(dir, "ok.sh")
+      fs.writeFileSync(ok, "#!/bin/sh\n", { mode: 0o755 })
+      const plain = path.join(dir, "plain.sh")
+      fs.writeFileSync(plain, "#!/bin/sh\n", { mode: 0o644 })
+      const check = (env: Record<string, string>) =>
+        Effect.runSync(Effect.flip(Effect.flatMap(loadConfig({ env: { ...base, ...env } }), checkRunnable)))
+      const pass = (env: Record<string, string>) =>
+        Effect.runSync(Effect.exit(Effect.flatMap(loadConfig({ env: { ...base, ...env } }), checkRunnable)))
+      expect(check({ DAEMON_VERIFY_MIN_UP: "10s", DAEMON_VERIFY_TIMEOUT: "3s" })).toMatchObject({
+        variable: "DAEMON_VERIFY_MIN_UP",
+        problem: expect.stringContaining("must be shorter than DAEMON_VERIFY_TIMEOUT (3s)")
+      })
+      expect(check({ DAEMON_VERIFY_MIN_UP: "3s", DAEMON_VERIFY_TIMEOUT: "3s" }).variable).toBe("DAEMON_VERIFY_MIN_UP")
+      expect(check({ DAEMON_PRE_UPGRADE: "/nonexistent/migrate.sh" })).toMatchObject({
+        variable: "DAEMON_PRE_UPGRADE",
+        value: "/nonexistent/migrate.sh",
+        problem: expect.stringContaining("does not exist")
+      })
+      expect(check({ DAEMON_PRE_STOP: dir }).problem).toContain("is not a file")
+      expect(check({ DAEMON_PRE_STOP: plain }).problem).toContain("not executable")
+      expect(Exit.isSuccess(pass({ DAEMON_PRE_STOP: ok, DAEMON_PRE_UPGRADE: ok, DAEMON_VERIFY_MIN_UP: "5s" }))).toBe(true)
+    } finally {
+      cleanup(dir)
     }
   })
 })

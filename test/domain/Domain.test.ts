@@ -18,6 +18,15 @@ describe("Height", () => {
     expect(heightFromBigInt(2n ** 53n)).toBeUndefined()
     expect(heightFromBigInt(-1n)).toBeUndefined()
   })
+  it("a height past 2^53 - 1 is told the limit, not that it is not whole (issue #12 item 16)", async () => {
+    const { decodeHeightArg } = await import("../../src/upgrades/Operations.js")
+    for (const raw of ["9007199254740992", "9007199254740993", "99999999999999999999"]) {
+      const r = decodeHeightArg(raw)
+      expect(Either.isLeft(r) && r.left.message, raw).toBe(`invalid height: a height must be at most ${Number.MAX_SAFE_INTEGER}`)
+    }
+    const frac = Schema.decodeUnknownEither(Schema.Struct({ h: HeightFromString }))({ h: "1.5" })
+    expect(Either.isLeft(frac)).toBe(true)
+  })
   it("parses from text strictly", () => {
     const p = Schema.decodeEither(HeightFromString)
     expect(p("1500000")).toEqual(Either.right(1500000))

@@ -158,6 +158,13 @@ describe("binaries by URL, prepared ahead of the height", () => {
     // Asked again on demand, through the running supervisor's API: the same answer, exit 1.
     const again = await cli(s, ["upgrade", "prepare", "v2", "--remote", `http://${s.env.WEMIXVISOR_API_ADDR}`])
     expect(again.code).toBe(1)
+    // Nothing to prepare from (no binary in place, no URL): bad input, 2, locally and through the API alike.
+    expect((await cli(s, ["upgrade", "schedule", "v9", String(H + 50)])).code).toBe(0)
+    for (const remote of [[], ["--remote", `http://${s.env.WEMIXVISOR_API_ADDR}`]]) {
+      const none = await cli(s, ["upgrade", "prepare", "v9", ...remote])
+      expect(none.code, remote.join(" ") || "local").toBe(2)
+      expect(none.stderr).toMatch(/upgrades\/v9\/bin\/gwemix:? does not exist/)
+    }
     expect(again.stderr).toContain("checksum mismatch")
     // And over REST, a download without a checksum is refused with 400, nothing written.
     const before = fs.readFileSync(path.join(s.root, "upgrade-plan.json"), "utf8")

@@ -6,6 +6,7 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { cliBin, waitFor } from "../support/fixtures.js"
+import { attachOutput } from "../support/output.js"
 
 export interface CliResult {
   readonly code: number | null
@@ -40,6 +41,7 @@ export const startRun = (env: Record<string, string>, nodeArgs: ReadonlyArray<st
   let logs = ""
   proc.stderr!.on("data", (c) => (logs += String(c)))
   proc.stdout!.on("data", () => {})
+  attachOutput(`wemixvisor run (pid ${proc.pid}), stderr`, () => logs)
   const exited = new Promise<number | null>((resolve) => proc.on("exit", (code) => resolve(code)))
   return {
     proc,

@@ -11,6 +11,7 @@ import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
 import { anvilBin, anvilWrapper, blockNumber, cleanup, cliBin, freePort, rpc, tempDir, waitFor, writeScript } from "../support/fixtures.js"
+import { attachOutput } from "../support/output.js"
 
 // ---------------------------------------------------------------------------
 // A private copy of the built CLI. Other people rebuild dist/ while these
@@ -55,6 +56,7 @@ export const startRun = (env: Record<string, string>): Run => {
   const proc = spawn(process.execPath, [cliCopy(), "run"], { env: baseEnv(env), stdio: ["ignore", "ignore", "pipe"] })
   let logs = ""
   proc.stderr!.on("data", (c) => (logs += String(c)))
+  attachOutput(`wemixvisor run (pid ${proc.pid}), stderr`, () => logs)
   const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     proc.on("exit", (code, signal) => resolve({ code, signal }))
   )
@@ -168,6 +170,8 @@ export interface Scenario {
   /** Live node processes of this home (wrappers, anvil, broken nodes). */
   readonly nodeProcesses: () => Array<{ readonly pid: number; readonly argv: Array<string> }>
   readonly start: (env?: Record<string, string>) => Run
+  /** Every run started, in order. */
+  readonly runs: () => ReadonlyArray<Run>
   /** Kills what the scenario left running (by pid) and removes the home. */
   readonly dispose: () => void
 }
@@ -336,6 +340,7 @@ export const makeScenario = async (opts: { readonly rpcPort?: number; readonly e
       runs.push(r)
       return r
     },
+    runs: () => runs,
     dispose: () => {
       for (const r of runs) if (r.alive()) r.proc.kill("SIGKILL")
       for (const p of processesMentioning(home)) {
@@ -439,12 +444,35 @@ export const tcpProxy = async (target: number): Promise<Proxy> => {
 // ---------------------------------------------------------------------------
 // What an operator checks after an upgrade
 
-/** Waits until the plan gives `name` a final status (`done` or `failed`). */
-export const settled = (s: Scenario, name: string, timeoutMs = 20_000) =>
-  waitFor(`upgrade ${name} to end`, () => {
+/**
+ * Waits for the end of upgrade `name`, in the order the orchestrator ends one
+ * (its `close()`): a final status (`done` or `failed`) in the plan, then the
+ * history's last line (`done:ok` / `upgrade:failed`), the event
+ * (`upgrade-completed` / `upgrade-failed`) on a run's stderr, and last the
+ * journal's removal. The plan alone is not the end: it is written first, so a
+ * test that settles on it reads the history and the events too early under load.
+ */
+export const settled = async (s: Scenario, name: string, timeoutMs = 20_000): Promise<PlanUpgrade> => {
+  let missing = "a final status in the plan"
+  const ended = (): PlanUpgrade | undefined => {
     const u = s.upgrade(name)
-    return u !== undefined && (u.status === "done" || u.status === "failed") ? u : undefined
-  }, timeoutMs)
+    if (u === undefined || (u.status !== "done" && u.status !== "failed")) return undefined
+    const [line, event] = u.status === "done" ? ["done:ok", "upgrade-completed"] : ["upgrade:failed", "upgrade-failed"]
+    missing = `its history line ${line}`
+    if (!steps(s, name).includes(line)) return undefined
+    missing = `its ${event} event`
+    const named = (e: Record<string, unknown>) => (e.annotations as { name?: unknown } | undefined)?.name === name
+    if (!s.runs().some((r) => r.events(event).some(named))) return undefined
+    missing = "its journal's removal"
+    if ((s.journal() as { name?: unknown } | undefined)?.name === name) return undefined
+    return u
+  }
+  try {
+    return await waitFor(`upgrade ${name} to end`, ended, timeoutMs)
+  } catch (e) {
+    throw new Error(`${(e as Error).message}: no ${missing} yet (plan: ${JSON.stringify(s.upgrade(name))})`)
+  }
+}
 
 /** Exactly one node: one process of the home, the one node.pid names, and it serves the port. */
 export const oneNode = async (s: Scenario) => {

@@ -17,7 +17,7 @@ describe("WEMIXVISOR_TEST_CRASH_AT (live hook)", () => {
       fs.writeFileSync(
         entry,
         `import { Effect } from "effect"
-import { crashHookFromEnv } from ${JSON.stringify(path.join(repoRoot, "src/orchestrator/Orchestrator.ts"))}
+import { crashHookFromEnv } from ${JSON.stringify(path.join(repoRoot, "src/orchestrator/CrashPoints.ts"))}
 const program = Effect.gen(function* () {
   const hook = yield* crashHookFromEnv(process.env.WEMIXVISOR_TEST_CRASH_AT)
   for (const [step, phase] of [["stop", "journaled"], ["stop", "applied"], ["switch", "journaled"], ["switch", "applied"]] as const) {

@@ -4,7 +4,8 @@ import * as fs from "node:fs"
 import { setStatus } from "../../src/domain/Plan.js"
 import { StatusObject } from "../../src/domain/Status.js"
 import type { Target } from "../../src/domain/Target.js"
-import { crashHookFromEnv, parseCrashAt, quietTick } from "../../src/orchestrator/Orchestrator.js"
+import { crashHookFromEnv, parseCrashAt } from "../../src/orchestrator/CrashPoints.js"
+import { quietTick } from "../../src/orchestrator/Loop.js"
 import * as Cadence from "../../src/platform/Cadence.js"
 import {
   corruptPlan,
@@ -620,6 +621,8 @@ describe("Orchestrator: recovery replays the journal forward", () => {
 describe("Orchestrator: status", () => {
   const keys = [
     "supervisor",
+    "home",
+    "supervisor_pid",
     "current_height",
     "node_state",
     "node_pid",

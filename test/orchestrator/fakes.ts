@@ -4,14 +4,14 @@
  * the one node process) that outlives a supervisor run, so a test can kill a
  * run at any step and start the next one on the same world.
  */
-import { Context, Deferred, Effect, Either, Exit, Layer, Option, PubSub, Queue, Ref, Scope, Stream, SubscriptionRef } from "effect"
+import { Context, Deferred, Effect, Either, Exit, Layer, Logger, Option, PubSub, Queue, Ref, Scope, Stream, SubscriptionRef } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Backup from "../../src/binaries/Backup.js"
 import { BinaryStore } from "../../src/binaries/BinaryStore.js"
 import { type PrepareError, Preparer } from "../../src/binaries/Preparer.js"
 import { AppConfig, loadConfig, type WemixvisorConfig } from "../../src/config/Config.js"
-import { BinaryInvalid, FileCorrupt, NodeUnreachable, SpawnFailed } from "../../src/domain/Errors.js"
+import { BinaryInvalid, FileCorrupt, type IoError, NodeUnreachable, type PlanLocked, SpawnFailed } from "../../src/domain/Errors.js"
 import { type Height, makeHeight } from "../../src/domain/Height.js"
 import { initialNodeStatus, type NodeExit, type NodeStatus } from "../../src/domain/Node.js"
 import { schedule } from "../../src/domain/Plan.js"
@@ -21,8 +21,9 @@ import { type EventInput, Events } from "../../src/events/Events.js"
 import { HeightProvider } from "../../src/height/HeightProvider.js"
 import { NodeProcess } from "../../src/node/NodeProcess.js"
 import * as Hooks from "../../src/orchestrator/Hooks.js"
-import { type CrashHook, Orchestrator, type OrchestratorService } from "../../src/orchestrator/Orchestrator.js"
-import * as Orch from "../../src/orchestrator/Orchestrator.js"
+import * as CrashPoints from "../../src/orchestrator/CrashPoints.js"
+import { Orchestrator, type OrchestratorService } from "../../src/orchestrator/Orchestrator.js"
+import * as OrchestratorLive from "../../src/orchestrator/OrchestratorLive.js"
 import { History, type HistoryRecord } from "../../src/upgrades/History.js"
 import { type PlanSnapshot, PlanStore, UpgradeSource } from "../../src/upgrades/PlanStore.js"
 import { cleanup, tempDir } from "../support/fixtures.js"
@@ -44,6 +45,14 @@ export interface World {
   readonly spawnFails: Ref.Ref<ReadonlySet<Target>>
   readonly plan: Ref.Ref<Either.Either<UpgradePlan, FileCorrupt>>
   readonly planWrites: Ref.Ref<number>
+  /** Calls of PlanStore.update, written or not. */
+  readonly planUpdates: Ref.Ref<number>
+  /** While some, PlanStore.update fails with it (a lock held by another writer past PlanStore's wait, a full disk). */
+  readonly planUpdateFails: Ref.Ref<Option.Option<PlanLocked | IoError>>
+  /** While some, listing the backups fails with it. */
+  readonly backupListFails: Ref.Ref<Option.Option<IoError>>
+  /** Every line the orchestrator logged, as "<LEVEL> <message>". */
+  readonly logs: Array<string>
   readonly snapshots: SubscriptionRef.SubscriptionRef<PlanSnapshot>
   readonly events: Ref.Ref<ReadonlyArray<EventInput>>
   readonly history: Ref.Ref<ReadonlyArray<HistoryRecord>>
@@ -98,6 +107,10 @@ export const makeWorld = (env: Record<string, string> | ((dir: string) => Record
       spawnFails: yield* Ref.make<ReadonlySet<Target>>(new Set()),
       plan: yield* Ref.make<Either.Either<UpgradePlan, FileCorrupt>>(Either.right(UpgradePlan.empty)),
       planWrites: yield* Ref.make(0),
+      planUpdates: yield* Ref.make(0),
+      planUpdateFails: yield* Ref.make(Option.none<PlanLocked | IoError>()),
+      backupListFails: yield* Ref.make(Option.none<IoError>()),
+      logs: [],
       snapshots: yield* SubscriptionRef.make<PlanSnapshot>({ _tag: "Valid", plan: UpgradePlan.empty }),
       events: yield* Ref.make<ReadonlyArray<EventInput>>([]),
       history: yield* Ref.make<ReadonlyArray<HistoryRecord>>([]),
@@ -261,6 +274,9 @@ const worldLayers = (w: World, node: Context.Tag.Service<NodeProcess>) => {
     read: Ref.get(w.plan).pipe(Effect.flatMap(Either.match({ onLeft: Effect.fail, onRight: Effect.succeed }))),
     update: (f) =>
       Effect.gen(function* () {
+        yield* Ref.update(w.planUpdates, (n) => n + 1)
+        const fails = yield* Ref.get(w.planUpdateFails)
+        if (Option.isSome(fails)) return yield* Effect.fail(fails.value)
         const current = yield* Ref.get(w.plan)
         if (Either.isLeft(current)) return yield* Effect.fail(current.left)
         const [a, next] = yield* f(current.right)
@@ -331,6 +347,7 @@ const worldLayers = (w: World, node: Context.Tag.Service<NodeProcess>) => {
       // The real copies, logged with the node's steps so a test sees their order.
       return Backup.Backups.of({
         ...real,
+        list: Ref.get(w.backupListFails).pipe(Effect.flatMap(Option.match({ onNone: () => real.list, onSome: Effect.fail }))),
         create: (u) => real.create(u).pipe(Effect.tap((b) => append(w.log, `backup:${b.id}`))),
         restore: (b) => real.restore(b).pipe(Effect.tap(() => append(w.log, `restore:${b.id}`)))
       })
@@ -358,17 +375,29 @@ const worldLayers = (w: World, node: Context.Tag.Service<NodeProcess>) => {
   )
 }
 
+const captureLogs = (w: World) =>
+  Logger.make(({ logLevel, message }) => {
+    w.logs.push(`${logLevel.label} ${(Array.isArray(message) ? message : [message]).map(String).join(" ")}`)
+  })
+
 /** Starts a supervisor run on `w`; `crashAt` ("<step>:<phase>") freezes it there, as WEMIXVISOR_TEST_CRASH_AT kills it. */
 export const startRun = (w: World, opts: { readonly crashAt?: string } = {}) =>
   Effect.gen(function* () {
     const scope = yield* Scope.make()
     const crashed = yield* Deferred.make<string>()
-    const hook: CrashHook = (step, phase) =>
+    const hook: CrashPoints.CrashHook = (step, phase) =>
       `${step}:${phase}` === opts.crashAt ? Deferred.succeed(crashed, `${step}:${phase}`).pipe(Effect.zipRight(Effect.never)) : Effect.void
     const status = yield* SubscriptionRef.make<NodeStatus>(initialNodeStatus)
     const exits = yield* PubSub.unbounded<Exited>()
     const node = fakeNode(w, status, exits, yield* Ref.make(false))
-    const ctx = yield* Layer.buildWithScope(Orch.layerWithCrashHook(hook).pipe(Layer.provide(worldLayers(w, node.service))), scope)
+    const ctx = yield* Layer.buildWithScope(
+      OrchestratorLive.layer.pipe(
+        Layer.provide(CrashPoints.layerOf(hook)),
+        Layer.provide(worldLayers(w, node.service)),
+        Layer.provide(Logger.add(captureLogs(w)))
+      ),
+      scope
+    )
     const close = Scope.close(scope, Exit.void)
     yield* Effect.addFinalizer(() => close)
     const run: Run = {

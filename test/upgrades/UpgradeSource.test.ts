@@ -1,5 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Effect, Layer, Option, Ref, Stream } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
+import * as Stream from "effect/Stream"
+import * as TestClock from "effect/TestClock"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { type Height, makeHeight } from "../../src/domain/Height.js"
@@ -9,6 +15,8 @@ import { type PlanSnapshot, layer as planStoreLayer, PlanStore } from "../../src
 import { makeUpgradeSource } from "../../src/upgrades/PlanWatcher.js"
 import { layer as upgradeSourceLayer, UpgradeSource } from "../../src/upgrades/UpgradeSource.js"
 import { AppConfig } from "../../src/config/Config.js"
+import { awaitSleepers, settle } from "../node/support.js"
+import { sleep } from "../support/fixtures.js"
 import { configLayer, eventually, readJson, tempHome, writeAtomically, heightLayer } from "./support.js"
 
 const NOW = "2026-01-01T00:00:00.000Z"
@@ -97,15 +105,19 @@ describe("UpgradeSource: the plan file", () => {
       expect([...late].map(namesOf)).toEqual([["v1", "v2"]])
     }))
 
-  it.scopedLive("the poll alone (fs.watch off) sees an external write within about one poll interval", () =>
+  it.scoped("the poll alone (fs.watch off) sees an external write within one poll interval", () =>
     Effect.gen(function* () {
       const t = yield* setup({ watch: false, poll: "50ms" })
       yield* eventually("the first snapshot", t.last)
-      const started = Date.now()
+      // The poll's next check is asleep on the TestClock, and its first one is over.
+      yield* awaitSleepers(1)
+      yield* settle
       writeAtomically(t.plan, planText(upgrade("v2", 200)))
+      yield* settle
+      expect(namesOf(yield* t.last)).toEqual([])
+      yield* TestClock.adjust("50 millis")
+      // The clock stays at one interval: only the file read is waited for.
       yield* eventually("the new plan", Effect.map(t.last, (s) => namesOf(s)?.length === 1), "2 seconds")
-      // 50 ms poll plus generous slack for a shared two-core machine.
-      expect(Date.now() - started).toBeLessThan(400)
     }))
 
   it.scopedLive("file events alone (a poll of an hour) see an external write at once", () =>
@@ -208,17 +220,25 @@ describe("UpgradeSource: the upgrade-info.json drop-in", () => {
       expect((readJson(t.plan) as { upgrades: Array<{ height: number }> }).upgrades[0]!.height).toBe(1)
     }))
 
-  it.scopedLive("a drop-in written in several parts is not consumed half-written", () =>
+  it.scoped("a drop-in written in several parts is not consumed half-written", () =>
     Effect.gen(function* () {
       const t = yield* setup({ poll: "200ms", head: 100 })
       yield* eventually("the first snapshot", t.last)
+      yield* awaitSleepers(1)
       const text = JSON.stringify({ name: "v2", height: 200, info: "x".repeat(200) })
       const parts = [text.slice(0, 10), text.slice(10, 40), text.slice(40, 120), text.slice(120)]
-      // A writer that is neither atomic nor quick: every part is a file event and a chance to read it half-done.
+      // A writer that is neither atomic nor quick: a part every half poll interval, every part a file
+      // event and a chance to read it half-done (the real pause lets that event's check run).
       fs.writeFileSync(t.dropIn, parts[0]!)
       for (const part of parts.slice(1)) {
-        yield* Effect.sleep("25 millis")
+        yield* Effect.promise(() => sleep(30))
+        yield* TestClock.adjust("100 millis")
         fs.appendFileSync(t.dropIn, part)
+      }
+      // Unchanged from now on: consumed once a whole poll interval has seen it so.
+      for (let i = 0; i < 5 && !fs.existsSync(t.dropIn + ".merged"); i++) {
+        yield* Effect.promise(() => sleep(30))
+        yield* TestClock.adjust("200 millis")
       }
       yield* eventually("upgrade-info.json.merged", Effect.sync(() => fs.existsSync(t.dropIn + ".merged")))
       expect(fs.readFileSync(t.dropIn + ".merged", "utf8")).toBe(text)

@@ -10,7 +10,7 @@ import { AppConfig, loadConfig } from "../../src/config/Config.js"
 import { NodeUnreachable } from "../../src/domain/Errors.js"
 import type { Height } from "../../src/domain/Height.js"
 import { HeightProvider } from "../../src/height/HeightProvider.js"
-import { cleanup, tempDir } from "../support/fixtures.js"
+import { cleanup, sleep, tempDir } from "../support/fixtures.js"
 
 /** A temp DAEMON_HOME with its wemixvisor folder, removed with the scope. */
 export const tempHome = Effect.acquireRelease(
@@ -53,7 +53,10 @@ export const heightLayer = (ref: Ref.Ref<Option.Option<Height>>): Layer.Layer<He
     )
   })
 
-/** Polls `check` (real time) until it yields a value, or dies naming `what`. */
+/**
+ * Polls `check` until it yields a value, or dies naming `what`. It waits for
+ * real I/O (files, fs.watch), so it waits in real time, also under TestClock.
+ */
 export const eventually = <A, E, R>(
   what: string,
   check: Effect.Effect<A | undefined | false, E, R>,
@@ -65,7 +68,7 @@ export const eventually = <A, E, R>(
       const v = yield* check
       if (v !== undefined && v !== false) return v
       if (Date.now() > deadline) return yield* Effect.dieMessage(`timed out after ${Duration.format(timeout)} waiting for ${what}`)
-      yield* Effect.sleep("20 millis")
+      yield* Effect.promise(() => sleep(20))
     }
   })
 

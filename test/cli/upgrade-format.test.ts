@@ -1,0 +1,36 @@
+/*
+ * Text output never passes operator-supplied or node-reported text to the
+ * terminal raw (issue #12 item 17): a crafted --info must not fake a table
+ * row or send escape sequences.
+ */
+import { afterEach, describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { safeText } from "../../src/cli/upgrade-format.js"
+import { makeHome as home, removeHomes, restoreEnv, runCli } from "./support.js"
+
+afterEach(() => {
+  restoreEnv()
+  removeHomes()
+})
+
+describe("safe text output", () => {
+  it("control characters, C1 and bidi overrides are shown escaped; ordinary text (Unicode included) is kept", () => {
+    expect(safeText("Mont Blanc — 몽블랑")).toBe("Mont Blanc — 몽블랑")
+    expect(safeText("a\nv9    1     done")).toBe("a\\nv9    1     done")
+    expect(safeText("\u001b[2J\u001b]0;pwned\u0007")).toBe("\\x1b[2J\\x1b]0;pwned\\x07")
+    expect(safeText("\r\t\u0000\u007f\u009b")).toBe("\\r\\t\\x00\\x7f\\x9b")
+    expect(safeText("evil\u202etxt.exe\u2066")).toBe("evil\\u202etxt.exe\\u2066")
+  })
+
+  it.live("upgrade list: an --info with a newline and an escape sequence stays on its row, escaped; --json keeps it exact", () =>
+    Effect.gen(function* () {
+      const h = home()
+      expect((yield* runCli(["init", h.binary("v1")], h.env)).code).toBe(0)
+      const info = "ok\nv9    1       done\u001b[31m"
+      expect((yield* runCli(["upgrade", "schedule", "v2", "100000000", "--force", "--info", info], h.env)).code).toBe(0)
+      const text = yield* runCli(["upgrade", "list"], h.env)
+      expect(text.stdout).toBe("NAME  HEIGHT     STATUS     INFO\nv2    100000000  scheduled  ok\\nv9    1       done\\x1b[31m\n")
+      const json = yield* runCli(["upgrade", "list", "--json"], h.env)
+      expect(JSON.parse(json.stdout).upgrades[0].info).toBe(info)
+    }))
+})

@@ -2,6 +2,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { pipeline } from "node:stream/promises"
 import * as tar from "tar"
 import * as yauzl from "yauzl"
 import { ArchiveRefused } from "./Errors.js"
@@ -138,6 +139,26 @@ const TAR_TYPES: Readonly<Record<string, ArchiveEntry["type"]>> = {
 const refuse = (source: string) => (cause: unknown) =>
   new ArchiveRefused({ source, problem: cause instanceof Error ? cause.message : String(cause) })
 
+/**
+ * A step that writes into the extraction folder, given an AbortSignal. On
+ * interruption the signal is aborted and the interruption waits until the step
+ * has settled, so nothing is written once it is over (the caller then removes
+ * the folder). Effect.tryPromise would stop waiting at once and leave the
+ * step writing.
+ */
+const writing = <A>(step: (signal: AbortSignal) => Promise<A>, onError: (cause: unknown) => ArchiveRefused) =>
+  Effect.async<A, ArchiveRefused>((resume) => {
+    const controller = new AbortController()
+    const settled = step(controller.signal).then(
+      (a) => resume(Effect.succeed(a)),
+      (e) => resume(Effect.fail(onError(e)))
+    )
+    return Effect.promise(() => {
+      controller.abort()
+      return settled
+    })
+  })
+
 const listTar = (file: string, source: string) =>
   Effect.tryPromise({
     try: async () => {
@@ -158,20 +179,32 @@ const listTar = (file: string, source: string) =>
     catch: refuse(source)
   })
 
+/**
+ * Once aborted, node-tar is told to skip every further entry and the rest of
+ * the archive is read through: it has no abort that waits for the entry being
+ * written, and 'close' (all writes done) only comes at the end of its input.
+ */
 const extractTar = (file: string, dir: string, source: string) =>
-  Effect.tryPromise({
-    // strict: every warning (a stripped path, a bad header) fails the extraction instead of being skipped.
-    try: () =>
-      tar.x({
-        file,
-        cwd: dir,
-        strict: true,
-        preservePaths: false,
-        preserveOwner: false,
-        unlink: false
+  writing(
+    (signal) =>
+      new Promise<void>((resolve, reject) => {
+        // strict: every warning (a stripped path, a bad header) fails the extraction instead of being skipped.
+        const unpack = new tar.Unpack({
+          cwd: dir,
+          strict: true,
+          preservePaths: false,
+          preserveOwner: false,
+          unlink: false,
+          filter: () => !signal.aborted
+        })
+        unpack.once("error", reject)
+        unpack.once("close", () => resolve())
+        const input = fs.createReadStream(file)
+        input.once("error", reject)
+        input.pipe(unpack)
       }),
-    catch: refuse(source)
-  })
+    refuse(source)
+  )
 
 // ---------------------------------------------------------------------------
 // zip
@@ -251,56 +284,69 @@ const listZip = async (zip: yauzl.ZipFile) => {
   return { items, unsupported }
 }
 
-const writeZipFile = async (zip: yauzl.ZipFile, item: ZipItem, dest: string) => {
+/** One file entry; on abort both streams are destroyed and it returns only once the output is closed. */
+const writeZipFile = async (zip: yauzl.ZipFile, item: ZipItem, dest: string, signal: AbortSignal) => {
   await fs.promises.mkdir(path.dirname(dest), { recursive: true })
+  signal.throwIfAborted()
   const input = await readStream(zip, item.entry)
   // wx: never overwrite — a second entry with the same name is refused, and an existing symlink is not followed.
   const output = fs.createWriteStream(dest, { flags: "wx", mode: item.mode & 0o777 })
-  await new Promise<void>((resolve, reject) => {
-    input.once("error", reject)
-    output.once("error", reject)
-    output.once("close", () => resolve())
-    input.pipe(output)
-  })
+  const closed = new Promise<void>((resolve) => output.once("close", () => resolve()))
+  try {
+    await pipeline(input, output, { signal })
+  } finally {
+    await closed
+  }
   await fs.promises.chmod(dest, item.mode & 0o777)
 }
 
-const extractZip = (file: string, dir: string, source: string) =>
-  Effect.acquireUseRelease(
-    Effect.tryPromise({ try: () => openZip(file), catch: (e) => new ArchiveRefused({ source, problem: zipProblem(e as Error) }) }),
+/** One entry of a checked zip: a folder or a file (links come after every file). */
+const writeZipEntry = async (zip: yauzl.ZipFile, item: ZipItem, dir: string, signal: AbortSignal) => {
+  const dest = path.join(dir, item.entry.fileName)
+  if (item.type === "directory") await fs.promises.mkdir(dest, { recursive: true, mode: item.mode & 0o777 })
+  else if (item.type === "file") await writeZipFile(zip, item, dest, signal)
+}
+
+const writeZipLink = async (item: ZipItem, dir: string) => {
+  const dest = path.join(dir, item.entry.fileName)
+  await fs.promises.mkdir(path.dirname(dest), { recursive: true })
+  await fs.promises.symlink(item.linkpath!, dest)
+}
+
+/** Entry by entry, each its own interruptible step, so an interruption stops between entries or inside a file. */
+const extractZip = (file: string, dir: string, source: string) => {
+  const refused = (e: unknown) => new ArchiveRefused({ source, problem: zipProblem(e as Error) })
+  return Effect.acquireUseRelease(
+    Effect.tryPromise({ try: () => openZip(file), catch: refused }),
     (zip) =>
-      Effect.tryPromise({
-        try: async () => {
-          const { items, unsupported } = await listZip(zip)
-          if (items.length === 0) throw new Error("it has no entries")
-          const checked = checkEntries(
+      Effect.gen(function* () {
+        const { items, unsupported } = yield* Effect.tryPromise({ try: () => listZip(zip), catch: refused })
+        if (items.length === 0) return yield* refused(new Error("it has no entries"))
+        yield* Effect.mapError(
+          checkEntries(
             items.map((i) => (i.linkpath !== undefined ? { path: i.entry.fileName, type: i.type, linkpath: i.linkpath } : { path: i.entry.fileName, type: i.type })),
             unsupported
-          )
-          if (Either.isLeft(checked)) throw new Error(checked.left)
-          for (const item of items) {
-            const dest = path.join(dir, item.entry.fileName)
-            if (item.type === "directory") await fs.promises.mkdir(dest, { recursive: true, mode: item.mode & 0o777 })
-            else if (item.type === "file") await writeZipFile(zip, item, dest)
-          }
-          // Links last, so no file is ever written through one.
-          for (const item of items) {
-            if (item.type !== "symlink") continue
-            const dest = path.join(dir, item.entry.fileName)
-            await fs.promises.mkdir(path.dirname(dest), { recursive: true })
-            await fs.promises.symlink(item.linkpath!, dest)
-          }
-        },
-        catch: (e) => new ArchiveRefused({ source, problem: zipProblem(e as Error) })
+          ),
+          (problem) => new ArchiveRefused({ source, problem })
+        )
+        yield* Effect.forEach(items, (item) => writing((signal) => writeZipEntry(zip, item, dir, signal), refused), { discard: true })
+        // Links last, so no file is ever written through one.
+        yield* Effect.forEach(
+          items.filter((i) => i.type === "symlink"),
+          (item) => writing(() => writeZipLink(item, dir), refused),
+          { discard: true }
+        )
       }),
     (zip) => Effect.sync(() => zip.close())
   )
+}
 
 // ---------------------------------------------------------------------------
 
 /**
  * Extracts an archive into `dir` (an empty folder), after checking every
  * entry. On refusal `dir` may hold a partial tree; the caller discards it.
+ * Interruptible: once an interruption is over nothing more is written to `dir`.
  */
 export const extractArchive = (
   kind: Exclude<ArtifactKind, "binary">,
@@ -312,10 +358,7 @@ export const extractArchive = (
     ? extractZip(file, dir, source)
     : Effect.gen(function* () {
         const { entries, unsupported } = yield* listTar(file, source)
-        yield* Either.match(checkEntries(entries, unsupported), {
-          onLeft: (problem) => Effect.fail(new ArchiveRefused({ source, problem })),
-          onRight: () => Effect.void
-        })
+        yield* Effect.mapError(checkEntries(entries, unsupported), (problem) => new ArchiveRefused({ source, problem }))
         yield* extractTar(file, dir, source)
       })
 

@@ -9,6 +9,7 @@ import { AppConfig } from "../config/Config.js"
 import { IoError } from "../domain/Errors.js"
 import type { UpgradeName } from "../domain/Upgrade.js"
 import { isErrno } from "../platform/Errno.js"
+import { ioPromise } from "../platform/Files.js"
 import { isAlive } from "../platform/Proc.js"
 import { BackupFailed, formatBytes, InsufficientSpace } from "./Errors.js"
 
@@ -102,9 +103,6 @@ interface Node {
   readonly stat: fs.Stats
 }
 
-const io = <A>(op: string, file: string, f: () => Promise<A>) =>
-  Effect.tryPromise({ try: f, catch: (cause) => new IoError({ op, path: file, cause }) })
-
 /** Every entry of a tree, parents before children, without following links. */
 const walk = (root: string): Effect.Effect<ReadonlyArray<Node>, IoError> =>
   Effect.gen(function* () {
@@ -113,10 +111,10 @@ const walk = (root: string): Effect.Effect<ReadonlyArray<Node>, IoError> =>
     for (let i = 0; i < queue.length; i++) {
       const rel = queue[i]!
       const full = path.join(root, rel)
-      const stat = yield* io("read", full, () => fs.promises.lstat(full))
+      const stat = yield* ioPromise("read", full, () => fs.promises.lstat(full))
       out.push({ rel, stat })
       if (stat.isDirectory()) {
-        const names = yield* io("list", full, () => fs.promises.readdir(full))
+        const names = yield* ioPromise("list", full, () => fs.promises.readdir(full))
         for (const n of names.sort()) queue.push(path.join(rel, n))
       }
     }
@@ -128,7 +126,7 @@ const treeSize = (nodes: ReadonlyArray<Node>) =>
   nodes.reduce((sum, n) => sum + (n.stat.isFile() ? n.stat.size : 4096), 0)
 
 const fsync = (file: string) =>
-  io("sync", file, async () => {
+  ioPromise("sync", file, async () => {
     const h = await fs.promises.open(file, "r")
     try {
       await h.sync()
@@ -160,13 +158,13 @@ const copyTree = (src: string, dst: string, nodes: ReadonlyArray<Node>): Effect.
     const dirs = nodes.filter((n) => n.stat.isDirectory())
     for (const n of dirs) {
       const [, to] = at(n)
-      yield* io("create", to, () => fs.promises.mkdir(to, { mode: 0o700 }))
+      yield* ioPromise("create", to, () => fs.promises.mkdir(to, { mode: 0o700 }))
     }
     yield* Effect.forEach(
       nodes.filter((n) => n.stat.isFile()),
       (n) => {
         const [from, to] = at(n)
-        return io("copy", from, async () => {
+        return ioPromise("copy", from, async () => {
           await fs.promises.copyFile(from, to, fs.constants.COPYFILE_FICLONE | fs.constants.COPYFILE_EXCL)
           await fs.promises.chmod(to, n.stat.mode & 0o7777)
           await fs.promises.utimes(to, n.stat.atime, n.stat.mtime)
@@ -177,7 +175,7 @@ const copyTree = (src: string, dst: string, nodes: ReadonlyArray<Node>): Effect.
     for (const n of nodes) {
       const [from, to] = at(n)
       if (n.stat.isSymbolicLink()) {
-        yield* io("copy link", from, async () => {
+        yield* ioPromise("copy link", from, async () => {
           await fs.promises.symlink(await fs.promises.readlink(from), to)
           await fs.promises.lutimes(to, n.stat.atime, n.stat.mtime)
         })
@@ -187,7 +185,7 @@ const copyTree = (src: string, dst: string, nodes: ReadonlyArray<Node>): Effect.
     }
     for (const n of [...dirs].reverse()) {
       const [, to] = at(n)
-      yield* io("set mode of", to, async () => {
+      yield* ioPromise("set mode of", to, async () => {
         await fs.promises.chmod(to, n.stat.mode & 0o7777)
         await fs.promises.utimes(to, n.stat.atime, n.stat.mtime)
       })
@@ -240,7 +238,7 @@ const realOrSelf = (p: string) => {
 
 const TEMP = /^\.tmp-.+-(\d+)$/
 
-const removeTree = (p: string) => io("remove", p, () => fs.promises.rm(p, { recursive: true, force: true }))
+const removeTree = (p: string) => ioPromise("remove", p, () => fs.promises.rm(p, { recursive: true, force: true }))
 
 const fsyncDir = (dir: string) => fsync(dir)
 
@@ -259,7 +257,7 @@ export const make = (settings: BackupSettings): Effect.Effect<BackupsService, ne
         yield* Effect.logDebug(`copy of ${formatBytes(bytes)} into ${dir}: ${formatBytes(available)} free`)
       })
 
-    const list: BackupsService["list"] = io("list", backupsDir, async () => {
+    const list: BackupsService["list"] = ioPromise("list", backupsDir, async () => {
       try {
         return await fs.promises.readdir(backupsDir)
       } catch (e) {
@@ -286,7 +284,7 @@ export const make = (settings: BackupSettings): Effect.Effect<BackupsService, ne
 
     /** Temp folders of backups whose process died mid-copy. */
     const removeStaleTemps = Effect.gen(function* () {
-      const names = yield* io("list", backupsDir, () => fs.promises.readdir(backupsDir))
+      const names = yield* ioPromise("list", backupsDir, () => fs.promises.readdir(backupsDir))
       for (const n of names) {
         const m = TEMP.exec(n)
         if (m && !isAlive(Number(m[1]))) yield* removeTree(path.join(backupsDir, n))
@@ -314,7 +312,7 @@ export const make = (settings: BackupSettings): Effect.Effect<BackupsService, ne
           catch: () => new BackupFailed({ path: dataDir, problem: "the data dir does not exist (set DAEMON_DATA_DIR to the node's data folder)" })
         })
         if (!dataStat.isDirectory()) return yield* new BackupFailed({ path: dataDir, problem: "DAEMON_DATA_DIR is not a folder" })
-        yield* io("create", backupsDir, () => fs.promises.mkdir(backupsDir, { recursive: true }))
+        yield* ioPromise("create", backupsDir, () => fs.promises.mkdir(backupsDir, { recursive: true }))
         yield* removeStaleTemps
         const nodes = yield* walk(dataDir)
         const bytes = treeSize(nodes)
@@ -334,7 +332,7 @@ export const make = (settings: BackupSettings): Effect.Effect<BackupsService, ne
               : e
           )
         )
-        yield* io("rename", temp, () => fs.promises.rename(temp, final))
+        yield* ioPromise("rename", temp, () => fs.promises.rename(temp, final))
         yield* fsyncDir(backupsDir)
         yield* rotate
         return parseId(backupsDir, id)!
@@ -345,7 +343,7 @@ export const make = (settings: BackupSettings): Effect.Effect<BackupsService, ne
     const sibling = (kind: "restoring" | "restored" | "replaced") =>
       path.join(parent, `${base}.${kind}-${process.pid}-${crypto.randomBytes(4).toString("hex")}`)
     const siblings = (kind: "restoring" | "restored" | "replaced") =>
-      io("list", parent, () => fs.promises.readdir(parent)).pipe(
+      ioPromise("list", parent, () => fs.promises.readdir(parent)).pipe(
         Effect.map((names) => names.filter((n) => n.startsWith(`${base}.${kind}-`)).map((n) => path.join(parent, n)))
       )
 
@@ -363,7 +361,7 @@ export const make = (settings: BackupSettings): Effect.Effect<BackupsService, ne
       if (!present) {
         const back = restored[0] ?? replaced[0]
         if (back !== undefined) {
-          yield* io("rename", back, () => fs.promises.rename(back, dataDir))
+          yield* ioPromise("rename", back, () => fs.promises.rename(back, dataDir))
           yield* fsyncDir(parent)
           yield* Effect.logWarning(`recovered ${dataDir} from ${back} after an interrupted restore`)
         }
@@ -388,11 +386,11 @@ export const make = (settings: BackupSettings): Effect.Effect<BackupsService, ne
         const restoring = sibling("restoring")
         yield* copyTree(backup.path, restoring, nodes).pipe(Effect.onError(() => removeTree(restoring).pipe(Effect.ignore)))
         const restored = sibling("restored")
-        yield* io("rename", restoring, () => fs.promises.rename(restoring, restored))
+        yield* ioPromise("rename", restoring, () => fs.promises.rename(restoring, restored))
         yield* fsyncDir(parent)
         const replaced = sibling("replaced")
-        if (fs.existsSync(dataDir)) yield* io("rename", dataDir, () => fs.promises.rename(dataDir, replaced))
-        yield* io("rename", restored, () => fs.promises.rename(restored, dataDir))
+        if (fs.existsSync(dataDir)) yield* ioPromise("rename", dataDir, () => fs.promises.rename(dataDir, replaced))
+        yield* ioPromise("rename", restored, () => fs.promises.rename(restored, dataDir))
         yield* fsyncDir(parent)
         yield* removeTree(replaced)
         yield* Effect.logInfo(`restored ${dataDir} from ${backup.path}`)

@@ -5,16 +5,13 @@ import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { AppConfig } from "../config/Config.js"
-import { BinaryInvalid, HomeExists, IoError, UpgradeConflict } from "../domain/Errors.js"
+import { BinaryInvalid, HomeExists, UpgradeConflict } from "../domain/Errors.js"
 import { type Layout, targetOfLink } from "../domain/Layout.js"
-import { fsyncPath, replaceAtomically } from "../platform/Files.js"
+import { fsyncPath, io, replaceAtomically } from "../platform/Files.js"
 import type { Target } from "../domain/Target.js"
 import { BinaryStore } from "./BinaryStore.js"
 
 /* The BinaryStore (BinaryStore.ts) on the real disk. */
-
-const io = <A>(op: string, file: string, f: () => A) =>
-  Effect.try({ try: f, catch: (cause) => new IoError({ op, path: file, cause }) })
 
 /** A source binary must be a regular, executable file. */
 const checkExecutable = (file: string): Effect.Effect<void, BinaryInvalid> =>

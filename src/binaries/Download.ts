@@ -1,4 +1,7 @@
+import type { PlatformError } from "@effect/platform/Error"
+import * as FileSystem from "@effect/platform/FileSystem"
 import * as HttpClient from "@effect/platform/HttpClient"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
@@ -6,17 +9,18 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
+import * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
 import type * as Scope from "effect/Scope"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { IoError, UpgradeConflict } from "../domain/Errors.js"
+import { type IoError, UpgradeConflict } from "../domain/Errors.js"
 import type { Layout } from "../domain/Layout.js"
 import type { UpgradeName } from "../domain/Upgrade.js"
 import { errnoOf, isErrno } from "../platform/Errno.js"
-import { fsyncPath } from "../platform/Files.js"
+import { fsyncPath, io } from "../platform/Files.js"
 import { isAlive } from "../platform/Proc.js"
 import { type ArtifactKind, detectKind, extractArchive, locateBinary } from "./Archive.js"
 import { makeHasher, type ParsedChecksum, sameDigest } from "./Checksum.js"
@@ -78,8 +82,6 @@ export type InstallError = DownloadRefused | DownloadFailed | ChecksumMismatch |
 
 // ---------------------------------------------------------------------------
 // Staging
-
-const io = <A>(op: string, file: string, f: () => A) => Effect.try({ try: f, catch: (cause) => new IoError({ op, path: file, cause }) })
 
 const STAGING = /^\.download-.+-(\d+)-[0-9a-f]{8}$/
 
@@ -176,14 +178,9 @@ const describeHttpError = (e: { readonly message: string; readonly cause?: unkno
   return e.message
 }
 
-/** FileHandle.write may write less than asked; loop until the chunk is on its way to disk. */
-const writeAll = async (handle: fs.promises.FileHandle, chunk: Uint8Array) => {
-  let done = 0
-  while (done < chunk.byteLength) {
-    const { bytesWritten } = await handle.write(chunk, done, chunk.byteLength - done)
-    done += bytesWritten
-  }
-}
+/** A failed write of the artifact: the disk, not the link, so not retried. */
+const cannotWrite = (file: string) => (e: PlatformError) =>
+  new AttemptFailed({ retryable: false, problem: `cannot write ${file}: ${e._tag === "SystemError" && e.cause instanceof Error ? e.cause.message : e.message}` })
 
 /** One attempt: the whole body into `file` (truncated first), hashed on the way. */
 const fetchOnce = (
@@ -196,12 +193,9 @@ const fetchOnce = (
   Effect.scoped(
     Effect.gen(function* () {
       const { body, size } = yield* openBody(url, opts.responseTimeout)
-      const handle = yield* Effect.acquireRelease(
-        Effect.tryPromise({
-          try: () => fs.promises.open(file, "w", 0o600),
-          catch: (e) => new AttemptFailed({ retryable: false, problem: `cannot write ${file}: ${(e as Error).message}` })
-        }),
-        (h) => Effect.promise(() => h.close())
+      const artifact = yield* FileSystem.FileSystem.pipe(
+        Effect.flatMap((files) => files.open(file, { flag: "w", mode: 0o600 })),
+        Effect.mapError(cannotWrite(file))
       )
       const hash = makeHasher(algorithm)
       const progressMs = Duration.toMillis(Duration.decode(opts.progressInterval))
@@ -209,39 +203,33 @@ const fetchOnce = (
       const state = { bytes: 0, loggedBytes: 0, loggedAt: start }
       const total = size === undefined ? "" : ` of ${formatBytes(size)}`
       yield* Effect.logInfo(`downloading ${label} from ${url.href}${size === undefined ? "" : ` (${formatBytes(size)})`}`)
+      const progress = (chunk: Uint8Array) =>
+        Effect.gen(function* () {
+          hash.update(chunk)
+          state.bytes += chunk.byteLength
+          const now = yield* Clock.currentTimeMillis
+          if (state.bytes - state.loggedBytes >= opts.progressBytes || now - state.loggedAt >= progressMs) {
+            const pct = size ? ` (${Math.floor((state.bytes / size) * 100)}%)` : ""
+            yield* Effect.logInfo(`downloading ${label}: ${formatBytes(state.bytes)}${total}${pct}`)
+            state.loggedBytes = state.bytes
+            state.loggedAt = now
+          }
+        })
       yield* body.pipe(
         Stream.timeoutFailCause(
           () => Cause.fail(new AttemptFailed({ retryable: true, problem: `stalled: no data for ${Duration.format(Duration.decode(opts.idleTimeout))}` })),
           opts.idleTimeout
         ),
-        Stream.runForEach((chunk) =>
-          Effect.gen(function* () {
-            yield* Effect.tryPromise({
-              try: () => writeAll(handle, chunk),
-              catch: (e) => new AttemptFailed({ retryable: false, problem: `cannot write ${file}: ${(e as Error).message}` })
-            })
-            hash.update(chunk)
-            state.bytes += chunk.byteLength
-            const now = yield* Clock.currentTimeMillis
-            if (state.bytes - state.loggedBytes >= opts.progressBytes || now - state.loggedAt >= progressMs) {
-              const pct = size ? ` (${Math.floor((state.bytes / size) * 100)}%)` : ""
-              yield* Effect.logInfo(`downloading ${label}: ${formatBytes(state.bytes)}${total}${pct}`)
-              state.loggedBytes = state.bytes
-              state.loggedAt = now
-            }
-          })
-        )
+        Stream.tap(progress),
+        Stream.run(Sink.forEach((chunk: Uint8Array) => Effect.mapError(artifact.writeAll(chunk), cannotWrite(file))))
       )
       if (size !== undefined && state.bytes !== size) {
         return yield* new AttemptFailed({ retryable: true, problem: `connection closed after ${state.bytes} of ${size} bytes` })
       }
-      yield* Effect.tryPromise({
-        try: () => handle.sync(),
-        catch: (e) => new AttemptFailed({ retryable: false, problem: `cannot write ${file}: ${(e as Error).message}` })
-      })
+      yield* Effect.mapError(artifact.sync, cannotWrite(file))
       return { bytes: state.bytes, digest: hash.digest("hex") }
     })
-  )
+  ).pipe(Effect.provide(NodeFileSystem.layer))
 
 /** Fetches with retries; the last failure names how many attempts there were. */
 const fetchWithRetry = (

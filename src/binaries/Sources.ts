@@ -1,5 +1,8 @@
 import * as Either from "effect/Either"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
 import { InvalidInput } from "../domain/Errors.js"
+import { jsonProblem } from "../platform/Files.js"
 import { parseChecksum } from "./Checksum.js"
 import { NoBinaryForPlatform } from "./Errors.js"
 
@@ -134,21 +137,21 @@ export interface BinaryFlags {
   readonly checksums?: string | undefined
 }
 
-const parseJsonMap = (field: string, text: string): Either.Either<Record<string, string>, InvalidInput> => {
-  let json: unknown
-  try {
-    json = JSON.parse(text)
-  } catch (e) {
-    return Either.left(new InvalidInput({ field, problem: `not JSON (${(e as Error).message})` }))
-  }
-  if (!isObject(json)) return Either.left(new InvalidInput({ field, problem: 'expected a JSON object like {"linux/amd64": "…"}' }))
-  const out: Record<string, string> = {}
-  for (const [k, v] of Object.entries(json)) {
-    if (typeof v !== "string") return Either.left(new InvalidInput({ field: `${field}.${k}`, problem: "expected a string" }))
-    out[k] = v
-  }
-  return Either.right(out)
-}
+const StringMapJson = Schema.parseJson(Schema.Record({ key: Schema.String, value: Schema.String }))
+
+const parseJsonMap = (field: string, text: string): Either.Either<Record<string, string>, InvalidInput> =>
+  Schema.decodeUnknownEither(StringMapJson)(text).pipe(
+    Either.mapLeft((e) => {
+      let where = field
+      const problem = jsonProblem(e, (inner) => {
+        const key = ParseResult.ArrayFormatter.formatErrorSync(inner)[0]?.path[0]
+        if (key === undefined) return 'expected a JSON object like {"linux/amd64": "…"}'
+        where = `${field}.${String(key)}`
+        return "expected a string"
+      })
+      return new InvalidInput({ field: where, problem })
+    })
+  )
 
 /**
  * `--binaries` (or `--url`), `--checksum`, `--checksums` → the plan's maps.

@@ -31,8 +31,6 @@ import { cancelledLine, listJson, listText, preparedLine, scheduledLine, statusJ
  * loaded by Local.ts's services on first use).
  */
 
-const fromEither = <A, E>(e: Either.Either<A, E>): Effect.Effect<A, E> =>
-  Either.match(e, { onLeft: Effect.fail, onRight: Effect.succeed })
 
 /** The API to call instead of writing locally: --remote, else WEMIXVISOR_API_URL. */
 const remoteOf = (config: WemixvisorConfig, flag: Option.Option<string>) =>
@@ -94,16 +92,14 @@ export const schedule = (o: ScheduleOptions) =>
   Effect.gen(function* () {
     const config = yield* AppConfig
     // Checked here first, so a remote call never carries what the server would refuse.
-    const name = yield* fromEither(decodeName(o.name))
-    const height: Height = yield* fromEither(decodeHeightArg(o.height))
-    const sources = yield* fromEither(
-      parseBinaryFlags({
-        binaries: Option.getOrUndefined(o.binaries),
-        url: Option.getOrUndefined(o.url),
-        checksum: Option.getOrUndefined(o.checksum),
-        checksums: Option.getOrUndefined(o.checksums)
-      })
-    )
+    const name = yield* decodeName(o.name)
+    const height: Height = yield* decodeHeightArg(o.height)
+    const sources = yield* parseBinaryFlags({
+      binaries: Option.getOrUndefined(o.binaries),
+      url: Option.getOrUndefined(o.url),
+      checksum: Option.getOrUndefined(o.checksum),
+      checksums: Option.getOrUndefined(o.checksums)
+    })
     const withSources = Object.keys(sources.binaries).length === 0 ? {} : { binaries: sources.binaries, checksums: sources.checksums }
     const remote = yield* remoteOf(config, o.remote)
     const upgrade = yield* Option.match(remote, {
@@ -265,7 +261,7 @@ export const status = (o: { readonly json: boolean; readonly remote: Option.Opti
 export const prepare = (o: { readonly name: string; readonly remote: Option.Option<string> }) =>
   Effect.gen(function* () {
     const config = yield* AppConfig
-    const name = yield* fromEither(decodeName(o.name))
+    const name = yield* decodeName(o.name)
     const remote = yield* remoteOf(config, o.remote)
     if (Option.isSome(remote)) {
       const u = yield* Effect.flatMap(remoteModule, (m) => m.call(remote.value, (client) => client.PrepareUpgrade({ name }), m.PREPARE_TIMEOUT))

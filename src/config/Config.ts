@@ -185,20 +185,16 @@ interface Lookup {
 const get = <A>(lookup: Lookup, name: string, parse: Parse<A>, fallback: string, alias?: string) => {
   const raw = lookup.raw(name, alias) ?? fallback
   if (lookup.given !== undefined) lookup.given[name] = raw.trim()
-  return Either.match(parse(raw), {
-    onLeft: (problem) => Effect.fail(new ConfigInvalid({ variable: name, value: raw, problem })),
-    onRight: Effect.succeed
-  })
+  return Effect.mapError(parse(raw), (problem) => new ConfigInvalid({ variable: name, value: raw, problem }))
 }
 
 const getOptional = <A>(lookup: Lookup, name: string, parse: Parse<A>) => {
   const raw = lookup.raw(name)
   return raw === undefined || raw === ""
     ? Effect.succeed(Option.none<A>())
-    : Either.match(parse(raw), {
-        onLeft: (problem) => Effect.fail(new ConfigInvalid({ variable: name, value: raw, problem })),
-        onRight: (a) => Effect.succeed(Option.some(a))
-      })
+    : parse(raw).pipe(
+        Effect.mapBoth({ onFailure: (problem) => new ConfigInvalid({ variable: name, value: raw, problem }), onSuccess: Option.some })
+      )
 }
 
 const readToml = (file: string): Effect.Effect<Record<string, string>, ConfigInvalid> =>

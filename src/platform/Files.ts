@@ -1,5 +1,6 @@
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -13,8 +14,13 @@ import { isErrno } from "./Errno.js"
  * corrupt file with its path instead of replacing it.
  */
 
-const io = <A>(op: string, file: string, f: () => A): Effect.Effect<A, IoError> =>
+/** A synchronous file operation; a throw becomes an IoError naming what was done to which path. */
+export const io = <A>(op: string, file: string, f: () => A): Effect.Effect<A, IoError> =>
   Effect.try({ try: f, catch: (cause) => new IoError({ op, path: file, cause }) })
+
+/** `io` for a promise-returning operation (fs.promises). */
+export const ioPromise = <A>(op: string, file: string, f: () => Promise<A>): Effect.Effect<A, IoError> =>
+  Effect.tryPromise({ try: f, catch: (cause) => new IoError({ op, path: file, cause }) })
 
 /** fsync a file or a folder by path (a folder's fsync makes a rename in it durable). */
 export const fsyncPath = (p: string) => {
@@ -74,19 +80,26 @@ export const readTextIfExists = (file: string): Effect.Effect<Option.Option<stri
     }
   })
 
+/**
+ * What a `Schema.parseJson(schema)` decode found wrong, in one line: `not JSON
+ * (…)` when the text does not parse, else the schema's own issue as `format`
+ * words it (the same issue a decode of the parsed value would report).
+ */
+export const jsonProblem = (error: ParseResult.ParseError, format: (error: ParseResult.ParseError) => string): string => {
+  const { issue } = error
+  // parseJson(schema) composes text → unknown (the "Encoded" side) with the schema (the "Type" side).
+  if (issue._tag === "Transformation" && issue.kind === "Encoded") {
+    const parse = ParseResult.ArrayFormatter.formatIssueSync(issue)[0]
+    return `not JSON (${parse === undefined ? "unreadable" : parse.message})`
+  }
+  return format(issue._tag === "Transformation" && issue.kind === "Type" ? ParseResult.parseError(issue.issue) : error)
+}
+
 /** Parses JSON text against a Schema; a mismatch names the file and the field. */
 export const decodeJson = <A, I>(schema: Schema.Schema<A, I>, file: string, text: string): Effect.Effect<A, FileCorrupt> =>
-  Effect.suspend(() => {
-    let json: unknown
-    try {
-      json = JSON.parse(text)
-    } catch (e) {
-      return Effect.fail(new FileCorrupt({ path: file, problem: `not JSON (${(e as Error).message})` }))
-    }
-    return Schema.decodeUnknown(schema, { errors: "first", onExcessProperty: "ignore" })(json).pipe(
-      Effect.mapError((e) => new FileCorrupt({ path: file, problem: oneLine(e.message) }))
-    )
-  })
+  Schema.decodeUnknown(Schema.parseJson(schema), { errors: "first", onExcessProperty: "ignore" })(text).pipe(
+    Effect.mapError((e) => new FileCorrupt({ path: file, problem: jsonProblem(e, (inner) => oneLine(inner.message)) }))
+  )
 
 /** A JSON file validated by a Schema; none when absent. */
 export const readJsonIfExists = <A, I>(

@@ -1,4 +1,5 @@
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as fs from "node:fs"
@@ -18,6 +19,7 @@ const LockContent = Schema.Struct({
   start_time: Schema.optional(Schema.String),
   time: Schema.optional(Schema.String)
 })
+const LockJson = Schema.parseJson(LockContent)
 
 /** A lock whose holder has not written its pid yet. */
 export const UNKNOWN_HOLDER = -1
@@ -41,15 +43,14 @@ export const lockHolder = (file: string): number | undefined => {
   } catch {
     return undefined
   }
-  let holder: typeof LockContent.Type
-  try {
-    holder = Schema.decodeUnknownSync(LockContent)(JSON.parse(text))
-  } catch {
+  const decoded = Schema.decodeUnknownOption(LockJson)(text)
+  if (Option.isNone(decoded)) {
     // Unreadable: either a holder between its create and its write (a live
     // lock, held for a moment) or one that died right there (stale). Only age
     // tells them apart.
     return isFresh(file) ? UNKNOWN_HOLDER : undefined
   }
+  const holder = decoded.value
   const start = processStartTime(holder.pid)
   if (start === undefined) return undefined
   if (holder.start_time !== undefined && holder.start_time !== start) return undefined

@@ -1,9 +1,11 @@
 import * as Either from "effect/Either"
+import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { fromCosmovisorInfo } from "../binaries/Sources.js"
 import { Height } from "../domain/Height.js"
 import type { ScheduleRequest } from "../domain/Plan.js"
 import { Checksum, Platform, UpgradeName } from "../domain/Upgrade.js"
+import { jsonProblem } from "../platform/Files.js"
 import { formatParseError } from "./PlanFile.js"
 
 /*
@@ -32,21 +34,20 @@ export interface DropInProblem {
   readonly reason: string
 }
 
+const DropInJson = Schema.parseJson(DropInFile)
+/** Just the name, for a refusal: the upgrade's when the file has a valid one. */
+const NameOnlyJson = Schema.parseJson(Schema.Struct({ name: UpgradeName }))
+
 /** The drop-in's text as a schedule request, or why it is refused. */
 export const parseDropIn = (fileName: string, text: string): Either.Either<ScheduleRequest, DropInProblem> => {
-  let json: unknown
-  try {
-    json = JSON.parse(text)
-  } catch (e) {
-    return Either.left({ name: fileName, reason: `not JSON (${(e as Error).message})` })
+  const decoded = Schema.decodeUnknownEither(DropInJson, { errors: "all", onExcessProperty: "ignore" })(text)
+  if (Either.isLeft(decoded)) {
+    const name = Option.match(Schema.decodeUnknownOption(NameOnlyJson)(text), { onNone: () => fileName, onSome: (f) => f.name })
+    return Either.left({ name, reason: jsonProblem(decoded.left, formatParseError) })
   }
-  const rawName = typeof json === "object" && json !== null && "name" in json ? json.name : undefined
-  const name = Schema.is(UpgradeName)(rawName) ? rawName : fileName
-  const decoded = Schema.decodeUnknownEither(DropInFile, { errors: "all", onExcessProperty: "ignore" })(json)
-  if (Either.isLeft(decoded)) return Either.left({ name, reason: formatParseError(decoded.left) })
   const file = decoded.right
   const fromInfo = fromCosmovisorInfo(file.info)
-  if (Either.isLeft(fromInfo)) return Either.left({ name, reason: `${fromInfo.left.field}: ${fromInfo.left.problem}` })
+  if (Either.isLeft(fromInfo)) return Either.left({ name: file.name, reason: `${fromInfo.left.field}: ${fromInfo.left.problem}` })
   const info = file.info === undefined ? "" : typeof file.info === "string" ? file.info : JSON.stringify(file.info)
   // The file's own maps win over what `info` carries, platform by platform.
   const binaries = { ...fromInfo.right.binaries, ...file.binaries }

@@ -9,7 +9,7 @@ import * as path from "node:path"
 import { FileCorrupt, type IoError, PlanLocked } from "../domain/Errors.js"
 import type { Layout } from "../domain/Layout.js"
 import { UpgradePlan } from "../domain/Upgrade.js"
-import { mkdirp, readTextIfExists, writeJsonAtomic } from "../platform/Files.js"
+import { jsonProblem, mkdirp, readTextIfExists, writeJsonAtomic } from "../platform/Files.js"
 import { acquireLock } from "../platform/LockFile.js"
 import type { PlanStoreService } from "./PlanStore.js"
 
@@ -59,18 +59,13 @@ export const formatParseError = (error: ParseResult.ParseError): string => {
     .join("; ")
 }
 
+const PlanJson = Schema.parseJson(UpgradePlan)
+
 /** Parses and validates the plan file's text; unknown keys are ignored. */
-export const decodePlan = (file: string, text: string): Either.Either<UpgradePlan, FileCorrupt> => {
-  let json: unknown
-  try {
-    json = JSON.parse(text)
-  } catch (e) {
-    return Either.left(new FileCorrupt({ path: file, problem: `not JSON (${(e as Error).message})` }))
-  }
-  return Schema.decodeUnknownEither(UpgradePlan, { errors: "all", onExcessProperty: "ignore" })(json).pipe(
-    Either.mapLeft((e) => new FileCorrupt({ path: file, problem: formatParseError(e) }))
+export const decodePlan = (file: string, text: string): Either.Either<UpgradePlan, FileCorrupt> =>
+  Schema.decodeUnknownEither(PlanJson, { errors: "all", onExcessProperty: "ignore" })(text).pipe(
+    Either.mapLeft((e) => new FileCorrupt({ path: file, problem: jsonProblem(e, formatParseError) }))
   )
-}
 
 /** The plan as it is written: snake_case keys in DESIGN §2's order, heights as numbers. */
 export const encodePlan = (plan: UpgradePlan): typeof UpgradePlan.Encoded => Schema.encodeSync(UpgradePlan)(plan)
@@ -84,7 +79,7 @@ export const readPlan = (file: string): Effect.Effect<UpgradePlan, FileCorrupt |
     Effect.flatMap(
       Option.match({
         onNone: () => Effect.succeed(UpgradePlan.empty),
-        onSome: (text) => Either.match(decodePlan(file, text), { onLeft: Effect.fail, onRight: Effect.succeed })
+        onSome: (text) => decodePlan(file, text)
       })
     )
   )

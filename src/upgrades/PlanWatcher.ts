@@ -1,3 +1,5 @@
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as Clock from "effect/Clock"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
@@ -7,12 +9,13 @@ import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
+import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import type * as Context from "effect/Context"
 import type * as Scope from "effect/Scope"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { type InvalidInput, IoError, type UpgradeConflict } from "../domain/Errors.js"
+import { type InvalidInput, IoError } from "../domain/Errors.js"
 import type { Height } from "../domain/Height.js"
 import type { Layout } from "../domain/Layout.js"
 import * as Cadence from "../platform/Cadence.js"
@@ -26,9 +29,10 @@ import type { PlanStoreService } from "./PlanStore.js"
 import type { PlanSnapshot, UpgradeSourceService } from "./UpgradeSource.js"
 
 /*
- * The UpgradeSource implementation: one checker per layer, woken by fs.watch
- * on the wemixvisor folder and by a poll at DAEMON_POLL_INTERVAL (fs.watch
- * misses events on some filesystems and around atomic renames). Each check
+ * The UpgradeSource implementation: one checker per layer, woken by file
+ * events on the wemixvisor folder (FileSystem.watch) and by a poll at
+ * DAEMON_POLL_INTERVAL (file events go missing on some filesystems and around
+ * atomic renames). Each check
  * merges a stable drop-in and then re-reads the plan; snapshots go to a
  * SubscriptionRef, so every subscriber starts from the latest one.
  */
@@ -49,11 +53,11 @@ export interface UpgradeSourceDeps {
 }
 
 export interface UpgradeSourceOptions {
-  /** fs.watch on top of the poll; off only to test the poll fallback alone. */
+  /** File events on top of the poll; off only to test the poll fallback alone. */
   readonly watch: boolean
 }
 
-/** The poll fallback: a check every interval whatever fs.watch reports. */
+/** The poll fallback: a check every interval whatever file events report. */
 export const planPoll = (interval: Duration.DurationInput) => Schedule.spaced(interval)
 
 /*
@@ -231,10 +235,7 @@ export const makeUpgradeSource = (
         const outcome = yield* store
           .update((plan) => {
             if (alreadyScheduled(plan, req)) return Effect.succeed(["already", plan] as const)
-            return Either.match(schedule(plan, req, { head, force: false, now, forceHint: "" }), {
-              onLeft: (conflict) => Effect.fail<UpgradeConflict>(conflict),
-              onRight: (r) => Effect.succeed(["scheduled", r.plan] as const)
-            })
+            return Effect.map(schedule(plan, req, { head, force: false, now, forceHint: "" }), (r) => ["scheduled", r.plan] as const)
           })
           .pipe(Effect.either)
         if (Either.isRight(outcome)) {
@@ -281,27 +282,19 @@ export const makeUpgradeSource = (
       })
     })
 
-    // fs.watch is an optimisation over the poll: (re)established lazily on
-    // each check, so a folder created late or a watcher that errored recovers.
+    // File events are an optimisation over the poll. A watcher that cannot
+    // start (no folder yet, no inotify) or that fails is started again a poll
+    // interval later; the poll sees every change meanwhile, and any made before
+    // the first watcher is up.
     const watched = new Set([path.basename(layout.plan), dropInName])
     const wake = yield* Queue.sliding<void>(1)
-    const watcher: { current: fs.FSWatcher | undefined } = { current: undefined }
-    yield* Effect.addFinalizer(() => Effect.sync(() => watcher.current?.close()))
-    const ensureWatcher = Effect.sync(() => {
-      if (!options.watch || watcher.current !== undefined) return
-      try {
-        const w = fs.watch(layout.root, { persistent: false }, (_event, file) => {
-          if (file === null || watched.has(file)) Queue.unsafeOffer(wake, undefined)
-        })
-        w.on("error", () => {
-          w.close()
-          if (watcher.current === w) watcher.current = undefined
-        })
-        watcher.current = w
-      } catch {
-        // No folder yet, or no inotify: the poll still sees every change.
-      }
-    })
+    const fileEvents = Stream.unwrap(Effect.map(FileSystem.FileSystem, (files) => files.watch(layout.root))).pipe(
+      Stream.filter((event) => watched.has(path.basename(event.path))),
+      Stream.provideLayer(NodeFileSystem.layer)
+    )
+    const watchFiles = Stream.runForEach(fileEvents, () => Queue.offer(wake, undefined)).pipe(
+      Effect.catchAllCause((cause) => Effect.logDebug(`no file events for ${layout.root} for now; the poll carries on`, cause))
+    )
 
     // Nearly every check finds the plan as it was and no drop-in: two stat calls say so.
     const nothingNew = Effect.zipWith(
@@ -315,7 +308,6 @@ export const makeUpgradeSource = (
     )
 
     const check = Effect.gen(function* () {
-      yield* ensureWatcher
       if (yield* nothingNew) return
       let snap = yield* readSnapshot
       // A corrupt plan leaves the drop-in in place until the plan is fixed.
@@ -331,8 +323,9 @@ export const makeUpgradeSource = (
       Effect.catchAllCause((cause) => Effect.logError("upgrade source check failed", cause))
     )
 
+    if (options.watch) yield* Cadence.repeat(watchFiles, planPoll(deps.pollInterval)).pipe(Effect.forkScoped)
     yield* check
-    // The poll and fs.watch wake one checker, so checks never overlap.
+    // The poll and file events wake one checker, so checks never overlap.
     yield* Cadence.repeat(Queue.offer(wake, undefined), planPoll(deps.pollInterval)).pipe(Effect.forkScoped)
     yield* Queue.take(wake).pipe(Effect.zipRight(check), Effect.forever, Effect.forkScoped)
 

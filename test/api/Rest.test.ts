@@ -285,6 +285,8 @@ describe("REST: Server-Sent Events", () => {
 
       expect((yield* request(w, "POST", "/api/v1/upgrades", { body: { name: "v2", height: 200 } })).status).toBe(201)
       expect((yield* request(w, "DELETE", "/api/v1/upgrades/v2")).status).toBe(200)
+      // The plan watcher announces the change when it sees the file: wait for that before publishing another event.
+      yield* readUntil((t) => t.includes("event: upgrade-cancelled"))
       yield* w.events.publish({ type: "node-restarting", restarts: 1, delay_ms: 1000 })
       yield* readUntil((t) => t.includes("event: node-restarting"))
       yield* Effect.sleep("300 millis")

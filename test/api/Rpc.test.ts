@@ -78,8 +78,11 @@ describe("RPC: UpgradeRpcs over POST /rpc (NDJSON)", () => {
       const client = yield* clientFor(w)
       const watching = yield* client.WatchEvents().pipe(Stream.take(3), Stream.runCollect, Effect.fork)
       yield* Effect.sleep("300 millis")
+      const seen = yield* w.events.subscribe
       yield* client.ScheduleUpgrade({ name: "v2", height: 200 })
       yield* client.CancelUpgrade({ name: "v2" })
+      // The plan watcher announces the change when it sees the file: wait for that before publishing another event.
+      yield* seen.pipe(Stream.takeUntil((e) => e.type === "upgrade-cancelled"), Stream.runDrain, Effect.timeout("5 seconds"))
       yield* w.events.publish({ type: "node-error", reason: "too many restarts" })
       const events = Chunk.toReadonlyArray(yield* Fiber.join(watching).pipe(Effect.timeout("5 seconds")))
       expect(events.map((e) => e.type)).toEqual(["upgrade-scheduled", "upgrade-cancelled", "node-error"])

@@ -49,7 +49,7 @@ describe("exit codes", () => {
     const cases: ReadonlyArray<readonly [unknown, string]> = [
       [new ConfigInvalid({ variable: "DAEMON_NAME", value: "a/b", problem: "must be a plain file name" }), `invalid DAEMON_NAME="a/b": must be a plain file name`],
       [new InvalidInput({ field: "height", problem: "expected digits" }), "invalid height: expected digits"],
-      [new HomeExists({ path: "/h/wemixvisor" }), "/h/wemixvisor already exists; use --force to re-create it (current is never moved)"],
+      [new HomeExists({ path: "/h/wemixvisor" }), "/h/wemixvisor already exists; use --force to re-create it (a working current is never moved)"],
       [new BinaryInvalid({ path: "/b", problem: "does not exist" }), "binary /b: does not exist"],
       [new HomeLocked({ path: "/h/run.lock", pid: 42 }), "another wemixvisor (pid 42) is already running on this home (/h/run.lock)"],
       [new UpgradeNotFound({ name: "v9" }), "no upgrade named 'v9'"],

@@ -5,6 +5,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
+import * as fs from "node:fs"
 import { Preparer } from "../binaries/Preparer.js"
 import { parseBinaryFlags } from "../binaries/Sources.js"
 import { AppConfig, type WemixvisorConfig } from "../config/Config.js"
@@ -31,6 +32,30 @@ import { cancelledLine, listJson, listText, preparedLine, scheduledLine, statusJ
  * loaded by Local.ts's services on first use).
  */
 
+
+/**
+ * Local commands need an initialised home: on one without a layout, a plan
+ * written there would be supervised by nothing, and a list would say "No
+ * upgrades scheduled" about a home that is not one.
+ */
+const requireHome = Effect.flatMap(AppConfig, (config) => {
+  const initialised = (() => {
+    try {
+      fs.lstatSync(config.layout.current)
+      return true
+    } catch {
+      return false
+    }
+  })()
+  return initialised
+    ? Effect.void
+    : Effect.fail(
+      new InvalidInput({
+        field: "DAEMON_HOME",
+        problem: `${config.layout.root} has no current binary; run 'wemixvisor init <genesis-binary>' first`
+      })
+    )
+})
 
 /** The API to call instead of writing locally: --remote, else WEMIXVISOR_API_URL. */
 const remoteOf = (config: WemixvisorConfig, flag: Option.Option<string>) =>
@@ -132,7 +157,7 @@ export const schedule = (o: ScheduleOptions) =>
               )
             ),
       onNone: () =>
-        Effect.flatMap(Operations, (ops) => {
+        Effect.flatMap(Effect.zipRight(requireHome, Operations), (ops) => {
           const cmd: ScheduleCommand = {
             name,
             height,
@@ -155,7 +180,7 @@ export const list = (o: { readonly json: boolean; readonly remote: Option.Option
     const remote = yield* remoteOf(config, o.remote)
     const upgrades = Option.isSome(remote)
       ? yield* Effect.flatMap(remoteModule, (m) => m.call(remote.value, (client) => client.ListUpgrades()))
-      : listOf(yield* (yield* PlanStore).read)
+      : listOf(yield* Effect.zipRight(requireHome, Effect.flatMap(PlanStore, (store) => store.read)))
     yield* Console.log(o.json ? listJson(upgrades) : listText(upgrades))
   })
 
@@ -167,7 +192,7 @@ export const cancel = (o: { readonly name: Option.Option<string>; readonly remot
       ? yield* Effect.flatMap(remoteModule, (m) =>
           m.call(remote.value, (client) => client.CancelUpgrade(Option.isSome(o.name) ? { name: o.name.value } : {}))
         )
-      : yield* Effect.flatMap(Operations, (ops) => ops.cancel(o.name))
+      : yield* Effect.flatMap(Effect.zipRight(requireHome, Operations), (ops) => ops.cancel(o.name))
     yield* Console.log(cancelledLine(upgrade))
   })
 
@@ -268,6 +293,7 @@ export const prepare = (o: { readonly name: string; readonly remote: Option.Opti
       yield* Console.log(preparedLine(u, null, null))
       return
     }
+    yield* requireHome
     const store = yield* PlanStore
     const plan = yield* store.read
     const u = findUpgrade(plan, name)

@@ -4,16 +4,18 @@
  * nothing on stdout, the plan file byte for byte unchanged and no upgrade
  * folder left. The head check talks to a real anvil.
  */
-import { describe, expect, it } from "@effect/vitest"
+import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { pathToFileURL } from "node:url"
 import { blockNumber, freePort } from "../support/fixtures.js"
-import { type CliResult, type Home, initHome, json, planRow, runCli, useAnvil, writePlan } from "./support.js"
+import { type CliResult, type Home, initHome, json, makeHome, planRow, removeHomes, runCli, useAnvil, writePlan } from "./support.js"
 
 const node = useAnvil()
+
+afterAll(removeHomes)
 
 const home = (env: Record<string, string> = {}) => initHome({ DAEMON_RPC_URL: node.url(), ...env })
 
@@ -254,5 +256,19 @@ describe("upgrade cancel", () => {
       writePlan(h, [planRow("v0", 50, "done"), planRow("v4", 400, "scheduled")])
       expect((yield* runCli(["upgrade", "cancel"], h.env)).stdout).toBe("✓ Upgrade cancelled ('v4' at block height 400)\n")
       expect(h.plan().upgrades).toMatchObject([{ name: "v0", status: "done" }, { name: "v4", status: "cancelled" }])
+    }))
+})
+
+describe("an uninitialised home (issue #12 item 9)", () => {
+  it.live("every local upgrade command exits 2 saying to run init, and writes nothing there", () =>
+    Effect.gen(function* () {
+      const h = makeHome()
+      for (const args of [["schedule", "v2", "100", "--force"], ["list"], ["list", "--json"], ["cancel", "v2"], ["cancel"], ["prepare", "v2"], ["status"]]) {
+        const r = yield* runCli(["upgrade", ...args], h.env)
+        expect(r.code, args.join(" ")).toBe(2)
+        expect(r.stdout, args.join(" ")).toBe("")
+        expect(r.stderr, args.join(" ")).toBe(`error: invalid DAEMON_HOME: ${h.root} has no current binary; run 'wemixvisor init <genesis-binary>' first\n`)
+      }
+      expect(fs.existsSync(h.root)).toBe(false)
     }))
 })

@@ -296,6 +296,12 @@ export const makeUpgradeSource = (
       Effect.catchAllCause((cause) => Effect.logDebug(`no file events for ${layout.root} for now; the poll carries on`, cause))
     )
 
+    // A drop-in that cannot be read (a directory of that name, no permission) is said once, and
+    // again only when what is wrong changes: not on every poll, forever.
+    const dropInWarned = yield* Ref.make<string | undefined>(undefined)
+    const warnDropIn = (message: string) =>
+      Effect.flatMap(Ref.getAndSet(dropInWarned, message), (last) => (last === message ? Effect.void : Effect.logWarning(message)))
+
     // Nearly every check finds the plan as it was and no drop-in: two stat calls say so.
     const nothingNew = Effect.zipWith(
       Ref.get(lastRead),
@@ -308,12 +314,14 @@ export const makeUpgradeSource = (
     )
 
     const check = Effect.gen(function* () {
-      if (yield* nothingNew) return
+      // Nothing new includes "no drop-in": a problem with one that comes back is news again.
+      if (yield* nothingNew) return yield* Ref.set(dropInWarned, undefined)
       let snap = yield* readSnapshot
       // A corrupt plan leaves the drop-in in place until the plan is fixed.
       if (snap._tag === "Valid") {
         const merged = yield* processDropIn.pipe(
-          Effect.catchAll((e) => Effect.logWarning(`${layout.dropIn}: ${e.message}`).pipe(Effect.as(false)))
+          Effect.tap(() => Ref.set(dropInWarned, undefined)),
+          Effect.catchAll((e) => warnDropIn(`${layout.dropIn}: ${e.message}`).pipe(Effect.as(false)))
         )
         if (merged) snap = yield* readSnapshot
       }

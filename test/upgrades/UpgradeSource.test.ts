@@ -2,6 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Stream from "effect/Stream"
@@ -248,6 +249,39 @@ describe("UpgradeSource: the upgrade-info.json drop-in", () => {
       expect(fs.existsSync(t.dropIn + ".invalid")).toBe(false)
       expect(yield* t.ofType("upgrade-problem")).toEqual([])
     }))
+
+  it.scoped("a drop-in that cannot be read (a directory by that name) is reported once, again only when it changes (issue #12 item 18)", () => {
+    const lines: Array<string> = []
+    const capture = Logger.make(({ logLevel, message }) => {
+      if (logLevel._tag === "Warning") lines.push(String(Array.isArray(message) ? message.join(" ") : message))
+    })
+    return Effect.gen(function* () {
+      const t = yield* setup({ poll: "100ms", watch: false, head: 100 })
+      yield* eventually("the first snapshot", t.last)
+      const warned = () => lines.filter((l) => l.includes("upgrade-info.json")).length
+      const polls = (n: number) =>
+        Effect.gen(function* () {
+          for (let i = 0; i < n; i++) {
+            yield* TestClock.adjust("100 millis")
+            yield* Effect.promise(() => sleep(5))
+          }
+        })
+      fs.mkdirSync(t.dropIn)
+      yield* polls(3)
+      yield* eventually("the warning", Effect.sync(() => (warned() >= 1 ? true : undefined)))
+      yield* polls(20)
+      expect(warned()).toBe(1)
+      expect(lines[0]).toMatch(/upgrade-info\.json: .*EISDIR|illegal operation on a directory/)
+      // Gone, then back: said again once.
+      fs.rmdirSync(t.dropIn)
+      yield* polls(3)
+      fs.mkdirSync(t.dropIn)
+      yield* polls(3)
+      yield* eventually("the second warning", Effect.sync(() => (warned() >= 2 ? true : undefined)))
+      yield* polls(20)
+      expect(warned()).toBe(2)
+    }).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, capture)))
+  })
 
   it.scopedLive("a corrupt plan leaves the drop-in in place until the plan is fixed", () =>
     Effect.gen(function* () {

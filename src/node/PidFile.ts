@@ -6,7 +6,7 @@ import { AppConfig } from "../config/Config.js"
 import { NodePidFile } from "../domain/Node.js"
 import { readJsonIfExists, removeIfExists, writeJsonAtomic } from "../platform/Files.js"
 import { groupMembers, groupsWithEnv, processStartTime } from "../platform/Proc.js"
-import { terminateGroup } from "./ProcessGroup.js"
+import { terminateGroup } from "../platform/ProcessGroup.js"
 import { NODE_MARKER } from "./Spawner.js"
 
 /*

@@ -12,7 +12,7 @@ import { SpawnFailed } from "../domain/Errors.js"
 import type { NodeExit } from "../domain/Node.js"
 import { defaultForwardOptions, type DropCounter, forward, forwardFd, type ForwardOptions, type Forwarder } from "./LogPassthrough.js"
 import { closePipe, closeQuietly, openPipes, type PipeEnds } from "./Pipes.js"
-import { groupAlive, signalGroup } from "./ProcessGroup.js"
+import { groupAlive, signalGroup } from "../platform/ProcessGroup.js"
 
 /*
  * The one place that touches child_process. NodeProcess's timing rules

@@ -18,7 +18,7 @@ import { Events } from "../events/Events.js"
 import type { NodeExitReport, NodeProcessService } from "./NodeProcess.js"
 import { removePidFile, writePidFile } from "./PidFile.js"
 import { reportDrops, reportDropTotal } from "./LogPassthrough.js"
-import { killGroupUntilGone } from "./ProcessGroup.js"
+import { killGroupUntilGone } from "../platform/ProcessGroup.js"
 import { makeBackoff, restartPolicy, stableAfter } from "./RestartPolicy.js"
 import { type ChildHandle, Spawner } from "./Spawner.js"
 

@@ -7,7 +7,7 @@ import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as childProcess from "node:child_process"
 import { SpawnFailed } from "../domain/Errors.js"
-import { groupAlive, terminateGroup } from "../node/ProcessGroup.js"
+import { groupAlive, terminateGroup } from "./ProcessGroup.js"
 
 /*
  * A short-lived helper process (a hook, a `--version` probe) bounded in time.

@@ -2,7 +2,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import type * as Duration from "effect/Duration"
-import { groupMembers } from "../platform/Proc.js"
+import { groupMembers } from "./Proc.js"
 
 /*
  * Process-group primitives. The node runs in its own group (spawned detached,

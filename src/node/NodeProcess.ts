@@ -54,7 +54,7 @@ export class NodeProcess extends Context.Tag("wemixvisor/NodeProcess")<NodeProce
  *   the node in `error`. `start` resets the restart counters.
  * - Any exit nobody asked for (a clean exit 0 included) is a crash.
  * - Crash restarts follow `restartPolicy` (exponential from
- *   DAEMON_RESTART_DELAY, ×2, jittered, capped at DAEMON_RESTART_MAX_DELAY);
+ *   DAEMON_RESTART_DELAY, ×2, jittered upward (×1–1.2), capped at DAEMON_RESTART_MAX_DELAY);
  *   a run of at least DAEMON_RESTART_MAX_DELAY resets the backoff; more than
  *   DAEMON_MAX_RESTARTS restarts within DAEMON_RESTART_WINDOW → `error`
  *   (logged, `node-error`), and the node stays down until `start`.

@@ -1,12 +1,14 @@
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import { checkExposure } from "./api/Auth.js"
 import * as Api from "./api/Server.js"
 import * as Backups from "./binaries/Backup.js"
 import * as BinaryStore from "./binaries/BinaryStore.js"
 import * as Preparer from "./binaries/PreparerLive.js"
 import { AppConfig, type WemixvisorConfig } from "./config/Config.js"
+import type { NodePidFile } from "./domain/Node.js"
 import { HomeLocked, InvalidInput } from "./domain/Errors.js"
 import * as Events from "./events/Events.js"
 import * as HeightProvider from "./height/HeightProvider.js"
@@ -25,11 +27,12 @@ import * as UpgradeSource from "./upgrades/UpgradeSource.js"
 
 /**
  * Every service `run` needs, wired. The Orchestrator starts the node itself,
- * after replaying the journal of an upgrade a previous run left unfinished.
+ * after replaying the journal of an upgrade a previous run left unfinished;
+ * a node left running by a previous run (`adoptable`) is adopted by that start.
  */
-export const SupervisorLive = (nodeArgs: ReadonlyArray<string>) => {
+export const SupervisorLive = (nodeArgs: ReadonlyArray<string>, adoptable: Option.Option<NodePidFile> = Option.none()) => {
   const plan = UpgradeSource.layer.pipe(Layer.provideMerge(PlanStore.layer))
-  const services = Layer.mergeAll(NodeProcess.layerLive(nodeArgs), HeightProvider.layer, BinaryStore.layer, History.layer)
+  const services = Layer.mergeAll(NodeProcess.layerLive(nodeArgs, adoptable), HeightProvider.layer, BinaryStore.layer, History.layer)
   // Upgrade preparation and safety (issue #5): downloads over HTTP, data backups on the real disk, hooks.
   const safety = Layer.mergeAll(
     Preparer.layer.pipe(Layer.provide(NodeHttpClient.layer)),
@@ -46,8 +49,9 @@ export const SupervisorLive = (nodeArgs: ReadonlyArray<string>) => {
 }
 
 /**
- * `wemixvisor run`: one supervisor per home (run.lock), a node left behind by
- * a killed predecessor is stopped first, then everything runs until the
+ * `wemixvisor run`: one supervisor per home (run.lock); a node left running
+ * by a killed predecessor is adopted (no upgrade in flight) or stopped first
+ * (mid-upgrade, for the journal's replay); then everything runs until the
  * program is interrupted (SIGTERM/SIGINT), which stops the node gracefully.
  */
 export const runSupervisor = (config: WemixvisorConfig, nodeArgs: ReadonlyArray<string>) =>
@@ -64,9 +68,10 @@ export const runSupervisor = (config: WemixvisorConfig, nodeArgs: ReadonlyArray<
     )
     yield* checkExposure(config)
     yield* acquireLock(config.layout.runLock, (pid) => new HomeLocked({ path: config.layout.runLock, pid }))
-    yield* NodeProcess.reapStale
+    const adoptable = yield* NodeProcess.reapOrAdopt
     yield* Effect.logInfo("wemixvisor running").pipe(
       Effect.annotateLogs({ home: config.home, binary: config.layout.currentBinary, pid: process.pid })
     )
-    return yield* Layer.launch(SupervisorLive(nodeArgs))
+    return yield* Layer.launch(SupervisorLive(nodeArgs, adoptable))
   }).pipe(Effect.scoped, Effect.provideService(AppConfig, config))
+

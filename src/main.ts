@@ -9,13 +9,14 @@ import * as BinaryStore from "./binaries/BinaryStore.js"
 import * as Preparer from "./binaries/PreparerLive.js"
 import { AppConfig, type WemixvisorConfig } from "./config/Config.js"
 import type { NodePidFile } from "./domain/Node.js"
-import { HomeLocked, InvalidInput } from "./domain/Errors.js"
+import { HomeLocked, InvalidInput, SpawnFailed } from "./domain/Errors.js"
 import * as Events from "./events/Events.js"
 import * as HeightProvider from "./height/HeightProvider.js"
 import * as NodeProcess from "./node/NodeProcess.js"
 import * as Hooks from "./orchestrator/Hooks.js"
 import * as Orchestrator from "./orchestrator/Orchestrator.js"
 import { acquireLock } from "./platform/LockFile.js"
+import * as ReloadSignal from "./platform/ReloadSignal.js"
 import * as History from "./upgrades/History.js"
 import * as PlanStore from "./upgrades/PlanStore.js"
 import * as UpgradeSource from "./upgrades/UpgradeSource.js"
@@ -53,9 +54,15 @@ export const SupervisorLive = (nodeArgs: ReadonlyArray<string>, adoptable: Optio
  * by a killed predecessor is adopted (no upgrade in flight) or stopped first
  * (mid-upgrade, for the journal's replay); then everything runs until the
  * program is interrupted (SIGTERM/SIGINT), which stops the node gracefully.
+ * SIGHUP is never fatal (platform/ReloadSignal.ts), from the first instant.
+ * A home whose `current` has no usable binary is refused (exit 1): nothing
+ * could run, and a supervisor that stays up with its node in `error` looks
+ * healthy to systemd. A binary that disappears later is supervised as usual
+ * (a failed restart is a crash; the restart policy decides).
  */
 export const runSupervisor = (config: WemixvisorConfig, nodeArgs: ReadonlyArray<string>) =>
   Effect.gen(function* () {
+    const reload = yield* Layer.build(ReloadSignal.layer)
     const store = BinaryStore.make(config.layout)
     yield* store.current.pipe(
       Effect.mapError(
@@ -66,12 +73,25 @@ export const runSupervisor = (config: WemixvisorConfig, nodeArgs: ReadonlyArray<
           })
       )
     )
+    yield* usableBinary(store, config)
     yield* checkExposure(config)
     yield* acquireLock(config.layout.runLock, (pid) => new HomeLocked({ path: config.layout.runLock, pid }))
     const adoptable = yield* NodeProcess.reapOrAdopt
     yield* Effect.logInfo("wemixvisor running").pipe(
       Effect.annotateLogs({ home: config.home, binary: config.layout.currentBinary, pid: process.pid })
     )
-    return yield* Layer.launch(SupervisorLive(nodeArgs, adoptable))
+    return yield* Layer.launch(SupervisorLive(nodeArgs, adoptable)).pipe(Effect.provide(reload))
   }).pipe(Effect.scoped, Effect.provideService(AppConfig, config))
 
+/** `current`'s binary exists and is executable, or `run` fails (exit 1) naming it. */
+const usableBinary = (store: BinaryStore.BinaryStoreService, config: WemixvisorConfig) =>
+  Effect.flatMap(store.current, (target) =>
+    store.validate(target).pipe(
+      Effect.mapError(
+        (e) =>
+          new SpawnFailed({
+            path: config.layout.currentBinary,
+            cause: new Error(`current -> ${target}, and ${e.message}; there is no node to supervise`)
+          })
+      )
+    ))

@@ -469,3 +469,63 @@ describe("NodeProcess with a fake spawner", () => {
     }).pipe(provide())
   )
 })
+
+describe("NodeProcess adopting a node a previous supervisor left running", () => {
+  /** NodeProcess built on a fake orphan left running: `adopt` names it as node.pid would. */
+  const withOrphan = <A, E>(body: (orphan: TestSpawner.FakeChild) => Effect.Effect<A, E, NodeProcess.NodeProcess | TestSpawner.TestSpawner>) =>
+    Effect.gen(function* () {
+      const spawner = yield* TestSpawner.TestSpawner
+      const { child, record } = yield* spawner.leaveRunning()
+      return yield* body(child).pipe(Effect.provide(NodeProcess.layer(ARGS, Option.some(record))))
+    }).pipe(
+      Effect.provide(Layer.mergeAll(TestSpawner.layer, Events.layer, configLayer(baseEnv))),
+      Effect.provide(captureLogs().layer)
+    )
+
+  it.scoped("start supervises it without a spawn; its crash is restarted by the policy with a new process", () =>
+    withOrphan((orphan) =>
+      Effect.gen(function* () {
+        const node = yield* NodeProcess.NodeProcess
+        const spawner = yield* TestSpawner.TestSpawner
+        yield* node.start
+        expect(yield* spawner.attempts).toBe(0)
+        expect(yield* node.status).toMatchObject({ state: "running", pid: orphan.pid })
+        yield* orphan.crash(1)
+        yield* awaitSleepers()
+        expect((yield* node.status).state).toBe("crashed")
+        yield* TestClock.adjust("1200 millis")
+        const next = yield* spawner.awaitChild(1)
+        expect(yield* node.status).toMatchObject({ state: "running", pid: next.pid, restarts: 1 })
+      })
+    )
+  )
+
+  it.scoped("stop sends SIGTERM to its group and is not a crash; nothing is spawned", () =>
+    withOrphan((orphan) =>
+      Effect.gen(function* () {
+        const node = yield* NodeProcess.NodeProcess
+        const spawner = yield* TestSpawner.TestSpawner
+        yield* node.start
+        expect(yield* spawner.attempts).toBe(0)
+        yield* node.stop
+        expect((yield* orphan.signals).map((s) => s.signal)).toEqual(["SIGTERM"])
+        expect(yield* orphan.groupAlive).toBe(false)
+        expect((yield* node.status).state).toBe("stopped")
+        expect(yield* spawner.attempts).toBe(0)
+      })
+    )
+  )
+
+  it.scoped("an orphan gone before start is not adopted: a new node is spawned", () =>
+    withOrphan((orphan) =>
+      Effect.gen(function* () {
+        const node = yield* NodeProcess.NodeProcess
+        const spawner = yield* TestSpawner.TestSpawner
+        yield* orphan.crash(0)
+        yield* node.start
+        const [child] = yield* spawner.children
+        expect(yield* node.status).toMatchObject({ state: "running", pid: child!.pid })
+      })
+    )
+  )
+})

@@ -1,15 +1,17 @@
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import { checkExposure } from "./api/Auth.js"
 import * as Api from "./api/Server.js"
 import * as Backups from "./binaries/Backup.js"
-import { BinaryStore } from "./binaries/BinaryStore.js"
+import { BinaryStore, type BinaryStoreService } from "./binaries/BinaryStore.js"
 import * as BinaryStoreLive from "./binaries/BinaryStoreLive.js"
 import * as Preparer from "./binaries/PreparerLive.js"
 import { checkRunnable } from "./config/Checks.js"
 import { AppConfig, type WemixvisorConfig } from "./config/Config.js"
-import { HomeLocked, InvalidInput } from "./domain/Errors.js"
+import type { NodePidFile } from "./domain/Node.js"
+import { HomeLocked, InvalidInput, SpawnFailed } from "./domain/Errors.js"
 import * as Events from "./events/Events.js"
 import * as ChainHead from "./height/ChainHeadLive.js"
 import * as HeightProvider from "./height/HeightProviderLive.js"
@@ -19,6 +21,7 @@ import * as CrashPoints from "./orchestrator/CrashPoints.js"
 import * as Hooks from "./orchestrator/Hooks.js"
 import * as Orchestrator from "./orchestrator/OrchestratorLive.js"
 import { acquireLock } from "./platform/LockFile.js"
+import * as ReloadSignal from "./platform/ReloadSignal.js"
 import * as History from "./upgrades/History.js"
 import * as Operations from "./upgrades/OperationsLive.js"
 import * as PlanStore from "./upgrades/PlanStoreLive.js"
@@ -31,14 +34,13 @@ import * as UpgradeSource from "./upgrades/UpgradeSourceLive.js"
  */
 
 /**
- * Every service `run` needs, wired, but the BinaryStore (runSupervisor
- * provides it, and checks the home with it first). The Orchestrator starts
- * the node itself, after replaying the journal of an upgrade a previous run
- * left unfinished.
+ * Every service `run` needs, wired. The Orchestrator starts the node itself,
+ * after replaying the journal of an upgrade a previous run left unfinished;
+ * a node left running by a previous run (`adoptable`) is adopted by that start.
  */
-export const SupervisorLive = (nodeArgs: ReadonlyArray<string>) => {
+export const SupervisorLive = (nodeArgs: ReadonlyArray<string>, adoptable: Option.Option<NodePidFile> = Option.none()) => {
   const plan = UpgradeSource.layer.pipe(Layer.provideMerge(PlanStore.layer))
-  const services = Layer.mergeAll(NodeProcess.layerLive(nodeArgs), HeightProvider.layer, History.layer)
+  const services = Layer.mergeAll(NodeProcess.layerLive(nodeArgs, adoptable), HeightProvider.layer, History.layer)
   // The operator's operations (API): the chain head read through the HeightProvider's connections.
   const operations = Operations.layer.pipe(Layer.provide(ChainHead.fromHeightProvider))
   // Upgrade preparation and safety (issue #5): downloads over HTTP, data backups on the real disk, hooks.
@@ -61,12 +63,19 @@ export const SupervisorLive = (nodeArgs: ReadonlyArray<string>) => {
 }
 
 /**
- * `wemixvisor run`: one supervisor per home (run.lock), a node left behind by
- * a killed predecessor is stopped first, then everything runs until the
+ * `wemixvisor run`: one supervisor per home (run.lock); a node left running
+ * by a killed predecessor is adopted (no upgrade in flight) or stopped first
+ * (mid-upgrade, for the journal's replay); then everything runs until the
  * program is interrupted (SIGTERM/SIGINT), which stops the node gracefully.
+ * SIGHUP is never fatal (platform/ReloadSignal.ts), from the first instant.
+ * A home whose `current` has no usable binary is refused (exit 1): nothing
+ * could run, and a supervisor that stays up with its node in `error` looks
+ * healthy to systemd. A binary that disappears later is supervised as usual
+ * (a failed restart is a crash; the restart policy decides).
  */
 export const runSupervisor = (config: WemixvisorConfig, nodeArgs: ReadonlyArray<string>) =>
   Effect.gen(function* () {
+    const reload = yield* Layer.build(ReloadSignal.layer)
     const store = yield* BinaryStore
     yield* store.current.pipe(
       Effect.mapError(
@@ -77,12 +86,26 @@ export const runSupervisor = (config: WemixvisorConfig, nodeArgs: ReadonlyArray<
           })
       )
     )
+    yield* usableBinary(store, config)
     yield* checkExposure(config)
     yield* checkRunnable(config)
     yield* acquireLock(config.layout.runLock, (pid) => new HomeLocked({ path: config.layout.runLock, pid }))
-    yield* NodeProcess.reapStale
+    const adoptable = yield* NodeProcess.reapOrAdopt
     yield* Effect.logInfo("wemixvisor running").pipe(
       Effect.annotateLogs({ home: config.home, binary: config.layout.currentBinary, pid: process.pid })
     )
-    return yield* Layer.launch(SupervisorLive(nodeArgs))
+    return yield* Layer.launch(SupervisorLive(nodeArgs, adoptable)).pipe(Effect.provide(reload))
   }).pipe(Effect.scoped, Effect.provide(BinaryStoreLive.layer), Effect.provideService(AppConfig, config))
+
+/** `current`'s binary exists and is executable, or `run` fails (exit 1) naming it. */
+const usableBinary = (store: BinaryStoreService, config: WemixvisorConfig) =>
+  Effect.flatMap(store.current, (target) =>
+    store.validate(target).pipe(
+      Effect.mapError(
+        (e) =>
+          new SpawnFailed({
+            path: config.layout.currentBinary,
+            cause: new Error(`current -> ${target}, and ${e.message}; there is no node to supervise`)
+          })
+      )
+    ))

@@ -1,7 +1,7 @@
 import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 import type { WemixvisorConfig } from "../config/Config.js"
-import type { BinaryInvalid, ConfigInvalid, HomeLocked, InvalidInput, IoError } from "../domain/Errors.js"
+import type { BinaryInvalid, ConfigInvalid, HomeLocked, InvalidInput, IoError, SpawnFailed } from "../domain/Errors.js"
 
 /*
  * `wemixvisor run`'s implementation, as the command tree sees it: a runner
@@ -10,7 +10,7 @@ import type { BinaryInvalid, ConfigInvalid, HomeLocked, InvalidInput, IoError } 
  * imports the composition root.
  */
 
-export type RunError = InvalidInput | ConfigInvalid | HomeLocked | BinaryInvalid | IoError
+export type RunError = InvalidInput | ConfigInvalid | HomeLocked | BinaryInvalid | IoError | SpawnFailed
 
 export interface RunnerService {
   /** Supervises the node until interrupted (SIGTERM/SIGINT). */

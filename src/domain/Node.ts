@@ -4,14 +4,19 @@ import * as Schema from "effect/Schema"
 export const NodeState = Schema.Literal("stopped", "starting", "running", "stopping", "crashed", "error")
 export type NodeState = typeof NodeState.Type
 
-/** How a node process ended: an exit code, or the signal that killed it. */
+/** How a node process ended: an exit code, or the signal that killed it (neither for an adopted node). */
 export interface NodeExit {
   readonly code: number | null
   readonly signal: string | null
 }
 
 export const describeExit = (exit: NodeExit): string =>
-  exit.signal !== null ? `killed by ${exit.signal}` : `exited with code ${exit.code}`
+  exit.signal !== null
+    ? `killed by ${exit.signal}`
+    : exit.code !== null
+    ? `exited with code ${exit.code}`
+    // An adopted node is not our child: its exit status went to its real parent.
+    : "exited (exit status unknown: an adopted node is not our child)"
 
 /** What NodeProcess publishes: the state machine plus what an operator asks about it. */
 export interface NodeStatus {

@@ -30,6 +30,8 @@ export const WemixvisorEvent = Schema.Union(
   E("upgrade-failed", { name: Name, reason: Schema.String }),
   E("rollback-completed", { name: Name, current: Schema.String }),
   E("node-started", { pid: Schema.Number, binary: Schema.String }),
+  // A node left running by a previous wemixvisor, supervised from now on (not restarted).
+  E("node-adopted", { pid: Schema.Number, binary: Schema.String }),
   E("node-exited", { pid: Schema.Number, code: Nullable(Schema.Number), signal: Nullable(Schema.String), expected: Schema.Boolean }),
   E("node-restarting", { restarts: Schema.Number, delay_ms: Schema.Number }),
   E("node-error", { reason: Schema.String }),

@@ -1,15 +1,16 @@
 import * as Context from "effect/Context"
 import * as Layer from "effect/Layer"
 import type * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import type * as Stream from "effect/Stream"
 import type { AppConfig } from "../config/Config.js"
 import type { SpawnFailed } from "../domain/Errors.js"
-import type { NodeExit, NodeStatus } from "../domain/Node.js"
+import type { NodeExit, NodePidFile, NodeStatus } from "../domain/Node.js"
 import type { Events } from "../events/Events.js"
 import * as Spawner from "./Spawner.js"
 import { make } from "./Supervisor.js"
 
-export { reapStale } from "./PidFile.js"
+export { reapOrAdopt, reapStale } from "./PidFile.js"
 export { restartPolicy } from "./RestartPolicy.js"
 
 /** One exit of a node process: `expected` when `stop` (or the layer closing) caused it. */
@@ -54,22 +55,29 @@ export class NodeProcess extends Context.Tag("wemixvisor/NodeProcess")<NodeProce
  *   the node in `error`. `start` resets the restart counters.
  * - Any exit nobody asked for (a clean exit 0 included) is a crash.
  * - Crash restarts follow `restartPolicy` (exponential from
- *   DAEMON_RESTART_DELAY, ×2, jittered, capped at DAEMON_RESTART_MAX_DELAY);
+ *   DAEMON_RESTART_DELAY, ×2, jittered upward (×1–1.2), capped at DAEMON_RESTART_MAX_DELAY);
  *   a run of at least DAEMON_RESTART_MAX_DELAY resets the backoff; more than
  *   DAEMON_MAX_RESTARTS restarts within DAEMON_RESTART_WINDOW → `error`
  *   (logged, `node-error`), and the node stays down until `start`.
  * - `stop` leaves `error` as it is (the reason stays visible) and every other
  *   state `stopped`.
  * - node.pid is written at each spawn and removed once the group is gone; call
- *   `reapStale` (under run.lock) before the first `start`.
- * - The node's stdout/stderr are forwarded to ours without ever blocking the
- *   node (src/node/LogPassthrough.ts): lines a slow reader cannot take are
- *   dropped whole, counted and logged (at once, then at most every 10 s, and
- *   the total when that process is gone).
+ *   `reapOrAdopt` (or `reapStale`) under run.lock before the first `start`.
+ * - `adoptable` (what `reapOrAdopt` found): the first `start` supervises that
+ *   node, left running by a previous wemixvisor, instead of spawning one
+ *   (`node-adopted`, not `node-started`); once it is gone it counts as a
+ *   crash. It keeps the arguments it was started with until its next start.
+ * - The node's stdout/stderr are our own (inherited fds): its output never
+ *   passes through wemixvisor, so nothing is buffered, dropped, or broken
+ *   when wemixvisor dies.
  */
-export const layer = (args: ReadonlyArray<string>): Layer.Layer<NodeProcess, never, AppConfig | Events | Spawner.Spawner> =>
-  Layer.scoped(NodeProcess, make(args))
+export const layer = (
+  args: ReadonlyArray<string>,
+  adoptable: Option.Option<NodePidFile> = Option.none()
+): Layer.Layer<NodeProcess, never, AppConfig | Events | Spawner.Spawner> => Layer.scoped(NodeProcess, make(args, adoptable))
 
 /** `layer` with real processes. */
-export const layerLive = (args: ReadonlyArray<string>): Layer.Layer<NodeProcess, never, AppConfig | Events> =>
-  layer(args).pipe(Layer.provide(Spawner.layer))
+export const layerLive = (
+  args: ReadonlyArray<string>,
+  adoptable: Option.Option<NodePidFile> = Option.none()
+): Layer.Layer<NodeProcess, never, AppConfig | Events> => layer(args, adoptable).pipe(Layer.provide(Spawner.layer))

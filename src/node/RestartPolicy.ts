@@ -7,8 +7,9 @@ import * as Schedule from "effect/Schedule"
 /*
  * When a crashed node is started again (DESIGN §1, §3).
  *
- * - Backoff: DAEMON_RESTART_DELAY, doubling each crash, jittered (×0.8–1.2)
- *   so a fleet of nodes that crashed together does not restart in lockstep,
+ * - Backoff: DAEMON_RESTART_DELAY, doubling each crash, jittered upward only
+ *   (×1–1.2) so a fleet of nodes that crashed together does not restart in
+ *   lockstep while no restart ever comes sooner than the operator configured,
  *   capped at DAEMON_RESTART_MAX_DELAY (the cap applies after the jitter).
  * - A node that stayed up at least DAEMON_RESTART_MAX_DELAY before crashing
  *   was not crash-looping: the backoff starts again from DAEMON_RESTART_DELAY.
@@ -27,7 +28,7 @@ export interface RestartPolicyOptions {
 export const restartPolicy = (options: RestartPolicyOptions): Schedule.Schedule<Duration.Duration> => {
   const capMs = Duration.toMillis(options.restartMaxDelay)
   return Schedule.exponential(options.restartDelay, 2).pipe(
-    Schedule.jittered,
+    Schedule.jitteredWith({ min: 1, max: 1.2 }),
     Schedule.modifyDelay((_, delay) => Duration.millis(Math.round(Math.min(Duration.toMillis(delay), capMs)))),
     Schedule.delays
   )

@@ -13,12 +13,11 @@ import type * as Scope from "effect/Scope"
 import * as fs from "node:fs"
 import { AppConfig } from "../config/Config.js"
 import type { SpawnFailed } from "../domain/Errors.js"
-import { describeExit, initialNodeStatus, type NodeExit, type NodeStatus } from "../domain/Node.js"
+import { describeExit, initialNodeStatus, type NodeExit, type NodePidFile, type NodeStatus } from "../domain/Node.js"
 import { Events } from "../events/Events.js"
 import type { NodeExitReport, NodeProcessService } from "./NodeProcess.js"
+import { groupAlive, killGroupUntilGone, terminateGroup } from "../platform/ProcessGroup.js"
 import { removePidFile, writePidFile } from "./PidFile.js"
-import { reportDrops, reportDropTotal } from "./LogPassthrough.js"
-import { killGroupUntilGone } from "./ProcessGroup.js"
 import { makeBackoff, restartPolicy, stableAfter } from "./RestartPolicy.js"
 import { type ChildHandle, Spawner } from "./Spawner.js"
 
@@ -33,10 +32,15 @@ import { type ChildHandle, Spawner } from "./Spawner.js"
  * SIGTERM → grace → SIGKILL and then clears the whole group, whatever the
  * fiber was doing. An exit the fiber observed itself is a crash; one brought
  * about by the release is a stop.
+ *
+ * A node a previous wemixvisor left running (`adoptable`, from node.pid) is
+ * taken over by the first `start` instead of a spawn: the same release stops
+ * it, and its crash is restarted like any other (with a fresh spawn).
  */
 
 export const make = (
-  args: ReadonlyArray<string>
+  args: ReadonlyArray<string>,
+  adoptable: Option.Option<NodePidFile> = Option.none()
 ): Effect.Effect<NodeProcessService, never, Scope.Scope | AppConfig | Events | Spawner> =>
   Effect.gen(function* () {
     const config = yield* AppConfig
@@ -54,6 +58,8 @@ export const make = (
     const restartTimes = yield* Ref.make<ReadonlyArray<number>>([])
     const backoff = yield* makeBackoff(restartPolicy(config))
     const lock = yield* Effect.makeSemaphore(1)
+    /** Taken by the first `start`: afterwards every node is one we spawn. */
+    const toAdopt = yield* Ref.make(adoptable)
     const supervision = yield* FiberHandle.make<void, never>()
     // The supervision fiber runs with the layer's context, not the caller of `start`.
     const runSupervision = yield* FiberHandle.runtime(supervision)<never>()
@@ -105,27 +111,41 @@ export const make = (
           yield* killGroupUntilGone(child.groupAlive, child.signalGroup("SIGKILL"))
         }
         yield* removePidFile(layout.nodePid)
-        // With the whole group gone the pipes close: forward their last bytes before anything else starts.
-        yield* child.closeOutput
-        yield* reportDropTotal(child.pid, yield* child.droppedLines)
+      })
+
+    /** The recorded node, when it is still that process; otherwise its leftovers are cleared and node.pid goes. */
+    const adopt = (record: NodePidFile) =>
+      Effect.gen(function* () {
+        const found = yield* spawner.adopt(record)
+        if (Option.isNone(found)) {
+          yield* Effect.logWarning(`the node (pid ${record.pid}) of a previous wemixvisor is gone; starting a new one`)
+          if (record.pgid === record.pid && (yield* groupAlive(record.pgid))) yield* terminateGroup(record.pgid, grace)
+          yield* removePidFile(layout.nodePid)
+        }
+        return found
+      })
+
+    /** A node process to supervise: the adoptable one while it lives, else a new one (recorded in node.pid). */
+    const acquire = (adoptable: Option.Option<NodePidFile>) =>
+      Effect.gen(function* () {
+        const adopted = Option.isSome(adoptable) ? yield* adopt(adoptable.value) : Option.none<ChildHandle>()
+        if (Option.isSome(adopted)) return { child: adopted.value, adopted: true }
+        // The path through `current`, resolved by exec at this instant: switch the link, start, and the new target runs.
+        const child = yield* Effect.tap(spawner.spawn(layout.currentBinary, args), (c) => writePidFile(layout.nodePid, c.pid, c.pgid))
+        return { child, adopted: false }
       })
 
     /** One node process from spawn to exit. Fails only when it cannot be spawned. */
-    const runChild = (onRunning: Effect.Effect<void>) =>
+    const runChild = (onRunning: Effect.Effect<void>, adoptable: Option.Option<NodePidFile>) =>
       Effect.scoped(
         Effect.gen(function* () {
           yield* setStatus((s) => ({ ...s, state: "starting", pid: null }))
           const observed = yield* Ref.make(false)
           const binary = yield* binaryName
-          // The path through `current`, resolved by exec at this instant: switch the link, start, and the new target runs.
-          const child = yield* Effect.acquireRelease(
-            Effect.tap(spawner.spawn(layout.currentBinary, args), (c) => writePidFile(layout.nodePid, c.pid, c.pgid)),
-            (c) => release(c, observed)
-          )
-          yield* Effect.forkScoped(reportDrops(child))
+          const { adopted, child } = yield* Effect.acquireRelease(acquire(adoptable), ({ child }) => release(child, observed))
           const startedAt = yield* Clock.currentTimeMillis
           yield* setStatus((s) => ({ ...s, state: "running", pid: child.pid, reason: null }))
-          yield* events.publish({ type: "node-started", pid: child.pid, binary })
+          yield* events.publish({ type: adopted ? "node-adopted" : "node-started", pid: child.pid, binary })
           yield* onRunning
           // Observing the exit and recording it as a crash happen together, or not at all (then the release records a stop).
           const exit = yield* Effect.uninterruptibleMask((restore) =>
@@ -177,8 +197,10 @@ export const make = (
       Effect.gen(function* () {
         let onRunning: Effect.Effect<void> = Deferred.succeed(first, undefined)
         let isFirst = true
+        let adoptable = yield* Ref.getAndSet(toAdopt, Option.none())
         for (;;) {
-          const run = yield* Effect.either(runChild(onRunning))
+          const run = yield* Effect.either(runChild(onRunning, adoptable))
+          adoptable = Option.none()
           let last: string
           let upMs = 0
           if (Either.isLeft(run)) {

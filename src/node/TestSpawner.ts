@@ -8,8 +8,8 @@ import * as Ref from "effect/Ref"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import { SpawnFailed } from "../domain/Errors.js"
-import type { NodeExit } from "../domain/Node.js"
-import { Spawner } from "./Spawner.js"
+import type { NodeExit, NodePidFile } from "../domain/Node.js"
+import { type ChildHandle, Spawner } from "./Spawner.js"
 
 /*
  * A fake Spawner for tests: processes that exist only in memory, whose exits
@@ -56,12 +56,19 @@ export interface TestSpawnerService {
   readonly setBehavior: (behavior: FakeBehavior) => Effect.Effect<void>
   /** The next `count` spawns fail as if the binary were missing (ENOENT). */
   readonly failSpawns: (count: number) => Effect.Effect<void>
+  /**
+   * A node a previous supervisor left running: not among `children`, found
+   * by `adopt` through the node.pid record returned (start time = its pid)
+   * while it lives.
+   */
+  readonly leaveRunning: (behavior?: FakeBehavior) => Effect.Effect<{ readonly record: NodePidFile; readonly child: FakeChild }>
 }
 
 export class TestSpawner extends Context.Tag("wemixvisor/TestSpawner")<TestSpawner, TestSpawnerService>() {}
 
 // Above any pid_max Linux allows (2^22), so a fake pid never names a real process.
 const FIRST_FAKE_PID = 5_000_000
+const FIRST_ORPHAN_PID = 6_000_000
 
 const makeChild = (pid: number, file: string, args: ReadonlyArray<string>, behavior: FakeBehavior) =>
   Effect.gen(function* () {
@@ -101,16 +108,12 @@ const makeChild = (pid: number, file: string, args: ReadonlyArray<string>, behav
       leaderAlive: Effect.map(Ref.get(alive), ([leader]) => leader),
       groupAlive: Effect.map(Ref.get(alive), ([leader, members]) => leader || members)
     }
-    const handle = {
+    const handle: ChildHandle = {
       pid,
       pgid: pid,
       exit: Deferred.await(exited),
       signalGroup: deliver,
-      groupAlive: child.groupAlive,
-      // Fake processes write nothing.
-      droppedLines: Effect.succeed({ stdout: 0, stderr: 0 }),
-      awaitDropped: () => Effect.never,
-      closeOutput: Effect.void
+      groupAlive: child.groupAlive
     }
     return { child, handle }
   })
@@ -122,6 +125,7 @@ export const layer: Layer.Layer<Spawner | TestSpawner> = Layer.effectContext(
     const attempts = yield* Ref.make(0)
     const behavior = yield* Ref.make<FakeBehavior>({})
     const failures = yield* Ref.make(0)
+    const orphans = yield* Ref.make<ReadonlyArray<{ readonly child: FakeChild; readonly handle: ChildHandle }>>([])
 
     const spawner = Spawner.of({
       spawn: (file, args) =>
@@ -135,6 +139,12 @@ export const layer: Layer.Layer<Spawner | TestSpawner> = Layer.effectContext(
           const { child, handle } = yield* makeChild(FIRST_FAKE_PID + n, file, args, yield* Ref.get(behavior))
           yield* SubscriptionRef.update(children, (c) => [...c, child])
           return handle
+        }),
+      adopt: (record) =>
+        Effect.gen(function* () {
+          const found = (yield* Ref.get(orphans)).find((o) => o.child.pid === record.pid && String(o.child.pid) === record.start_time)
+          if (found === undefined || !(yield* found.child.leaderAlive)) return Option.none()
+          return Option.some(found.handle)
         })
     })
 
@@ -149,7 +159,14 @@ export const layer: Layer.Layer<Spawner | TestSpawner> = Layer.effectContext(
           Effect.map((c) => Option.getOrThrow(c)[n - 1]!)
         ),
       setBehavior: (b) => Ref.set(behavior, b),
-      failSpawns: (count) => Ref.set(failures, count)
+      failSpawns: (count) => Ref.set(failures, count),
+      leaveRunning: (b = {}) =>
+        Effect.gen(function* () {
+          const pid = FIRST_ORPHAN_PID + (yield* Ref.get(orphans)).length + 1
+          const made = yield* makeChild(pid, "(started by a previous supervisor)", [], b)
+          yield* Ref.update(orphans, (o) => [...o, made])
+          return { record: { pid, pgid: pid, start_time: String(pid) }, child: made.child }
+        })
     })
 
     return Context.make(Spawner, spawner).pipe(Context.add(TestSpawner, control))

@@ -1,17 +1,13 @@
-import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
-import * as childProcess from "node:child_process"
-import { SpawnFailed } from "../domain/Errors.js"
-import { groupAlive, terminateGroup } from "../node/ProcessGroup.js"
+import type { SpawnFailed } from "../domain/Errors.js"
+import { groupAlive, type ProcessExit, spawnGroupLeader, terminateGroup } from "./ProcessGroup.js"
 
 /*
  * A short-lived helper process (a hook, a `--version` probe) bounded in time.
- * It runs in its own process group (spawned detached), so when time is up —
+ * It runs in its own process group (spawnGroupLeader), so when time is up —
  * or when it exits leaving a `sleep &` behind — one kill(-pgid) reaches
  * everything it started: SIGTERM, a grace period, then SIGKILL until the
  * group is gone. Nothing it started outlives the run.
@@ -61,9 +57,9 @@ const MAX_LINE = 4096
 
 interface Spawned {
   readonly pid: number
-  readonly exited: Deferred.Deferred<{ readonly code: number | null; readonly signal: NodeJS.Signals | null }>
+  readonly exited: Effect.Effect<ProcessExit>
   /** Both output pipes closed (everything holding them is gone). */
-  readonly closed: Deferred.Deferred<void>
+  readonly closed: Effect.Effect<void>
   readonly output: (stream: OutputStream) => string
 }
 
@@ -71,24 +67,7 @@ const spawn = (
   opts: BoundedRunOptions,
   lines: Queue.Queue<readonly [OutputStream, string] | null>
 ): Effect.Effect<Spawned, SpawnFailed> =>
-  Effect.async<Spawned, SpawnFailed>((resume) => {
-    let child: childProcess.ChildProcess
-    try {
-      child = childProcess.spawn(opts.file, [...opts.args], {
-        detached: true,
-        stdio: ["ignore", "pipe", "pipe"],
-        env: { ...process.env, ...opts.env }
-      })
-    } catch (cause) {
-      resume(Effect.fail(new SpawnFailed({ path: opts.file, cause })))
-      return
-    }
-    // Registered before anything can happen, so neither event is missed.
-    const exited = Deferred.unsafeMake<{ readonly code: number | null; readonly signal: NodeJS.Signals | null }>(FiberId.none)
-    const closed = Deferred.unsafeMake<void>(FiberId.none)
-    child.once("exit", (code, signal) => Deferred.unsafeDone(exited, Exit.succeed({ code, signal })))
-    child.once("close", () => Deferred.unsafeDone(closed, Exit.void))
-
+  Effect.map(spawnGroupLeader(opts.file, opts.args, { output: "pipe", ...(opts.env ? { env: opts.env } : {}) }), (child) => {
     const keep = opts.keepBytes ?? 65_536
     const kept: Record<OutputStream, string> = { stdout: "", stderr: "" }
     const partial: Record<OutputStream, string> = { stdout: "", stderr: "" }
@@ -107,26 +86,10 @@ const spawn = (
       if (partial[stream] !== "") Queue.unsafeOffer(lines, [stream, partial[stream].slice(0, MAX_LINE)])
       partial[stream] = ""
     }
+    // Paused streams keep what arrived before these listeners; nothing is lost.
     child.stdout!.on("data", collect("stdout")).once("end", flush("stdout"))
     child.stderr!.on("data", collect("stderr")).once("end", flush("stderr"))
-
-    const onError = (cause: Error) => resume(Effect.fail(new SpawnFailed({ path: opts.file, cause })))
-    child.once("error", onError)
-    child.once("spawn", () => {
-      child.off("error", onError)
-      // A later 'error' (a failed kill) must not crash the process.
-      child.on("error", () => {})
-      resume(Effect.succeed({ pid: child.pid!, exited, closed, output: (s) => kept[s] }))
-    })
-    return Effect.sync(() => {
-      if (child.pid !== undefined) {
-        try {
-          process.kill(-child.pid, "SIGKILL")
-        } catch {
-          // already gone
-        }
-      }
-    })
+    return { pid: child.pid, exited: child.exit, closed: child.closed, output: (s) => kept[s] }
   })
 
 /** The group's leftovers after the leader is done: SIGTERM, grace, SIGKILL; nothing when the group is already gone. */
@@ -150,7 +113,7 @@ export const runBounded = (opts: BoundedRunOptions): Effect.Effect<BoundedResult
           Effect.repeat({ until: (done) => done })
         )
       )
-      const exit = yield* Deferred.await(child.exited).pipe(Effect.timeoutOption(opts.timeout))
+      const exit = yield* child.exited.pipe(Effect.timeoutOption(opts.timeout))
       let outcome: BoundedOutcome
       if (Option.isNone(exit)) {
         yield* terminateGroup(child.pid, opts.grace)
@@ -162,7 +125,7 @@ export const runBounded = (opts: BoundedRunOptions): Effect.Effect<BoundedResult
         outcome = code !== null ? { _tag: "Exited", code } : { _tag: "Signaled", signal: signal ?? "an unknown signal" }
       }
       // The pipes close once every holder is gone; bounded in case a holder escaped the group (setsid).
-      yield* Deferred.await(child.closed).pipe(Effect.timeoutOption("1 second"))
+      yield* child.closed.pipe(Effect.timeoutOption("1 second"))
       yield* Queue.offer(lines, null)
       yield* printer.await
       return { outcome, stdout: child.output("stdout"), stderr: child.output("stderr") }

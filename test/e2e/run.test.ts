@@ -187,7 +187,7 @@ describe("run with a real node (anvil)", () => {
     expect(isAlive(restarted)).toBe(false)
   })
 
-  it("a node left running by a SIGKILLed wemixvisor is found by pid and start time and stopped", async () => {
+  it("a node left running by a SIGKILLed wemixvisor is found by pid and start time and adopted: no restart", async () => {
     const { home, env } = newHome()
     const port = await freePort()
     const data = path.join(home, "data")
@@ -200,22 +200,19 @@ describe("run with a real node (anvil)", () => {
     const orphan = nodePid(home)
     first.proc.kill("SIGKILL")
     await first.exited
-    await sleep(200)
-    expect(isAlive(orphan.pid)).toBe(true) // the node outlived its supervisor
+    const before = (await blockNumber(port))!
     const second = run(runEnv)
-    await waitFor("the old node to be stopped", () => !isAlive(orphan.pid))
-    await waitFor("a new node", () => {
-      try {
-        return nodePid(home).pid !== orphan.pid
-      } catch {
-        return false
-      }
-    })
-    await waitFor("the RPC from the new node", () => blockNumber(port))
-    // one node: the wrapper started twice, and the new one holds the port (a second anvil would exit 1)
-    expect(fs.readFileSync(path.join(data, "versions.log"), "utf8").trim().split("\n")).toHaveLength(2)
+    await second.waitLog("node-adopted")
+    // The same node, never stopped: node.pid unchanged, the wrapper started once, the chain went on.
+    expect(nodePid(home)).toEqual(orphan)
+    expect(isAlive(orphan.pid)).toBe(true)
+    expect(second.logs()).not.toContain('"node-started"')
+    await waitFor("the chain to go on under the adopted node", async () => ((await blockNumber(port)) ?? 0) > before + 2)
+    expect(fs.readFileSync(path.join(data, "versions.log"), "utf8").trim().split("\n")).toHaveLength(1)
     expect(second.proc.exitCode).toBeNull()
     second.proc.kill("SIGTERM")
     expect(await second.exited).toBe(0)
+    expect(await blockNumber(port)).toBeUndefined()
+    expect(isAlive(orphan.pid)).toBe(false)
   })
 })

@@ -4,7 +4,7 @@
  * `awaitSleepers` so the fiber it should wake is already asleep.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Fiber, Layer, Option, Stream, TestClock } from "effect"
+import { Duration, Effect, Fiber, Layer, Option, Random, Stream, TestClock } from "effect"
 import * as os from "node:os"
 import * as path from "node:path"
 import { AppConfig } from "../../src/config/Config.js"
@@ -37,9 +37,9 @@ const provide =
       Effect.provide(logs.layer)
     )
 
-/** Jitter is ×0.8–1.2 of the exponential delay; the cap applies after it. */
+/** Jitter is ×1–1.2 of the exponential delay (never shorter); the cap applies after it. */
 const expectWithin = (delayMs: number, expectedMs: number, capMs: number) => {
-  expect(delayMs).toBeGreaterThanOrEqual(Math.min(Math.floor(0.8 * expectedMs), capMs))
+  expect(delayMs).toBeGreaterThanOrEqual(Math.min(expectedMs, capMs))
   expect(delayMs).toBeLessThanOrEqual(Math.min(Math.ceil(1.2 * expectedMs), capMs))
 }
 
@@ -63,6 +63,26 @@ describe("restartPolicy", () => {
       delays.forEach((d) => expect(Number.isInteger(d)).toBe(true))
       yield* backoff.reset
       expectWithin(Duration.toMillis(yield* backoff.next), 1000, 10_000)
+    })
+  )
+
+  it.effect("jitter only lengthens a delay: never below DAEMON_RESTART_DELAY × 2^n, never above the cap", () =>
+    Effect.gen(function* () {
+      const policy = restartPolicy({ restartDelay: "1 second", restartMaxDelay: "5 seconds" })
+      const firsts: Array<number> = []
+      for (let round = 0; round < 300; round++) {
+        const backoff = yield* makeBackoff(policy)
+        const delays: Array<number> = []
+        for (let i = 0; i < 4; i++) delays.push(Duration.toMillis(yield* backoff.next))
+        firsts.push(delays[0]!)
+        delays.forEach((d, i) => {
+          expect(d).toBeGreaterThanOrEqual(Math.min(1000 * 2 ** i, 5000))
+          expect(d).toBeLessThanOrEqual(Math.min(1200 * 2 ** i, 5000))
+        })
+      }
+      // Still a spread (a fleet does not restart in lockstep), all of it upward.
+      expect(new Set(firsts).size).toBeGreaterThan(10)
+      expect(Math.min(...firsts)).toBeGreaterThanOrEqual(1000)
     })
   )
 })
@@ -110,6 +130,25 @@ describe("NodeProcess with a fake spawner", () => {
         expect((yield* node.status).pid).toBe(next.pid)
       }
     }).pipe(provide({ DAEMON_RESTART_MAX_DELAY: "8s" }))
+  )
+
+  it.scoped("at the lowest jitter the first restart comes at DAEMON_RESTART_DELAY (1s), not a millisecond sooner", () =>
+    Effect.gen(function* () {
+      const node = yield* NodeProcess.NodeProcess
+      const spawner = yield* TestSpawner.TestSpawner
+      const events = yield* recordEvents
+      yield* node.start
+      yield* crashNth(1)
+      const restarting = yield* events.next("node-restarting")
+      expect(restarting.delay_ms).toBe(1000)
+      yield* awaitSleepers()
+      yield* TestClock.adjust(999)
+      expect(yield* spawner.attempts).toBe(1)
+      yield* TestClock.adjust(1)
+      yield* spawner.awaitChild(2)
+      expect(yield* spawner.attempts).toBe(2)
+      // Random.fixed([0]): every draw is the bottom of the jitter range.
+    }).pipe(provide(), Effect.withRandom(Random.fixed([0])))
   )
 
   it.scoped("more than DAEMON_MAX_RESTARTS within the window → error, logged; start again resets", () => {
@@ -428,5 +467,65 @@ describe("NodeProcess with a fake spawner", () => {
         "stopped"
       ])
     }).pipe(provide())
+  )
+})
+
+describe("NodeProcess adopting a node a previous supervisor left running", () => {
+  /** NodeProcess built on a fake orphan left running: `adopt` names it as node.pid would. */
+  const withOrphan = <A, E>(body: (orphan: TestSpawner.FakeChild) => Effect.Effect<A, E, NodeProcess.NodeProcess | TestSpawner.TestSpawner>) =>
+    Effect.gen(function* () {
+      const spawner = yield* TestSpawner.TestSpawner
+      const { child, record } = yield* spawner.leaveRunning()
+      return yield* body(child).pipe(Effect.provide(NodeProcess.layer(ARGS, Option.some(record))))
+    }).pipe(
+      Effect.provide(Layer.mergeAll(TestSpawner.layer, Events.layer, configLayer(baseEnv))),
+      Effect.provide(captureLogs().layer)
+    )
+
+  it.scoped("start supervises it without a spawn; its crash is restarted by the policy with a new process", () =>
+    withOrphan((orphan) =>
+      Effect.gen(function* () {
+        const node = yield* NodeProcess.NodeProcess
+        const spawner = yield* TestSpawner.TestSpawner
+        yield* node.start
+        expect(yield* spawner.attempts).toBe(0)
+        expect(yield* node.status).toMatchObject({ state: "running", pid: orphan.pid })
+        yield* orphan.crash(1)
+        yield* awaitSleepers()
+        expect((yield* node.status).state).toBe("crashed")
+        yield* TestClock.adjust("1200 millis")
+        const next = yield* spawner.awaitChild(1)
+        expect(yield* node.status).toMatchObject({ state: "running", pid: next.pid, restarts: 1 })
+      })
+    )
+  )
+
+  it.scoped("stop sends SIGTERM to its group and is not a crash; nothing is spawned", () =>
+    withOrphan((orphan) =>
+      Effect.gen(function* () {
+        const node = yield* NodeProcess.NodeProcess
+        const spawner = yield* TestSpawner.TestSpawner
+        yield* node.start
+        expect(yield* spawner.attempts).toBe(0)
+        yield* node.stop
+        expect((yield* orphan.signals).map((s) => s.signal)).toEqual(["SIGTERM"])
+        expect(yield* orphan.groupAlive).toBe(false)
+        expect((yield* node.status).state).toBe("stopped")
+        expect(yield* spawner.attempts).toBe(0)
+      })
+    )
+  )
+
+  it.scoped("an orphan gone before start is not adopted: a new node is spawned", () =>
+    withOrphan((orphan) =>
+      Effect.gen(function* () {
+        const node = yield* NodeProcess.NodeProcess
+        const spawner = yield* TestSpawner.TestSpawner
+        yield* orphan.crash(0)
+        yield* node.start
+        const [child] = yield* spawner.children
+        expect(yield* node.status).toMatchObject({ state: "running", pid: child!.pid })
+      })
+    )
   )
 })

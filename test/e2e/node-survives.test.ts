@@ -89,9 +89,13 @@ const events = (sup: Supervisor, type: string): Array<{ annotations: Record<stri
     .map((l) => JSON.parse(l) as { annotations: Record<string, unknown> })
     .filter((l) => l.annotations?.event === type)
 
-/** GET the status object from the running supervisor's API (loopback without a token: open). */
+/** GET the status object from the running supervisor's API, with the token it generated in the home. */
 const status = async (env: Record<string, string>) => {
-  const res = await fetch(`http://${env.WEMIXVISOR_API_ADDR}/api/v1/upgrades/status`, { signal: AbortSignal.timeout(2000) })
+  const token = fs.readFileSync(path.join(env.DAEMON_HOME!, "wemixvisor", "api.token"), "utf8").trim()
+  const res = await fetch(`http://${env.WEMIXVISOR_API_ADDR}/api/v1/upgrades/status`, {
+    headers: { authorization: `Bearer ${token}` },
+    signal: AbortSignal.timeout(2000)
+  })
   return (await res.json()) as { node_state: string; node_pid: number | null }
 }
 

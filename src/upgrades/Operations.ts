@@ -15,7 +15,7 @@ import {
   type IoError,
   type NodeUnreachable,
   type PlanLocked,
-  type UpgradeConflict,
+  UpgradeConflict,
   type UpgradeNotFound
 } from "../domain/Errors.js"
 import { Height, HeightFromString } from "../domain/Height.js"
@@ -187,13 +187,20 @@ export interface Operations {
    * moment (a concurrent writer) is removed again.
    */
   readonly schedule: (cmd: ScheduleCommand) => Effect.Effect<Upgrade, ScheduleError>
-  /** Cancels by name, or without one the only pending upgrade; refuses an unknown one and one in progress. */
+  /**
+   * Cancels by name, or without one the only pending upgrade; refuses an
+   * unknown one and one in progress: marked `upgrading`, named by the
+   * journal (a supervisor starts an upgrade on the journal alone, before the
+   * plan says so), or whose height the chain head has reached (when the head
+   * can be read: a supervisor fires it at once, or did).
+   */
   readonly cancel: (name: Option.Option<string>) => Effect.Effect<Upgrade, CancelError>
   readonly list: Effect.Effect<UpgradeListObject, FileCorrupt | IoError>
 }
 
 export const makeOperations = (deps: OperationsDeps): Operations => {
   const { store, binaries } = deps
+  const journal = Journal.make(binaries.layout.journal)
   const now = Effect.map(DateTime.now, DateTime.formatIso)
 
   const schedule = (request: ScheduleCommand) =>
@@ -235,14 +242,28 @@ export const makeOperations = (deps: OperationsDeps): Operations => {
   const cancel = (raw: Option.Option<string>) =>
     Effect.gen(function* () {
       const name = Option.isSome(raw) ? Option.some(yield* fromEither(decodeName(raw.value))) : Option.none<UpgradeName>()
+      // Read before the lock is taken: an RPC read never holds it.
+      const head = yield* Effect.option(deps.head)
       const at = yield* now
       return yield* store.update(
-        (plan): Effect.Effect<readonly [Upgrade, UpgradePlan], InvalidInput | UpgradeNotFound | UpgradeConflict> => {
-          if (Option.isNone(name) && pendingUpgrades(plan).length === 0) {
-            return Effect.fail(new InvalidInput({ field: "name", problem: "no upgrade is pending; there is nothing to cancel" }))
-          }
-          return fromEither(cancelIn(plan, Option.getOrUndefined(name), at)).pipe(Effect.map((r) => [r.upgrade, r.plan] as const))
-        }
+        (plan): Effect.Effect<readonly [Upgrade, UpgradePlan], InvalidInput | UpgradeNotFound | UpgradeConflict | FileCorrupt | IoError> =>
+          Effect.gen(function* () {
+            if (Option.isNone(name) && pendingUpgrades(plan).length === 0) {
+              return yield* new InvalidInput({ field: "name", problem: "no upgrade is pending; there is nothing to cancel" })
+            }
+            const r = yield* fromEither(cancelIn(plan, Option.getOrUndefined(name), at))
+            const inFlight = yield* journal.read
+            if (Option.exists(inFlight, (j) => j.name === r.upgrade.name)) {
+              return yield* new UpgradeConflict({ name: r.upgrade.name, problem: `is in progress (${journal.file} names it) and cannot be cancelled` })
+            }
+            if (Option.isSome(head) && head.value >= r.upgrade.height) {
+              return yield* new UpgradeConflict({
+                name: r.upgrade.name,
+                problem: `cannot be cancelled: the chain head ${head.value} has reached its height ${r.upgrade.height}, so a running supervisor is applying it (or does so as soon as it runs)`
+              })
+            }
+            return [r.upgrade, r.plan] as const
+          })
       )
     }).pipe(Effect.withSpan("Operations.cancel"))
 
@@ -291,7 +312,9 @@ export const localStatus = (deps: {
     const layout = deps.binaries.layout
     const plan = yield* deps.store.read
     const current = yield* deps.binaries.current
-    const journal = yield* Journal.make(layout.journal).read
+    // A corrupt journal is not a failed status: it is what `paused` says (a supervisor would pause on it).
+    const journalRead = yield* Effect.either(Journal.make(layout.journal).read)
+    const journal = Either.getOrElse(journalRead, () => Option.none<Journal.JournalEntry>())
     const pid = yield* liveNodePid(layout)
     const head = yield* deps.head
     const pending = pendingUpgrades(plan)
@@ -310,7 +333,9 @@ export const localStatus = (deps: {
       pending,
       upgrading: inFlight !== null,
       in_progress: inFlight,
-      last: lastEnded(plan)
+      last: lastEnded(plan),
+      paused: Either.isLeft(journalRead) ? `upgrades paused: ${journalRead.left.message}` : null,
+      plan_problem: null
     } satisfies StatusObject
   }).pipe(Effect.withSpan("Operations.localStatus"))
 

@@ -2,6 +2,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
+import type * as Option from "effect/Option"
 import type * as Stream from "effect/Stream"
 import { make as makeBinaryStore } from "../binaries/BinaryStore.js"
 import { AppConfig } from "../config/Config.js"
@@ -22,6 +23,14 @@ import { makeUpgradeSource } from "./PlanWatcher.js"
 export interface PlanStoreService {
   /** The plan on disk (empty when there is no file). */
   readonly read: Effect.Effect<UpgradePlan, FileCorrupt | IoError>
+  /** The plan on disk; none when there is no file (an empty plan and a deleted file differ here). */
+  readonly readFile: Effect.Effect<Option.Option<UpgradePlan>, FileCorrupt | IoError>
+  /**
+   * Writes `plan` under the lock only when there is no plan file: a running
+   * supervisor re-creating a deleted plan from the last valid one it read.
+   * False when a file exists (someone wrote one meanwhile; it is left alone).
+   */
+  readonly restore: (plan: UpgradePlan) => Effect.Effect<boolean, IoError | PlanLocked>
   readonly update: <A, E>(
     f: (plan: UpgradePlan) => Effect.Effect<readonly [A, UpgradePlan], E>
   ) => Effect.Effect<A, E | FileCorrupt | IoError | PlanLocked>
@@ -29,9 +38,14 @@ export interface PlanStoreService {
 
 export class PlanStore extends Context.Tag("wemixvisor/PlanStore")<PlanStore, PlanStoreService>() {}
 
-/** What the orchestrator sees of the plan: the plan, or why it cannot be read. */
+/**
+ * What the orchestrator sees of the plan: the plan, no file at all (never
+ * written, or deleted: the supervisor decides which from what it saw before),
+ * or why it cannot be read.
+ */
 export type PlanSnapshot =
   | { readonly _tag: "Valid"; readonly plan: UpgradePlan }
+  | { readonly _tag: "Missing" }
   | { readonly _tag: "Corrupt"; readonly error: FileCorrupt | IoError }
 
 /**

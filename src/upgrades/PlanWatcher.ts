@@ -71,7 +71,7 @@ const statKey = (file: string): string | undefined => {
 }
 
 const snapshotKey = (s: PlanSnapshot): string =>
-  s._tag === "Valid" ? `valid ${JSON.stringify(encodePlan(s.plan))}` : `corrupt ${s.error.message}`
+  s._tag === "Valid" ? `valid ${JSON.stringify(encodePlan(s.plan))}` : s._tag === "Missing" ? "missing" : `corrupt ${s.error.message}`
 
 const problemOf = (s: Extract<PlanSnapshot, { _tag: "Corrupt" }>): string =>
   s.error._tag === "FileCorrupt" ? s.error.problem : s.error.message
@@ -151,8 +151,8 @@ export const makeUpgradeSource = (
     const pollMillis = Duration.toMillis(deps.pollInterval)
     const dropInName = path.basename(layout.dropIn)
 
-    const readPlanFile: Effect.Effect<PlanSnapshot> = store.read.pipe(
-      Effect.map((plan): PlanSnapshot => ({ _tag: "Valid", plan })),
+    const readPlanFile: Effect.Effect<PlanSnapshot> = store.readFile.pipe(
+      Effect.map(Option.match({ onNone: (): PlanSnapshot => ({ _tag: "Missing" }), onSome: (plan): PlanSnapshot => ({ _tag: "Valid", plan }) })),
       Effect.catchAll((error) => Effect.succeed<PlanSnapshot>({ _tag: "Corrupt", error }))
     )
     // Every poll used to read, decode and re-encode the whole plan, which grows
@@ -175,10 +175,10 @@ export const makeUpgradeSource = (
     const report = (snap: PlanSnapshot) =>
       Effect.gen(function* () {
         const last = yield* Ref.get(reported)
-        if (snap._tag === "Valid") {
+        if (snap._tag !== "Corrupt") {
           if (last !== undefined) {
             yield* Ref.set(reported, undefined)
-            yield* Effect.logInfo(`${layout.plan} is valid again`)
+            yield* Effect.logInfo(`${layout.plan} ${snap._tag === "Valid" ? "is valid again" : "is no longer corrupt: it was removed"}`)
           }
           return
         }
@@ -317,7 +317,7 @@ export const makeUpgradeSource = (
       if (yield* nothingNew) return
       let snap = yield* readSnapshot
       // A corrupt plan leaves the drop-in in place until the plan is fixed.
-      if (snap._tag === "Valid") {
+      if (snap._tag !== "Corrupt") {
         const merged = yield* processDropIn.pipe(
           Effect.catchAll((e) => Effect.logWarning(`${layout.dropIn}: ${e.message}`).pipe(Effect.as(false)))
         )

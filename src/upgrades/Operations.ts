@@ -313,7 +313,10 @@ export const localStatus = (deps: {
     const plan = yield* deps.store.read
     const current = yield* deps.binaries.current
     // A corrupt journal is not a failed status: it is what `paused` says (a supervisor would pause on it).
-    const journalRead = yield* Effect.either(Journal.make(layout.journal).read)
+    const journalRead = yield* Journal.make(layout.journal).read.pipe(
+      Effect.map(Either.right),
+      Effect.catchTag("FileCorrupt", (e) => Effect.succeed(Either.left(e)))
+    )
     const journal = Either.getOrElse(journalRead, () => Option.none<Journal.JournalEntry>())
     const pid = yield* liveNodePid(layout)
     const head = yield* deps.head

@@ -17,7 +17,7 @@ import type { Height } from "../domain/Height.js"
 import type { Layout } from "../domain/Layout.js"
 import * as Cadence from "../platform/Cadence.js"
 import { alreadyScheduled, findUpgrade, schedule, type ScheduleRequest } from "../domain/Plan.js"
-import type { UpgradePlan } from "../domain/Upgrade.js"
+import { UpgradePlan } from "../domain/Upgrade.js"
 import type { EventInput, Events } from "../events/Events.js"
 import { type DropInProblem, parseDropIn } from "./DropIn.js"
 import { encodePlan } from "./PlanFile.js"
@@ -193,7 +193,10 @@ export const makeUpgradeSource = (
     const snapshots = yield* SubscriptionRef.make(initial)
     const lastKey = yield* Ref.make(snapshotKey(initial))
     // The last valid plan, across corrupt spells: changes are announced against it.
-    const lastValid = yield* Ref.make(initial._tag === "Valid" ? Option.some(initial.plan) : Option.none<UpgradePlan>())
+    // No file yet announces like an empty plan: whatever is scheduled into it is new.
+    const lastValid = yield* Ref.make(
+      initial._tag === "Valid" ? Option.some(initial.plan) : initial._tag === "Missing" ? Option.some(UpgradePlan.empty) : Option.none<UpgradePlan>()
+    )
     const publish = (snap: PlanSnapshot) =>
       Effect.gen(function* () {
         yield* report(snap)

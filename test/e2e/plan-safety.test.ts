@@ -176,7 +176,7 @@ describe("a hand-edited entry below the head", () => {
     s.place("v2", s.version("v2"))
     const run = s.start()
     await waitHeight(s.port, 10)
-    s.schedule({ name: "v2", height: 5 })
+    s.schedule({ name: "v2", height: 5, byHand: true })
 
     await waitFor("v2 failed", () => s.upgrade("v2")?.status === "failed", 10_000)
     expect(s.upgrade("v2")?.reason).toMatch(/--force/)

@@ -41,6 +41,18 @@ const scenario = async () => {
   return s
 }
 
+/** v1 running, v2 scheduled at `H` and ready. */
+const readyV2 = async (H: number) => {
+  const s = await scenario()
+  s.init(s.version("v1"))
+  s.place("v2", s.version("v2"))
+  s.schedule({ name: "v2", height: H })
+  const run = s.start()
+  await waitHeight(s.port, 3)
+  await waitFor("v2 ready", () => s.upgrade("v2")?.status === "ready")
+  return { s, run }
+}
+
 const cli = (s: Scenario, args: ReadonlyArray<string>) => {
   const r = spawnSync(process.execPath, [cliCopy(), ...args], { env: baseEnv(s.env), encoding: "utf8", timeout: 30_000 })
   return { code: r.status, stdout: r.stdout, stderr: r.stderr }
@@ -55,14 +67,8 @@ const ahead = async (s: Scenario, blocks: number) => (await waitFor("the node's 
 
 describe("the plan file goes away or goes bad under a running supervisor", () => {
   it("deleted: re-created from the last valid plan (plan-restored), and the upgrade still fires at its height", async () => {
-    const s = await scenario()
-    s.init(s.version("v1"))
-    s.place("v2", s.version("v2"))
     const H = 30
-    s.schedule({ name: "v2", height: H })
-    const run = s.start()
-    await waitHeight(s.port, 3)
-    await waitFor("v2 ready", () => s.upgrade("v2")?.status === "ready")
+    const { s, run } = await readyV2(H)
 
     fs.rmSync(planFile(s))
     await waitFor("the plan re-created", () => fs.existsSync(planFile(s)), 10_000)
@@ -76,14 +82,8 @@ describe("the plan file goes away or goes bad under a running supervisor", () =>
   }, 60_000)
 
   it("corrupt: said loudly (plan-invalid, /health 503, plan_problem), never overwritten, and the known upgrade still fires", async () => {
-    const s = await scenario()
-    s.init(s.version("v1"))
-    s.place("v2", s.version("v2"))
     const H = 30
-    s.schedule({ name: "v2", height: H })
-    const run = s.start()
-    await waitHeight(s.port, 3)
-    await waitFor("v2 ready", () => s.upgrade("v2")?.status === "ready")
+    const { s, run } = await readyV2(H)
     const good = fs.readFileSync(planFile(s), "utf8")
 
     fs.writeFileSync(planFile(s), "{ not json")
@@ -110,14 +110,8 @@ describe("the plan file goes away or goes bad under a running supervisor", () =>
 
 describe("a plan lock held by a live, stuck process", () => {
   it("does not hold the upgrade back past its height; the lock is reported (log with the pid, /health, plan_problem); the plan catches up", async () => {
-    const s = await scenario()
-    s.init(s.version("v1"))
-    s.place("v2", s.version("v2"))
     const H = 40
-    s.schedule({ name: "v2", height: H })
-    const run = s.start()
-    await waitHeight(s.port, 3)
-    await waitFor("v2 ready", () => s.upgrade("v2")?.status === "ready")
+    const { s, run } = await readyV2(H)
 
     // A "CLI stopped with ^Z": a live process holds upgrade-plan.lock.
     const holder = spawn("sleep", ["600"], { stdio: "ignore" })

@@ -54,85 +54,103 @@ const readyV2 = async (H: number) => {
 }
 
 const cli = (s: Scenario, args: ReadonlyArray<string>) => {
-  const r = spawnSync(process.execPath, [cliCopy(), ...args], { env: baseEnv(s.env), encoding: "utf8", timeout: 30_000 })
+  const r = spawnSync(process.execPath, [cliCopy(), ...args], {
+    env: baseEnv(s.env),
+    encoding: "utf8",
+    timeout: 30_000
+  })
   return { code: r.status, stdout: r.stdout, stderr: r.stderr }
 }
 
-const statusJson = (s: Scenario) => JSON.parse(cli(s, ["upgrade", "status", "--json"]).stdout) as Record<string, unknown>
+const statusJson = (s: Scenario) =>
+  JSON.parse(cli(s, ["upgrade", "status", "--json"]).stdout) as Record<string, unknown>
 
 const planFile = (s: Scenario) => path.join(s.root, "upgrade-plan.json")
 
 /** The head now, plus `blocks` (anvil mines 5 a second here). */
-const ahead = async (s: Scenario, blocks: number) => (await waitFor("the node's RPC", () => blockNumber(s.port))) + blocks
+const ahead = async (s: Scenario, blocks: number) =>
+  (await waitFor("the node's RPC", () => blockNumber(s.port))) + blocks
 
 describe("the plan file goes away or goes bad under a running supervisor", () => {
-  it("deleted: re-created from the last valid plan (plan-restored), and the upgrade still fires at its height", async () => {
-    const H = 30
-    const { s, run } = await readyV2(H)
+  it(
+    "deleted: re-created from the last valid plan (plan-restored), and the upgrade still fires at its height",
+    async () => {
+      const H = 30
+      const { s, run } = await readyV2(H)
 
-    fs.rmSync(planFile(s))
-    await waitFor("the plan re-created", () => fs.existsSync(planFile(s)), 10_000)
-    expect(s.upgrade("v2")).toMatchObject({ name: "v2", height: H })
-    await waitFor("plan-restored", () => run.events("plan-restored").length > 0, 5_000)
+      fs.rmSync(planFile(s))
+      await waitFor("the plan re-created", () => fs.existsSync(planFile(s)), 10_000)
+      expect(s.upgrade("v2")).toMatchObject({ name: "v2", height: H })
+      await waitFor("plan-restored", () => run.events("plan-restored").length > 0, 5_000)
 
-    const u = await settled(s, "v2", 30_000)
-    expect(u.status).toBe("done")
-    expect(s.current()).toBe("upgrades/v2")
-    await stopAndCheck(run, s)
-  }, 60_000)
+      const u = await settled(s, "v2", 30_000)
+      expect(u.status).toBe("done")
+      expect(s.current()).toBe("upgrades/v2")
+      await stopAndCheck(run, s)
+    },
+    60_000
+  )
 
-  it("corrupt: said loudly (plan-invalid, /health 503, plan_problem), never overwritten, and the known upgrade still fires", async () => {
-    const H = 30
-    const { s, run } = await readyV2(H)
-    const good = fs.readFileSync(planFile(s), "utf8")
+  it(
+    "corrupt: said loudly (plan-invalid, /health 503, plan_problem), never overwritten, and the known upgrade still fires",
+    async () => {
+      const H = 30
+      const { s, run } = await readyV2(H)
+      const good = fs.readFileSync(planFile(s), "utf8")
 
-    fs.writeFileSync(planFile(s), "{ not json")
-    await waitFor("plan-invalid", () => run.events("plan-invalid").length > 0, 5_000)
-    const invalid = run.events("plan-invalid")[0]!.annotations as { path: string; reason: string }
-    expect(invalid.path).toBe(planFile(s))
-    expect(invalid.reason).toMatch(/not JSON/)
-    await waitFor("/health 503", async () => (await health(s))?.status === 503, 5_000)
-    expect(statusJson(s).plan_problem).toMatch(/upgrade-plan\.json is corrupt/)
-    expect(cli(s, ["upgrade", "status"]).stdout).toMatch(/^Plan problem:\s+.*corrupt/m)
+      fs.writeFileSync(planFile(s), "{ not json")
+      await waitFor("plan-invalid", () => run.events("plan-invalid").length > 0, 5_000)
+      const invalid = run.events("plan-invalid")[0]!.annotations as { path: string; reason: string }
+      expect(invalid.path).toBe(planFile(s))
+      expect(invalid.reason).toMatch(/not JSON/)
+      await waitFor("/health 503", async () => (await health(s))?.status === 503, 5_000)
+      expect(statusJson(s).plan_problem).toMatch(/upgrade-plan\.json is corrupt/)
+      expect(cli(s, ["upgrade", "status"]).stdout).toMatch(/^Plan problem:\s+.*corrupt/m)
 
-    // The height passes: the last valid plan fires v2.
-    await waitFor("current -> upgrades/v2", () => s.current() === "upgrades/v2", 30_000)
-    expect(fs.readFileSync(planFile(s), "utf8")).toBe("{ not json")
+      // The height passes: the last valid plan fires v2.
+      await waitFor("current -> upgrades/v2", () => s.current() === "upgrades/v2", 30_000)
+      expect(fs.readFileSync(planFile(s), "utf8")).toBe("{ not json")
 
-    // Fixed by the operator: the outcome reaches the plan.
-    fs.writeFileSync(planFile(s), good)
-    expect((await settled(s, "v2", 30_000)).status).toBe("done")
-    await waitFor("/health 200", async () => (await health(s))?.status === 200, 10_000)
-    expect(statusJson(s).plan_problem).toBeNull()
-    await stopAndCheck(run, s)
-  }, 90_000)
+      // Fixed by the operator: the outcome reaches the plan.
+      fs.writeFileSync(planFile(s), good)
+      expect((await settled(s, "v2", 30_000)).status).toBe("done")
+      await waitFor("/health 200", async () => (await health(s))?.status === 200, 10_000)
+      expect(statusJson(s).plan_problem).toBeNull()
+      await stopAndCheck(run, s)
+    },
+    90_000
+  )
 })
 
 describe("a plan lock held by a live, stuck process", () => {
-  it("does not hold the upgrade back past its height; the lock is reported (log with the pid, /health, plan_problem); the plan catches up", async () => {
-    const H = 40
-    const { s, run } = await readyV2(H)
+  it(
+    "does not hold the upgrade back past its height; the lock is reported (log with the pid, /health, plan_problem); the plan catches up",
+    async () => {
+      const H = 40
+      const { s, run } = await readyV2(H)
 
-    // A "CLI stopped with ^Z": a live process holds upgrade-plan.lock.
-    const holder = spawn("sleep", ["600"], { stdio: "ignore" })
-    sleepers.push(holder.pid!)
-    const lock = path.join(s.root, "upgrade-plan.lock")
-    fs.writeFileSync(lock, JSON.stringify({ pid: holder.pid, time: new Date().toISOString() }) + "\n")
+      // A "CLI stopped with ^Z": a live process holds upgrade-plan.lock.
+      const holder = spawn("sleep", ["600"], { stdio: "ignore" })
+      sleepers.push(holder.pid!)
+      const lock = path.join(s.root, "upgrade-plan.lock")
+      fs.writeFileSync(lock, JSON.stringify({ pid: holder.pid, time: new Date().toISOString() }) + "\n")
 
-    await waitFor("current -> upgrades/v2", () => s.current() === "upgrades/v2", 30_000)
-    const started = run.events("upgrade-started")[0]?.annotations as { current_height: number } | undefined
-    expect(started?.current_height).toBeLessThanOrEqual(H + 5)
-    await waitFor("the held lock logged", () => run.logs().includes(`held by pid ${holder.pid}`), 15_000)
-    await waitFor("/health 503", async () => (await health(s))?.status === 503, 5_000)
-    expect(String(statusJson(s).plan_problem)).toContain(`pid ${holder.pid}`)
-    // The plan is behind (its lock is held), the journal is not.
-    expect(s.upgrade("v2")?.status).toBe("ready")
+      await waitFor("current -> upgrades/v2", () => s.current() === "upgrades/v2", 30_000)
+      const started = run.events("upgrade-started")[0]?.annotations as { current_height: number } | undefined
+      expect(started?.current_height).toBeLessThanOrEqual(H + 5)
+      await waitFor("the held lock logged", () => run.logs().includes(`held by pid ${holder.pid}`), 15_000)
+      await waitFor("/health 503", async () => (await health(s))?.status === 503, 5_000)
+      expect(String(statusJson(s).plan_problem)).toContain(`pid ${holder.pid}`)
+      // The plan is behind (its lock is held), the journal is not.
+      expect(s.upgrade("v2")?.status).toBe("ready")
 
-    fs.rmSync(lock)
-    expect((await settled(s, "v2", 30_000)).status).toBe("done")
-    await waitFor("/health 200", async () => (await health(s))?.status === 200, 10_000)
-    await stopAndCheck(run, s)
-  }, 90_000)
+      fs.rmSync(lock)
+      expect((await settled(s, "v2", 30_000)).status).toBe("done")
+      await waitFor("/health 200", async () => (await health(s))?.status === 200, 10_000)
+      await stopAndCheck(run, s)
+    },
+    90_000
+  )
 })
 
 describe("a corrupt journal, removed as the log says", () => {
@@ -164,23 +182,29 @@ describe("a corrupt journal, removed as the log says", () => {
 })
 
 describe("a hand-edited entry below the head", () => {
-  it("is refused (failed, plan-invalid, says --force), not fired; the same through the CLI with --force fires", async () => {
-    const s = await scenario()
-    s.init(s.version("v1"))
-    s.place("v2", s.version("v2"))
-    const run = s.start()
-    await waitHeight(s.port, 10)
-    s.schedule({ name: "v2", height: 5, byHand: true })
+  it(
+    "is refused (failed, plan-invalid, says --force), not fired; the same through the CLI with --force fires",
+    async () => {
+      const s = await scenario()
+      s.init(s.version("v1"))
+      s.place("v2", s.version("v2"))
+      const run = s.start()
+      await waitHeight(s.port, 10)
+      s.schedule({ name: "v2", height: 5, byHand: true })
 
-    await waitFor("v2 failed", () => s.upgrade("v2")?.status === "failed", 10_000)
-    expect(s.upgrade("v2")?.reason).toMatch(/--force/)
-    expect(run.events("plan-invalid").some((e) => String((e.annotations as { reason?: string }).reason).includes("v2"))).toBe(true)
-    expect(s.current()).toBe("genesis")
+      await waitFor("v2 failed", () => s.upgrade("v2")?.status === "failed", 10_000)
+      expect(s.upgrade("v2")?.reason).toMatch(/--force/)
+      expect(
+        run.events("plan-invalid").some((e) => String((e.annotations as { reason?: string }).reason).includes("v2"))
+      ).toBe(true)
+      expect(s.current()).toBe("genesis")
 
-    const forced = cli(s, ["upgrade", "schedule", "v2", "5", "--force"])
-    expect(forced.code).toBe(0)
-    expect((await settled(s, "v2", 30_000)).status).toBe("done")
-    expect(s.current()).toBe("upgrades/v2")
-    await stopAndCheck(run, s)
-  }, 60_000)
+      const forced = cli(s, ["upgrade", "schedule", "v2", "5", "--force"])
+      expect(forced.code).toBe(0)
+      expect((await settled(s, "v2", 30_000)).status).toBe("done")
+      expect(s.current()).toBe("upgrades/v2")
+      await stopAndCheck(run, s)
+    },
+    60_000
+  )
 })

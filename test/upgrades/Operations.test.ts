@@ -17,7 +17,7 @@ import { makeOperations } from "../../src/upgrades/Operations.js"
 import { layer as planStoreLayer, PlanStore } from "../../src/upgrades/PlanStore.js"
 import { configLayer, tempHome } from "./support.js"
 
-const setup = Effect.gen(function* () {
+const setup = Effect.gen(function*() {
   const home = yield* tempHome
   const ctx = yield* Layer.build(planStoreLayer.pipe(Layer.provideMerge(configLayer(home, "50ms"))))
   const config = Context.get(ctx, AppConfig)
@@ -34,7 +34,8 @@ const setup = Effect.gen(function* () {
     ),
     downloads: config
   })
-  const planJson = () => JSON.parse(fs.readFileSync(config.layout.plan, "utf8")) as { upgrades: Array<Record<string, unknown>> }
+  const planJson = () =>
+    JSON.parse(fs.readFileSync(config.layout.plan, "utf8")) as { upgrades: Array<Record<string, unknown>> }
   return { config, head, ops, planJson }
 })
 
@@ -42,12 +43,20 @@ const v = (n: string) => n as UpgradeName
 
 describe("Operations.cancel", () => {
   it.scoped("refuses an upgrade the journal names, though the plan does not say upgrading yet", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { config, ops } = yield* setup
       yield* ops.schedule({ name: v("v2"), height: makeHeight(100), force: false })
       fs.writeFileSync(
         config.layout.journal,
-        JSON.stringify({ name: "v2", height: 100, from: "genesis", step: "stop", head_at_stop: 100, started_at: "2026-01-01T00:00:00.000Z", reason: null })
+        JSON.stringify({
+          name: "v2",
+          height: 100,
+          from: "genesis",
+          step: "stop",
+          head_at_stop: 100,
+          started_at: "2026-01-01T00:00:00.000Z",
+          reason: null
+        })
       )
       const err = yield* Effect.flip(ops.cancel(Option.some("v2")))
       expect(err).toMatchObject({ _tag: "UpgradeConflict", name: "v2" })
@@ -56,7 +65,7 @@ describe("Operations.cancel", () => {
     }))
 
   it.scoped("refuses an upgrade whose height the head has reached; cancels it when the head cannot be read", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { head, ops } = yield* setup
       yield* ops.schedule({ name: v("v2"), height: makeHeight(100), force: false })
       yield* Ref.set(head, Option.some(makeHeight(100)))
@@ -73,7 +82,7 @@ describe("Operations.cancel", () => {
 
 describe("Operations.schedule records how the height was checked", () => {
   it.scoped("checked_head: the head it was checked against; force: true when forced; neither otherwise", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { ops, planJson } = yield* setup
       yield* ops.schedule({ name: v("v2"), height: makeHeight(100), force: false })
       yield* ops.schedule({ name: v("v3"), height: makeHeight(5), force: true })

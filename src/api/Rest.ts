@@ -187,7 +187,7 @@ const NODE_STATE_REASON: Record<Exclude<StatusObject["node_state"], "running">, 
 
 /**
  * Healthy: the node is running, new heights arrive, upgrades are neither
- * paused nor halted. The reason says which, and nothing more: /health needs
+ * paused nor halted, and the plan file and its lock have no problem. The reason says which, and nothing more: /health needs
  * no token, so it names no paths, pids or heights.
  */
 export const healthProblem = (h: HealthInputs): Effect.Effect<Option.Option<string>> =>
@@ -201,6 +201,7 @@ export const healthProblem = (h: HealthInputs): Effect.Effect<Option.Option<stri
       return Option.some(`no new block height for ${Math.floor(since.value / 1000)}s`)
     }
     if ((yield* h.paused) !== null) return Option.some("upgrades paused (see the wemixvisor log)")
+    if (status.plan_problem !== null) return Option.some("upgrade plan problem: upgrades go on from the last valid plan (see `wemixvisor upgrade status`)")
     return Option.none()
   })
 

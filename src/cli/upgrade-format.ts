@@ -64,6 +64,8 @@ export const statusText = (s: StatusObject): string => {
     ["Current", s.current],
     ["Chain head", s.current_height !== null ? String(s.current_height) : "unknown (node not reachable)"]
   ]
+  if (s.paused !== null) lines.push(["Paused", safeText(s.paused)])
+  if (s.plan_problem !== null) lines.push(["Plan problem", safeText(s.plan_problem)])
   if (s.in_progress !== null) lines.push(["Upgrading", `${s.in_progress.name} (step ${s.in_progress.step})`])
   if (s.pending.length === 0) lines.push(["Pending", "none"])
   else s.pending.forEach((u, i) => lines.push([i === 0 ? "Pending" : "", describeUpgrade(u)]))

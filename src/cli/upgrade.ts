@@ -14,11 +14,12 @@ import type { Height } from "../domain/Height.js"
 import { API_FORCE_HINT, CLI_FORCE_HINT, findUpgrade } from "../domain/Plan.js"
 import type { StatusObject } from "../domain/Status.js"
 import { clientToken } from "../api/Token.js"
+import * as Journal from "../upgrades/Journal.js"
 import { lockHolder } from "../platform/LockFile.js"
 import { decodeHeightArg, decodeName, listOf, Operations, type ScheduleCommand } from "../upgrades/Operations.js"
 import { PlanStore } from "../upgrades/PlanStore.js"
 import { preparable, reasonOf, toPrepared, toPreparing } from "../upgrades/Preparation.js"
-import { cancelledLine, listJson, listText, preparedLine, scheduledLine, statusJson, statusText } from "./upgrade-format.js"
+import { cancelledLine, listJson, listText, preparedLine, safeText, scheduledLine, statusJson, statusText } from "./upgrade-format.js"
 
 /*
  * `wemixvisor upgrade …` (DESIGN §4). Locally the commands go through the
@@ -170,6 +171,8 @@ export const schedule = (o: ScheduleOptions) =>
         })
     })
     yield* Console.log(scheduledLine(upgrade))
+    const why = yield* pausedNow(config, remote)
+    if (why !== null) yield* Console.error(`warning: ${safeText(why)}; '${name}' does not fire at its height until that is fixed`)
   }).pipe(
     Effect.catchTag("NodeUnreachable", (e) => Effect.fail(new HeadUnknown({ problem: e.message })))
   )
@@ -225,6 +228,26 @@ const supervisorStatus = (config: WemixvisorConfig, holder: number): Effect.Effe
     Effect.tapError((e) => Effect.logWarning(`the running wemixvisor did not answer (${e.message}); showing what the files say`)),
     Effect.option
   )
+
+/**
+ * Why upgrades are paused, as `schedule` warns about it: the running
+ * supervisor's word (remote, or this home's), else a corrupt journal here.
+ * A question that cannot be answered is no warning (never a failure).
+ */
+const pausedNow = (config: WemixvisorConfig, remote: Option.Option<ReturnType<typeof remoteWith>>): Effect.Effect<string | null> =>
+  Effect.gen(function* () {
+    if (Option.isSome(remote)) {
+      return yield* Effect.flatMap(remoteModule, (m) => m.call(remote.value, (client) => client.GetStatus(), Duration.seconds(5))).pipe(
+        Effect.map((st) => st.paused),
+        Effect.orElseSucceed(() => null)
+      )
+    }
+    const holder = lockHolder(config.layout.runLock)
+    const live = holder !== undefined ? yield* supervisorStatus(config, holder) : Option.none<StatusObject>()
+    if (Option.isSome(live)) return live.value.paused
+    const journal = yield* Effect.either(Journal.make(config.layout.journal).read)
+    return Either.isLeft(journal) ? `upgrades paused: ${journal.left.message}` : null
+  })
 
 /** Status from the files and the node's RPC, without the supervisor's memory. */
 const fileStatus = (config: WemixvisorConfig, holder: number | undefined) =>

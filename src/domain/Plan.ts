@@ -71,7 +71,8 @@ export const schedule = (
     checksums: { ...(req.checksums ?? {}) },
     reason: null,
     created_at: opts.now,
-    updated_at: opts.now
+    updated_at: opts.now,
+    ...(opts.force ? { force: true as const } : opts.head !== undefined ? { checked_head: opts.head } : {})
   })
   const others = plan.upgrades.filter((u) => u.name !== req.name)
   return Either.right({ plan: new UpgradePlan({ version: 1, upgrades: [...others, upgrade] }), upgrade })

@@ -44,8 +44,25 @@ export class Upgrade extends Schema.Class<Upgrade>("Upgrade")({
   checksums: Schema.Record({ key: Platform, value: Checksum }),
   reason: Schema.NullOr(Schema.String),
   created_at: Schema.String,
-  updated_at: Schema.String
+  updated_at: Schema.String,
+  /**
+   * Proof that wemixvisor scheduled this entry (CLI, API or drop-in): the
+   * chain head its height was checked against. Absent on an entry written by
+   * hand, on one scheduled without a readable head, and on entries older
+   * than this field. See `force`.
+   */
+  checked_head: Schema.optional(Height),
+  /** Scheduled through wemixvisor with --force (its height was not checked against the head). */
+  force: Schema.optional(Schema.Literal(true))
 }) {}
+
+/**
+ * Whether the entry says it came through wemixvisor (checked against the
+ * head, or forced). An entry without either that appears in the plan of a
+ * running supervisor with its height already reached is a hand edit, and is
+ * refused rather than fired (DESIGN §2, issue #12 item 12).
+ */
+export const scheduledThroughWemixvisor = (u: Upgrade): boolean => u.checked_head !== undefined || u.force === true
 
 /** The name of an upgrade listed twice, if any: a plan names each upgrade once. */
 const duplicateName = (upgrades: ReadonlyArray<{ readonly name: string }>): string | undefined => {

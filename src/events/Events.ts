@@ -36,7 +36,9 @@ export const WemixvisorEvent = Schema.Union(
   E("node-restarting", { restarts: Schema.Number, delay_ms: Schema.Number }),
   E("node-error", { reason: Schema.String }),
   E("height-reorg", { from: Height, to: Height }),
-  E("plan-invalid", { path: Schema.String, reason: Schema.String })
+  E("plan-invalid", { path: Schema.String, reason: Schema.String }),
+  /** A deleted plan file re-created from the last valid plan a running supervisor read. */
+  E("plan-restored", { path: Schema.String, upgrades: Schema.Number })
 )
 export type WemixvisorEvent = typeof WemixvisorEvent.Type
 export type EventType = WemixvisorEvent["type"]
@@ -60,6 +62,7 @@ const logLevel = (event: WemixvisorEvent) => {
     case "plan-invalid":
       return Effect.logError
     case "upgrade-problem":
+    case "plan-restored":
     case "height-reorg":
     case "node-restarting":
       return Effect.logWarning

@@ -1,7 +1,9 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
+import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -9,12 +11,17 @@ import * as SubscriptionRef from "effect/SubscriptionRef"
 import * as fs from "node:fs"
 import { Backups } from "../binaries/Backup.js"
 import { AppConfig } from "../config/Config.js"
+import { findUpgrade, pendingUpgrades, setStatus } from "../domain/Plan.js"
+import { isPending, type UpgradePlan } from "../domain/Upgrade.js"
+import { Events } from "../events/Events.js"
 import { HeightProvider } from "../height/HeightProvider.js"
+import { NodeProcess } from "../node/NodeProcess.js"
 import * as Cadence from "../platform/Cadence.js"
 import { UpgradeSource } from "../upgrades/UpgradeSource.js"
 import type { Journal } from "../upgrades/Journal.js"
 import type { Outcome } from "./Outcome.js"
 import type { Preparations } from "./Preparations.js"
+import type { Records } from "./Records.js"
 import type { Recovery } from "./Recovery.js"
 import type { Run } from "./Run.js"
 import * as State from "./State.js"
@@ -41,38 +48,116 @@ export interface LoopParts {
   readonly outcome: Outcome
   readonly run: Run
   readonly recovery: Recovery
+  readonly records: Records
 }
+
+const pending = (plan: UpgradePlan) => pendingUpgrades(plan).length
 
 /** Forks the feeds (heights, plans, the quiet tick) and the loop into the scope. */
 export const start = (
   parts: LoopParts
-): Effect.Effect<void, never, AppConfig | HeightProvider | UpgradeSource | Backups | Scope.Scope> =>
+): Effect.Effect<void, never, AppConfig | HeightProvider | UpgradeSource | Backups | Events | NodeProcess | Scope.Scope> =>
   Effect.gen(function* () {
     const config = yield* AppConfig
     const heights = yield* HeightProvider
     const source = yield* UpgradeSource
     const backups = yield* Backups
-    const { state, journal, preparations, outcome, run, recovery } = parts
+    const events = yield* Events
+    const node = yield* NodeProcess
+    const { state, journal, preparations, outcome, run, recovery, records } = parts
     const wake = yield* Queue.sliding<void>(1)
     const signal = Queue.offer(wake, undefined)
 
+    /** What was last said about a corrupt plan file upgrades go on without: said once per problem. */
+    const toldCorrupt = yield* Ref.make<string | null>(null)
+
+    /**
+     * A corrupt journal is re-read on every tick (a height, the quiet tick)
+     * until it is fixed or removed, as its log line says to: an absent one
+     * resumes upgrades, a valid one is replayed forward as at a start. True
+     * when upgrades may go on.
+     */
+    const journalFixed = Effect.gen(function* () {
+      const read = yield* Effect.either(journal.read)
+      if (Either.isLeft(read)) return false
+      yield* SubscriptionRef.update(state, State.resumeByJournal)
+      if (Option.isNone(read.right)) {
+        yield* Effect.logInfo(`${journal.file} is gone; upgrades resumed`)
+      } else {
+        const entry = read.right.value
+        yield* Effect.logWarning(`${journal.file} is valid again (upgrade ${entry.name} at step ${entry.step}); replaying it forward`)
+        // Recovery replays as at a start, where no node runs yet: the one running the current binary is stopped first.
+        if (entry.step !== "done") yield* Effect.zipRight(node.suspendRestarts, node.stop)
+      }
+      yield* recovery.recover
+      yield* recovery.ensureStarted
+      return (yield* SubscriptionRef.get(state)).pausedByJournal === null
+    })
+
+    /** plan-invalid for each newly refused hand edit; each marked `failed` with its reason (retried while the plan cannot take it). */
+    const refuse = Effect.gen(function* () {
+      const { refused } = yield* SubscriptionRef.get(state)
+      const fresh = [...refused.entries()].filter(([, r]) => !r.reported)
+      for (const [, r] of fresh) {
+        yield* Effect.logError(`${config.layout.plan}: upgrade ${r.upgrade.name} refused: ${r.reason}`)
+        yield* events.publish({ type: "plan-invalid", path: config.layout.plan, reason: `upgrade '${r.upgrade.name}': ${r.reason}` })
+      }
+      if (fresh.length > 0) yield* SubscriptionRef.update(state, State.refusalsReported(fresh.map(([k]) => k)))
+      const plan = State.actingPlan(yield* SubscriptionRef.get(state))
+      if (Option.isNone(plan)) return
+      for (const [key, r] of refused) {
+        const cur = findUpgrade(plan.value, r.upgrade.name)
+        if (cur === undefined || State.entryKey(cur) !== key || !isPending(cur.status)) continue
+        yield* records
+          .updatePlan((p, now) => {
+            const u = findUpgrade(p, r.upgrade.name)
+            return [undefined, u !== undefined && State.entryKey(u) === key && isPending(u.status) ? setStatus(p, u.name, "failed", r.reason, now).plan : p] as const
+          })
+          .pipe(Effect.catchAll((e) => Effect.logWarning(`upgrade ${r.upgrade.name} refused, but the plan does not say so yet: ${e.message}`)))
+      }
+    })
+
+    /** A plan file deleted under us is written again from the last valid plan (DESIGN §6). */
+    const restore = (plan: UpgradePlan) =>
+      records.restorePlan(plan).pipe(
+        Effect.catchAll((e) =>
+          Effect.logError(`${config.layout.plan} is missing and could not be re-created yet: ${e.message}; upgrades go on from the last valid plan`)
+        )
+      )
+
     const tick = Effect.gen(function* () {
       const s = yield* SubscriptionRef.get(state)
-      if (s.halted !== null || s.pausedByJournal !== null) return
-      if (Option.isSome(s.unclosed) && !(yield* outcome.close(s.unclosed.value))) return
-      const snap = (yield* SubscriptionRef.get(state)).snapshot
-      if (Option.isNone(snap)) return
-      if (snap.value._tag === "Corrupt") {
-        const why = `upgrades paused: ${snap.value.error.message}`
-        if ((yield* SubscriptionRef.modify(state, State.pauseByPlan(why))) !== why) {
-          yield* Effect.logError(`${why}; the node is supervised on the current binary`)
+      if (s.halted !== null) return
+      if (s.pausedByJournal !== null && !(s.pausedByJournal.recheck && (yield* journalFixed))) return
+      const before = yield* SubscriptionRef.get(state)
+      const missing = Option.exists(before.snapshot, (snap) => snap._tag === "Missing")
+      if (missing && Option.isSome(before.lastValid) && before.lastValid.value.upgrades.length > 0) yield* restore(before.lastValid.value)
+      if (Option.isSome(before.unclosed) && !(yield* outcome.close(before.unclosed.value))) return
+      const now = yield* SubscriptionRef.get(state)
+      if (Option.isNone(now.snapshot)) return
+      const snap = now.snapshot.value
+      if (snap._tag === "Corrupt") {
+        if (Option.isNone(now.lastValid)) {
+          const why = `upgrades paused: ${snap.error.message}`
+          if ((yield* SubscriptionRef.modify(state, State.pauseByPlan(why))) !== why) {
+            yield* Effect.logError(`${why}; no valid plan was read before it to go on from; the node is supervised on the current binary`)
+          }
+          return
         }
-        return
+        if ((yield* Ref.getAndSet(toldCorrupt, snap.error.message)) !== snap.error.message) {
+          yield* Effect.logError(
+            `${snap.error.message}; upgrades go on from the last valid plan read (${pending(now.lastValid.value)} pending) until it is fixed; the file is never overwritten`
+          )
+        }
+      } else {
+        yield* Ref.set(toldCorrupt, null)
       }
       if ((yield* SubscriptionRef.modify(state, State.pauseByPlan(null))) !== null) {
         yield* Effect.logInfo("the plan file is readable again; upgrades resumed")
       }
-      yield* preparations.reconcile(snap.value.plan)
+      yield* refuse
+      // Preparation writes the plan as it goes: only over a plan file that can take it.
+      if (snap._tag === "Valid") yield* preparations.reconcile(snap.plan)
       // One at a time, lowest first; after each, look again at the latest height and plan.
       for (;;) {
         const now = yield* SubscriptionRef.get(state)

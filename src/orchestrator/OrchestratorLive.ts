@@ -53,7 +53,7 @@ const make = Effect.gen(function* () {
   if (Either.isLeft(current)) yield* Effect.logError(current.left.message)
   else yield* SubscriptionRef.update(state, State.currentIs(current.right))
 
-  yield* Loop.start({ state, journal, preparations, outcome, run, recovery })
+  yield* Loop.start({ state, journal, preparations, outcome, run, recovery, records })
 
   return Orchestrator.of({
     status: Effect.gen(function* () {
@@ -82,7 +82,9 @@ const make = Effect.gen(function* () {
         pending,
         upgrading: now.inProgress !== null,
         in_progress: now.inProgress,
-        last: State.last(now)
+        last: State.last(now),
+        paused: State.paused(now),
+        plan_problem: State.planProblem(now)
       } satisfies StatusObject
     }),
     paused: SubscriptionRef.get(state).pipe(Effect.map(State.paused)),

@@ -39,9 +39,11 @@ export const make = (
     const { execute } = run
 
     /**
-     * An upgrade is marked `upgrading` just before its first step is
-     * journaled. Killed in between, the previous run touched nothing: the
-     * upgrade goes back to `scheduled`, is prepared again and fires as usual.
+     * An upgrade is marked `upgrading` in the background as its first step
+     * is journaled (the height never waits for the plan lock), and a run
+     * older than that marked it just before. Upgrading without a journal
+     * means no step was taken: the upgrade goes back to `scheduled`, is
+     * prepared again and fires as usual.
      */
     const unmarkUnjournaled = Effect.gen(function* () {
       const plan = yield* Effect.either(plans.read)
@@ -83,8 +85,10 @@ export const make = (
       const read = yield* Effect.either(journal.read)
       if (Either.isLeft(read)) {
         const why = `upgrades paused: ${read.left.message}`
-        yield* Effect.logError(`${why}; the node is supervised on the current binary; fix or remove ${journal.file}`)
-        yield* SubscriptionRef.update(state, State.pauseByJournal(why))
+        yield* Effect.logError(
+          `${why}; the node is supervised on the current binary; fix or remove ${journal.file} (picked up without a restart: a removed journal resumes upgrades, a fixed one is replayed)`
+        )
+        yield* SubscriptionRef.update(state, State.pauseByJournal(why, true))
         return
       }
       if (Option.isNone(read.right)) return yield* unmarkUnjournaled

@@ -3,6 +3,8 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import { BinaryStore } from "../binaries/BinaryStore.js"
 import { AppConfig } from "../config/Config.js"
@@ -11,6 +13,7 @@ import type { Upgrade } from "../domain/Upgrade.js"
 import { Events } from "../events/Events.js"
 import { HeightProvider } from "../height/HeightProvider.js"
 import { NodeProcess } from "../node/NodeProcess.js"
+import { PlanStore } from "../upgrades/PlanStore.js"
 import { StartFailed, SwitchFailed } from "./Errors.js"
 import { Hooks } from "./Hooks.js"
 import { JournalEntry } from "../upgrades/Journal.js"
@@ -26,6 +29,9 @@ import { verify } from "./Verify.js"
  * backup → switch → pre-upgrade → start → verify → done, every failure after
  * the node was touched recovered by tag into a rollback (or a halt).
  */
+
+/** How often an upgrade's `upgrading` mark is tried again while the plan cannot take it (each try waits for the lock first). */
+export const markRetry = Schedule.spaced("1 second")
 
 /** The journaled steps a (replayed) upgrade can run from, in order. */
 export type Resume = "pre-stop" | "stop" | "backup" | "switch" | "pre-upgrade" | "start"
@@ -44,7 +50,7 @@ export const make = (
   steps: Steps,
   outcome: Outcome,
   preparations: Preparations
-): Effect.Effect<Run, never, AppConfig | Events | NodeProcess | HeightProvider | BinaryStore | Hooks> =>
+): Effect.Effect<Run, never, AppConfig | Events | NodeProcess | HeightProvider | BinaryStore | Hooks | PlanStore | Scope.Scope> =>
   Effect.gen(function* () {
     const config = yield* AppConfig
     const events = yield* Events
@@ -52,6 +58,8 @@ export const make = (
     const heights = yield* HeightProvider
     const binaries = yield* BinaryStore
     const hooks = yield* Hooks
+    const plans = yield* PlanStore
+    const scope = yield* Effect.scope
     const context = yield* Effect.context<AppConfig | NodeProcess | HeightProvider>()
     const { skipped, updatePlan } = records
     const { step, enter } = steps
@@ -120,9 +128,37 @@ export const make = (
       )
     }
 
+    /** `upgrading` in the plan, retried until the lock frees (or the upgrade ended meanwhile). */
+    const markUpgrading = (u: Upgrade) => {
+      let told = false
+      return updatePlan((plan, now) => {
+        const cur = findUpgrade(plan, u.name)
+        const waiting = cur !== undefined && cur.created_at === u.created_at && pendingUpgrades(plan).includes(cur)
+        return [undefined, waiting ? setStatus(plan, u.name, "upgrading", null, now).plan : plan] as const
+      }).pipe(
+        Effect.tapError((e) =>
+          told
+            ? Effect.void
+            : Effect.logWarning(`upgrade ${u.name}: the plan does not say upgrading yet (${e.message}); it will once the plan can take it`).pipe(
+                Effect.zipRight(Effect.sync(() => (told = true)))
+              )
+        ),
+        Effect.retry(markRetry),
+        Effect.ignore,
+        Effect.forkIn(scope)
+      )
+    }
+
     const runUpgrade: Run["runUpgrade"] = (u) =>
       Effect.gen(function* () {
         yield* SubscriptionRef.update(state, State.fire(u.name, u.created_at))
+        // The file as it is now, read without its lock: an upgrade cancelled or replaced since our
+        // snapshot is not started. A file that is missing or corrupt leaves the last valid plan in charge.
+        const onDisk = yield* Effect.either(plans.readFile)
+        if (Either.isRight(onDisk) && Option.isSome(onDisk.right)) {
+          const cur = findUpgrade(onDisk.right.value, u.name)
+          if (!cur || cur.created_at !== u.created_at || !pendingUpgrades(onDisk.right.value).includes(cur)) return true
+        }
         const problem = yield* preparations.readyAtHeight(u)
         if (Option.isSome(problem)) {
           yield* outcome.notReady(u, problem.value)
@@ -133,19 +169,11 @@ export const make = (
           yield* outcome.failUntouched(u, `cannot read current: ${from.left.message}`)
           return true
         }
-        // Marked before the first journal write: cancel refuses an upgrading upgrade, and a
-        // crash between the two leaves a pending upgrade that simply fires again.
-        const begun = yield* updatePlan((plan, now) => {
-          const cur = findUpgrade(plan, u.name)
-          if (!cur || cur.created_at !== u.created_at || !pendingUpgrades(plan).includes(cur)) return [false, plan] as const
-          return [true, setStatus(plan, u.name, "upgrading", null, now).plan] as const
-        }).pipe(Effect.either)
-        if (Either.isLeft(begun)) {
-          yield* Effect.logError(`upgrade ${u.name} not started: ${begun.left.message}; trying again`)
-          yield* SubscriptionRef.update(state, State.unfire(u.name))
-          return false
-        }
-        if (!begun.right) return true // cancelled or replaced meanwhile
+        // The journal is what starts an upgrade, not the plan lock (DESIGN §6): the plan is marked
+        // `upgrading` in the background, whenever its lock frees; cancel refuses an upgrade the
+        // journal names. A crash before the journal leaves at most an `upgrading` mark, which
+        // recovery turns back into a pending upgrade that simply fires again.
+        yield* markUpgrading(u)
         const seen = (yield* SubscriptionRef.get(state)).latest
         yield* events.publish({
           type: "upgrade-started",

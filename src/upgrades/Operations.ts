@@ -174,7 +174,13 @@ export interface OperationsService {
    * moment (a concurrent writer) is removed again.
    */
   readonly schedule: (cmd: ScheduleCommand) => Effect.Effect<Upgrade, ScheduleError>
-  /** Cancels by name, or without one the only pending upgrade; refuses an unknown one and one in progress. */
+  /**
+   * Cancels by name, or without one the only pending upgrade; refuses an
+   * unknown one and one in progress: marked `upgrading`, named by the
+   * journal (a supervisor starts an upgrade on the journal alone, before the
+   * plan says so), or whose height the chain head has reached (when the head
+   * can be read: a supervisor fires it at once, or did).
+   */
   readonly cancel: (name: Option.Option<string>) => Effect.Effect<Upgrade, CancelError>
   readonly list: Effect.Effect<UpgradeListObject, FileCorrupt | IoError>
   /**

@@ -6,7 +6,7 @@ import * as Option from "effect/Option"
 import * as fs from "node:fs"
 import { BinaryStore, type BinaryStoreService } from "../binaries/BinaryStore.js"
 import { AppConfig } from "../config/Config.js"
-import { InvalidInput, type NodeUnreachable, type UpgradeConflict, type UpgradeNotFound } from "../domain/Errors.js"
+import { type FileCorrupt, type IoError, type NodeUnreachable, UpgradeConflict, type UpgradeNotFound } from "../domain/Errors.js"
 import type { Height } from "../domain/Height.js"
 import type { Layout } from "../domain/Layout.js"
 import { NodePidFile } from "../domain/Node.js"
@@ -104,11 +104,28 @@ export const make = (deps: OperationsDeps): OperationsService => {
   const cancel = (raw: Option.Option<string>) =>
     Effect.gen(function* () {
       const name = Option.isSome(raw) ? Option.some(yield* decodeName(raw.value)) : Option.none<UpgradeName>()
+      // Read before the lock is taken: an RPC read never holds it.
+      const head = yield* Effect.option(deps.head)
       const at = yield* now
       return yield* store.update(
-        (plan): Effect.Effect<readonly [Upgrade, UpgradePlan], InvalidInput | UpgradeNotFound | UpgradeConflict> => {
-          return cancelIn(plan, Option.getOrUndefined(name), at).pipe(Effect.map((r) => [r.upgrade, r.plan] as const))
-        }
+        (plan): Effect.Effect<readonly [Upgrade, UpgradePlan], UpgradeNotFound | UpgradeConflict | FileCorrupt | IoError> =>
+          Effect.gen(function* () {
+            const r = yield* cancelIn(plan, Option.getOrUndefined(name), at)
+            const inFlight = yield* journalFile.read
+            if (Option.exists(inFlight, (j) => j.name === r.upgrade.name)) {
+              return yield* new UpgradeConflict({
+                name: r.upgrade.name,
+                problem: `is in progress (${journalFile.file} names it) and cannot be cancelled`
+              })
+            }
+            if (Option.isSome(head) && head.value >= r.upgrade.height) {
+              return yield* new UpgradeConflict({
+                name: r.upgrade.name,
+                problem: `cannot be cancelled: the chain head ${head.value} has reached its height ${r.upgrade.height}, so a running supervisor is applying it (or does so as soon as it runs)`
+              })
+            }
+            return [r.upgrade, r.plan] as const
+          })
       )
     }).pipe(Effect.withSpan("Operations.cancel"))
 
@@ -118,7 +135,12 @@ export const make = (deps: OperationsDeps): OperationsService => {
       const layout = binaries.layout
       const plan = yield* store.read
       const current = yield* binaries.current
-      const journal = yield* journalFile.read
+      // A corrupt journal is not a failed status: it is what `paused` says (a supervisor would pause on it).
+      const journalRead = yield* journalFile.read.pipe(
+        Effect.map(Either.right),
+        Effect.catchTag("FileCorrupt", (e) => Effect.succeed(Either.left(e)))
+      )
+      const journal = Either.getOrElse(journalRead, () => Option.none<Journal.JournalEntry>())
       const pid = yield* liveNodePid(layout)
       const head = yield* Effect.option(deps.head)
       const pending = pendingUpgrades(plan)
@@ -137,7 +159,9 @@ export const make = (deps: OperationsDeps): OperationsService => {
         pending,
         upgrading: inFlight !== null,
         in_progress: inFlight,
-        last: lastEnded(plan)
+        last: lastEnded(plan),
+        paused: Either.isLeft(journalRead) ? `upgrades paused: ${journalRead.left.message}` : null,
+        plan_problem: null
       } satisfies StatusObject
     }).pipe(Effect.withSpan("Operations.localStatus"))
 

@@ -5,8 +5,9 @@ import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
+import * as fs from "node:fs"
 import * as path from "node:path"
-import { FileCorrupt, type IoError, PlanLocked } from "../domain/Errors.js"
+import { FileCorrupt, IoError, PlanLocked } from "../domain/Errors.js"
 import type { Layout } from "../domain/Layout.js"
 import { UpgradePlan } from "../domain/Upgrade.js"
 import { jsonProblem, mkdirp, readTextIfExists, writeJsonAtomic } from "../platform/Files.js"
@@ -74,15 +75,19 @@ export const encodePlan = (plan: UpgradePlan): typeof UpgradePlan.Encoded => Sch
 export const samePlan = (a: UpgradePlan, b: UpgradePlan): boolean =>
   a === b || JSON.stringify(encodePlan(a)) === JSON.stringify(encodePlan(b))
 
-export const readPlan = (file: string): Effect.Effect<UpgradePlan, FileCorrupt | IoError> =>
+/** The plan file; none when there is none. */
+export const readPlanFile = (file: string): Effect.Effect<Option.Option<UpgradePlan>, FileCorrupt | IoError> =>
   readTextIfExists(file).pipe(
     Effect.flatMap(
       Option.match({
-        onNone: () => Effect.succeed(UpgradePlan.empty),
-        onSome: (text) => decodePlan(file, text)
+        onNone: () => Effect.succeedNone,
+        onSome: (text) => Effect.asSome(decodePlan(file, text))
       })
     )
   )
+
+export const readPlan = (file: string): Effect.Effect<UpgradePlan, FileCorrupt | IoError> =>
+  readPlanFile(file).pipe(Effect.map(Option.getOrElse(() => UpgradePlan.empty)))
 
 /**
  * The PlanStore over `layout`. In-process writers queue on a semaphore; other
@@ -112,5 +117,18 @@ export const makePlanStore = (layout: Layout): Effect.Effect<PlanStoreService> =
         return result
       }).pipe(Effect.scoped, writers.withPermits(1), Effect.withSpan("PlanStore.update"))
 
-    return { read, update }
+    const restore = (plan: UpgradePlan) =>
+      Effect.gen(function* () {
+        yield* mkdirp(path.dirname(layout.plan))
+        yield* lock
+        const there = yield* Effect.try({
+          try: () => fs.existsSync(layout.plan),
+          catch: (cause) => new IoError({ op: "stat", path: layout.plan, cause })
+        })
+        if (there) return false
+        yield* writeJsonAtomic(layout.plan, encodePlan(plan))
+        return true
+      }).pipe(Effect.scoped, writers.withPermits(1), Effect.withSpan("PlanStore.restore"))
+
+    return { read, readFile: readPlanFile(layout.plan).pipe(Effect.withSpan("PlanStore.readFile")), update, restore }
   })

@@ -1,5 +1,6 @@
 import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
+import type * as Option from "effect/Option"
 import type { FileCorrupt, IoError, PlanLocked } from "../domain/Errors.js"
 import type { UpgradePlan } from "../domain/Upgrade.js"
 
@@ -15,6 +16,14 @@ import type { UpgradePlan } from "../domain/Upgrade.js"
 export interface PlanStoreService {
   /** The plan on disk (empty when there is no file). */
   readonly read: Effect.Effect<UpgradePlan, FileCorrupt | IoError>
+  /** The plan on disk; none when there is no file (an empty plan and a deleted file differ here). */
+  readonly readFile: Effect.Effect<Option.Option<UpgradePlan>, FileCorrupt | IoError>
+  /**
+   * Writes `plan` under the lock only when there is no plan file: a running
+   * supervisor re-creating a deleted plan from the last valid one it read.
+   * False when a file exists (someone wrote one meanwhile; it is left alone).
+   */
+  readonly restore: (plan: UpgradePlan) => Effect.Effect<boolean, IoError | PlanLocked>
   readonly update: <A, E>(
     f: (plan: UpgradePlan) => Effect.Effect<readonly [A, UpgradePlan], E>
   ) => Effect.Effect<A, E | FileCorrupt | IoError | PlanLocked>

@@ -21,7 +21,7 @@ import type { Layout } from "../domain/Layout.js"
 import * as Cadence from "../platform/Cadence.js"
 import { isErrno } from "../platform/Errno.js"
 import { alreadyScheduled, findUpgrade, schedule, type ScheduleRequest } from "../domain/Plan.js"
-import type { UpgradePlan } from "../domain/Upgrade.js"
+import { UpgradePlan } from "../domain/Upgrade.js"
 import type { EventInput, Events } from "../events/Events.js"
 import { type DropInProblem, parseDropIn } from "./DropIn.js"
 import { encodePlan } from "./PlanFile.js"
@@ -77,7 +77,7 @@ const statKey = (file: string): string | undefined => {
 }
 
 const snapshotKey = (s: PlanSnapshot): string =>
-  s._tag === "Valid" ? `valid ${JSON.stringify(encodePlan(s.plan))}` : `corrupt ${s.error.message}`
+  s._tag === "Valid" ? `valid ${JSON.stringify(encodePlan(s.plan))}` : s._tag === "Missing" ? "missing" : `corrupt ${s.error.message}`
 
 const problemOf = (s: Extract<PlanSnapshot, { _tag: "Corrupt" }>): string =>
   s.error._tag === "FileCorrupt" ? s.error.problem : s.error.message
@@ -157,8 +157,8 @@ export const makeUpgradeSource = (
     const pollMillis = Duration.toMillis(deps.pollInterval)
     const dropInName = path.basename(layout.dropIn)
 
-    const readPlanFile: Effect.Effect<PlanSnapshot> = store.read.pipe(
-      Effect.map((plan): PlanSnapshot => ({ _tag: "Valid", plan })),
+    const readPlanFile: Effect.Effect<PlanSnapshot> = store.readFile.pipe(
+      Effect.map(Option.match({ onNone: (): PlanSnapshot => ({ _tag: "Missing" }), onSome: (plan): PlanSnapshot => ({ _tag: "Valid", plan }) })),
       Effect.catchAll((error) => Effect.succeed<PlanSnapshot>({ _tag: "Corrupt", error }))
     )
     // Every poll used to read, decode and re-encode the whole plan, which grows
@@ -181,10 +181,10 @@ export const makeUpgradeSource = (
     const report = (snap: PlanSnapshot) =>
       Effect.gen(function* () {
         const last = yield* Ref.get(reported)
-        if (snap._tag === "Valid") {
+        if (snap._tag !== "Corrupt") {
           if (last !== undefined) {
             yield* Ref.set(reported, undefined)
-            yield* Effect.logInfo(`${layout.plan} is valid again`)
+            yield* Effect.logInfo(`${layout.plan} ${snap._tag === "Valid" ? "is valid again" : "is no longer corrupt: it was removed"}`)
           }
           return
         }
@@ -199,7 +199,10 @@ export const makeUpgradeSource = (
     const snapshots = yield* SubscriptionRef.make(initial)
     const lastKey = yield* Ref.make(snapshotKey(initial))
     // The last valid plan, across corrupt spells: changes are announced against it.
-    const lastValid = yield* Ref.make(initial._tag === "Valid" ? Option.some(initial.plan) : Option.none<UpgradePlan>())
+    // No file yet announces like an empty plan: whatever is scheduled into it is new.
+    const lastValid = yield* Ref.make(
+      initial._tag === "Valid" ? Option.some(initial.plan) : initial._tag === "Missing" ? Option.some(UpgradePlan.empty) : Option.none<UpgradePlan>()
+    )
     const publish = (snap: PlanSnapshot) =>
       Effect.gen(function* () {
         yield* report(snap)
@@ -318,7 +321,7 @@ export const makeUpgradeSource = (
       if (yield* nothingNew) return yield* Ref.set(dropInWarned, undefined)
       let snap = yield* readSnapshot
       // A corrupt plan leaves the drop-in in place until the plan is fixed.
-      if (snap._tag === "Valid") {
+      if (snap._tag !== "Corrupt") {
         const merged = yield* processDropIn.pipe(
           Effect.tap(() => Ref.set(dropInWarned, undefined)),
           Effect.catchAll((e) => warnDropIn(`${layout.dropIn}: ${e.message}`).pipe(Effect.as(false)))

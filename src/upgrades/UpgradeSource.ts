@@ -9,9 +9,14 @@ import type { UpgradePlan } from "../domain/Upgrade.js"
  * upgrade-info.json drop-in (PlanWatcher.ts).
  */
 
-/** What the orchestrator sees of the plan: the plan, or why it cannot be read. */
+/**
+ * What the orchestrator sees of the plan: the plan, no file at all (never
+ * written, or deleted: the supervisor decides which from what it saw before),
+ * or why it cannot be read.
+ */
 export type PlanSnapshot =
   | { readonly _tag: "Valid"; readonly plan: UpgradePlan }
+  | { readonly _tag: "Missing" }
   | { readonly _tag: "Corrupt"; readonly error: FileCorrupt | IoError }
 
 /**

@@ -36,7 +36,9 @@ export const idleStatus: StatusObject = {
   pending: [],
   upgrading: false,
   in_progress: null,
-  last: null
+  last: null,
+  paused: null,
+  plan_problem: null
 }
 
 /** `s` as the world's supervisor serves it: with its home and pid. */

@@ -49,7 +49,7 @@ describe("upgrade status without a running supervisor", () => {
       expect(j.stderr).toBe("")
       const s = json(j) as StatusJson
       expect(Object.keys(s).sort()).toEqual(
-        ["current", "current_height", "home", "in_progress", "last", "node_pid", "node_state", "pending", "pending_upgrade", "restarts", "supervisor", "supervisor_pid", "upgrading", "version"]
+        ["current", "current_height", "home", "in_progress", "last", "node_pid", "node_state", "paused", "pending", "pending_upgrade", "plan_problem", "restarts", "supervisor", "supervisor_pid", "upgrading", "version"]
       )
       expect(s).toMatchObject({
         supervisor: "not-running",

@@ -51,7 +51,7 @@ describe("upgrade CLI: the flows", () => {
     const listed = JSON.parse(json.stdout)
     expect(listed).toEqual({ upgrades: planOf(h).upgrades, count: 1 })
     expect(Object.keys(listed.upgrades[0]).sort()).toEqual(
-      ["binaries", "checksums", "created_at", "height", "info", "name", "reason", "status", "updated_at"]
+      ["binaries", "checked_head", "checksums", "created_at", "height", "info", "name", "reason", "status", "updated_at"]
     )
 
     // No name: the only pending upgrade.
@@ -206,7 +206,7 @@ describe("upgrade status without a running supervisor", () => {
     expect(json.code).toBe(0)
     const s = JSON.parse(json.stdout)
     expect(Object.keys(s).sort()).toEqual(
-      ["current", "current_height", "home", "in_progress", "last", "node_pid", "node_state", "pending", "pending_upgrade", "restarts", "supervisor", "supervisor_pid", "upgrading", "version"]
+      ["current", "current_height", "home", "in_progress", "last", "node_pid", "node_state", "paused", "pending", "pending_upgrade", "plan_problem", "restarts", "supervisor", "supervisor_pid", "upgrading", "version"]
     )
     expect(s).toMatchObject({
       supervisor: "not-running",

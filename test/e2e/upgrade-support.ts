@@ -157,8 +157,13 @@ export interface Scenario {
   readonly init: (genesisBinary: string) => void
   /** Copies a binary in as upgrades/<name>/bin/gwemix. */
   readonly place: (name: string, binary: string) => void
-  /** Adds `scheduled` upgrades to upgrade-plan.json as the CLI does (lock, atomic write). */
-  readonly schedule: (...upgrades: ReadonlyArray<{ readonly name: string; readonly height: number }>) => void
+  /**
+   * Adds `scheduled` upgrades to upgrade-plan.json as the CLI does (lock,
+   * atomic write), as `upgrade schedule --force` would (`"force": true`), so a
+   * running supervisor never takes one for a hand edit when its height is
+   * reached before the watcher sees it; `byHand` leaves that proof out.
+   */
+  readonly schedule: (...upgrades: ReadonlyArray<{ readonly name: string; readonly height: number; readonly byHand?: boolean }>) => void
   readonly plan: () => ReadonlyArray<PlanUpgrade>
   readonly upgrade: (name: string) => PlanUpgrade | undefined
   readonly current: () => string
@@ -290,7 +295,8 @@ export const makeScenario = async (opts: { readonly rpcPort?: number; readonly e
               checksums: {},
               reason: null,
               created_at: now,
-              updated_at: now
+              updated_at: now,
+              ...(u.byHand === true ? {} : { force: true })
             }))
           ]
         }

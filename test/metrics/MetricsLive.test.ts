@@ -41,7 +41,9 @@ const status: StatusObject = {
   pending: [],
   upgrading: false,
   in_progress: null,
-  last: null
+  last: null,
+  paused: null,
+  plan_problem: null
 }
 
 const upgrade = (name: string, height: number, st: Upgrade["status"]) =>

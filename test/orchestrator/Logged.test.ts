@@ -21,8 +21,8 @@ import {
 
 /*
  * Failures the orchestrator recovers from are said in the log, never
- * swallowed; and a plan lock held by another writer is PlanStore's to wait
- * for, not retried again around it.
+ * swallowed; and a plan lock held by another writer never holds an upgrade
+ * back at its height.
  */
 
 const logged = (w: World, level: string, text: string) => w.logs.some((l) => l.startsWith(level) && l.includes(text))
@@ -86,24 +86,29 @@ describe("Orchestrator: nothing swallowed", () => {
       yield* waitUntil("v2 started again", log(w).pipe(Effect.map((l) => l.slice(l.indexOf("reaped")).includes("start:v2"))))
     }))
 
-  it.scoped("PlanLocked from the plan store is not retried around it: one call, then the next tick tries again", () =>
+  it.scoped("a plan lock held past PlanStore's wait does not hold the upgrade back: it starts on the journal; the lock is said (pid), the plan catches up", () =>
     Effect.gen(function* () {
       const w = yield* makeWorld({ DAEMON_VERIFY_MIN_UP: "0s" })
       yield* scheduleUpgrade(w, "v2", 100)
-      yield* startRunning(w)
+      const run = yield* startRunning(w)
       yield* waitStatus(w, "v2", "ready")
       yield* Ref.set(w.planUpdateFails, Option.some(locked))
-      const before = yield* Ref.get(w.planUpdates)
       yield* setHead(w, 100)
       yield* pushHeight(w, 100)
-      yield* waitLogged(w, "ERROR", "upgrade v2 not started")
-      // Less than the quiet tick: a retry of its own (200 ms apart) would have called again by now.
-      yield* TestClock.adjust("900 millis")
-      yield* settle
-      expect((yield* Ref.get(w.planUpdates)) - before).toBe(1)
-      expect(yield* log(w)).toEqual(["start:genesis"])
+      // No clock movement: the height waits for nothing.
+      yield* waitUntil("v2 started", log(w).pipe(Effect.map((l) => l.includes("start:v2"))))
+      expect(yield* log(w)).toEqual(["start:genesis", "suspend", "stop", "switch:v2", "start:v2"])
+      yield* waitLogged(w, "ERROR", "upgrade-plan.lock is held by pid 4242")
+      expect((yield* run.orchestrator.status).plan_problem).toMatch(/held by pid 4242/)
+      expect(yield* statusOf(w, "v2")).toBe("ready")
+
       yield* Ref.set(w.planUpdateFails, Option.none())
-      yield* TestClock.adjust("1 second")
+      for (let i = 0; i < 5 && (yield* statusOf(w, "v2")) !== "done"; i++) {
+        yield* TestClock.adjust("1 second")
+        yield* settle
+      }
       yield* waitStatus(w, "v2", "done")
+      expect((yield* run.orchestrator.status).plan_problem).toBeNull()
+      expect(logged(w, "INFO", "the plan lock is free again")).toBe(true)
     }))
 })

@@ -27,11 +27,22 @@ describe("State", () => {
     expect(Option.map(State.nextDue(State.unfire("v2")(fired)), (u) => u.name)).toEqual(Option.some("v2"))
   })
 
-  it("a corrupt snapshot fires nothing but keeps the last valid plan for status", () => {
+  it("a corrupt or missing snapshot fires from the last valid plan (and status keeps showing it)", () => {
     const plan = planOf(["v2", 100])
     const s = State.planSeen({ _tag: "Corrupt", error: new FileCorrupt({ path: "/h/wemixvisor/upgrade-plan.json", problem: "not JSON" }) })(seen(plan, 100))
-    expect(State.nextDue(s)).toEqual(Option.none())
+    expect(Option.map(State.nextDue(s), (u) => u.name)).toEqual(Option.some("v2"))
     expect(State.pending(s).map((u) => u.name)).toEqual(["v2"])
+    expect(State.planProblem(s)).toMatch(/upgrade-plan\.json is corrupt: not JSON; upgrades go on from the last valid plan/)
+    const gone = State.planSeen({ _tag: "Missing" })(seen(plan, 100))
+    expect(Option.map(State.nextDue(gone), (u) => u.name)).toEqual(Option.some("v2"))
+  })
+
+  it("a corrupt snapshot with no valid plan before it fires nothing", () => {
+    const s = State.heightSeen(h(100))(
+      State.planSeen({ _tag: "Corrupt", error: new FileCorrupt({ path: "/h/wemixvisor/upgrade-plan.json", problem: "not JSON" }) })(State.initial)
+    )
+    expect(State.nextDue(s)).toEqual(Option.none())
+    expect(State.planProblem(s)).toMatch(/paused until it is fixed/)
   })
 
   it("pauseByPlan returns the reason it replaces; paused prefers the journal's", () => {
@@ -39,6 +50,7 @@ describe("State", () => {
     expect(before).toBeNull()
     expect(State.paused(s)).toBe("upgrades paused: corrupt")
     expect(State.paused(State.pauseByJournal("journal corrupt")(s))).toBe("journal corrupt")
+    expect(State.paused(State.resumeByJournal(State.pauseByJournal("journal corrupt", true)(s)))).toBe("upgrades paused: corrupt")
   })
 
   it("last: this run's outcome, else the latest ended upgrade of the plan", () => {

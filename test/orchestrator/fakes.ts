@@ -45,6 +45,8 @@ export interface World {
   /** Targets whose binary cannot be spawned. */
   readonly spawnFails: Ref.Ref<ReadonlySet<Target>>
   readonly plan: Ref.Ref<Either.Either<UpgradePlan, FileCorrupt>>
+  /** The plan file was deleted: reads see no file (an empty plan), until a write or a restore. */
+  readonly planMissing: Ref.Ref<boolean>
   readonly planWrites: Ref.Ref<number>
   /** Calls of PlanStore.update, written or not. */
   readonly planUpdates: Ref.Ref<number>
@@ -107,6 +109,7 @@ export const makeWorld = (env: Record<string, string> | ((dir: string) => Record
       usable: yield* Ref.make<ReadonlySet<Target>>(new Set<Target>(["genesis"])),
       spawnFails: yield* Ref.make<ReadonlySet<Target>>(new Set()),
       plan: yield* Ref.make<Either.Either<UpgradePlan, FileCorrupt>>(Either.right(UpgradePlan.empty)),
+      planMissing: yield* Ref.make(false),
       planWrites: yield* Ref.make(0),
       planUpdates: yield* Ref.make(0),
       planUpdateFails: yield* Ref.make(Option.none<PlanLocked | IoError>()),
@@ -135,7 +138,17 @@ const append = <A>(ref: Ref.Ref<ReadonlyArray<A>>, a: A) => Ref.update(ref, (xs)
 
 /** Sets the plan as an operator's write would, and lets the UpgradeSource see it. */
 export const setPlan = (w: World, plan: UpgradePlan) =>
-  Ref.set(w.plan, Either.right(plan)).pipe(Effect.zipRight(SubscriptionRef.set(w.snapshots, { _tag: "Valid", plan })))
+  Ref.set(w.plan, Either.right(plan)).pipe(
+    Effect.zipRight(Ref.set(w.planMissing, false)),
+    Effect.zipRight(SubscriptionRef.set(w.snapshots, { _tag: "Valid", plan }))
+  )
+
+/** `rm upgrade-plan.json`, as the UpgradeSource then reports it. */
+export const deletePlan = (w: World) =>
+  Ref.set(w.plan, Either.right(UpgradePlan.empty)).pipe(
+    Effect.zipRight(Ref.set(w.planMissing, true)),
+    Effect.zipRight(SubscriptionRef.set(w.snapshots, { _tag: "Missing" }))
+  )
 
 export const readPlan = (w: World) =>
   Ref.get(w.plan).pipe(Effect.map(Either.getOrElse(() => UpgradePlan.empty)))
@@ -271,8 +284,20 @@ const fakeNode = (w: World, status: SubscriptionRef.SubscriptionRef<NodeStatus>,
 }
 
 const worldLayers = (w: World, node: Context.Tag.Service<NodeProcess>) => {
+  const read = Ref.get(w.plan).pipe(Effect.flatMap(Either.match({ onLeft: Effect.fail, onRight: Effect.succeed })))
   const planStore = PlanStore.of({
-    read: Ref.get(w.plan).pipe(Effect.flatMap(Either.match({ onLeft: Effect.fail, onRight: Effect.succeed }))),
+    read,
+    readFile: Effect.flatMap(Ref.get(w.planMissing), (missing) => (missing ? Effect.succeedNone : Effect.map(read, Option.some))),
+    restore: (plan) =>
+      Effect.gen(function* () {
+        yield* Ref.update(w.planUpdates, (n) => n + 1)
+        const fails = yield* Ref.get(w.planUpdateFails)
+        if (Option.isSome(fails)) return yield* Effect.fail(fails.value)
+        if (!(yield* Ref.get(w.planMissing))) return false
+        yield* Ref.update(w.planWrites, (n) => n + 1)
+        yield* setPlan(w, plan)
+        return true
+      }),
     update: (f) =>
       Effect.gen(function* () {
         yield* Ref.update(w.planUpdates, (n) => n + 1)

@@ -40,7 +40,9 @@ const upgrade = (name: string, height: number, extra: object = {}) => ({
 })
 const planText = (...upgrades: Array<object>) => JSON.stringify({ version: 1, upgrades }, null, 2) + "\n"
 
-const namesOf = (s: PlanSnapshot | undefined) => (s?._tag === "Valid" ? s.plan.upgrades.map((u) => u.name) : undefined)
+/** The names a snapshot lists; no file at all lists none. */
+const namesOf = (s: PlanSnapshot | undefined) =>
+  s?._tag === "Valid" ? s.plan.upgrades.map((u) => u.name) : s?._tag === "Missing" ? [] : undefined
 
 /**
  * Live PlanStore, Events and config over a temp home, a Ref for the chain
@@ -143,7 +145,7 @@ describe("UpgradeSource: the plan file", () => {
       const first = yield* t.ofType("plan-invalid")
       expect(first).toHaveLength(1)
       expect(first[0]).toMatchObject({ path: t.plan, reason: expect.stringMatching(/^not JSON/) })
-      expect((yield* Ref.get(t.snaps)).map((s) => s._tag)).toEqual(["Valid", "Corrupt"])
+      expect((yield* Ref.get(t.snaps)).map((s) => s._tag)).toEqual(["Missing", "Corrupt"])
 
       // A different problem is a new event.
       writeAtomically(t.plan, planText(upgrade("v2", 200, { status: "bogus" })))
@@ -152,7 +154,7 @@ describe("UpgradeSource: the plan file", () => {
 
       writeAtomically(t.plan, planText(upgrade("v2", 200)))
       yield* eventually("recovery", Effect.map(t.last, (s) => namesOf(s)?.[0] === "v2"))
-      expect((yield* Ref.get(t.snaps)).map((s) => s._tag)).toEqual(["Valid", "Corrupt", "Corrupt", "Valid"])
+      expect((yield* Ref.get(t.snaps)).map((s) => s._tag)).toEqual(["Missing", "Corrupt", "Corrupt", "Valid"])
 
       // The first problem again, after a recovery, is reported again.
       writeAtomically(t.plan, '{"version": 1, "upgrades": [')

@@ -1,0 +1,96 @@
+/*
+ * Operations the height depends on (issue #12 items 6 and 12): cancel refuses
+ * what a supervisor may already be applying — an upgrade the journal names,
+ * one whose height the head has reached — and schedule records in the entry
+ * that wemixvisor checked it (`checked_head`) or was told to skip the check
+ * (`force`).
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Context, Effect, Layer, Option, Ref } from "effect"
+import * as fs from "node:fs"
+import { make as makeBinaryStore } from "../../src/binaries/BinaryStoreLive.js"
+import { AppConfig } from "../../src/config/Config.js"
+import { NodeUnreachable } from "../../src/domain/Errors.js"
+import { type Height, makeHeight } from "../../src/domain/Height.js"
+import type { UpgradeName } from "../../src/domain/Upgrade.js"
+import { make as makeOperations } from "../../src/upgrades/OperationsLive.js"
+import { PlanStore } from "../../src/upgrades/PlanStore.js"
+import { layer as planStoreLayer } from "../../src/upgrades/PlanStoreLive.js"
+import { configLayer, tempHome } from "./support.js"
+
+const setup = Effect.gen(function*() {
+  const home = yield* tempHome
+  const ctx = yield* Layer.build(planStoreLayer.pipe(Layer.provideMerge(configLayer(home, "50ms"))))
+  const config = Context.get(ctx, AppConfig)
+  const head = yield* Ref.make(Option.some(makeHeight(10)))
+  const ops = makeOperations({
+    store: Context.get(ctx, PlanStore),
+    binaries: makeBinaryStore(config.layout),
+    head: Effect.flatMap(
+      Ref.get(head),
+      Option.match({
+        onNone: () => Effect.fail(new NodeUnreachable({ url: config.rpcUrl, cause: new Error("connection refused") })),
+        onSome: (h: Height) => Effect.succeed(h)
+      })
+    ),
+    downloads: config
+  })
+  const planJson = () =>
+    JSON.parse(fs.readFileSync(config.layout.plan, "utf8")) as { upgrades: Array<Record<string, unknown>> }
+  return { config, head, ops, planJson }
+})
+
+const v = (n: string) => n as UpgradeName
+
+describe("Operations.cancel", () => {
+  it.scoped("refuses an upgrade the journal names, though the plan does not say upgrading yet", () =>
+    Effect.gen(function*() {
+      const { config, ops } = yield* setup
+      yield* ops.schedule({ name: v("v2"), height: makeHeight(100), force: false })
+      fs.writeFileSync(
+        config.layout.journal,
+        JSON.stringify({
+          name: "v2",
+          height: 100,
+          from: "genesis",
+          step: "stop",
+          head_at_stop: 100,
+          started_at: "2026-01-01T00:00:00.000Z",
+          reason: null
+        })
+      )
+      const err = yield* Effect.flip(ops.cancel(Option.some("v2")))
+      expect(err).toMatchObject({ _tag: "UpgradeConflict", name: "v2" })
+      expect(err.message).toMatch(/in progress .*journal\.json/)
+      expect((yield* ops.list).upgrades[0]?.status).toBe("scheduled")
+    }))
+
+  it.scoped("refuses an upgrade whose height the head has reached; cancels it when the head cannot be read", () =>
+    Effect.gen(function*() {
+      const { head, ops } = yield* setup
+      yield* ops.schedule({ name: v("v2"), height: makeHeight(100), force: false })
+      yield* Ref.set(head, Option.some(makeHeight(100)))
+      const err = yield* Effect.flip(ops.cancel(Option.none()))
+      expect(err).toMatchObject({ _tag: "UpgradeConflict", name: "v2" })
+      expect(err.message).toMatch(/chain head 100 has reached its height 100/)
+      yield* Ref.set(head, Option.some(makeHeight(99)))
+      expect((yield* ops.cancel(Option.some("v2"))).name).toBe("v2")
+      yield* ops.schedule({ name: v("v3"), height: makeHeight(200), force: false })
+      yield* Ref.set(head, Option.none())
+      expect((yield* ops.cancel(Option.some("v3"))).name).toBe("v3")
+    }))
+})
+
+describe("Operations.schedule records how the height was checked", () => {
+  it.scoped("checked_head: the head it was checked against; force: true when forced; neither otherwise", () =>
+    Effect.gen(function*() {
+      const { ops, planJson } = yield* setup
+      yield* ops.schedule({ name: v("v2"), height: makeHeight(100), force: false })
+      yield* ops.schedule({ name: v("v3"), height: makeHeight(5), force: true })
+      const [v2, v3] = planJson().upgrades
+      expect(v2).toMatchObject({ name: "v2", checked_head: 10 })
+      expect(v2).not.toHaveProperty("force")
+      expect(v3).toMatchObject({ name: "v3", force: true })
+      expect(v3).not.toHaveProperty("checked_head")
+    }))
+})

@@ -18,14 +18,14 @@
 // Exit status: 0 every target met, 3 a target missed, 1 the run failed.
 // Everything lives in one temp folder, removed at the end, also on failure or
 // Ctrl-C (--keep keeps it).
-import { flag, intOption, option } from "./lib/args.mjs"
-import { freePort } from "./lib/harness.mjs"
-import { makeSandbox } from "./lib/sandbox.mjs"
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import { flag, intOption, option } from "./lib/args.mjs"
+import { freePort } from "./lib/harness.mjs"
+import { makeSandbox } from "./lib/sandbox.mjs"
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 /** The CLI under test: the build (default), or another build to compare with (--bin). */
@@ -75,7 +75,12 @@ const envOf = (home, rpcPort) => {
 /** Runs one command to its end; its wall time in ms, from spawn to exit. Throws when it fails. */
 const timed = ({ id, args, env, expect }) => {
   const start = process.hrtime.bigint()
-  const r = spawnSync(process.execPath, args, { env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: RUN_TIMEOUT_MS })
+  const r = spawnSync(process.execPath, args, {
+    env,
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+    timeout: RUN_TIMEOUT_MS
+  })
   const ms = Number(process.hrtime.bigint() - start) / 1e6
   if (r.error || r.status !== 0 || (expect && !expect.test(r.stdout))) {
     throw new Error(
@@ -87,7 +92,11 @@ const timed = ({ id, args, env, expect }) => {
 
 const cli = (env, ...args) => {
   const r = spawnSync(process.execPath, [bin, ...args], { env, encoding: "utf8", timeout: RUN_TIMEOUT_MS })
-  if (r.error || r.status !== 0) throw new Error(`wemixvisor ${args.join(" ")} failed: ${r.error?.message ?? `exit ${r.status}`}\n${r.stdout}${r.stderr}`)
+  if (r.error || r.status !== 0) {
+    throw new Error(
+      `wemixvisor ${args.join(" ")} failed: ${r.error?.message ?? `exit ${r.status}`}\n${r.stdout}${r.stderr}`
+    )
+  }
   return r.stdout
 }
 
@@ -97,7 +106,11 @@ const cli = (env, ...args) => {
 const UPGRADES = ["v1.1.0", "v1.2.0", "v2.0.0", "v2.1.0-hotfix"]
 
 const main = async () => {
-  say(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? "?"}, Node ${process.version}, load ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`)
+  say(
+    `machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? "?"}, Node ${process.version}, load ${
+      os.loadavg().map((l) => l.toFixed(2)).join(" ")
+    }`
+  )
   // A genesis binary that only has to exist; nothing here starts the node.
   const genesis = path.join(tmpRoot, "node-genesis")
   fs.writeFileSync(genesis, "#!/bin/sh\necho v1.0.0\n", { mode: 0o755 })
@@ -110,7 +123,9 @@ const main = async () => {
     homes[id] = envOf(home, rpcPort)
     cli(homes[id], "init", genesis)
   }
-  UPGRADES.forEach((name, i) => cli(homes.planned, "upgrade", "schedule", name, String(1000 * (i + 1)), "--force", "--info", `release ${name}`))
+  UPGRADES.forEach((name, i) =>
+    cli(homes.planned, "upgrade", "schedule", name, String(1000 * (i + 1)), "--force", "--info", `release ${name}`)
+  )
   const listed = cli(homes.planned, "upgrade", "list")
   const missing = UPGRADES.filter((name) => !listed.includes(name))
   if (missing.length > 0) throw new Error(`upgrade list does not show ${missing.join(", ")}:\n${listed}`)
@@ -118,7 +133,13 @@ const main = async () => {
   const subjects = [
     { id: "node -e 0", args: ["-e", "0"], env: homes.empty },
     { id: "wemixvisor version", args: [bin, "version"], env: homes.empty, expect: /^wemixvisor \S+/ },
-    { id: "wemixvisor upgrade list (empty plan)", args: [bin, "upgrade", "list"], env: homes.empty, expect: /./, target: true },
+    {
+      id: "wemixvisor upgrade list (empty plan)",
+      args: [bin, "upgrade", "list"],
+      env: homes.empty,
+      expect: /./,
+      target: true
+    },
     {
       id: `wemixvisor upgrade list (${UPGRADES.length} upgrades)`,
       args: [bin, "upgrade", "list"],
@@ -146,22 +167,44 @@ const main = async () => {
   const out = [
     ``,
     `CLI cold start — wall time of one process, ${runs} interleaved runs each`,
-    `machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? "?"}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}, Node ${process.version}, load at the end ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`,
+    `machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? "?"}, ${
+      Math.round(os.totalmem() / 2 ** 30)
+    } GiB, Linux ${os.release()}, Node ${process.version}, load at the end ${
+      os.loadavg().map((l) => l.toFixed(2)).join(" ")
+    }`,
     `build: ${bin} (bin.js ${fmt(fs.statSync(bin).size / 1024, 0)} KiB)`,
     ``,
     row("", "median", "p90", "min", "× node -e 0"),
     ...figures.map((f) =>
-      row(f.id, `${fmt(f.median)} ms`, `${fmt(f.p90)} ms`, `${fmt(f.min)} ms`, f === base ? "" : `${fmt(f.median / base.median, 2)}×`)
+      row(
+        f.id,
+        `${fmt(f.median)} ms`,
+        `${fmt(f.p90)} ms`,
+        `${fmt(f.min)} ms`,
+        f === base ? "" : `${fmt(f.median / base.median, 2)}×`
+      )
     ),
     ``
   ]
   const checks = figures
     .filter((f) => f.target)
-    .map((f) => [`${f.id} ≤ ${TARGET_RATIO}× node -e 0`, f.median / base.median <= TARGET_RATIO, `${fmt(f.median / base.median, 2)}× (${fmt(f.median)} ms vs ${fmt(base.median)} ms)`])
+    .map((
+      f
+    ) => [
+      `${f.id} ≤ ${TARGET_RATIO}× node -e 0`,
+      f.median / base.median <= TARGET_RATIO,
+      `${fmt(f.median / base.median, 2)}× (${fmt(f.median)} ms vs ${fmt(base.median)} ms)`
+    ])
   out.push(...checks.map(([what, ok, detail]) => `${ok ? "✓" : "✗"} ${what}: ${detail}`))
   // Other work on the machine slows `node -e 0` as much as wemixvisor in absolute terms, which lowers the ratio.
   const load = os.loadavg()[0]
-  if (load > os.cpus().length / 2) out.push(`note: load ${load.toFixed(2)} on ${os.cpus().length} cores; the ratios read low on a busy machine, run again when it is idle`)
+  if (load > os.cpus().length / 2) {
+    out.push(
+      `note: load ${
+        load.toFixed(2)
+      } on ${os.cpus().length} cores; the ratios read low on a busy machine, run again when it is idle`
+    )
+  }
   console.log(out.join("\n"))
   return checks.every(([, ok]) => ok) ? 0 : 3
 }

@@ -25,15 +25,15 @@
 // Exit status: 0 every target met, 3 a target missed, 1 the run failed.
 // Everything lives in one temp folder, removed at the end with every process
 // started here, also on failure or Ctrl-C (--keep keeps the folder).
-import { flag, intOption, option } from "./lib/args.mjs"
-import { freePort, sleep, waitFor } from "./lib/harness.mjs"
-import { makeSandbox } from "./lib/sandbox.mjs"
 import { execFileSync, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as http from "node:http"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import { flag, intOption, option } from "./lib/args.mjs"
+import { freePort, sleep, waitFor } from "./lib/harness.mjs"
+import { makeSandbox } from "./lib/sandbox.mjs"
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 const argvBin = process.argv.indexOf("--bin")
@@ -45,7 +45,9 @@ const anvil = path.join(root, "node_modules/@foundry-rs/anvil-linux-amd64/bin/an
 // Options
 
 if (flag("--help") || flag("-h")) {
-  console.log('usage: node scripts/bench-idle.mjs [--quick] [--seconds N] [--profile] [--node-flags "<flags>"] [--bin <bin.js>] [--keep]')
+  console.log(
+    "usage: node scripts/bench-idle.mjs [--quick] [--seconds N] [--profile] [--node-flags \"<flags>\"] [--bin <bin.js>] [--keep]"
+  )
   process.exit(0)
 }
 const quick = flag("--quick")
@@ -59,10 +61,12 @@ const deadlineMs = seconds * 1000 + warmupMs + 60_000
 const TARGET_RSS_MB = 80
 const TARGET_CPU_PCT = 1
 
-for (const [file, hint] of [
-  [bin, "run 'npm run build' first (or 'npm run bench:idle')"],
-  [anvil, "npm install (devDependency @foundry-rs/anvil-linux-amd64)"]
-]) {
+for (
+  const [file, hint] of [
+    [bin, "run 'npm run build' first (or 'npm run bench:idle')"],
+    [anvil, "npm install (devDependency @foundry-rs/anvil-linux-amd64)"]
+  ]
+) {
   if (!fs.existsSync(file)) {
     console.error(`bench: ${file} is missing; ${hint}`)
     process.exit(1)
@@ -79,25 +83,36 @@ const fmt = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : "n/a")
 const getJson = (url, home) =>
   new Promise((resolve) => {
     const token = fs.readFileSync(path.join(home, "wemixvisor", "api.token"), "utf8").trim()
-    const req = http.get(url, { agent: false, timeout: 2_000, headers: { authorization: `Bearer ${token}` } }, (res) => {
-      let text = ""
-      res.setEncoding("utf8")
-      res.on("data", (c) => (text += c))
-      res.on("end", () => {
-        try {
-          resolve(JSON.parse(text))
-        } catch {
-          resolve(undefined)
-        }
-      })
-    })
+    const req = http.get(
+      url,
+      { agent: false, timeout: 2_000, headers: { authorization: `Bearer ${token}` } },
+      (res) => {
+        let text = ""
+        res.setEncoding("utf8")
+        res.on("data", (c) => (text += c))
+        res.on("end", () => {
+          try {
+            resolve(JSON.parse(text))
+          } catch {
+            resolve(undefined)
+          }
+        })
+      }
+    )
     req.on("timeout", () => req.destroy())
     req.on("error", () => resolve(undefined))
   })
 const blockNumber = (port) =>
   new Promise((resolve) => {
     const req = http.request(
-      { host: "127.0.0.1", port, method: "POST", agent: false, timeout: 2_000, headers: { "content-type": "application/json" } },
+      {
+        host: "127.0.0.1",
+        port,
+        method: "POST",
+        agent: false,
+        timeout: 2_000,
+        headers: { "content-type": "application/json" }
+      },
       (res) => {
         let text = ""
         res.on("data", (c) => (text += c))
@@ -125,7 +140,13 @@ const sample = (pid) => {
     const kb = (key) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(status)?.[1]) / 1024
     // Fields after the command (which may hold spaces): utime and stime are fields 14 and 15.
     const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
-    return { at: Date.now(), rss: kb("VmRSS"), anon: kb("RssAnon"), hwm: kb("VmHWM"), cpuS: (Number(rest[11]) + Number(rest[12])) / CLK_TCK }
+    return {
+      at: Date.now(),
+      rss: kb("VmRSS"),
+      anon: kb("RssAnon"),
+      hwm: kb("VmHWM"),
+      cpuS: (Number(rest[11]) + Number(rest[12])) / CLK_TCK
+    }
   } catch {
     return undefined
   }
@@ -134,7 +155,12 @@ const sample = (pid) => {
 // ---------------------------------------------------------------------------
 // Processes and cleanup
 
-const { tmpRoot, track, cleanup, abort } = makeSandbox({ prefix: "wemixvisor-bench-idle-", keep, deadlineMs, graceMs: 8_000 })
+const { tmpRoot, track, cleanup, abort } = makeSandbox({
+  prefix: "wemixvisor-bench-idle-",
+  keep,
+  deadlineMs,
+  graceMs: 8_000
+})
 
 // ---------------------------------------------------------------------------
 // A supervisor with its own anvil
@@ -172,7 +198,9 @@ const startSupervisor = async (id, { ws }) => {
   const logFile = path.join(tmpRoot, `${id}.log`)
   const log = fs.openSync(logFile, "w")
   // cwd: where a heap snapshot is written.
-  const child = track(spawn(process.execPath, [...nodeFlags, bin, "run"], { stdio: ["ignore", "ignore", log], env, cwd: profileDir }))
+  const child = track(
+    spawn(process.execPath, [...nodeFlags, bin, "run"], { stdio: ["ignore", "ignore", log], env, cwd: profileDir })
+  )
   fs.closeSync(log)
   const logs = () =>
     fs
@@ -186,7 +214,9 @@ const startSupervisor = async (id, { ws }) => {
           return {}
         }
       })
-  const ready = (l) => (ws ? /head subscription (active|restored)/.test(l.message) : /node RPC reachable/.test(l.message))
+  const ready = (
+    l
+  ) => (ws ? /head subscription (active|restored)/.test(l.message) : /node RPC reachable/.test(l.message))
   await waitFor(`${id}: wemixvisor to see the node`, () => child.exitCode === null && logs().some(ready), 30_000)
   const apiUrl = logs()
     .map((l) => /API listening on (\S+)/.exec(l.message ?? "")?.[1])
@@ -198,7 +228,11 @@ const startSupervisor = async (id, { ws }) => {
 // Main
 
 const main = async () => {
-  say(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? "?"}, Node ${process.version}, load ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`)
+  say(
+    `machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? "?"}, Node ${process.version}, load ${
+      os.loadavg().map((l) => l.toFixed(2)).join(" ")
+    }`
+  )
   const baseline = track(spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)", tmpRoot], { stdio: "ignore" }))
   const supervisors = await Promise.all([startSupervisor("poll", { ws: false }), startSupervisor("ws", { ws: true })])
   const subjects = [...supervisors.map((s) => ({ id: s.id, pid: s.child.pid })), { id: "baseline", pid: baseline.pid }]
@@ -222,7 +256,9 @@ const main = async () => {
     }
   }
   const endHeights = await Promise.all(supervisors.map((s) => blockNumber(s.port)))
-  const statuses = await Promise.all(supervisors.map((s) => (s.apiUrl ? getJson(`${s.apiUrl}/api/v1/upgrades/status`, s.home) : undefined)))
+  const statuses = await Promise.all(
+    supervisors.map((s) => (s.apiUrl ? getJson(`${s.apiUrl}/api/v1/upgrades/status`, s.home) : undefined))
+  )
 
   if (profile) {
     for (const s of supervisors) s.child.kill("SIGUSR2")
@@ -252,11 +288,18 @@ const main = async () => {
   })
   const base = figures.find((f) => f.id === "baseline")
 
-  const row = (a, b, c, d, e, f) => `${a.padEnd(34)}${b.padStart(10)}${c.padStart(10)}${d.padStart(13)}${e.padStart(12)}${f.padStart(14)}`
+  const row = (a, b, c, d, e, f) =>
+    `${a.padEnd(34)}${b.padStart(10)}${c.padStart(10)}${d.padStart(13)}${e.padStart(12)}${f.padStart(14)}`
   const out = [
     ``,
-    `Idle cost — wemixvisor run supervising anvil at 1 block/s, ${seconds} s window after a ${warmupMs / 1000} s warm-up`,
-    `machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? "?"}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}, Node ${process.version}, load at the end ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`,
+    `Idle cost — wemixvisor run supervising anvil at 1 block/s, ${seconds} s window after a ${
+      warmupMs / 1000
+    } s warm-up`,
+    `machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? "?"}, ${
+      Math.round(os.totalmem() / 2 ** 30)
+    } GiB, Linux ${os.release()}, Node ${process.version}, load at the end ${
+      os.loadavg().map((l) => l.toFixed(2)).join(" ")
+    }`,
     ``,
     row("", "RSS max", "RSS avg", "RssAnon max", "CPU % core", "peak (VmHWM)"),
     ...figures.map((f) =>
@@ -264,8 +307,8 @@ const main = async () => {
         f.id === "poll"
           ? "wemixvisor, polling (300 ms)"
           : f.id === "ws"
-            ? "wemixvisor, WebSocket + polling"
-            : `baseline: idle node -e setInterval`,
+          ? "wemixvisor, WebSocket + polling"
+          : `baseline: idle node -e setInterval`,
         `${fmt(f.rssMax)} MB`,
         `${fmt(f.rssAvg)} MB`,
         `${fmt(f.anonMax)} MB`,
@@ -279,8 +322,12 @@ const main = async () => {
       const mined = endHeights[i] - startHeights[i]
       const seen = statuses[i]?.current_height
       return (
-        `${s.id}: overhead over the baseline ${fmt(f.rssMax - base.rssMax)} MB RSS, ${fmt(f.cpuPct - base.cpuPct, 2)} % CPU; ` +
-        `${mined} blocks mined in the window; wemixvisor's current_height at the end ${seen ?? "n/a"} (node ${endHeights[i]})`
+        `${s.id}: overhead over the baseline ${fmt(f.rssMax - base.rssMax)} MB RSS, ${
+          fmt(f.cpuPct - base.cpuPct, 2)
+        } % CPU; ` +
+        `${mined} blocks mined in the window; wemixvisor's current_height at the end ${seen ?? "n/a"} (node ${
+          endHeights[i]
+        })`
       )
     }),
     ``
@@ -292,10 +339,16 @@ const main = async () => {
   }
   supervisors.forEach((s, i) => {
     const seen = statuses[i]?.current_height
-    checks.push([`${s.id}: wemixvisor follows the chain`, typeof seen === "number" && seen >= endHeights[i] - 2, `${seen} vs ${endHeights[i]}`])
+    checks.push([
+      `${s.id}: wemixvisor follows the chain`,
+      typeof seen === "number" && seen >= endHeights[i] - 2,
+      `${seen} vs ${endHeights[i]}`
+    ])
   })
   out.push(...checks.map(([what, ok, detail]) => `${ok ? "✓" : "✗"} ${what}: ${detail}`))
-  const errors = supervisors.flatMap((s) => s.logs().filter((l) => l.logLevel === "ERROR" || l.logLevel === "FATAL").map((l) => `${s.id}: ${l.message}`))
+  const errors = supervisors.flatMap((s) =>
+    s.logs().filter((l) => l.logLevel === "ERROR" || l.logLevel === "FATAL").map((l) => `${s.id}: ${l.message}`)
+  )
   if (errors.length > 0) out.push(`wemixvisor logged errors: ${errors.join(" | ")}`)
   console.log(out.join("\n"))
   return checks.every(([, ok]) => ok) ? 0 : 3

@@ -42,14 +42,14 @@
 // Exit status: 0 every target met, 3 a target missed, 1 the run failed.
 // Everything lives in one temp folder, removed at the end with every process
 // started here, also on failure or Ctrl-C (--keep keeps the folder).
-import { flag, option } from "./lib/args.mjs"
-import { exited, waitFor } from "./lib/harness.mjs"
-import { makeSandbox } from "./lib/sandbox.mjs"
 import { execFileSync, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import { flag, option } from "./lib/args.mjs"
+import { exited, waitFor } from "./lib/harness.mjs"
+import { makeSandbox } from "./lib/sandbox.mjs"
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 const argvBin = process.argv.indexOf("--bin")
@@ -60,7 +60,9 @@ const bin = argvBin >= 0 ? path.resolve(process.argv[argvBin + 1]) : path.join(r
 // Options
 
 if (flag("--help") || flag("-h")) {
-  console.log("usage: node scripts/bench-logs.mjs [--quick] [--mb N] [--rounds N] [--kill-mb N] [--bin <bin.js>] [--keep]")
+  console.log(
+    "usage: node scripts/bench-logs.mjs [--quick] [--mb N] [--rounds N] [--kill-mb N] [--bin <bin.js>] [--keep]"
+  )
   process.exit(0)
 }
 const quick = flag("--quick")
@@ -232,7 +234,9 @@ process.stdin.on("end", () => {
 
 /** Starts the reader on `stdin` (a fd); `result` resolves with its final report, `progress()` is its latest count. */
 const startReader = (stdin, env = {}) => {
-  const child = track(spawn(process.execPath, [readerFile], { stdio: [stdin, "pipe", "inherit"], env: { ...process.env, ...env } }))
+  const child = track(
+    spawn(process.execPath, [readerFile], { stdio: [stdin, "pipe", "inherit"], env: { ...process.env, ...env } })
+  )
   let latest = { bytes: 0, lines: 0, at: Date.now() }
   let final
   let text = ""
@@ -335,7 +339,12 @@ const throughWemixvisor = async (bytes, { kill = false } = {}) => {
     killedAt = reader.progress().bytes
   }
   const gen = await waitFor("the fake node to finish writing", () => readJson(genOut), deadlineMs, 20)
-  await waitFor("the reader to catch up", () => reader.progress().bytes >= gen.bytes || Date.now() - reader.progress().at > 5_000, 120_000, 50)
+  await waitFor(
+    "the reader to catch up",
+    () => reader.progress().bytes >= gen.bytes || Date.now() - reader.progress().at > 5_000,
+    120_000,
+    50
+  )
   const nodeAlive = cpuSeconds(nodePid.pid) !== undefined
   if (!kill) cpu = cpuSeconds(wv.pid) - cpu0
   const mem = kill ? undefined : memory(wv.pid)
@@ -374,23 +383,37 @@ const genMbps = (gen) => gen.bytes / 1e6 / ((gen.end - gen.start) / 1000)
 
 const main = async () => {
   const bytes = mb * 1e6
-  say(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? "?"}, Node ${process.version}, load ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`)
+  say(
+    `machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? "?"}, Node ${process.version}, load ${
+      os.loadavg().map((l) => l.toFixed(2)).join(" ")
+    }`
+  )
   say(`fast reader: ${mb} MB of log lines, ${rounds} round(s), cat and wemixvisor interleaved`)
   const cat = []
   const wv = []
   for (let r = 0; r < rounds; r++) {
     const c = await throughCat(bytes)
     cat.push(c)
-    say(`  cat         ${fmt(mbps(c.read))} MB/s, ${c.read.lines} of ${c.gen.lines} lines, cat used ${fmt(c.cpu * 1000, 0)} ms CPU`)
+    say(
+      `  cat         ${fmt(mbps(c.read))} MB/s, ${c.read.lines} of ${c.gen.lines} lines, cat used ${
+        fmt(c.cpu * 1000, 0)
+      } ms CPU`
+    )
     const w = await throughWemixvisor(bytes)
     wv.push(w)
-    say(`  wemixvisor  ${fmt(mbps(w.read))} MB/s, ${w.read.lines} of ${w.gen.lines} lines, used ${fmt(w.cpu * 1000, 0)} ms CPU, RSS ${fmt(w.mem?.rss)} MB`)
+    say(
+      `  wemixvisor  ${fmt(mbps(w.read))} MB/s, ${w.read.lines} of ${w.gen.lines} lines, used ${
+        fmt(w.cpu * 1000, 0)
+      } ms CPU, RSS ${fmt(w.mem?.rss)} MB`
+    )
   }
 
   say(`kill -9 of wemixvisor while the node writes ${killMb} MB of log lines`)
   const killed = await throughWemixvisor(killMb * 1e6, { kill: true })
   say(
-    `  node ${killed.nodeAlive ? "alive" : "DEAD"} after the kill (at ${fmt(killed.killedAt / 1e6)} MB); wrote ${killed.gen.lines} lines at ` +
+    `  node ${killed.nodeAlive ? "alive" : "DEAD"} after the kill (at ${
+      fmt(killed.killedAt / 1e6)
+    } MB); wrote ${killed.gen.lines} lines at ` +
       `${fmt(genMbps(killed.gen))} MB/s; reader got ${killed.read.lines}`
   )
 
@@ -408,33 +431,59 @@ const main = async () => {
   const checks = [
     [`throughput ≥ 0.9× cat`, ratio >= 0.9, `${fmt(ratio, 2)}×`],
     [`0 lines lost with a fast reader`, lost === 0 && lostCat === 0, `${lost} lost`],
-    [`the node outlives a SIGKILLed wemixvisor`, killed.nodeAlive, `${killed.nodeAlive ? "alive" : "dead"} once it had written everything`],
+    [
+      `the node outlives a SIGKILLed wemixvisor`,
+      killed.nodeAlive,
+      `${killed.nodeAlive ? "alive" : "dead"} once it had written everything`
+    ],
     [
       `every line across the kill, whole and in order`,
       missing === 0 && killed.read.lines === killed.gen.lines && killed.read.bad === 0 && killed.read.outOfOrder === 0,
       `${killed.read.lines} of ${killed.gen.lines} received, ${missing} missing, ${killed.read.bad} partial/garbled, ${killed.read.outOfOrder} out of order`
     ],
-    [`the node's pace unchanged by the kill`, killedGen >= 0.5 * fastGen, `${fmt(killedGen)} MB/s vs ${fmt(fastGen)} MB/s with wemixvisor alive`]
+    [
+      `the node's pace unchanged by the kill`,
+      killedGen >= 0.5 * fastGen,
+      `${fmt(killedGen)} MB/s vs ${fmt(fastGen)} MB/s with wemixvisor alive`
+    ]
   ]
   const line = (a, b, c, d) => `${a.padEnd(22)}${b.padEnd(34)}${c.padEnd(20)}${d}`
   const out = [
     ``,
     `Node output — ${mb} MB of ~150-byte log lines, one write(2) per line, ${rounds} round(s) interleaved`,
-    `machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? "?"}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}, Node ${process.version}, load ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`,
+    `machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? "?"}, ${
+      Math.round(os.totalmem() / 2 ** 30)
+    } GiB, Linux ${os.release()}, Node ${process.version}, load ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`,
     ``,
     line("", "MB/s at the reader: median (runs)", "CPU ms per 100 MB", "lines lost"),
-    line("through cat", `${fmt(median(catRates))} (${catRates.map((x) => fmt(x)).join(" ")})`, fmt(cpuPer100(cat), 0), String(lostCat)),
-    line("under wemixvisor", `${fmt(median(wvRates))} (${wvRates.map((x) => fmt(x)).join(" ")})`, fmt(cpuPer100(wv), 0), String(lost)),
+    line(
+      "through cat",
+      `${fmt(median(catRates))} (${catRates.map((x) => fmt(x)).join(" ")})`,
+      fmt(cpuPer100(cat), 0),
+      String(lostCat)
+    ),
+    line(
+      "under wemixvisor",
+      `${fmt(median(wvRates))} (${wvRates.map((x) => fmt(x)).join(" ")})`,
+      fmt(cpuPer100(wv), 0),
+      String(lost)
+    ),
     line("ratio", `${fmt(ratio, 2)}× (target ≥ 0.9×)`, "", ""),
-    `(CPU: the process in the middle only — cat, or the whole wemixvisor, which the output no longer crosses — while the node wrote; RSS of wemixvisor at the end ${fmt(median(wv.map((w) => w.mem?.rss)))} MB)`,
+    `(CPU: the process in the middle only — cat, or the whole wemixvisor, which the output no longer crosses — while the node wrote; RSS of wemixvisor at the end ${
+      fmt(median(wv.map((w) => w.mem?.rss)))
+    } MB)`,
     ``,
     `kill -9 of wemixvisor, ${killMb} MB written, killed at ${fmt(killed.killedAt / 1e6)} MB:`,
-    `  node ${killed.nodeAlive ? "alive" : "dead"} afterwards; wrote at ${fmt(killedGen)} MB/s (${fmt(fastGen)} MB/s with wemixvisor alive)`,
+    `  node ${killed.nodeAlive ? "alive" : "dead"} afterwards; wrote at ${fmt(killedGen)} MB/s (${
+      fmt(fastGen)
+    } MB/s with wemixvisor alive)`,
     `  lines: ${killed.gen.lines} written, ${killed.read.lines} received, ${missing} missing; ${killed.read.bad} partial or garbled, ${killed.read.outOfOrder} out of order`,
     ``,
     ...checks.map(([what, ok, detail]) => `${ok ? "✓" : "✗"} ${what}: ${detail}`)
   ]
-  for (const w of [...wv, killed]) if (w.errors.length > 0) out.push(`wemixvisor logged errors: ${w.errors.join(" | ")}`)
+  for (const w of [...wv, killed]) {
+    if (w.errors.length > 0) out.push(`wemixvisor logged errors: ${w.errors.join(" | ")}`)
+  }
   console.log(out.join("\n"))
   return checks.every(([, ok]) => ok) ? 0 : 3
 }

@@ -27,9 +27,6 @@
 //
 // Everything lives in one temp folder, removed at the end with every process
 // started here, also on failure or Ctrl-C (--keep keeps the folder).
-import { flag, intOption, option } from "./lib/args.mjs"
-import { exited, freePort, sleep, waitFor } from "./lib/harness.mjs"
-import { makeSandbox } from "./lib/sandbox.mjs"
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as http from "node:http"
@@ -37,6 +34,9 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { WebSocket } from "ws"
+import { flag, intOption, option } from "./lib/args.mjs"
+import { exited, freePort, sleep, waitFor } from "./lib/harness.mjs"
+import { makeSandbox } from "./lib/sandbox.mjs"
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 const anvil = path.join(root, "node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil")
@@ -78,13 +78,19 @@ const deadlineMs = 60_000 + scenarios.length * cycles * 4_500
 const say = (s) => console.error(`[bench ${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s] ${s}`)
 const t0 = Date.now()
 
-
 /** One JSON-RPC call on a fresh connection (no keep-alive: a restarted node is a new server); undefined on any failure. */
 const rpc = (port, method, timeoutMs = 500) =>
   new Promise((resolve) => {
     const body = JSON.stringify({ jsonrpc: "2.0", id: 1, method, params: [] })
     const req = http.request(
-      { host: "127.0.0.1", port, method: "POST", path: "/", agent: false, headers: { "content-type": "application/json" } },
+      {
+        host: "127.0.0.1",
+        port,
+        method: "POST",
+        path: "/",
+        agent: false,
+        headers: { "content-type": "application/json" }
+      },
       (res) => {
         let text = ""
         res.setEncoding("utf8")
@@ -109,7 +115,6 @@ const blockNumber = async (port, timeoutMs = 500) => {
   return typeof r === "string" ? Number(BigInt(r)) : undefined
 }
 
-
 /** Polls every ~2 ms until the node answers; the time of the first answer and the head it gave. */
 const untilAnswers = async (port, timeoutMs = 20_000) => {
   const deadline = Date.now() + timeoutMs
@@ -120,7 +125,6 @@ const untilAnswers = async (port, timeoutMs = 20_000) => {
     await sleep(2)
   }
 }
-
 
 const withTimeout = (promise, ms, what) =>
   Promise.race([promise, sleep(ms).then(() => Promise.reject(new Error(`timed out after ${ms} ms: ${what}`)))])
@@ -344,7 +348,14 @@ const startSupervisor = (env) => {
         continue
       }
       const a = entry.annotations ?? {}
-      const rec = { event: a.event, fields: a, message: entry.message, level: entry.logLevel, at: Date.parse(entry.timestamp), seenAt: Date.now() }
+      const rec = {
+        event: a.event,
+        fields: a,
+        message: entry.message,
+        level: entry.logLevel,
+        at: Date.parse(entry.timestamp),
+        seenAt: Date.now()
+      }
       log.push(rec)
       const still = []
       for (const w of waiting) {
@@ -468,7 +479,11 @@ const runScenario = async (scenario) => {
       const tmp = path.join(wv, `.bench-upgrade-info-${i}.tmp`)
       fs.writeFileSync(tmp, JSON.stringify({ name, height, info: "bench" }))
       fs.renameSync(tmp, path.join(wv, "upgrade-info.json"))
-      const scheduled = await sup.waitLog((r) => r.event === "upgrade-scheduled" && r.fields.name === name, 10_000, `${name} to be scheduled`)
+      const scheduled = await sup.waitLog(
+        (r) => r.event === "upgrade-scheduled" && r.fields.name === name,
+        10_000,
+        `${name} to be scheduled`
+      )
       const late = (await blockNumber(port)) >= height
       // No blocks while no node is up (a request then would only fail): the new node's first head is the old one's last.
       const oldGone = watcher.nextClose().then((g) => {
@@ -493,7 +508,9 @@ const runScenario = async (scenario) => {
       const started = stamps.filter((s) => s.kind === "start" && s.tag === name).at(-1)
       const blockAt = watcher.arrivals.get(height)
       const logStarted = sup.log.find((r) => r.event === "upgrade-started" && r.fields.name === name)
-      const logStop = sup.log.find((r) => r.event === "upgrade-step" && r.fields.name === name && r.fields.step === "stop")
+      const logStop = sup.log.find((r) =>
+        r.event === "upgrade-step" && r.fields.name === name && r.fields.step === "stop"
+      )
       const link = fs.readlinkSync(path.join(wv, "current"))
 
       const sample = {
@@ -517,9 +534,19 @@ const runScenario = async (scenario) => {
       samples.push(sample)
       if (sample.status !== "done") problems.push(`${name}: ${sample.status} (${sample.reason})`)
       else if (!sample.switched) problems.push(`${name}: done, but current -> ${link} / no start stamp`)
-      if (late) problems.push(`${name}: scheduled late (height ${height} already reached at ${new Date(scheduled.at).toISOString()}); excluded`)
-      if (blockAt === undefined) problems.push(`${name}: this script missed block ${height} on its subscription; no detection figure`)
-      if (gone.max !== up.head) problems.push(`${name}: old node's last head over WS ${gone.max}, new node's first head ${up.head}`)
+      if (late) {
+        problems.push(
+          `${name}: scheduled late (height ${height} already reached at ${
+            new Date(scheduled.at).toISOString()
+          }); excluded`
+        )
+      }
+      if (blockAt === undefined) {
+        problems.push(`${name}: this script missed block ${height} on its subscription; no detection figure`)
+      }
+      if (gone.max !== up.head) {
+        problems.push(`${name}: old node's last head over WS ${gone.max}, new node's first head ${up.head}`)
+      }
       say(
         `${scenario.id} ${name}@${height}: detect ${fmt(sample.detectMs)} ms, overshoot ${sample.overshoot}, ` +
           `switch ${fmt(sample.switchMs)} ms${late ? " (late)" : ""} ${sample.status}`
@@ -565,7 +592,8 @@ const fmt = (x, digits = 0) => (x === null || x === undefined || Number.isNaN(x)
 
 const table = (header, rows) => {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)))
-  const line = (cells) => cells.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join("  ")
+  const line = (cells) =>
+    cells.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join("  ")
   return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n")
 }
 
@@ -574,7 +602,9 @@ const verdict = (ok) => (ok ? "PASS" : "MISS")
 const report = (results, meta) => {
   const out = []
   out.push("")
-  out.push(`wemixvisor upgrade benchmark — ${meta.version}; anvil 1.7.1; ${meta.cpus} × ${meta.cpu}; Node ${process.version}`)
+  out.push(
+    `wemixvisor upgrade benchmark — ${meta.version}; anvil 1.7.1; ${meta.cpus} × ${meta.cpu}; Node ${process.version}`
+  )
   out.push(`${cycles} upgrades per scenario; DAEMON_VERIFY_MIN_UP=500ms; temp on ${os.tmpdir()}`)
   out.push(`load average (1 min) at start ${meta.loadStart.toFixed(2)}, at end ${os.loadavg()[0].toFixed(2)}`)
   out.push("")
@@ -597,7 +627,17 @@ const report = (results, meta) => {
     }
     const toLog = median(valid(r).map((s) => s.toStartedLogMs).filter((x) => x !== null))
     const logToStop = median(valid(r).map((s) => s.startedLogToStopMs).filter((x) => x !== null))
-    detRows.push([r.scenario.label, xs.length, fmt(m), fmt(pct(xs, 0.9)), fmt(Math.max(...xs)), fmt(toLog), fmt(logToStop), target, v])
+    detRows.push([
+      r.scenario.label,
+      xs.length,
+      fmt(m),
+      fmt(pct(xs, 0.9)),
+      fmt(Math.max(...xs)),
+      fmt(toLog),
+      fmt(logToStop),
+      target,
+      v
+    ])
   }
   out.push(table(["scenario", "n", "median", "p90", "max", "→started¹", "started→TERM²", "target", ""], detRows))
   out.push("  ¹ block H → wemixvisor's `upgrade-started` log line (its ms clock): noticing the height, then the plan")
@@ -617,7 +657,15 @@ const report = (results, meta) => {
       v = verdict(xs.length > 0 && xs.every((x) => x === 0))
       verdicts.push(v)
     }
-    ovRows.push([r.scenario.label, xs.length, `${zero}/${xs.length}`, fmt(Math.max(...xs)), fmt(xs.reduce((a, b) => a + b, 0) / xs.length, 2), target, v])
+    ovRows.push([
+      r.scenario.label,
+      xs.length,
+      `${zero}/${xs.length}`,
+      fmt(Math.max(...xs)),
+      fmt(xs.reduce((a, b) => a + b, 0) / xs.length, 2),
+      target,
+      v
+    ])
   }
   out.push(table(["scenario", "n", "zero", "max", "mean", "target", ""], ovRows))
   out.push("")
@@ -635,23 +683,43 @@ const report = (results, meta) => {
     const diff = median(w) - median(b)
     const v = verdict(diff <= 100)
     verdicts.push(v)
-    out.push(`Switch overhead: SIGTERM to the old node → the new node answers eth_blockNumber, ms (${interleaved.scenario.label}, pairs interleaved)`)
+    out.push(
+      `Switch overhead: SIGTERM to the old node → the new node answers eth_blockNumber, ms (${interleaved.scenario.label}, pairs interleaved)`
+    )
     out.push(
       table(
         ["", "n", "median", "p90", "max", "TERM→spawned³"],
         [
-          ["wemixvisor stop → switch → start", w.length, fmt(median(w)), fmt(pct(w, 0.9)), fmt(Math.max(...w)), fmt(median(wSpawn))],
-          ["bare SIGTERM, exit, start (baseline)", b.length, fmt(median(b)), fmt(pct(b, 0.9)), fmt(Math.max(...b)), fmt(median(bSpawn))]
+          [
+            "wemixvisor stop → switch → start",
+            w.length,
+            fmt(median(w)),
+            fmt(pct(w, 0.9)),
+            fmt(Math.max(...w)),
+            fmt(median(wSpawn))
+          ],
+          [
+            "bare SIGTERM, exit, start (baseline)",
+            b.length,
+            fmt(median(b)),
+            fmt(pct(b, 0.9)),
+            fmt(Math.max(...b)),
+            fmt(median(bSpawn))
+          ]
         ]
       )
     )
-    out.push("  ³ median SIGTERM → the new node's wrapper runs (old node exit, then journal, switch, spawn); the rest is the node's own start")
+    out.push(
+      "  ³ median SIGTERM → the new node's wrapper runs (old node exit, then journal, switch, spawn); the rest is the node's own start"
+    )
     out.push(`difference of medians: ${diff >= 0 ? "+" : ""}${fmt(diff)} ms   target ≤ +100 ms   ${v}`)
     const others = results
       .filter((r) => r !== interleaved)
       .flatMap((r) => valid(r).map((s) => s.switchMs))
       .filter((x) => x !== null)
-    if (others.length > 0) out.push(`(wemixvisor's switch in the other scenarios: median ${fmt(median(others))} ms, n ${others.length})`)
+    if (others.length > 0) {
+      out.push(`(wemixvisor's switch in the other scenarios: median ${fmt(median(others))} ms, n ${others.length})`)
+    }
     out.push("")
   }
 
@@ -661,7 +729,11 @@ const report = (results, meta) => {
     for (const p of problems) out.push(`  - ${p}`)
     out.push("")
   }
-  out.push(`Overall: ${verdicts.every((v) => v === "PASS") ? "every target met" : "target(s) missed"}; run took ${((Date.now() - t0) / 1000).toFixed(0)} s`)
+  out.push(
+    `Overall: ${verdicts.every((v) => v === "PASS") ? "every target met" : "target(s) missed"}; run took ${
+      ((Date.now() - t0) / 1000).toFixed(0)
+    } s`
+  )
   console.log(out.join("\n"))
   return verdicts.every((v) => v === "PASS")
 }
@@ -669,12 +741,18 @@ const report = (results, meta) => {
 // ---------------------------------------------------------------------------
 
 const main = async () => {
-  if (!fs.existsSync(path.join(builtDist, "bin.js"))) throw new Error("dist/bin.js is missing: run `npm run build` first")
+  if (!fs.existsSync(path.join(builtDist, "bin.js"))) {
+    throw new Error("dist/bin.js is missing: run `npm run build` first")
+  }
   if (!fs.existsSync(anvil)) throw new Error(`anvil is missing at ${anvil}: run npm install`)
   // A private copy: a rebuild of dist/ during the run must not change the program under test.
   fs.cpSync(builtDist, cliDist, { recursive: true })
   const version = (await runCli(process.env, ["version"])).trim()
-  say(`${version}; ${scenarios.length} scenario(s) × ${cycles} upgrades; temp ${tmpRoot}; bounded at ${Math.round(deadlineMs / 1000)} s`)
+  say(
+    `${version}; ${scenarios.length} scenario(s) × ${cycles} upgrades; temp ${tmpRoot}; bounded at ${
+      Math.round(deadlineMs / 1000)
+    } s`
+  )
 
   const loadStart = os.loadavg()[0]
   const results = []
@@ -685,7 +763,10 @@ const main = async () => {
   return report(results, { version, cpus: os.cpus().length, cpu: os.cpus()[0]?.model ?? "cpu", loadStart })
 }
 
-const watchdog = setTimeout(() => abort(1, `gave up: the run exceeded its bound of ${Math.round(deadlineMs / 1000)} s`), deadlineMs)
+const watchdog = setTimeout(
+  () => abort(1, `gave up: the run exceeded its bound of ${Math.round(deadlineMs / 1000)} s`),
+  deadlineMs
+)
 main().then(
   async (ok) => {
     clearTimeout(watchdog)

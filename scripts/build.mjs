@@ -33,7 +33,8 @@ const result = await build({
   logLevel: "warning",
   // CommonJS dependencies (ws, …) call require(); ESM has none.
   banner: {
-    js: "#!/usr/bin/env node\nimport { createRequire as __wvCreateRequire } from 'node:module'; const require = __wvCreateRequire(import.meta.url);"
+    js:
+      "#!/usr/bin/env node\nimport { createRequire as __wvCreateRequire } from 'node:module'; const require = __wvCreateRequire(import.meta.url);"
   }
 })
 chmodSync(`${out}/bin.js`, 0o755)
@@ -53,7 +54,13 @@ await build({
   legalComments: "none",
   logLevel: "warning"
 })
-execFileSync(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "tsconfig.types.json", "--outDir", `${out}/types`], {
+execFileSync(process.execPath, [
+  "node_modules/typescript/bin/tsc",
+  "-p",
+  "tsconfig.types.json",
+  "--outDir",
+  `${out}/types`
+], {
   stdio: "inherit"
 })
 const old = `dist.${process.pid}.old`
@@ -62,6 +69,8 @@ renameSync(out, "dist")
 rmSync(old, { recursive: true, force: true })
 if (process.env.BUILD_REPORT) {
   for (const [file, info] of Object.entries(result.metafile.outputs)) {
-    if (file.endsWith(".js")) console.log(`${(info.bytes / 1024).toFixed(0).padStart(6)} KiB  ${file.replace(out, "dist")}`)
+    if (file.endsWith(".js")) {
+      console.log(`${(info.bytes / 1024).toFixed(0).padStart(6)} KiB  ${file.replace(out, "dist")}`)
+    }
   }
 }

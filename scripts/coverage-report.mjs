@@ -22,6 +22,10 @@ for (const [file, m] of Object.entries(summary)) {
 }
 const pct = (c, t) => (t === 0 ? "   -  " : `${((100 * c) / t).toFixed(1).padStart(5)}%`)
 console.log(`${"folder".padEnd(22)} lines    branches`)
-for (const [folder, f] of [...folders].sort()) console.log(`${folder.padEnd(22)} ${pct(f.lc, f.lt)}  ${pct(f.bc, f.bt)}`)
+for (const [folder, f] of [...folders].sort()) {
+  console.log(`${folder.padEnd(22)} ${pct(f.lc, f.lt)}  ${pct(f.bc, f.bt)}`)
+}
 const t = summary.total
-console.log(`${"total".padEnd(22)} ${pct(t.lines.covered, t.lines.total)}  ${pct(t.branches.covered, t.branches.total)}`)
+console.log(
+  `${"total".padEnd(22)} ${pct(t.lines.covered, t.lines.total)}  ${pct(t.branches.covered, t.branches.total)}`
+)

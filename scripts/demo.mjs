@@ -149,7 +149,9 @@ try {
     "the upgrade to complete",
     async () => {
       const h = await head(port)
-      if (h !== undefined && h !== last && h % 2 === 0) say(`height ${h}${h >= target ? "" : ` (upgrade at ${target})`}`)
+      if (h !== undefined && h !== last && h % 2 === 0) {
+        say(`height ${h}${h >= target ? "" : ` (upgrade at ${target})`}`)
+      }
       if (h !== undefined) last = h
       const planFile = path.join(home, "wemixvisor", "upgrade-plan.json")
       const plan = fs.existsSync(planFile) ? JSON.parse(fs.readFileSync(planFile, "utf8")) : { upgrades: [] }
@@ -165,7 +167,11 @@ try {
     const h = await head(port)
     return h !== undefined && h > target + 2 ? h : undefined
   })
-  say(`✓ upgraded: current -> ${link}; versions started: ${versions.join(", ")}; height now ${after} (upgrade was at ${target})`)
+  say(
+    `✓ upgraded: current -> ${link}; versions started: ${
+      versions.join(", ")
+    }; height now ${after} (upgrade was at ${target})`
+  )
   say("$ wemixvisor upgrade status")
   cliOut(["upgrade", "status"])
 

@@ -104,7 +104,12 @@ const row = async (id, fault, expected, fn) => {
   }
   const ms = Date.now() - t
   rows.push({ id, fault, expected, observed: String(observed), verdict, ms })
-  say("faults", `${verdict} ${id} ${fault} (${ms} ms)${verdict === "PASS" ? "" : `: ${String(observed).split("\n")[0].slice(0, 300)}`}`)
+  say(
+    "faults",
+    `${verdict} ${id} ${fault} (${ms} ms)${
+      verdict === "PASS" ? "" : `: ${String(observed).split("\n")[0].slice(0, 300)}`
+    }`
+  )
   if (verdict === "FAIL" && process.env.FAULTS_VERBOSE) process.stderr.write(`${observed}\n`)
   return verdict
 }
@@ -133,12 +138,16 @@ const stopsCleanly = async (run, h) => {
 const H = 5 // low upgrade height: anvil's state file stays small (REAL-NODE.md, SIGKILL pitfall)
 
 const crashCases = [
-  ...["stop", "switch", "start", "verify", "done"].flatMap((s) => ["journaled", "applied"].map((p) => ({ at: `${s}:${p}`, v2: "healthy" }))),
+  ...["stop", "switch", "start", "verify", "done"].flatMap((s) =>
+    ["journaled", "applied"].map((p) => ({ at: `${s}:${p}`, v2: "healthy" }))
+  ),
   { at: "verify:journaled", v2: "broken" },
   { at: "rollback:journaled", v2: "broken" },
   { at: "rollback:applied", v2: "broken" },
   // Steps that exist only when configured: hooks and the data backup.
-  ...["pre-stop", "backup", "pre-upgrade"].flatMap((s) => ["journaled", "applied"].map((p) => ({ at: `${s}:${p}`, v2: "healthy", optional: s }))),
+  ...["pre-stop", "backup", "pre-upgrade"].flatMap((s) =>
+    ["journaled", "applied"].map((p) => ({ at: `${s}:${p}`, v2: "healthy", optional: s }))
+  ),
   // A rollback that must restore the backup it took.
   { at: "rollback:journaled", v2: "broken", optional: "backup" },
   { at: "rollback:applied", v2: "broken", optional: "backup" }
@@ -149,14 +158,18 @@ const crashAt = async (c) => {
   const hooksLog = "hooks.log"
   const h = await home({ node: "anvil", blockTime: 0.2 })
   // Outside the data dir: a rollback restores the backup, which would rewind it.
-  const hook = (which) => writeScript(path.join(h.home, "bins", `hook-${which}`), `#!/bin/sh\necho "${which} $*" >> "${h.home}/${hooksLog}"\nexit 0\n`)
+  const hook = (which) =>
+    writeScript(
+      path.join(h.home, "bins", `hook-${which}`),
+      `#!/bin/sh\necho "${which} $*" >> "${h.home}/${hooksLog}"\nexit 0\n`
+    )
   const extra = c.optional
     ? {
-        DAEMON_PRE_STOP: hook("pre-stop"),
-        DAEMON_PRE_UPGRADE: hook("pre-upgrade"),
-        DAEMON_BACKUP: "true",
-        DAEMON_DATA_DIR: h.data
-      }
+      DAEMON_PRE_STOP: hook("pre-stop"),
+      DAEMON_PRE_UPGRADE: hook("pre-upgrade"),
+      DAEMON_BACKUP: "true",
+      DAEMON_DATA_DIR: h.data
+    }
     : {}
   h.init(h.version("v1"))
   h.place("v2", c.v2 === "healthy" ? h.version("v2") : h.script("v2", "exit 3"))
@@ -165,15 +178,27 @@ const crashAt = async (c) => {
   // It dies at that point — or, for a step this build does not implement, the upgrade simply ends.
   const outcome = await waitFor(
     `run 1 to die at ${c.at}`,
-    () => (!first.alive() ? "died" : ["done", "failed"].includes(h.upgrade("v2")?.status) && h.journal() === undefined ? "ended" : undefined),
+    () => (!first.alive()
+      ? "died"
+      : ["done", "failed"].includes(h.upgrade("v2")?.status) && h.journal() === undefined
+      ? "ended"
+      : undefined),
     25_000,
     20
   )
   if (outcome === "ended") {
     const skipped = h.history().find((l) => l.name === "v2" && l.step === step && l.result === "skipped")
     await first.stop()
-    if (skipped) return { skip: `step '${step}' not implemented by this build (history: ${step} skipped, "${skipped.detail ?? ""}")` }
-    throw new Error(`run 1 never died at ${c.at}; the upgrade ended ${h.upgrade("v2")?.status}; history: ${JSON.stringify(h.history().map((l) => `${l.step}:${l.result}`))}`)
+    if (skipped) {
+      return {
+        skip: `step '${step}' not implemented by this build (history: ${step} skipped, "${skipped.detail ?? ""}")`
+      }
+    }
+    throw new Error(
+      `run 1 never died at ${c.at}; the upgrade ended ${h.upgrade("v2")?.status}; history: ${
+        JSON.stringify(h.history().map((l) => `${l.step}:${l.result}`))
+      }`
+    )
   }
   const end = await first.ended
   check(end.signal === "SIGKILL", `run 1 ended ${end.code ?? end.signal}, expected SIGKILL\n${first.tail()}`)
@@ -201,7 +226,9 @@ const crashAt = async (c) => {
     )
   } catch (e) {
     throw new Error(
-      `${e.message}: plan ${JSON.stringify(h.upgrade("v2"))}, journal ${JSON.stringify(h.journal())}, processes ${h.nodeProcesses().length}, versions ${h.versions()}\n${second.tail()}`
+      `${e.message}: plan ${JSON.stringify(h.upgrade("v2"))}, journal ${
+        JSON.stringify(h.journal())
+      }, processes ${h.nodeProcesses().length}, versions ${h.versions()}\n${second.tail()}`
     )
   }
   const current = h.current()
@@ -213,13 +240,22 @@ const crashAt = async (c) => {
   const count = (type) => runs.reduce((n, r) => n + r.events(type).length, 0)
   const versions = h.versions()
   if (expected === "done") {
-    check(history.filter((l) => l.step === "done" && l.result === "ok").length === 1, `history has ${history.filter((l) => l.step === "done").length} done lines`)
+    check(
+      history.filter((l) => l.step === "done" && l.result === "ok").length === 1,
+      `history has ${history.filter((l) => l.step === "done").length} done lines`
+    )
     check(history.every((l) => l.step !== "rollback"), "history shows a rollback")
-    check(count("upgrade-completed") === 1 && count("upgrade-failed") === 0, `events: ${count("upgrade-completed")} completed, ${count("upgrade-failed")} failed`)
+    check(
+      count("upgrade-completed") === 1 && count("upgrade-failed") === 0,
+      `events: ${count("upgrade-completed")} completed, ${count("upgrade-failed")} failed`
+    )
     // Forward replay: once v2 has started, v1 never starts again.
     check(!versions.slice(versions.indexOf("v2")).includes("v1"), `versions started: ${versions}`)
   } else {
-    check(history.filter((l) => l.step === "upgrade" && l.result === "failed").length === 1, "upgrade failed not recorded once")
+    check(
+      history.filter((l) => l.step === "upgrade" && l.result === "failed").length === 1,
+      "upgrade failed not recorded once"
+    )
     check(history.every((l) => l.step !== "done"), "history shows done")
     check(count("upgrade-failed") === 1, `${count("upgrade-failed")} upgrade-failed events`)
     check(versions.at(-1) === "v1", `versions started: ${versions}`)
@@ -229,15 +265,24 @@ const crashAt = async (c) => {
   let extras = ""
   if (c.optional) {
     // A replay neither takes a second backup nor loses the one taken; the hooks ran.
-    const backups = fs.existsSync(path.join(h.root, "backups")) ? fs.readdirSync(path.join(h.root, "backups")).filter((b) => b.startsWith("v2")) : []
+    const backups = fs.existsSync(path.join(h.root, "backups"))
+      ? fs.readdirSync(path.join(h.root, "backups")).filter((b) => b.startsWith("v2"))
+      : []
     check(backups.length === 1, `backups of v2: ${JSON.stringify(backups)}`)
-    const hooks = fs.existsSync(path.join(h.home, hooksLog)) ? fs.readFileSync(path.join(h.home, hooksLog), "utf8").split("\n").filter((l) => l !== "").map((l) => l.split(" ")[0]) : []
+    const hooks = fs.existsSync(path.join(h.home, hooksLog))
+      ? fs.readFileSync(path.join(h.home, hooksLog), "utf8").split("\n").filter((l) => l !== "").map((l) =>
+        l.split(" ")[0]
+      )
+      : []
     // A crash right after pre-stop was journaled leaves the hook unrun, and by design it is not run on
     // replay (the old node was already reaped: the hand-off is moot).
     if (c.at !== "pre-stop:journaled") check(hooks.includes("pre-stop"), `hooks run: ${hooks}`)
     check(hooks.includes("pre-upgrade"), `hooks run: ${hooks}`)
     if (c.v2 === "broken") {
-      check(h.upgrade("v2")?.reason?.includes("exited with code 3"), `v2 failed for another reason: ${h.upgrade("v2")?.reason}`)
+      check(
+        h.upgrade("v2")?.reason?.includes("exited with code 3"),
+        `v2 failed for another reason: ${h.upgrade("v2")?.reason}`
+      )
       // The rollback restored the data dir from the backup, taken before v2 ever ran: versions.log (in it) never saw v2.
       check(!versions.includes("v2"), `the data dir was not restored: versions.log ${versions}`)
       extras = `; data restored from the backup; hooks ${hooks.join(",")}`
@@ -253,8 +298,12 @@ const rowA = async () => {
   for (const c of crashCases) {
     await row(
       `a.${c.at}${c.v2 === "broken" ? "/rb" : ""}${c.optional ? "+hooks" : ""}`,
-      `SIGKILL at ${c.at}${c.v2 === "broken" ? " (v2 exits 3: rollback path)" : ""}${c.optional ? " (hooks + backup on)" : ""}`,
-      `run again: one node, current ${c.v2 === "healthy" ? "upgrades/v2" : "genesis"}, ${c.v2 === "healthy" ? "done" : "failed"} once, no journal`,
+      `SIGKILL at ${c.at}${c.v2 === "broken" ? " (v2 exits 3: rollback path)" : ""}${
+        c.optional ? " (hooks + backup on)" : ""
+      }`,
+      `run again: one node, current ${c.v2 === "healthy" ? "upgrades/v2" : "genesis"}, ${
+        c.v2 === "healthy" ? "done" : "failed"
+      } once, no journal`,
       () => crashAt(c)
     )
     disposeHomes()
@@ -265,31 +314,41 @@ const rowA = async () => {
 // b. Node crash loop
 
 const rowB = () =>
-  row("b.crash-loop", "genesis binary exits 1 at once (max 3 restarts)", "node error; wemixvisor up; /health 503 + reason; status --json answers", async () => {
-    const h = await home({
-      node: "fake",
-      env: { DAEMON_RESTART_DELAY: "50ms", DAEMON_RESTART_MAX_DELAY: "200ms", DAEMON_MAX_RESTARTS: "3", DAEMON_RESTART_WINDOW: "1m" }
-    })
-    h.init(h.script("broken", "exit 1"))
-    const run = h.start()
-    await run.waitEvent("node-error", (e) => e.event === "node-error", 20_000)
-    await sleep(1000) // and it stays there: no further start
-    const starts = h.versions().length
-    check(run.alive(), "wemixvisor exited")
-    check(starts === 4, `${starts} starts, expected 4 (1 + 3 restarts)`)
-    const health = await waitFor("/health", () => h.health(), 10_000)
-    check(health.status === 503, `/health ${health.status}`)
-    check(/node is error/.test(health.json?.reason ?? ""), `/health says ${health.body}`)
-    const st = cli(["upgrade", "status", "--json"], h.env)
-    check(st.code === 0, `status --json exit ${st.code}: ${st.stderr}`)
-    const status = JSON.parse(st.stdout)
-    check(status.supervisor === "running" && status.node_state === "error", `status: ${st.stdout.trim()}`)
-    check(h.nodeProcesses().length === 0, "a node process is left")
-    await sleep(500)
-    check(h.versions().length === starts, "it started again after error")
-    await stopsCleanly(run, h)
-    return `${starts} starts, then error; /health 503 "${health.json.reason}"; status node_state=${status.node_state}, restarts=${status.restarts}`
-  }).finally(disposeHomes)
+  row(
+    "b.crash-loop",
+    "genesis binary exits 1 at once (max 3 restarts)",
+    "node error; wemixvisor up; /health 503 + reason; status --json answers",
+    async () => {
+      const h = await home({
+        node: "fake",
+        env: {
+          DAEMON_RESTART_DELAY: "50ms",
+          DAEMON_RESTART_MAX_DELAY: "200ms",
+          DAEMON_MAX_RESTARTS: "3",
+          DAEMON_RESTART_WINDOW: "1m"
+        }
+      })
+      h.init(h.script("broken", "exit 1"))
+      const run = h.start()
+      await run.waitEvent("node-error", (e) => e.event === "node-error", 20_000)
+      await sleep(1000) // and it stays there: no further start
+      const starts = h.versions().length
+      check(run.alive(), "wemixvisor exited")
+      check(starts === 4, `${starts} starts, expected 4 (1 + 3 restarts)`)
+      const health = await waitFor("/health", () => h.health(), 10_000)
+      check(health.status === 503, `/health ${health.status}`)
+      check(/node is error/.test(health.json?.reason ?? ""), `/health says ${health.body}`)
+      const st = cli(["upgrade", "status", "--json"], h.env)
+      check(st.code === 0, `status --json exit ${st.code}: ${st.stderr}`)
+      const status = JSON.parse(st.stdout)
+      check(status.supervisor === "running" && status.node_state === "error", `status: ${st.stdout.trim()}`)
+      check(h.nodeProcesses().length === 0, "a node process is left")
+      await sleep(500)
+      check(h.versions().length === starts, "it started again after error")
+      await stopsCleanly(run, h)
+      return `${starts} starts, then error; /health 503 "${health.json.reason}"; status node_state=${status.node_state}, restarts=${status.restarts}`
+    }
+  ).finally(disposeHomes)
 
 // ---------------------------------------------------------------------------
 // c. RPC gone across the upgrade height
@@ -297,7 +356,9 @@ const rowB = () =>
 const rpcOutage = (mode) =>
   row(
     `c.rpc-${mode}`,
-    `RPC ${mode === "cut" ? "refused (proxy cut)" : "black-holed (accepts, never answers)"} for ${OUTAGE_MS / 1000} s across the height`,
+    `RPC ${mode === "cut" ? "refused (proxy cut)" : "black-holed (accepts, never answers)"} for ${
+      OUTAGE_MS / 1000
+    } s across the height`,
     "no crash, no node restart, no upgrade while blind; fires after the RPC is back, completes",
     async () => {
       const h = await home({ node: "anvil", blockTime: 0.2 })
@@ -320,17 +381,32 @@ const rpcOutage = (mode) =>
       const cutAt = await blockNumber(h.port)
       check(cutAt < target, `the height ${target} was already reached (${cutAt}) before the cut`)
       // The plan is a file: wemixvisor learns of the upgrade while blind.
-      await waitFor("the upgrade to be seen", () => run.events("upgrade-scheduled").some((e) => e.name === "v2"), 5000, 20)
+      await waitFor(
+        "the upgrade to be seen",
+        () => run.events("upgrade-scheduled").some((e) => e.name === "v2"),
+        5000,
+        20
+      )
       // Blind for the outage: watched every second.
       const until = Date.now() + OUTAGE_MS
       const healthSeen = new Set()
       while (Date.now() < until) {
         await sleep(1000)
         check(run.alive(), `wemixvisor died during the outage\n${run.tail()}`)
-        check(h.nodePid()?.pid === nodeBefore, `the node was restarted during the outage (pid ${nodeBefore} → ${h.nodePid()?.pid})`)
-        check(["scheduled", "preparing", "ready"].includes(h.upgrade("v2")?.status), `v2 is ${h.upgrade("v2")?.status} while the RPC is gone`)
+        check(
+          h.nodePid()?.pid === nodeBefore,
+          `the node was restarted during the outage (pid ${nodeBefore} → ${h.nodePid()?.pid})`
+        )
+        check(
+          ["scheduled", "preparing", "ready"].includes(h.upgrade("v2")?.status),
+          `v2 is ${h.upgrade("v2")?.status} while the RPC is gone`
+        )
         const hl = await h.health()
-        healthSeen.add(hl === undefined ? "no answer" : `${hl.status}${hl.json?.reason ? ` ${hl.json.reason.replace(/\d+s$/, "Ns")}` : ""}`)
+        healthSeen.add(
+          hl === undefined
+            ? "no answer"
+            : `${hl.status}${hl.json?.reason ? ` ${hl.json.reason.replace(/\d+s$/, "Ns")}` : ""}`
+        )
       }
       const headAtRestore = await blockNumber(h.port)
       check(headAtRestore > target + 5, `the node did not keep mining (${headAtRestore} vs target ${target})`)
@@ -339,8 +415,10 @@ const rpcOutage = (mode) =>
       check(status.restarts === 0 && status.node_state === "running", `status while blind: ${JSON.stringify(status)}`)
       await proxy.restore()
       const restoredAt = Date.now()
-      const startedEv = await run.waitEvent("upgrade-started", (e) => e.event === "upgrade-started" && e.name === "v2", 20_000)
-      await waitFor("v2 done", () => h.upgrade("v2")?.status === "done" && h.journal() === undefined, 20_000)
+      const startedEv = await run.waitEvent("upgrade-started", (e) =>
+        e.event === "upgrade-started" && e.name === "v2", 20_000)
+      await waitFor("v2 done", () =>
+        h.upgrade("v2")?.status === "done" && h.journal() === undefined, 20_000)
       const firedAfter = startedEv.at - restoredAt
       check(h.current() === "upgrades/v2", `current -> ${h.current()}`)
       check(h.versions().join(",") === "v1,v2", `versions: ${h.versions()}`)
@@ -350,7 +428,9 @@ const rpcOutage = (mode) =>
       check((await blockNumber(proxy.port)) !== undefined, "no RPC through the proxy after the upgrade")
       await stopsCleanly(run, h)
       await proxy.close()
-      return `blind from ${cutAt} to ${headAtRestore} (height ${target}); /health while blind: ${[...healthSeen].join(" | ")}; fired ${firedAfter} ms after restore at ${startedEv.current_height}; done`
+      return `blind from ${cutAt} to ${headAtRestore} (height ${target}); /health while blind: ${
+        [...healthSeen].join(" | ")
+      }; fired ${firedAfter} ms after restore at ${startedEv.current_height}; done`
     }
   ).finally(disposeHomes)
 
@@ -358,52 +438,80 @@ const rpcOutage = (mode) =>
 // d. Disk-full backup
 
 const rowD = () =>
-  row("d.backup-disk-full", "DAEMON_BACKUP=true, home on a 2 MiB tmpfs, 4 MiB data dir", "upgrade failed safely; old node runs; no partial backup; data intact", async () => {
-    const base = tempDir("wemixvisor-diskfull-")
-    const homeDir = path.join(base, "home")
-    fs.mkdirSync(homeDir)
-    const mounted = mountTmpfs(homeDir, "2m")
-    if (!mounted.ok) return { skip: `cannot mount a tmpfs here (${mounted.why}); run as root` }
-    try {
-      const data = path.join(base, "data")
-      fs.mkdirSync(path.join(data, "chaindata"), { recursive: true })
-      for (let i = 0; i < 4; i++) fs.writeFileSync(path.join(data, "chaindata", `00000${i}.ldb`), Buffer.alloc(1024 * 1024, i + 1))
-      const dataBefore = fs.readdirSync(path.join(data, "chaindata")).map((f) => `${f}:${fs.statSync(path.join(data, "chaindata", f)).size}`).join(",")
-      const h = await home({ node: "fake", home: homeDir, dataDir: data, env: { DAEMON_BACKUP: "true", DAEMON_DATA_DIR: data } })
-      h.init(h.version("genesis"))
-      h.place("v2", h.version("v2"))
-      const run = h.start()
-      await waitFor("the genesis node", () => rpc(h.port, "web3_clientVersion"), 15_000)
-      const freeBefore = fs.statfsSync(homeDir).bavail * fs.statfsSync(homeDir).bsize
-      const nodeBefore = h.nodePid()?.pid
-      await h.schedule({ name: "v2", height: h.fakeHeight() + 25 })
-      const u = await waitFor("v2 to end", () => (["done", "failed"].includes(h.upgrade("v2")?.status) && h.journal() === undefined ? h.upgrade("v2") : undefined), 30_000)
-      const backupLine = h.history().find((l) => l.name === "v2" && l.step === "backup")
-      if (backupLine?.result === "skipped") {
-        await run.stop()
-        return { skip: `this build has no backup step (history: backup skipped, "${backupLine.detail ?? ""}"); re-run once DAEMON_BACKUP is implemented` }
+  row(
+    "d.backup-disk-full",
+    "DAEMON_BACKUP=true, home on a 2 MiB tmpfs, 4 MiB data dir",
+    "upgrade failed safely; old node runs; no partial backup; data intact",
+    async () => {
+      const base = tempDir("wemixvisor-diskfull-")
+      const homeDir = path.join(base, "home")
+      fs.mkdirSync(homeDir)
+      const mounted = mountTmpfs(homeDir, "2m")
+      if (!mounted.ok) return { skip: `cannot mount a tmpfs here (${mounted.why}); run as root` }
+      try {
+        const data = path.join(base, "data")
+        fs.mkdirSync(path.join(data, "chaindata"), { recursive: true })
+        for (let i = 0; i < 4; i++) {
+          fs.writeFileSync(path.join(data, "chaindata", `00000${i}.ldb`), Buffer.alloc(1024 * 1024, i + 1))
+        }
+        const dataBefore = fs.readdirSync(path.join(data, "chaindata")).map((f) =>
+          `${f}:${fs.statSync(path.join(data, "chaindata", f)).size}`
+        ).join(",")
+        const h = await home({
+          node: "fake",
+          home: homeDir,
+          dataDir: data,
+          env: { DAEMON_BACKUP: "true", DAEMON_DATA_DIR: data }
+        })
+        h.init(h.version("genesis"))
+        h.place("v2", h.version("v2"))
+        const run = h.start()
+        await waitFor("the genesis node", () => rpc(h.port, "web3_clientVersion"), 15_000)
+        const freeBefore = fs.statfsSync(homeDir).bavail * fs.statfsSync(homeDir).bsize
+        const nodeBefore = h.nodePid()?.pid
+        await h.schedule({ name: "v2", height: h.fakeHeight() + 25 })
+        const u = await waitFor(
+          "v2 to end",
+          () => (["done", "failed"].includes(h.upgrade("v2")?.status) && h.journal() === undefined
+            ? h.upgrade("v2")
+            : undefined),
+          30_000
+        )
+        const backupLine = h.history().find((l) => l.name === "v2" && l.step === "backup")
+        if (backupLine?.result === "skipped") {
+          await run.stop()
+          return {
+            skip: `this build has no backup step (history: backup skipped, "${
+              backupLine.detail ?? ""
+            }"); re-run once DAEMON_BACKUP is implemented`
+          }
+        }
+        check(u.status === "failed", `v2 ended ${u.status}: ${u.reason}`)
+        check(/space|ENOSPC|disk|full/i.test(u.reason ?? ""), `the reason does not say the disk is full: ${u.reason}`)
+        check(h.current() === "genesis", `current -> ${h.current()}`)
+        await waitFor("the old node", async () => (await rpc(h.port, "web3_clientVersion")) === "fake/genesis", 10_000)
+        check(run.alive(), "wemixvisor died")
+        const procs = h.nodeProcesses()
+        check(procs.length === 1, `${procs.length} node processes`)
+        const backups = path.join(h.root, "backups")
+        const left = fs.existsSync(backups) ? fs.readdirSync(backups) : []
+        check(left.length === 0, `partial backup left: ${left.join(", ")}`)
+        const freeAfter = fs.statfsSync(homeDir).bavail * fs.statfsSync(homeDir).bsize
+        check(freeAfter >= freeBefore - 64 * 1024, `free space on the home's disk ${freeBefore} → ${freeAfter} bytes`)
+        const dataAfter = fs.readdirSync(path.join(data, "chaindata")).map((f) =>
+          `${f}:${fs.statSync(path.join(data, "chaindata", f)).size}`
+        ).join(",")
+        check(dataAfter === dataBefore, `data dir changed: ${dataAfter}`)
+        await stopsCleanly(run, h)
+        return `v2 failed: "${u.reason}"; current genesis, old node ${
+          nodeBefore === h.nodePid()?.pid ? "kept running" : "restarted"
+        }; free ${(freeAfter / 1024).toFixed(0)} KiB`
+      } finally {
+        disposeHomes()
+        unmount(homeDir)
       }
-      check(u.status === "failed", `v2 ended ${u.status}: ${u.reason}`)
-      check(/space|ENOSPC|disk|full/i.test(u.reason ?? ""), `the reason does not say the disk is full: ${u.reason}`)
-      check(h.current() === "genesis", `current -> ${h.current()}`)
-      await waitFor("the old node", async () => (await rpc(h.port, "web3_clientVersion")) === "fake/genesis", 10_000)
-      check(run.alive(), "wemixvisor died")
-      const procs = h.nodeProcesses()
-      check(procs.length === 1, `${procs.length} node processes`)
-      const backups = path.join(h.root, "backups")
-      const left = fs.existsSync(backups) ? fs.readdirSync(backups) : []
-      check(left.length === 0, `partial backup left: ${left.join(", ")}`)
-      const freeAfter = fs.statfsSync(homeDir).bavail * fs.statfsSync(homeDir).bsize
-      check(freeAfter >= freeBefore - 64 * 1024, `free space on the home's disk ${freeBefore} → ${freeAfter} bytes`)
-      const dataAfter = fs.readdirSync(path.join(data, "chaindata")).map((f) => `${f}:${fs.statSync(path.join(data, "chaindata", f)).size}`).join(",")
-      check(dataAfter === dataBefore, `data dir changed: ${dataAfter}`)
-      await stopsCleanly(run, h)
-      return `v2 failed: "${u.reason}"; current genesis, old node ${nodeBefore === h.nodePid()?.pid ? "kept running" : "restarted"}; free ${(freeAfter / 1024).toFixed(0)} KiB`
-    } finally {
-      disposeHomes()
-      unmount(homeDir)
     }
-  })
+  )
 
 /**
  * The space check passes, the disk fills during the copy: the home on a tmpfs
@@ -412,62 +520,98 @@ const rowD = () =>
  * ENOSPC midway — the failure the free-space check cannot see coming.
  */
 const rowD2 = () =>
-  row("d.backup-inodes-out", "DAEMON_BACKUP=true, the tmpfs runs out of inodes mid-copy (300 files, ~40 inodes left)", "upgrade failed safely; old node runs; partial copy removed; data intact", async () => {
-    const base = tempDir("wemixvisor-inodes-")
-    const homeDir = path.join(base, "home")
-    fs.mkdirSync(homeDir)
-    const mounted = mountTmpfs(homeDir, "100m")
-    if (!mounted.ok) return { skip: `cannot mount a tmpfs here (${mounted.why}); run as root` }
-    try {
-      const data = path.join(base, "data")
-      fs.mkdirSync(path.join(data, "chaindata"), { recursive: true })
-      for (let i = 0; i < 300; i++) fs.writeFileSync(path.join(data, "chaindata", `${String(i).padStart(6, "0")}.ldb`), `block ${i}\n`)
-      const h = await home({ node: "fake", home: homeDir, dataDir: data, env: { DAEMON_BACKUP: "true", DAEMON_DATA_DIR: data } })
-      h.init(h.version("genesis"))
-      h.place("v2", h.version("v2"))
-      const run = h.start()
-      await waitFor("the genesis node", () => rpc(h.port, "web3_clientVersion"), 15_000)
-      await sleep(300)
-      const used = () => {
-        const st = fs.statfsSync(homeDir)
-        return st.files - st.ffree
+  row(
+    "d.backup-inodes-out",
+    "DAEMON_BACKUP=true, the tmpfs runs out of inodes mid-copy (300 files, ~40 inodes left)",
+    "upgrade failed safely; old node runs; partial copy removed; data intact",
+    async () => {
+      const base = tempDir("wemixvisor-inodes-")
+      const homeDir = path.join(base, "home")
+      fs.mkdirSync(homeDir)
+      const mounted = mountTmpfs(homeDir, "100m")
+      if (!mounted.ok) return { skip: `cannot mount a tmpfs here (${mounted.why}); run as root` }
+      try {
+        const data = path.join(base, "data")
+        fs.mkdirSync(path.join(data, "chaindata"), { recursive: true })
+        for (let i = 0; i < 300; i++) {
+          fs.writeFileSync(path.join(data, "chaindata", `${String(i).padStart(6, "0")}.ldb`), `block ${i}\n`)
+        }
+        const h = await home({
+          node: "fake",
+          home: homeDir,
+          dataDir: data,
+          env: { DAEMON_BACKUP: "true", DAEMON_DATA_DIR: data }
+        })
+        h.init(h.version("genesis"))
+        h.place("v2", h.version("v2"))
+        const run = h.start()
+        await waitFor("the genesis node", () => rpc(h.port, "web3_clientVersion"), 15_000)
+        await sleep(300)
+        const used = () => {
+          const st = fs.statfsSync(homeDir)
+          return st.files - st.ffree
+        }
+        const spare = 40
+        const remount = spawnSync("mount", ["-o", `remount,nr_inodes=${used() + spare}`, homeDir], { encoding: "utf8" })
+        if (remount.status !== 0) return { skip: `cannot limit the tmpfs's inodes (${remount.stderr.trim()})` }
+        const inodesBefore = used()
+        const nodeBefore = h.nodePid()?.pid
+        await h.schedule({ name: "v2", height: h.fakeHeight() + 25 })
+        const u = await waitFor(
+          "v2 to end",
+          () => (["done", "failed"].includes(h.upgrade("v2")?.status) && h.journal() === undefined
+            ? h.upgrade("v2")
+            : undefined),
+          30_000
+        )
+        const backupLine = h.history().find((l) => l.name === "v2" && l.step === "backup")
+        if (backupLine?.result === "skipped") {
+          await run.stop()
+          return { skip: `this build has no backup step (history: backup skipped, "${backupLine.detail ?? ""}")` }
+        }
+        check(
+          u.status === "failed",
+          `v2 ended ${u.status}: ${u.reason}; history ${
+            JSON.stringify(h.history().map((l) => `${l.step}:${l.result}`))
+          }`
+        )
+        check(
+          /space|ENOSPC|disk filled|full/i.test(u.reason ?? ""),
+          `the reason does not say the disk is full: ${u.reason}`
+        )
+        check(h.current() === "genesis", `current -> ${h.current()}`)
+        await waitFor("the old node", async () => (await rpc(h.port, "web3_clientVersion")) === "fake/genesis", 10_000)
+        check(run.alive(), "wemixvisor died")
+        check(h.nodeProcesses().length === 1, `${h.nodeProcesses().length} node processes`)
+        const backups = path.join(h.root, "backups")
+        const left = fs.existsSync(backups) ? fs.readdirSync(backups) : []
+        check(left.length === 0, `partial backup left: ${left.join(", ")}`)
+        // The plan, the history and backups/ itself are new since the count: a few inodes, not the copy's dozens.
+        const freeInodes = fs.statfsSync(homeDir).ffree
+        check(
+          freeInodes >= spare - 5,
+          `${freeInodes} of ${spare} spare inodes free after the failure: the partial copy was not removed`
+        )
+        check(fs.readdirSync(path.join(data, "chaindata")).length === 300, "data dir changed")
+        await stopsCleanly(run, h)
+        return `v2 failed: "${u.reason}"; node ${
+          nodeBefore === h.nodePid()?.pid ? "kept running" : "restarted on genesis"
+        }; inodes in use ${inodesBefore} → ${used()} (${fs.statfsSync(homeDir).ffree} free)`
+      } finally {
+        disposeHomes()
+        unmount(homeDir)
       }
-      const spare = 40
-      const remount = spawnSync("mount", ["-o", `remount,nr_inodes=${used() + spare}`, homeDir], { encoding: "utf8" })
-      if (remount.status !== 0) return { skip: `cannot limit the tmpfs's inodes (${remount.stderr.trim()})` }
-      const inodesBefore = used()
-      const nodeBefore = h.nodePid()?.pid
-      await h.schedule({ name: "v2", height: h.fakeHeight() + 25 })
-      const u = await waitFor("v2 to end", () => (["done", "failed"].includes(h.upgrade("v2")?.status) && h.journal() === undefined ? h.upgrade("v2") : undefined), 30_000)
-      const backupLine = h.history().find((l) => l.name === "v2" && l.step === "backup")
-      if (backupLine?.result === "skipped") {
-        await run.stop()
-        return { skip: `this build has no backup step (history: backup skipped, "${backupLine.detail ?? ""}")` }
-      }
-      check(u.status === "failed", `v2 ended ${u.status}: ${u.reason}; history ${JSON.stringify(h.history().map((l) => `${l.step}:${l.result}`))}`)
-      check(/space|ENOSPC|disk filled|full/i.test(u.reason ?? ""), `the reason does not say the disk is full: ${u.reason}`)
-      check(h.current() === "genesis", `current -> ${h.current()}`)
-      await waitFor("the old node", async () => (await rpc(h.port, "web3_clientVersion")) === "fake/genesis", 10_000)
-      check(run.alive(), "wemixvisor died")
-      check(h.nodeProcesses().length === 1, `${h.nodeProcesses().length} node processes`)
-      const backups = path.join(h.root, "backups")
-      const left = fs.existsSync(backups) ? fs.readdirSync(backups) : []
-      check(left.length === 0, `partial backup left: ${left.join(", ")}`)
-      // The plan, the history and backups/ itself are new since the count: a few inodes, not the copy's dozens.
-      const freeInodes = fs.statfsSync(homeDir).ffree
-      check(freeInodes >= spare - 5, `${freeInodes} of ${spare} spare inodes free after the failure: the partial copy was not removed`)
-      check(fs.readdirSync(path.join(data, "chaindata")).length === 300, "data dir changed")
-      await stopsCleanly(run, h)
-      return `v2 failed: "${u.reason}"; node ${nodeBefore === h.nodePid()?.pid ? "kept running" : "restarted on genesis"}; inodes in use ${inodesBefore} → ${used()} (${fs.statfsSync(homeDir).ffree} free)`
-    } finally {
-      disposeHomes()
-      unmount(homeDir)
     }
-  })
+  )
 
 // ---------------------------------------------------------------------------
 
-say("faults", `${quick ? "quick: " : ""}rows ${only.join(",")}; RPC outages ${OUTAGE_MS / 1000} s; expected ~${quick ? 2 : 4} min, bounded at ${BUDGET_MS / 60_000} min`)
+say(
+  "faults",
+  `${quick ? "quick: " : ""}rows ${only.join(",")}; RPC outages ${OUTAGE_MS / 1000} s; expected ~${
+    quick ? 2 : 4
+  } min, bounded at ${BUDGET_MS / 60_000} min`
+)
 cliCopy()
 try {
   if (only.includes("b")) await rowB()
@@ -483,7 +627,14 @@ try {
   if (only.includes("a")) await rowA()
 } catch (e) {
   console.error(`faults: the suite itself failed: ${e?.stack ?? e}`)
-  rows.push({ id: "suite", fault: "the suite itself", expected: "runs", observed: String(e?.message ?? e), verdict: "FAIL", ms: 0 })
+  rows.push({
+    id: "suite",
+    fault: "the suite itself",
+    expected: "runs",
+    observed: String(e?.message ?? e),
+    verdict: "FAIL",
+    ms: 0
+  })
 }
 
 /** One printable line: a reason may quote bytes of a garbage file. */
@@ -493,21 +644,36 @@ const shorten = (s, n) => {
   const one = printable(s).replace(/\s+/g, " ").trim()
   return one.length > n ? one.slice(0, n - 1) + "…" : one
 }
-console.log(`\n## Fault suite${quick ? " (--quick)" : ""}: ${rows.length} rows, ${((Date.now() - started) / 1000).toFixed(0)} s\n`)
+console.log(
+  `\n## Fault suite${quick ? " (--quick)" : ""}: ${rows.length} rows, ${((Date.now() - started) / 1000).toFixed(0)} s\n`
+)
 console.log(
   table(
-    [["row", "id"], ["fault", "fault"], ["expected", "expected"], ["observed", "observed"], ["s", "s"], ["", "verdict"]],
-    rows.map((r) => ({ ...r, fault: shorten(r.fault, 70), expected: shorten(r.expected, 60), observed: shorten(r.observed, 140), s: (r.ms / 1000).toFixed(1) }))
+    [["row", "id"], ["fault", "fault"], ["expected", "expected"], ["observed", "observed"], ["s", "s"], [
+      "",
+      "verdict"
+    ]],
+    rows.map((r) => ({
+      ...r,
+      fault: shorten(r.fault, 70),
+      expected: shorten(r.expected, 60),
+      observed: shorten(r.observed, 140),
+      s: (r.ms / 1000).toFixed(1)
+    }))
   )
 )
 const failed = rows.filter((r) => r.verdict === "FAIL")
 const skipped = rows.filter((r) => r.verdict === "SKIP")
 if (failed.length > 0) {
   console.log(`\nFAILED rows (full message):`)
-  for (const r of failed) console.log(`\n- ${r.id} ${r.fault}\n  ${printable(r.observed).split("\n").slice(0, 20).join("\n  ")}`)
+  for (const r of failed) {
+    console.log(`\n- ${r.id} ${r.fault}\n  ${printable(r.observed).split("\n").slice(0, 20).join("\n  ")}`)
+  }
 }
 console.log(
-  `\nfaults: ${rows.length - failed.length - skipped.length} PASS, ${skipped.length} SKIP, ${failed.length} FAIL — ${failed.length === 0 ? "every row passed" : "some rows FAILED"}`
+  `\nfaults: ${rows.length - failed.length - skipped.length} PASS, ${skipped.length} SKIP, ${failed.length} FAIL — ${
+    failed.length === 0 ? "every row passed" : "some rows FAILED"
+  }`
 )
 cleanupNow()
 process.exit(failed.length === 0 ? 0 : 1)

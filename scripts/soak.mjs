@@ -37,10 +37,11 @@ import {
   childrenOf,
   cleanupNow,
   cliCopy,
+  cpuTicks,
   fdCount,
   freePort,
-  inspectorSession,
   groupMembers,
+  inspectorSession,
   installExitHandlers,
   keepFolders,
   makeHome,
@@ -50,9 +51,8 @@ import {
   percentile,
   rpc,
   rssKb,
-  cpuTicks,
-  sleep,
   say,
+  sleep,
   table,
   waitFor,
   withPlanLock,
@@ -87,7 +87,12 @@ if (keep) keepFolders()
 
 const phases = control ? ["growing plan", "plan kept small"] : ["growing plan"]
 const deadline = Date.now() + 60_000 + phases.length * cycles * 1500
-say("soak", `${cycles} cycles${control ? " × 2 (growing plan, then plan kept small)" : ""}; expected ~${Math.ceil((phases.length * cycles * 0.22) / 60)} min at ~0.2 s/cycle, bounded at ${Math.ceil((deadline - Date.now()) / 60_000)} min`)
+say(
+  "soak",
+  `${cycles} cycles${control ? " × 2 (growing plan, then plan kept small)" : ""}; expected ~${
+    Math.ceil((phases.length * cycles * 0.22) / 60)
+  } min at ~0.2 s/cycle, bounded at ${Math.ceil((deadline - Date.now()) / 60_000)} min`
+)
 cliCopy()
 
 /** Drops the done upgrades from the plan (the control phase): what an operator trimming the file would do. */
@@ -207,7 +212,12 @@ const soak = async (phase) => {
     }
     if (i % Math.max(1, Math.floor(cycles / 10)) === 0) {
       const s = samples.at(-1)
-      say("soak", `${phase}: ${i}/${cycles} cycles, ${mean(cycleMs.slice(-50)).toFixed(0)} ms/cycle, RSS ${s ? (s.rss / 1024).toFixed(1) : "?"} MB, fds ${s?.fds}, plan ${s?.planKb.toFixed(0)} KiB`)
+      say(
+        "soak",
+        `${phase}: ${i}/${cycles} cycles, ${mean(cycleMs.slice(-50)).toFixed(0)} ms/cycle, RSS ${
+          s ? (s.rss / 1024).toFixed(1) : "?"
+        } MB, fds ${s?.fds}, plan ${s?.planKb.toFixed(0)} KiB`
+      )
     }
   }
 
@@ -219,7 +229,23 @@ const soak = async (phase) => {
   const historyLines = fs.existsSync(path.join(h.root, "upgrade-history.jsonl"))
     ? fs.readFileSync(path.join(h.root, "upgrade-history.jsonl"), "utf8").split("\n").length - 1
     : 0
-  const result = { phase, h, idleBefore, idleAfter, planEntries, samples, cycleMs, upgradeMs, failures, extraNodes, done, stoppedEarly, end, leftover, historyLines }
+  const result = {
+    phase,
+    h,
+    idleBefore,
+    idleAfter,
+    planEntries,
+    samples,
+    cycleMs,
+    upgradeMs,
+    failures,
+    extraNodes,
+    done,
+    stoppedEarly,
+    end,
+    leftover,
+    historyLines
+  }
   if (!keep) h.dispose()
   return result
 }
@@ -269,13 +295,19 @@ const avg = (xs, k) => mean(xs.map((s) => s[k]))
 const gcDiagnostics = (r, a) => [
   {
     what: "live heap after GC (mean first 10% → last 10%)",
-    value: `${(avg(a.last, "heapMb") - avg(a.first, "heapMb")).toFixed(2)} MB (${avg(a.first, "heapMb").toFixed(1)} → ${avg(a.last, "heapMb").toFixed(1)})`,
+    value: `${(avg(a.last, "heapMb") - avg(a.first, "heapMb")).toFixed(2)} MB (${avg(a.first, "heapMb").toFixed(1)} → ${
+      avg(a.last, "heapMb").toFixed(1)
+    })`,
     target: "(diagnostic)",
     ok: true
   },
   {
     what: "RSS before each forced GC (mean first 10% → last 10%)",
-    value: `${((avg(a.last, "rawRss") - avg(a.first, "rawRss")) / 1024).toFixed(2)} MB (${(avg(a.first, "rawRss") / 1024).toFixed(1)} → ${(avg(a.last, "rawRss") / 1024).toFixed(1)}), range ${(Math.min(...r.samples.map((s) => s.rawRss)) / 1024).toFixed(0)}-${(Math.max(...r.samples.map((s) => s.rawRss)) / 1024).toFixed(0)} MB`,
+    value: `${((avg(a.last, "rawRss") - avg(a.first, "rawRss")) / 1024).toFixed(2)} MB (${
+      (avg(a.first, "rawRss") / 1024).toFixed(1)
+    } → ${(avg(a.last, "rawRss") / 1024).toFixed(1)}), range ${
+      (Math.min(...r.samples.map((s) => s.rawRss)) / 1024).toFixed(0)
+    }-${(Math.max(...r.samples.map((s) => s.rawRss)) / 1024).toFixed(0)} MB`,
     target: "(diagnostic)",
     ok: true
   }
@@ -322,8 +354,12 @@ for (const r of results) {
     },
     { what: "upgrades not done", value: `${r.failures.length}`, target: "0", ok: r.failures.length === 0 },
     {
-      what: forceGc ? "RSS growth after GC (mean first 10% → last 10%)" : "RSS growth, no forced GC (mean first 10% → last 10%)",
-      value: `${(a.rssGrowth / 1024).toFixed(2)} MB (${(mean(a.first.map((s) => s.rss)) / 1024).toFixed(1)} → ${(mean(a.last.map((s) => s.rss)) / 1024).toFixed(1)})`,
+      what: forceGc
+        ? "RSS growth after GC (mean first 10% → last 10%)"
+        : "RSS growth, no forced GC (mean first 10% → last 10%)",
+      value: `${(a.rssGrowth / 1024).toFixed(2)} MB (${(mean(a.first.map((s) => s.rss)) / 1024).toFixed(1)} → ${
+        (mean(a.last.map((s) => s.rss)) / 1024).toFixed(1)
+      })`,
       target: "< 5 MB",
       ok: a.rssGrowth < RSS_TARGET_KB
     },
@@ -358,10 +394,14 @@ for (const r of results) {
   if (r.failures.length > 0) console.log(`\nfailed upgrades:\n${r.failures.slice(0, 10).join("\n")}`)
   if (r.stoppedEarly) console.log(`\nstopped early: ${r.stoppedEarly}`)
   console.log(
-    `\nplan growth: ${a.planFirst.toFixed(0)} KiB → ${a.planLast.toFixed(0)} KiB; median cycle ${a.cycleFirst.toFixed(0)} → ${a.cycleLast.toFixed(0)} ms, ` +
+    `\nplan growth: ${a.planFirst.toFixed(0)} KiB → ${a.planLast.toFixed(0)} KiB; median cycle ${
+      a.cycleFirst.toFixed(0)
+    } → ${a.cycleLast.toFixed(0)} ms, ` +
       `median upgrade (started → completed) ${a.upgradeFirst.toFixed(0)} → ${a.upgradeLast.toFixed(0)} ms, ` +
       `p95 cycle ${percentile(r.cycleMs.slice(warmup), 95).toFixed(0)} ms; history ${r.historyLines} lines;\n` +
-      `idle CPU (poll 20ms, ${IDLE_WINDOW_MS / 1000} s window): ${r.idleBefore.toFixed(1)} % of a core with an empty plan → ` +
+      `idle CPU (poll 20ms, ${IDLE_WINDOW_MS / 1000} s window): ${
+        r.idleBefore.toFixed(1)
+      } % of a core with an empty plan → ` +
       `${r.idleAfter.toFixed(1)} % with ${r.planEntries} upgrades in the plan`
   )
   r.analysis = a
@@ -377,9 +417,21 @@ if (results.length === 2) {
         [
           { k: "plan size, last 10%", g: `${g.planLast.toFixed(0)} KiB`, s: `${s.planLast.toFixed(0)} KiB` },
           { k: "RSS growth", g: `${(g.rssGrowth / 1024).toFixed(2)} MB`, s: `${(s.rssGrowth / 1024).toFixed(2)} MB` },
-          { k: "median cycle, first → last 10%", g: `${g.cycleFirst.toFixed(0)} → ${g.cycleLast.toFixed(0)} ms`, s: `${s.cycleFirst.toFixed(0)} → ${s.cycleLast.toFixed(0)} ms` },
-          { k: "idle CPU, empty plan → end", g: `${results[0].idleBefore.toFixed(1)} → ${results[0].idleAfter.toFixed(1)} %`, s: `${results[1].idleBefore.toFixed(1)} → ${results[1].idleAfter.toFixed(1)} %` },
-          { k: "median upgrade, first → last 10%", g: `${g.upgradeFirst.toFixed(0)} → ${g.upgradeLast.toFixed(0)} ms`, s: `${s.upgradeFirst.toFixed(0)} → ${s.upgradeLast.toFixed(0)} ms` }
+          {
+            k: "median cycle, first → last 10%",
+            g: `${g.cycleFirst.toFixed(0)} → ${g.cycleLast.toFixed(0)} ms`,
+            s: `${s.cycleFirst.toFixed(0)} → ${s.cycleLast.toFixed(0)} ms`
+          },
+          {
+            k: "idle CPU, empty plan → end",
+            g: `${results[0].idleBefore.toFixed(1)} → ${results[0].idleAfter.toFixed(1)} %`,
+            s: `${results[1].idleBefore.toFixed(1)} → ${results[1].idleAfter.toFixed(1)} %`
+          },
+          {
+            k: "median upgrade, first → last 10%",
+            g: `${g.upgradeFirst.toFixed(0)} → ${g.upgradeLast.toFixed(0)} ms`,
+            s: `${s.upgradeFirst.toFixed(0)} → ${s.upgradeLast.toFixed(0)} ms`
+          }
         ]
       )
   )

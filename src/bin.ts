@@ -1,17 +1,17 @@
+import * as Command from "@effect/cli/Command"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
+import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Command from "@effect/cli/Command"
-import * as Console from "effect/Console"
 import { cli, command, helpEntries } from "./cli/commands.js"
 import { fixBashCompletions, isBashCompletions } from "./cli/completions.js"
-import { helpRequest, renderHelp } from "./cli/help.js"
-import { VERSION } from "./version.js"
 import { teardown } from "./cli/exit.js"
+import { helpRequest, renderHelp } from "./cli/help.js"
 import * as Runner from "./Runner.js"
+import { VERSION } from "./version.js"
 
 // Deep imports of just what @effect/cli needs (file system, path, terminal):
 // the platform-node barrel, or NodeContext with its command executor and
@@ -28,7 +28,10 @@ const Environment = Layer.merge(CliEnvironment, Runner.layer)
 const args = process.argv.slice(2)
 const help = helpRequest(helpEntries, args)
 const program = isBashCompletions(args)
-  ? Effect.flatMap(Command.getBashCompletions(command, "wemixvisor"), (lines) => Console.log(fixBashCompletions(lines.join("\n"))))
+  ? Effect.flatMap(
+    Command.getBashCompletions(command, "wemixvisor"),
+    (lines) => Console.log(fixBashCompletions(lines.join("\n")))
+  )
   : help !== undefined
   ? Console.log(renderHelp(help, VERSION))
   : args.length === 1 && args[0] === "--version"

@@ -10,8 +10,8 @@ import * as BinaryStoreLive from "./binaries/BinaryStoreLive.js"
 import * as Preparer from "./binaries/PreparerLive.js"
 import { checkRunnable } from "./config/Checks.js"
 import { AppConfig, type WemixvisorConfig } from "./config/Config.js"
-import type { NodePidFile } from "./domain/Node.js"
 import { HomeLocked, InvalidInput, SpawnFailed } from "./domain/Errors.js"
+import type { NodePidFile } from "./domain/Node.js"
 import * as Events from "./events/Events.js"
 import * as ChainHead from "./height/ChainHeadLive.js"
 import * as HeightProvider from "./height/HeightProviderLive.js"
@@ -38,7 +38,10 @@ import * as UpgradeSource from "./upgrades/UpgradeSourceLive.js"
  * after replaying the journal of an upgrade a previous run left unfinished;
  * a node left running by a previous run (`adoptable`) is adopted by that start.
  */
-export const SupervisorLive = (nodeArgs: ReadonlyArray<string>, adoptable: Option.Option<NodePidFile> = Option.none()) => {
+export const SupervisorLive = (
+  nodeArgs: ReadonlyArray<string>,
+  adoptable: Option.Option<NodePidFile> = Option.none()
+) => {
   const plan = UpgradeSource.layer.pipe(Layer.provideMerge(PlanStore.layer))
   const services = Layer.mergeAll(NodeProcess.layerLive(nodeArgs, adoptable), HeightProvider.layer, History.layer)
   // The operator's operations (API): the chain head read through the HeightProvider's connections.
@@ -74,7 +77,7 @@ export const SupervisorLive = (nodeArgs: ReadonlyArray<string>, adoptable: Optio
  * (a failed restart is a crash; the restart policy decides).
  */
 export const runSupervisor = (config: WemixvisorConfig, nodeArgs: ReadonlyArray<string>) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const reload = yield* Layer.build(ReloadSignal.layer)
     const store = yield* BinaryStore
     yield* store.current.pipe(

@@ -7,7 +7,17 @@
 // after) and crash nothing (the same `run` and the same node pid at the end).
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { blockNumber, cli, diffSnapshots, request, rpc, sleep, snapshotFiles, waitFor, writeAtomic } from "./harness.mjs"
+import {
+  blockNumber,
+  cli,
+  diffSnapshots,
+  request,
+  rpc,
+  sleep,
+  snapshotFiles,
+  waitFor,
+  writeAtomic
+} from "./harness.mjs"
 
 const TOKEN = "fault-suite-token"
 const FAR = 10_000_000 // a height far above the fake chain's head
@@ -84,30 +94,43 @@ export const corpus = async ({ row, check, home, disposeHomes }) => {
     ["the same name twice", planOf(upg({}), upg({ height: FAR + 1 }))]
   ]
   for (const [i, [what, text]] of badPlans.entries()) {
-    await row(`e.plan-${String(i + 1).padStart(2, "0")}`, `upgrade-plan.json: ${what}`, "paused (/health 503), node runs, file kept, list exit 1; fixed → resumes", async () => {
-      const before = snap()
-      const events0 = run.events("plan-invalid").length
-      writeAtomic(h.planFile, text)
-      try {
-        const health = await waitFor("/health to say upgrades are paused", async () => {
-          const r = await h.health()
-          return r?.status === 503 && /paused/.test(r.json?.reason ?? "") ? r : undefined
-        }, 5000, 25)
-        const ev = await waitFor("a plan-invalid event", () => run.events("plan-invalid").slice(events0)[0], 3000, 25)
-        check(typeof ev.reason === "string" && ev.reason.length > 0, "plan-invalid without a reason")
-        const list = cli(["upgrade", "list"], h.env)
-        check(list.code === 1, `upgrade list exit ${list.code}`)
-        check(list.stderr.includes("upgrade-plan.json"), `upgrade list does not name the file: ${list.stderr.trim()}`)
-        await sleep(150) // a poll or two: the file must not be replaced or "repaired"
-        check(Buffer.compare(fs.readFileSync(h.planFile), Buffer.from(text)) === 0, "the corrupt plan file was rewritten")
-        check(h.nodePid()?.pid === nodePid && run.alive(), "node or supervisor lost")
-        return `503 "${health.json.reason}"; event: ${ev.reason.slice(0, 120)}`
-      } finally {
-        writeAtomic(h.planFile, goodPlan)
-        await waitFor("/health 200 again (resumed)", async () => (await h.health())?.status === 200, 5000, 25)
-        unchanged(before, "the plan input")
+    await row(
+      `e.plan-${String(i + 1).padStart(2, "0")}`,
+      `upgrade-plan.json: ${what}`,
+      "paused (/health 503), node runs, file kept, list exit 1; fixed → resumes",
+      async () => {
+        const before = snap()
+        const events0 = run.events("plan-invalid").length
+        writeAtomic(h.planFile, text)
+        try {
+          const health = await waitFor(
+            "/health to say upgrades are paused",
+            async () => {
+              const r = await h.health()
+              return r?.status === 503 && /paused/.test(r.json?.reason ?? "") ? r : undefined
+            },
+            5000,
+            25
+          )
+          const ev = await waitFor("a plan-invalid event", () => run.events("plan-invalid").slice(events0)[0], 3000, 25)
+          check(typeof ev.reason === "string" && ev.reason.length > 0, "plan-invalid without a reason")
+          const list = cli(["upgrade", "list"], h.env)
+          check(list.code === 1, `upgrade list exit ${list.code}`)
+          check(list.stderr.includes("upgrade-plan.json"), `upgrade list does not name the file: ${list.stderr.trim()}`)
+          await sleep(150) // a poll or two: the file must not be replaced or "repaired"
+          check(
+            Buffer.compare(fs.readFileSync(h.planFile), Buffer.from(text)) === 0,
+            "the corrupt plan file was rewritten"
+          )
+          check(h.nodePid()?.pid === nodePid && run.alive(), "node or supervisor lost")
+          return `503 "${health.json.reason}"; event: ${ev.reason.slice(0, 120)}`
+        } finally {
+          writeAtomic(h.planFile, goodPlan)
+          await waitFor("/health 200 again (resumed)", async () => (await h.health())?.status === 200, 5000, 25)
+          unchanged(before, "the plan input")
+        }
       }
-    })
+    )
   }
 
   // -------------------------------------------------------------------------
@@ -127,44 +150,75 @@ export const corpus = async ({ row, check, home, disposeHomes }) => {
     ["height 2^53 + 2", JSON.stringify({ name: "d1", height: 9007199254740994 })],
     ["height at or below the head (1)", JSON.stringify({ name: "d1", height: 1 })],
     ["duplicate of a pending upgrade", JSON.stringify({ name: "pending1", height: FAR + 5 })],
-    ["checksum md5:…", JSON.stringify({ name: "d1", height: FAR, checksums: { "linux/amd64": "md5:d41d8cd98f00b204e9800998ecf8427e" } })],
+    [
+      "checksum md5:…",
+      JSON.stringify({ name: "d1", height: FAR, checksums: { "linux/amd64": "md5:d41d8cd98f00b204e9800998ecf8427e" } })
+    ],
     ["info is a number", JSON.stringify({ name: "d1", height: FAR, info: 42 })],
     ["binaries is a string", JSON.stringify({ name: "d1", height: FAR, binaries: "https://example.com/x" })],
-    ["a URL binary while downloads are off", JSON.stringify({ name: "d1", height: FAR, binaries: { "linux/amd64": "https://example.com/gwemix" }, checksums: { "linux/amd64": `sha256:${"ab".repeat(32)}` } })]
+    [
+      "a URL binary while downloads are off",
+      JSON.stringify({
+        name: "d1",
+        height: FAR,
+        binaries: { "linux/amd64": "https://example.com/gwemix" },
+        checksums: { "linux/amd64": `sha256:${"ab".repeat(32)}` }
+      })
+    ]
   ]
   const dropIn = path.join(h.root, "upgrade-info.json")
   for (const [i, [what, text]] of dropIns.entries()) {
-    await row(`e.dropin-${String(i + 1).padStart(2, "0")}`, `upgrade-info.json: ${what}`, "renamed to .invalid, reason logged, plan untouched", async () => {
-      const before = snap()
-      const logs0 = run.logs().length
-      writeAtomic(dropIn, text)
-      try {
-        await waitFor("upgrade-info.json to be consumed", () => !fs.existsSync(dropIn), 5000, 25)
-        check(fs.existsSync(`${dropIn}.invalid`), fs.existsSync(`${dropIn}.merged`) ? "it was MERGED" : "no upgrade-info.json.invalid")
-        check(fs.readFileSync(`${dropIn}.invalid`, "utf8") === text, ".invalid does not hold the file as written")
-        const line = await waitFor("the refusal in the log", () => run.logs().slice(logs0).split("\n").find((l) => l.includes("refused")), 3000, 25)
-        const msg = JSON.parse(line).message
-        return String(Array.isArray(msg) ? msg.join(" ") : msg).replace(/^.*upgrade-info\.json refused: /, "").slice(0, 140)
-      } finally {
-        fs.rmSync(dropIn, { force: true })
-        fs.rmSync(`${dropIn}.invalid`, { force: true })
-        fs.rmSync(`${dropIn}.merged`, { force: true })
-        unchanged(before, "the drop-in")
+    await row(
+      `e.dropin-${String(i + 1).padStart(2, "0")}`,
+      `upgrade-info.json: ${what}`,
+      "renamed to .invalid, reason logged, plan untouched",
+      async () => {
+        const before = snap()
+        const logs0 = run.logs().length
+        writeAtomic(dropIn, text)
+        try {
+          await waitFor("upgrade-info.json to be consumed", () => !fs.existsSync(dropIn), 5000, 25)
+          check(
+            fs.existsSync(`${dropIn}.invalid`),
+            fs.existsSync(`${dropIn}.merged`) ? "it was MERGED" : "no upgrade-info.json.invalid"
+          )
+          check(fs.readFileSync(`${dropIn}.invalid`, "utf8") === text, ".invalid does not hold the file as written")
+          const line = await waitFor(
+            "the refusal in the log",
+            () => run.logs().slice(logs0).split("\n").find((l) => l.includes("refused")),
+            3000,
+            25
+          )
+          const msg = JSON.parse(line).message
+          return String(Array.isArray(msg) ? msg.join(" ") : msg).replace(/^.*upgrade-info\.json refused: /, "").slice(
+            0,
+            140
+          )
+        } finally {
+          fs.rmSync(dropIn, { force: true })
+          fs.rmSync(`${dropIn}.invalid`, { force: true })
+          fs.rmSync(`${dropIn}.merged`, { force: true })
+          unchanged(before, "the drop-in")
+        }
       }
-    })
+    )
   }
 
   // -------------------------------------------------------------------------
   // REST: 4xx with {"error","details"}, nothing written.
 
   const post = (body, headers = auth) =>
-    request(`${h.api}/api/v1/upgrades`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body })
+    request(`${h.api}/api/v1/upgrades`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...headers },
+      body
+    })
   const big = JSON.stringify({ name: "big", height: FAR, info: "x".repeat(70 * 1024) })
   const rest = [
     ["POST invalid JSON", () => post("{name:"), 400],
     ["POST empty body", () => post(""), 400],
     ["POST a JSON array", () => post("[]"), 400],
-    ["POST a JSON string", () => post('"v2"'), 400],
+    ["POST a JSON string", () => post("\"v2\""), 400],
     ["POST {} (no name)", () => post("{}"), 400],
     ["POST name '../evil'", () => post(JSON.stringify({ name: "../evil", height: FAR })), 400],
     ["POST name of 65 characters", () => post(JSON.stringify({ name: LONG_NAME, height: FAR })), 400],
@@ -172,15 +226,35 @@ export const corpus = async ({ row, check, home, disposeHomes }) => {
     ["POST height -1", () => post(JSON.stringify({ name: "r1", height: -1 })), 400],
     ["POST height 1.5", () => post(JSON.stringify({ name: "r1", height: 1.5 })), 400],
     ["POST height 'abc'", () => post(JSON.stringify({ name: "r1", height: "abc" })), 400],
-    ["POST height 2^53 + 2", () => post('{"name":"r1","height":9007199254740994}'), 400],
-    ["POST height 1e21", () => post('{"name":"r1","height":1e21}'), 400],
+    ["POST height 2^53 + 2", () => post("{\"name\":\"r1\",\"height\":9007199254740994}"), 400],
+    ["POST height 1e21", () => post("{\"name\":\"r1\",\"height\":1e21}"), 400],
     ["POST height at or below the head", () => post(JSON.stringify({ name: "r1", height: 1 })), 409],
     ["POST duplicate of a pending upgrade", () => post(JSON.stringify({ name: "pending1", height: FAR + 7 })), 409],
-    ["POST checksum md5:…", () => post(JSON.stringify({ name: "r1", height: FAR, checksums: { "linux/amd64": "md5:00" } })), 400],
-    ["POST binaries is a string", () => post(JSON.stringify({ name: "r1", height: FAR, binaries: "https://example.com/x" })), 400],
+    [
+      "POST checksum md5:…",
+      () => post(JSON.stringify({ name: "r1", height: FAR, checksums: { "linux/amd64": "md5:00" } })),
+      400
+    ],
+    [
+      "POST binaries is a string",
+      () => post(JSON.stringify({ name: "r1", height: FAR, binaries: "https://example.com/x" })),
+      400
+    ],
     ["POST info is a number", () => post(JSON.stringify({ name: "r1", height: FAR, info: 42 })), 400],
     ["POST force 'yes'", () => post(JSON.stringify({ name: "r1", height: 1, force: "yes" })), 400],
-    ["POST a URL binary while downloads are off", () => post(JSON.stringify({ name: "r1", height: FAR, binaries: { "linux/amd64": "https://example.com/g" }, checksums: { "linux/amd64": `sha256:${"ab".repeat(32)}` } })), 400],
+    [
+      "POST a URL binary while downloads are off",
+      () =>
+        post(
+          JSON.stringify({
+            name: "r1",
+            height: FAR,
+            binaries: { "linux/amd64": "https://example.com/g" },
+            checksums: { "linux/amd64": `sha256:${"ab".repeat(32)}` }
+          })
+        ),
+      400
+    ],
     ["POST body over 64 KiB (content-length)", () => post(big), 413],
     [
       "POST body over 64 KiB (chunked, no length)",
@@ -193,30 +267,56 @@ export const corpus = async ({ row, check, home, disposeHomes }) => {
       413
     ],
     ["POST without the token", () => post(JSON.stringify({ name: "r1", height: FAR }), {}), 401],
-    ["POST with a wrong token", () => post(JSON.stringify({ name: "r1", height: FAR }), { authorization: "Bearer nope" }), 401],
-    ["DELETE an unknown upgrade", () => request(`${h.api}/api/v1/upgrades/nope`, { method: "DELETE", headers: auth }), 404],
-    ["DELETE a bad name", () => request(`${h.api}/api/v1/upgrades/..%2Fevil`, { method: "DELETE", headers: auth }), 400],
+    [
+      "POST with a wrong token",
+      () => post(JSON.stringify({ name: "r1", height: FAR }), { authorization: "Bearer nope" }),
+      401
+    ],
+    [
+      "DELETE an unknown upgrade",
+      () => request(`${h.api}/api/v1/upgrades/nope`, { method: "DELETE", headers: auth }),
+      404
+    ],
+    [
+      "DELETE a bad name",
+      () => request(`${h.api}/api/v1/upgrades/..%2Fevil`, { method: "DELETE", headers: auth }),
+      400
+    ],
     ["GET an unknown route", () => request(`${h.api}/api/v1/nothing`, { headers: auth }), 404],
-    ["PUT /api/v1/upgrades", () => request(`${h.api}/api/v1/upgrades`, { method: "PUT", headers: auth, body: "{}" }), 404]
+    [
+      "PUT /api/v1/upgrades",
+      () => request(`${h.api}/api/v1/upgrades`, { method: "PUT", headers: auth, body: "{}" }),
+      404
+    ]
   ]
   for (const [i, [what, send, status]] of rest.entries()) {
-    await row(`e.rest-${String(i + 1).padStart(2, "0")}`, `REST ${what}`, `${status} {"error","details"}, nothing written`, async () => {
-      const before = snap()
-      const r = await send()
-      check(r !== undefined, "no answer")
-      check(r.status === status, `HTTP ${r.status}, expected ${status}: ${r.body.slice(0, 200)}`)
-      check(typeof r.json?.error === "string" && typeof r.json?.details === "string", `body is not {"error","details"}: ${r.body.slice(0, 200)}`)
-      unchanged(before, "the request")
-      return `${r.status} ${r.json.error}: ${r.json.details}`
-    })
+    await row(
+      `e.rest-${String(i + 1).padStart(2, "0")}`,
+      `REST ${what}`,
+      `${status} {"error","details"}, nothing written`,
+      async () => {
+        const before = snap()
+        const r = await send()
+        check(r !== undefined, "no answer")
+        check(r.status === status, `HTTP ${r.status}, expected ${status}: ${r.body.slice(0, 200)}`)
+        check(
+          typeof r.json?.error === "string" && typeof r.json?.details === "string",
+          `body is not {"error","details"}: ${r.body.slice(0, 200)}`
+        )
+        unchanged(before, "the request")
+        return `${r.status} ${r.json.error}: ${r.json.details}`
+      }
+    )
   }
 
   // -------------------------------------------------------------------------
   // RPC (POST /rpc, NDJSON as @effect/rpc puts it on the wire): typed errors.
 
   let rid = 0
-  const rpcLine = (tag, payload) => JSON.stringify({ _tag: "Request", id: String(++rid), tag, payload, headers: [] }) + "\n"
-  const rpcPost = (body, headers = auth) => request(`${h.api}/rpc`, { method: "POST", headers: { "content-type": "application/ndjson", ...headers }, body })
+  const rpcLine = (tag, payload) =>
+    JSON.stringify({ _tag: "Request", id: String(++rid), tag, payload, headers: [] }) + "\n"
+  const rpcPost = (body, headers = auth) =>
+    request(`${h.api}/rpc`, { method: "POST", headers: { "content-type": "application/ndjson", ...headers }, body })
   /** The Exit of the first response line: {_tag:"Fail", error:{_tag,…}} for a typed error. */
   const exitOf = (r) => {
     const first = (r?.body ?? "").split("\n").find((l) => l.trim() !== "")
@@ -229,10 +329,15 @@ export const corpus = async ({ row, check, home, disposeHomes }) => {
   const typed = (tag, field) => (r) => {
     const m = exitOf(r)
     const cause = m?.exit?.cause
-    check(m?._tag === "Exit" && m.exit._tag === "Failure" && cause?._tag === "Fail", `not a typed failure: HTTP ${r?.status} ${String(r?.body).slice(0, 300)}`)
+    check(
+      m?._tag === "Exit" && m.exit._tag === "Failure" && cause?._tag === "Fail",
+      `not a typed failure: HTTP ${r?.status} ${String(r?.body).slice(0, 300)}`
+    )
     check(cause.error._tag === tag, `error ${cause.error._tag}, expected ${tag}`)
     if (field) check(cause.error.field === field, `field ${cause.error.field}, expected ${field}`)
-    return `${tag}${cause.error.field ? `(${cause.error.field})` : ""}: ${cause.error.problem ?? cause.error.reason ?? cause.error.name ?? ""}`
+    return `${tag}${cause.error.field ? `(${cause.error.field})` : ""}: ${
+      cause.error.problem ?? cause.error.reason ?? cause.error.name ?? ""
+    }`
   }
   /** Protocol-level garbage has no typed error in @effect/rpc: a Defect message that says what is wrong, and nothing else. */
   const defect = (pattern) => (r) => {
@@ -248,28 +353,56 @@ export const corpus = async ({ row, check, home, disposeHomes }) => {
     ["ScheduleUpgrade name of 65 characters", sched({ name: LONG_NAME, height: FAR }), typed("InvalidInput", "name")],
     ["ScheduleUpgrade height -1", sched({ name: "p1", height: -1 }), typed("InvalidInput", "height")],
     ["ScheduleUpgrade height 1.5", sched({ name: "p1", height: 1.5 }), typed("InvalidInput", "height")],
-    ["ScheduleUpgrade height 2^53 + 2", () => rpcPost(`{"_tag":"Request","id":"900","tag":"ScheduleUpgrade","payload":{"name":"p1","height":9007199254740994},"headers":[]}\n`), typed("InvalidInput", "height")],
+    [
+      "ScheduleUpgrade height 2^53 + 2",
+      () =>
+        rpcPost(
+          `{"_tag":"Request","id":"900","tag":"ScheduleUpgrade","payload":{"name":"p1","height":9007199254740994},"headers":[]}\n`
+        ),
+      typed("InvalidInput", "height")
+    ],
     ["ScheduleUpgrade height at or below the head", sched({ name: "p1", height: 1 }), typed("UpgradeConflict")],
-    ["ScheduleUpgrade duplicate of a pending upgrade", sched({ name: "pending1", height: FAR + 9 }), typed("UpgradeConflict")],
-    ["ScheduleUpgrade checksum md5:…", sched({ name: "p1", height: FAR, checksums: { "linux/amd64": "md5:00" } }), typed("InvalidInput")],
+    [
+      "ScheduleUpgrade duplicate of a pending upgrade",
+      sched({ name: "pending1", height: FAR + 9 }),
+      typed("UpgradeConflict")
+    ],
+    [
+      "ScheduleUpgrade checksum md5:…",
+      sched({ name: "p1", height: FAR, checksums: { "linux/amd64": "md5:00" } }),
+      typed("InvalidInput")
+    ],
     ["ScheduleUpgrade height as a string", sched({ name: "p1", height: "100" }), typed("InvalidInput", "height")],
     ["ScheduleUpgrade without a name", sched({ height: FAR }), typed("InvalidInput", "name")],
     ["CancelUpgrade unknown name", () => rpcPost(rpcLine("CancelUpgrade", { name: "nope" })), typed("UpgradeNotFound")],
-    ["CancelUpgrade name '../evil'", () => rpcPost(rpcLine("CancelUpgrade", { name: "../evil" })), typed("InvalidInput", "name")],
+    [
+      "CancelUpgrade name '../evil'",
+      () => rpcPost(rpcLine("CancelUpgrade", { name: "../evil" })),
+      typed("InvalidInput", "name")
+    ],
     ["GetStatus without the token", () => rpcPost(rpcLine("GetStatus", {}), {}), typed("Unauthorized")],
     ["an unknown procedure", () => rpcPost(rpcLine("DropAllTables", {})), defect(/Unknown request tag/)],
     ["a line that is not JSON", () => rpcPost("{not json\n"), defect(/JSON/)],
-    ["a request without headers", () => rpcPost(JSON.stringify({ _tag: "Request", id: "77", tag: "GetStatus", payload: {} }) + "\n"), defect(/headers|Request/i)]
+    [
+      "a request without headers",
+      () => rpcPost(JSON.stringify({ _tag: "Request", id: "77", tag: "GetStatus", payload: {} }) + "\n"),
+      defect(/headers|Request/i)
+    ]
   ]
   for (const [i, [what, send, expect]] of rpcs.entries()) {
-    await row(`e.rpc-${String(i + 1).padStart(2, "0")}`, `RPC ${what}`, "a typed error (or a clear protocol error), nothing written", async () => {
-      const before = snap()
-      const r = await send()
-      check(r !== undefined, "no answer")
-      const seen = expect(r)
-      unchanged(before, "the call")
-      return seen
-    })
+    await row(
+      `e.rpc-${String(i + 1).padStart(2, "0")}`,
+      `RPC ${what}`,
+      "a typed error (or a clear protocol error), nothing written",
+      async () => {
+        const before = snap()
+        const r = await send()
+        check(r !== undefined, "no answer")
+        const seen = expect(r)
+        unchanged(before, "the call")
+        return seen
+      }
+    )
   }
   await row("e.rpc-17", "RPC body over 64 KiB", "413, nothing written", async () => {
     const before = snap()
@@ -306,15 +439,22 @@ export const corpus = async ({ row, check, home, disposeHomes }) => {
     ["a second run on the same home", ["run"]]
   ]
   for (const [i, [what, argv]] of cliCases.entries()) {
-    await row(`e.cli-${String(i + 1).padStart(2, "0")}`, `CLI ${what}`, "exit 2, message on stderr, nothing written", async () => {
-      const before = snap()
-      const r = cli(argv, h.env, { timeoutMs: 20_000 })
-      check(r.code === 2, `exit ${r.code ?? r.signal}, expected 2: ${(r.stderr || r.stdout).trim().slice(0, 300)}`)
-      const message = r.stderr.split("\n").map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("{")).join(" ")
-      check(message.length > 0, "nothing on stderr")
-      unchanged(before, "the command")
-      return message.replace(/^error: /, "").slice(0, 140)
-    })
+    await row(
+      `e.cli-${String(i + 1).padStart(2, "0")}`,
+      `CLI ${what}`,
+      "exit 2, message on stderr, nothing written",
+      async () => {
+        const before = snap()
+        const r = cli(argv, h.env, { timeoutMs: 20_000 })
+        check(r.code === 2, `exit ${r.code ?? r.signal}, expected 2: ${(r.stderr || r.stdout).trim().slice(0, 300)}`)
+        const message = r.stderr.split("\n").map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("{")).join(
+          " "
+        )
+        check(message.length > 0, "nothing on stderr")
+        unchanged(before, "the command")
+        return message.replace(/^error: /, "").slice(0, 140)
+      }
+    )
   }
 
   // -------------------------------------------------------------------------
@@ -343,22 +483,35 @@ export const corpus = async ({ row, check, home, disposeHomes }) => {
     ["DAEMON_RESTART_MAX_DELAY", "100ms"] // shorter than DAEMON_RESTART_DELAY
   ]
   for (const [i, [variable, value]] of envCases.entries()) {
-    await row(`e.env-${String(i + 1).padStart(2, "0")}`, `env ${variable}=${JSON.stringify(value)} (upgrade list)`, "exit 2 naming the variable, nothing written", async () => {
+    await row(
+      `e.env-${String(i + 1).padStart(2, "0")}`,
+      `env ${variable}=${JSON.stringify(value)} (upgrade list)`,
+      "exit 2 naming the variable, nothing written",
+      async () => {
+        const before = snap()
+        const r = cli(["upgrade", "list"], { ...h.env, [variable]: value })
+        check(r.code === 2, `exit ${r.code ?? r.signal}, expected 2: ${(r.stderr || r.stdout).trim().slice(0, 300)}`)
+        check(r.stderr.includes(variable), `stderr does not name ${variable}: ${r.stderr.trim().slice(0, 300)}`)
+        unchanged(before, "the command")
+        return r.stderr.trim().replace(/^error: /, "").slice(0, 140)
+      }
+    )
+  }
+  await row(
+    "e.env-21",
+    "env DAEMON_SHUTDOWN_GRACE=\"forever\" (run)",
+    "exit 2 naming the variable; the running supervisor untouched",
+    async () => {
       const before = snap()
-      const r = cli(["upgrade", "list"], { ...h.env, [variable]: value })
-      check(r.code === 2, `exit ${r.code ?? r.signal}, expected 2: ${(r.stderr || r.stdout).trim().slice(0, 300)}`)
-      check(r.stderr.includes(variable), `stderr does not name ${variable}: ${r.stderr.trim().slice(0, 300)}`)
+      const r = cli(["run"], { ...h.env, DAEMON_SHUTDOWN_GRACE: "forever" })
+      check(
+        r.code === 2 && r.stderr.includes("DAEMON_SHUTDOWN_GRACE"),
+        `exit ${r.code}: ${r.stderr.trim().slice(0, 300)}`
+      )
       unchanged(before, "the command")
       return r.stderr.trim().replace(/^error: /, "").slice(0, 140)
-    })
-  }
-  await row("e.env-21", 'env DAEMON_SHUTDOWN_GRACE="forever" (run)', "exit 2 naming the variable; the running supervisor untouched", async () => {
-    const before = snap()
-    const r = cli(["run"], { ...h.env, DAEMON_SHUTDOWN_GRACE: "forever" })
-    check(r.code === 2 && r.stderr.includes("DAEMON_SHUTDOWN_GRACE"), `exit ${r.code}: ${r.stderr.trim().slice(0, 300)}`)
-    unchanged(before, "the command")
-    return r.stderr.trim().replace(/^error: /, "").slice(0, 140)
-  })
+    }
+  )
   const toml = path.join(h.root, "config.toml")
   const tomlCases = [
     ["daemon_upgrade_delay = \"abc\"", /daemon_upgrade_delay|DAEMON_UPGRADE_DELAY/i],
@@ -367,44 +520,59 @@ export const corpus = async ({ row, check, home, disposeHomes }) => {
     ["[daemon]\npoll = \"1s\"", /config\.toml/]
   ]
   for (const [i, [text, names]] of tomlCases.entries()) {
-    await row(`e.toml-${String(i + 1).padStart(2, "0")}`, `config.toml: ${text.replace(/\n/g, " ")}`, "exit 2 naming the key, nothing written", async () => {
-      const before = snap()
-      fs.writeFileSync(toml, text + "\n")
-      try {
-        const r = cli(["upgrade", "list"], h.env)
-        check(r.code === 2, `exit ${r.code}: ${r.stderr.trim().slice(0, 300)}`)
-        check(names.test(r.stderr), `stderr does not name the key: ${r.stderr.trim().slice(0, 300)}`)
-        return r.stderr.trim().replace(/^error: /, "").slice(0, 140)
-      } finally {
-        fs.rmSync(toml, { force: true })
-        unchanged(before, "the command")
+    await row(
+      `e.toml-${String(i + 1).padStart(2, "0")}`,
+      `config.toml: ${text.replace(/\n/g, " ")}`,
+      "exit 2 naming the key, nothing written",
+      async () => {
+        const before = snap()
+        fs.writeFileSync(toml, text + "\n")
+        try {
+          const r = cli(["upgrade", "list"], h.env)
+          check(r.code === 2, `exit ${r.code}: ${r.stderr.trim().slice(0, 300)}`)
+          check(names.test(r.stderr), `stderr does not name the key: ${r.stderr.trim().slice(0, 300)}`)
+          return r.stderr.trim().replace(/^error: /, "").slice(0, 140)
+        } finally {
+          fs.rmSync(toml, { force: true })
+          unchanged(before, "the command")
+        }
       }
-    })
+    )
   }
 
   // -------------------------------------------------------------------------
   // After all of it: the same supervisor, the same node; upgrades still work.
 
-  await row("e.survived", "after every bad input", "same run pid, same node pid, node running, 0 restarts, /health 200", async () => {
-    check(run.alive() && run.pid === runPid, "wemixvisor is not the same process")
-    const st = JSON.parse(cli(["upgrade", "status", "--json"], h.env).stdout || "{}")
-    check(st.node_pid === nodePid && h.nodePid()?.pid === nodePid, `node pid ${nodePid} → ${st.node_pid}`)
-    check(st.node_state === "running" && st.restarts === 0, `status: ${JSON.stringify(st)}`)
-    check((await h.health())?.status === 200, "/health is not 200")
-    check(Buffer.compare(fs.readFileSync(h.planFile), goodPlan) === 0, "the plan differs from the last good one")
-    return `run pid ${runPid}, node pid ${nodePid}, running, restarts ${st.restarts}`
-  })
-  await row("e.resumes", "an upgrade after the corrupt-plan spells", "scheduled over REST, fires, done; the new node answers", async () => {
-    h.place("after", h.version("after"))
-    const target = (await blockNumber(h.port)) + 40
-    const r = await post(JSON.stringify({ name: "after", height: target }))
-    check(r?.status === 201, `schedule: HTTP ${r?.status} ${r?.body}`)
-    await waitFor("the upgrade to be done", () => h.upgrade("after")?.status === "done", 15_000)
-    check((await rpc(h.port, "web3_clientVersion")) === "fake/after", "the node does not answer as 'after'")
-    const end = await run.stop()
-    check(end.code === 0, `SIGTERM: exit ${end.code ?? end.signal}`)
-    check(h.nodeProcesses().length === 0, "node processes left")
-    return `done at ${target}; SIGTERM exit 0, nothing left`
-  })
+  await row(
+    "e.survived",
+    "after every bad input",
+    "same run pid, same node pid, node running, 0 restarts, /health 200",
+    async () => {
+      check(run.alive() && run.pid === runPid, "wemixvisor is not the same process")
+      const st = JSON.parse(cli(["upgrade", "status", "--json"], h.env).stdout || "{}")
+      check(st.node_pid === nodePid && h.nodePid()?.pid === nodePid, `node pid ${nodePid} → ${st.node_pid}`)
+      check(st.node_state === "running" && st.restarts === 0, `status: ${JSON.stringify(st)}`)
+      check((await h.health())?.status === 200, "/health is not 200")
+      check(Buffer.compare(fs.readFileSync(h.planFile), goodPlan) === 0, "the plan differs from the last good one")
+      return `run pid ${runPid}, node pid ${nodePid}, running, restarts ${st.restarts}`
+    }
+  )
+  await row(
+    "e.resumes",
+    "an upgrade after the corrupt-plan spells",
+    "scheduled over REST, fires, done; the new node answers",
+    async () => {
+      h.place("after", h.version("after"))
+      const target = (await blockNumber(h.port)) + 40
+      const r = await post(JSON.stringify({ name: "after", height: target }))
+      check(r?.status === 201, `schedule: HTTP ${r?.status} ${r?.body}`)
+      await waitFor("the upgrade to be done", () => h.upgrade("after")?.status === "done", 15_000)
+      check((await rpc(h.port, "web3_clientVersion")) === "fake/after", "the node does not answer as 'after'")
+      const end = await run.stop()
+      check(end.code === 0, `SIGTERM: exit ${end.code ?? end.signal}`)
+      check(h.nodeProcesses().length === 0, "node processes left")
+      return `done at ${target}; SIGTERM exit 0, nothing left`
+    }
+  )
   disposeHomes()
 }

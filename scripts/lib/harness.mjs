@@ -21,7 +21,8 @@ export const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
 const t0 = Date.now()
 /** Progress on stderr; the table and the verdict go to stdout. */
-export const say = (tag, s) => process.stderr.write(`[${tag} ${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s] ${s}\n`)
+export const say = (tag, s) =>
+  process.stderr.write(`[${tag} ${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s] ${s}\n`)
 
 /** Polls `check` until it returns something other than undefined/false/null; throws after `timeoutMs`. */
 export const waitFor = async (what, check, timeoutMs = 20_000, everyMs = 50) => {
@@ -369,7 +370,9 @@ let cliBin
 export const cliCopy = () => {
   if (cliBin !== undefined) return cliBin
   const source = process.env.WEMIXVISOR_DIST ?? path.join(repoRoot, "dist")
-  if (!fs.existsSync(path.join(source, "bin.js"))) throw new Error(`${source}/bin.js is missing: run 'npm run build' first`)
+  if (!fs.existsSync(path.join(source, "bin.js"))) {
+    throw new Error(`${source}/bin.js is missing: run 'npm run build' first`)
+  }
   const dir = tempDir("wemixvisor-dist-")
   fs.cpSync(source, dir, { recursive: true })
   cliBin = path.join(dir, "bin.js")
@@ -491,7 +494,11 @@ export const endedWithin = async (run, ms, what) => {
  * without instrumenting the program.
  */
 export const inspectorSession = async (port) => {
-  const list = await waitFor("the inspector", async () => (await request(`http://127.0.0.1:${port}/json/list`))?.json?.[0], 10_000)
+  const list = await waitFor(
+    "the inspector",
+    async () => (await request(`http://127.0.0.1:${port}/json/list`))?.json?.[0],
+    10_000
+  )
   const ws = new WebSocket(list.webSocketDebuggerUrl)
   await new Promise((resolve, reject) => {
     ws.once("open", resolve)
@@ -592,7 +599,9 @@ const readJson = (file) => {
 /** Takes upgrade-plan.lock as PlanStore does (O_EXCL, pid + start time), runs `f`, releases it. */
 export const withPlanLock = async (root, f) => {
   const lock = path.join(root, "upgrade-plan.lock")
-  const me = JSON.stringify({ pid: process.pid, start_time: procStat(process.pid)?.startTime, time: new Date().toISOString() }) + "\n"
+  const me =
+    JSON.stringify({ pid: process.pid, start_time: procStat(process.pid)?.startTime, time: new Date().toISOString() }) +
+    "\n"
   const deadline = Date.now() + 10_000
   for (;;) {
     try {
@@ -633,7 +642,9 @@ const answersVersion = (version) => `if [ "$1" = "version" ]; then echo "gwemix 
  * or "anvil" (wrappers that record their version in data/versions.log and exec
  * anvil on the shared chain, REAL-NODE.md).
  */
-export const makeHome = async ({ node = "fake", rate = 50, blockTime = 0.2, env = {}, home: givenHome, dataDir, rpcPort } = {}) => {
+export const makeHome = async (
+  { node = "fake", rate = 50, blockTime = 0.2, env = {}, home: givenHome, dataDir, rpcPort } = {}
+) => {
   const home = givenHome ?? tempDir("wemixvisor-fault-")
   homes.add(home)
   const root = path.join(home, "wemixvisor")
@@ -667,7 +678,9 @@ export const makeHome = async ({ node = "fake", rate = 50, blockTime = 0.2, env 
     /** The text of a healthy binary of `version`. */
     versionText: (version) =>
       node === "fake"
-        ? `#!/bin/sh\n${answersVersion(version)}exec "${process.execPath}" "${fakeJs}" ${port} ${epoch} ${rate} ${version} "${data}"\n`
+        ? `#!/bin/sh\n${
+          answersVersion(version)
+        }exec "${process.execPath}" "${fakeJs}" ${port} ${epoch} ${rate} ${version} "${data}"\n`
         : `#!/bin/sh
 ${answersVersion(version)}echo "${version} $$" >> "${data}/versions.log"
 exec "${anvilBin}" --host 127.0.0.1 --port ${port} --chain-id 31337 --block-time ${blockTime} \\
@@ -677,7 +690,10 @@ exec "${anvilBin}" --host 127.0.0.1 --port ${port} --chain-id 31337 --block-time
     version: (version) => writeScript(path.join(bins, `gwemix-${version}`), h.versionText(version)),
     /** Any binary (a broken one) that still records its start in versions.log. */
     script: (version, body) =>
-      writeScript(path.join(bins, `gwemix-${version}`), `#!/bin/sh\n${answersVersion(version)}echo "${version} $$ ${home}" >> "${data}/versions.log"\n${body}\n`),
+      writeScript(
+        path.join(bins, `gwemix-${version}`),
+        `#!/bin/sh\n${answersVersion(version)}echo "${version} $$ ${home}" >> "${data}/versions.log"\n${body}\n`
+      ),
     init: (genesisBinary) => {
       const r = cli(["init", genesisBinary], h.env)
       if (r.code !== 0) throw new Error(`init exited ${r.code}: ${r.stderr}`)

@@ -72,7 +72,11 @@ const pathOf = (url: string) => url.split("?")[0] ?? url
 /** Why a request is refused, or none. Pure: the headers and the policy decide. */
 export const refusalOf = (
   policy: AccessPolicy,
-  request: { readonly method: string; readonly url: string; readonly headers: Readonly<Record<string, string | undefined>> }
+  request: {
+    readonly method: string
+    readonly url: string
+    readonly headers: Readonly<Record<string, string | undefined>>
+  }
 ): Option.Option<Refusal> => {
   const host = request.headers["host"]
   if (isLoopback(policy.bindHost) && host !== undefined) {
@@ -134,7 +138,8 @@ export const refusalOf = (
 const originAllowed = (policy: AccessPolicy, origin: string, host: string | undefined) => {
   const o = origin.trim().toLowerCase()
   if (policy.corsOrigins.includes(o)) return true
-  return host !== undefined && (o === `http://${host.trim().toLowerCase()}` || o === `https://${host.trim().toLowerCase()}`)
+  return host !== undefined &&
+    (o === `http://${host.trim().toLowerCase()}` || o === `https://${host.trim().toLowerCase()}`)
 }
 
 /** CORS response headers: only for a listed origin. */
@@ -156,18 +161,23 @@ export const REFUSAL_LOG_WINDOW = Duration.minutes(1)
 const MAX_REMEMBERED = 1024
 
 /** Logs a refusal unless the same peer was logged for the same reason within REFUSAL_LOG_WINDOW. */
-export const makeRefusalLog = Effect.map(Ref.make(new Map<string, number>()), (seen) => (peer: string, refusal: Refusal, request: string) =>
-  Effect.gen(function* () {
-    const now = yield* Clock.currentTimeMillis
-    const key = `${peer} ${refusal.status} ${refusal.error}`
-    const last = (yield* Ref.get(seen)).get(key)
-    if (last !== undefined && now - last < Duration.toMillis(REFUSAL_LOG_WINDOW)) return
-    yield* Ref.update(seen, (m) => {
-      const next = m.size >= MAX_REMEMBERED ? new Map<string, number>() : new Map(m)
-      return next.set(key, now)
+export const makeRefusalLog = Effect.map(
+  Ref.make(new Map<string, number>()),
+  (seen) => (peer: string, refusal: Refusal, request: string) =>
+    Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const key = `${peer} ${refusal.status} ${refusal.error}`
+      const last = (yield* Ref.get(seen)).get(key)
+      if (last !== undefined && now - last < Duration.toMillis(REFUSAL_LOG_WINDOW)) return
+      yield* Ref.update(seen, (m) => {
+        const next = m.size >= MAX_REMEMBERED ? new Map<string, number>() : new Map(m)
+        return next.set(key, now)
+      })
+      yield* Effect.logWarning(
+        `API refused ${request} from ${peer}: ${refusal.status} ${refusal.details} (same refusals from this peer are not logged again for a minute)`
+      )
     })
-    yield* Effect.logWarning(`API refused ${request} from ${peer}: ${refusal.status} ${refusal.details} (same refusals from this peer are not logged again for a minute)`)
-  }))
+)
 
 /**
  * The access checks around the whole app: a refusal is answered here, before
@@ -176,16 +186,20 @@ export const makeRefusalLog = Effect.map(Ref.make(new Map<string, number>()), (s
  */
 export const guard = <E, R>(policy: AccessPolicy, app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
   Effect.map(makeRefusalLog, (logRefusal) =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
       const origin = request.headers["origin"]
       const refusal = refusalOf(policy, request)
       if (Option.isSome(refusal)) {
         const r = refusal.value
-        yield* logRefusal(Option.getOrElse(request.remoteAddress, () => "unknown peer"), r, `${request.method} ${pathOf(request.url)}`)
+        yield* logRefusal(
+          Option.getOrElse(request.remoteAddress, () => "unknown peer"),
+          r,
+          `${request.method} ${pathOf(request.url)}`
+        )
         return errorResponse(r.status, r.error, r.details, {
           ...corsHeaders(policy, origin),
-          ...(r.status === httpStatus.unauthorized ? { "www-authenticate": 'Bearer realm="wemixvisor"' } : {})
+          ...(r.status === httpStatus.unauthorized ? { "www-authenticate": "Bearer realm=\"wemixvisor\"" } : {})
         })
       }
       const cors = corsHeaders(policy, origin)
@@ -194,5 +208,4 @@ export const guard = <E, R>(policy: AccessPolicy, app: Effect.Effect<HttpServerR
       }
       const response = yield* app
       return Object.keys(cors).length === 0 ? response : HttpServerResponse.setHeaders(response, cors)
-    })
-  )
+    }))

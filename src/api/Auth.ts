@@ -35,12 +35,12 @@ export const checkExposure = (config: WemixvisorConfig): Effect.Effect<void, Con
   isLoopback(listenAddress(config.apiAddr).host) || Option.isSome(config.apiToken)
     ? Effect.void
     : Effect.fail(
-        new ConfigInvalid({
-          variable: "WEMIXVISOR_API_ADDR",
-          value: config.apiAddr,
-          problem: "is not a loopback address, so WEMIXVISOR_API_TOKEN must be set (every API call then needs it)"
-        })
-      )
+      new ConfigInvalid({
+        variable: "WEMIXVISOR_API_ADDR",
+        value: config.apiAddr,
+        problem: "is not a loopback address, so WEMIXVISOR_API_TOKEN must be set (every API call then needs it)"
+      })
+    )
 
 const digest = (s: string) => crypto.createHash("sha256").update(s, "utf8").digest()
 
@@ -61,5 +61,5 @@ export const authProblem = (token: string, header: string | undefined): Option.O
   header === undefined
     ? Option.some("missing Authorization: Bearer <token> (WEMIXVISOR_API_TOKEN, or $DAEMON_HOME/wemixvisor/api.token)")
     : bearerMatches(token, header)
-      ? Option.none()
-      : Option.some("wrong bearer token")
+    ? Option.none()
+    : Option.some("wrong bearer token")

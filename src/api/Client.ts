@@ -3,8 +3,8 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as RpcClient from "@effect/rpc/RpcClient"
-import * as RpcSerialization from "@effect/rpc/RpcSerialization"
 import type { RpcClientError } from "@effect/rpc/RpcClientError"
+import * as RpcSerialization from "@effect/rpc/RpcSerialization"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -34,7 +34,9 @@ export interface ClientOptions {
 const detailsOf = (text: string) => {
   try {
     const body: unknown = JSON.parse(text)
-    if (typeof body === "object" && body !== null && "details" in body && typeof body.details === "string") return body.details
+    if (typeof body === "object" && body !== null && "details" in body && typeof body.details === "string") {
+      return body.details
+    }
   } catch {
     // not JSON: a proxy's page, another program's answer
   }
@@ -52,17 +54,14 @@ const failNonOk = (client: HttpClient.HttpClient) =>
       r.status >= 200 && r.status < 300
         ? Effect.succeed(r)
         : Effect.flatMap(Effect.orElseSucceed(r.text, () => ""), (text) =>
-            Effect.fail(
-              new HttpClientError.ResponseError({
-                request: r.request,
-                response: r,
-                reason: "StatusCode",
-                description: `${r.status}${text === "" ? "" : `: ${detailsOf(text)}`}`
-              })
-            )
-          )
-    )
-  )
+          Effect.fail(
+            new HttpClientError.ResponseError({
+              request: r.request,
+              response: r,
+              reason: "StatusCode",
+              description: `${r.status}${text === "" ? "" : `: ${detailsOf(text)}`}`
+            })
+          ))))
 
 /**
  * A call the server refused at the HTTP level, as the typed error it is: 403

@@ -1,11 +1,10 @@
-import { API_FORCE_HINT } from "../domain/Plan.js"
+import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
-import type * as Context from "effect/Context"
 import {
   type FileCorrupt,
   InvalidInput,
@@ -17,6 +16,7 @@ import {
   type UpgradeConflict,
   type UpgradeNotFound
 } from "../domain/Errors.js"
+import { API_FORCE_HINT } from "../domain/Plan.js"
 import type { StatusObject } from "../domain/Status.js"
 import type { Upgrade } from "../domain/Upgrade.js"
 import type { Events } from "../events/Events.js"
@@ -106,12 +106,10 @@ export const authLayer = (token: string): Layer.Layer<ApiAuth> =>
   )
 
 /** An RPC payload decoded by the handler (UpgradeRpcsServed takes them as they come). */
-const decodePayload =
-  <A, I>(schema: Schema.Schema<A, I>) =>
-  (payload: unknown): Either.Either<A, InvalidInput> =>
-    Schema.decodeUnknownEither(schema, { errors: "first", onExcessProperty: "ignore" })(payload).pipe(
-      Either.mapLeft((e) => invalidInputOf(e))
-    )
+const decodePayload = <A, I>(schema: Schema.Schema<A, I>) => (payload: unknown): Either.Either<A, InvalidInput> =>
+  Schema.decodeUnknownEither(schema, { errors: "first", onExcessProperty: "ignore" })(payload).pipe(
+    Either.mapLeft((e) => invalidInputOf(e))
+  )
 const decodeCancel = decodePayload(CancelUpgradePayload)
 const decodePrepare = decodePayload(PrepareUpgradePayload)
 

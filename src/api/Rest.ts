@@ -86,12 +86,11 @@ const eventStream = (api: ApiServices): Stream.Stream<Uint8Array> =>
             { haltStrategy: "left" }
           )
         )
-      )
-    )
+      ))
   ).pipe(Stream.encodeText)
 
 /** The body as JSON; the size limit was enforced (and the body read) by the server's middleware. */
-const jsonBody = Effect.gen(function* () {
+const jsonBody = Effect.gen(function*() {
   const request = yield* HttpServerRequest.HttpServerRequest
   const text = yield* Effect.either(request.text)
   if (Either.isLeft(text)) {
@@ -110,28 +109,28 @@ export const routes = (api: ApiServices) =>
   HttpRouter.empty.pipe(
     HttpRouter.post(
       "/api/v1/upgrades",
-      Effect.gen(function* () {
-          const body = yield* jsonBody
-          if (Either.isLeft(body)) return body.left
-          if (typeof body.right !== "object" || body.right === null || Array.isArray(body.right)) {
-            return wireToHttp(new InvalidInput({ field: "body", problem: "expected a JSON object" }))
-          }
-          return yield* decodeSchedule(body.right, { forceHint: API_FORCE_HINT }).pipe(
-            Effect.flatMap(api.ops.schedule),
-            Effect.mapError((e) => toWire(e)),
-            Effect.match({
-              onFailure: wireToHttp,
-              onSuccess: (u) => json(201, { message: "Upgrade scheduled successfully", upgrade: encodeUpgrade(u) })
-            })
-          )
-        })
+      Effect.gen(function*() {
+        const body = yield* jsonBody
+        if (Either.isLeft(body)) return body.left
+        if (typeof body.right !== "object" || body.right === null || Array.isArray(body.right)) {
+          return wireToHttp(new InvalidInput({ field: "body", problem: "expected a JSON object" }))
+        }
+        return yield* decodeSchedule(body.right, { forceHint: API_FORCE_HINT }).pipe(
+          Effect.flatMap(api.ops.schedule),
+          Effect.mapError((e) => toWire(e)),
+          Effect.match({
+            onFailure: wireToHttp,
+            onSuccess: (u) => json(201, { message: "Upgrade scheduled successfully", upgrade: encodeUpgrade(u) })
+          })
+        )
+      })
     ),
     HttpRouter.get(
       "/api/v1/upgrades",
       api.ops.list.pipe(
-          Effect.mapError((e) => toWire(e)),
-          Effect.match({ onFailure: wireToHttp, onSuccess: (l) => json(200, encodeList(l)) })
-        )
+        Effect.mapError((e) => toWire(e)),
+        Effect.match({ onFailure: wireToHttp, onSuccess: (l) => json(200, encodeList(l)) })
+      )
     ),
     HttpRouter.get(
       "/api/v1/upgrades/status",
@@ -139,25 +138,25 @@ export const routes = (api: ApiServices) =>
     ),
     HttpRouter.del(
       "/api/v1/upgrades/:name",
-      Effect.gen(function* () {
-          const { name } = yield* HttpRouter.params
-          return yield* api.ops.cancel(Option.fromNullable(name)).pipe(
-            Effect.mapError((e) => toWire(e)),
-            Effect.match({
-              onFailure: wireToHttp,
-              onSuccess: (u) => json(200, { message: "Upgrade cancelled successfully", name: u.name })
-            })
-          )
-        })
+      Effect.gen(function*() {
+        const { name } = yield* HttpRouter.params
+        return yield* api.ops.cancel(Option.fromNullable(name)).pipe(
+          Effect.mapError((e) => toWire(e)),
+          Effect.match({
+            onFailure: wireToHttp,
+            onSuccess: (u) => json(200, { message: "Upgrade cancelled successfully", name: u.name })
+          })
+        )
+      })
     ),
     HttpRouter.get(
       "/api/v1/events",
       Effect.succeed(
-          HttpServerResponse.stream(eventStream(api), {
-            contentType: "text/event-stream",
-            headers: Headers.fromInput({ "cache-control": "no-cache", "x-accel-buffering": "no" })
-          })
-        )
+        HttpServerResponse.stream(eventStream(api), {
+          contentType: "text/event-stream",
+          headers: Headers.fromInput({ "cache-control": "no-cache", "x-accel-buffering": "no" })
+        })
+      )
     )
   )
 
@@ -191,7 +190,7 @@ const NODE_STATE_REASON: Record<Exclude<StatusObject["node_state"], "running">, 
  * no token, so it names no paths, pids or heights.
  */
 export const healthProblem = (h: HealthInputs): Effect.Effect<Option.Option<string>> =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     if ((yield* h.halted) !== null) return Option.some("halted after a failed upgrade")
     const status = yield* h.status
     if (status.node_state !== "running") return Option.some(NODE_STATE_REASON[status.node_state])
@@ -201,7 +200,11 @@ export const healthProblem = (h: HealthInputs): Effect.Effect<Option.Option<stri
       return Option.some(`no new block height for ${Math.floor(since.value / 1000)}s`)
     }
     if ((yield* h.paused) !== null) return Option.some("upgrades paused (see the wemixvisor log)")
-    if (status.plan_problem !== null) return Option.some("upgrade plan problem: upgrades go on from the last valid plan (see `wemixvisor upgrade status`)")
+    if (status.plan_problem !== null) {
+      return Option.some(
+        "upgrade plan problem: upgrades go on from the last valid plan (see `wemixvisor upgrade status`)"
+      )
+    }
     return Option.none()
   })
 

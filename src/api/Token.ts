@@ -25,33 +25,42 @@ const generate = () => crypto.randomBytes(32).toString("hex")
 const parseTokenFile = (file: string, text: string): Effect.Effect<string, ConfigInvalid> => {
   const token = text.trim()
   return token === "" || /\s/.test(token)
-    ? Effect.fail(new ConfigInvalid({ variable: "api.token", value: file, problem: "must hold one token on one line; delete it and `run` makes a new one" }))
+    ? Effect.fail(
+      new ConfigInvalid({
+        variable: "api.token",
+        value: file,
+        problem: "must hold one token on one line; delete it and `run` makes a new one"
+      })
+    )
     : Effect.succeed(token)
 }
 
 /** Readable by others than its owner: a token anyone on the host can read is no token. */
 const checkMode = (file: string): Effect.Effect<void, ConfigInvalid | IoError> =>
-  Effect.try({ try: () => fs.statSync(file).mode, catch: (cause) => new IoError({ op: "stat", path: file, cause }) }).pipe(
-    Effect.flatMap((mode) =>
-      (mode & 0o077) === 0
-        ? Effect.void
-        : Effect.fail(
+  Effect.try({ try: () => fs.statSync(file).mode, catch: (cause) => new IoError({ op: "stat", path: file, cause }) })
+    .pipe(
+      Effect.flatMap((mode) =>
+        (mode & 0o077) === 0
+          ? Effect.void
+          : Effect.fail(
             new ConfigInvalid({
               variable: "api.token",
               value: file,
               problem: `is readable by other users (mode ${(mode & 0o777).toString(8)}); run chmod 600 ${file}`
             })
           )
+      )
     )
-  )
 
 /**
  * The home's token file, created when absent: written to a temp file with
  * mode 0600, fsynced, then hard-linked into place — `link` fails when the
  * file exists, so two processes racing here agree on one token.
  */
-export const ensureTokenFile = (layout: Layout): Effect.Effect<{ readonly token: string; readonly created: boolean }, ConfigInvalid | IoError> =>
-  Effect.gen(function* () {
+export const ensureTokenFile = (
+  layout: Layout
+): Effect.Effect<{ readonly token: string; readonly created: boolean }, ConfigInvalid | IoError> =>
+  Effect.gen(function*() {
     const file = layout.apiToken
     const created = yield* Effect.try({
       try: () => {
@@ -73,7 +82,10 @@ export const ensureTokenFile = (layout: Layout): Effect.Effect<{ readonly token:
       catch: (cause) => new IoError({ op: "create", path: file, cause })
     })
     yield* checkMode(file)
-    const text = yield* Effect.try({ try: () => fs.readFileSync(file, "utf8"), catch: (cause) => new IoError({ op: "read", path: file, cause }) })
+    const text = yield* Effect.try({
+      try: () => fs.readFileSync(file, "utf8"),
+      catch: (cause) => new IoError({ op: "read", path: file, cause })
+    })
     return { token: yield* parseTokenFile(file, text), created }
   })
 
@@ -88,7 +100,9 @@ export const serverToken = (config: WemixvisorConfig): Effect.Effect<string, Con
       ensureTokenFile(config.layout).pipe(
         Effect.tap(({ created }) =>
           created
-            ? Effect.logInfo(`API token generated in ${config.layout.apiToken} (mode 0600); the CLI on this home reads it`)
+            ? Effect.logInfo(
+              `API token generated in ${config.layout.apiToken} (mode 0600); the CLI on this home reads it`
+            )
             : Effect.void
         ),
         Effect.map(({ token }) => token)
@@ -100,8 +114,12 @@ export const serverToken = (config: WemixvisorConfig): Effect.Effect<string, Con
  * the home's file when it exists and can be read (none otherwise: the server
  * then answers why it refused).
  */
-export const clientToken = (config: WemixvisorConfig): Option.Option<{ readonly token: string; readonly source: string }> => {
-  if (Option.isSome(config.apiToken)) return Option.some({ token: config.apiToken.value, source: "WEMIXVISOR_API_TOKEN" })
+export const clientToken = (
+  config: WemixvisorConfig
+): Option.Option<{ readonly token: string; readonly source: string }> => {
+  if (Option.isSome(config.apiToken)) {
+    return Option.some({ token: config.apiToken.value, source: "WEMIXVISOR_API_TOKEN" })
+  }
   try {
     const token = fs.readFileSync(config.layout.apiToken, "utf8").trim()
     return token === "" ? Option.none() : Option.some({ token, source: config.layout.apiToken })

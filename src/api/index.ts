@@ -5,7 +5,6 @@
  *   const client = yield* makeClient            // in a Scope, with layerProtocol({ url, token })
  *   const upgrade = yield* client.ScheduleUpgrade({ name: "v2", height: 1500000 })
  */
-export { ApiAuth, CancelUpgradePayload, ScheduleUpgradePayload, UpgradeRpcs } from "./Rpcs.js"
 export {
   Forbidden,
   InvalidInput,
@@ -15,8 +14,17 @@ export {
   UpgradeConflict,
   UpgradeNotFound
 } from "../domain/Errors.js"
-export { type ClientOptions, layerProtocol, makeClient, problemOf, refusalOf, rpcUrl, type UpgradeClient } from "./Client.js"
 export { Height } from "../domain/Height.js"
 export { StatusObject, TargetName } from "../domain/Status.js"
 export { Upgrade, UpgradeList, UpgradeName, UpgradePlan, UpgradeStatus } from "../domain/Upgrade.js"
 export { type EventType, WemixvisorEvent } from "../events/Events.js"
+export {
+  type ClientOptions,
+  layerProtocol,
+  makeClient,
+  problemOf,
+  refusalOf,
+  rpcUrl,
+  type UpgradeClient
+} from "./Client.js"
+export { ApiAuth, CancelUpgradePayload, ScheduleUpgradePayload, UpgradeRpcs } from "./Rpcs.js"

@@ -41,7 +41,9 @@ export const detectKind = (file: string, source: string): Effect.Effect<Artifact
   }).pipe(
     Effect.flatMap((head): Effect.Effect<ArtifactKind, ArchiveRefused> => {
       if (startsWith(head, [0x1f, 0x8b])) return Effect.succeed("tar.gz")
-      if (startsWith(head, [0x50, 0x4b, 0x03, 0x04]) || startsWith(head, [0x50, 0x4b, 0x05, 0x06])) return Effect.succeed("zip")
+      if (startsWith(head, [0x50, 0x4b, 0x03, 0x04]) || startsWith(head, [0x50, 0x4b, 0x05, 0x06])) {
+        return Effect.succeed("zip")
+      }
       if (head.length >= 262 && head.subarray(257, 262).toString("latin1") === "ustar") return Effect.succeed("tar")
       const unsupported: ReadonlyArray<readonly [string, ReadonlyArray<number>]> = [
         ["xz", [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]],
@@ -51,7 +53,9 @@ export const detectKind = (file: string, source: string): Effect.Effect<Artifact
       ]
       for (const [name, magic] of unsupported) {
         if (startsWith(head, magic)) {
-          return Effect.fail(new ArchiveRefused({ source, problem: `${name} archives are not supported (use .tar.gz or .zip)` }))
+          return Effect.fail(
+            new ArchiveRefused({ source, problem: `${name} archives are not supported (use .tar.gz or .zip)` })
+          )
         }
       }
       return Effect.succeed("binary")
@@ -94,7 +98,9 @@ export const checkEntries = (
   unsupported: ReadonlyArray<UnsupportedEntry> = []
 ): Either.Either<void, string> => {
   const first = unsupported[0]
-  if (first !== undefined) return Either.left(`entry ${JSON.stringify(first.path)} is a ${first.kind}, which is not allowed`)
+  if (first !== undefined) {
+    return Either.left(`entry ${JSON.stringify(first.path)} is a ${first.kind}, which is not allowed`)
+  }
   const symlinks = new Set<string>()
   const normalized: Array<string> = []
   for (const e of entries) {
@@ -105,11 +111,15 @@ export const checkEntries = (
       const link = e.linkpath ?? ""
       const what = e.type === "symlink" ? "symlink" : "hard link"
       if (link === "") return Either.left(`${what} ${JSON.stringify(e.path)} has no target`)
-      if (isAbsolute(link)) return Either.left(`${what} ${JSON.stringify(e.path)} points at the absolute path ${JSON.stringify(link)}`)
+      if (isAbsolute(link)) {
+        return Either.left(`${what} ${JSON.stringify(e.path)} points at the absolute path ${JSON.stringify(link)}`)
+      }
       // A symlink resolves from its own folder; a hard link's target is named from the archive root.
       const base = e.type === "symlink" ? path.posix.dirname(p.right) : "."
       const target = path.posix.normalize(path.posix.join(base, link))
-      if (!inside(target)) return Either.left(`${what} ${JSON.stringify(e.path)} points outside the folder (${JSON.stringify(link)})`)
+      if (!inside(target)) {
+        return Either.left(`${what} ${JSON.stringify(e.path)} points outside the folder (${JSON.stringify(link)})`)
+      }
       if (e.type === "symlink") symlinks.add(p.right)
     }
   }
@@ -118,7 +128,9 @@ export const checkEntries = (
     const parts = p.split("/")
     for (let i = 1; i < parts.length; i++) {
       const parent = parts.slice(0, i).join("/")
-      if (symlinks.has(parent)) return Either.left(`entry ${JSON.stringify(p)} lies under the symlink ${JSON.stringify(parent)}`)
+      if (symlinks.has(parent)) {
+        return Either.left(`entry ${JSON.stringify(p)} lies under the symlink ${JSON.stringify(parent)}`)
+      }
     }
   }
   return Either.right(undefined)
@@ -170,7 +182,9 @@ const listTar = (file: string, source: string) =>
         onReadEntry: (entry) => {
           const type = TAR_TYPES[entry.type]
           if (type === undefined) unsupported.push({ path: entry.path, kind: entry.type })
-          else entries.push(entry.linkpath ? { path: entry.path, type, linkpath: entry.linkpath } : { path: entry.path, type })
+          else {entries.push(
+              entry.linkpath ? { path: entry.path, type, linkpath: entry.linkpath } : { path: entry.path, type }
+            )}
         }
       })
       if (entries.length === 0) throw new Error("it is empty or not a tar archive")
@@ -245,7 +259,9 @@ const readStream = (zip: yauzl.ZipFile, entry: yauzl.Entry) =>
   )
 
 const readSmall = async (zip: yauzl.ZipFile, entry: yauzl.Entry, max: number): Promise<string> => {
-  if (entry.uncompressedSize > max) throw new Error(`symlink ${JSON.stringify(entry.fileName)} has an implausibly long target`)
+  if (entry.uncompressedSize > max) {
+    throw new Error(`symlink ${JSON.stringify(entry.fileName)} has an implausibly long target`)
+  }
   const chunks: Array<Buffer> = []
   for await (const chunk of await readStream(zip, entry)) chunks.push(Buffer.from(chunk as Buffer))
   return Buffer.concat(chunks).toString("utf8")
@@ -319,17 +335,22 @@ const extractZip = (file: string, dir: string, source: string) => {
   return Effect.acquireUseRelease(
     Effect.tryPromise({ try: () => openZip(file), catch: refused }),
     (zip) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const { items, unsupported } = yield* Effect.tryPromise({ try: () => listZip(zip), catch: refused })
         if (items.length === 0) return yield* refused(new Error("it has no entries"))
         yield* Effect.mapError(
           checkEntries(
-            items.map((i) => (i.linkpath !== undefined ? { path: i.entry.fileName, type: i.type, linkpath: i.linkpath } : { path: i.entry.fileName, type: i.type })),
+            items.map((i) => (i.linkpath !== undefined
+              ? { path: i.entry.fileName, type: i.type, linkpath: i.linkpath }
+              : { path: i.entry.fileName, type: i.type })
+            ),
             unsupported
           ),
           (problem) => new ArchiveRefused({ source, problem })
         )
-        yield* Effect.forEach(items, (item) => writing((signal) => writeZipEntry(zip, item, dir, signal), refused), { discard: true })
+        yield* Effect.forEach(items, (item) => writing((signal) => writeZipEntry(zip, item, dir, signal), refused), {
+          discard: true
+        })
         // Links last, so no file is ever written through one.
         yield* Effect.forEach(
           items.filter((i) => i.type === "symlink"),
@@ -356,11 +377,11 @@ export const extractArchive = (
 ): Effect.Effect<void, ArchiveRefused> =>
   kind === "zip"
     ? extractZip(file, dir, source)
-    : Effect.gen(function* () {
-        const { entries, unsupported } = yield* listTar(file, source)
-        yield* Effect.mapError(checkEntries(entries, unsupported), (problem) => new ArchiveRefused({ source, problem }))
-        yield* extractTar(file, dir, source)
-      })
+    : Effect.gen(function*() {
+      const { entries, unsupported } = yield* listTar(file, source)
+      yield* Effect.mapError(checkEntries(entries, unsupported), (problem) => new ArchiveRefused({ source, problem }))
+      yield* extractTar(file, dir, source)
+    })
 
 /**
  * Finds `bin/$DAEMON_NAME` (or `$DAEMON_NAME` at the top, then moved to
@@ -384,7 +405,9 @@ export const locateBinary = (dir: string, daemonName: string, source: string): E
       if (exists(inBin)) binary = inBin
       else if (exists(atTop)) {
         const binDir = path.join(dir, "bin")
-        if (exists(binDir) && !fs.lstatSync(binDir).isDirectory()) throw new Error(`it has ${daemonName} at the top but bin is not a folder`)
+        if (exists(binDir) && !fs.lstatSync(binDir).isDirectory()) {
+          throw new Error(`it has ${daemonName} at the top but bin is not a folder`)
+        }
         fs.mkdirSync(binDir, { recursive: true })
         fs.renameSync(atTop, inBin)
         binary = inBin
@@ -394,7 +417,9 @@ export const locateBinary = (dir: string, daemonName: string, source: string): E
       // A link to the real file is fine as long as it stays in the tree.
       const real = fs.realpathSync(binary)
       const root = fs.realpathSync(dir)
-      if (real !== root && !real.startsWith(root + path.sep)) throw new Error(`bin/${daemonName} points outside the archive`)
+      if (real !== root && !real.startsWith(root + path.sep)) {
+        throw new Error(`bin/${daemonName} points outside the archive`)
+      }
       if (!fs.statSync(real).isFile()) throw new Error(`bin/${daemonName} is not a regular file`)
       fs.chmodSync(real, 0o755)
       return binary

@@ -105,7 +105,7 @@ interface Node {
 
 /** Every entry of a tree, parents before children, without following links. */
 const walk = (root: string): Effect.Effect<ReadonlyArray<Node>, IoError> =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const out: Array<Node> = []
     const queue: Array<string> = [""]
     for (let i = 0; i < queue.length; i++) {
@@ -142,18 +142,22 @@ const fsync = (file: string) =>
  * copy. Every file and folder is fsynced.
  */
 const copyTree = (src: string, dst: string, nodes: ReadonlyArray<Node>): Effect.Effect<void, IoError> =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const at = (n: Node) => [path.join(src, n.rel), path.join(dst, n.rel)] as const
     const total = treeSize(nodes)
     const progress = { bytes: 0, loggedAt: yield* Clock.currentTimeMillis }
     // A chain's data dir can take a long while to copy: say how far along it is, every half minute at most.
     const advance = (bytes: number) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         progress.bytes += bytes
         const now = yield* Clock.currentTimeMillis
         if (now - progress.loggedAt < 30_000) return
         progress.loggedAt = now
-        yield* Effect.logInfo(`copying ${src}: ${formatBytes(progress.bytes)} of ${formatBytes(total)} (${Math.floor((progress.bytes / Math.max(total, 1)) * 100)}%)`)
+        yield* Effect.logInfo(
+          `copying ${src}: ${formatBytes(progress.bytes)} of ${formatBytes(total)} (${
+            Math.floor((progress.bytes / Math.max(total, 1)) * 100)
+          }%)`
+        )
       })
     const dirs = nodes.filter((n) => n.stat.isDirectory())
     for (const n of dirs) {
@@ -220,7 +224,8 @@ const parseId = (backupsDir: string, id: string): Backup | undefined => {
  * it; a folder whose name does not follow that pattern is still that folder.
  */
 export const backupAt = (folder: string, upgrade: string): Backup =>
-  parseId(path.dirname(folder), path.basename(folder)) ?? { id: path.basename(folder), path: folder, upgrade, createdAt: "" }
+  parseId(path.dirname(folder), path.basename(folder)) ??
+    { id: path.basename(folder), path: folder, upgrade, createdAt: "" }
 
 /** Whether `inner` is `outer` or lies inside it. */
 const contains = (outer: string, inner: string) => {
@@ -243,14 +248,14 @@ const removeTree = (p: string) => ioPromise("remove", p, () => fs.promises.rm(p,
 const fsyncDir = (dir: string) => fsync(dir)
 
 export const make = (settings: BackupSettings): Effect.Effect<BackupsService, never, FreeSpace> =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const freeSpace = yield* FreeSpace
     const { dataDir, backupsDir } = settings
     const margin = settings.margin ?? defaultMargin
     const keep = Math.max(1, settings.keep)
 
     const checkSpace = (dir: string, bytes: number) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const available = yield* freeSpace.available(dir)
         const needed = bytes + margin(bytes)
         if (available < needed) return yield* new InsufficientSpace({ path: dir, needed, available })
@@ -269,11 +274,14 @@ export const make = (settings: BackupSettings): Effect.Effect<BackupsService, ne
         names
           .map((n) => parseId(backupsDir, n))
           .filter((b): b is Backup => b !== undefined)
-          .sort((a, b) => (a.createdAt === b.createdAt ? b.id.localeCompare(a.id) : b.createdAt.localeCompare(a.createdAt)))
+          .sort((
+            a,
+            b
+          ) => (a.createdAt === b.createdAt ? b.id.localeCompare(a.id) : b.createdAt.localeCompare(a.createdAt)))
       )
     )
 
-    const rotate: BackupsService["rotate"] = Effect.gen(function* () {
+    const rotate: BackupsService["rotate"] = Effect.gen(function*() {
       const old = (yield* list).slice(keep)
       for (const b of old) {
         yield* removeTree(b.path)
@@ -283,7 +291,7 @@ export const make = (settings: BackupSettings): Effect.Effect<BackupsService, ne
     })
 
     /** Temp folders of backups whose process died mid-copy. */
-    const removeStaleTemps = Effect.gen(function* () {
+    const removeStaleTemps = Effect.gen(function*() {
       const names = yield* ioPromise("list", backupsDir, () => fs.promises.readdir(backupsDir))
       for (const n of names) {
         const m = TEMP.exec(n)
@@ -297,7 +305,8 @@ export const make = (settings: BackupSettings): Effect.Effect<BackupsService, ne
         return Effect.fail(
           new BackupFailed({
             path: dataDir,
-            problem: `DAEMON_DATA_DIR contains wemixvisor's own folder (${settings.root}); point it at the node's data folder`
+            problem:
+              `DAEMON_DATA_DIR contains wemixvisor's own folder (${settings.root}); point it at the node's data folder`
           })
         )
       }
@@ -305,13 +314,19 @@ export const make = (settings: BackupSettings): Effect.Effect<BackupsService, ne
     })
 
     const create: BackupsService["create"] = (upgrade) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         yield* checkLayout
         const dataStat = yield* Effect.tryPromise({
           try: () => fs.promises.stat(dataDir),
-          catch: () => new BackupFailed({ path: dataDir, problem: "the data dir does not exist (set DAEMON_DATA_DIR to the node's data folder)" })
+          catch: () =>
+            new BackupFailed({
+              path: dataDir,
+              problem: "the data dir does not exist (set DAEMON_DATA_DIR to the node's data folder)"
+            })
         })
-        if (!dataStat.isDirectory()) return yield* new BackupFailed({ path: dataDir, problem: "DAEMON_DATA_DIR is not a folder" })
+        if (!dataStat.isDirectory()) {
+          return yield* new BackupFailed({ path: dataDir, problem: "DAEMON_DATA_DIR is not a folder" })
+        }
         yield* ioPromise("create", backupsDir, () => fs.promises.mkdir(backupsDir, { recursive: true }))
         yield* removeStaleTemps
         const nodes = yield* walk(dataDir)
@@ -328,7 +343,10 @@ export const make = (settings: BackupSettings): Effect.Effect<BackupsService, ne
           Effect.onError(() => removeTree(temp).pipe(Effect.ignore)),
           Effect.mapError((e) =>
             isErrno(e.cause, "ENOSPC")
-              ? new BackupFailed({ path: dataDir, problem: `the disk filled up while copying to ${backupsDir}; the partial copy was removed` })
+              ? new BackupFailed({
+                path: dataDir,
+                problem: `the disk filled up while copying to ${backupsDir}; the partial copy was removed`
+              })
               : e
           )
         )
@@ -354,7 +372,7 @@ export const make = (settings: BackupSettings): Effect.Effect<BackupsService, ne
      * (`.restoring-…`) and replaced data (`.replaced-…`, once the data dir is
      * back) are removed.
      */
-    const recover: BackupsService["recover"] = Effect.gen(function* () {
+    const recover: BackupsService["recover"] = Effect.gen(function*() {
       const present = fs.existsSync(dataDir)
       const restored = yield* siblings("restored")
       const replaced = yield* siblings("replaced")
@@ -366,25 +384,35 @@ export const make = (settings: BackupSettings): Effect.Effect<BackupsService, ne
           yield* Effect.logWarning(`recovered ${dataDir} from ${back} after an interrupted restore`)
         }
       }
-      for (const p of [...(yield* siblings("restoring")), ...(yield* siblings("restored")), ...(yield* siblings("replaced"))]) {
+      for (
+        const p of [
+          ...(yield* siblings("restoring")),
+          ...(yield* siblings("restored")),
+          ...(yield* siblings("replaced"))
+        ]
+      ) {
         yield* removeTree(p)
       }
     })
 
     const restore: BackupsService["restore"] = (backup) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         yield* recover
         const st = yield* Effect.tryPromise({
           try: () => fs.promises.stat(backup.path),
           catch: () => new BackupFailed({ path: backup.path, problem: "the backup is gone" })
         })
-        if (!st.isDirectory()) return yield* new BackupFailed({ path: backup.path, problem: "the backup is not a folder" })
+        if (!st.isDirectory()) {
+          return yield* new BackupFailed({ path: backup.path, problem: "the backup is not a folder" })
+        }
         const nodes = yield* walk(backup.path)
         // The old data stays until the swap, so the copy needs its own room.
         yield* checkSpace(parent, treeSize(nodes))
         yield* Effect.logInfo(`restoring ${dataDir} from ${backup.path}`)
         const restoring = sibling("restoring")
-        yield* copyTree(backup.path, restoring, nodes).pipe(Effect.onError(() => removeTree(restoring).pipe(Effect.ignore)))
+        yield* copyTree(backup.path, restoring, nodes).pipe(
+          Effect.onError(() => removeTree(restoring).pipe(Effect.ignore))
+        )
         const restored = sibling("restored")
         yield* ioPromise("rename", restoring, () => fs.promises.rename(restoring, restored))
         yield* fsyncDir(parent)
@@ -402,7 +430,8 @@ export const make = (settings: BackupSettings): Effect.Effect<BackupsService, ne
 /** Live: from the configuration (DAEMON_DATA_DIR, DAEMON_BACKUP_KEEP) and the layout's backups/ folder. */
 export const layer: Layer.Layer<Backups, never, AppConfig | FreeSpace> = Layer.effect(
   Backups,
-  Effect.flatMap(AppConfig, (c) =>
-    make({ dataDir: c.dataDir, backupsDir: c.layout.backups, root: c.layout.root, keep: c.backupKeep })
+  Effect.flatMap(
+    AppConfig,
+    (c) => make({ dataDir: c.dataDir, backupsDir: c.layout.backups, root: c.layout.root, keep: c.backupKeep })
   )
 )

@@ -20,7 +20,10 @@ export interface BinaryStoreService {
    * broken one (dangling, or naming no target) is pointed at genesis: its old
    * text is returned then (null otherwise), for the caller to say so.
    */
-  readonly init: (genesisBinary: string, force: boolean) => Effect.Effect<string | null, HomeExists | BinaryInvalid | IoError>
+  readonly init: (
+    genesisBinary: string,
+    force: boolean
+  ) => Effect.Effect<string | null, HomeExists | BinaryInvalid | IoError>
   /** What `current` points at. Fails when the home has no layout (run `init`). */
   readonly current: Effect.Effect<Target, IoError>
   /** Points `current` at `target`, atomically. */

@@ -7,8 +7,8 @@ import * as path from "node:path"
 import { AppConfig } from "../config/Config.js"
 import { BinaryInvalid, HomeExists, UpgradeConflict } from "../domain/Errors.js"
 import { type Layout, targetOfLink } from "../domain/Layout.js"
-import { fsyncPath, io, replaceAtomically } from "../platform/Files.js"
 import type { Target } from "../domain/Target.js"
+import { fsyncPath, io, replaceAtomically } from "../platform/Files.js"
 import { BinaryStore } from "./BinaryStore.js"
 
 /* The BinaryStore (BinaryStore.ts) on the real disk. */
@@ -76,7 +76,7 @@ export const make = (layout: Layout) =>
     layout,
 
     init: (genesisBinary, force) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const source = path.resolve(genesisBinary)
         yield* checkExecutable(source)
         const link = readLink(layout.current)
@@ -94,7 +94,8 @@ export const make = (layout: Layout) =>
           return null
         }
         const target = targetOfLink(link)
-        const usable = target !== undefined && Either.isRight(yield* Effect.either(checkExecutable(layout.binary(target))))
+        const usable = target !== undefined &&
+          Either.isRight(yield* Effect.either(checkExecutable(layout.binary(target))))
         if (usable) return null
         yield* switchLink(layout, "genesis")
         return link
@@ -112,7 +113,7 @@ export const make = (layout: Layout) =>
     validate: (target) => checkExecutable(layout.binary(target)),
 
     place: (name, source) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const from = path.resolve(source)
         yield* checkExecutable(from)
         const dest = layout.binary(name)

@@ -1,7 +1,7 @@
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import type { PlatformError } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as HttpClient from "@effect/platform/HttpClient"
-import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
@@ -9,9 +9,9 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
 import * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
-import type * as Scope from "effect/Scope"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -24,7 +24,14 @@ import { fsyncPath, io } from "../platform/Files.js"
 import { isAlive } from "../platform/Proc.js"
 import { type ArtifactKind, detectKind, extractArchive, locateBinary } from "./Archive.js"
 import { makeHasher, type ParsedChecksum, sameDigest } from "./Checksum.js"
-import { type ArchiveRefused, ChecksumMismatch, DownloadFailed, type DownloadRefused, formatBytes, type NoBinaryForPlatform } from "./Errors.js"
+import {
+  type ArchiveRefused,
+  ChecksumMismatch,
+  DownloadFailed,
+  type DownloadRefused,
+  formatBytes,
+  type NoBinaryForPlatform
+} from "./Errors.js"
 import { checkDownloadAllowed, type DownloadPolicy } from "./Policy.js"
 import { type BinarySources, selectSource } from "./Sources.js"
 
@@ -78,7 +85,13 @@ export interface Installed {
   readonly bytes: number
 }
 
-export type InstallError = DownloadRefused | DownloadFailed | ChecksumMismatch | ArchiveRefused | UpgradeConflict | IoError
+export type InstallError =
+  | DownloadRefused
+  | DownloadFailed
+  | ChecksumMismatch
+  | ArchiveRefused
+  | UpgradeConflict
+  | IoError
 
 // ---------------------------------------------------------------------------
 // Staging
@@ -105,7 +118,10 @@ const stagingDir = (layout: Layout, name: UpgradeName) =>
   Effect.acquireRelease(
     io("create staging folder in", layout.upgrades, () => {
       fs.mkdirSync(layout.upgrades, { recursive: true })
-      const dir = path.join(layout.upgrades, `.download-${name}-${process.pid}-${crypto.randomBytes(4).toString("hex")}`)
+      const dir = path.join(
+        layout.upgrades,
+        `.download-${name}-${process.pid}-${crypto.randomBytes(4).toString("hex")}`
+      )
       fs.mkdirSync(dir)
       return dir
     }),
@@ -146,15 +162,25 @@ const openBody = (
       catch: (e) => new AttemptFailed({ retryable: false, problem: (e as Error).message })
     })
   }
-  return Effect.gen(function* () {
+  return Effect.gen(function*() {
     const client = (yield* HttpClient.HttpClient).pipe(HttpClient.followRedirects(10), HttpClient.withScope)
     const response = yield* client.get(url).pipe(
       Effect.timeoutFail({
         duration: responseTimeout,
-        onTimeout: () => new AttemptFailed({ retryable: true, problem: `no response within ${Duration.format(Duration.decode(responseTimeout))}` })
+        onTimeout: () =>
+          new AttemptFailed({
+            retryable: true,
+            problem: `no response within ${Duration.format(Duration.decode(responseTimeout))}`
+          })
       }),
-      Effect.catchTag("RequestError", (e) => Effect.fail(new AttemptFailed({ retryable: e.reason === "Transport", problem: describeHttpError(e) }))),
-      Effect.catchTag("ResponseError", (e) => Effect.fail(new AttemptFailed({ retryable: true, problem: describeHttpError(e) })))
+      Effect.catchTag(
+        "RequestError",
+        (e) => Effect.fail(new AttemptFailed({ retryable: e.reason === "Transport", problem: describeHttpError(e) }))
+      ),
+      Effect.catchTag(
+        "ResponseError",
+        (e) => Effect.fail(new AttemptFailed({ retryable: true, problem: describeHttpError(e) }))
+      )
     )
     if (response.status < 200 || response.status > 299) {
       // 5xx, 408 and 429 may clear up; 404 or 403 will not.
@@ -163,7 +189,10 @@ const openBody = (
     }
     const length = Number(response.headers["content-length"])
     return {
-      body: Stream.mapError(response.stream, (e) => new AttemptFailed({ retryable: true, problem: describeHttpError(e) })),
+      body: Stream.mapError(
+        response.stream,
+        (e) => new AttemptFailed({ retryable: true, problem: describeHttpError(e) })
+      ),
       size: Number.isFinite(length) && length >= 0 ? length : undefined
     }
   })
@@ -180,7 +209,12 @@ const describeHttpError = (e: { readonly message: string; readonly cause?: unkno
 
 /** A failed write of the artifact: the disk, not the link, so not retried. */
 const cannotWrite = (file: string) => (e: PlatformError) =>
-  new AttemptFailed({ retryable: false, problem: `cannot write ${file}: ${e._tag === "SystemError" && e.cause instanceof Error ? e.cause.message : e.message}` })
+  new AttemptFailed({
+    retryable: false,
+    problem: `cannot write ${file}: ${
+      e._tag === "SystemError" && e.cause instanceof Error ? e.cause.message : e.message
+    }`
+  })
 
 /** One attempt: the whole body into `file` (truncated first), hashed on the way. */
 const fetchOnce = (
@@ -191,7 +225,7 @@ const fetchOnce = (
   opts: Required<Omit<DownloadOptions, "retry">>
 ): Effect.Effect<Fetched, AttemptFailed, HttpClient.HttpClient> =>
   Effect.scoped(
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { body, size } = yield* openBody(url, opts.responseTimeout)
       const artifact = yield* FileSystem.FileSystem.pipe(
         Effect.flatMap((files) => files.open(file, { flag: "w", mode: 0o600 })),
@@ -202,9 +236,11 @@ const fetchOnce = (
       const start = yield* Clock.currentTimeMillis
       const state = { bytes: 0, loggedBytes: 0, loggedAt: start }
       const total = size === undefined ? "" : ` of ${formatBytes(size)}`
-      yield* Effect.logInfo(`downloading ${label} from ${url.href}${size === undefined ? "" : ` (${formatBytes(size)})`}`)
+      yield* Effect.logInfo(
+        `downloading ${label} from ${url.href}${size === undefined ? "" : ` (${formatBytes(size)})`}`
+      )
       const progress = (chunk: Uint8Array) =>
-        Effect.gen(function* () {
+        Effect.gen(function*() {
           hash.update(chunk)
           state.bytes += chunk.byteLength
           const now = yield* Clock.currentTimeMillis
@@ -217,14 +253,23 @@ const fetchOnce = (
         })
       yield* body.pipe(
         Stream.timeoutFailCause(
-          () => Cause.fail(new AttemptFailed({ retryable: true, problem: `stalled: no data for ${Duration.format(Duration.decode(opts.idleTimeout))}` })),
+          () =>
+            Cause.fail(
+              new AttemptFailed({
+                retryable: true,
+                problem: `stalled: no data for ${Duration.format(Duration.decode(opts.idleTimeout))}`
+              })
+            ),
           opts.idleTimeout
         ),
         Stream.tap(progress),
         Stream.run(Sink.forEach((chunk: Uint8Array) => Effect.mapError(artifact.writeAll(chunk), cannotWrite(file))))
       )
       if (size !== undefined && state.bytes !== size) {
-        return yield* new AttemptFailed({ retryable: true, problem: `connection closed after ${state.bytes} of ${size} bytes` })
+        return yield* new AttemptFailed({
+          retryable: true,
+          problem: `connection closed after ${state.bytes} of ${size} bytes`
+        })
       }
       yield* Effect.mapError(artifact.sync, cannotWrite(file))
       return { bytes: state.bytes, digest: hash.digest("hex") }
@@ -239,7 +284,7 @@ const fetchWithRetry = (
   label: string,
   options: DownloadOptions
 ): Effect.Effect<Fetched, DownloadFailed, HttpClient.HttpClient> =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const opts = {
       responseTimeout: options.responseTimeout ?? "30 seconds",
       idleTimeout: options.idleTimeout ?? "60 seconds",
@@ -261,8 +306,8 @@ const fetchWithRetry = (
       ),
       Effect.retry({ schedule: options.retry ?? downloadRetry, while: (e) => e.retryable }),
       Effect.catchTag("AttemptFailed", (e) =>
-        Effect.flatMap(Ref.get(attempts), (n) => Effect.fail(new DownloadFailed({ url, attempts: n, problem: e.problem })))
-      )
+        Effect.flatMap(Ref.get(attempts), (n) =>
+          Effect.fail(new DownloadFailed({ url, attempts: n, problem: e.problem }))))
     )
   })
 
@@ -325,13 +370,16 @@ const mergeInto = (from: string, to: string, last: string) => {
  * already in place is a conflict, the same one is fine.
  */
 const placeTree = (tree: string, layout: Layout, name: UpgradeName): Effect.Effect<void, UpgradeConflict | IoError> =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const dest = layout.targetDir(name)
     const binRel = path.join("bin", layout.daemonName)
     const existing = layout.binary(name)
     if (fs.existsSync(existing)) {
       if (yield* io("compare", existing, () => sameFile(existing, path.join(tree, binRel)))) return
-      return yield* new UpgradeConflict({ name, problem: `a different binary is already at ${existing}; remove it first or choose another name` })
+      return yield* new UpgradeConflict({
+        name,
+        problem: `a different binary is already at ${existing}; remove it first or choose another name`
+      })
     }
     yield* io("install", dest, () => {
       fsyncTree(tree)
@@ -370,20 +418,29 @@ export const installBinary = (
   checksum: string | undefined,
   options: DownloadOptions = {}
 ): Effect.Effect<Installed, InstallError, HttpClient.HttpClient> =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const expected = yield* checkDownloadAllowed(policy, url, checksum)
-    if (expected === undefined) yield* Effect.logWarning(`downloading ${url} for '${name}' WITHOUT a checksum (DAEMON_UNSAFE_SKIP_CHECKSUM=true)`)
+    if (expected === undefined) {
+      yield* Effect.logWarning(`downloading ${url} for '${name}' WITHOUT a checksum (DAEMON_UNSAFE_SKIP_CHECKSUM=true)`)
+    }
     yield* removeStaleStaging(layout.upgrades)
     return yield* Effect.scoped(
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const staging = yield* stagingDir(layout, name)
         const artifact = path.join(staging, "artifact")
         const fetched = yield* fetchWithRetry(url, artifact, expected?.algorithm ?? "sha256", `'${name}'`, options)
         if (expected !== undefined && !sameDigest(fetched.digest, expected.hex)) {
-          return yield* new ChecksumMismatch({ url, algorithm: expected.algorithm, expected: expected.hex, actual: fetched.digest })
+          return yield* new ChecksumMismatch({
+            url,
+            algorithm: expected.algorithm,
+            expected: expected.hex,
+            actual: fetched.digest
+          })
         }
         yield* Effect.logInfo(
-          `downloaded '${name}' (${formatBytes(fetched.bytes)}), ${expected ? `${expected.algorithm} verified` : "checksum NOT verified"}`
+          `downloaded '${name}' (${formatBytes(fetched.bytes)}), ${
+            expected ? `${expected.algorithm} verified` : "checksum NOT verified"
+          }`
         )
         const kind = yield* detectKind(artifact, url)
         const tree = path.join(staging, "tree")
@@ -423,6 +480,7 @@ export const installUpgradeBinary = (
   platform?: string,
   options: DownloadOptions = {}
 ): Effect.Effect<Installed, InstallError | NoBinaryForPlatform, HttpClient.HttpClient> =>
-  Effect.flatMap(selectSource(upgrade.name, upgrade, platform), (source) =>
-    installBinary(policy, layout, upgrade.name, source.url, source.checksum, options)
+  Effect.flatMap(
+    selectSource(upgrade.name, upgrade, platform),
+    (source) => installBinary(policy, layout, upgrade.name, source.url, source.checksum, options)
   )

@@ -122,7 +122,9 @@ export class InsufficientSpace extends Data.TaggedError("InsufficientSpace")<{
     return "operational"
   }
   override get message() {
-    return `not enough free space in ${this.path}: need ${formatBytes(this.needed)}, ${formatBytes(this.available)} available; nothing was copied`
+    return `not enough free space in ${this.path}: need ${formatBytes(this.needed)}, ${
+      formatBytes(this.available)
+    } available; nothing was copied`
   }
 }
 

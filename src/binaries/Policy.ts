@@ -1,5 +1,5 @@
 import * as Either from "effect/Either"
-import { type ParsedChecksum, parseChecksum } from "./Checksum.js"
+import { parseChecksum, type ParsedChecksum } from "./Checksum.js"
 import { DownloadRefused } from "./Errors.js"
 
 /*
@@ -24,7 +24,9 @@ export const checkDownloadAllowed = (
   checksum: string | undefined
 ): Either.Either<ParsedChecksum | undefined, DownloadRefused> => {
   if (!policy.allowDownloadBinaries) {
-    return Either.left(new DownloadRefused({ url, problem: "downloads are disabled; set DAEMON_ALLOW_DOWNLOAD_BINARIES=true" }))
+    return Either.left(
+      new DownloadRefused({ url, problem: "downloads are disabled; set DAEMON_ALLOW_DOWNLOAD_BINARIES=true" })
+    )
   }
   let protocol: string
   try {
@@ -33,18 +35,23 @@ export const checkDownloadAllowed = (
     return Either.left(new DownloadRefused({ url, problem: "not a URL" }))
   }
   if (protocol !== "http:" && protocol !== "https:" && protocol !== "file:") {
-    return Either.left(new DownloadRefused({ url, problem: `${protocol} URLs are not supported (use http, https or file)` }))
+    return Either.left(
+      new DownloadRefused({ url, problem: `${protocol} URLs are not supported (use http, https or file)` })
+    )
   }
   if (checksum === undefined || checksum === "") {
     return policy.unsafeSkipChecksum
       ? Either.right(undefined)
       : Either.left(
-          new DownloadRefused({
-            url,
-            problem: "no checksum given (use --checksum sha256:<hex>); to download without one set DAEMON_UNSAFE_SKIP_CHECKSUM=true"
-          })
-        )
+        new DownloadRefused({
+          url,
+          problem:
+            "no checksum given (use --checksum sha256:<hex>); to download without one set DAEMON_UNSAFE_SKIP_CHECKSUM=true"
+        })
+      )
   }
-  return Either.mapLeft(parseChecksum(checksum), (problem) => new DownloadRefused({ url, problem: `bad checksum: ${problem}` }))
+  return Either.mapLeft(
+    parseChecksum(checksum),
+    (problem) => new DownloadRefused({ url, problem: `bad checksum: ${problem}` })
+  )
 }
-

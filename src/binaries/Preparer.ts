@@ -49,4 +49,3 @@ export interface PreparerService {
 }
 
 export class Preparer extends Context.Tag("wemixvisor/Preparer")<Preparer, PreparerService>() {}
-

@@ -55,7 +55,9 @@ const checkUrl = (field: string, raw: string): Either.Either<string, InvalidInpu
     return Either.left(new InvalidInput({ field, problem: `${JSON.stringify(raw)} is not a URL` }))
   }
   if (url.protocol !== "http:" && url.protocol !== "https:" && url.protocol !== "file:") {
-    return Either.left(new InvalidInput({ field, problem: `${url.protocol} URLs are not supported (use http, https or file)` }))
+    return Either.left(
+      new InvalidInput({ field, problem: `${url.protocol} URLs are not supported (use http, https or file)` })
+    )
   }
   return Either.right(raw)
 }
@@ -63,7 +65,12 @@ const checkUrl = (field: string, raw: string): Either.Either<string, InvalidInpu
 const checkPlatform = (field: string, key: string): Either.Either<string, InvalidInput> =>
   key === ANY_PLATFORM || PLATFORM_KEY.test(key)
     ? Either.right(key)
-    : Either.left(new InvalidInput({ field, problem: `${JSON.stringify(key)} is not a platform (use e.g. linux/amd64, linux/arm64 or any)` }))
+    : Either.left(
+      new InvalidInput({
+        field,
+        problem: `${JSON.stringify(key)} is not a platform (use e.g. linux/amd64, linux/arm64 or any)`
+      })
+    )
 
 /**
  * Splits cosmovisor's `url?checksum=algo:hex` into the URL without that
@@ -84,7 +91,10 @@ export const splitChecksumParam = (
   if (checksum === null) return Either.right({ url: raw, checksum: undefined })
   if (Either.isLeft(parseChecksum(checksum))) {
     return Either.left(
-      new InvalidInput({ field, problem: `checksum ${JSON.stringify(checksum)} is not sha256:<64 hex> or sha512:<128 hex>` })
+      new InvalidInput({
+        field,
+        problem: `checksum ${JSON.stringify(checksum)} is not sha256:<64 hex> or sha512:<128 hex>`
+      })
     )
   }
   url.searchParams.delete("checksum")
@@ -100,7 +110,7 @@ export const validateSources = (
   binaries: Readonly<Record<string, string>>,
   checksums: Readonly<Record<string, string>>
 ): Either.Either<BinarySources, InvalidInput> =>
-  Either.gen(function* () {
+  Either.gen(function*() {
     const outBinaries: Record<string, string> = {}
     const outChecksums: Record<string, string> = {}
     for (const [key, raw] of Object.entries(binaries)) {
@@ -113,12 +123,16 @@ export const validateSources = (
     for (const [key, raw] of Object.entries(checksums)) {
       const field = `checksums.${key}`
       yield* checkPlatform(field, key)
-      if (!(key in outBinaries)) return yield* Either.left(new InvalidInput({ field, problem: "there is no binary URL for this platform" }))
+      if (!(key in outBinaries)) {
+        return yield* Either.left(new InvalidInput({ field, problem: "there is no binary URL for this platform" }))
+      }
       const parsed = yield* Either.mapLeft(parseChecksum(raw), (problem) => new InvalidInput({ field, problem }))
       const normalized = `${parsed.algorithm}:${parsed.hex}`
       const fromUrl = outChecksums[key]
       if (fromUrl !== undefined && fromUrl !== normalized) {
-        return yield* Either.left(new InvalidInput({ field, problem: "differs from the checksum in the URL's ?checksum=" }))
+        return yield* Either.left(
+          new InvalidInput({ field, problem: "differs from the checksum in the URL's ?checksum=" })
+        )
       }
       outChecksums[key] = normalized
     }
@@ -145,7 +159,7 @@ const parseJsonMap = (field: string, text: string): Either.Either<Record<string,
       let where = field
       const problem = jsonProblem(e, (inner) => {
         const key = ParseResult.ArrayFormatter.formatErrorSync(inner)[0]?.path[0]
-        if (key === undefined) return 'expected a JSON object like {"linux/amd64": "…"}'
+        if (key === undefined) return "expected a JSON object like {\"linux/amd64\": \"…\"}"
         where = `${field}.${String(key)}`
         return "expected a string"
       })
@@ -159,7 +173,7 @@ const parseJsonMap = (field: string, text: string): Either.Either<Record<string,
  * No flags at all → empty maps.
  */
 export const parseBinaryFlags = (flags: BinaryFlags): Either.Either<BinarySources, InvalidInput> =>
-  Either.gen(function* () {
+  Either.gen(function*() {
     if (flags.binaries !== undefined && flags.url !== undefined && flags.binaries !== flags.url) {
       return yield* Either.left(new InvalidInput({ field: "url", problem: "give --binaries or --url, not both" }))
     }
@@ -174,7 +188,11 @@ export const parseBinaryFlags = (flags: BinaryFlags): Either.Either<BinarySource
     if (/^[[{]/.test(given.trim())) {
       if (flags.checksum !== undefined) {
         return yield* Either.left(
-          new InvalidInput({ field: "checksum", problem: `a single --checksum goes with a single URL; give --checksums '{"linux/amd64":"sha256:…"}' for a map` })
+          new InvalidInput({
+            field: "checksum",
+            problem:
+              `a single --checksum goes with a single URL; give --checksums '{"linux/amd64":"sha256:…"}' for a map`
+          })
         )
       }
       const binaries = yield* parseJsonMap("binaries", given)
@@ -182,7 +200,12 @@ export const parseBinaryFlags = (flags: BinaryFlags): Either.Either<BinarySource
       return yield* validateSources(binaries, checksums)
     }
     if (flags.checksums !== undefined) {
-      return yield* Either.left(new InvalidInput({ field: "checksums", problem: "--checksums goes with a JSON map of URLs; use --checksum for a single URL" }))
+      return yield* Either.left(
+        new InvalidInput({
+          field: "checksums",
+          problem: "--checksums goes with a JSON map of URLs; use --checksum for a single URL"
+        })
+      )
     }
     // A single URL is stored under `any`; errors name the flags the operator typed.
     return yield* validateSources(
@@ -216,7 +239,12 @@ export const fromCosmovisorInfo = (info: unknown): Either.Either<BinarySources, 
   const obj = infoObject(info)
   if (!isObject(obj) || !("binaries" in obj)) return Either.right({ binaries, checksums })
   if (!isObject(obj.binaries)) {
-    return Either.left(new InvalidInput({ field: "info.binaries", problem: 'expected an object like {"linux/amd64": "<url>?checksum=sha256:<hex>"}' }))
+    return Either.left(
+      new InvalidInput({
+        field: "info.binaries",
+        problem: "expected an object like {\"linux/amd64\": \"<url>?checksum=sha256:<hex>\"}"
+      })
+    )
   }
   for (const [platform, raw] of Object.entries(obj.binaries)) {
     const field = `info.binaries["${platform}"]`

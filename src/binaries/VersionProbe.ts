@@ -33,7 +33,12 @@ export const probeVersion = (
 ): Effect.Effect<string, VersionProbeFailed> =>
   runBounded({ file: binary, args, timeout, grace: "1 second", keepBytes: 16_384 }).pipe(
     Effect.mapError(
-      (e) => new VersionProbeFailed({ path: binary, problem: `could not run it: ${describeCause(e.cause)}`, cannotRun: true })
+      (e) =>
+        new VersionProbeFailed({
+          path: binary,
+          problem: `could not run it: ${describeCause(e.cause)}`,
+          cannotRun: true
+        })
     ),
     Effect.flatMap(({ outcome, stdout, stderr }) => {
       const command = [binary, ...args].join(" ")

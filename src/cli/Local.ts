@@ -25,7 +25,7 @@ export type LocalServices = BinaryStore | PlanStore | Operations | Preparer
 /** The Preparer, built on first use, in the layer's scope (its HTTP client closes with it). */
 const preparerOnDemand: Layer.Layer<Preparer, never, AppConfig | BinaryStore> = Layer.scoped(
   Preparer,
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const scope = yield* Effect.scope
     const context = yield* Effect.context<AppConfig | BinaryStore>()
     const built = yield* Effect.cached(

@@ -1,8 +1,8 @@
 import * as Args from "@effect/cli/Args"
 import * as CliConfig from "@effect/cli/CliConfig"
 import * as Command from "@effect/cli/Command"
-import * as Usage from "@effect/cli/Usage"
 import * as Options from "@effect/cli/Options"
+import * as Usage from "@effect/cli/Usage"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -31,11 +31,13 @@ const name = Options.text("name").pipe(
 )
 
 const root = Command.make("wemixvisor", { home, name }).pipe(
-  Command.withDescription("Supervises a WEMIX (or any Ethereum JSON-RPC) node and upgrades its binary at a block height")
+  Command.withDescription(
+    "Supervises a WEMIX (or any Ethereum JSON-RPC) node and upgrades its binary at a block height"
+  )
 )
 
 /** The effective configuration: root flags over the environment over config.toml over defaults. */
-const config = Effect.gen(function* () {
+const config = Effect.gen(function*() {
   const flags = yield* root
   return yield* loadConfig({
     flags: {
@@ -56,7 +58,9 @@ const withConfig = <A, E, R>(f: (c: WemixvisorConfig) => Effect.Effect<A, E, R>)
  * these commands), wired once per invocation.
  */
 const local = Layer.unwrapEffect(Effect.map(Effect.promise(() => import("./Local.js")), (m) => m.layer)).pipe(
-  Layer.provideMerge(Layer.unwrapEffect(Effect.map(config, (c) => Layer.merge(Layer.succeed(AppConfig, c), loggerLayer(c.logFormat)))))
+  Layer.provideMerge(
+    Layer.unwrapEffect(Effect.map(config, (c) => Layer.merge(Layer.succeed(AppConfig, c), loggerLayer(c.logFormat))))
+  )
 )
 
 const init = Command.make(
@@ -73,9 +77,13 @@ const init = Command.make(
 
 const run = Command.make(
   "run",
-  { nodeArgs: Args.text({ name: "node-args" }).pipe(Args.withDescription("passed to the node as they are (after --)"), Args.repeated) },
-  ({ nodeArgs }) =>
-    withConfig((c) => Effect.flatMap(Runner, (runner) => runner.run(c, nodeArgs)))
+  {
+    nodeArgs: Args.text({ name: "node-args" }).pipe(
+      Args.withDescription("passed to the node as they are (after --)"),
+      Args.repeated
+    )
+  },
+  ({ nodeArgs }) => withConfig((c) => Effect.flatMap(Runner, (runner) => runner.run(c, nodeArgs)))
 ).pipe(Command.withDescription("Supervise the node until SIGTERM/SIGINT; node arguments go after --"))
 
 const configCmd = Command.make(
@@ -87,10 +95,10 @@ const configCmd = Command.make(
       return json
         ? Console.log(JSON.stringify(table, null, 2))
         : Console.log(
-            Object.entries(table)
-              .map(([k, v]) => `${k.toUpperCase()}=${v ?? ""}`)
-              .join("\n")
-          )
+          Object.entries(table)
+            .map(([k, v]) => `${k.toUpperCase()}=${v ?? ""}`)
+            .join("\n")
+        )
     })
 ).pipe(Command.withDescription("Print the effective configuration"))
 
@@ -102,7 +110,9 @@ const version = Command.make("version", {}, () => Console.log(`wemixvisor ${VERS
 // upgrade … (implementation in ./upgrade.ts; --remote in ./upgrade-remote.ts)
 
 const remote = Options.text("remote").pipe(
-  Options.withDescription("send the command to a running wemixvisor's API (RPC) at this URL instead (default: WEMIXVISOR_API_URL)"),
+  Options.withDescription(
+    "send the command to a running wemixvisor's API (RPC) at this URL instead (default: WEMIXVISOR_API_URL)"
+  ),
   Options.optional
 )
 const jsonOutput = Options.boolean("json").pipe(Options.withDescription("print JSON"))
@@ -111,8 +121,12 @@ const upgradeImpl = Effect.promise(() => import("./upgrade.js"))
 const schedule = Command.make(
   "schedule",
   {
-    name: Args.text({ name: "name" }).pipe(Args.withDescription("upgrade name: the folder under upgrades/ (A-Z a-z 0-9 . _ -)")),
-    height: Args.text({ name: "height" }).pipe(Args.withDescription("block height: the old binary processes it, the new one continues")),
+    name: Args.text({ name: "name" }).pipe(
+      Args.withDescription("upgrade name: the folder under upgrades/ (A-Z a-z 0-9 . _ -)")
+    ),
+    height: Args.text({ name: "height" }).pipe(
+      Args.withDescription("block height: the old binary processes it, the new one continues")
+    ),
     binary: Options.file("binary").pipe(
       Options.withDescription("copy this binary to upgrades/<name>/bin/$DAEMON_NAME"),
       Options.optional
@@ -141,18 +155,22 @@ const schedule = Command.make(
   (o) => Effect.flatMap(upgradeImpl, (m) => m.schedule(o))
 ).pipe(Command.withDescription("Schedule an upgrade at a block height"))
 
-const list = Command.make("list", { json: jsonOutput, remote }, (o) =>
-  Effect.flatMap(upgradeImpl, (m) => m.list(o))
-).pipe(Command.withDescription("List every upgrade in the plan, whatever its status"))
+const list = Command.make("list", { json: jsonOutput, remote }, (o) => Effect.flatMap(upgradeImpl, (m) => m.list(o)))
+  .pipe(Command.withDescription("List every upgrade in the plan, whatever its status"))
 
 const cancel = Command.make(
   "cancel",
-  { name: Args.text({ name: "name" }).pipe(Args.withDescription("default: the only pending upgrade"), Args.optional), remote },
+  {
+    name: Args.text({ name: "name" }).pipe(Args.withDescription("default: the only pending upgrade"), Args.optional),
+    remote
+  },
   (o) => Effect.flatMap(upgradeImpl, (m) => m.cancel(o))
 ).pipe(Command.withDescription("Cancel a pending upgrade"))
 
-const status = Command.make("status", { json: jsonOutput, remote }, (o) =>
-  Effect.flatMap(upgradeImpl, (m) => m.status(o))
+const status = Command.make(
+  "status",
+  { json: jsonOutput, remote },
+  (o) => Effect.flatMap(upgradeImpl, (m) => m.status(o))
 ).pipe(Command.withDescription("Show the supervisor, the node, the chain head and the upgrades (works without `run`)"))
 
 const prepare = Command.make(
@@ -197,13 +215,19 @@ export const helpEntries: ReadonlyArray<HelpEntry> = [
   ]),
   entry(["init"], init),
   entry(["run"], run),
-  entry(["upgrade"], Command.make("upgrade").pipe(Command.withDescription("Schedule, prepare, list and cancel upgrades, and show their status")), [
-    ["schedule", "schedule an upgrade at a block height"],
-    ["list", "list every upgrade in the plan"],
-    ["cancel", "cancel a pending upgrade"],
-    ["status", "the supervisor, the node, the chain head and the upgrades"],
-    ["prepare", "download, verify and probe an upgrade's binary now"]
-  ]),
+  entry(
+    ["upgrade"],
+    Command.make("upgrade").pipe(
+      Command.withDescription("Schedule, prepare, list and cancel upgrades, and show their status")
+    ),
+    [
+      ["schedule", "schedule an upgrade at a block height"],
+      ["list", "list every upgrade in the plan"],
+      ["cancel", "cancel a pending upgrade"],
+      ["status", "the supervisor, the node, the chain head and the upgrades"],
+      ["prepare", "download, verify and probe an upgrade's binary now"]
+    ]
+  ),
   entry(["upgrade", "schedule"], schedule),
   entry(["upgrade", "list"], list),
   entry(["upgrade", "cancel"], cancel),

@@ -47,4 +47,3 @@ export const teardown = <E, A>(exit: Exit.Exit<E, A>, onExit: (code: number) => 
   process.stderr.write(`internal error (a bug, please report it):\n${Cause.pretty(exit.cause)}\n`)
   onExit(1)
 }
-

@@ -54,7 +54,8 @@ const docText = (doc: HelpDoc.HelpDoc): Array<string> =>
   })
 
 /** @effect/cli's generic sentences, which say nothing about wemixvisor. */
-const FILLER = /^(A user-defined piece of text\.|A file\.|A directory\.|A file or directory\.|A true or false value\.|An integer\.|A floating point number\.|A date without a time-zone.*|One of the following: .*|This setting is optional\.|This argument is optional\.|This argument may be repeated zero or more times\.|This setting is a property .*)$/
+const FILLER =
+  /^(A user-defined piece of text\.|A file\.|A directory\.|A file or directory\.|A true or false value\.|An integer\.|A floating point number\.|A date without a time-zone.*|One of the following: .*|This setting is optional\.|This argument is optional\.|This argument may be repeated zero or more times\.|This setting is a property .*)$/
 
 /** Options every command takes, listed once in "Global options" instead of under each command. */
 const BUILT_IN = new Set(["--completions", "--log-level", "(-h, --help)", "--wizard", "--version"])
@@ -75,7 +76,11 @@ const definitions = (doc: HelpDoc.HelpDoc, header: string): Array<readonly [stri
 const section = (title: string, rows: ReadonlyArray<readonly [string, string]>): Array<string> => {
   if (rows.length === 0) return []
   const width = Math.min(28, Math.max(...rows.map(([t]) => t.length)))
-  return ["", `${title}:`, ...rows.map(([t, d]) => (t.length > width ? `  ${t}\n  ${"".padEnd(width)}  ${d}` : `  ${t.padEnd(width)}  ${d}`))]
+  return [
+    "",
+    `${title}:`,
+    ...rows.map(([t, d]) => (t.length > width ? `  ${t}\n  ${"".padEnd(width)}  ${d}` : `  ${t.padEnd(width)}  ${d}`))
+  ]
 }
 
 const ENV_COMMON = "DAEMON_HOME, DAEMON_NAME (or --home, --name); config.toml in $DAEMON_HOME/wemixvisor"
@@ -85,7 +90,11 @@ const ENV_REMOTE = "WEMIXVISOR_API_URL (--remote), WEMIXVISOR_API_TOKEN (else $D
 const EXTRA: Record<string, { readonly env: ReadonlyArray<string>; readonly exit: ReadonlyArray<string> }> = {
   "": {
     env: [ENV_COMMON, "WEMIXVISOR_LOG_FORMAT (pretty or json)"],
-    exit: ["0 ok", "1 operational failure (node unreachable, I/O error, corrupt file)", "2 bad usage or bad input (nothing written)"]
+    exit: [
+      "0 ok",
+      "1 operational failure (node unreachable, I/O error, corrupt file)",
+      "2 bad usage or bad input (nothing written)"
+    ]
   },
   init: { env: [ENV_COMMON], exit: ["0 created", "2 bad binary, or the home exists (use --force)"] },
   run: {
@@ -105,25 +114,48 @@ const EXTRA: Record<string, { readonly env: ReadonlyArray<string>; readonly exit
       "2 bad configuration, no layout (run init), or the home is held by another run"
     ]
   },
-  config: { env: ["every variable `run` reads (see wemixvisor run --help)"], exit: ["0 valid", "2 a value that cannot be used (named)"] },
+  config: {
+    env: ["every variable `run` reads (see wemixvisor run --help)"],
+    exit: ["0 valid", "2 a value that cannot be used (named)"]
+  },
   version: { env: [], exit: ["0"] },
   upgrade: { env: [ENV_COMMON, ENV_REMOTE], exit: ["see each command"] },
   "upgrade schedule": {
-    env: [ENV_COMMON, "DAEMON_RPC_URL (the head check)", "DAEMON_ALLOW_DOWNLOAD_BINARIES, DAEMON_UNSAFE_SKIP_CHECKSUM (URLs)", ENV_REMOTE],
-    exit: ["0 scheduled", "1 the head could not be checked (use --force), I/O error", "2 bad input, a taken name, a height at or below the head"]
+    env: [
+      ENV_COMMON,
+      "DAEMON_RPC_URL (the head check)",
+      "DAEMON_ALLOW_DOWNLOAD_BINARIES, DAEMON_UNSAFE_SKIP_CHECKSUM (URLs)",
+      ENV_REMOTE
+    ],
+    exit: [
+      "0 scheduled",
+      "1 the head could not be checked (use --force), I/O error",
+      "2 bad input, a taken name, a height at or below the head"
+    ]
   },
-  "upgrade list": { env: [ENV_COMMON, ENV_REMOTE], exit: ["0 listed", "1 corrupt plan or API unreachable", "2 bad input"] },
+  "upgrade list": {
+    env: [ENV_COMMON, ENV_REMOTE],
+    exit: ["0 listed", "1 corrupt plan or API unreachable", "2 bad input"]
+  },
   "upgrade cancel": {
     env: [ENV_COMMON, ENV_REMOTE],
     exit: ["0 cancelled", "1 I/O error or API unreachable", "2 unknown name, nothing pending, or in progress"]
   },
   "upgrade status": {
-    env: [ENV_COMMON, "DAEMON_RPC_URL (the head), DAEMON_VERSION_ARGS, WEMIXVISOR_API_ADDR (the running supervisor)", ENV_REMOTE],
+    env: [
+      ENV_COMMON,
+      "DAEMON_RPC_URL (the head), DAEMON_VERSION_ARGS, WEMIXVISOR_API_ADDR (the running supervisor)",
+      ENV_REMOTE
+    ],
     exit: ["0 shown", "1 corrupt plan or API unreachable", "2 no layout (run init)"]
   },
   "upgrade prepare": {
     env: [ENV_COMMON, "DAEMON_ALLOW_DOWNLOAD_BINARIES, DAEMON_UNSAFE_SKIP_CHECKSUM, DAEMON_VERSION_ARGS", ENV_REMOTE],
-    exit: ["0 ready", "1 the download or a check failed", "2 unknown or finished upgrade, downloads disabled, no checksum or no binary for this platform"]
+    exit: [
+      "0 ready",
+      "1 the download or a check failed",
+      "2 unknown or finished upgrade, downloads disabled, no checksum or no binary for this platform"
+    ]
   }
 }
 

@@ -6,7 +6,7 @@ import { HomeLocked } from "../domain/Errors.js"
 import { lockHolder } from "../platform/LockFile.js"
 
 export const init = (binary: string, force: boolean) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const config = yield* AppConfig
     const store = yield* BinaryStore
     // A running supervisor's node runs genesis/bin (or may switch back to it): never replaced under it.

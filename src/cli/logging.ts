@@ -6,5 +6,7 @@ import type { LogFormat } from "../config/Config.js"
 export const loggerLayer = (format: LogFormat): Layer.Layer<never> =>
   Logger.replace(
     Logger.defaultLogger,
-    format === "json" ? Logger.withConsoleError(Logger.jsonLogger) : Logger.prettyLogger({ stderr: true, colors: "auto" })
+    format === "json"
+      ? Logger.withConsoleError(Logger.jsonLogger)
+      : Logger.prettyLogger({ stderr: true, colors: "auto" })
   )

@@ -19,7 +19,8 @@ export const safeText = (text: string): string =>
   text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => {
     const named: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" }
     const code = c.charCodeAt(0)
-    return named[c] ?? (code < 0x100 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`)
+    return named[c] ??
+      (code < 0x100 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`)
   })
 
 export const scheduledLine = (u: Upgrade) => `✓ Upgrade '${u.name}' scheduled for block height ${u.height}`
@@ -32,7 +33,9 @@ export const preparedLine = (
 ) => {
   const lines = [`✓ Upgrade '${u.name}' ready for block height ${u.height}`]
   if (version !== null) lines.push(`  version: ${safeText(version)}`)
-  if (installed !== null) lines.push(`  downloaded from ${installed.url} (${installed.checksum ?? "checksum NOT verified"})`)
+  if (installed !== null) {
+    lines.push(`  downloaded from ${installed.url} (${installed.checksum ?? "checksum NOT verified"})`)
+  }
   return lines.join("\n")
 }
 
@@ -43,7 +46,8 @@ export const listJson = (l: { readonly upgrades: ReadonlyArray<Upgrade>; readonl
 
 const table = (rows: ReadonlyArray<ReadonlyArray<string>>): string => {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)))
-  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  ").trimEnd()).join("\n")
+  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  ").trimEnd())
+    .join("\n")
 }
 
 export const listText = (l: { readonly upgrades: ReadonlyArray<Upgrade> }): string => {
@@ -60,7 +64,12 @@ const describeUpgrade = (u: Upgrade) =>
 export const statusText = (s: StatusObject): string => {
   const lines: Array<readonly [string, string]> = [
     ["Supervisor", s.supervisor === "running" ? "running" : "not running"],
-    ["Node", `${s.node_state}${s.node_pid !== null ? ` (pid ${s.node_pid})` : ""}${s.restarts > 0 ? `, ${s.restarts} restarts` : ""}`],
+    [
+      "Node",
+      `${s.node_state}${s.node_pid !== null ? ` (pid ${s.node_pid})` : ""}${
+        s.restarts > 0 ? `, ${s.restarts} restarts` : ""
+      }`
+    ],
     ["Current", s.current],
     ["Chain head", s.current_height !== null ? String(s.current_height) : "unknown (node not reachable)"]
   ]
@@ -70,7 +79,10 @@ export const statusText = (s: StatusObject): string => {
   if (s.pending.length === 0) lines.push(["Pending", "none"])
   else s.pending.forEach((u, i) => lines.push([i === 0 ? "Pending" : "", describeUpgrade(u)]))
   if (s.last !== null) {
-    lines.push(["Last upgrade", `${s.last.name} ${s.last.status}${s.last.reason !== null ? `: ${safeText(s.last.reason)}` : ""}`])
+    lines.push([
+      "Last upgrade",
+      `${s.last.name} ${s.last.status}${s.last.reason !== null ? `: ${safeText(s.last.reason)}` : ""}`
+    ])
   }
   return lines.map(([k, v]) => `${(k === "" ? "" : `${k}:`).padEnd(14)}${v}`).join("\n")
 }

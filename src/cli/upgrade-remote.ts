@@ -1,8 +1,8 @@
+import { RpcClientError } from "@effect/rpc/RpcClientError"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { RpcClientError } from "@effect/rpc/RpcClientError"
 import { layerProtocol, makeClient, problemOf, refusalOf, type UpgradeClient } from "../api/Client.js"
 import { ConfigInvalid, type ErrorKind, InvalidInput, Unauthorized } from "../domain/Errors.js"
 
@@ -14,7 +14,9 @@ import { ConfigInvalid, type ErrorKind, InvalidInput, Unauthorized } from "../do
  */
 
 /** The API did not answer (down, wrong URL, a proxy's error page, no answer in time). */
-export class ApiUnreachable extends Data.TaggedError("ApiUnreachable")<{ readonly url: string; readonly reason: string }> {
+export class ApiUnreachable
+  extends Data.TaggedError("ApiUnreachable")<{ readonly url: string; readonly reason: string }>
+{
   get kind(): ErrorKind {
     return "unavailable"
   }
@@ -58,16 +60,24 @@ export const call = <A, E>(
         const refused = e instanceof Unauthorized ? Option.some(e) : refusalOf(e)
         if (Option.isNone(refused)) {
           const reason = e instanceof RpcClientError ? problemOf(e) : e.message
-          return Effect.fail(new ApiUnreachable({ url: remote.url, reason: /^HTTP 40[45]\b/.test(reason) ? `${reason}${NOT_OUR_API}` : reason }))
+          return Effect.fail(
+            new ApiUnreachable({
+              url: remote.url,
+              reason: /^HTTP 40[45]\b/.test(reason) ? `${reason}${NOT_OUR_API}` : reason
+            })
+          )
         }
         return Effect.fail(
           refused.value._tag === "Unauthorized"
             ? new ConfigInvalid({
-                variable: remote.tokenSource,
-                value: Option.isSome(remote.token) ? "(set)" : "",
-                problem: `the API at ${remote.url} refused it: ${refused.value.reason}`
-              })
-            : new InvalidInput({ field: "--remote", problem: `the API at ${remote.url} refused this client: ${refused.value.reason}` })
+              variable: remote.tokenSource,
+              value: Option.isSome(remote.token) ? "(set)" : "",
+              problem: `the API at ${remote.url} refused it: ${refused.value.reason}`
+            })
+            : new InvalidInput({
+              field: "--remote",
+              problem: `the API at ${remote.url} refused this client: ${refused.value.reason}`
+            })
         )
       }
     )

@@ -6,6 +6,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as fs from "node:fs"
+import { clientToken } from "../api/Token.js"
 import { Preparer } from "../binaries/Preparer.js"
 import { parseBinaryFlags } from "../binaries/Sources.js"
 import { AppConfig, type WemixvisorConfig } from "../config/Config.js"
@@ -13,13 +14,21 @@ import { type ErrorKind, InvalidInput, type IoError, UpgradeConflict, UpgradeNot
 import type { Height } from "../domain/Height.js"
 import { API_FORCE_HINT, CLI_FORCE_HINT, findUpgrade } from "../domain/Plan.js"
 import type { StatusObject } from "../domain/Status.js"
-import { clientToken } from "../api/Token.js"
-import * as Journal from "../upgrades/Journal.js"
 import { lockHolder } from "../platform/LockFile.js"
+import * as Journal from "../upgrades/Journal.js"
 import { decodeHeightArg, decodeName, listOf, Operations, type ScheduleCommand } from "../upgrades/Operations.js"
 import { PlanStore } from "../upgrades/PlanStore.js"
 import { preparable, reasonOf, toPrepared, toPreparing } from "../upgrades/Preparation.js"
-import { cancelledLine, listJson, listText, preparedLine, safeText, scheduledLine, statusJson, statusText } from "./upgrade-format.js"
+import {
+  cancelledLine,
+  listJson,
+  listText,
+  preparedLine,
+  safeText,
+  scheduledLine,
+  statusJson,
+  statusText
+} from "./upgrade-format.js"
 
 /*
  * `wemixvisor upgrade …` (DESIGN §4). Locally the commands go through the
@@ -32,7 +41,6 @@ import { cancelledLine, listJson, listText, preparedLine, safeText, scheduledLin
  * use it, through a dynamic import (the node's RPC and the downloader are
  * loaded by Local.ts's services on first use).
  */
-
 
 /**
  * Local commands need an initialised home: on one without a layout, a plan
@@ -60,7 +68,7 @@ const requireHome = Effect.flatMap(AppConfig, (config) => {
 
 /** The API to call instead of writing locally: --remote, else WEMIXVISOR_API_URL. */
 const remoteOf = (config: WemixvisorConfig, flag: Option.Option<string>) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const url = Option.orElse(flag, () => config.apiUrl)
     if (Option.isNone(url)) return Option.none()
     const ok = (() => {
@@ -70,7 +78,12 @@ const remoteOf = (config: WemixvisorConfig, flag: Option.Option<string>) =>
         return false
       }
     })()
-    if (!ok) return yield* new InvalidInput({ field: "--remote", problem: `${JSON.stringify(url.value)} is not an http(s) URL` })
+    if (!ok) {
+      return yield* new InvalidInput({
+        field: "--remote",
+        problem: `${JSON.stringify(url.value)} is not an http(s) URL`
+      })
+    }
     return Option.some(remoteWith(config, url.value))
   })
 
@@ -115,7 +128,7 @@ export interface ScheduleOptions {
 }
 
 export const schedule = (o: ScheduleOptions) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const config = yield* AppConfig
     // Checked here first, so a remote call never carries what the server would refuse.
     const name = yield* decodeName(o.name)
@@ -126,36 +139,39 @@ export const schedule = (o: ScheduleOptions) =>
       checksum: Option.getOrUndefined(o.checksum),
       checksums: Option.getOrUndefined(o.checksums)
     })
-    const withSources = Object.keys(sources.binaries).length === 0 ? {} : { binaries: sources.binaries, checksums: sources.checksums }
+    const withSources = Object.keys(sources.binaries).length === 0
+      ? {}
+      : { binaries: sources.binaries, checksums: sources.checksums }
     const remote = yield* remoteOf(config, o.remote)
     const upgrade = yield* Option.match(remote, {
       onSome: (r) =>
         Option.isSome(o.binary)
           ? Effect.fail(
-              new InvalidInput({
-                field: "--binary",
-                problem: `copies a local file, which a remote wemixvisor cannot read; put it at upgrades/${name}/bin/${config.daemonName} on that machine, or run this command there without --remote`
-              })
-            )
+            new InvalidInput({
+              field: "--binary",
+              problem:
+                `copies a local file, which a remote wemixvisor cannot read; put it at upgrades/${name}/bin/${config.daemonName} on that machine, or run this command there without --remote`
+            })
+          )
           : Effect.flatMap(remoteModule, (m) =>
-              m.call(r, (client) =>
-                client.ScheduleUpgrade({
-                  name,
-                  height,
-                  force: o.force,
-                  ...withSources,
-                  ...(Option.isSome(o.info) ? { info: o.info.value } : {})
-                })
-              )
-            ).pipe(
+            m.call(r, (client) =>
+              client.ScheduleUpgrade({
+                name,
+                height,
+                force: o.force,
+                ...withSources,
+                ...(Option.isSome(o.info) ? { info: o.info.value } : {})
+              }))).pipe(
               // The server words the override for API callers; this one types --force.
               Effect.catchTag("UpgradeConflict", (e) =>
                 Effect.fail(
                   e.problem.endsWith(API_FORCE_HINT)
-                    ? new UpgradeConflict({ name: e.name, problem: e.problem.slice(0, -API_FORCE_HINT.length) + CLI_FORCE_HINT })
+                    ? new UpgradeConflict({
+                      name: e.name,
+                      problem: e.problem.slice(0, -API_FORCE_HINT.length) + CLI_FORCE_HINT
+                    })
                     : e
-                )
-              )
+                ))
             ),
       onNone: () =>
         Effect.flatMap(Effect.zipRight(requireHome, Operations), (ops) => {
@@ -172,13 +188,15 @@ export const schedule = (o: ScheduleOptions) =>
     })
     yield* Console.log(scheduledLine(upgrade))
     const why = yield* pausedNow(config, remote)
-    if (why !== null) yield* Console.error(`warning: ${safeText(why)}; '${name}' does not fire at its height until that is fixed`)
+    if (why !== null) {
+      yield* Console.error(`warning: ${safeText(why)}; '${name}' does not fire at its height until that is fixed`)
+    }
   }).pipe(
     Effect.catchTag("NodeUnreachable", (e) => Effect.fail(new HeadUnknown({ problem: e.message })))
   )
 
 export const list = (o: { readonly json: boolean; readonly remote: Option.Option<string> }) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const config = yield* AppConfig
     const remote = yield* remoteOf(config, o.remote)
     const upgrades = Option.isSome(remote)
@@ -188,13 +206,15 @@ export const list = (o: { readonly json: boolean; readonly remote: Option.Option
   })
 
 export const cancel = (o: { readonly name: Option.Option<string>; readonly remote: Option.Option<string> }) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const config = yield* AppConfig
     const remote = yield* remoteOf(config, o.remote)
     const upgrade = Option.isSome(remote)
-      ? yield* Effect.flatMap(remoteModule, (m) =>
+      ? yield* Effect.flatMap(
+        remoteModule,
+        (m) =>
           m.call(remote.value, (client) => client.CancelUpgrade(Option.isSome(o.name) ? { name: o.name.value } : {}))
-        )
+      )
       : yield* Effect.flatMap(Effect.zipRight(requireHome, Operations), (ops) => ops.cancel(o.name))
     yield* Console.log(cancelledLine(upgrade))
   })
@@ -216,31 +236,40 @@ const localApiUrl = (config: WemixvisorConfig) => {
 const supervisorStatus = (config: WemixvisorConfig, holder: number): Effect.Effect<Option.Option<StatusObject>> =>
   Effect.flatMap(remoteModule, (m) =>
     // Short: the files answer the question too, if less completely.
-    m.call(remoteWith(config, localApiUrl(config)), (client) => client.GetStatus(), Duration.seconds(5))
-  ).pipe(
-    Effect.flatMap((s) =>
-      s.home === config.home && (holder <= 0 || s.supervisor_pid === holder)
-        ? Effect.succeed(s)
-        : Effect.fail({
-            message: `the API at ${localApiUrl(config)} is served by another wemixvisor (home ${s.home}, pid ${s.supervisor_pid ?? "?"}), not by this home's (pid ${holder > 0 ? holder : "?"}); check WEMIXVISOR_API_ADDR`
+    m.call(remoteWith(config, localApiUrl(config)), (client) => client.GetStatus(), Duration.seconds(5))).pipe(
+      Effect.flatMap((s) =>
+        s.home === config.home && (holder <= 0 || s.supervisor_pid === holder)
+          ? Effect.succeed(s)
+          : Effect.fail({
+            message: `the API at ${localApiUrl(config)} is served by another wemixvisor (home ${s.home}, pid ${
+              s.supervisor_pid ?? "?"
+            }), not by this home's (pid ${holder > 0 ? holder : "?"}); check WEMIXVISOR_API_ADDR`
           })
-    ),
-    Effect.tapError((e) => Effect.logWarning(`the running wemixvisor did not answer (${e.message}); showing what the files say`)),
-    Effect.option
-  )
+      ),
+      Effect.tapError((e) =>
+        Effect.logWarning(`the running wemixvisor did not answer (${e.message}); showing what the files say`)
+      ),
+      Effect.option
+    )
 
 /**
  * Why upgrades are paused, as `schedule` warns about it: the running
  * supervisor's word (remote, or this home's), else a corrupt journal here.
  * A question that cannot be answered is no warning (never a failure).
  */
-const pausedNow = (config: WemixvisorConfig, remote: Option.Option<ReturnType<typeof remoteWith>>): Effect.Effect<string | null> =>
-  Effect.gen(function* () {
+const pausedNow = (
+  config: WemixvisorConfig,
+  remote: Option.Option<ReturnType<typeof remoteWith>>
+): Effect.Effect<string | null> =>
+  Effect.gen(function*() {
     if (Option.isSome(remote)) {
-      return yield* Effect.flatMap(remoteModule, (m) => m.call(remote.value, (client) => client.GetStatus(), Duration.seconds(5))).pipe(
-        Effect.map((st) => st.paused),
-        Effect.orElseSucceed(() => null)
-      )
+      return yield* Effect.flatMap(remoteModule, (m) =>
+        m.call(remote.value, (client) => client.GetStatus(), Duration.seconds(5))).pipe(
+          Effect.map((st) =>
+            st.paused
+          ),
+          Effect.orElseSucceed(() => null)
+        )
     }
     const holder = lockHolder(config.layout.runLock)
     const live = holder !== undefined ? yield* supervisorStatus(config, holder) : Option.none<StatusObject>()
@@ -251,17 +280,20 @@ const pausedNow = (config: WemixvisorConfig, remote: Option.Option<ReturnType<ty
 
 /** Status from the files and the node's RPC, without the supervisor's memory. */
 const fileStatus = (config: WemixvisorConfig, holder: number | undefined) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const ops = yield* Operations
     return yield* ops.localStatus({
       // What `current` reports, when DAEMON_VERSION_ARGS makes it say (short: a status must not hang on a probe).
       version: (target) =>
         config.versionArgs.length === 0
           ? Effect.succeed(null)
-          : Effect.flatMap(versionProbe, (m) => m.probeVersion(config.layout.binary(target), config.versionArgs, Duration.seconds(5))).pipe(
-              Effect.map((v): string | null => v),
-              Effect.orElseSucceed(() => null)
-            ),
+          : Effect.flatMap(
+            versionProbe,
+            (m) => m.probeVersion(config.layout.binary(target), config.versionArgs, Duration.seconds(5))
+          ).pipe(
+            Effect.map((v): string | null => v),
+            Effect.orElseSucceed(() => null)
+          ),
       supervisor: holder === undefined ? "not-running" : "running",
       supervisorPid: holder !== undefined && holder > 0 ? holder : null
     })
@@ -269,13 +301,12 @@ const fileStatus = (config: WemixvisorConfig, holder: number | undefined) =>
     Effect.catchTag("IoError", (e): Effect.Effect<never, IoError | InvalidInput> =>
       e.path === config.layout.current
         ? Effect.fail(
-            new InvalidInput({
-              field: "DAEMON_HOME",
-              problem: `${config.layout.root} has no current binary; run 'wemixvisor init <genesis-binary>' first`
-            })
-          )
-        : Effect.fail(e)
-    )
+          new InvalidInput({
+            field: "DAEMON_HOME",
+            problem: `${config.layout.root} has no current binary; run 'wemixvisor init <genesis-binary>' first`
+          })
+        )
+        : Effect.fail(e))
   )
 
 /**
@@ -284,7 +315,7 @@ const fileStatus = (config: WemixvisorConfig, holder: number | undefined) =>
  * files and the node's RPC say.
  */
 export const status = (o: { readonly json: boolean; readonly remote: Option.Option<string> }) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const config = yield* AppConfig
     const remote = yield* remoteOf(config, o.remote)
     let result: StatusObject
@@ -307,12 +338,15 @@ export const status = (o: { readonly json: boolean; readonly remote: Option.Opti
  * disabled, no checksum, no binary for this platform).
  */
 export const prepare = (o: { readonly name: string; readonly remote: Option.Option<string> }) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const config = yield* AppConfig
     const name = yield* decodeName(o.name)
     const remote = yield* remoteOf(config, o.remote)
     if (Option.isSome(remote)) {
-      const u = yield* Effect.flatMap(remoteModule, (m) => m.call(remote.value, (client) => client.PrepareUpgrade({ name }), m.PREPARE_TIMEOUT))
+      const u = yield* Effect.flatMap(
+        remoteModule,
+        (m) => m.call(remote.value, (client) => client.PrepareUpgrade({ name }), m.PREPARE_TIMEOUT)
+      )
       yield* Console.log(preparedLine(u, null, null))
       return
     }
@@ -322,7 +356,10 @@ export const prepare = (o: { readonly name: string; readonly remote: Option.Opti
     const u = findUpgrade(plan, name)
     if (u === undefined) return yield* new UpgradeNotFound({ name })
     if (preparable(plan, u) === undefined) {
-      return yield* new UpgradeConflict({ name, problem: `is ${u.status}; only an upgrade waiting for its height can be prepared` })
+      return yield* new UpgradeConflict({
+        name,
+        problem: `is ${u.status}; only an upgrade waiting for its height can be prepared`
+      })
     }
     const now = Effect.map(DateTime.now, DateTime.formatIso)
     yield* store.update((p) => Effect.map(now, (at) => [undefined, toPreparing(p, u, at)] as const))

@@ -25,22 +25,30 @@ const checkHook = (variable: string, file: Option.Option<string>): Effect.Effect
             return undefined
           } catch (e) {
             const code = errnoOf(e)
-            return code === "ENOENT" ? "does not exist" : code === "EACCES" ? "is not executable (chmod +x it)" : String(e)
+            return code === "ENOENT"
+              ? "does not exist"
+              : code === "EACCES"
+              ? "is not executable (chmod +x it)"
+              : String(e)
           }
         })()
         return problem === undefined
           ? Effect.void
-          : Effect.fail(new ConfigInvalid({ variable, value: f, problem: `${problem}; the upgrade would fail at its height` }))
+          : Effect.fail(
+            new ConfigInvalid({ variable, value: f, problem: `${problem}; the upgrade would fail at its height` })
+          )
       })
   })
 
 export const checkRunnable = (c: WemixvisorConfig): Effect.Effect<void, ConfigInvalid> =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     if (Duration.greaterThanOrEqualTo(c.verifyMinUp, c.verifyTimeout)) {
       return yield* new ConfigInvalid({
         variable: "DAEMON_VERIFY_MIN_UP",
         value: c.given.DAEMON_VERIFY_MIN_UP ?? Duration.format(c.verifyMinUp),
-        problem: `must be shorter than DAEMON_VERIFY_TIMEOUT (${c.given.DAEMON_VERIFY_TIMEOUT ?? Duration.format(c.verifyTimeout)}): verify could never pass, and every upgrade would roll back`
+        problem: `must be shorter than DAEMON_VERIFY_TIMEOUT (${
+          c.given.DAEMON_VERIFY_TIMEOUT ?? Duration.format(c.verifyTimeout)
+        }): verify could never pass, and every upgrade would roll back`
       })
     }
     yield* checkHook("DAEMON_PRE_STOP", c.preStop)

@@ -100,26 +100,28 @@ const parseCount: Parse<number> = (raw) =>
 
 const parseString: Parse<string> = (raw) => (raw === "" ? Either.left("must not be empty") : Either.right(raw))
 
-const parseUrl =
-  (...protocols: Array<string>): Parse<string> =>
-  (raw) => {
-    try {
-      const u = new URL(raw)
-      return protocols.includes(u.protocol)
-        ? Either.right(raw)
-        : Either.left(`expected a ${protocols.map((p) => p.replace(":", "")).join(" or ")} URL`)
-    } catch {
-      return Either.left("not a URL")
-    }
+const parseUrl = (...protocols: Array<string>): Parse<string> => (raw) => {
+  try {
+    const u = new URL(raw)
+    return protocols.includes(u.protocol)
+      ? Either.right(raw)
+      : Either.left(`expected a ${protocols.map((p) => p.replace(":", "")).join(" or ")} URL`)
+  } catch {
+    return Either.left("not a URL")
   }
+}
 
-const parseOneOf =
-  <const A extends string>(...values: ReadonlyArray<A>): Parse<A> =>
-  (raw) =>
-    (values as ReadonlyArray<string>).includes(raw) ? Either.right(raw as A) : Either.left(`expected one of ${values.join(", ")}`)
+const parseOneOf = <const A extends string>(...values: ReadonlyArray<A>): Parse<A> => (raw) =>
+  (values as ReadonlyArray<string>).includes(raw)
+    ? Either.right(raw as A)
+    : Either.left(`expected one of ${values.join(", ")}`)
 
 const parseAbsolutePath: Parse<string> = (raw) =>
-  raw === "" ? Either.left("must not be empty") : path.isAbsolute(raw) ? Either.right(raw) : Either.left("must be an absolute path")
+  raw === ""
+    ? Either.left("must not be empty")
+    : path.isAbsolute(raw)
+    ? Either.right(raw)
+    : Either.left("must be an absolute path")
 
 const parseDaemonName: Parse<string> = (raw) =>
   /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(raw) ? Either.right(raw) : Either.left("must be a plain file name (no / or ..)")
@@ -131,17 +133,15 @@ export const parseAddr: Parse<string> = (raw) => {
 }
 
 /** A comma-separated list, each item checked by `item`; empty items are ignored. */
-const parseList =
-  (item: Parse<string>): Parse<ReadonlyArray<string>> =>
-  (raw) => {
-    const out: Array<string> = []
-    for (const part of raw.split(",").map((p) => p.trim()).filter((p) => p !== "")) {
-      const parsed = item(part)
-      if (Either.isLeft(parsed)) return Either.left(`${JSON.stringify(part)}: ${parsed.left}`)
-      out.push(parsed.right)
-    }
-    return Either.right(out)
+const parseList = (item: Parse<string>): Parse<ReadonlyArray<string>> => (raw) => {
+  const out: Array<string> = []
+  for (const part of raw.split(",").map((p) => p.trim()).filter((p) => p !== "")) {
+    const parsed = item(part)
+    if (Either.isLeft(parsed)) return Either.left(`${JSON.stringify(part)}: ${parsed.left}`)
+    out.push(parsed.right)
   }
+  return Either.right(out)
+}
 
 /** A host name or address as a Host header carries it, without the port (`node1.example`, `10.0.0.5`, `[fd00::1]`). */
 const parseHostName: Parse<string> = (raw) => {
@@ -193,8 +193,11 @@ const getOptional = <A>(lookup: Lookup, name: string, parse: Parse<A>) => {
   return raw === undefined || raw === ""
     ? Effect.succeed(Option.none<A>())
     : parse(raw).pipe(
-        Effect.mapBoth({ onFailure: (problem) => new ConfigInvalid({ variable: name, value: raw, problem }), onSuccess: Option.some })
-      )
+      Effect.mapBoth({
+        onFailure: (problem) => new ConfigInvalid({ variable: name, value: raw, problem }),
+        onSuccess: Option.some
+      })
+    )
 }
 
 const readToml = (file: string): Effect.Effect<Record<string, string>, ConfigInvalid> =>
@@ -211,28 +214,42 @@ const readToml = (file: string): Effect.Effect<Record<string, string>, ConfigInv
       const out: Record<string, string> = {}
       for (const [k, v] of Object.entries(doc)) {
         if (typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Date)) {
-          return Effect.fail(new ConfigInvalid({ variable: `config.toml ${k}`, value: file, problem: "tables are not supported; keys are the env names in lower case" }))
+          return Effect.fail(
+            new ConfigInvalid({
+              variable: `config.toml ${k}`,
+              value: file,
+              problem: "tables are not supported; keys are the env names in lower case"
+            })
+          )
         }
         out[k.toUpperCase()] = Array.isArray(v) ? v.join(" ") : String(v)
       }
       return Effect.succeed(out)
     } catch (e) {
       return Effect.fail(
-        new ConfigInvalid({ variable: "config.toml", value: file, problem: (e as Error).message.split("\n")[0] ?? "parse error" })
+        new ConfigInvalid({
+          variable: "config.toml",
+          value: file,
+          problem: (e as Error).message.split("\n")[0] ?? "parse error"
+        })
       )
     }
   })
 
 /** The effective configuration, or the first value that is wrong. */
 export const loadConfig = (sources: ConfigSources): Effect.Effect<WemixvisorConfig, ConfigInvalid> =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const pick = (table: Readonly<Record<string, string | undefined>>, name: string, alias?: string) =>
       table[name] ?? (alias ? table[alias] : undefined)
     const early: Lookup = { raw: (n, a) => pick(sources.flags ?? {}, n, a) ?? pick(sources.env, n, a) }
 
     const homeRaw = early.raw("DAEMON_HOME")
     if (homeRaw === undefined) {
-      return yield* new ConfigInvalid({ variable: "DAEMON_HOME", value: "", problem: "is required (the node's home folder)" })
+      return yield* new ConfigInvalid({
+        variable: "DAEMON_HOME",
+        value: "",
+        problem: "is required (the node's home folder)"
+      })
     }
     const home = yield* get(early, "DAEMON_HOME", parseAbsolutePath, "")
     const toml = yield* readToml(path.join(home, "wemixvisor", "config.toml"))
@@ -240,7 +257,11 @@ export const loadConfig = (sources: ConfigSources): Effect.Effect<WemixvisorConf
     const lookup: Lookup = { raw: (n, a) => early.raw(n, a) ?? pick(toml, n, a), given }
 
     if (lookup.raw("DAEMON_NAME") === undefined) {
-      return yield* new ConfigInvalid({ variable: "DAEMON_NAME", value: "", problem: "is required (the node binary's file name)" })
+      return yield* new ConfigInvalid({
+        variable: "DAEMON_NAME",
+        value: "",
+        problem: "is required (the node binary's file name)"
+      })
     }
     const daemonName = yield* get(lookup, "DAEMON_NAME", parseDaemonName, "")
     const apiAddr = yield* get(lookup, "WEMIXVISOR_API_ADDR", parseAddr, "127.0.0.1:8590")
@@ -254,7 +275,13 @@ export const loadConfig = (sources: ConfigSources): Effect.Effect<WemixvisorConf
         problem: `must not be shorter than DAEMON_RESTART_DELAY (${Duration.format(restartDelay)})`
       })
     }
-    const pollInterval = yield* get(lookup, "DAEMON_POLL_INTERVAL", parseDuration, "300ms", "DAEMON_HEIGHT_POLL_INTERVAL")
+    const pollInterval = yield* get(
+      lookup,
+      "DAEMON_POLL_INTERVAL",
+      parseDuration,
+      "300ms",
+      "DAEMON_HEIGHT_POLL_INTERVAL"
+    )
     if (Duration.toMillis(pollInterval) < 10) {
       return yield* new ConfigInvalid({
         variable: "DAEMON_POLL_INTERVAL",

@@ -31,8 +31,7 @@ export interface Layout {
 export const makeLayout = (home: string, daemonName: string): Layout => {
   const root = path.join(home, "wemixvisor")
   const upgrades = path.join(root, "upgrades")
-  const targetDir = (target: Target) =>
-    target === "genesis" ? path.join(root, "genesis") : path.join(upgrades, target)
+  const targetDir = (target: Target) => target === "genesis" ? path.join(root, "genesis") : path.join(upgrades, target)
   return {
     home,
     root,

@@ -1,7 +1,7 @@
 import * as Either from "effect/Either"
 import { UpgradeConflict, UpgradeNotFound } from "./Errors.js"
 import type { Height } from "./Height.js"
-import { isPending, isReschedulable, Upgrade, UpgradePlan, type UpgradeName, type UpgradeStatus } from "./Upgrade.js"
+import { isPending, isReschedulable, Upgrade, type UpgradeName, UpgradePlan, type UpgradeStatus } from "./Upgrade.js"
 
 /*
  * The plan's rules, as pure functions over UpgradePlan. The CLI, the API and
@@ -31,7 +31,7 @@ export const pendingUpgrades = (plan: UpgradePlan): ReadonlyArray<Upgrade> =>
 /** How the CLI overrides the head check (the default hint). */
 export const CLI_FORCE_HINT = " (use --force to schedule it anyway)"
 /** How a request through the API overrides it. */
-export const API_FORCE_HINT = ' (set "force": true to schedule it anyway)'
+export const API_FORCE_HINT = " (set \"force\": true to schedule it anyway)"
 
 export const schedule = (
   plan: UpgradePlan,
@@ -88,11 +88,11 @@ export const alreadyScheduled = (plan: UpgradePlan, req: ScheduleRequest): Upgra
   const sameMap = (a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>) =>
     Object.keys(a).length === Object.keys(b).length && Object.entries(a).every(([k, v]) => b[k] === v)
   return u !== undefined &&
-    isPending(u.status) &&
-    u.height === req.height &&
-    u.info === (req.info ?? "") &&
-    sameMap(u.binaries, req.binaries ?? {}) &&
-    sameMap(u.checksums, req.checksums ?? {})
+      isPending(u.status) &&
+      u.height === req.height &&
+      u.info === (req.info ?? "") &&
+      sameMap(u.binaries, req.binaries ?? {}) &&
+      sameMap(u.checksums, req.checksums ?? {})
     ? u
     : undefined
 }
@@ -113,7 +113,10 @@ export const cancel = (
     if (pending.length > 1) {
       const list = pending.map((u) => `${u.name} at ${u.height}`).join(", ")
       return Either.left(
-        new UpgradeConflict({ name: "", problem: `${pending.length} upgrades are pending (${list}); name the one to cancel` })
+        new UpgradeConflict({
+          name: "",
+          problem: `${pending.length} upgrades are pending (${list}); name the one to cancel`
+        })
       )
     }
     target = pending[0]

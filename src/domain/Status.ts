@@ -26,7 +26,9 @@ export const StatusObject = Schema.Struct({
   pending: Schema.Array(Upgrade),
   upgrading: Schema.Boolean,
   in_progress: Schema.NullOr(Schema.Struct({ name: UpgradeName, step: Schema.String })),
-  last: Schema.NullOr(Schema.Struct({ name: UpgradeName, status: UpgradeStatus, reason: Schema.NullOr(Schema.String) })),
+  last: Schema.NullOr(
+    Schema.Struct({ name: UpgradeName, status: UpgradeStatus, reason: Schema.NullOr(Schema.String) })
+  ),
   /** Why upgrades are paused (a corrupt journal, a corrupt plan with no valid one to go on from, …), or null. */
   paused: Schema.NullOr(Schema.String),
   /** What is wrong with upgrade-plan.json or its lock while upgrades go on from the last valid plan, or null. */

@@ -3,8 +3,8 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as PubSub from "effect/PubSub"
 import * as Schema from "effect/Schema"
-import * as Stream from "effect/Stream"
 import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import { Height } from "../domain/Height.js"
 
 /*
@@ -32,7 +32,12 @@ export const WemixvisorEvent = Schema.Union(
   E("node-started", { pid: Schema.Number, binary: Schema.String }),
   // A node left running by a previous wemixvisor, supervised from now on (not restarted).
   E("node-adopted", { pid: Schema.Number, binary: Schema.String }),
-  E("node-exited", { pid: Schema.Number, code: Nullable(Schema.Number), signal: Nullable(Schema.String), expected: Schema.Boolean }),
+  E("node-exited", {
+    pid: Schema.Number,
+    code: Nullable(Schema.Number),
+    signal: Nullable(Schema.String),
+    expected: Schema.Boolean
+  }),
   E("node-restarting", { restarts: Schema.Number, delay_ms: Schema.Number }),
   E("node-error", { reason: Schema.String }),
   E("height-reorg", { from: Height, to: Height }),
@@ -44,7 +49,8 @@ export type WemixvisorEvent = typeof WemixvisorEvent.Type
 export type EventType = WemixvisorEvent["type"]
 
 /** An event without its timestamp, as publishers build it. */
-export type EventInput = WemixvisorEvent extends infer U ? (U extends { time: string } ? Omit<U, "time"> : never) : never
+export type EventInput = WemixvisorEvent extends infer U ? (U extends { time: string } ? Omit<U, "time"> : never)
+  : never
 
 export class Events extends Context.Tag("wemixvisor/Events")<
   Events,
@@ -77,11 +83,11 @@ const logLevel = (event: WemixvisorEvent) => {
 /** Live: an unbounded PubSub (events are rare; a slow SSE client must not block the orchestrator). */
 export const layer: Layer.Layer<Events> = Layer.scoped(
   Events,
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const hub = yield* Effect.acquireRelease(PubSub.unbounded<WemixvisorEvent>(), PubSub.shutdown)
     return Events.of({
       publish: (input) =>
-        Effect.gen(function* () {
+        Effect.gen(function*() {
           const event = { ...input, time: new Date().toISOString() } as WemixvisorEvent
           const { type, time: _time, ...fields } = event
           yield* logLevel(event)(type).pipe(Effect.annotateLogs({ event: type, ...fields }))

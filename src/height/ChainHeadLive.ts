@@ -17,8 +17,7 @@ export const layer: Layer.Layer<ChainHead, never, AppConfig> = Layer.effect(
         Effect.promise(() => import("./Rpc.js")),
         (rpc) => rpc.readHead(config.rpcUrl)
       )
-    })
-  )
+    }))
 )
 
 /** The running HeightProvider's `head` (its connections, no second client): what `run` uses. */

@@ -60,7 +60,15 @@ export const makeJsonRpcRequest = (url: string, timeoutMs: number, agent?: http.
             try {
               parsed = JSON.parse(answer)
             } catch (cause) {
-              return reject(new HttpRequestError({ body, url, status, details: `not JSON: ${answer.slice(0, 200)}`, cause: cause as Error }))
+              return reject(
+                new HttpRequestError({
+                  body,
+                  url,
+                  status,
+                  details: `not JSON: ${answer.slice(0, 200)}`,
+                  cause: cause as Error
+                })
+              )
             }
             if (parsed.error !== undefined) return reject(new RpcRequestError({ body, error: parsed.error, url }))
             resolve(parsed.result)
@@ -69,8 +77,9 @@ export const makeJsonRpcRequest = (url: string, timeoutMs: number, agent?: http.
       )
       req.on("timeout", () => req.destroy(new TimeoutError({ body, url })))
       req.on("error", (cause) =>
-        reject(cause instanceof TimeoutError ? cause : new HttpRequestError({ body, url, details: cause.message, cause }))
-      )
+        reject(
+          cause instanceof TimeoutError ? cause : new HttpRequestError({ body, url, details: cause.message, cause })
+        ))
       req.end(text)
     })
 }

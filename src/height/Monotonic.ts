@@ -62,7 +62,11 @@ export const initialState = (max: Option.Option<Height> = Option.none()): Monoto
 export const step = (state: MonotonicState, { height, source }: Observed): Step => {
   const last = new Map(state.last).set(source, height)
   if (Option.isNone(state.max) || height > state.max.value) {
-    return { state: { max: Option.some(height), last, dropTo: Option.none() }, emit: Option.some(height), reorg: Option.none() }
+    return {
+      state: { max: Option.some(height), last, dropTo: Option.none() },
+      emit: Option.some(height),
+      reorg: Option.none()
+    }
   }
   const previous = state.last.get(source)
   const deeper = Option.isNone(state.dropTo) || height < state.dropTo.value
@@ -97,6 +101,5 @@ export const monotonic =
               Effect.map((next) => Option.toArray(next.emit))
             )
           )
-        )
-      )
+        ))
     )

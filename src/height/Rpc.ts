@@ -22,21 +22,20 @@ export const RPC_TIMEOUT = Duration.seconds(2)
 const unreachable = (url: string) => (cause: unknown) =>
   new NodeUnreachable({
     url,
-    cause:
-      cause instanceof BaseError && cause.details && !cause.shortMessage.includes(cause.details)
-        ? new Error(`${cause.shortMessage.replace(/\.$/, "")}: ${cause.details}`, { cause })
-        : cause
+    cause: cause instanceof BaseError && cause.details && !cause.shortMessage.includes(cause.details)
+      ? new Error(`${cause.shortMessage.replace(/\.$/, "")}: ${cause.details}`, { cause })
+      : cause
   })
 
 /** A bigint head as a Height; one that does not fit is refused, never rounded. */
-const toHeight =
-  (url: string) =>
-  (n: bigint): Effect.Effect<Height, NodeUnreachable> => {
-    const height = heightFromBigInt(n)
-    return height === undefined
-      ? Effect.fail(new NodeUnreachable({ url, cause: new Error(`the node reported head ${n}, which is not a usable height`) }))
-      : Effect.succeed(height)
-  }
+const toHeight = (url: string) => (n: bigint): Effect.Effect<Height, NodeUnreachable> => {
+  const height = heightFromBigInt(n)
+  return height === undefined
+    ? Effect.fail(
+      new NodeUnreachable({ url, cause: new Error(`the node reported head ${n}, which is not a usable height`) })
+    )
+    : Effect.succeed(height)
+}
 
 /** The block number of a `newHeads` notification (`{subscription, result: {number: "0x…"}}`). */
 const headNumber = (data: unknown): bigint | undefined => {
@@ -47,7 +46,10 @@ const headNumber = (data: unknown): bigint | undefined => {
 }
 
 /** One `eth_blockNumber`, uncached. */
-export const blockNumber = (client: Pick<PublicClient, "getBlockNumber">, url: string): Effect.Effect<Height, NodeUnreachable> =>
+export const blockNumber = (
+  client: Pick<PublicClient, "getBlockNumber">,
+  url: string
+): Effect.Effect<Height, NodeUnreachable> =>
   Effect.tryPromise({ try: () => client.getBlockNumber({ cacheTime: 0 }), catch: unreachable(url) }).pipe(
     Effect.flatMap(toHeight(url))
   )
@@ -62,7 +64,9 @@ export const makeHttpClient = (rpcUrl: string, agent?: Agent): Effect.Effect<Pub
   Effect.try({
     try: () =>
       createPublicClient({
-        transport: custom({ request: makeJsonRpcRequest(rpcUrl, Duration.toMillis(RPC_TIMEOUT), agent) }, { retryCount: 0 })
+        transport: custom({ request: makeJsonRpcRequest(rpcUrl, Duration.toMillis(RPC_TIMEOUT), agent) }, {
+          retryCount: 0
+        })
       }),
     catch: unreachable(rpcUrl)
   })
@@ -71,7 +75,7 @@ export const makeHttpClient = (rpcUrl: string, agent?: Agent): Effect.Effect<Pub
  * The node's head, read once over HTTP without building the HeightProvider
  * layer (e.g. the CLI's `upgrade schedule` check).
  */
-export const readHead = Effect.fn("HeightProvider.readHead")(function* (rpcUrl: string) {
+export const readHead = Effect.fn("HeightProvider.readHead")(function*(rpcUrl: string) {
   const client = yield* makeHttpClient(rpcUrl)
   return yield* blockNumber(client, rpcUrl)
 })
@@ -89,7 +93,7 @@ export const readHead = Effect.fn("HeightProvider.readHead")(function* (rpcUrl: 
  */
 export const webSocketHeads = (wsUrl: string): Stream.Stream<Height, NodeUnreachable> =>
   Stream.unwrapScoped(
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const client = yield* Effect.try({
         try: () =>
           createPublicClient({
@@ -101,11 +105,18 @@ export const webSocketHeads = (wsUrl: string): Stream.Stream<Height, NodeUnreach
         try: (signal) => {
           const opening = client.transport.getRpcClient()
           // Gave up waiting (timeout, scope closed): close the socket if it opens after all.
-          signal.addEventListener("abort", () => opening.then((socket) => socket.close(), () => undefined), { once: true })
+          signal.addEventListener("abort", () => opening.then((socket) => socket.close(), () => undefined), {
+            once: true
+          })
           return opening
         },
         catch: unreachable(wsUrl)
-      }).pipe(Effect.timeoutFail({ duration: RPC_TIMEOUT, onTimeout: () => unreachable(wsUrl)(new Error("connect timed out")) }))
+      }).pipe(
+        Effect.timeoutFail({
+          duration: RPC_TIMEOUT,
+          onTimeout: () => unreachable(wsUrl)(new Error("connect timed out"))
+        })
+      )
       // Interruptible so the timeout can fire; the abort handler above covers a late open.
       yield* Effect.acquireRelease(Effect.interruptible(connect), (socket) => Effect.sync(() => socket.close()))
 
@@ -129,7 +140,9 @@ export const webSocketHeads = (wsUrl: string): Stream.Stream<Height, NodeUnreach
           // Fire and forget: on a dead socket the answer never comes, and the socket is closed next anyway.
           (subscription) => Effect.sync(() => void subscription.unsubscribe())
         ).pipe(
-          Effect.zipRight(Effect.tryPromise({ try: () => client.getBlockNumber({ cacheTime: 0 }), catch: unreachable(wsUrl) })),
+          Effect.zipRight(
+            Effect.tryPromise({ try: () => client.getBlockNumber({ cacheTime: 0 }), catch: unreachable(wsUrl) })
+          ),
           Effect.tap((n) => Effect.sync(() => void emit.single(n)))
         )
       )

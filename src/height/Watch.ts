@@ -59,7 +59,7 @@ export const polled = (
   reach?: Ref.Ref<Reach>
 ): Stream.Stream<Height> =>
   Stream.unwrap(
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const state = reach ?? (yield* Ref.make<Reach>("unknown"))
       const last = yield* Ref.make<Option.Option<Height>>(Option.none())
       const pollOnce: Effect.Effect<Option.Option<Height>> = Effect.matchEffect(fetchHead, {
@@ -69,8 +69,8 @@ export const polled = (
               was === "down"
                 ? Effect.void
                 : Effect.logWarning(`${error.message}; retrying every ${Duration.format(interval)}`).pipe(
-                    Effect.annotateLogs({ url: error.url })
-                  )
+                  Effect.annotateLogs({ url: error.url })
+                )
             ),
             Effect.as(Option.none())
           ),
@@ -80,11 +80,13 @@ export const polled = (
               was === "up"
                 ? Effect.void
                 : Effect.logInfo(was === "down" ? "node RPC reachable again" : "node RPC reachable").pipe(
-                    Effect.annotateLogs({ height })
-                  )
+                  Effect.annotateLogs({ height })
+                )
             ),
             Effect.zipRight(Ref.getAndSet(last, Option.some(height))),
-            Effect.map((previous) => (Option.isSome(previous) && previous.value === height ? Option.none() : Option.some(height)))
+            Effect.map((
+              previous
+            ) => (Option.isSome(previous) && previous.value === height ? Option.none() : Option.some(height)))
           )
       })
       return Cadence.stream(pollOnce, pollSchedule(interval)).pipe(Stream.filterMap(identity))
@@ -112,9 +114,9 @@ export const pushed = (
               was === "up"
                 ? Effect.void
                 : Effect.logInfo(was === "down" ? "head subscription restored" : "head subscription active").pipe(
-                    Effect.annotateLogs({ height }),
-                    Effect.zipRight(up === undefined ? Effect.void : SubscriptionRef.set(up, true))
-                  )
+                  Effect.annotateLogs({ height }),
+                  Effect.zipRight(up === undefined ? Effect.void : SubscriptionRef.set(up, true))
+                )
             )
           )
         ),
@@ -124,17 +126,16 @@ export const pushed = (
               was === "down"
                 ? Effect.void
                 : Effect.logWarning(`head subscription lost (${error.message}); polling until it is back`).pipe(
-                    Effect.annotateLogs({ url: error.url }),
-                    Effect.zipRight(up === undefined ? Effect.void : SubscriptionRef.set(up, false))
-                  )
+                  Effect.annotateLogs({ url: error.url }),
+                  Effect.zipRight(up === undefined ? Effect.void : SubscriptionRef.set(up, false))
+                )
             )
           )
         ),
         Stream.retry(retry),
         // The schedule never gives up, so no failure gets past retry.
         Stream.orDie
-      )
-    )
+      ))
   )
 
 export interface HeightSources {
@@ -160,14 +161,12 @@ export const watchHeights = (
   onReorg: (reorg: Reorg) => Effect.Effect<void>,
   start: Option.Option<Height> = Option.none()
 ): Stream.Stream<Height> => {
-  const tag =
-    (source: string) =>
-    (height: Height): Observed => ({ source, height })
+  const tag = (source: string) => (height: Height): Observed => ({ source, height })
   const all = Option.match(sources.push, {
     onNone: () => polled(sources.fetchHead, sources.pollInterval).pipe(Stream.map(tag("poll"))),
     onSome: (connect) =>
       Stream.unwrap(
-        Effect.gen(function* () {
+        Effect.gen(function*() {
           const pushUp = yield* SubscriptionRef.make(false)
           const reach = yield* Ref.make<Reach>("unknown")
           const slow = Duration.max(Duration.decode(sources.pollInterval), pushHealthyPollInterval)

@@ -1,6 +1,6 @@
 import * as Context from "effect/Context"
-import * as Layer from "effect/Layer"
 import type * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Stream from "effect/Stream"
 import type { AppConfig } from "../config/Config.js"
@@ -74,7 +74,8 @@ export class NodeProcess extends Context.Tag("wemixvisor/NodeProcess")<NodeProce
 export const layer = (
   args: ReadonlyArray<string>,
   adoptable: Option.Option<NodePidFile> = Option.none()
-): Layer.Layer<NodeProcess, never, AppConfig | Events | Spawner.Spawner> => Layer.scoped(NodeProcess, make(args, adoptable))
+): Layer.Layer<NodeProcess, never, AppConfig | Events | Spawner.Spawner> =>
+  Layer.scoped(NodeProcess, make(args, adoptable))
 
 /** `layer` with real processes. */
 export const layerLive = (

@@ -1,7 +1,7 @@
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
-import type * as Duration from "effect/Duration"
 import * as fs from "node:fs"
 import { AppConfig } from "../config/Config.js"
 import { NodePidFile } from "../domain/Node.js"
@@ -34,19 +34,25 @@ export const removePidFile = (file: string): Effect.Effect<void> =>
   removeIfExists(file).pipe(Effect.catchAll((e) => Effect.logWarning(`could not remove ${file}: ${e.message}`)))
 
 const settleStale = (adopt: boolean): Effect.Effect<Option.Option<NodePidFile>, never, AppConfig> =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const { layout, shutdownGrace } = yield* AppConfig
     const adopted = yield* settleRecorded(layout.nodePid, shutdownGrace, adopt)
     for (const pgid of groupsWithEnv(`${NODE_MARKER}=${layout.currentBinary}`)) {
       if (Option.exists(adopted, (a) => a.pgid === pgid)) continue
-      yield* Effect.logWarning(`a node of this home (process group ${pgid}) is running but was never recorded in node.pid; stopping it`)
+      yield* Effect.logWarning(
+        `a node of this home (process group ${pgid}) is running but was never recorded in node.pid; stopping it`
+      )
       yield* terminateGroup(pgid, shutdownGrace)
     }
     return adopted
   })
 
-const settleRecorded = (file: string, shutdownGrace: Duration.Duration, adopt: boolean): Effect.Effect<Option.Option<NodePidFile>> =>
-  Effect.gen(function* () {
+const settleRecorded = (
+  file: string,
+  shutdownGrace: Duration.Duration,
+  adopt: boolean
+): Effect.Effect<Option.Option<NodePidFile>> =>
+  Effect.gen(function*() {
     const read = yield* Effect.either(readJsonIfExists(NodePidFile, file))
     if (Either.isLeft(read)) {
       const e = read.left
@@ -64,7 +70,9 @@ const settleRecorded = (file: string, shutdownGrace: Duration.Duration, adopt: b
 
     const startTime = processStartTime(pid)
     if (startTime === start_time && adopt) {
-      yield* Effect.logWarning(`the node (pid ${pid}) of a previous wemixvisor is still running; adopting it (no restart)`)
+      yield* Effect.logWarning(
+        `the node (pid ${pid}) of a previous wemixvisor is still running; adopting it (no restart)`
+      )
       return Option.some(record)
     }
     if (startTime === start_time) {
@@ -112,7 +120,7 @@ export const reapStale: Effect.Effect<void, never, AppConfig> = Effect.asVoid(se
  * slate: every node of the home is stopped (reapStale). Processes that carry
  * this home's NODE_MARKER but were never recorded are stopped either way.
  */
-export const reapOrAdopt: Effect.Effect<Option.Option<NodePidFile>, never, AppConfig> = Effect.gen(function* () {
+export const reapOrAdopt: Effect.Effect<Option.Option<NodePidFile>, never, AppConfig> = Effect.gen(function*() {
   const { layout } = yield* AppConfig
   const inFlight = fs.existsSync(layout.journal)
   if (inFlight && fs.existsSync(layout.nodePid)) {

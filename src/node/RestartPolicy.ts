@@ -35,7 +35,8 @@ export const restartPolicy = (options: RestartPolicyOptions): Schedule.Schedule<
 }
 
 /** How long a node must stay up for its next crash to start the backoff from the beginning. */
-export const stableAfter = (options: RestartPolicyOptions): Duration.Duration => Duration.decode(options.restartMaxDelay)
+export const stableAfter = (options: RestartPolicyOptions): Duration.Duration =>
+  Duration.decode(options.restartMaxDelay)
 
 /**
  * The restart policy stepped by hand, one crash at a time: the supervisor
@@ -51,7 +52,7 @@ export interface Backoff {
 
 export const makeBackoff = (policy: Schedule.Schedule<Duration.Duration>): Effect.Effect<Backoff> =>
   Effect.map(Ref.make<unknown>(policy.initial), (state) => ({
-    next: Effect.gen(function* () {
+    next: Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
       const [next, delay] = yield* policy.step(now, undefined, yield* Ref.get(state))
       yield* Ref.set(state, next)

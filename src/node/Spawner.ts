@@ -86,8 +86,7 @@ const adopt = (record: NodePidFile): Effect.Effect<Option.Option<ChildHandle>> =
         signalGroup: (signal) => signalGroup(record.pgid, signal),
         groupAlive: groupAlive(record.pgid)
       })
-      : Option.none()
-  )
+      : Option.none())
 
 /** Live: real processes; the node's output goes to our stdout and stderr directly. */
 export const layer: Layer.Layer<Spawner> = Layer.succeed(Spawner, Spawner.of({ spawn, adopt }))

@@ -7,16 +7,16 @@ import * as FiberHandle from "effect/FiberHandle"
 import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
 import * as Ref from "effect/Ref"
+import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
-import type * as Scope from "effect/Scope"
 import * as fs from "node:fs"
 import { AppConfig } from "../config/Config.js"
 import type { SpawnFailed } from "../domain/Errors.js"
 import { describeExit, initialNodeStatus, type NodeExit, type NodePidFile, type NodeStatus } from "../domain/Node.js"
 import { Events } from "../events/Events.js"
-import type { NodeExitReport, NodeProcessService } from "./NodeProcess.js"
 import { groupAlive, killGroupUntilGone, terminateGroup } from "../platform/ProcessGroup.js"
+import type { NodeExitReport, NodeProcessService } from "./NodeProcess.js"
 import { removePidFile, writePidFile } from "./PidFile.js"
 import { makeBackoff, restartPolicy, stableAfter } from "./RestartPolicy.js"
 import { type ChildHandle, Spawner } from "./Spawner.js"
@@ -42,7 +42,7 @@ export const make = (
   args: ReadonlyArray<string>,
   adoptable: Option.Option<NodePidFile> = Option.none()
 ): Effect.Effect<NodeProcessService, never, Scope.Scope | AppConfig | Events | Spawner> =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const config = yield* AppConfig
     const events = yield* Events
     const spawner = yield* Spawner
@@ -76,7 +76,7 @@ export const make = (
     })
 
     const onExit = (pid: number, exit: NodeExit, expected: boolean) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         yield* setStatus((s) => ({ ...s, state: expected ? s.state : "crashed", pid: null, lastExit: exit }))
         yield* PubSub.publish(exits, { ...exit, pid, expected })
         yield* events.publish({ type: "node-exited", pid, code: exit.code, signal: exit.signal, expected })
@@ -84,13 +84,15 @@ export const make = (
 
     /** SIGTERM the group; SIGKILL it if the leader is still there after the grace period. */
     const terminate = (child: ChildHandle) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         yield* child.signalGroup("SIGTERM")
         // Runs inside a release (uninterruptible): the wait must be interruptible or the timeout could never cut it short.
         const exited = yield* Effect.interruptible(child.exit).pipe(Effect.timeoutOption(grace))
         if (Option.isSome(exited)) return exited.value
         yield* Effect.logWarning(
-          `node (pid ${child.pid}) still running ${Duration.format(grace)} after SIGTERM (DAEMON_SHUTDOWN_GRACE); sending SIGKILL`
+          `node (pid ${child.pid}) still running ${
+            Duration.format(grace)
+          } after SIGTERM (DAEMON_SHUTDOWN_GRACE); sending SIGKILL`
         )
         yield* child.signalGroup("SIGKILL")
         return yield* child.exit
@@ -98,7 +100,7 @@ export const make = (
 
     /** The release of every child: stop it if it is still running, then make sure nothing of its group survives. */
     const release = (child: ChildHandle, observed: Ref.Ref<boolean>) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const exitedByItself = yield* Ref.get(observed)
         if (!exitedByItself) {
           yield* setStatus((s) => ({ ...s, state: "stopping" }))
@@ -107,7 +109,9 @@ export const make = (
         // Grandchildren (`sleep &`, forked workers) outlive a leader that exited on its own, and may
         // still be dying (or ignoring SIGTERM) after a stop.
         if (yield* child.groupAlive) {
-          if (exitedByItself) yield* Effect.logWarning(`processes of the node's group ${child.pgid} outlived it; killing them`)
+          if (exitedByItself) {
+            yield* Effect.logWarning(`processes of the node's group ${child.pgid} outlived it; killing them`)
+          }
           yield* killGroupUntilGone(child.groupAlive, child.signalGroup("SIGKILL"))
         }
         yield* removePidFile(layout.nodePid)
@@ -115,7 +119,7 @@ export const make = (
 
     /** The recorded node, when it is still that process; otherwise its leftovers are cleared and node.pid goes. */
     const adopt = (record: NodePidFile) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const found = yield* spawner.adopt(record)
         if (Option.isNone(found)) {
           yield* Effect.logWarning(`the node (pid ${record.pid}) of a previous wemixvisor is gone; starting a new one`)
@@ -127,36 +131,45 @@ export const make = (
 
     /** A node process to supervise: the adoptable one while it lives, else a new one (recorded in node.pid). */
     const acquire = (adoptable: Option.Option<NodePidFile>) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const adopted = Option.isSome(adoptable) ? yield* adopt(adoptable.value) : Option.none<ChildHandle>()
         if (Option.isSome(adopted)) return { child: adopted.value, adopted: true }
         // The path through `current`, resolved by exec at this instant: switch the link, start, and the new target runs.
-        const child = yield* Effect.tap(spawner.spawn(layout.currentBinary, args), (c) => writePidFile(layout.nodePid, c.pid, c.pgid))
+        const child = yield* Effect.tap(
+          spawner.spawn(layout.currentBinary, args),
+          (c) => writePidFile(layout.nodePid, c.pid, c.pgid)
+        )
         return { child, adopted: false }
       })
 
     /** One node process from spawn to exit. Fails only when it cannot be spawned. */
     const runChild = (onRunning: Effect.Effect<void>, adoptable: Option.Option<NodePidFile>) =>
       Effect.scoped(
-        Effect.gen(function* () {
+        Effect.gen(function*() {
           yield* setStatus((s) => ({ ...s, state: "starting", pid: null }))
           const observed = yield* Ref.make(false)
           const binary = yield* binaryName
-          const { adopted, child } = yield* Effect.acquireRelease(acquire(adoptable), ({ child }) => release(child, observed))
+          const { adopted, child } = yield* Effect.acquireRelease(
+            acquire(adoptable),
+            ({ child }) => release(child, observed)
+          )
           const startedAt = yield* Clock.currentTimeMillis
           yield* setStatus((s) => ({ ...s, state: "running", pid: child.pid, reason: null }))
           yield* events.publish({ type: adopted ? "node-adopted" : "node-started", pid: child.pid, binary })
           yield* onRunning
           // Observing the exit and recording it as a crash happen together, or not at all (then the release records a stop).
           const exit = yield* Effect.uninterruptibleMask((restore) =>
-            Effect.tap(restore(child.exit), (exit) => Effect.zipRight(Ref.set(observed, true), onExit(child.pid, exit, false)))
+            Effect.tap(
+              restore(child.exit),
+              (exit) => Effect.zipRight(Ref.set(observed, true), onExit(child.pid, exit, false))
+            )
           )
           return { exit, upMs: (yield* Clock.currentTimeMillis) - startedAt }
         })
       )
 
     const enterError = (reason: string) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         yield* setStatus((s) => ({ ...s, state: "error", pid: null, reason }))
         yield* Effect.logError(`node supervision gave up: ${reason}`)
         yield* events.publish({ type: "node-error", reason })
@@ -164,7 +177,7 @@ export const make = (
 
     /** After a crash: wait and go again (true), or leave the node down (false). */
     const planRestart = (upMs: number, last: string) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         if (yield* Ref.get(suspended)) {
           yield* Effect.logWarning(`node ${last}; restarts are suspended, leaving it down`)
           return false
@@ -184,7 +197,11 @@ export const make = (
         yield* Ref.set(restartTimes, restarts)
         const delay = yield* backoff.next
         yield* setStatus((s) => ({ ...s, restarts: restarts.length }))
-        yield* events.publish({ type: "node-restarting", restarts: restarts.length, delay_ms: Duration.toMillis(delay) })
+        yield* events.publish({
+          type: "node-restarting",
+          restarts: restarts.length,
+          delay_ms: Duration.toMillis(delay)
+        })
         yield* Effect.sleep(delay)
         if (yield* Ref.get(suspended)) {
           yield* Effect.logWarning("restarts were suspended while waiting; leaving the node down")
@@ -194,7 +211,7 @@ export const make = (
       })
 
     const supervise = (first: Deferred.Deferred<void, SpawnFailed>) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         let onRunning: Effect.Effect<void> = Deferred.succeed(first, undefined)
         let isFirst = true
         let adoptable = yield* Ref.getAndSet(toAdopt, Option.none())
@@ -227,7 +244,7 @@ export const make = (
       )
 
     const start = lock.withPermits(1)(
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         // Already supervised (running, or waiting to restart): nothing to do.
         if (Option.isSome(FiberHandle.unsafeGet(supervision))) return
         yield* Ref.set(restartTimes, [])
@@ -241,7 +258,7 @@ export const make = (
     ).pipe(Effect.withSpan("NodeProcess.start"))
 
     const stop = lock.withPermits(1)(
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         yield* FiberHandle.clear(supervision)
         // `error` stays until the next start, so the reason is not lost.
         yield* setStatus((s) => (s.state === "error" ? s : { ...s, state: "stopped", pid: null }))

@@ -61,7 +61,9 @@ export interface TestSpawnerService {
    * by `adopt` through the node.pid record returned (start time = its pid)
    * while it lives.
    */
-  readonly leaveRunning: (behavior?: FakeBehavior) => Effect.Effect<{ readonly record: NodePidFile; readonly child: FakeChild }>
+  readonly leaveRunning: (
+    behavior?: FakeBehavior
+  ) => Effect.Effect<{ readonly record: NodePidFile; readonly child: FakeChild }>
 }
 
 export class TestSpawner extends Context.Tag("wemixvisor/TestSpawner")<TestSpawner, TestSpawnerService>() {}
@@ -71,14 +73,14 @@ const FIRST_FAKE_PID = 5_000_000
 const FIRST_ORPHAN_PID = 6_000_000
 
 const makeChild = (pid: number, file: string, args: ReadonlyArray<string>, behavior: FakeBehavior) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const exited = yield* Deferred.make<NodeExit>()
     const signals = yield* Ref.make<ReadonlyArray<SentSignal>>([])
     // [leader alive, other members alive]
     const alive = yield* Ref.make<readonly [boolean, boolean]>([true, behavior.lingering === true])
 
     const leaderExit = (exit: NodeExit) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const [leader, members] = yield* Ref.get(alive)
         if (!leader) return
         yield* Ref.set(alive, [false, members])
@@ -86,7 +88,7 @@ const makeChild = (pid: number, file: string, args: ReadonlyArray<string>, behav
       })
 
     const deliver = (signal: NodeJS.Signals) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const [leader, members] = yield* Ref.get(alive)
         if (!leader && !members) return
         const at = yield* Clock.currentTimeMillis
@@ -120,7 +122,7 @@ const makeChild = (pid: number, file: string, args: ReadonlyArray<string>, behav
 
 /** Provides the fake as the Spawner, and its controls as TestSpawner. */
 export const layer: Layer.Layer<Spawner | TestSpawner> = Layer.effectContext(
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const children = yield* SubscriptionRef.make<ReadonlyArray<FakeChild>>([])
     const attempts = yield* Ref.make(0)
     const behavior = yield* Ref.make<FakeBehavior>({})
@@ -129,7 +131,7 @@ export const layer: Layer.Layer<Spawner | TestSpawner> = Layer.effectContext(
 
     const spawner = Spawner.of({
       spawn: (file, args) =>
-        Effect.gen(function* () {
+        Effect.gen(function*() {
           const n = yield* Ref.updateAndGet(attempts, (a) => a + 1)
           const fail = yield* Ref.modify(failures, (f) => [f > 0, Math.max(0, f - 1)] as const)
           if (fail) {
@@ -141,8 +143,10 @@ export const layer: Layer.Layer<Spawner | TestSpawner> = Layer.effectContext(
           return handle
         }),
       adopt: (record) =>
-        Effect.gen(function* () {
-          const found = (yield* Ref.get(orphans)).find((o) => o.child.pid === record.pid && String(o.child.pid) === record.start_time)
+        Effect.gen(function*() {
+          const found = (yield* Ref.get(orphans)).find((o) =>
+            o.child.pid === record.pid && String(o.child.pid) === record.start_time
+          )
           if (found === undefined || !(yield* found.child.leaderAlive)) return Option.none()
           return Option.some(found.handle)
         })
@@ -161,7 +165,7 @@ export const layer: Layer.Layer<Spawner | TestSpawner> = Layer.effectContext(
       setBehavior: (b) => Ref.set(behavior, b),
       failSpawns: (count) => Ref.set(failures, count),
       leaveRunning: (b = {}) =>
-        Effect.gen(function* () {
+        Effect.gen(function*() {
           const pid = FIRST_ORPHAN_PID + (yield* Ref.get(orphans)).length + 1
           const made = yield* makeChild(pid, "(started by a previous supervisor)", [], b)
           yield* Ref.update(orphans, (o) => [...o, made])

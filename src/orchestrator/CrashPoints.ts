@@ -34,10 +34,14 @@ export interface CrashPointsService {
 export class CrashPoints extends Context.Tag("wemixvisor/CrashPoints")<CrashPoints, CrashPointsService>() {}
 
 /** Live: no fault is injected anywhere. */
-export const layer: Layer.Layer<CrashPoints> = Layer.succeed(CrashPoints, CrashPoints.of({ reached: () => Effect.void }))
+export const layer: Layer.Layer<CrashPoints> = Layer.succeed(
+  CrashPoints,
+  CrashPoints.of({ reached: () => Effect.void })
+)
 
 /** Tests: a given hook (one that freezes a run at a point, as the SIGKILL would). */
-export const layerOf = (reached: CrashHook): Layer.Layer<CrashPoints> => Layer.succeed(CrashPoints, CrashPoints.of({ reached }))
+export const layerOf = (reached: CrashHook): Layer.Layer<CrashPoints> =>
+  Layer.succeed(CrashPoints, CrashPoints.of({ reached }))
 
 const crashSteps: ReadonlyArray<JournalStep> = JournalStep.literals
 
@@ -47,7 +51,9 @@ export const parseCrashAt = (raw: string): Either.Either<CrashPoint, string> => 
     return Either.right({ step: step as JournalStep, phase })
   }
   return Either.left(
-    `WEMIXVISOR_TEST_CRASH_AT=${JSON.stringify(raw)}: expected <step>:<journaled|applied>, step one of ${crashSteps.join(", ")}`
+    `WEMIXVISOR_TEST_CRASH_AT=${JSON.stringify(raw)}: expected <step>:<journaled|applied>, step one of ${
+      crashSteps.join(", ")
+    }`
   )
 }
 
@@ -68,5 +74,7 @@ export const crashHookFromEnv = (raw: string | undefined): Effect.Effect<CrashHo
 /** WEMIXVISOR_TEST_CRASH_AT, read once at layer build. */
 export const layerFromEnv: Layer.Layer<CrashPoints> = Layer.effect(
   CrashPoints,
-  Effect.suspend(() => crashHookFromEnv(process.env.WEMIXVISOR_TEST_CRASH_AT)).pipe(Effect.map((reached) => CrashPoints.of({ reached })))
+  Effect.suspend(() => crashHookFromEnv(process.env.WEMIXVISOR_TEST_CRASH_AT)).pipe(
+    Effect.map((reached) => CrashPoints.of({ reached }))
+  )
 )

@@ -9,7 +9,9 @@ import type { JournalStep } from "../upgrades/Journal.js"
  * tag into a rollback (or a halt), never retried on its own.
  */
 
-export class SwitchFailed extends Data.TaggedError("SwitchFailed")<{ readonly target: Target; readonly cause: IoError }> {
+export class SwitchFailed
+  extends Data.TaggedError("SwitchFailed")<{ readonly target: Target; readonly cause: IoError }>
+{
   override get message() {
     return `could not switch current to ${this.target}: ${this.cause.message}`
   }
@@ -52,7 +54,9 @@ export class PreparationFailed extends Data.TaggedError("PreparationFailed")<{
   }
 }
 
-export class JournalFailed extends Data.TaggedError("JournalFailed")<{ readonly step: JournalStep; readonly cause: IoError }> {
+export class JournalFailed
+  extends Data.TaggedError("JournalFailed")<{ readonly step: JournalStep; readonly cause: IoError }>
+{
   override get message() {
     return `could not journal step ${this.step}: ${this.cause.message}`
   }

@@ -43,14 +43,13 @@ export class HookFailed extends Data.TaggedError("HookFailed")<{
 }> {
   override get message() {
     const o = this.outcome
-    const what =
-      o._tag === "NotRun"
-        ? `could not be run: ${o.problem}`
-        : o._tag === "Exited" && o.code === PRE_UPGRADE_FAIL && this.hook === "pre-upgrade"
-          ? `exited with code ${PRE_UPGRADE_FAIL} (fail the upgrade)`
-          : o._tag === "Exited" && o.code === PRE_UPGRADE_RETRY && this.hook === "pre-upgrade"
-            ? `still asked for a retry (code ${PRE_UPGRADE_RETRY}) after ${this.attempts} runs`
-            : describeOutcome(o)
+    const what = o._tag === "NotRun"
+      ? `could not be run: ${o.problem}`
+      : o._tag === "Exited" && o.code === PRE_UPGRADE_FAIL && this.hook === "pre-upgrade"
+      ? `exited with code ${PRE_UPGRADE_FAIL} (fail the upgrade)`
+      : o._tag === "Exited" && o.code === PRE_UPGRADE_RETRY && this.hook === "pre-upgrade"
+      ? `still asked for a retry (code ${PRE_UPGRADE_RETRY}) after ${this.attempts} runs`
+      : describeOutcome(o)
     return `${this.hook} hook ${this.script} ${what}`
   }
 }
@@ -99,8 +98,10 @@ export const make = (config: HookConfig, options: HookOptions = {}): HooksServic
 
   /** One run of a script; how it ended, or why it could not start. */
   const runOnce = (hook: HookName, script: string, ctx: HookContext, attempt: number) =>
-    Effect.gen(function* () {
-      yield* Effect.logInfo(`running ${hook} hook ${script} ${ctx.name} ${ctx.height}${attempt > 1 ? ` (attempt ${attempt})` : ""}`)
+    Effect.gen(function*() {
+      yield* Effect.logInfo(
+        `running ${hook} hook ${script} ${ctx.name} ${ctx.height}${attempt > 1 ? ` (attempt ${attempt})` : ""}`
+      )
       const result = yield* runBounded({
         file: script,
         args: [ctx.name, String(ctx.height)],
@@ -114,14 +115,20 @@ export const make = (config: HookConfig, options: HookOptions = {}): HooksServic
         grace,
         keepBytes: 0,
         onLine: (stream, line) =>
-          (stream === "stderr" ? Effect.logWarning(line) : Effect.logInfo(line)).pipe(Effect.annotateLogs({ hook, stream }))
+          (stream === "stderr" ? Effect.logWarning(line) : Effect.logInfo(line)).pipe(
+            Effect.annotateLogs({ hook, stream })
+          )
       }).pipe(
         Effect.map((r): HookOutcome => r.outcome),
         Effect.catchTag("SpawnFailed", (e) =>
-          Effect.succeed<HookOutcome>({ _tag: "NotRun", problem: e.cause instanceof Error ? e.cause.message : String(e.cause) })
-        )
+          Effect.succeed<HookOutcome>({
+            _tag: "NotRun",
+            problem: e.cause instanceof Error ? e.cause.message : String(e.cause)
+          }))
       )
-      yield* Effect.logInfo(`${hook} hook ${result._tag === "NotRun" ? `could not be run: ${result.problem}` : describeOutcome(result)}`)
+      yield* Effect.logInfo(
+        `${hook} hook ${result._tag === "NotRun" ? `could not be run: ${result.problem}` : describeOutcome(result)}`
+      )
       return result
     }).pipe(Effect.withSpan(`Hooks.${hook}`, { attributes: { script, attempt } }))
 
@@ -133,8 +140,7 @@ export const make = (config: HookConfig, options: HookOptions = {}): HooksServic
           Effect.flatMap(runOnce("pre-stop", script, ctx, 1), (outcome): Effect.Effect<void, HookFailed> =>
             outcome._tag === "Exited" && outcome.code === 0
               ? Effect.void
-              : Effect.fail(new HookFailed({ hook: "pre-stop", script, outcome, attempts: 1 }))
-          )
+              : Effect.fail(new HookFailed({ hook: "pre-stop", script, outcome, attempts: 1 })))
       }),
 
     preUpgrade: (ctx) =>
@@ -145,10 +151,12 @@ export const make = (config: HookConfig, options: HookOptions = {}): HooksServic
           const attempt: Effect.Effect<void, HookFailed | RetryRequested> = Effect.suspend(() => {
             attempts++
             const n = attempts
-            return Effect.flatMap(runOnce("pre-upgrade", script, ctx, n), (outcome): Effect.Effect<void, HookFailed | RetryRequested> =>
-              outcome._tag === "Exited" && outcome.code === 0
-                ? Effect.void
-                : outcome._tag === "Exited" && outcome.code === PRE_UPGRADE_RETRY
+            return Effect.flatMap(
+              runOnce("pre-upgrade", script, ctx, n),
+              (outcome): Effect.Effect<void, HookFailed | RetryRequested> =>
+                outcome._tag === "Exited" && outcome.code === 0
+                  ? Effect.void
+                  : outcome._tag === "Exited" && outcome.code === PRE_UPGRADE_RETRY
                   ? Effect.fail(new RetryRequested({ attempt: n }))
                   : Effect.fail(new HookFailed({ hook: "pre-upgrade", script, outcome, attempts: n }))
             )
@@ -166,8 +174,7 @@ export const make = (config: HookConfig, options: HookOptions = {}): HooksServic
                   outcome: { _tag: "Exited", code: PRE_UPGRADE_RETRY },
                   attempts: e.attempt
                 })
-              )
-            )
+              ))
           )
         }
       })

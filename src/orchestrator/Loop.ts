@@ -17,8 +17,8 @@ import { Events } from "../events/Events.js"
 import { HeightProvider } from "../height/HeightProvider.js"
 import { NodeProcess } from "../node/NodeProcess.js"
 import * as Cadence from "../platform/Cadence.js"
-import { UpgradeSource } from "../upgrades/UpgradeSource.js"
 import type { Journal } from "../upgrades/Journal.js"
+import { UpgradeSource } from "../upgrades/UpgradeSource.js"
 import type { Outcome } from "./Outcome.js"
 import type { Preparations } from "./Preparations.js"
 import type { Records } from "./Records.js"
@@ -39,7 +39,8 @@ import * as State from "./State.js"
  * binaries every 300 ms bought nothing and cost an idle supervisor a tenth of
  * its CPU (scripts/bench-idle.mjs).
  */
-export const quietTick = (pollInterval: Duration.DurationInput) => Schedule.spaced(Duration.max(Duration.decode(pollInterval), Duration.seconds(1)))
+export const quietTick = (pollInterval: Duration.DurationInput) =>
+  Schedule.spaced(Duration.max(Duration.decode(pollInterval), Duration.seconds(1)))
 
 export interface LoopParts {
   readonly state: State.StateRef
@@ -56,8 +57,12 @@ const pending = (plan: UpgradePlan) => pendingUpgrades(plan).length
 /** Forks the feeds (heights, plans, the quiet tick) and the loop into the scope. */
 export const start = (
   parts: LoopParts
-): Effect.Effect<void, never, AppConfig | HeightProvider | UpgradeSource | Backups | Events | NodeProcess | Scope.Scope> =>
-  Effect.gen(function* () {
+): Effect.Effect<
+  void,
+  never,
+  AppConfig | HeightProvider | UpgradeSource | Backups | Events | NodeProcess | Scope.Scope
+> =>
+  Effect.gen(function*() {
     const config = yield* AppConfig
     const heights = yield* HeightProvider
     const source = yield* UpgradeSource
@@ -77,7 +82,7 @@ export const start = (
      * resumes upgrades, a valid one is replayed forward as at a start. True
      * when upgrades may go on.
      */
-    const journalFixed = Effect.gen(function* () {
+    const journalFixed = Effect.gen(function*() {
       const read = yield* Effect.either(journal.read)
       if (Either.isLeft(read)) return false
       yield* SubscriptionRef.update(state, State.resumeByJournal)
@@ -85,7 +90,9 @@ export const start = (
         yield* Effect.logInfo(`${journal.file} is gone; upgrades resumed`)
       } else {
         const entry = read.right.value
-        yield* Effect.logWarning(`${journal.file} is valid again (upgrade ${entry.name} at step ${entry.step}); replaying it forward`)
+        yield* Effect.logWarning(
+          `${journal.file} is valid again (upgrade ${entry.name} at step ${entry.step}); replaying it forward`
+        )
         // Recovery replays as at a start, where no node runs yet: the one running the current binary is stopped first.
         if (entry.step !== "done") yield* Effect.zipRight(node.suspendRestarts, node.stop)
       }
@@ -95,12 +102,16 @@ export const start = (
     })
 
     /** plan-invalid for each newly refused hand edit; each marked `failed` with its reason (retried while the plan cannot take it). */
-    const refuse = Effect.gen(function* () {
+    const refuse = Effect.gen(function*() {
       const { refused } = yield* SubscriptionRef.get(state)
       const fresh = [...refused.entries()].filter(([, r]) => !r.reported)
       for (const [, r] of fresh) {
         yield* Effect.logError(`${config.layout.plan}: upgrade ${r.upgrade.name} refused: ${r.reason}`)
-        yield* events.publish({ type: "plan-invalid", path: config.layout.plan, reason: `upgrade '${r.upgrade.name}': ${r.reason}` })
+        yield* events.publish({
+          type: "plan-invalid",
+          path: config.layout.plan,
+          reason: `upgrade '${r.upgrade.name}': ${r.reason}`
+        })
       }
       if (fresh.length > 0) yield* SubscriptionRef.update(state, State.refusalsReported(fresh.map(([k]) => k)))
       const plan = State.actingPlan(yield* SubscriptionRef.get(state))
@@ -111,9 +122,16 @@ export const start = (
         yield* records
           .updatePlan((p, now) => {
             const u = findUpgrade(p, r.upgrade.name)
-            return [undefined, u !== undefined && State.entryKey(u) === key && isPending(u.status) ? setStatus(p, u.name, "failed", r.reason, now).plan : p] as const
+            return [
+              undefined,
+              u !== undefined && State.entryKey(u) === key && isPending(u.status)
+                ? setStatus(p, u.name, "failed", r.reason, now).plan
+                : p
+            ] as const
           })
-          .pipe(Effect.catchAll((e) => Effect.logWarning(`upgrade ${r.upgrade.name} refused, but the plan does not say so yet: ${e.message}`)))
+          .pipe(Effect.catchAll((e) =>
+            Effect.logWarning(`upgrade ${r.upgrade.name} refused, but the plan does not say so yet: ${e.message}`)
+          ))
       }
     })
 
@@ -121,17 +139,26 @@ export const start = (
     const restore = (plan: UpgradePlan) =>
       records.restorePlan(plan).pipe(
         Effect.catchAll((e) =>
-          Effect.logError(`${config.layout.plan} is missing and could not be re-created yet: ${e.message}; upgrades go on from the last valid plan`)
+          Effect.logError(
+            `${config.layout.plan} is missing and could not be re-created yet: ${e.message}; upgrades go on from the last valid plan`
+          )
         )
       )
 
-    const tick = Effect.gen(function* () {
+    const tick = Effect.gen(function*() {
       const s = yield* SubscriptionRef.get(state)
-      if (s.halted !== null) return
-      if (s.pausedByJournal !== null && !(s.pausedByJournal.recheck && (yield* journalFixed))) return
+      if (s.halted !== null) {
+        return
+      }
+      if (s.pausedByJournal !== null && !(s.pausedByJournal.recheck && (yield* journalFixed))) {
+        return
+      }
       const before = yield* SubscriptionRef.get(state)
-      const missing = Option.exists(before.snapshot, (snap) => snap._tag === "Missing")
-      if (missing && Option.isSome(before.lastValid) && before.lastValid.value.upgrades.length > 0) yield* restore(before.lastValid.value)
+      const missing = Option.exists(before.snapshot, (snap) =>
+        snap._tag === "Missing")
+      if (missing && Option.isSome(before.lastValid) && before.lastValid.value.upgrades.length > 0) {
+        yield* restore(before.lastValid.value)
+      }
       if (Option.isSome(before.unclosed) && !(yield* outcome.close(before.unclosed.value))) return
       const now = yield* SubscriptionRef.get(state)
       if (Option.isNone(now.snapshot)) return
@@ -140,13 +167,17 @@ export const start = (
         if (Option.isNone(now.lastValid)) {
           const why = `upgrades paused: ${snap.error.message}`
           if ((yield* SubscriptionRef.modify(state, State.pauseByPlan(why))) !== why) {
-            yield* Effect.logError(`${why}; no valid plan was read before it to go on from; the node is supervised on the current binary`)
+            yield* Effect.logError(
+              `${why}; no valid plan was read before it to go on from; the node is supervised on the current binary`
+            )
           }
           return
         }
         if ((yield* Ref.getAndSet(toldCorrupt, snap.error.message)) !== snap.error.message) {
           yield* Effect.logError(
-            `${snap.error.message}; upgrades go on from the last valid plan read (${pending(now.lastValid.value)} pending) until it is fixed; the file is never overwritten`
+            `${snap.error.message}; upgrades go on from the last valid plan read (${
+              pending(now.lastValid.value)
+            } pending) until it is fixed; the file is never overwritten`
           )
         }
       } else {
@@ -177,7 +208,7 @@ export const start = (
       self.pipe(
         Effect.asVoid,
         Effect.catchAllDefect((defect) =>
-          Effect.gen(function* () {
+          Effect.gen(function*() {
             yield* Effect.logError("orchestrator: unexpected defect; still supervising the node", defect)
             const flight = (yield* SubscriptionRef.get(state)).inProgress
             if (flight !== null) {
@@ -197,7 +228,9 @@ export const start = (
       Effect.forkScoped
     )
     yield* source.plans.pipe(
-      Stream.runForEach((s) => Effect.all([SubscriptionRef.update(state, State.planSeen(s)), preparations.planChanged, signal])),
+      Stream.runForEach((s) =>
+        Effect.all([SubscriptionRef.update(state, State.planSeen(s)), preparations.planChanged, signal])
+      ),
       Effect.forkScoped
     )
     // The fallback tick: binary checks and retries happen even when neither heights nor plans change
@@ -206,10 +239,12 @@ export const start = (
 
     // Recovery runs in the background too: a replayed verify takes up to DAEMON_VERIFY_TIMEOUT,
     // and the rest of `run` (API, status) must not wait for it.
-    yield* Effect.gen(function* () {
+    yield* Effect.gen(function*() {
       // A restore of the data dir cut short by a crash is finished (or undone) before any node touches the data.
       if (config.backup || fs.existsSync(config.layout.backups)) {
-        yield* survive(backups.recover.pipe(Effect.catchAll((e) => Effect.logError(`checking ${config.dataDir} after a restore: ${e.message}`))))
+        yield* survive(backups.recover.pipe(Effect.catchAll((e) =>
+          Effect.logError(`checking ${config.dataDir} after a restore: ${e.message}`)
+        )))
       }
       yield* survive(recovery.recover)
       yield* survive(recovery.ensureStarted)

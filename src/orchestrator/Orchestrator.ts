@@ -19,7 +19,14 @@ import type { PreparationFailed } from "./Errors.js"
  * the modules it wires), so what depends on it loads none of them.
  */
 
-export { BackupStepFailed, JournalFailed, PreparationFailed, StartFailed, SwitchFailed, VerifyFailed } from "./Errors.js"
+export {
+  BackupStepFailed,
+  JournalFailed,
+  PreparationFailed,
+  StartFailed,
+  SwitchFailed,
+  VerifyFailed
+} from "./Errors.js"
 
 export interface OrchestratorService {
   /** DESIGN §5's status object. */

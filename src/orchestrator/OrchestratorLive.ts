@@ -13,11 +13,11 @@ import type { Events } from "../events/Events.js"
 import { HeightProvider } from "../height/HeightProvider.js"
 import { NodeProcess } from "../node/NodeProcess.js"
 import type { History } from "../upgrades/History.js"
+import * as Journal from "../upgrades/Journal.js"
 import type { PlanStore } from "../upgrades/PlanStore.js"
 import type { UpgradeSource } from "../upgrades/UpgradeSource.js"
 import type { CrashPoints } from "./CrashPoints.js"
 import type { Hooks } from "./Hooks.js"
-import * as Journal from "../upgrades/Journal.js"
 import * as Loop from "./Loop.js"
 import { Orchestrator } from "./Orchestrator.js"
 import * as Outcome from "./Outcome.js"
@@ -34,7 +34,7 @@ import * as Steps from "./Steps.js"
  * and the loop that drives them.
  */
 
-const make = Effect.gen(function* () {
+const make = Effect.gen(function*() {
   const config = yield* AppConfig
   const node = yield* NodeProcess
   const heights = yield* HeightProvider
@@ -56,7 +56,7 @@ const make = Effect.gen(function* () {
   yield* Loop.start({ state, journal, preparations, outcome, run, recovery, records })
 
   return Orchestrator.of({
-    status: Effect.gen(function* () {
+    status: Effect.gen(function*() {
       const s = yield* node.status
       const seen = yield* heights.latest
       const now = yield* SubscriptionRef.get(state)

@@ -9,8 +9,8 @@ import { findUpgrade, setStatus } from "../domain/Plan.js"
 import type { Upgrade, UpgradePlan } from "../domain/Upgrade.js"
 import { Events } from "../events/Events.js"
 import { NodeProcess } from "../node/NodeProcess.js"
-import { CrashPoints } from "./CrashPoints.js"
 import { type Journal, JournalEntry } from "../upgrades/Journal.js"
+import { CrashPoints } from "./CrashPoints.js"
 import type { Records } from "./Records.js"
 import * as State from "./State.js"
 
@@ -51,7 +51,7 @@ export const make = (
   records: Records,
   journal: Journal
 ): Effect.Effect<Outcome, never, AppConfig | Events | NodeProcess | BinaryStore | Backups | CrashPoints> =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const config = yield* AppConfig
     const events = yield* Events
     const node = yield* NodeProcess
@@ -61,17 +61,20 @@ export const make = (
     const { record, updatePlan } = records
 
     const close: Outcome["close"] = (c) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const { name } = c.entry
-        const wrote = yield* updatePlan((plan, now): readonly [{ already: boolean; createdAt: string | null }, UpgradePlan] => {
-          const u = findUpgrade(plan, name)
-          if (!u) return [{ already: false, createdAt: null }, plan]
-          // A replay after a crash in the middle of this bookkeeping: the outcome is already recorded.
-          const already = u.status === c.status
-          return [{ already, createdAt: u.created_at }, setStatus(plan, name, c.status, c.reason, now).plan]
-        }).pipe(Effect.either)
+        const wrote = yield* updatePlan(
+          (plan, now): readonly [{ already: boolean; createdAt: string | null }, UpgradePlan] => {
+            const u = findUpgrade(plan, name)
+            if (!u) return [{ already: false, createdAt: null }, plan]
+            // A replay after a crash in the middle of this bookkeeping: the outcome is already recorded.
+            const already = u.status === c.status
+            return [{ already, createdAt: u.created_at }, setStatus(plan, name, c.status, c.reason, now).plan]
+          }
+        ).pipe(Effect.either)
         if (Either.isLeft(wrote)) {
-          const why = `upgrade ${name} ended (${c.status}) but the plan could not be updated: ${wrote.left.message}; no other upgrade starts until it is`
+          const why =
+            `upgrade ${name} ended (${c.status}) but the plan could not be updated: ${wrote.left.message}; no other upgrade starts until it is`
           yield* Effect.logError(why)
           yield* SubscriptionRef.update(state, State.unclosedAt(c))
           return false
@@ -91,17 +94,23 @@ export const make = (
         if (c.status === "done") yield* node.resumeRestarts
         if (c.entry.step === "done") yield* crash("done", "applied")
         yield* journal.remove.pipe(
-          Effect.catchAll((e) => Effect.logError(`${e.message}; the next start will finish this upgrade's bookkeeping again`))
+          Effect.catchAll((e) =>
+            Effect.logError(`${e.message}; the next start will finish this upgrade's bookkeeping again`)
+          )
         )
         yield* SubscriptionRef.update(state, State.closed({ name, status: c.status, reason: c.reason }))
         return true
       })
 
     const rollback: Outcome["rollback"] = (entry, reason) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const name = entry.name
         const rolling = new JournalEntry({ ...entry, step: "rollback", reason })
-        yield* Effect.logError(`upgrade ${name} failed: ${reason}; ${config.onUpgradeFailure === "halt" ? "halting" : `rolling back to ${entry.from}`}`)
+        yield* Effect.logError(
+          `upgrade ${name} failed: ${reason}; ${
+            config.onUpgradeFailure === "halt" ? "halting" : `rolling back to ${entry.from}`
+          }`
+        )
         yield* journal.write(rolling).pipe(Effect.catchAll((e) => Effect.logError(`${e.message}; rolling back anyway`)))
         yield* crash("rollback", "journaled")
         yield* SubscriptionRef.update(state, State.entered(name, "rollback"))
@@ -114,14 +123,17 @@ export const make = (
         // A failure before `switch` (backup, journal) left `current` where it was.
         if (!Option.contains(now, entry.from)) {
           const switched = yield* Effect.either(binaries.switchTo(entry.from))
-          if (Either.isLeft(switched)) problem = `could not switch current back to ${entry.from}: ${switched.left.message}`
+          if (Either.isLeft(switched)) {
+            problem = `could not switch current back to ${entry.from}: ${switched.left.message}`
+          }
         }
         if (problem === null) yield* SubscriptionRef.update(state, State.currentIs(entry.from))
         if (problem === null && entry.backup !== null) {
           // The new binary may have changed the data in place: the old one gets the data it left.
           const restored = yield* Effect.either(backups.restore(backupAt(entry.backup, name)))
           if (Either.isLeft(restored)) {
-            problem = `could not restore ${config.dataDir} from ${entry.backup}: ${restored.left.message}; the previous binary is not started on data the new one may have changed`
+            problem =
+              `could not restore ${config.dataDir} from ${entry.backup}: ${restored.left.message}; the previous binary is not started on data the new one may have changed`
             yield* record(name, "restore", "failed", problem)
           } else {
             yield* record(name, "restore", "ok", entry.backup)
@@ -147,33 +159,42 @@ export const make = (
       })
 
     const markFailedUntouched = (u: Upgrade, reason: string) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         yield* record(u.name, "check", "failed", reason)
         yield* updatePlan((plan, now) => {
           const cur = findUpgrade(plan, u.name)
-          return [undefined, cur && cur.created_at === u.created_at ? setStatus(plan, u.name, "failed", reason, now).plan : plan] as const
+          return [
+            undefined,
+            cur && cur.created_at === u.created_at ? setStatus(plan, u.name, "failed", reason, now).plan : plan
+          ] as const
         }).pipe(Effect.catchAll((e) => Effect.logError(`could not mark ${u.name} failed: ${e.message}`)))
         yield* events.publish({ type: "upgrade-failed", name: u.name, reason })
         yield* SubscriptionRef.update(state, State.failedUntouched(u.name, reason))
       })
 
     const failUntouched: Outcome["failUntouched"] = (u, reason) =>
-      Effect.gen(function* () {
-        yield* Effect.logError(`upgrade ${u.name} at height ${u.height} failed: ${reason}; the node keeps running on the current binary`)
+      Effect.gen(function*() {
+        yield* Effect.logError(
+          `upgrade ${u.name} at height ${u.height} failed: ${reason}; the node keeps running on the current binary`
+        )
         yield* markFailedUntouched(u, reason)
       })
 
     const notReady: Outcome["notReady"] = (u, problem) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const reason = `not ready at its height ${u.height}: ${problem}`
         const on = Option.getOrElse(yield* Effect.option(binaries.current), (): string => "the current binary")
         if (config.onUpgradeFailure === "halt") {
-          yield* Effect.logError(`upgrade ${u.name} is ${reason}; DAEMON_ON_UPGRADE_FAILURE=halt: stopping the node (current stays ${on})`)
+          yield* Effect.logError(
+            `upgrade ${u.name} is ${reason}; DAEMON_ON_UPGRADE_FAILURE=halt: stopping the node (current stays ${on})`
+          )
           yield* node.suspendRestarts
           yield* node.stop
           yield* SubscriptionRef.update(state, State.halt(`halted after failed upgrade ${u.name}: ${reason}`))
         } else {
-          yield* Effect.logError(`upgrade ${u.name} is ${reason}; DAEMON_ON_UPGRADE_FAILURE=rollback: the node keeps running on ${on}`)
+          yield* Effect.logError(
+            `upgrade ${u.name} is ${reason}; DAEMON_ON_UPGRADE_FAILURE=rollback: the node keeps running on ${on}`
+          )
         }
         yield* markFailedUntouched(u, reason)
       })

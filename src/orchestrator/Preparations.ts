@@ -40,14 +40,14 @@ import { isFired, type StateRef } from "./State.js"
 export type Ended =
   | { readonly _tag: "Ready"; readonly createdAt: string }
   | {
-      readonly _tag: "Failed"
-      readonly createdAt: string
-      readonly reason: string
-      readonly transient: boolean
-      readonly badInput: boolean
-      /** What the binary on disk looked like then (see `inspect`). */
-      readonly binaryKey: string
-    }
+    readonly _tag: "Failed"
+    readonly createdAt: string
+    readonly reason: string
+    readonly transient: boolean
+    readonly badInput: boolean
+    /** What the binary on disk looked like then (see `inspect`). */
+    readonly binaryKey: string
+  }
 
 export interface Preparations {
   /** The plan changed: the next `reconcile` looks at once. */
@@ -76,7 +76,11 @@ export interface Preparations {
 
 const keyOf = (u: Pick<Upgrade, "name" | "created_at">) => `${u.name}\u0000${u.created_at}`
 
-const failed = (u: Pick<Upgrade, "created_at">, reason: string, more: Partial<Extract<Ended, { _tag: "Failed" }>> = {}): Ended => ({
+const failed = (
+  u: Pick<Upgrade, "created_at">,
+  reason: string,
+  more: Partial<Extract<Ended, { _tag: "Failed" }>> = {}
+): Ended => ({
   _tag: "Failed",
   createdAt: u.created_at,
   reason,
@@ -90,7 +94,7 @@ export const make = (
   state: StateRef,
   records: Records
 ): Effect.Effect<Preparations, never, AppConfig | Events | BinaryStore | Preparer | PlanStore | Scope.Scope> =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const config = yield* AppConfig
     const events = yield* Events
     const binaries = yield* BinaryStore
@@ -112,16 +116,17 @@ export const make = (
     const prepareLock = yield* Effect.makeSemaphore(1)
 
     const attemptOf = (u: Pick<Upgrade, "name" | "created_at">) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const fiber = yield* Effect.option(FiberMap.get(running, keyOf(u)))
         if (Option.isSome(fiber)) return { _tag: "Running" as const, fiber: fiber.value }
         return (yield* Ref.get(ended)).get(keyOf(u))
       })
-    const setEnded = (u: Pick<Upgrade, "name" | "created_at">, e: Ended) => Ref.update(ended, (m) => new Map(m).set(keyOf(u), e))
+    const setEnded = (u: Pick<Upgrade, "name" | "created_at">, e: Ended) =>
+      Ref.update(ended, (m) => new Map(m).set(keyOf(u), e))
 
     /** `upgrade-problem` once per distinct reason (a re-check finding the same problem stays quiet). */
     const reportProblem = (name: string, reason: string) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const seen = yield* Ref.get(problems)
         if (seen.get(name) === reason) return
         yield* Ref.set(problems, new Map(seen).set(name, reason))
@@ -139,7 +144,7 @@ export const make = (
      * that changes when the file does (put in place, replaced, chmod-ed).
      */
     const inspect = (u: Upgrade) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const check = yield* Effect.either(binaries.validate(u.name))
         let id = "absent"
         try {
@@ -155,11 +160,13 @@ export const make = (
 
     /** `u` cannot be used as it is: `scheduled` with the reason (written only when it changes) and one upgrade-problem. */
     const unusable = (u: Upgrade, reason: string, key: string) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         yield* setEnded(u, failed(u, reason, { binaryKey: key }))
         if (u.status !== "scheduled" || u.reason !== reason) {
           yield* updatePlan((plan, now) => [undefined, toPrepared(plan, u, reason, now)] as const).pipe(
-            Effect.catchAll((e) => Effect.logWarning(`the problem of ${u.name} is not recorded in the plan: ${e.message}`))
+            Effect.catchAll((e) =>
+              Effect.logWarning(`the problem of ${u.name} is not recorded in the plan: ${e.message}`)
+            )
           )
         }
         yield* reportProblem(u.name, reason)
@@ -167,31 +174,45 @@ export const make = (
 
     /** preparing → the Preparer → ready, or scheduled with the reason; each announced. */
     const prepareOnce = (u: Upgrade): Effect.Effect<Ended> =>
-      Effect.gen(function* () {
-        const marked = yield* updatePlan((plan, now) => [preparable(plan, u) !== undefined, toPreparing(plan, u, now)] as const).pipe(
+      Effect.gen(function*() {
+        const marked = yield* updatePlan((plan, now) =>
+          [preparable(plan, u) !== undefined, toPreparing(plan, u, now)] as const
+        ).pipe(
           Effect.either
         )
         if (Either.isRight(marked) && !marked.right) return failed(u, "cancelled or replaced")
         if (Either.isLeft(marked)) {
-          yield* Effect.logWarning(`preparing ${u.name}: the plan could not be updated (${marked.left.message}); preparing all the same`)
+          yield* Effect.logWarning(
+            `preparing ${u.name}: the plan could not be updated (${marked.left.message}); preparing all the same`
+          )
         }
         yield* events.publish({ type: "upgrade-preparing", name: u.name })
         const result = yield* Effect.either(preparer.prepare(u))
         const { key } = yield* inspect(u)
         const reason = Either.isLeft(result) ? reasonOf(result.left) : null
         yield* updatePlan((plan, now) => [undefined, toPrepared(plan, u, reason, now)] as const).pipe(
-          Effect.catchAll((e) => Effect.logWarning(`the preparation of ${u.name} is not recorded in the plan: ${e.message}`))
+          Effect.catchAll((e) =>
+            Effect.logWarning(`the preparation of ${u.name} is not recorded in the plan: ${e.message}`)
+          )
         )
         if (Either.isLeft(result)) {
           yield* reportProblem(u.name, reasonOf(result.left))
-          return failed(u, reasonOf(result.left), { transient: isTransient(result.left), badInput: isBadInput(result.left), binaryKey: key })
+          return failed(u, reasonOf(result.left), {
+            transient: isTransient(result.left),
+            badInput: isBadInput(result.left),
+            binaryKey: key
+          })
         }
         const p = result.right
         yield* Ref.update(versions, (m) => new Map(m).set(u.name, p.version))
         yield* clearProblem(u.name)
         yield* events.publish({ type: "upgrade-ready", name: u.name })
-        const from = p.installed === null ? "" : `; downloaded from ${p.installed.url} (${p.installed.checksum ?? "checksum NOT verified"})`
-        yield* Effect.logInfo(`upgrade ${u.name} is ready: ${p.path}${p.version !== null ? ` reports "${p.version}"` : ""}${from}`)
+        const from = p.installed === null
+          ? ""
+          : `; downloaded from ${p.installed.url} (${p.installed.checksum ?? "checksum NOT verified"})`
+        yield* Effect.logInfo(
+          `upgrade ${u.name} is ready: ${p.path}${p.version !== null ? ` reports "${p.version}"` : ""}${from}`
+        )
         const ready: Ended = { _tag: "Ready", createdAt: u.created_at }
         return ready
       }).pipe(Effect.withSpan("Orchestrator.prepare", { attributes: { name: u.name } }))
@@ -212,11 +233,12 @@ export const make = (
       )
 
     /** Starts a preparation of `u` unless one is under way. */
-    const start = (u: Upgrade, urgent = false) => FiberMap.run(running, keyOf(u), attempt(u, urgent), { onlyIfMissing: true })
+    const start = (u: Upgrade, urgent = false) =>
+      FiberMap.run(running, keyOf(u), attempt(u, urgent), { onlyIfMissing: true })
 
     /** How the preparation of `u` under way ends, or of one started now. */
     const outcome = (u: Upgrade, urgent = false): Effect.Effect<Ended> =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         yield* start(u, urgent)
         const fiber = yield* Effect.option(FiberMap.get(running, keyOf(u)))
         if (Option.isSome(fiber)) return yield* Fiber.join(fiber.value)
@@ -226,7 +248,7 @@ export const make = (
       })
 
     const reconcile = (plan: UpgradePlan) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const planChanged = yield* Ref.getAndSet(changed, false)
         const now = yield* Clock.currentTimeMillis
         if (!planChanged && now - (yield* Ref.get(lastCheck)) < Duration.toMillis(config.pollInterval)) return
@@ -246,7 +268,9 @@ export const make = (
             // Prepared, but the plan says otherwise (a write that failed, another writer): say ready again.
             yield* updatePlan((p, at) => [undefined, toPrepared(p, u, null, at)] as const).pipe(
               Effect.catchAll((e) =>
-                Effect.logWarning(`upgrade ${u.name} is ready but the plan could not say so: ${e.message}; trying again at the next check`)
+                Effect.logWarning(
+                  `upgrade ${u.name} is ready but the plan could not say so: ${e.message}; trying again at the next check`
+                )
               )
             )
             continue
@@ -260,17 +284,21 @@ export const make = (
       })
 
     const readyAtHeight = (u: Upgrade): Effect.Effect<Option.Option<string>> =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const found = yield* attemptOf(u)
         let a: Ended | undefined
         if (found?._tag === "Running") {
-          yield* Effect.logInfo(`upgrade ${u.name} reached its height while being prepared; waiting for the preparation to end`)
+          yield* Effect.logInfo(
+            `upgrade ${u.name} reached its height while being prepared; waiting for the preparation to end`
+          )
           a = yield* Fiber.join(found.fiber)
         } else {
           a = found
         }
         const { check, key } = yield* inspect(u)
-        if (Either.isRight(check) && (a?._tag === "Ready" || (a === undefined && u.status === "ready"))) return Option.none()
+        if (Either.isRight(check) && (a?._tag === "Ready" || (a === undefined && u.status === "ready"))) {
+          return Option.none()
+        }
         if (a?._tag === "Failed" && !a.transient && a.binaryKey === key) return Option.some(a.reason)
         if (Either.isLeft(check) && !hasSources(u)) return Option.some(reasonOf(check.left))
         const e = yield* outcome(u, true)
@@ -278,7 +306,7 @@ export const make = (
       })
 
     const versionOf = (target: Target) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const known = yield* Ref.get(versions)
         if (known.has(target)) return known.get(target) ?? null
         yield* FiberMap.run(
@@ -291,12 +319,15 @@ export const make = (
       })
 
     const prepare = (name: string) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const plan = yield* plans.read
         const u = findUpgrade(plan, name)
         if (u === undefined) return yield* new UpgradeNotFound({ name })
         if (preparable(plan, u) === undefined || isFired((yield* SubscriptionRef.get(state)).fired, u)) {
-          return yield* new UpgradeConflict({ name, problem: `is ${u.status}; only an upgrade waiting for its height can be prepared` })
+          return yield* new UpgradeConflict({
+            name,
+            problem: `is ${u.status}; only an upgrade waiting for its height can be prepared`
+          })
         }
         const e = yield* outcome(u)
         if (e._tag === "Failed") return yield* new PreparationFailed({ name, reason: e.reason, badInput: e.badInput })

@@ -3,8 +3,8 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as SubscriptionRef from "effect/SubscriptionRef"
-import { type FileCorrupt, type IoError, PlanLocked } from "../domain/Errors.js"
 import { AppConfig } from "../config/Config.js"
+import { type FileCorrupt, type IoError, PlanLocked } from "../domain/Errors.js"
 import type { UpgradePlan } from "../domain/Upgrade.js"
 import { Events } from "../events/Events.js"
 import { History, type HistoryResult } from "../upgrades/History.js"
@@ -34,7 +34,7 @@ export interface Records {
 }
 
 export const make = (state: State.StateRef): Effect.Effect<Records, never, AppConfig | Events | History | PlanStore> =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const config = yield* AppConfig
     const events = yield* Events
     const history = yield* History
@@ -57,14 +57,15 @@ export const make = (state: State.StateRef): Effect.Effect<Records, never, AppCo
         Effect.tapBoth({
           onFailure: (e) =>
             e instanceof PlanLocked
-              ? Effect.gen(function* () {
-                  const holder = e.pid > 0 ? `pid ${e.pid}` : "a process that has not written its pid"
-                  const why = `${e.path} is held by ${holder} and was not freed within a plan writer's wait: plan status updates wait for it (upgrades still start at their height)`
-                  if ((yield* SubscriptionRef.modify(state, State.lockIs(why))) !== why) yield* Effect.logError(why)
-                })
+              ? Effect.gen(function*() {
+                const holder = e.pid > 0 ? `pid ${e.pid}` : "a process that has not written its pid"
+                const why =
+                  `${e.path} is held by ${holder} and was not freed within a plan writer's wait: plan status updates wait for it (upgrades still start at their height)`
+                if ((yield* SubscriptionRef.modify(state, State.lockIs(why))) !== why) yield* Effect.logError(why)
+              })
               : Effect.void,
           onSuccess: () =>
-            Effect.gen(function* () {
+            Effect.gen(function*() {
               if ((yield* SubscriptionRef.modify(state, State.lockIs(null))) !== null) {
                 yield* Effect.logInfo("the plan lock is free again; plan status updates caught up")
               }
@@ -73,11 +74,13 @@ export const make = (state: State.StateRef): Effect.Effect<Records, never, AppCo
       )
 
     const restoreUnlocked = (plan: UpgradePlan) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const restored = yield* plans.restore(plan)
         if (!restored) return false
         yield* SubscriptionRef.update(state, State.planWritten(plan))
-        yield* Effect.logWarning(`${config.layout.plan} was missing: re-created from the last valid plan (${plan.upgrades.length} upgrades)`)
+        yield* Effect.logWarning(
+          `${config.layout.plan} was missing: re-created from the last valid plan (${plan.upgrades.length} upgrades)`
+        )
         yield* events.publish({ type: "plan-restored", path: config.layout.plan, upgrades: plan.upgrades.length })
         return true
       })
@@ -89,7 +92,7 @@ export const make = (state: State.StateRef): Effect.Effect<Records, never, AppCo
      * plan and lose every upgrade: the file is re-created from the last
      * valid plan first (the UpgradeSource may not have seen it go yet).
      */
-    const ensureFile = Effect.gen(function* () {
+    const ensureFile = Effect.gen(function*() {
       const { lastValid } = yield* SubscriptionRef.get(state)
       if (Option.isNone(lastValid) || lastValid.value.upgrades.length === 0) return
       const file = yield* Effect.either(plans.readFile)
@@ -98,7 +101,7 @@ export const make = (state: State.StateRef): Effect.Effect<Records, never, AppCo
 
     const updatePlan: Records["updatePlan"] = (f) =>
       planLock.withPermits(1)(
-        Effect.gen(function* () {
+        Effect.gen(function*() {
           yield* ensureFile
           const now = DateTime.formatIso(yield* DateTime.now)
           const [a, next] = yield* plans.update((plan) =>

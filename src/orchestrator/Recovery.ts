@@ -4,8 +4,8 @@ import * as Option from "effect/Option"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import { findUpgrade, setStatus } from "../domain/Plan.js"
 import { NodeProcess } from "../node/NodeProcess.js"
-import { PlanStore } from "../upgrades/PlanStore.js"
 import { type Journal, JournalEntry } from "../upgrades/Journal.js"
+import { PlanStore } from "../upgrades/PlanStore.js"
 import type { Outcome } from "./Outcome.js"
 import type { Records } from "./Records.js"
 import type { Run } from "./Run.js"
@@ -31,7 +31,7 @@ export const make = (
   outcome: Outcome,
   run: Run
 ): Effect.Effect<Recovery, never, PlanStore | NodeProcess> =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const plans = yield* PlanStore
     const node = yield* NodeProcess
     const { record, updatePlan } = records
@@ -45,7 +45,7 @@ export const make = (
      * means no step was taken: the upgrade goes back to `scheduled`, is
      * prepared again and fires as usual.
      */
-    const unmarkUnjournaled = Effect.gen(function* () {
+    const unmarkUnjournaled = Effect.gen(function*() {
       const plan = yield* Effect.either(plans.read)
       if (Either.isLeft(plan)) {
         yield* Effect.logWarning(
@@ -55,8 +55,15 @@ export const make = (
       }
       for (const u of plan.right.upgrades) {
         if (u.status !== "upgrading") continue
-        yield* Effect.logWarning(`upgrade ${u.name} was marked upgrading but no step was taken (no journal); scheduling it again`)
-        yield* updatePlan((p, now) => [undefined, findUpgrade(p, u.name)?.status === "upgrading" ? setStatus(p, u.name, "scheduled", null, now).plan : p] as const).pipe(
+        yield* Effect.logWarning(
+          `upgrade ${u.name} was marked upgrading but no step was taken (no journal); scheduling it again`
+        )
+        yield* updatePlan((p, now) =>
+          [
+            undefined,
+            findUpgrade(p, u.name)?.status === "upgrading" ? setStatus(p, u.name, "scheduled", null, now).plan : p
+          ] as const
+        ).pipe(
           Effect.catchAll((e) => Effect.logError(`upgrade ${u.name} could not be scheduled again: ${e.message}`))
         )
       }
@@ -68,7 +75,7 @@ export const make = (
      * has seen stands in for it.
      */
     const recordedUpgrade = (entry: JournalEntry) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const read = yield* Effect.either(plans.read)
         if (Either.isRight(read)) return Option.fromNullable(findUpgrade(read.right, entry.name))
         const { lastValid } = yield* SubscriptionRef.get(state)
@@ -81,7 +88,7 @@ export const make = (
         return Option.flatMap(lastValid, (p) => Option.fromNullable(findUpgrade(p, entry.name)))
       })
 
-    const recover = Effect.gen(function* () {
+    const recover = Effect.gen(function*() {
       const read = yield* Effect.either(journal.read)
       if (Either.isLeft(read)) {
         const why = `upgrades paused: ${read.left.message}`
@@ -95,10 +102,18 @@ export const make = (
       const entry = read.right.value
       yield* Effect.logWarning(`resuming upgrade ${entry.name} from step ${entry.step} (${journal.file})`)
       yield* record(entry.name, "recover", "started", `journal at ${entry.step}`)
-      yield* SubscriptionRef.update(state, (s) => State.entered(entry.name, entry.step)(State.fire(entry.name, null)(s)))
+      yield* SubscriptionRef.update(
+        state,
+        (s) => State.entered(entry.name, entry.step)(State.fire(entry.name, null)(s))
+      )
       // `done` in the plan is final: never switch to (or away from) it again.
       if (entry.step !== "rollback" && Option.exists(yield* recordedUpgrade(entry), (u) => u.status === "done")) {
-        yield* close({ entry: new JournalEntry({ ...entry, step: "done" }), status: "done", reason: null, rolledBack: false })
+        yield* close({
+          entry: new JournalEntry({ ...entry, step: "done" }),
+          status: "done",
+          reason: null,
+          rolledBack: false
+        })
         return
       }
       switch (entry.step) {
@@ -124,7 +139,7 @@ export const make = (
       }
     })
 
-    const ensureStarted = Effect.gen(function* () {
+    const ensureStarted = Effect.gen(function*() {
       if ((yield* SubscriptionRef.get(state)).halted !== null) return
       const s = yield* node.status
       if (s.state !== "stopped") return

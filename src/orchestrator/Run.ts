@@ -13,10 +13,10 @@ import type { Upgrade } from "../domain/Upgrade.js"
 import { Events } from "../events/Events.js"
 import { HeightProvider } from "../height/HeightProvider.js"
 import { NodeProcess } from "../node/NodeProcess.js"
+import { JournalEntry } from "../upgrades/Journal.js"
 import { PlanStore } from "../upgrades/PlanStore.js"
 import { StartFailed, SwitchFailed } from "./Errors.js"
 import { Hooks } from "./Hooks.js"
-import { JournalEntry } from "../upgrades/Journal.js"
 import type { Outcome } from "./Outcome.js"
 import type { Preparations } from "./Preparations.js"
 import type { Records } from "./Records.js"
@@ -50,8 +50,12 @@ export const make = (
   steps: Steps,
   outcome: Outcome,
   preparations: Preparations
-): Effect.Effect<Run, never, AppConfig | Events | NodeProcess | HeightProvider | BinaryStore | Hooks | PlanStore | Scope.Scope> =>
-  Effect.gen(function* () {
+): Effect.Effect<
+  Run,
+  never,
+  AppConfig | Events | NodeProcess | HeightProvider | BinaryStore | Hooks | PlanStore | Scope.Scope
+> =>
+  Effect.gen(function*() {
     const config = yield* AppConfig
     const events = yield* Events
     const node = yield* NodeProcess
@@ -71,7 +75,7 @@ export const make = (
       const reached = (s: Resume) => RESUME_ORDER.indexOf(s) >= RESUME_ORDER.indexOf(from)
       // The entry as it grows: head at stop after the pre-stop hook, the backup once taken.
       let entry = first
-      const forward = Effect.gen(function* () {
+      const forward = Effect.gen(function*() {
         // Replayed past `stop`: nobody in this run suspended them yet.
         if (!reached("stop")) yield* node.suspendRestarts
         if (reached("pre-stop")) {
@@ -106,7 +110,9 @@ export const make = (
         yield* step(entry, "verify", Effect.provide(verify(entry.head_at_stop), context))
         // The node runs the verified binary: a journal that cannot say "done" only means a replay verifies it again.
         const done = yield* enter(entry, "done").pipe(
-          Effect.catchAll((e) => Effect.logError(e.message).pipe(Effect.as(new JournalEntry({ ...entry, step: "done" }))))
+          Effect.catchAll((e) =>
+            Effect.logError(e.message).pipe(Effect.as(new JournalEntry({ ...entry, step: "done" })))
+          )
         )
         yield* close({ entry: done, status: "done", reason: null, rolledBack: false })
       })
@@ -119,8 +125,8 @@ export const make = (
           VerifyFailed: (e) => rollback(entry, e.message),
           JournalFailed: (e) =>
             e.step === "pre-stop" || e.step === "stop"
-              ? // Nothing was touched yet: the old node runs on (or, after a replay, is started by the caller).
-                close({ entry, status: "failed", reason: e.message, rolledBack: false })
+              // Nothing was touched yet: the old node runs on (or, after a replay, is started by the caller).
+              ? close({ entry, status: "failed", reason: e.message, rolledBack: false })
               : rollback(entry, e.message)
         }),
         Effect.asVoid,
@@ -139,9 +145,11 @@ export const make = (
         Effect.tapError((e) =>
           told
             ? Effect.void
-            : Effect.logWarning(`upgrade ${u.name}: the plan does not say upgrading yet (${e.message}); it will once the plan can take it`).pipe(
-                Effect.zipRight(Effect.sync(() => (told = true)))
-              )
+            : Effect.logWarning(
+              `upgrade ${u.name}: the plan does not say upgrading yet (${e.message}); it will once the plan can take it`
+            ).pipe(
+              Effect.zipRight(Effect.sync(() => (told = true)))
+            )
         ),
         Effect.retry(markRetry),
         Effect.ignore,
@@ -150,7 +158,7 @@ export const make = (
     }
 
     const runUpgrade: Run["runUpgrade"] = (u) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         yield* SubscriptionRef.update(state, State.fire(u.name, u.created_at))
         // The file as it is now, read without its lock: an upgrade cancelled or replaced since our
         // snapshot is not started. A file that is missing or corrupt leaves the last valid plan in charge.

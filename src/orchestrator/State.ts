@@ -5,8 +5,8 @@ import { pendingUpgrades } from "../domain/Plan.js"
 import type { StatusObject } from "../domain/Status.js"
 import type { Target } from "../domain/Target.js"
 import { scheduledThroughWemixvisor, type Upgrade, type UpgradeName, type UpgradePlan } from "../domain/Upgrade.js"
-import type { PlanSnapshot } from "../upgrades/UpgradeSource.js"
 import type { JournalEntry, JournalStep } from "../upgrades/Journal.js"
+import type { PlanSnapshot } from "../upgrades/UpgradeSource.js"
 
 /*
  * What the orchestrator knows in this run, as one record (held in a
@@ -129,7 +129,9 @@ const absorb = (plan: UpgradePlan, s: State): Pick<State, "known" | "refused"> =
   if (fresh.length === 0) return { known: s.known, refused: s.refused }
   const refused = new Map(s.refused)
   for (const u of pendingUpgrades(plan)) {
-    if (known.has(entryKey(u)) || scheduledThroughWemixvisor(u) || Option.isNone(s.latest) || u.height > s.latest.value) continue
+    if (
+      known.has(entryKey(u)) || scheduledThroughWemixvisor(u) || Option.isNone(s.latest) || u.height > s.latest.value
+    ) continue
     refused.set(entryKey(u), {
       upgrade: u,
       reason:
@@ -169,7 +171,8 @@ export const refusalsReported = (keys: ReadonlyArray<string>) => (s: State): Sta
 }
 
 /** The plan lock's problem becomes `why` (null: free again); returns the one it replaces. */
-export const lockIs = (why: string | null) => (s: State): readonly [string | null, State] => [s.lockHeld, { ...s, lockHeld: why }]
+export const lockIs =
+  (why: string | null) => (s: State): readonly [string | null, State] => [s.lockHeld, { ...s, lockHeld: why }]
 
 export const fire = (name: string, createdAt: string | null) => (s: State): State => ({
   ...s,
@@ -183,19 +186,26 @@ export const unfire = (name: string) => (s: State): State => {
   return { ...s, fired }
 }
 
-export const entered = (name: UpgradeName, step: JournalStep) => (s: State): State => ({ ...s, inProgress: { name, step } })
+export const entered = (name: UpgradeName, step: JournalStep) => (s: State): State => ({
+  ...s,
+  inProgress: { name, step }
+})
 
 export const currentIs = (target: Target) => (s: State): State => ({ ...s, lastCurrent: Option.some(target) })
 
 export const halt = (why: string) => (s: State): State => ({ ...s, halted: why })
 
 /** `recheck`: the journal is re-read on every tick, and a fix or a removal resumes upgrades live. */
-export const pauseByJournal = (why: string, recheck = false) => (s: State): State => ({ ...s, pausedByJournal: { reason: why, recheck } })
+export const pauseByJournal = (why: string, recheck = false) => (s: State): State => ({
+  ...s,
+  pausedByJournal: { reason: why, recheck }
+})
 
 export const resumeByJournal = (s: State): State => ({ ...s, pausedByJournal: null })
 
 /** The plan's pause reason becomes `why` (null: resumed); returns the one it replaces. */
-export const pauseByPlan = (why: string | null) => (s: State): readonly [string | null, State] => [s.pausedByPlan, { ...s, pausedByPlan: why }]
+export const pauseByPlan =
+  (why: string | null) => (s: State): readonly [string | null, State] => [s.pausedByPlan, { ...s, pausedByPlan: why }]
 
 export const unclosedAt = (c: Closing) => (s: State): State => ({ ...s, unclosed: Option.some(c) })
 
@@ -238,7 +248,8 @@ export const nextDue = (s: State): Option.Option<Upgrade> => {
 export const pending = (s: State): ReadonlyArray<Upgrade> =>
   Option.match(s.lastValid, {
     onNone: () => [],
-    onSome: (p) => pendingUpgrades(p).filter((u) => !isRefused(s, u) && (u.name === s.inProgress?.name || !isFired(s.fired, u)))
+    onSome: (p) =>
+      pendingUpgrades(p).filter((u) => !isRefused(s, u) && (u.name === s.inProgress?.name || !isFired(s.fired, u)))
   })
 
 /**
@@ -250,7 +261,11 @@ export const planProblem = (s: State): string | null => {
   const snap = Option.getOrUndefined(s.snapshot)
   if (snap?._tag === "Corrupt") {
     parts.push(
-      `${snap.error.message}; ${Option.isSome(s.lastValid) ? "upgrades go on from the last valid plan read" : "upgrades are paused until it is fixed"} (the file is never overwritten)`
+      `${snap.error.message}; ${
+        Option.isSome(s.lastValid)
+          ? "upgrades go on from the last valid plan read"
+          : "upgrades are paused until it is fixed"
+      } (the file is never overwritten)`
     )
   }
   if (s.lockHeld !== null) parts.push(s.lockHeld)
@@ -264,14 +279,19 @@ export const last = (s: State): LastOutcome => {
     onNone: () => [],
     onSome: (p) => p.upgrades.filter((u) => u.status === "done" || u.status === "failed")
   })
-  const latestEnded = ended.reduce<Upgrade | undefined>((a, u) => (a === undefined || u.updated_at > a.updated_at ? u : a), undefined)
+  const latestEnded = ended.reduce<Upgrade | undefined>(
+    (a, u) => (a === undefined || u.updated_at > a.updated_at ? u : a),
+    undefined
+  )
   return latestEnded ? { name: latestEnded.name, status: latestEnded.status, reason: latestEnded.reason } : null
 }
 
 /** Why upgrades are paused, or null. */
 export const paused = (s: State): string | null => {
   if (s.pausedByJournal !== null) return s.pausedByJournal.reason
-  if (Option.isSome(s.unclosed)) return `upgrade ${s.unclosed.value.entry.name} ended but the plan could not be updated yet`
+  if (Option.isSome(s.unclosed)) {
+    return `upgrade ${s.unclosed.value.entry.name} ended but the plan could not be updated yet`
+  }
   return s.pausedByPlan
 }
 

@@ -5,10 +5,10 @@ import * as SubscriptionRef from "effect/SubscriptionRef"
 import { Backups } from "../binaries/Backup.js"
 import { Events } from "../events/Events.js"
 import { HeightProvider } from "../height/HeightProvider.js"
+import { type Journal, JournalEntry, type JournalStep } from "../upgrades/Journal.js"
 import { CrashPoints } from "./CrashPoints.js"
 import { BackupStepFailed, JournalFailed } from "./Errors.js"
 import { Hooks } from "./Hooks.js"
-import { type Journal, JournalEntry, type JournalStep } from "../upgrades/Journal.js"
 import type { Records } from "./Records.js"
 import * as State from "./State.js"
 
@@ -49,7 +49,7 @@ export const make = (
   records: Records,
   journal: Journal
 ): Effect.Effect<Steps, never, Events | HeightProvider | Hooks | Backups | CrashPoints> =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const events = yield* Events
     const heights = yield* HeightProvider
     const hooks = yield* Hooks
@@ -58,7 +58,7 @@ export const make = (
     const { record } = records
 
     const enter: Steps["enter"] = (entry, step) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const next = new JournalEntry({ ...entry, step })
         yield* journal.write(next).pipe(Effect.mapError((cause) => new JournalFailed({ step, cause })))
         yield* crash(step, "journaled")
@@ -69,7 +69,7 @@ export const make = (
       })
 
     const step: Steps["step"] = (entry, name, action) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         yield* enter(entry, name)
         yield* action.pipe(Effect.tapError((e) => record(entry.name, name, "failed", e.message)))
         yield* crash(name, "applied")
@@ -77,7 +77,7 @@ export const make = (
       })
 
     const preStop: Steps["preStop"] = (entry) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const name = entry.name
         const entered = yield* enter(entry, "pre-stop")
         const ran = yield* Effect.either(hooks.preStop({ name, height: entry.height }))
@@ -105,7 +105,7 @@ export const make = (
       )
 
     const backup: Steps["backup"] = (entry) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const name = entry.name
         const entered = yield* enter(entry, "backup")
         if (entered.backup !== null) {
@@ -113,8 +113,7 @@ export const make = (
           yield* record(name, "backup", "ok", `${entered.backup} (taken before wemixvisor restarted)`)
           return entered
         }
-        const taken =
-          (yield* earlierBackup(entered)) ??
+        const taken = (yield* earlierBackup(entered)) ??
           (yield* backups.create(name).pipe(
             Effect.tapError((e) => record(name, "backup", "failed", e.message)),
             Effect.mapError((cause) => new BackupStepFailed({ cause }))

@@ -19,8 +19,10 @@ import { VerifyFailed } from "./Errors.js"
  * stream) is not below the head at stop and — with DAEMON_VERIFY_PROGRESS —
  * has advanced beyond the first head it reported during verify.
  */
-export const verify = (headAtStop: Height | null): Effect.Effect<void, VerifyFailed, AppConfig | NodeProcess | HeightProvider> =>
-  Effect.gen(function* () {
+export const verify = (
+  headAtStop: Height | null
+): Effect.Effect<void, VerifyFailed, AppConfig | NodeProcess | HeightProvider> =>
+  Effect.gen(function*() {
     const config = yield* AppConfig
     const node = yield* NodeProcess
     const heights = yield* HeightProvider
@@ -32,7 +34,7 @@ export const verify = (headAtStop: Height | null): Effect.Effect<void, VerifyFai
     const baseline = yield* Ref.make(Option.none<Height>())
 
     /** One look: how long to wait before the next one, or 0 when verify passed. */
-    const look = Effect.gen(function* () {
+    const look = Effect.gen(function*() {
       const head = yield* Effect.either(heights.head)
       const upFor = (yield* Clock.currentTimeMillis) - startedAt
       if (Either.isLeft(head)) {
@@ -69,7 +71,11 @@ export const verify = (headAtStop: Height | null): Effect.Effect<void, VerifyFai
         Option.match({
           onNone: () => Effect.never,
           onSome: (s) =>
-            Effect.fail(new VerifyFailed({ reason: `the node is ${s.state}${s.lastExit ? ` (${describeExit(s.lastExit)})` : ""}` }))
+            Effect.fail(
+              new VerifyFailed({
+                reason: `the node is ${s.state}${s.lastExit ? ` (${describeExit(s.lastExit)})` : ""}`
+              })
+            )
         })
       )
     )
@@ -88,8 +94,11 @@ export const verify = (headAtStop: Height | null): Effect.Effect<void, VerifyFai
       Effect.timeout(config.verifyTimeout),
       Effect.catchTag("TimeoutException", () =>
         Ref.get(problem).pipe(
-          Effect.flatMap((p) => Effect.fail(new VerifyFailed({ reason: `did not pass within ${Duration.format(config.verifyTimeout)}: ${p}` })))
-        )
-      )
+          Effect.flatMap((p) =>
+            Effect.fail(
+              new VerifyFailed({ reason: `did not pass within ${Duration.format(config.verifyTimeout)}: ${p}` })
+            )
+          )
+        ))
     )
   })

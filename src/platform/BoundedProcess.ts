@@ -67,30 +67,33 @@ const spawn = (
   opts: BoundedRunOptions,
   lines: Queue.Queue<readonly [OutputStream, string] | null>
 ): Effect.Effect<Spawned, SpawnFailed> =>
-  Effect.map(spawnGroupLeader(opts.file, opts.args, { output: "pipe", ...(opts.env ? { env: opts.env } : {}) }), (child) => {
-    const keep = opts.keepBytes ?? 65_536
-    const kept: Record<OutputStream, string> = { stdout: "", stderr: "" }
-    const partial: Record<OutputStream, string> = { stdout: "", stderr: "" }
-    const collect = (stream: OutputStream) => (chunk: Buffer) => {
-      const text = chunk.toString("utf8")
-      if (kept[stream].length < keep) kept[stream] += text.slice(0, keep - kept[stream].length)
-      const parts = (partial[stream] + text).split("\n")
-      partial[stream] = parts.pop() ?? ""
-      if (partial[stream].length > MAX_LINE) {
-        parts.push(partial[stream])
+  Effect.map(
+    spawnGroupLeader(opts.file, opts.args, { output: "pipe", ...(opts.env ? { env: opts.env } : {}) }),
+    (child) => {
+      const keep = opts.keepBytes ?? 65_536
+      const kept: Record<OutputStream, string> = { stdout: "", stderr: "" }
+      const partial: Record<OutputStream, string> = { stdout: "", stderr: "" }
+      const collect = (stream: OutputStream) => (chunk: Buffer) => {
+        const text = chunk.toString("utf8")
+        if (kept[stream].length < keep) kept[stream] += text.slice(0, keep - kept[stream].length)
+        const parts = (partial[stream] + text).split("\n")
+        partial[stream] = parts.pop() ?? ""
+        if (partial[stream].length > MAX_LINE) {
+          parts.push(partial[stream])
+          partial[stream] = ""
+        }
+        for (const line of parts) Queue.unsafeOffer(lines, [stream, line.replace(/\r$/, "").slice(0, MAX_LINE)])
+      }
+      const flush = (stream: OutputStream) => () => {
+        if (partial[stream] !== "") Queue.unsafeOffer(lines, [stream, partial[stream].slice(0, MAX_LINE)])
         partial[stream] = ""
       }
-      for (const line of parts) Queue.unsafeOffer(lines, [stream, line.replace(/\r$/, "").slice(0, MAX_LINE)])
+      // Paused streams keep what arrived before these listeners; nothing is lost.
+      child.stdout!.on("data", collect("stdout")).once("end", flush("stdout"))
+      child.stderr!.on("data", collect("stderr")).once("end", flush("stderr"))
+      return { pid: child.pid, exited: child.exit, closed: child.closed, output: (s) => kept[s] }
     }
-    const flush = (stream: OutputStream) => () => {
-      if (partial[stream] !== "") Queue.unsafeOffer(lines, [stream, partial[stream].slice(0, MAX_LINE)])
-      partial[stream] = ""
-    }
-    // Paused streams keep what arrived before these listeners; nothing is lost.
-    child.stdout!.on("data", collect("stdout")).once("end", flush("stdout"))
-    child.stderr!.on("data", collect("stderr")).once("end", flush("stderr"))
-    return { pid: child.pid, exited: child.exit, closed: child.closed, output: (s) => kept[s] }
-  })
+  )
 
 /** The group's leftovers after the leader is done: SIGTERM, grace, SIGKILL; nothing when the group is already gone. */
 const reapGroup = (pid: number, grace: Duration.DurationInput) =>
@@ -103,7 +106,7 @@ const reapGroup = (pid: number, grace: Duration.DurationInput) =>
  */
 export const runBounded = (opts: BoundedRunOptions): Effect.Effect<BoundedResult, SpawnFailed> =>
   Effect.scoped(
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const lines = yield* Queue.unbounded<readonly [OutputStream, string] | null>()
       const child = yield* Effect.acquireRelease(spawn(opts, lines), (c) => reapGroup(c.pid, opts.grace))
       const onLine = opts.onLine ?? (() => Effect.void)

@@ -18,23 +18,28 @@ import * as Stream from "effect/Stream"
  */
 
 /** `self` now, then again at each step of `schedule`, until the schedule ends or `self` fails. */
-export const repeat = <A, E, R>(self: Effect.Effect<A, E, R>, schedule: Schedule.Schedule<unknown, A>): Effect.Effect<void, E, R> =>
+export const repeat = <A, E, R>(
+  self: Effect.Effect<A, E, R>,
+  schedule: Schedule.Schedule<unknown, A>
+): Effect.Effect<void, E, R> =>
   Effect.flatMap(Schedule.driver(schedule), (driver) => {
     const loop: Effect.Effect<void, E, R> = Effect.flatMap(self, (a) =>
-      Effect.matchEffect(driver.next(a), { onFailure: () => Effect.void, onSuccess: () => loop })
-    )
+      Effect.matchEffect(driver.next(a), { onFailure: () => Effect.void, onSuccess: () => loop }))
     return loop
   })
 
 /** A stream of `self`'s results: the first at once, then one per step of `schedule`, until it ends. */
-export const stream = <A, E, R>(self: Effect.Effect<A, E, R>, schedule: Schedule.Schedule<unknown, A>): Stream.Stream<A, E, R> =>
+export const stream = <A, E, R>(
+  self: Effect.Effect<A, E, R>,
+  schedule: Schedule.Schedule<unknown, A>
+): Stream.Stream<A, E, R> =>
   Stream.unwrap(
     Effect.map(Schedule.driver(schedule), (driver) =>
       Stream.unfoldEffect(Option.none<A>(), (last) =>
         Effect.matchEffect(Option.isNone(last) ? Effect.void : driver.next(last.value), {
-          onFailure: () => Effect.succeed(Option.none()),
-          onSuccess: () => Effect.map(self, (a) => Option.some([a, Option.some(a)] as const))
-        })
-      )
-    )
+          onFailure: () =>
+            Effect.succeed(Option.none()),
+          onSuccess: () =>
+            Effect.map(self, (a) => Option.some([a, Option.some(a)] as const))
+        })))
   )

@@ -37,7 +37,11 @@ export const fsyncPath = (p: string) => {
  * fsynced and renamed over `file`, then the folder is fsynced. On any failure
  * the temp file is removed and `file` is untouched.
  */
-export const replaceAtomically = (file: string, fill: (tmp: string) => void, op = "write"): Effect.Effect<void, IoError> =>
+export const replaceAtomically = (
+  file: string,
+  fill: (tmp: string) => void,
+  op = "write"
+): Effect.Effect<void, IoError> =>
   io(op, file, () => {
     const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`)
     try {
@@ -85,7 +89,10 @@ export const readTextIfExists = (file: string): Effect.Effect<Option.Option<stri
  * (…)` when the text does not parse, else the schema's own issue as `format`
  * words it (the same issue a decode of the parsed value would report).
  */
-export const jsonProblem = (error: ParseResult.ParseError, format: (error: ParseResult.ParseError) => string): string => {
+export const jsonProblem = (
+  error: ParseResult.ParseError,
+  format: (error: ParseResult.ParseError) => string
+): string => {
   const { issue } = error
   // parseJson(schema) composes text → unknown (the "Encoded" side) with the schema (the "Type" side).
   if (issue._tag === "Transformation" && issue.kind === "Encoded") {
@@ -96,7 +103,11 @@ export const jsonProblem = (error: ParseResult.ParseError, format: (error: Parse
 }
 
 /** Parses JSON text against a Schema; a mismatch names the file and the field. */
-export const decodeJson = <A, I>(schema: Schema.Schema<A, I>, file: string, text: string): Effect.Effect<A, FileCorrupt> =>
+export const decodeJson = <A, I>(
+  schema: Schema.Schema<A, I>,
+  file: string,
+  text: string
+): Effect.Effect<A, FileCorrupt> =>
   Schema.decodeUnknown(Schema.parseJson(schema), { errors: "first", onExcessProperty: "ignore" })(text).pipe(
     Effect.mapError((e) => new FileCorrupt({ path: file, problem: jsonProblem(e, (inner) => oneLine(inner.message)) }))
   )

@@ -63,7 +63,11 @@ export type TryLock = { readonly _tag: "Acquired" } | { readonly _tag: "Held"; r
 export const tryLock = (file: string): Effect.Effect<TryLock, IoError> =>
   Effect.try({
     try: (): TryLock => {
-      const me = JSON.stringify({ pid: process.pid, start_time: processStartTime(process.pid), time: new Date().toISOString() })
+      const me = JSON.stringify({
+        pid: process.pid,
+        start_time: processStartTime(process.pid),
+        time: new Date().toISOString()
+      })
       for (let attempt = 0; attempt < 3; attempt++) {
         try {
           const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o644)

@@ -1,10 +1,10 @@
 import * as Deferred from "effect/Deferred"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
-import type * as Duration from "effect/Duration"
 import * as childProcess from "node:child_process"
 import type { Readable } from "node:stream"
 import { SpawnFailed } from "../domain/Errors.js"
@@ -46,7 +46,7 @@ export const groupPoll = Schedule.spaced("20 millis")
  * so a group that dies at once costs no clock time.
  */
 export const killGroupUntilGone = (check: Effect.Effect<boolean>, kill: Effect.Effect<void>): Effect.Effect<void> =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     if (!(yield* check)) return true
     yield* kill
     return !(yield* check)
@@ -61,7 +61,7 @@ export const killGroupUntilGone = (check: Effect.Effect<boolean>, kill: Effect.E
  * SIGTERM, up to `grace` for it to go, then SIGKILL until it is gone.
  */
 export const terminateGroup = (pgid: number, grace: Duration.DurationInput): Effect.Effect<void> =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     yield* signalGroup(pgid, "SIGTERM")
     const gone = yield* groupAlive(pgid).pipe(
       Effect.repeat({ schedule: groupPoll, until: (alive) => !alive }),

@@ -28,12 +28,14 @@ export class ReloadRequests extends Context.Tag("wemixvisor/ReloadRequests")<Rel
 /** SIGHUP handled (not fatal) for the life of the layer; the default comes back when it closes. */
 export const layer: Layer.Layer<ReloadRequests> = Layer.scoped(
   ReloadRequests,
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const hub = yield* Effect.acquireRelease(PubSub.unbounded<ReloadRequest>(), PubSub.shutdown)
     const runFork = Runtime.runFork(yield* Effect.runtime<never>())
     const onHangup = () => {
       runFork(
-        Effect.logWarning("SIGHUP received: configuration reload is not supported yet; ignored (the node and wemixvisor keep running)").pipe(
+        Effect.logWarning(
+          "SIGHUP received: configuration reload is not supported yet; ignored (the node and wemixvisor keep running)"
+        ).pipe(
           Effect.zipRight(PubSub.publish(hub, { signal: "SIGHUP" } as const))
         )
       )

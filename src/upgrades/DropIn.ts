@@ -42,12 +42,17 @@ const NameOnlyJson = Schema.parseJson(Schema.Struct({ name: UpgradeName }))
 export const parseDropIn = (fileName: string, text: string): Either.Either<ScheduleRequest, DropInProblem> => {
   const decoded = Schema.decodeUnknownEither(DropInJson, { errors: "all", onExcessProperty: "ignore" })(text)
   if (Either.isLeft(decoded)) {
-    const name = Option.match(Schema.decodeUnknownOption(NameOnlyJson)(text), { onNone: () => fileName, onSome: (f) => f.name })
+    const name = Option.match(Schema.decodeUnknownOption(NameOnlyJson)(text), {
+      onNone: () => fileName,
+      onSome: (f) => f.name
+    })
     return Either.left({ name, reason: jsonProblem(decoded.left, formatParseError) })
   }
   const file = decoded.right
   const fromInfo = fromCosmovisorInfo(file.info)
-  if (Either.isLeft(fromInfo)) return Either.left({ name: file.name, reason: `${fromInfo.left.field}: ${fromInfo.left.problem}` })
+  if (Either.isLeft(fromInfo)) {
+    return Either.left({ name: file.name, reason: `${fromInfo.left.field}: ${fromInfo.left.problem}` })
+  }
   const info = file.info === undefined ? "" : typeof file.info === "string" ? file.info : JSON.stringify(file.info)
   // The file's own maps win over what `info` carries, platform by platform.
   const binaries = { ...fromInfo.right.binaries, ...file.binaries }

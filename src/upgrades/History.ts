@@ -75,7 +75,7 @@ const endsTorn = (file: string): boolean => {
 
 export const makeHistory = (file: string): HistoryService => ({
   append: (entry) =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const time = entry.time ?? DateTime.formatIso(yield* DateTime.now)
       const record: HistoryRecord = {
         time,
@@ -94,7 +94,7 @@ export const makeHistory = (file: string): HistoryService => ({
       Option.match({
         onNone: () => Effect.succeed<ReadonlyArray<HistoryRecord>>([]),
         onSome: (text) =>
-          Effect.gen(function* () {
+          Effect.gen(function*() {
             const out: Array<HistoryRecord> = []
             const lines = text.split("\n")
             for (let i = 0; i < lines.length; i++) {

@@ -1,6 +1,6 @@
 import * as Effect from "effect/Effect"
-import * as Schema from "effect/Schema"
 import type * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import type { FileCorrupt, IoError } from "../domain/Errors.js"
 import { Height } from "../domain/Height.js"
 import { TargetName } from "../domain/Status.js"
@@ -62,6 +62,7 @@ const encode = Schema.encodeSync(JournalEntry)
 export const make = (file: string): Journal => ({
   file,
   read: readJsonIfExists(JournalEntry, file).pipe(Effect.withSpan("Journal.read")),
-  write: (entry) => writeJsonAtomic(file, encode(entry)).pipe(Effect.withSpan("Journal.write", { attributes: { step: entry.step } })),
+  write: (entry) =>
+    writeJsonAtomic(file, encode(entry)).pipe(Effect.withSpan("Journal.write", { attributes: { step: entry.step } })),
   remove: removeIfExists(file).pipe(Effect.withSpan("Journal.remove"))
 })

@@ -56,7 +56,7 @@ export const checkSources = (
   sources: Partial<BinarySources>,
   binaryInPlace: boolean
 ): Either.Either<BinarySources, InvalidInput> =>
-  Either.gen(function* () {
+  Either.gen(function*() {
     const checked = yield* validateSources(sources.binaries ?? {}, sources.checksums ?? {})
     if (Object.keys(checked.binaries).length === 0 || binaryInPlace) return checked
     const source = yield* selectSource(name, checked, rules.platform).pipe(
@@ -145,12 +145,15 @@ export const decodeHeightArg = (raw: string): Either.Either<Height, InvalidInput
   )
 
 export const decodeName = (raw: string): Either.Either<UpgradeName, InvalidInput> =>
-  Schema.decodeUnknownEither(UpgradeName, { errors: "first" })(raw).pipe(Either.mapLeft((e) => invalidInputOf(e, "name")))
+  Schema.decodeUnknownEither(UpgradeName, { errors: "first" })(raw).pipe(
+    Either.mapLeft((e) => invalidInputOf(e, "name"))
+  )
 
 // ---------------------------------------------------------------------------
 
 /** Lowest height first; equal heights keep the plan's (scheduling) order. */
-const byHeight = (plan: UpgradePlan): ReadonlyArray<Upgrade> => plan.upgrades.slice().sort((a, b) => a.height - b.height)
+const byHeight = (plan: UpgradePlan): ReadonlyArray<Upgrade> =>
+  plan.upgrades.slice().sort((a, b) => a.height - b.height)
 
 export const listOf = (plan: UpgradePlan): UpgradeListObject => {
   const upgrades = byHeight(plan)
@@ -160,7 +163,10 @@ export const listOf = (plan: UpgradePlan): UpgradeListObject => {
 /** The most recent upgrade that ended (done or failed), as `last`. */
 export const lastEnded = (plan: UpgradePlan): StatusObject["last"] => {
   const ended = plan.upgrades.filter((u) => u.status === "done" || u.status === "failed")
-  const latest = ended.reduce<Upgrade | undefined>((a, u) => (a === undefined || u.updated_at > a.updated_at ? u : a), undefined)
+  const latest = ended.reduce<Upgrade | undefined>(
+    (a, u) => (a === undefined || u.updated_at > a.updated_at ? u : a),
+    undefined
+  )
   return latest ? { name: latest.name, status: latest.status, reason: latest.reason } : null
 }
 

@@ -6,7 +6,13 @@ import * as Option from "effect/Option"
 import * as fs from "node:fs"
 import { BinaryStore, type BinaryStoreService } from "../binaries/BinaryStore.js"
 import { AppConfig } from "../config/Config.js"
-import { type FileCorrupt, type IoError, type NodeUnreachable, UpgradeConflict, type UpgradeNotFound } from "../domain/Errors.js"
+import {
+  type FileCorrupt,
+  type IoError,
+  type NodeUnreachable,
+  UpgradeConflict,
+  type UpgradeNotFound
+} from "../domain/Errors.js"
 import type { Height } from "../domain/Height.js"
 import type { Layout } from "../domain/Layout.js"
 import { NodePidFile } from "../domain/Node.js"
@@ -21,9 +27,9 @@ import {
   checkSources,
   decodeName,
   type DownloadRules,
-  type LocalStatusOptions,
   lastEnded,
   listOf,
+  type LocalStatusOptions,
   Operations,
   type OperationsService,
   type ScheduleCommand
@@ -44,7 +50,6 @@ export interface OperationsDeps {
   readonly downloads: DownloadRules
 }
 
-
 /** The node named by node.pid, if that process (pid and start time) is alive. */
 const liveNodePid = (layout: Layout): Effect.Effect<number | null> =>
   readJsonIfExists(NodePidFile, layout.nodePid).pipe(
@@ -59,7 +64,7 @@ export const make = (deps: OperationsDeps): OperationsService => {
   const now = Effect.map(DateTime.now, DateTime.formatIso)
 
   const schedule = (request: ScheduleCommand) =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       let cmd = request
       const opts = (head: Height | undefined, at: string) => ({
         head,
@@ -82,7 +87,7 @@ export const make = (deps: OperationsDeps): OperationsService => {
       const at = yield* now
       return yield* store
         .update((plan) =>
-          Effect.gen(function* () {
+          Effect.gen(function*() {
             const r = yield* scheduleIn(plan, cmd, opts(head, at))
             if (cmd.binary !== undefined) {
               const existed = fs.existsSync(binaries.layout.binary(cmd.name))
@@ -102,14 +107,16 @@ export const make = (deps: OperationsDeps): OperationsService => {
     }).pipe(Effect.withSpan("Operations.schedule", { attributes: { name: request.name, height: request.height } }))
 
   const cancel = (raw: Option.Option<string>) =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const name = Option.isSome(raw) ? Option.some(yield* decodeName(raw.value)) : Option.none<UpgradeName>()
       // Read before the lock is taken: an RPC read never holds it.
       const head = yield* Effect.option(deps.head)
       const at = yield* now
       return yield* store.update(
-        (plan): Effect.Effect<readonly [Upgrade, UpgradePlan], UpgradeNotFound | UpgradeConflict | FileCorrupt | IoError> =>
-          Effect.gen(function* () {
+        (
+          plan
+        ): Effect.Effect<readonly [Upgrade, UpgradePlan], UpgradeNotFound | UpgradeConflict | FileCorrupt | IoError> =>
+          Effect.gen(function*() {
             const r = yield* cancelIn(plan, Option.getOrUndefined(name), at)
             const inFlight = yield* journalFile.read
             if (Option.exists(inFlight, (j) => j.name === r.upgrade.name)) {
@@ -121,7 +128,8 @@ export const make = (deps: OperationsDeps): OperationsService => {
             if (Option.isSome(head) && head.value >= r.upgrade.height) {
               return yield* new UpgradeConflict({
                 name: r.upgrade.name,
-                problem: `cannot be cancelled: the chain head ${head.value} has reached its height ${r.upgrade.height}, so a running supervisor is applying it (or does so as soon as it runs)`
+                problem:
+                  `cannot be cancelled: the chain head ${head.value} has reached its height ${r.upgrade.height}, so a running supervisor is applying it (or does so as soon as it runs)`
               })
             }
             return [r.upgrade, r.plan] as const
@@ -131,7 +139,7 @@ export const make = (deps: OperationsDeps): OperationsService => {
 
   // Status without the supervisor's memory: what the files and the node say.
   const localStatus = (o: LocalStatusOptions) =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const layout = binaries.layout
       const plan = yield* store.read
       const current = yield* binaries.current
@@ -176,10 +184,9 @@ export const make = (deps: OperationsDeps): OperationsService => {
 /** Live: the home's PlanStore and BinaryStore, the ChainHead in context (one-shot in the CLI, the HeightProvider's in `run`). */
 export const layer: Layer.Layer<Operations, never, AppConfig | PlanStore | BinaryStore | ChainHead> = Layer.effect(
   Operations,
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const config = yield* AppConfig
     const chain = yield* ChainHead
     return make({ store: yield* PlanStore, binaries: yield* BinaryStore, head: chain.head, downloads: config })
   })
 )
-

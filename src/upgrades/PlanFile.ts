@@ -51,10 +51,9 @@ export const formatParseError = (error: ParseResult.ParseError): string => {
   return [...byPath.entries()]
     .map(([where, messages]) => {
       const expected = messages.map((m) => /^Expected (.+), actual (.+)$/.exec(m))
-      const message =
-        messages.length > 1 && expected.every((m) => m !== null)
-          ? `expected one of ${expected.map((m) => m![1]).join(", ")}, actual ${expected[0]![2]}`
-          : messages.join("; ")
+      const message = messages.length > 1 && expected.every((m) => m !== null)
+        ? `expected one of ${expected.map((m) => m![1]).join(", ")}, actual ${expected[0]![2]}`
+        : messages.join("; ")
       return where === "" ? message : `${where}: ${message}`
     })
     .join("; ")
@@ -95,7 +94,7 @@ export const readPlan = (file: string): Effect.Effect<UpgradePlan, FileCorrupt |
  * lock file, polled on `planLockRetry`.
  */
 export const makePlanStore = (layout: Layout): Effect.Effect<PlanStoreService> =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const writers = yield* Effect.makeSemaphore(1)
 
     // Each attempt is its own acquireRelease, so only a successful one registers
@@ -107,7 +106,7 @@ export const makePlanStore = (layout: Layout): Effect.Effect<PlanStoreService> =
     const read = readPlan(layout.plan).pipe(Effect.withSpan("PlanStore.read"))
 
     const update = <A, E>(f: (plan: UpgradePlan) => Effect.Effect<readonly [A, UpgradePlan], E>) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         yield* mkdirp(path.dirname(layout.plan))
         yield* lock
         const before = yield* readPlan(layout.plan)
@@ -118,7 +117,7 @@ export const makePlanStore = (layout: Layout): Effect.Effect<PlanStoreService> =
       }).pipe(Effect.scoped, writers.withPermits(1), Effect.withSpan("PlanStore.update"))
 
     const restore = (plan: UpgradePlan) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         yield* mkdirp(path.dirname(layout.plan))
         yield* lock
         const there = yield* Effect.try({

@@ -1,6 +1,7 @@
-import * as FileSystem from "@effect/platform/FileSystem"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as FileSystem from "@effect/platform/FileSystem"
 import * as Clock from "effect/Clock"
+import type * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -9,20 +10,19 @@ import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
-import type * as Context from "effect/Context"
-import type * as Scope from "effect/Scope"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { type InvalidInput, IoError } from "../domain/Errors.js"
 import type { Height } from "../domain/Height.js"
 import type { Layout } from "../domain/Layout.js"
-import * as Cadence from "../platform/Cadence.js"
-import { isErrno } from "../platform/Errno.js"
 import { alreadyScheduled, findUpgrade, schedule, type ScheduleRequest } from "../domain/Plan.js"
 import { UpgradePlan } from "../domain/Upgrade.js"
 import type { EventInput, Events } from "../events/Events.js"
+import * as Cadence from "../platform/Cadence.js"
+import { isErrno } from "../platform/Errno.js"
 import { type DropInProblem, parseDropIn } from "./DropIn.js"
 import { encodePlan } from "./PlanFile.js"
 import type { PlanStoreService } from "./PlanStore.js"
@@ -77,7 +77,11 @@ const statKey = (file: string): string | undefined => {
 }
 
 const snapshotKey = (s: PlanSnapshot): string =>
-  s._tag === "Valid" ? `valid ${JSON.stringify(encodePlan(s.plan))}` : s._tag === "Missing" ? "missing" : `corrupt ${s.error.message}`
+  s._tag === "Valid"
+    ? `valid ${JSON.stringify(encodePlan(s.plan))}`
+    : s._tag === "Missing"
+    ? "missing"
+    : `corrupt ${s.error.message}`
 
 const problemOf = (s: Extract<PlanSnapshot, { _tag: "Corrupt" }>): string =>
   s.error._tag === "FileCorrupt" ? s.error.problem : s.error.message
@@ -95,8 +99,7 @@ export const planChangeEvents = (prev: UpgradePlan, next: UpgradePlan): Readonly
   for (const u of next.upgrades) {
     const before = findUpgrade(prev, u.name)
     if (u.status === "scheduled") {
-      const isNew =
-        before === undefined ||
+      const isNew = before === undefined ||
         before.created_at !== u.created_at ||
         before.height !== u.height ||
         before.status === "cancelled" ||
@@ -152,13 +155,18 @@ export const makeUpgradeSource = (
   deps: UpgradeSourceDeps,
   options: UpgradeSourceOptions = { watch: true }
 ): Effect.Effect<UpgradeSourceService, never, Scope.Scope> =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const { events, layout, store } = deps
     const pollMillis = Duration.toMillis(deps.pollInterval)
     const dropInName = path.basename(layout.dropIn)
 
     const readPlanFile: Effect.Effect<PlanSnapshot> = store.readFile.pipe(
-      Effect.map(Option.match({ onNone: (): PlanSnapshot => ({ _tag: "Missing" }), onSome: (plan): PlanSnapshot => ({ _tag: "Valid", plan }) })),
+      Effect.map(
+        Option.match({
+          onNone: (): PlanSnapshot => ({ _tag: "Missing" }),
+          onSome: (plan): PlanSnapshot => ({ _tag: "Valid", plan })
+        })
+      ),
       Effect.catchAll((error) => Effect.succeed<PlanSnapshot>({ _tag: "Corrupt", error }))
     )
     // Every poll used to read, decode and re-encode the whole plan, which grows
@@ -167,7 +175,7 @@ export const makeUpgradeSource = (
     // by rename (new inode) or edited by hand (new size or mtime), so an
     // unchanged stat means an unchanged plan.
     const lastRead = yield* Ref.make<{ readonly stat: string; readonly snap: PlanSnapshot } | undefined>(undefined)
-    const readSnapshot: Effect.Effect<PlanSnapshot> = Effect.gen(function* () {
+    const readSnapshot: Effect.Effect<PlanSnapshot> = Effect.gen(function*() {
       const stat = statKey(layout.plan)
       const last = yield* Ref.get(lastRead)
       if (stat !== undefined && last !== undefined && last.stat === stat) return last.snap
@@ -179,12 +187,14 @@ export const makeUpgradeSource = (
     // plan-invalid once per distinct problem, not once per poll.
     const reported = yield* Ref.make<string | undefined>(undefined)
     const report = (snap: PlanSnapshot) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const last = yield* Ref.get(reported)
         if (snap._tag !== "Corrupt") {
           if (last !== undefined) {
             yield* Ref.set(reported, undefined)
-            yield* Effect.logInfo(`${layout.plan} ${snap._tag === "Valid" ? "is valid again" : "is no longer corrupt: it was removed"}`)
+            yield* Effect.logInfo(
+              `${layout.plan} ${snap._tag === "Valid" ? "is valid again" : "is no longer corrupt: it was removed"}`
+            )
           }
           return
         }
@@ -201,10 +211,14 @@ export const makeUpgradeSource = (
     // The last valid plan, across corrupt spells: changes are announced against it.
     // No file yet announces like an empty plan: whatever is scheduled into it is new.
     const lastValid = yield* Ref.make(
-      initial._tag === "Valid" ? Option.some(initial.plan) : initial._tag === "Missing" ? Option.some(UpgradePlan.empty) : Option.none<UpgradePlan>()
+      initial._tag === "Valid"
+        ? Option.some(initial.plan)
+        : initial._tag === "Missing"
+        ? Option.some(UpgradePlan.empty)
+        : Option.none<UpgradePlan>()
     )
     const publish = (snap: PlanSnapshot) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         yield* report(snap)
         if (snap === (yield* SubscriptionRef.get(snapshots))) return
         const key = snapshotKey(snap)
@@ -213,21 +227,25 @@ export const makeUpgradeSource = (
         if (snap._tag === "Valid") {
           const prev = yield* Ref.getAndSet(lastValid, Option.some(snap.plan))
           // Announced before subscribers see the plan, so `upgrade-scheduled` precedes `upgrade-started`.
-          if (Option.isSome(prev)) yield* Effect.forEach(planChangeEvents(prev.value, snap.plan), events.publish, { discard: true })
+          if (Option.isSome(prev)) {
+            yield* Effect.forEach(planChangeEvents(prev.value, snap.plan), events.publish, { discard: true })
+          }
         }
         yield* SubscriptionRef.set(snapshots, snap)
       })
 
     const reject = (text: string, problem: DropInProblem) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         if (!(yield* consume(layout.dropIn, text, ".invalid"))) return
         yield* Effect.logError(`${layout.dropIn} refused: ${problem.reason} (renamed to ${dropInName}.invalid)`)
         yield* events.publish({ type: "upgrade-problem", name: problem.name, reason: problem.reason })
       })
 
     const merge = (text: string, asWritten: ScheduleRequest) =>
-      Effect.gen(function* () {
-        const vetted = deps.vetSources === undefined ? Either.right(asWritten) : yield* Effect.either(deps.vetSources(asWritten))
+      Effect.gen(function*() {
+        const vetted = deps.vetSources === undefined
+          ? Either.right(asWritten)
+          : yield* Effect.either(deps.vetSources(asWritten))
         if (Either.isLeft(vetted)) {
           yield* reject(text, { name: asWritten.name, reason: `${vetted.left.field}: ${vetted.left.problem}` })
           return false
@@ -238,7 +256,10 @@ export const makeUpgradeSource = (
         const outcome = yield* store
           .update((plan) => {
             if (alreadyScheduled(plan, req)) return Effect.succeed(["already", plan] as const)
-            return Effect.map(schedule(plan, req, { head, force: false, now, forceHint: "" }), (r) => ["scheduled", r.plan] as const)
+            return Effect.map(
+              schedule(plan, req, { head, force: false, now, forceHint: "" }),
+              (r) => ["scheduled", r.plan] as const
+            )
           })
           .pipe(Effect.either)
         if (Either.isRight(outcome)) {
@@ -265,7 +286,7 @@ export const makeUpgradeSource = (
     // Consumes the drop-in once it has been unchanged for a whole poll interval;
     // true when the plan changed.
     const sighting = yield* Ref.make<Option.Option<Sighting>>(Option.none())
-    const processDropIn = Effect.gen(function* () {
+    const processDropIn = Effect.gen(function*() {
       const seen = yield* look(layout.dropIn)
       if (Option.isNone(seen)) {
         yield* Ref.set(sighting, Option.none())
@@ -296,14 +317,19 @@ export const makeUpgradeSource = (
       Stream.provideLayer(NodeFileSystem.layer)
     )
     const watchFiles = Stream.runForEach(fileEvents, () => Queue.offer(wake, undefined)).pipe(
-      Effect.catchAllCause((cause) => Effect.logDebug(`no file events for ${layout.root} for now; the poll carries on`, cause))
+      Effect.catchAllCause((cause) =>
+        Effect.logDebug(`no file events for ${layout.root} for now; the poll carries on`, cause)
+      )
     )
 
     // A drop-in that cannot be read (a directory of that name, no permission) is said once, and
     // again only when what is wrong changes: not on every poll, forever.
     const dropInWarned = yield* Ref.make<string | undefined>(undefined)
     const warnDropIn = (message: string) =>
-      Effect.flatMap(Ref.getAndSet(dropInWarned, message), (last) => (last === message ? Effect.void : Effect.logWarning(message)))
+      Effect.flatMap(
+        Ref.getAndSet(dropInWarned, message),
+        (last) => (last === message ? Effect.void : Effect.logWarning(message))
+      )
 
     // Nearly every check finds the plan as it was and no drop-in: two stat calls say so.
     const nothingNew = Effect.zipWith(
@@ -316,7 +342,7 @@ export const makeUpgradeSource = (
         statKey(layout.dropIn) === "absent"
     )
 
-    const check = Effect.gen(function* () {
+    const check = Effect.gen(function*() {
       // Nothing new includes "no drop-in": a problem with one that comes back is news again.
       if (yield* nothingNew) return yield* Ref.set(dropInWarned, undefined)
       let snap = yield* readSnapshot

@@ -6,8 +6,8 @@ import { AppConfig } from "../config/Config.js"
 import { Events } from "../events/Events.js"
 import { HeightProvider } from "../height/HeightProvider.js"
 import { checkSources } from "./Operations.js"
-import { makeUpgradeSource } from "./PlanWatcher.js"
 import { PlanStore } from "./PlanStore.js"
+import { makeUpgradeSource } from "./PlanWatcher.js"
 import { UpgradeSource } from "./UpgradeSource.js"
 
 /**
@@ -17,7 +17,7 @@ import { UpgradeSource } from "./UpgradeSource.js"
 export const layer: Layer.Layer<UpgradeSource, never, AppConfig | PlanStore | BinaryStore | Events | HeightProvider> =
   Layer.scoped(
     UpgradeSource,
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const config = yield* AppConfig
       const heights = yield* HeightProvider
       const binaries = yield* BinaryStore
@@ -29,7 +29,7 @@ export const layer: Layer.Layer<UpgradeSource, never, AppConfig | PlanStore | Bi
         latestHeight: heights.latest,
         // The drop-in is refused for what the CLI would refuse (downloads disabled, no checksum, …).
         vetSources: (req) =>
-          Effect.gen(function* () {
+          Effect.gen(function*() {
             const inPlace = Either.isRight(yield* Effect.either(binaries.validate(req.name)))
             const checked = yield* checkSources(config, req.name, req, inPlace)
             return { ...req, binaries: checked.binaries, checksums: checked.checksums }

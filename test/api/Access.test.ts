@@ -12,8 +12,8 @@ import * as http from "node:http"
 import * as path from "node:path"
 import { type AccessPolicy, hostName, makeRefusalLog, refusalOf } from "../../src/api/Access.js"
 import { layerProtocol, makeClient, problemOf, refusalOf as clientRefusal } from "../../src/api/Client.js"
-import { Forbidden } from "../../src/domain/Errors.js"
 import { ensureTokenFile } from "../../src/api/Token.js"
+import { Forbidden } from "../../src/domain/Errors.js"
 import { makeLayout } from "../../src/domain/Layout.js"
 import { cleanup, tempDir } from "../support/fixtures.js"
 import { type ApiWorld, planText, request, setupApi } from "./support.js"
@@ -40,7 +40,8 @@ const raw = (w: ApiWorld, method: string, route: string, headers: Record<string,
       })
   )
 
-const rpcLine = (tag: string, payload: object) => JSON.stringify({ _tag: "Request", id: "1", tag, payload, headers: [] }) + "\n"
+const rpcLine = (tag: string, payload: object) =>
+  JSON.stringify({ _tag: "Request", id: "1", tag, payload, headers: [] }) + "\n"
 
 const policy: AccessPolicy = {
   bindHost: "127.0.0.1",
@@ -56,14 +57,30 @@ const bearer = { authorization: "Bearer s3cret" }
 
 describe("access rules (pure)", () => {
   it("Host: loopback names at any port, the bound address and WEMIXVISOR_API_HOSTS; anything else is 403", () => {
-    for (const host of ["127.0.0.1:8590", "localhost:8590", "LOCALHOST", "[::1]:8590", "localhost.:1", "node1.example:8590"]) {
+    for (
+      const host of [
+        "127.0.0.1:8590",
+        "localhost:8590",
+        "LOCALHOST",
+        "[::1]:8590",
+        "localhost.:1",
+        "node1.example:8590"
+      ]
+    ) {
       expect(statusOf(refusalOf(policy, req("GET", "/api/v1/upgrades", { host, ...bearer }))), host).toBeNull()
     }
     for (const host of ["evil.example:8590", "127.0.0.1.nip.io", "localhost.evil.example", "", "a b", "[::2]:1"]) {
       expect(statusOf(refusalOf(policy, req("GET", "/health", { host }))), host).toBe(403)
     }
     // Beyond loopback the token is the guard; the Host a proxy or a LAN name brings is fine.
-    expect(statusOf(refusalOf({ ...policy, bindHost: "0.0.0.0" }, req("GET", "/api/v1/upgrades", { host: "10.0.0.5:8590", ...bearer })))).toBeNull()
+    expect(
+      statusOf(
+        refusalOf(
+          { ...policy, bindHost: "0.0.0.0" },
+          req("GET", "/api/v1/upgrades", { host: "10.0.0.5:8590", ...bearer })
+        )
+      )
+    ).toBeNull()
     expect(hostName("[::1]:8590")).toBe("::1")
     expect(hostName("Node1.Example.:80")).toBe("node1.example")
   })
@@ -71,10 +88,27 @@ describe("access rules (pure)", () => {
   it("Origin: only the API's own origin or WEMIXVISOR_API_CORS; a foreign one is 403 even with the token, even on /health", () => {
     const host = "127.0.0.1:8590"
     for (const origin of ["http://127.0.0.1:8590", "https://127.0.0.1:8590", "https://ops.example"]) {
-      expect(statusOf(refusalOf(policy, req("GET", "/api/v1/upgrades", { host, origin, ...bearer }))), origin).toBeNull()
+      expect(statusOf(refusalOf(policy, req("GET", "/api/v1/upgrades", { host, origin, ...bearer }))), origin)
+        .toBeNull()
     }
-    for (const origin of ["http://evil.example", "null", "http://127.0.0.1:9999", "http://localhost:8590", "https://ops.example.evil"]) {
-      expect(statusOf(refusalOf(policy, req("POST", "/api/v1/upgrades", { host, origin, ...bearer, "content-type": "application/json" }))), origin)
+    for (
+      const origin of [
+        "http://evil.example",
+        "null",
+        "http://127.0.0.1:9999",
+        "http://localhost:8590",
+        "https://ops.example.evil"
+      ]
+    ) {
+      expect(
+        statusOf(
+          refusalOf(
+            policy,
+            req("POST", "/api/v1/upgrades", { host, origin, ...bearer, "content-type": "application/json" })
+          )
+        ),
+        origin
+      )
         .toBe(403)
     }
     expect(statusOf(refusalOf(policy, req("GET", "/health", { host, origin: "http://evil.example" })))).toBe(403)
@@ -83,11 +117,27 @@ describe("access rules (pure)", () => {
   it("content type: REST bodies application/json, RPC application/ndjson or application/json; else 415", () => {
     const host = "127.0.0.1:8590"
     for (const type of ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", ""]) {
-      expect(statusOf(refusalOf(policy, req("POST", "/api/v1/upgrades", { host, ...bearer, "content-type": type }))), type).toBe(415)
-      expect(statusOf(refusalOf(policy, req("POST", "/rpc", { host, ...bearer, "content-type": type }))), type).toBe(415)
+      expect(
+        statusOf(refusalOf(policy, req("POST", "/api/v1/upgrades", { host, ...bearer, "content-type": type }))),
+        type
+      ).toBe(415)
+      expect(statusOf(refusalOf(policy, req("POST", "/rpc", { host, ...bearer, "content-type": type }))), type).toBe(
+        415
+      )
     }
-    expect(statusOf(refusalOf(policy, req("POST", "/api/v1/upgrades", { host, ...bearer, "content-type": "application/json; charset=utf-8" })))).toBeNull()
-    expect(statusOf(refusalOf(policy, req("POST", "/api/v1/upgrades", { host, ...bearer, "content-type": "application/ndjson" })))).toBe(415)
+    expect(
+      statusOf(
+        refusalOf(
+          policy,
+          req("POST", "/api/v1/upgrades", { host, ...bearer, "content-type": "application/json; charset=utf-8" })
+        )
+      )
+    ).toBeNull()
+    expect(
+      statusOf(
+        refusalOf(policy, req("POST", "/api/v1/upgrades", { host, ...bearer, "content-type": "application/ndjson" }))
+      )
+    ).toBe(415)
     for (const type of ["application/ndjson", "application/json"]) {
       expect(statusOf(refusalOf(policy, req("POST", "/rpc", { host, "content-type": type })))).toBeNull() // RPC: typed Unauthorized later
     }
@@ -100,16 +150,18 @@ describe("access rules (pure)", () => {
     expect(statusOf(refusalOf(policy, req("GET", "/nothing", { host, authorization: "Bearer wrong" })))).toBe(401)
     expect(statusOf(refusalOf(policy, req("GET", "/health?verbose", { host })))).toBeNull()
     expect(statusOf(refusalOf(policy, req("GET", "/metrics", { host })))).toBeNull()
-    expect(statusOf(refusalOf(policy, req("OPTIONS", "/api/v1/upgrades", { host, origin: "https://ops.example" })))).toBeNull()
+    expect(statusOf(refusalOf(policy, req("OPTIONS", "/api/v1/upgrades", { host, origin: "https://ops.example" }))))
+      .toBeNull()
   })
 
   it.effect("refusals are logged once a minute per peer and reason, not once per request", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const lines = yield* Ref.make<Array<string>>([])
       const logger = Logger.make(({ message }) => Effect.runSync(Ref.update(lines, (l) => [...l, String(message)])))
       const log = yield* makeRefusalLog
       const refused = { status: 403 as const, error: "forbidden", details: "Host" }
-      const run = (peer: string) => log(peer, refused, "GET /").pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
+      const run = (peer: string) =>
+        log(peer, refused, "GET /").pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
       for (let i = 0; i < 50; i++) yield* run("127.0.0.1")
       yield* run("10.0.0.9")
       expect((yield* Ref.get(lines)).length).toBe(2)
@@ -126,7 +178,7 @@ describe("access rules (pure)", () => {
 
 describe("api.token", () => {
   it.effect("created once with mode 0600 and 256 random bits; reused after; two creators agree; a loose mode is refused", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const home = tempDir("wemixvisor-token-")
       yield* Effect.addFinalizer(() => Effect.sync(() => cleanup(home)))
       fs.mkdirSync(path.join(home, "wemixvisor"))
@@ -146,7 +198,7 @@ describe("api.token", () => {
 
 describe("the API refuses what a foreign page can send (real HTTP, nothing written)", () => {
   it.scopedLive("the issue's requests: cross-site simple POSTs to REST and RPC, a rebinding Host → 403 or 415; plan unchanged byte for byte", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* setupApi({ head: 100 })
       const auth = { authorization: `Bearer ${w.token}` }
       const host = `127.0.0.1:${new URL(w.base).port}`
@@ -156,18 +208,33 @@ describe("the API refuses what a foreign page can send (real HTTP, nothing writt
       const evil = { host, origin: "http://evil.example" }
       const attempts: ReadonlyArray<readonly [string, string, Record<string, string>, string?]> = [
         // The issue's three, then their variants.
-        ["POST", "/api/v1/upgrades", { ...evil, "content-type": "text/plain" }, '{"name":"evil","height":99999}'],
+        ["POST", "/api/v1/upgrades", { ...evil, "content-type": "text/plain" }, "{\"name\":\"evil\",\"height\":99999}"],
         ["POST", "/rpc", { ...evil, "content-type": "text/plain" }, rpcLine("CancelUpgrade", { name: "v2" })],
         ["GET", "/api/v1/upgrades", { host: `evil.example:${new URL(w.base).port}` }],
         // With the token (it leaked, or a rebinding page guessed it): Host and Origin still refuse.
         ["DELETE", "/api/v1/upgrades/v2", { ...evil, ...auth }],
-        ["POST", "/api/v1/upgrades", { ...evil, ...auth, "content-type": "application/json" }, '{"name":"evil","height":99999}'],
+        [
+          "POST",
+          "/api/v1/upgrades",
+          { ...evil, ...auth, "content-type": "application/json" },
+          "{\"name\":\"evil\",\"height\":99999}"
+        ],
         ["GET", "/api/v1/events", { ...evil, ...auth }],
         ["DELETE", "/api/v1/upgrades/v2", { host: "evil.example", ...auth }],
         ["GET", "/api/v1/upgrades/status", { host: "evil.example", ...auth }],
-        ["POST", "/rpc", { host: "evil.example", ...auth, "content-type": "application/ndjson" }, rpcLine("CancelUpgrade", { name: "v2" })],
+        [
+          "POST",
+          "/rpc",
+          { host: "evil.example", ...auth, "content-type": "application/ndjson" },
+          rpcLine("CancelUpgrade", { name: "v2" })
+        ],
         // Same origin but a form's content type: 415.
-        ["POST", "/api/v1/upgrades", { host, ...auth, "content-type": "application/x-www-form-urlencoded" }, "name=evil&height=99999"],
+        [
+          "POST",
+          "/api/v1/upgrades",
+          { host, ...auth, "content-type": "application/x-www-form-urlencoded" },
+          "name=evil&height=99999"
+        ],
         ["POST", "/rpc", { host, ...auth, "content-type": "text/plain" }, rpcLine("CancelUpgrade", { name: "v2" })],
         // No token: 401 on every REST route.
         ["DELETE", "/api/v1/upgrades/v2", { host }],
@@ -176,30 +243,39 @@ describe("the API refuses what a foreign page can send (real HTTP, nothing writt
       ]
       for (const [method, route, headers, body] of attempts) {
         const r = yield* raw(w, method, route, headers, body)
-        const expected = headers.origin !== undefined || headers.host!.startsWith("evil") ? 403 : headers.authorization ? 415 : 401
+        const expected = headers.origin !== undefined || headers.host!.startsWith("evil")
+          ? 403
+          : headers.authorization
+          ? 415
+          : 401
         expect(r.status, `${method} ${route} ${JSON.stringify(headers)}`).toBe(expected)
         expect(JSON.parse(r.body)).toMatchObject({ error: expect.any(String), details: expect.any(String) })
         expect(r.headers["access-control-allow-origin"]).toBeUndefined()
       }
       // Every RPC procedure without the token: a typed Unauthorized, nothing done.
-      for (const [tag, payload] of [
-        ["ScheduleUpgrade", { name: "evil", height: 99999 }],
-        ["CancelUpgrade", { name: "v2" }],
-        ["PrepareUpgrade", { name: "v2" }],
-        ["ListUpgrades", {}],
-        ["GetStatus", {}],
-        ["WatchEvents", {}]
-      ] as const) {
+      for (
+        const [tag, payload] of [
+          ["ScheduleUpgrade", { name: "evil", height: 99999 }],
+          ["CancelUpgrade", { name: "v2" }],
+          ["PrepareUpgrade", { name: "v2" }],
+          ["ListUpgrades", {}],
+          ["GetStatus", {}],
+          ["WatchEvents", {}]
+        ] as const
+      ) {
         const r = yield* raw(w, "POST", "/rpc", { host, "content-type": "application/ndjson" }, rpcLine(tag, payload))
         expect(r.status, tag).toBe(200)
-        expect(r.body, tag).toContain('"_tag":"Unauthorized"')
+        expect(r.body, tag).toContain("\"_tag\":\"Unauthorized\"")
       }
       expect(planText(w)).toBe(before)
     }))
 
   it.scopedLive("a listed origin (WEMIXVISOR_API_CORS) gets CORS headers and its preflight; a listed Host (WEMIXVISOR_API_HOSTS) is served", () =>
-    Effect.gen(function* () {
-      const w = yield* setupApi({ head: 100, env: { WEMIXVISOR_API_CORS: "https://ops.example", WEMIXVISOR_API_HOSTS: "node1.example" } })
+    Effect.gen(function*() {
+      const w = yield* setupApi({
+        head: 100,
+        env: { WEMIXVISOR_API_CORS: "https://ops.example", WEMIXVISOR_API_HOSTS: "node1.example" }
+      })
       const port = new URL(w.base).port
       const host = `127.0.0.1:${port}`
       const pre = yield* raw(w, "OPTIONS", "/api/v1/upgrades", {
@@ -214,22 +290,29 @@ describe("the API refuses what a foreign page can send (real HTTP, nothing writt
         "access-control-allow-methods": expect.stringContaining("POST"),
         "access-control-allow-headers": expect.stringContaining("authorization")
       })
-      const list = yield* raw(w, "GET", "/api/v1/upgrades", { host, origin: "https://ops.example", authorization: `Bearer ${w.token}` })
+      const list = yield* raw(w, "GET", "/api/v1/upgrades", {
+        host,
+        origin: "https://ops.example",
+        authorization: `Bearer ${w.token}`
+      })
       expect(list.status).toBe(200)
       expect(list.headers["access-control-allow-origin"]).toBe("https://ops.example")
       // An unlisted origin's preflight is refused like its request.
       expect((yield* raw(w, "OPTIONS", "/api/v1/upgrades", { host, origin: "http://evil.example" })).status).toBe(403)
-      const named = yield* raw(w, "GET", "/api/v1/upgrades", { host: `node1.example:${port}`, authorization: `Bearer ${w.token}` })
+      const named = yield* raw(w, "GET", "/api/v1/upgrades", {
+        host: `node1.example:${port}`,
+        authorization: `Bearer ${w.token}`
+      })
       expect(named.status).toBe(200)
       expect(named.headers["access-control-allow-origin"]).toBeUndefined()
     }))
 
   it.scopedLive("the RPC client gets a typed refusal with the server's words, never a hang: 403 → Forbidden", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       // What a wemixvisor (or a proxy in front of it) answers a client whose Host or Origin it does not serve.
       const server = http.createServer((_, res) => {
         res.writeHead(403, { "content-type": "application/json" })
-        res.end(JSON.stringify({ error: "forbidden", details: 'Host "x" is not this API\'s' }))
+        res.end(JSON.stringify({ error: "forbidden", details: "Host \"x\" is not this API's" }))
       })
       yield* Effect.acquireRelease(
         Effect.promise(() => new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))),
@@ -244,14 +327,14 @@ describe("the API refuses what a foreign page can send (real HTTP, nothing writt
       )
       expect(failed._tag).toBe("RpcClientError")
       if (failed._tag !== "RpcClientError") return
-      expect(clientRefusal(failed)).toEqual(Option.some(new Forbidden({ reason: 'Host "x" is not this API\'s' })))
-      expect(problemOf(failed)).toBe('HTTP 403: Host "x" is not this API\'s')
+      expect(clientRefusal(failed)).toEqual(Option.some(new Forbidden({ reason: "Host \"x\" is not this API's" })))
+      expect(problemOf(failed)).toBe("HTTP 403: Host \"x\" is not this API's")
     }))
 })
 
 describe("the generated token in a home", () => {
   it.scopedLive("a home without WEMIXVISOR_API_TOKEN: the server generates api.token (0600) and requires it", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* setupApi({ head: 100 })
       const file = path.join(w.home, "wemixvisor", "api.token")
       expect(fs.statSync(file).mode & 0o777).toBe(0o600)

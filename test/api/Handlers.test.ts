@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest"
-import * as Errors from "../../src/domain/Errors.js"
 import { toWire } from "../../src/api/Handlers.js"
+import * as Errors from "../../src/domain/Errors.js"
 import { PreparationFailed } from "../../src/orchestrator/Orchestrator.js"
 
 /*
@@ -15,7 +15,11 @@ const plain = (e: { readonly _tag: string }) => ({ ...e, _tag: e._tag })
 const planErrors = [
   new Errors.PlanLocked({ path: "/h/wemixvisor/upgrade-plan.lock", pid: 42 }),
   new Errors.FileCorrupt({ path: "/h/wemixvisor/upgrade-plan.json", problem: "not JSON" }),
-  new Errors.IoError({ op: "write", path: "/h/wemixvisor/upgrade-plan.json", cause: new Error("ENOSPC: no space left on device") })
+  new Errors.IoError({
+    op: "write",
+    path: "/h/wemixvisor/upgrade-plan.json",
+    cause: new Error("ENOSPC: no space left on device")
+  })
 ]
 
 describe("errors on the wire", () => {
@@ -36,7 +40,11 @@ describe("errors on the wire", () => {
       problem: "taken"
     })
     expect(
-      plain(toWire(new Errors.NodeUnreachable({ url: "http://127.0.0.1:8588", cause: new Error("connect ECONNREFUSED\n  at …") })))
+      plain(
+        toWire(
+          new Errors.NodeUnreachable({ url: "http://127.0.0.1:8588", cause: new Error("connect ECONNREFUSED\n  at …") })
+        )
+      )
     ).toEqual({ _tag: "NodeUnreachable", url: "http://127.0.0.1:8588", reason: "connect ECONNREFUSED" })
     for (const e of planErrors) expect(plain(toWire(e))).toEqual({ _tag: "PlanUnavailable", reason: e.message })
   })
@@ -53,11 +61,12 @@ describe("errors on the wire", () => {
   })
 
   it("prepare: a request that cannot work here is bad input, a failed preparation is not; unknown, conflict, the plan", () => {
-    expect(plain(toWire(new PreparationFailed({ name: "v2", reason: "downloads are disabled", badInput: true })))).toEqual({
-      _tag: "InvalidInput",
-      field: "binaries",
-      problem: "downloads are disabled"
-    })
+    expect(plain(toWire(new PreparationFailed({ name: "v2", reason: "downloads are disabled", badInput: true }))))
+      .toEqual({
+        _tag: "InvalidInput",
+        field: "binaries",
+        problem: "downloads are disabled"
+      })
     expect(plain(toWire(new PreparationFailed({ name: "v2", reason: "checksum mismatch", badInput: false })))).toEqual({
       _tag: "PrepareFailed",
       name: "v2",
@@ -65,6 +74,11 @@ describe("errors on the wire", () => {
     })
     expect(plain(toWire(new Errors.UpgradeNotFound({ name: "v9" })))).toEqual({ _tag: "UpgradeNotFound", name: "v9" })
     expect(plain(toWire(new Errors.UpgradeConflict({ name: "v2", problem: "cancelled" })))._tag).toBe("UpgradeConflict")
-    for (const e of planErrors.slice(1)) expect(plain(toWire(e as Errors.FileCorrupt | Errors.IoError))).toEqual({ _tag: "PlanUnavailable", reason: e.message })
+    for (const e of planErrors.slice(1)) {
+      expect(plain(toWire(e as Errors.FileCorrupt | Errors.IoError))).toEqual({
+        _tag: "PlanUnavailable",
+        reason: e.message
+      })
+    }
   })
 })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Option, SubscriptionRef, Ref } from "effect"
+import { Effect, Option, Ref, SubscriptionRef } from "effect"
 import * as TestClock from "effect/TestClock"
 import * as fs from "node:fs"
 import * as http from "node:http"
@@ -7,7 +7,7 @@ import * as net from "node:net"
 import { makeHeight } from "../../src/domain/Height.js"
 import type { StatusObject } from "../../src/domain/Status.js"
 import { waitFor } from "../support/fixtures.js"
-import { type ApiWorld, buildApi, idleStatus, planText, served, request, setupApi } from "./support.js"
+import { type ApiWorld, buildApi, idleStatus, planText, request, served, setupApi } from "./support.js"
 
 const SHA = "sha256:" + "ab".repeat(32)
 
@@ -27,10 +27,16 @@ const writePlan = (w: ApiWorld, ...upgrades: Array<object>) =>
 
 describe("REST: upgrades", () => {
   it.scopedLive("schedule → list → cancel → list, in the seeds' shapes", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* setupApi({ head: 100 })
       const created = yield* request(w, "POST", "/api/v1/upgrades", {
-        body: { name: "v2.0.0", height: 1500000, info: "mont blanc", binaries: { "linux/amd64": "https://example.com/gwemix" }, checksums: { "linux/amd64": SHA } }
+        body: {
+          name: "v2.0.0",
+          height: 1500000,
+          info: "mont blanc",
+          binaries: { "linux/amd64": "https://example.com/gwemix" },
+          checksums: { "linux/amd64": SHA }
+        }
       })
       expect(created.status).toBe(201)
       expect(created.body).toMatchObject({
@@ -60,12 +66,12 @@ describe("REST: upgrades", () => {
     }))
 
   it.scopedLive("bad input → 400 naming the field; conflicts → 409; unknown → 404; node down → 503; nothing written", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* setupApi({ head: 100 })
       writePlan(w, upgradeRow("v1", 150, "scheduled"), upgradeRow("v0", 90, "upgrading"))
       const before = planText(w)
       const cases: ReadonlyArray<readonly [string, string | object, number, string, RegExp]> = [
-        ["not JSON", '{"name": "v2", ', 400, "invalid JSON", /JSON/],
+        ["not JSON", "{\"name\": \"v2\", ", 400, "invalid JSON", /JSON/],
         ["not an object", "[1, 2]", 400, "invalid body", /JSON object/],
         ["bad name", { name: "../etc", height: 200 }, 400, "invalid name", /upgrade name/],
         ["missing name", { height: 200 }, 400, "invalid name", /missing/],
@@ -73,10 +79,22 @@ describe("REST: upgrades", () => {
         ["fractional height", { name: "v2", height: 2.5 }, 400, "invalid height", /whole number/],
         ["negative height", { name: "v2", height: -1 }, 400, "invalid height", /negative/],
         ["missing height", { name: "v2" }, 400, "invalid height", /missing/],
-        ["bad checksum", { name: "v2", height: 200, checksums: { "linux/amd64": "md5:00" } }, 400, "invalid checksums.linux/amd64", /sha256/],
+        [
+          "bad checksum",
+          { name: "v2", height: 200, checksums: { "linux/amd64": "md5:00" } },
+          400,
+          "invalid checksums.linux/amd64",
+          /sha256/
+        ],
         ["info not text", { name: "v2", height: 200, info: 7 }, 400, "invalid info", /string/],
         ["name taken", { name: "v1", height: 300 }, 409, "conflict", /already exists with status 'scheduled'/],
-        ["at the head", { name: "v2", height: 100 }, 409, "conflict", /at or below the chain head 100 \(set "force": true/],
+        [
+          "at the head",
+          { name: "v2", height: 100 },
+          409,
+          "conflict",
+          /at or below the chain head 100 \(set "force": true/
+        ],
         ["below the head", { name: "v2", height: 5 }, 409, "conflict", /at or below the chain head/]
       ]
       for (const [what, body, status, error, details] of cases) {
@@ -101,7 +119,10 @@ describe("REST: upgrades", () => {
       yield* Ref.set(w.head, Option.none())
       const down = yield* request(w, "POST", "/api/v1/upgrades", { body: { name: "v2", height: 200 } })
       expect(down.status).toBe(503)
-      expect(down.body).toMatchObject({ error: "node unreachable", details: expect.stringMatching(/connection refused/) })
+      expect(down.body).toMatchObject({
+        error: "node unreachable",
+        details: expect.stringMatching(/connection refused/)
+      })
       expect(planText(w)).toBe(before)
       const forced = yield* request(w, "POST", "/api/v1/upgrades", { body: { name: "v2", height: 50, force: true } })
       expect(forced.status).toBe(201)
@@ -113,7 +134,7 @@ describe("REST: upgrades", () => {
     }))
 
   it.scopedLive("a body over 64 KiB → 413, nothing written", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* setupApi({ head: 100 })
       const big = { name: "v2", height: 200, info: "x".repeat(70 * 1024) }
       const r = yield* request(w, "POST", "/api/v1/upgrades", { body: big })
@@ -126,10 +147,10 @@ describe("REST: upgrades", () => {
     }))
 
   it.scopedLive("a chunked body over the limit (no Content-Length) → 413 too, not a dropped connection; under it is read", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* setupApi({ head: 100 })
       const info = "x".repeat(70 * 1024)
-      const chunks = [JSON.stringify({ name: "v2", height: 200, info: "" }).slice(0, -3), info, '"}']
+      const chunks = [JSON.stringify({ name: "v2", height: 200, info: "" }).slice(0, -3), info, "\"}"]
       const streamed = yield* Effect.promise(() =>
         fetch(`${w.base}/api/v1/upgrades`, {
           method: "POST",
@@ -141,7 +162,11 @@ describe("REST: upgrades", () => {
             }
           }),
           duplex: "half"
-        } as RequestInit).then(async (r) => ({ status: r.status, connection: r.headers.get("connection"), body: await r.json() }))
+        } as RequestInit).then(async (r) => ({
+          status: r.status,
+          connection: r.headers.get("connection"),
+          body: await r.json()
+        }))
       )
       expect(streamed).toMatchObject({
         status: 413,
@@ -157,7 +182,11 @@ describe("REST: upgrades", () => {
               const req = http.request(`${w.base}/api/v1/upgrades`, {
                 method: "POST",
                 agent: false,
-                headers: { "content-type": "application/json", "transfer-encoding": "chunked", authorization: `Bearer ${w.token}` }
+                headers: {
+                  "content-type": "application/json",
+                  "transfer-encoding": "chunked",
+                  authorization: `Bearer ${w.token}`
+                }
               })
               req.on("response", (res) => {
                 let text = ""
@@ -183,7 +212,7 @@ describe("REST: upgrades", () => {
 
 describe("REST: status and health", () => {
   it.scopedLive("GET /api/v1/upgrades/status is the orchestrator's status object", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* setupApi()
       yield* Ref.set(w.status, { ...idleStatus, current_height: makeHeight(1234), restarts: 2 })
       const r = yield* request(w, "GET", "/api/v1/upgrades/status")
@@ -192,10 +221,13 @@ describe("REST: status and health", () => {
     }))
 
   it.scoped("/health: 200 only while the node runs, heights arrive and upgrades are not paused or halted", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* setupApi({ token: "s3cret", staleAfter: "600 millis" })
       const health = () => request(w, "GET", "/health")
-      expect(yield* health()).toMatchObject({ status: 503, body: { status: "unhealthy", reason: "no block height received from the node yet" } })
+      expect(yield* health()).toMatchObject({
+        status: 503,
+        body: { status: "unhealthy", reason: "no block height received from the node yet" }
+      })
       yield* SubscriptionRef.set(w.heights, Option.some(makeHeight(10)))
       // No token needed, and nothing but the verdict in the body.
       expect(yield* health()).toMatchObject({ status: 200, body: { status: "ok" } })
@@ -227,7 +259,10 @@ describe("REST: status and health", () => {
       yield* TestClock.adjust("500 millis")
       expect((yield* health()).status).toBe(200)
       yield* TestClock.adjust("1 second")
-      expect(yield* health()).toMatchObject({ status: 503, body: { reason: expect.stringMatching(/^no new block height for \ds$/) } })
+      expect(yield* health()).toMatchObject({
+        status: 503,
+        body: { reason: expect.stringMatching(/^no new block height for \ds$/) }
+      })
       yield* SubscriptionRef.set(w.heights, Option.some(makeHeight(12)))
       expect((yield* health()).status).toBe(200)
     }))
@@ -235,7 +270,7 @@ describe("REST: status and health", () => {
 
 describe("REST: auth", () => {
   it.scopedLive("with a token, every route but /health needs it: missing or wrong → 401, nothing written", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* setupApi({ token: "s3cret", head: 100 })
       const routes: ReadonlyArray<readonly [string, string, object?]> = [
         ["GET", "/api/v1/upgrades"],
@@ -263,11 +298,13 @@ describe("REST: auth", () => {
 
 describe("REST: Server-Sent Events", () => {
   it.scopedLive("GET /api/v1/events streams each event once as `event: <type>` / `data: <json>`", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* setupApi({ head: 100 })
       const controller = new AbortController()
       yield* Effect.addFinalizer(() => Effect.sync(() => controller.abort()))
-      const res = yield* Effect.promise(() => fetch(`${w.base}/api/v1/events`, { headers: { authorization: `Bearer ${w.token}` }, signal: controller.signal }))
+      const res = yield* Effect.promise(() =>
+        fetch(`${w.base}/api/v1/events`, { headers: { authorization: `Bearer ${w.token}` }, signal: controller.signal })
+      )
       expect(res.status).toBe(200)
       expect(res.headers.get("content-type")).toMatch(/^text\/event-stream/)
       const reader = res.body!.getReader()
@@ -298,14 +335,19 @@ describe("REST: Server-Sent Events", () => {
           return { type: ev!.slice("event: ".length), data: JSON.parse(data!.slice("data: ".length)) }
         })
       expect(frames.map((f) => f.type)).toEqual(["upgrade-scheduled", "upgrade-cancelled", "node-restarting"])
-      expect(frames[0]!.data).toMatchObject({ type: "upgrade-scheduled", name: "v2", height: 200, time: expect.any(String) })
+      expect(frames[0]!.data).toMatchObject({
+        type: "upgrade-scheduled",
+        name: "v2",
+        height: 200,
+        time: expect.any(String)
+      })
       expect(frames[1]!.data).toMatchObject({ type: "upgrade-cancelled", name: "v2" })
     }))
 })
 
 describe("the listening port", () => {
   it.scopedLive("taken by someone else: the server still builds (run keeps supervising) and serves once the port is free", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const sockets = new Set<net.Socket>()
       const blocker = net.createServer((socket) => void sockets.add(socket))
       const port = yield* Effect.async<number>((resume) => {
@@ -319,6 +361,8 @@ describe("the listening port", () => {
         blocker.close(() => resume(Effect.void))
         for (const socket of sockets) socket.destroy()
       })
-      yield* Effect.promise(() => waitFor("the API after the retry", () => health.pipe(Effect.runPromise).then((s) => s === 503), 10_000))
+      yield* Effect.promise(() =>
+        waitFor("the API after the retry", () => health.pipe(Effect.runPromise).then((s) => s === 503), 10_000)
+      )
     }))
 })

@@ -11,7 +11,7 @@ const clientFor = (w: ApiWorld, token: string | null = w.token) =>
 
 describe("RPC: UpgradeRpcs over POST /rpc (NDJSON)", () => {
   it.scopedLive("typed successes: ScheduleUpgrade, ListUpgrades, CancelUpgrade, GetStatus", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* setupApi({ head: 100 })
       const client = yield* clientFor(w)
       const u = yield* client.ScheduleUpgrade({ name: "v2", height: 200, info: "notes" })
@@ -32,7 +32,7 @@ describe("RPC: UpgradeRpcs over POST /rpc (NDJSON)", () => {
     }))
 
   it.scopedLive("typed errors, recovered by tag; nothing written", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* setupApi({ head: 100 })
       const client = yield* clientFor(w)
       yield* client.ScheduleUpgrade({ name: "v1", height: 150 })
@@ -43,18 +43,32 @@ describe("RPC: UpgradeRpcs over POST /rpc (NDJSON)", () => {
           Effect.flip,
           Effect.map((x) => ({ ...x, _tag: x._tag }))
         )
-      expect(yield* tagOf(client.ScheduleUpgrade({ name: "../x", height: 200 }))).toMatchObject({ _tag: "InvalidInput", field: "name" })
-      expect(yield* tagOf(client.ScheduleUpgrade({ name: "v2", height: 2.5 }))).toMatchObject({ _tag: "InvalidInput", field: "height" })
-      expect(yield* tagOf(client.ScheduleUpgrade({ name: "v2", height: 200, checksums: { x: "nope" } }))).toMatchObject({
+      expect(yield* tagOf(client.ScheduleUpgrade({ name: "../x", height: 200 }))).toMatchObject({
         _tag: "InvalidInput",
-        field: "checksums.x"
+        field: "name"
       })
-      expect(yield* tagOf(client.ScheduleUpgrade({ name: "v1", height: 300 }))).toMatchObject({ _tag: "UpgradeConflict", name: "v1" })
+      expect(yield* tagOf(client.ScheduleUpgrade({ name: "v2", height: 2.5 }))).toMatchObject({
+        _tag: "InvalidInput",
+        field: "height"
+      })
+      expect(yield* tagOf(client.ScheduleUpgrade({ name: "v2", height: 200, checksums: { x: "nope" } }))).toMatchObject(
+        {
+          _tag: "InvalidInput",
+          field: "checksums.x"
+        }
+      )
+      expect(yield* tagOf(client.ScheduleUpgrade({ name: "v1", height: 300 }))).toMatchObject({
+        _tag: "UpgradeConflict",
+        name: "v1"
+      })
       const low = yield* client.ScheduleUpgrade({ name: "v2", height: 99 }).pipe(
         Effect.catchTag("UpgradeConflict", (e) => Effect.succeed(e.message))
       )
       expect(low).toMatch(/height 99 is at or below the chain head 100/)
-      expect(yield* tagOf(client.CancelUpgrade({ name: "nope" }))).toMatchObject({ _tag: "UpgradeNotFound", name: "nope" })
+      expect(yield* tagOf(client.CancelUpgrade({ name: "nope" }))).toMatchObject({
+        _tag: "UpgradeNotFound",
+        name: "nope"
+      })
       yield* Ref.set(w.head, Option.none())
       const down = yield* client.ScheduleUpgrade({ name: "v2", height: 200 }).pipe(
         Effect.catchTag("NodeUnreachable", (e) => Effect.succeed(e))
@@ -63,17 +77,18 @@ describe("RPC: UpgradeRpcs over POST /rpc (NDJSON)", () => {
       expect(planText(w)).toBe(before)
 
       // A request body over the limit fails the call (HTTP 413), it does not hang.
-      const big = yield* client.ScheduleUpgrade({ name: "v3", height: 500, info: "x".repeat(70 * 1024), force: true }).pipe(
-        Effect.timeout("5 seconds"),
-        Effect.exit
-      )
+      const big = yield* client.ScheduleUpgrade({ name: "v3", height: 500, info: "x".repeat(70 * 1024), force: true })
+        .pipe(
+          Effect.timeout("5 seconds"),
+          Effect.exit
+        )
       expect(Exit.isFailure(big)).toBe(true)
       expect(String(big)).not.toMatch(/TimeoutException/)
       expect(planText(w)).toBe(before)
     }))
 
   it.scopedLive("WatchEvents streams the events as they happen", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* setupApi({ head: 100 })
       const client = yield* clientFor(w)
       const watching = yield* client.WatchEvents().pipe(Stream.take(3), Stream.runCollect, Effect.fork)
@@ -82,7 +97,11 @@ describe("RPC: UpgradeRpcs over POST /rpc (NDJSON)", () => {
       yield* client.ScheduleUpgrade({ name: "v2", height: 200 })
       yield* client.CancelUpgrade({ name: "v2" })
       // The plan watcher announces the change when it sees the file: wait for that before publishing another event.
-      yield* seen.pipe(Stream.takeUntil((e) => e.type === "upgrade-cancelled"), Stream.runDrain, Effect.timeout("5 seconds"))
+      yield* seen.pipe(
+        Stream.takeUntil((e) => e.type === "upgrade-cancelled"),
+        Stream.runDrain,
+        Effect.timeout("5 seconds")
+      )
       yield* w.events.publish({ type: "node-error", reason: "too many restarts" })
       const events = Chunk.toReadonlyArray(yield* Fiber.join(watching).pipe(Effect.timeout("5 seconds")))
       expect(events.map((e) => e.type)).toEqual(["upgrade-scheduled", "upgrade-cancelled", "node-error"])
@@ -110,7 +129,7 @@ const typedFailure = (error: object) => ({ _tag: "Exit", exit: { _tag: "Failure"
 
 describe("RPC: what other clients may send", () => {
   it.scopedLive("wrong-typed or missing payload fields → typed InvalidInput naming the field, not a defect; nothing written", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* setupApi({ head: 100 })
       const cases: ReadonlyArray<readonly [string, unknown, string]> = [
         ["ScheduleUpgrade", { name: "p1", height: "200" }, "height"],
@@ -126,18 +145,23 @@ describe("RPC: what other clients may send", () => {
       for (const [tag, payload, field] of cases) {
         const r = yield* rawRpc(w, request(tag, payload))
         expect(r.status, `${tag} ${JSON.stringify(payload)}`).toBe(200)
-        expect(r.first, `${tag} ${JSON.stringify(payload)}`).toMatchObject(typedFailure({ _tag: "InvalidInput", field }))
+        expect(r.first, `${tag} ${JSON.stringify(payload)}`).toMatchObject(
+          typedFailure({ _tag: "InvalidInput", field })
+        )
       }
       // The well-formed request still works over the same path.
       const ok = yield* rawRpc(w, request("ScheduleUpgrade", { name: "p1", height: 200 }))
       expect(ok.first).toMatchObject({ _tag: "Exit", exit: { _tag: "Success", value: { name: "p1", height: 200 } } })
       const cancelled = yield* rawRpc(w, request("CancelUpgrade", {}))
-      expect(cancelled.first).toMatchObject({ _tag: "Exit", exit: { _tag: "Success", value: { name: "p1", status: "cancelled" } } })
+      expect(cancelled.first).toMatchObject({
+        _tag: "Exit",
+        exit: { _tag: "Success", value: { name: "p1", status: "cancelled" } }
+      })
       expect(JSON.parse(planText(w)!).upgrades).toMatchObject([{ name: "p1", status: "cancelled" }])
     }))
 
   it.scopedLive("a request line without headers → 400 {error, details}, not an empty 500", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* setupApi({ head: 100 })
       const r = yield* rawRpc(w, { _tag: "Request", id: "77", tag: "GetStatus", payload: {} })
       expect(r.status).toBe(400)
@@ -155,7 +179,7 @@ describe("RPC: what other clients may send", () => {
 
 describe("RPC: auth", () => {
   it.scopedLive("missing or wrong token → typed Unauthorized on every procedure, streams included; the right one passes", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* setupApi({ token: "s3cret", head: 100 })
       for (const token of [undefined, "wrong", "s3cret2"]) {
         const client = yield* clientFor(w, token ?? null)
@@ -167,7 +191,10 @@ describe("RPC: auth", () => {
           client.WatchEvents().pipe(Stream.runHead)
         ] as const
         for (const call of calls) {
-          const e = yield* (call as Effect.Effect<unknown, { readonly _tag: string }>).pipe(Effect.flip, Effect.timeout("5 seconds"))
+          const e = yield* (call as Effect.Effect<unknown, { readonly _tag: string }>).pipe(
+            Effect.flip,
+            Effect.timeout("5 seconds")
+          )
           expect(e._tag, `token=${token}`).toBe("Unauthorized")
         }
       }
@@ -177,7 +204,7 @@ describe("RPC: auth", () => {
     }))
 
   it.scopedLive("a non-loopback address without a token refuses to start (ConfigInvalid); loopback or a token is fine", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       for (const addr of ["0.0.0.0:0", "[::]:0", "10.1.2.3:8590", "example.com:8590"]) {
         const refused = yield* Effect.flip(buildApi({ addr: () => addr }))
         expect(refused, addr).toMatchObject({ _tag: "ConfigInvalid", variable: "WEMIXVISOR_API_ADDR", value: addr })
@@ -190,6 +217,8 @@ describe("RPC: auth", () => {
       const w = yield* setupApi({ addr: (port) => `0.0.0.0:${port}`, token: "t" })
       const client = yield* clientFor(w, "t")
       expect((yield* client.ListUpgrades()).count).toBe(0)
-      expect((yield* Effect.flip(clientFor(w, null).pipe(Effect.flatMap((c) => c.ListUpgrades()))))._tag).toBe("Unauthorized")
+      expect((yield* Effect.flip(clientFor(w, null).pipe(Effect.flatMap((c) => c.ListUpgrades()))))._tag).toBe(
+        "Unauthorized"
+      )
     }))
 })

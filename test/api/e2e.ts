@@ -10,8 +10,8 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { baseEnv, cliCopy as cliPath } from "../e2e/upgrade-support.js"
-import { attachOutput } from "../support/output.js"
 import { anvilWrapper, cleanup, freePort, tempDir, waitFor, writeScript } from "../support/fixtures.js"
+import { attachOutput } from "../support/output.js"
 
 // One private copy of dist/ per test file, shared with the upgrade suites.
 export { cliCopy as cliPath, removeCliCopy } from "../e2e/upgrade-support.js"
@@ -117,7 +117,8 @@ export const makeHome = async (env: Record<string, string> = {}): Promise<Home> 
     WEMIXVISOR_API_ADDR: `127.0.0.1:${apiPort}`,
     ...env
   }
-  const version = (v: string) => anvilWrapper({ file: path.join(home, "bins", `gwemix-${v}`), version: v, port, dataDir: data })
+  const version = (v: string) =>
+    anvilWrapper({ file: path.join(home, "bins", `gwemix-${v}`), version: v, port, dataDir: data })
   const init = cli(["init", version("v1")], fullEnv)
   if (init.code !== 0) throw new Error(`init exited ${init.code}: ${init.stderr}`)
   const runs: Array<Run> = []
@@ -136,7 +137,9 @@ export const makeHome = async (env: Record<string, string> = {}): Promise<Home> 
     planText: () => (fs.existsSync(planFile) ? fs.readFileSync(planFile, "utf8") : undefined),
     versions: () => {
       try {
-        return fs.readFileSync(path.join(data, "versions.log"), "utf8").trim().split("\n").filter((l) => l !== "").map((l) => l.split(" ")[0]!)
+        return fs.readFileSync(path.join(data, "versions.log"), "utf8").trim().split("\n").filter((l) => l !== "").map((
+          l
+        ) => l.split(" ")[0]!)
       } catch {
         return []
       }
@@ -164,4 +167,5 @@ export const waitForApi = (base: string, timeoutMs = 20_000) =>
   waitFor("the API", () => fetch(`${base}/health`).then(() => true, () => false), timeoutMs)
 
 /** A plain executable that is not the node (for --binary). */
-export const fakeBinary = (dir: string, name: string, body = "exec sleep 1000\n") => writeScript(path.join(dir, name), body)
+export const fakeBinary = (dir: string, name: string, body = "exec sleep 1000\n") =>
+  writeScript(path.join(dir, name), body)

@@ -115,11 +115,15 @@ describe("package exports: wemixvisor/api", () => {
   it.scopedLive(
     "another program type-checks against the published declarations and is a typed client",
     () =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         expect(fs.existsSync(path.join(repoRoot, "dist", "api.js")), "run `npm run build` first").toBe(true)
         const dir = yield* Effect.acquireRelease(Effect.sync(userProject), (d) => Effect.sync(() => cleanup(d)))
 
-        const tsc = yield* run(process.execPath, [path.join(repoRoot, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.json"], dir)
+        const tsc = yield* run(process.execPath, [
+          path.join(repoRoot, "node_modules/typescript/bin/tsc"),
+          "-p",
+          "tsconfig.json"
+        ], dir)
         expect(tsc.stdout + tsc.stderr).toBe("")
         expect(tsc.code).toBe(0)
 

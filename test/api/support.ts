@@ -14,9 +14,9 @@ import { NodeUnreachable, UpgradeNotFound } from "../../src/domain/Errors.js"
 import { type Height, makeHeight } from "../../src/domain/Height.js"
 import type { StatusObject } from "../../src/domain/Status.js"
 import * as Events from "../../src/events/Events.js"
+import * as ChainHead from "../../src/height/ChainHeadLive.js"
 import { HeightProvider } from "../../src/height/HeightProvider.js"
 import { Orchestrator } from "../../src/orchestrator/Orchestrator.js"
-import * as ChainHead from "../../src/height/ChainHeadLive.js"
 import * as Operations from "../../src/upgrades/OperationsLive.js"
 import * as PlanStore from "../../src/upgrades/PlanStoreLive.js"
 import * as UpgradeSource from "../../src/upgrades/UpgradeSourceLive.js"
@@ -42,7 +42,11 @@ export const idleStatus: StatusObject = {
 }
 
 /** `s` as the world's supervisor serves it: with its home and pid. */
-export const served = (w: ApiWorld, s: StatusObject): StatusObject => ({ ...s, home: w.home, supervisor_pid: process.pid })
+export const served = (w: ApiWorld, s: StatusObject): StatusObject => ({
+  ...s,
+  home: w.home,
+  supervisor_pid: process.pid
+})
 
 export interface ApiWorld {
   readonly home: string
@@ -72,7 +76,7 @@ export interface ApiOptions {
 
 /** Builds the server; fails as `run` would (e.g. ConfigInvalid for an exposed address without a token). */
 export const buildApi = (opts: ApiOptions = {}) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const home = yield* Effect.acquireRelease(
       Effect.sync(() => tempDir("wemixvisor-api-")),
       (d) => Effect.sync(() => cleanup(d))
@@ -106,7 +110,8 @@ export const buildApi = (opts: ApiOptions = {}) =>
       head: Ref.get(head).pipe(
         Effect.flatMap(
           Option.match({
-            onNone: () => Effect.fail(new NodeUnreachable({ url: config.rpcUrl, cause: new Error("connection refused") })),
+            onNone: () =>
+              Effect.fail(new NodeUnreachable({ url: config.rpcUrl, cause: new Error("connection refused") })),
             onSome: Effect.succeed
           })
         )
@@ -136,7 +141,7 @@ export const buildApi = (opts: ApiOptions = {}) =>
   })
 
 export const setupApi = (opts: ApiOptions = {}) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const { ctx, port, home, config, head, heights, status, paused, halted } = yield* Effect.orDie(buildApi(opts))
     const baseUrl = `http://127.0.0.1:${port}`
     yield* Effect.promise(() =>
@@ -156,7 +161,9 @@ export const setupApi = (opts: ApiOptions = {}) =>
     } satisfies ApiWorld
   })
 
-export const planText = (w: ApiWorld): string | undefined => (fs.existsSync(w.planFile) ? fs.readFileSync(w.planFile, "utf8") : undefined)
+export const planText = (
+  w: ApiWorld
+): string | undefined => (fs.existsSync(w.planFile) ? fs.readFileSync(w.planFile, "utf8") : undefined)
 
 export interface HttpResult {
   readonly status: number
@@ -169,7 +176,8 @@ export const request = (
   w: ApiWorld,
   method: string,
   route: string,
-  opts: { readonly body?: string | object; readonly token?: string | null; readonly headers?: Record<string, string> } = {}
+  opts: { readonly body?: string | object; readonly token?: string | null; readonly headers?: Record<string, string> } =
+    {}
 ): Effect.Effect<HttpResult> =>
   Effect.promise(async () => {
     const token = opts.token === undefined ? w.token : opts.token
@@ -180,7 +188,9 @@ export const request = (
         ...(token !== null ? { authorization: `Bearer ${token}` } : {}),
         ...opts.headers
       },
-      ...(opts.body !== undefined ? { body: typeof opts.body === "string" ? opts.body : JSON.stringify(opts.body) } : {})
+      ...(opts.body !== undefined
+        ? { body: typeof opts.body === "string" ? opts.body : JSON.stringify(opts.body) }
+        : {})
     })
     const text = await res.text()
     let body: unknown = text

@@ -19,7 +19,7 @@ const count = (dir: string): number => (fs.existsSync(dir) ? fs.readdirSync(dir,
 describe("extractArchive: interruption", () => {
   for (const [kind, make] of [["tar.gz", makeTarGz], ["zip", makeZip]] as const) {
     it.scopedLive(`${kind}: once interrupted, nothing more is written, even after the staging folder is removed`, () =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const root = yield* work
         const archive = path.join(root, `a.${kind}`)
         fs.writeFileSync(archive, make(manyFiles))
@@ -41,7 +41,7 @@ describe("extractArchive: interruption", () => {
   }
 
   it.scopedLive("an extraction left alone still writes every entry", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const root = yield* work
       const archive = path.join(root, "a.tar.gz")
       fs.writeFileSync(archive, makeTarGz(manyFiles.slice(0, 50)))

@@ -47,8 +47,9 @@ const snapshot = (root: string): Record<string, readonly [string, number, string
     else if (st.isDirectory()) {
       out[rel] = ["dir", st.mode & 0o7777, ""]
       for (const e of fs.readdirSync(full)) walk(path.join(rel, e))
-    } else if (st.isFile()) out[rel] = ["file", st.mode & 0o7777, crypto.createHash("sha256").update(fs.readFileSync(full)).digest("hex")]
-    else out[rel] = ["other", 0, ""]
+    } else if (st.isFile()) {
+      out[rel] = ["file", st.mode & 0o7777, crypto.createHash("sha256").update(fs.readFileSync(full)).digest("hex")]
+    } else out[rel] = ["other", 0, ""]
   }
   walk("")
   return out
@@ -65,7 +66,7 @@ const overwriteInPlace = (file: string, bytes: string) => {
 
 describe("Backups.create", () => {
   it.scopedLive("copies the data dir's content (not links): new inodes, symlinks kept as links, modes kept, sockets skipped", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { data, layout, settings } = yield* world
       // The node's IPC socket: cannot be copied, and the node recreates it.
       const ipc = net.createServer().listen(path.join(data, "gwemix.ipc"))
@@ -90,13 +91,12 @@ describe("Backups.create", () => {
 
       // The node rewrites a file in place after the backup: the backup does not change.
       const saved = fs.readFileSync(path.join(backup.path, "state.json"), "utf8")
-      overwriteInPlace(path.join(data, "state.json"), '{"block":99}')
+      overwriteInPlace(path.join(data, "state.json"), "{\"block\":99}")
       expect(fs.readFileSync(path.join(backup.path, "state.json"), "utf8")).toBe(saved)
-    })
-  )
+    }))
 
   it.effect("rotation keeps the newest DAEMON_BACKUP_KEEP backups (of any upgrade)", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { layout, settings } = yield* world
       const backups = yield* make(settings).pipe(Effect.provide(plenty))
       const made: Array<string> = []
@@ -119,27 +119,27 @@ describe("Backups.create", () => {
       const none = yield* make({ ...settings, keep: 0 }).pipe(Effect.provide(plenty))
       const last = yield* none.create(v2)
       expect(fs.readdirSync(layout.backups)).toEqual([last.id])
-    }).pipe(Effect.scoped, Effect.provide(quiet))
-  )
+    }).pipe(Effect.scoped, Effect.provide(quiet)))
 
   it.scopedLive("not enough free space (injected) → InsufficientSpace before anything is copied", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { layout, settings } = yield* world
       const backups = yield* make(settings).pipe(Effect.provide(only(10 * 1024 * 1024)))
       const e = yield* Effect.flip(backups.create(v2))
       expect(e._tag).toBe("InsufficientSpace")
-      expect(e.message).toMatch(/^not enough free space in .*backups: need 64\.\d MiB, 10\.0 MiB available; nothing was copied$/)
+      expect(e.message).toMatch(
+        /^not enough free space in .*backups: need 64\.\d MiB, 10\.0 MiB available; nothing was copied$/
+      )
       expect(fs.readdirSync(layout.backups)).toEqual([])
 
       // The margin is the caller's: with none, the same space is enough.
       const tight = yield* make({ ...settings, margin: () => 0 }).pipe(Effect.provide(only(10 * 1024 * 1024)))
       yield* tight.create(v2)
       expect(fs.readdirSync(layout.backups)).toHaveLength(1)
-    }).pipe(Effect.provide(quiet))
-  )
+    }).pipe(Effect.provide(quiet)))
 
   it.scopedLive("refuses a missing data dir, and one that holds wemixvisor's own folder", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { home, layout, settings } = yield* world
       const missing = yield* make({ ...settings, dataDir: path.join(home, "nope") }).pipe(Effect.provide(plenty))
       expect((yield* Effect.flip(missing.create(v2))).message).toContain("the data dir does not exist")
@@ -148,8 +148,7 @@ describe("Backups.create", () => {
       expect(e._tag).toBe("BackupFailed")
       expect(e.message).toContain("contains wemixvisor's own folder")
       expect(fs.existsSync(layout.backups)).toBe(false)
-    }).pipe(Effect.provide(quiet))
-  )
+    }).pipe(Effect.provide(quiet)))
 })
 
 describe("Backups on a real small file system (tmpfs)", () => {
@@ -159,7 +158,9 @@ describe("Backups on a real small file system (tmpfs)", () => {
       const dir = tempDir("wemixvisor-tmpfs-")
       if (process.getuid?.() !== 0) return { dir, skip: "not running as root (mount needs it)" }
       const r = spawnSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", dir], { encoding: "utf8" })
-      return r.status === 0 ? { dir, skip: undefined } : { dir, skip: `mount -t tmpfs failed: ${(r.stderr || r.error?.message || "").trim()}` }
+      return r.status === 0
+        ? { dir, skip: undefined }
+        : { dir, skip: `mount -t tmpfs failed: ${(r.stderr || r.error?.message || "").trim()}` }
     }),
     ({ dir, skip }) =>
       Effect.sync(() => {
@@ -169,7 +170,7 @@ describe("Backups on a real small file system (tmpfs)", () => {
   )
 
   it.scopedLive("insufficient space is found by statfs and refused; a copy that fits is made; a disk filling mid-copy is cleaned up", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const fsys = yield* tmpfs
       if (fsys.skip !== undefined) {
         console.log(`skipped the tmpfs backup test: ${fsys.skip}`)
@@ -196,14 +197,15 @@ describe("Backups on a real small file system (tmpfs)", () => {
       // Without the big file the data fits (with no margin) and is copied.
       fs.rmSync(path.join(data, "big.ldb"))
       const ok = yield* live.create(v2)
-      expect(fs.readFileSync(path.join(ok.path, "state.json"), "utf8")).toBe(fs.readFileSync(path.join(data, "state.json"), "utf8"))
-    }).pipe(Effect.provide(quiet))
-  )
+      expect(fs.readFileSync(path.join(ok.path, "state.json"), "utf8")).toBe(
+        fs.readFileSync(path.join(data, "state.json"), "utf8")
+      )
+    }).pipe(Effect.provide(quiet)))
 })
 
 describe("Backups.restore", () => {
   it.scopedLive("brings the original bytes back: in-place rewrites undone, new files gone, deleted files back", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { home, data, settings } = yield* world
       const before = snapshot(data)
       const backups = yield* make(settings).pipe(Effect.provide(plenty))
@@ -211,7 +213,7 @@ describe("Backups.restore", () => {
 
       // What a failing new binary does to the data.
       overwriteInPlace(path.join(data, "geth", "chaindata", "000001.ldb"), "CORRUPTED")
-      overwriteInPlace(path.join(data, "state.json"), '{"block":99}')
+      overwriteInPlace(path.join(data, "state.json"), "{\"block\":99}")
       fs.writeFileSync(path.join(data, "geth", "chaindata", "000002.ldb"), "new")
       fs.rmSync(path.join(data, "nodekey"))
       fs.chmodSync(path.join(data, "run.sh"), 0o644)
@@ -223,17 +225,19 @@ describe("Backups.restore", () => {
       expect(fs.readdirSync(home).sort()).toEqual(["data", "wemixvisor"])
       // The backup itself is untouched and can be restored again.
       expect(snapshot(backup.path)).toEqual(before)
-    }).pipe(Effect.provide(quiet))
-  )
+    }).pipe(Effect.provide(quiet)))
 
   it.scopedLive("recover: a crash between the two renames is repaired (the complete copy goes in); partial copies are removed", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { home, data, settings } = yield* world
       const before = snapshot(data)
       const backups = yield* make(settings).pipe(Effect.provide(plenty))
       // Crashed state: data renamed away to .replaced, the complete copy still .restored, a stale partial copy.
       fs.renameSync(data, `${data}.replaced-1-aaaaaaaa`)
-      fs.cpSync(`${data}.replaced-1-aaaaaaaa`, `${data}.restored-1-bbbbbbbb`, { recursive: true, verbatimSymlinks: true })
+      fs.cpSync(`${data}.replaced-1-aaaaaaaa`, `${data}.restored-1-bbbbbbbb`, {
+        recursive: true,
+        verbatimSymlinks: true
+      })
       fs.writeFileSync(path.join(`${data}.restored-1-bbbbbbbb`, "marker"), "from the backup")
       fs.mkdirSync(`${data}.restoring-1-cccccccc`)
       yield* backups.recover
@@ -245,19 +249,22 @@ describe("Backups.restore", () => {
       // Nothing to do when nothing was interrupted.
       yield* backups.recover
       expect(snapshot(data)).toEqual(before)
-    }).pipe(Effect.provide(quiet))
-  )
+    }).pipe(Effect.provide(quiet)))
 
   it.scopedLive("a restore refuses a backup that is gone and leaves the data dir alone", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { data, settings } = yield* world
       const before = snapshot(data)
       const backups = yield* make(settings).pipe(Effect.provide(plenty))
       const e = yield* Effect.flip(
-        backups.restore({ id: "v9-20260101T000000000Z", path: path.join(settings.backupsDir, "v9-20260101T000000000Z"), upgrade: "v9", createdAt: "" })
+        backups.restore({
+          id: "v9-20260101T000000000Z",
+          path: path.join(settings.backupsDir, "v9-20260101T000000000Z"),
+          upgrade: "v9",
+          createdAt: ""
+        })
       )
       expect(e.message).toContain("the backup is gone")
       expect(snapshot(data)).toEqual(before)
-    }).pipe(Effect.provide(quiet))
-  )
+    }).pipe(Effect.provide(quiet)))
 })

@@ -17,13 +17,17 @@ const SHA512 = "sha512:" + "cd".repeat(64)
 const URL1 = "https://github.com/wemixarchive/go-wemix/releases/download/w0.10.9/gwemix-linux-amd64.tar.gz"
 const URL2 = "https://example.com/gwemix-linux-arm64.tar.gz"
 
-const ok = <A, E>(e: Either.Either<A, E>): A => Either.getOrThrowWith(e, (l) => new Error(`expected Right, got ${String(l)}`))
+const ok = <A, E>(e: Either.Either<A, E>): A =>
+  Either.getOrThrowWith(e, (l) => new Error(`expected Right, got ${String(l)}`))
 const bad = <A, E extends { readonly field: string; readonly problem: string }>(e: Either.Either<A, E>) =>
   Either.getOrThrowWith(Either.flip(e), () => new Error("expected Left"))
 
 describe("parseBinaryFlags: the schedule command's forms", () => {
   it("--binaries URL --checksum sha256:… (the seeds' form) → stored under any; --url is an alias", () => {
-    expect(ok(parseBinaryFlags({ binaries: URL1, checksum: SHA }))).toEqual({ binaries: { any: URL1 }, checksums: { any: SHA } })
+    expect(ok(parseBinaryFlags({ binaries: URL1, checksum: SHA }))).toEqual({
+      binaries: { any: URL1 },
+      checksums: { any: SHA }
+    })
     expect(ok(parseBinaryFlags({ url: URL1, checksum: SHA512.toUpperCase().replace("SHA512", "sha512") }))).toEqual({
       binaries: { any: URL1 },
       checksums: { any: SHA512 }
@@ -41,7 +45,10 @@ describe("parseBinaryFlags: the schedule command's forms", () => {
   })
 
   it("a URL may carry cosmovisor's ?checksum=, which is split off", () => {
-    expect(ok(parseBinaryFlags({ binaries: `${URL1}?checksum=${SHA}` }))).toEqual({ binaries: { any: URL1 }, checksums: { any: SHA } })
+    expect(ok(parseBinaryFlags({ binaries: `${URL1}?checksum=${SHA}` }))).toEqual({
+      binaries: { any: URL1 },
+      checksums: { any: SHA }
+    })
     expect(bad(parseBinaryFlags({ binaries: `${URL1}?checksum=${SHA}`, checksum: SHA512 }))).toMatchObject({
       field: "checksum",
       problem: expect.stringContaining("differs")
@@ -57,7 +64,7 @@ describe("parseBinaryFlags: the schedule command's forms", () => {
       [{ checksum: SHA }, "checksum", /needs a binary URL/],
       [{ binaries: URL1, url: URL2 }, "url", /not both/],
       [{ binaries: URL1, checksums: "{}" }, "checksums", /JSON map/],
-      [{ binaries: '{"linux/amd64": ' }, "binaries", /not JSON/],
+      [{ binaries: "{\"linux/amd64\": " }, "binaries", /not JSON/],
       [{ binaries: "[1]" }, "binaries", /expected a JSON object/],
       [{ binaries: JSON.stringify({ "linux/amd64": 1 }) }, "binaries.linux/amd64", /expected a string/],
       [{ binaries: JSON.stringify({ "Linux-AMD64": URL1 }) }, "binaries.Linux-AMD64", /not a platform/],
@@ -102,10 +109,10 @@ describe("fromCosmovisorInfo", () => {
 
   it("refuses a bad entry, naming it", () => {
     expect(bad(fromCosmovisorInfo({ binaries: { "linux/amd64": `${URL1}?checksum=sha256:12` } }))).toMatchObject({
-      field: 'info.binaries["linux/amd64"]',
-      problem: 'checksum "sha256:12" is not sha256:<64 hex> or sha512:<128 hex>'
+      field: "info.binaries[\"linux/amd64\"]",
+      problem: "checksum \"sha256:12\" is not sha256:<64 hex> or sha512:<128 hex>"
     })
-    expect(bad(fromCosmovisorInfo({ binaries: { "linux/amd64": 7 } })).field).toBe('info.binaries["linux/amd64"]')
+    expect(bad(fromCosmovisorInfo({ binaries: { "linux/amd64": 7 } })).field).toBe("info.binaries[\"linux/amd64\"]")
     expect(bad(fromCosmovisorInfo({ binaries: "x" })).field).toBe("info.binaries")
   })
 })
@@ -120,35 +127,60 @@ describe("platforms", () => {
   })
 
   it("selectSource: the platform's key first, then any", () => {
-    const sources = { binaries: { "linux/amd64": URL1, "linux/arm64": URL2, any: "https://x/any" }, checksums: { "linux/amd64": SHA } }
-    expect(ok(selectSource("v2", sources, "linux/amd64"))).toEqual({ platform: "linux/amd64", url: URL1, checksum: SHA })
-    expect(ok(selectSource("v2", sources, "linux/arm64"))).toEqual({ platform: "linux/arm64", url: URL2, checksum: undefined })
-    expect(ok(selectSource("v2", sources, "linux/riscv64"))).toEqual({ platform: "any", url: "https://x/any", checksum: undefined })
-    const none = Either.getOrThrowWith(Either.flip(selectSource("v2", { binaries: {}, checksums: {} }, "linux/amd64")), () => new Error())
+    const sources = {
+      binaries: { "linux/amd64": URL1, "linux/arm64": URL2, any: "https://x/any" },
+      checksums: { "linux/amd64": SHA }
+    }
+    expect(ok(selectSource("v2", sources, "linux/amd64"))).toEqual({
+      platform: "linux/amd64",
+      url: URL1,
+      checksum: SHA
+    })
+    expect(ok(selectSource("v2", sources, "linux/arm64"))).toEqual({
+      platform: "linux/arm64",
+      url: URL2,
+      checksum: undefined
+    })
+    expect(ok(selectSource("v2", sources, "linux/riscv64"))).toEqual({
+      platform: "any",
+      url: "https://x/any",
+      checksum: undefined
+    })
+    const none = Either.getOrThrowWith(
+      Either.flip(selectSource("v2", { binaries: {}, checksums: {} }, "linux/amd64")),
+      () => new Error()
+    )
     expect(none.message).toBe(`upgrade 'v2' has no binary for linux/amd64 or "any" (it has no binaries)`)
   })
 })
 
 describe("checksums and the download policy", () => {
   it("parseChecksum accepts sha256/sha512 in either case and normalizes to lower case", () => {
-    expect(ok(parseChecksum(SHA.toUpperCase().replace("SHA256", "sha256")))).toEqual({ algorithm: "sha256", hex: "ab".repeat(32) })
+    expect(ok(parseChecksum(SHA.toUpperCase().replace("SHA256", "sha256")))).toEqual({
+      algorithm: "sha256",
+      hex: "ab".repeat(32)
+    })
     expect(ok(parseChecksum(SHA512))).toEqual({ algorithm: "sha512", hex: "cd".repeat(64) })
     expect(Either.isLeft(parseChecksum("sha256:" + "ab".repeat(64)))).toBe(true)
     expect(Either.isLeft(parseChecksum("SHA256:" + "ab".repeat(32)))).toBe(true)
   })
 
   it("checkDownloadAllowed: disabled, no checksum, unsafe skip", () => {
-    const msg = (e: Either.Either<unknown, { readonly message: string }>) => Either.getOrThrowWith(Either.flip(e), () => new Error()).message
+    const msg = (e: Either.Either<unknown, { readonly message: string }>) =>
+      Either.getOrThrowWith(Either.flip(e), () => new Error()).message
     expect(msg(checkDownloadAllowed({ allowDownloadBinaries: false, unsafeSkipChecksum: true }, URL1, SHA))).toBe(
       `will not download ${URL1}: downloads are disabled; set DAEMON_ALLOW_DOWNLOAD_BINARIES=true`
     )
-    expect(msg(checkDownloadAllowed({ allowDownloadBinaries: true, unsafeSkipChecksum: false }, URL1, undefined))).toContain(
-      "DAEMON_UNSAFE_SKIP_CHECKSUM=true"
-    )
-    expect(msg(checkDownloadAllowed({ allowDownloadBinaries: true, unsafeSkipChecksum: true }, "ftp://x/gwemix", SHA))).toContain(
-      "ftp: URLs are not supported"
-    )
-    expect(ok(checkDownloadAllowed({ allowDownloadBinaries: true, unsafeSkipChecksum: true }, URL1, undefined))).toBeUndefined()
+    expect(msg(checkDownloadAllowed({ allowDownloadBinaries: true, unsafeSkipChecksum: false }, URL1, undefined)))
+      .toContain(
+        "DAEMON_UNSAFE_SKIP_CHECKSUM=true"
+      )
+    expect(msg(checkDownloadAllowed({ allowDownloadBinaries: true, unsafeSkipChecksum: true }, "ftp://x/gwemix", SHA)))
+      .toContain(
+        "ftp: URLs are not supported"
+      )
+    expect(ok(checkDownloadAllowed({ allowDownloadBinaries: true, unsafeSkipChecksum: true }, URL1, undefined)))
+      .toBeUndefined()
     expect(ok(checkDownloadAllowed({ allowDownloadBinaries: true, unsafeSkipChecksum: true }, URL1, SHA))).toEqual({
       algorithm: "sha256",
       hex: "ab".repeat(32)

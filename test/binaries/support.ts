@@ -58,7 +58,11 @@ export const makeZip = (entries: ReadonlyArray<TestEntry>): Buffer => {
   for (const e of entries) {
     const type = e.type ?? "file"
     const name = Buffer.from(type === "dir" && !e.name.endsWith("/") ? `${e.name}/` : e.name, "utf8")
-    const data = type === "symlink" ? Buffer.from(e.linkname ?? "") : type === "file" ? Buffer.from(e.content ?? "") : Buffer.alloc(0)
+    const data = type === "symlink"
+      ? Buffer.from(e.linkname ?? "")
+      : type === "file"
+      ? Buffer.from(e.content ?? "")
+      : Buffer.alloc(0)
     const fmt = type === "dir" ? 0o040000 : type === "symlink" ? 0o120000 : type === "fifo" ? 0o010000 : 0o100000
     const mode = fmt | (e.mode ?? (type === "dir" ? 0o755 : type === "symlink" ? 0o777 : 0o644))
     const crc = zlib.crc32(data) >>> 0
@@ -147,7 +151,10 @@ export const serve = (routes: Readonly<Record<string, Route>>): Promise<TestServ
         res.writeHead(503).end("busy")
         return
       }
-      res.writeHead(route.status ?? 200, { "content-length": route.body.length, "content-type": "application/octet-stream" })
+      res.writeHead(route.status ?? 200, {
+        "content-length": route.body.length,
+        "content-type": "application/octet-stream"
+      })
       const size = route.chunk ?? route.body.length
       const send = (at: number) => {
         if (at + size >= route.body.length) return void res.end(route.body.subarray(at))
@@ -182,7 +189,11 @@ export const captureLogs = () => {
   const lines: Array<LogLine> = []
   const logger = Logger.make<unknown, void>(({ logLevel, message, annotations }) => {
     const parts = Array.isArray(message) ? message : [message]
-    lines.push({ level: logLevel, message: parts.map(String).join(" "), annotations: Object.fromEntries(HashMap.toEntries(annotations)) })
+    lines.push({
+      level: logLevel,
+      message: parts.map(String).join(" "),
+      annotations: Object.fromEntries(HashMap.toEntries(annotations))
+    })
   })
   return { lines, layer: Logger.replace(Logger.defaultLogger, logger) }
 }
@@ -193,7 +204,7 @@ export const captureLogs = () => {
  * TestClock.adjust can be relied on to wake it.
  */
 export const sleepRegistered = (ms: number) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const now = yield* Clock.currentTimeMillis
     for (let i = 0; i < 500; i++) {
       if (Chunk.toReadonlyArray(yield* TestClock.sleeps()).includes(now + ms)) return

@@ -7,8 +7,8 @@ import { afterEach, describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { VERSION } from "../../src/version.js"
 import { processStartTime } from "../../src/platform/Proc.js"
+import { VERSION } from "../../src/version.js"
 import { errorText, json, logsOf, makeHome, removeHomes, restoreEnv, runCli } from "./support.js"
 
 afterEach(() => {
@@ -18,13 +18,13 @@ afterEach(() => {
 
 describe("version and config", () => {
   it.live("version prints the name and the version, needing no configuration", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const r = yield* runCli(["version"])
       expect(r).toEqual({ code: 0, stdout: `wemixvisor ${VERSION}\n`, stderr: "" })
     }))
 
   it.live("config prints every effective value as NAME=value; config --json as an object; the token is never shown", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const h = makeHome({ DAEMON_POLL_INTERVAL: "2s", WEMIXVISOR_API_TOKEN: "s3cret" })
       const text = yield* runCli(["config"], h.env)
       expect(text.code).toBe(0)
@@ -55,7 +55,7 @@ describe("version and config", () => {
     }))
 
   it.live("root flags --home and --name go before the subcommand and win over the environment", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const h = makeHome()
       const other = makeHome()
       const r = yield* runCli(["--home", other.home, "--name", "geth", "config", "--json"], h.env)
@@ -64,11 +64,14 @@ describe("version and config", () => {
     }))
 
   it.live("a bad or missing configuration value: exit 2, the variable and the value on stderr, nothing on stdout", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const h = makeHome()
       const cases: ReadonlyArray<readonly [Record<string, string>, string]> = [
         [{ DAEMON_NAME: "gwemix" }, "invalid DAEMON_HOME=\"\": is required"],
-        [{ DAEMON_HOME: "relative/home", DAEMON_NAME: "gwemix" }, "invalid DAEMON_HOME=\"relative/home\": must be an absolute path"],
+        [
+          { DAEMON_HOME: "relative/home", DAEMON_NAME: "gwemix" },
+          "invalid DAEMON_HOME=\"relative/home\": must be an absolute path"
+        ],
         [{ ...h.env, DAEMON_POLL_INTERVAL: "5" }, "invalid DAEMON_POLL_INTERVAL=\"5\": a duration needs a unit"],
         [{ ...h.env, DAEMON_RPC_URL: "ws://x" }, "invalid DAEMON_RPC_URL=\"ws://x\""]
       ]
@@ -85,7 +88,7 @@ describe("version and config", () => {
 
 describe("usage errors (@effect/cli ValidationError) → 2, printed once by @effect/cli", () => {
   it.live("an unknown subcommand, a missing argument, an unknown option", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const h = makeHome()
       const cases: ReadonlyArray<readonly [ReadonlyArray<string>, RegExp]> = [
         [["upgrade", "frobnicate"], /Invalid subcommand/],
@@ -105,7 +108,7 @@ describe("usage errors (@effect/cli ValidationError) → 2, printed once by @eff
     }))
 
   it.live("--help and --completions print on stdout and exit 0", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const help = yield* runCli(["upgrade", "schedule", "--help"])
       expect(help.code).toBe(0)
       expect(help.stdout).toContain("--binary")
@@ -118,7 +121,7 @@ describe("usage errors (@effect/cli ValidationError) → 2, printed once by @eff
 
 describe("init", () => {
   it.live("creates the layout, copies the genesis binary (executable), points current at genesis", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const h = makeHome()
       const genesis = h.binary("v1")
       const r = yield* runCli(["init", genesis], h.env)
@@ -131,7 +134,7 @@ describe("init", () => {
     }))
 
   it.live("an existing home: refused with 2 (nothing changed); --force re-creates it and never moves current", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const h = makeHome()
       expect((yield* runCli(["init", h.binary("v1")], h.env)).code).toBe(0)
       const copied = path.join(h.root, "genesis", "bin", "gwemix")
@@ -140,7 +143,9 @@ describe("init", () => {
       const again = yield* runCli(["init", h.binary("v1b")], h.env)
       expect(again.code).toBe(2)
       expect(again.stdout).toBe("")
-      expect(again.stderr).toBe(`error: ${h.root} already exists; use --force to re-create it (a working current is never moved)\n`)
+      expect(again.stderr).toBe(
+        `error: ${h.root} already exists; use --force to re-create it (a working current is never moved)\n`
+      )
       expect(fs.readFileSync(copied)).toEqual(before)
 
       // Point current elsewhere: --force must leave it there.
@@ -155,7 +160,7 @@ describe("init", () => {
     }))
 
   it.live("a broken current (dangling, or naming no target): --force points it at genesis and says so; a working one stays (issue #12 item 10)", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const h = makeHome()
       expect((yield* runCli(["init", h.binary("v1")], h.env)).code).toBe(0)
       const current = path.join(h.root, "current")
@@ -165,13 +170,15 @@ describe("init", () => {
         const r = yield* runCli(["init", "--force", h.binary("v1")], h.env)
         expect(r.code, text).toBe(0)
         expect(r.stdout).toBe(`✓ Initialized ${h.root} (current -> genesis)\n`)
-        expect(logsOf(r).map((l) => l.message)).toEqual([`current pointed at ${text}, which has no usable binary; it points at genesis now`])
+        expect(logsOf(r).map((l) => l.message)).toEqual([
+          `current pointed at ${text}, which has no usable binary; it points at genesis now`
+        ])
         expect(fs.readlinkSync(current)).toBe("genesis")
       }
     }))
 
   it.live("init --force while a run holds the home: 2, the genesis binary under its node untouched (issue #12 item 11)", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const h = makeHome()
       expect((yield* runCli(["init", h.binary("v1")], h.env)).code).toBe(0)
       const copied = path.join(h.root, "genesis", "bin", "gwemix")
@@ -184,12 +191,16 @@ describe("init", () => {
       const r = yield* runCli(["init", "--force", h.binary("v1b")], h.env)
       expect(r.code).toBe(2)
       expect(r.stdout).toBe("")
-      expect(errorText(r)).toBe(`error: another wemixvisor (pid ${process.pid}) is already running on this home (${path.join(h.root, "run.lock")})\n`)
+      expect(errorText(r)).toBe(
+        `error: another wemixvisor (pid ${process.pid}) is already running on this home (${
+          path.join(h.root, "run.lock")
+        })\n`
+      )
       expect(fs.readFileSync(copied)).toEqual(before)
     }))
 
   it.live("a genesis binary that does not exist or is not executable: 2, no home created", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const h = makeHome()
       const missing = path.join(h.home, "nope")
       const r = yield* runCli(["init", missing], h.env)

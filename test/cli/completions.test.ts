@@ -25,15 +25,26 @@ const shell = (name: string) => {
   return found === "" ? undefined : found
 }
 
-const SCHEDULE_OPTIONS = ["--binary", "--binaries", "--url", "--checksum", "--checksums", "--info", "--force", "--remote"]
+const SCHEDULE_OPTIONS = [
+  "--binary",
+  "--binaries",
+  "--url",
+  "--checksum",
+  "--checksums",
+  "--info",
+  "--force",
+  "--remote"
+]
 
 describe("shell completions", () => {
   it("the bash fix: a nested pattern matches the state the walk is in", () => {
-    expect(fixBashCompletions("            wemixvisor,upgrade,schedule)\n")).toBe("            wemixvisor__upgrade,schedule)\n")
+    expect(fixBashCompletions("            wemixvisor,upgrade,schedule)\n")).toBe(
+      "            wemixvisor__upgrade,schedule)\n"
+    )
     expect(fixBashCompletions("            a,b,c,d)")).toBe("            a__b__c,d)")
     // Top-level patterns and everything else unchanged.
-    expect(fixBashCompletions('            ",$1")\n            wemixvisor,init)\n        wemixvisor__upgrade)')).toBe(
-      '            ",$1")\n            wemixvisor,init)\n        wemixvisor__upgrade)'
+    expect(fixBashCompletions("            \",$1\")\n            wemixvisor,init)\n        wemixvisor__upgrade)")).toBe(
+      "            \",$1\")\n            wemixvisor,init)\n        wemixvisor__upgrade)"
     )
   })
 
@@ -47,7 +58,9 @@ describe("shell completions", () => {
           "bash",
           [
             "-c",
-            `source "$0"; COMP_WORDS=(${words.map((w) => `'${w}'`).join(" ")}); COMP_CWORD=${words.length - 1}; _wemixvisor_bash_completions wemixvisor; printf '%s\\n' "\${COMPREPLY[@]}"`,
+            `source "$0"; COMP_WORDS=(${words.map((w) => `'${w}'`).join(" ")}); COMP_CWORD=${
+              words.length - 1
+            }; _wemixvisor_bash_completions wemixvisor; printf '%s\\n' "\${COMPREPLY[@]}"`,
             file
           ],
           { encoding: "utf8" }
@@ -59,7 +72,9 @@ describe("shell completions", () => {
       expect(complete("wemixvisor", "upgrade", "prepare", "--r")).toEqual(["--remote"])
       expect(complete("wemixvisor", "upgrade", "list", "--")).toEqual(expect.arrayContaining(["--json", "--remote"]))
       expect(complete("wemixvisor", "--home", "/srv/node", "upgrade", "st")).toEqual(["status"])
-      expect(complete("wemixvisor", "upgrade", "")).toEqual(expect.arrayContaining(["schedule", "list", "cancel", "status", "prepare"]))
+      expect(complete("wemixvisor", "upgrade", "")).toEqual(
+        expect.arrayContaining(["schedule", "list", "cancel", "status", "prepare"])
+      )
       expect(complete("wemixvisor", "ini")).toEqual(["init"])
     } finally {
       cleanup(dir)
@@ -73,7 +88,9 @@ describe("shell completions", () => {
     try {
       const file = path.join(dir, "wemixvisor.fish")
       fs.writeFileSync(file, script("fish"))
-      const r = spawnSync(fish, ["--no-config", "-c", `source ${file}; complete -C "wemixvisor upgrade schedule --"`], { encoding: "utf8" })
+      const r = spawnSync(fish, ["--no-config", "-c", `source ${file}; complete -C "wemixvisor upgrade schedule --"`], {
+        encoding: "utf8"
+      })
       expect(r.stderr).toBe("")
       const offered = r.stdout.trim().split("\n").map((l) => l.split("\t")[0])
       expect(offered).toEqual(expect.arrayContaining(SCHEDULE_OPTIONS))
@@ -91,7 +108,11 @@ describe("shell completions", () => {
       const file = path.join(dir, "_wemixvisor")
       fs.writeFileSync(file, text)
       expect(spawnSync(zsh, ["-n", file], { encoding: "utf8" }).status).toBe(0)
-      const r = spawnSync(zsh, ["-f", "-c", `fpath=(${dir} $fpath); autoload -U compinit; compinit -u -D; autoload -U _wemixvisor; whence -w _wemixvisor`], {
+      const r = spawnSync(zsh, [
+        "-f",
+        "-c",
+        `fpath=(${dir} $fpath); autoload -U compinit; compinit -u -D; autoload -U _wemixvisor; whence -w _wemixvisor`
+      ], {
         encoding: "utf8",
         env: { ...process.env, HOME: dir }
       })

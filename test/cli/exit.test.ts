@@ -10,8 +10,8 @@ import { describe, expect, it } from "@effect/vitest"
 import { Cause, Exit, FiberId } from "effect"
 import { DownloadFailed, DownloadRefused, NoBinaryForPlatform } from "../../src/binaries/Errors.js"
 import { describeError, exitCodeOf } from "../../src/cli/exit.js"
-import { HeadUnknown } from "../../src/cli/upgrade.js"
 import { ApiUnreachable } from "../../src/cli/upgrade-remote.js"
+import { HeadUnknown } from "../../src/cli/upgrade.js"
 import {
   BinaryInvalid,
   ConfigInvalid,
@@ -35,11 +35,13 @@ describe("exit codes", () => {
   })
 
   it("usage errors from @effect/cli → 2, not printed again (@effect/cli printed them)", () => {
-    for (const e of [
-      ValidationError.invalidArgument(HelpDoc.p("Missing argument <height>")),
-      ValidationError.missingFlag(HelpDoc.p("Expected --json")),
-      ValidationError.commandMismatch(HelpDoc.p("Invalid subcommand"))
-    ]) {
+    for (
+      const e of [
+        ValidationError.invalidArgument(HelpDoc.p("Missing argument <height>")),
+        ValidationError.missingFlag(HelpDoc.p("Expected --json")),
+        ValidationError.commandMismatch(HelpDoc.p("Invalid subcommand"))
+      ]
+    ) {
       expect(exitCodeOf(e)).toBe(2)
       expect(exitOf(Exit.fail(e))).toEqual({ code: 2, stderr: "" })
     }
@@ -47,15 +49,30 @@ describe("exit codes", () => {
 
   it("bad input → 2 with one `error:` line saying what was wrong", () => {
     const cases: ReadonlyArray<readonly [unknown, string]> = [
-      [new ConfigInvalid({ variable: "DAEMON_NAME", value: "a/b", problem: "must be a plain file name" }), `invalid DAEMON_NAME="a/b": must be a plain file name`],
+      [
+        new ConfigInvalid({ variable: "DAEMON_NAME", value: "a/b", problem: "must be a plain file name" }),
+        `invalid DAEMON_NAME="a/b": must be a plain file name`
+      ],
       [new InvalidInput({ field: "height", problem: "expected digits" }), "invalid height: expected digits"],
-      [new HomeExists({ path: "/h/wemixvisor" }), "/h/wemixvisor already exists; use --force to re-create it (a working current is never moved)"],
+      [
+        new HomeExists({ path: "/h/wemixvisor" }),
+        "/h/wemixvisor already exists; use --force to re-create it (a working current is never moved)"
+      ],
       [new BinaryInvalid({ path: "/b", problem: "does not exist" }), "binary /b: does not exist"],
-      [new HomeLocked({ path: "/h/run.lock", pid: 42 }), "another wemixvisor (pid 42) is already running on this home (/h/run.lock)"],
+      [
+        new HomeLocked({ path: "/h/run.lock", pid: 42 }),
+        "another wemixvisor (pid 42) is already running on this home (/h/run.lock)"
+      ],
       [new UpgradeNotFound({ name: "v9" }), "no upgrade named 'v9'"],
       [new UpgradeConflict({ name: "v1", problem: "is in progress" }), "upgrade 'v1': is in progress"],
-      [new DownloadRefused({ url: "http://x/g", problem: "downloads are disabled" }), "will not download http://x/g: downloads are disabled"],
-      [new NoBinaryForPlatform({ name: "v2", platform: "linux/amd64", available: [] }), `upgrade 'v2' has no binary for linux/amd64 or "any" (it has no binaries)`]
+      [
+        new DownloadRefused({ url: "http://x/g", problem: "downloads are disabled" }),
+        "will not download http://x/g: downloads are disabled"
+      ],
+      [
+        new NoBinaryForPlatform({ name: "v2", platform: "linux/amd64", available: [] }),
+        `upgrade 'v2' has no binary for linux/amd64 or "any" (it has no binaries)`
+      ]
     ]
     for (const [error, line] of cases) {
       expect(exitOf(Exit.fail(error)), line).toEqual({ code: 2, stderr: `error: ${line}\n` })
@@ -64,14 +81,32 @@ describe("exit codes", () => {
 
   it("operational failures → 1 with the error's message", () => {
     const cases: ReadonlyArray<readonly [unknown, string]> = [
-      [new IoError({ op: "write", path: "/h/p", cause: new Error("ENOSPC: no space left") }), "write /h/p: ENOSPC: no space left"],
+      [
+        new IoError({ op: "write", path: "/h/p", cause: new Error("ENOSPC: no space left") }),
+        "write /h/p: ENOSPC: no space left"
+      ],
       [new FileCorrupt({ path: "/h/p.json", problem: "not JSON" }), "/h/p.json is corrupt: not JSON"],
-      [new PlanLocked({ path: "/h/l", pid: -1 }), "the plan is being written by a process that is still writing its pid (/h/l); try again"],
-      [new NodeUnreachable({ url: "http://n", cause: new Error("ECONNREFUSED") }), "node RPC http://n unreachable: ECONNREFUSED"],
-      [new HeadUnknown({ problem: "node RPC http://n unreachable" }), "cannot check the height against the chain head: node RPC http://n unreachable (use --force to schedule it anyway)"],
-      [new ApiUnreachable({ url: "http://a", reason: "ECONNREFUSED" }), "wemixvisor API http://a unreachable: ECONNREFUSED"],
+      [
+        new PlanLocked({ path: "/h/l", pid: -1 }),
+        "the plan is being written by a process that is still writing its pid (/h/l); try again"
+      ],
+      [
+        new NodeUnreachable({ url: "http://n", cause: new Error("ECONNREFUSED") }),
+        "node RPC http://n unreachable: ECONNREFUSED"
+      ],
+      [
+        new HeadUnknown({ problem: "node RPC http://n unreachable" }),
+        "cannot check the height against the chain head: node RPC http://n unreachable (use --force to schedule it anyway)"
+      ],
+      [
+        new ApiUnreachable({ url: "http://a", reason: "ECONNREFUSED" }),
+        "wemixvisor API http://a unreachable: ECONNREFUSED"
+      ],
       [new SpawnFailed({ path: "/b", cause: "EACCES" }), "could not start /b: EACCES"],
-      [new DownloadFailed({ url: "http://x", attempts: 3, problem: "503" }), "download of http://x failed after 3 attempts: 503"]
+      [
+        new DownloadFailed({ url: "http://x", attempts: 3, problem: "503" }),
+        "download of http://x failed after 3 attempts: 503"
+      ]
     ]
     for (const [error, line] of cases) {
       expect(exitOf(Exit.fail(error)), line).toEqual({ code: 1, stderr: `error: ${line}\n` })
@@ -81,14 +116,19 @@ describe("exit codes", () => {
   it("failures that are not tagged errors: 1, described as well as they can be", () => {
     expect(exitOf(Exit.fail("plain text"))).toEqual({ code: 1, stderr: "error: plain text\n" })
     expect(exitOf(Exit.fail({ code: 7 }))).toEqual({ code: 1, stderr: `error: {"code":7}\n` })
-    expect(exitOf(Exit.fail({ _tag: "SomethingElse" }))).toEqual({ code: 1, stderr: `error: {"_tag":"SomethingElse"}\n` })
+    expect(exitOf(Exit.fail({ _tag: "SomethingElse" }))).toEqual({
+      code: 1,
+      stderr: `error: {"_tag":"SomethingElse"}\n`
+    })
     expect(exitCodeOf(null)).toBe(1)
     expect(exitCodeOf(undefined)).toBe(1)
     expect(describeError(new Error("first\nsecond"))).toBe("first\nsecond")
   })
 
   it("a failure that comes with an interruption is still the failure", () => {
-    const exit = Exit.failCause(Cause.parallel(Cause.fail(new UpgradeNotFound({ name: "v2" })), Cause.interrupt(FiberId.make(1, 0))))
+    const exit = Exit.failCause(
+      Cause.parallel(Cause.fail(new UpgradeNotFound({ name: "v2" })), Cause.interrupt(FiberId.make(1, 0)))
+    )
     expect(exitOf(exit)).toEqual({ code: 2, stderr: "error: no upgrade named 'v2'\n" })
   })
 

@@ -11,7 +11,10 @@ import { helpEntries } from "../../src/cli/commands.js"
 import { helpRequest } from "../../src/cli/help.js"
 
 const cli = (args: ReadonlyArray<string>, env: Record<string, string> = {}) => {
-  const r = spawnSync(process.execPath, [path.resolve("dist/bin.js"), ...args], { encoding: "utf8", env: { PATH: process.env.PATH ?? "", ...env } })
+  const r = spawnSync(process.execPath, [path.resolve("dist/bin.js"), ...args], {
+    encoding: "utf8",
+    env: { PATH: process.env.PATH ?? "", ...env }
+  })
   return { code: r.status, stdout: r.stdout, stderr: r.stderr }
 }
 
@@ -25,7 +28,14 @@ describe("help", () => {
       expect(r.stdout, what).toContain(`Usage: ${["wemixvisor", ...e.path].join(" ")}`)
       expect(r.stdout, what).not.toMatch(/^\$ /m)
       expect(r.stdout, what).toContain("\nExit codes:\n")
-      for (const filler of ["A user-defined piece of text.", "This setting is optional.", "A true or false value.", "A file."]) {
+      for (
+        const filler of [
+          "A user-defined piece of text.",
+          "This setting is optional.",
+          "A true or false value.",
+          "A file."
+        ]
+      ) {
         expect(r.stdout, `${what}: ${filler}`).not.toContain(filler)
       }
     }
@@ -33,7 +43,20 @@ describe("help", () => {
 
   it("upgrade schedule --help lists its arguments, every option and what it reads", () => {
     const r = cli(["upgrade", "schedule", "--help"])
-    for (const o of ["<name>", "<height>", "--binary", "--binaries", "--url", "--checksum", "--checksums", "--info", "--force", "--remote"]) {
+    for (
+      const o of [
+        "<name>",
+        "<height>",
+        "--binary",
+        "--binaries",
+        "--url",
+        "--checksum",
+        "--checksums",
+        "--info",
+        "--force",
+        "--remote"
+      ]
+    ) {
       expect(r.stdout, o).toMatch(new RegExp(`^  ${o}[ \\n]`, "m"))
     }
     expect(r.stdout).toContain("DAEMON_RPC_URL (the head check)")
@@ -58,7 +81,12 @@ describe("help", () => {
   })
 
   it("config prints durations as they were given (60s stays 60s); defaults as documented", () => {
-    const r = cli(["config"], { DAEMON_HOME: "/srv/node", DAEMON_NAME: "gwemix", DAEMON_SHUTDOWN_GRACE: "60s", DAEMON_RESTART_DELAY: "1500ms" })
+    const r = cli(["config"], {
+      DAEMON_HOME: "/srv/node",
+      DAEMON_NAME: "gwemix",
+      DAEMON_SHUTDOWN_GRACE: "60s",
+      DAEMON_RESTART_DELAY: "1500ms"
+    })
     expect(r.code).toBe(0)
     const lines = r.stdout.split("\n")
     expect(lines).toContain("DAEMON_SHUTDOWN_GRACE=60s")

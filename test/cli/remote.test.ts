@@ -16,7 +16,17 @@ import { makeHeight } from "../../src/domain/Height.js"
 import { processStartTime } from "../../src/platform/Proc.js"
 import { type ApiWorld, idleStatus, planText, served, setupApi } from "../api/support.js"
 import { cleanup, freePort, startAnvil, tempDir, waitFor } from "../support/fixtures.js"
-import { type CliResult, errorText, json, logsOf, makeHome, removeHomes, restoreEnv, runCli, startCli } from "./support.js"
+import {
+  type CliResult,
+  errorText,
+  json,
+  logsOf,
+  makeHome,
+  removeHomes,
+  restoreEnv,
+  runCli,
+  startCli
+} from "./support.js"
 
 afterEach(() => {
   restoreEnv()
@@ -40,7 +50,7 @@ const refused = (r: CliResult, code: 1 | 2, says: string | RegExp, what = "") =>
 
 describe("--remote: the commands go to the API", () => {
   it.scopedLive("schedule (with info and binary URLs), list text and --json, cancel by name and the only pending one", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* setupApi({ head: 100 })
       const me = local(w)
       const remote = ["--remote", w.base]
@@ -48,7 +58,10 @@ describe("--remote: the commands go to the API", () => {
       expect(s).toEqual({ code: 0, stdout: "✓ Upgrade 'v2' scheduled for block height 200\n", stderr: "" })
       const sum = `sha256:${"ab".repeat(32)}`
       const url = "https://example.org/gwemix-v3"
-      const s3 = yield* runCli(["upgrade", "schedule", "v3", "300", "--binaries", url, "--checksum", sum, ...remote], me.env)
+      const s3 = yield* runCli(
+        ["upgrade", "schedule", "v3", "300", "--binaries", url, "--checksum", sum, ...remote],
+        me.env
+      )
       expect(s3.code).toBe(0)
       expect(JSON.parse(planText(w)!).upgrades).toMatchObject([
         { name: "v2", height: 200, status: "scheduled", info: "notes", binaries: {}, checksums: {} },
@@ -68,12 +81,15 @@ describe("--remote: the commands go to the API", () => {
       expect(c).toEqual({ code: 0, stdout: "✓ Upgrade cancelled ('v3' at block height 300)\n", stderr: "" })
       const only = yield* runCli(["upgrade", "cancel", ...remote], me.env)
       expect(only.stdout).toBe("✓ Upgrade cancelled ('v2' at block height 200)\n")
-      expect(JSON.parse(planText(w)!).upgrades.map((u: { status: string }) => u.status)).toEqual(["cancelled", "cancelled"])
+      expect(JSON.parse(planText(w)!).upgrades.map((u: { status: string }) => u.status)).toEqual([
+        "cancelled",
+        "cancelled"
+      ])
       expect(fs.existsSync(me.root)).toBe(false)
     }))
 
   it.scopedLive("WEMIXVISOR_API_URL instead of --remote; --remote wins over it", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* setupApi({ head: 100 })
       const me = local(w)
       const viaEnv = { ...me.env, WEMIXVISOR_API_URL: w.base }
@@ -85,13 +101,15 @@ describe("--remote: the commands go to the API", () => {
     }))
 
   it.scopedLive("status --remote: the supervisor's own status, text and --json", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* setupApi({ head: 100 })
       const me = local(w)
       yield* Ref.set(w.status, { ...idleStatus, current_height: makeHeight(321), restarts: 2, version: "gwemix v1" })
       const j = yield* runCli(["upgrade", "status", "--json", "--remote", w.base], me.env)
       expect(j.code).toBe(0)
-      expect(json(j)).toEqual(served(w, { ...idleStatus, current_height: makeHeight(321), restarts: 2, version: "gwemix v1" }))
+      expect(json(j)).toEqual(
+        served(w, { ...idleStatus, current_height: makeHeight(321), restarts: 2, version: "gwemix v1" })
+      )
       const t = yield* runCli(["upgrade", "status", "--remote", w.base], me.env)
       expect(t.stdout).toBe(
         [
@@ -106,13 +124,17 @@ describe("--remote: the commands go to the API", () => {
     }))
 
   it.scopedLive("the server's refusals keep their exit codes; the plan there unchanged", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* setupApi({ head: 100 })
       const me = local(w)
       const remote = ["--remote", w.base]
       expect((yield* runCli(["upgrade", "schedule", "v1", "150", ...remote], me.env)).code).toBe(0)
       const before = planText(w)
-      refused(yield* runCli(["upgrade", "schedule", "v2", "99", ...remote], me.env), 2, "height 99 is at or below the chain head 100 (use --force to schedule it anyway)")
+      refused(
+        yield* runCli(["upgrade", "schedule", "v2", "99", ...remote], me.env),
+        2,
+        "height 99 is at or below the chain head 100 (use --force to schedule it anyway)"
+      )
       refused(yield* runCli(["upgrade", "schedule", "v1", "300", ...remote], me.env), 2, "upgrade 'v1': already exists")
       refused(yield* runCli(["upgrade", "cancel", "nope", ...remote], me.env), 2, "no upgrade named 'nope'")
       // Checked before anything is sent.
@@ -120,7 +142,11 @@ describe("--remote: the commands go to the API", () => {
       refused(yield* runCli(["upgrade", "prepare", "../x", ...remote], me.env), 2, "invalid name")
       // The node behind the API is down: the head cannot be checked (1), unless --force.
       yield* Ref.set(w.head, Option.none())
-      refused(yield* runCli(["upgrade", "schedule", "v2", "200", ...remote], me.env), 1, /cannot check the height against the chain head: .*--force/)
+      refused(
+        yield* runCli(["upgrade", "schedule", "v2", "200", ...remote], me.env),
+        1,
+        /cannot check the height against the chain head: .*--force/
+      )
       expect(planText(w)).toBe(before)
       expect((yield* runCli(["upgrade", "schedule", "v2", "200", "--force", ...remote], me.env)).code).toBe(0)
       // This server's orchestrator prepares nothing (a real one: test/cli/run.test.ts): its refusal is the answer.
@@ -128,7 +154,7 @@ describe("--remote: the commands go to the API", () => {
     }))
 
   it.scopedLive("a token: none or a wrong one → 2 (ConfigInvalid naming WEMIXVISOR_API_TOKEN); the right one works", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* setupApi({ head: 100, token: "s3cret" })
       const me = local()
       const none = yield* runCli(["upgrade", "list", "--remote", w.base], me.env)
@@ -136,14 +162,17 @@ describe("--remote: the commands go to the API", () => {
       const wrong = yield* runCli(["upgrade", "list", "--remote", w.base], { ...me.env, WEMIXVISOR_API_TOKEN: "guess" })
       refused(wrong, 2, `invalid WEMIXVISOR_API_TOKEN="(set)": the API at ${w.base} refused it`)
       expect(wrong.stderr).not.toContain("guess")
-      const right = yield* runCli(["upgrade", "list", "--remote", w.base], { ...me.env, WEMIXVISOR_API_TOKEN: "s3cret" })
+      const right = yield* runCli(["upgrade", "list", "--remote", w.base], {
+        ...me.env,
+        WEMIXVISOR_API_TOKEN: "s3cret"
+      })
       expect(right).toEqual({ code: 0, stdout: "No upgrades scheduled\n", stderr: "" })
     }))
 })
 
 describe("--remote: what never reaches an API", () => {
   it.live("--remote at the node's own RPC port (a real anvil): 1, saying no wemixvisor API answers there", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const me = local()
       const dataDir = tempDir("wemixvisor-anvil-")
       const port = yield* Effect.promise(freePort)
@@ -158,7 +187,7 @@ describe("--remote: what never reaches an API", () => {
     }).pipe(Effect.scoped))
 
   it.live("an invalid --remote or WEMIXVISOR_API_URL → 2; an API that does not answer → 1; nothing written locally", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const me = local()
       for (const url of ["ftp://example.org", "not a url", "127.0.0.1:8590"]) {
         for (const args of [["list"], ["cancel", "v2"], ["status"], ["prepare", "v2"], ["schedule", "v2", "100"]]) {
@@ -171,7 +200,12 @@ describe("--remote: what never reaches an API", () => {
 
       const down = `http://127.0.0.1:${yield* Effect.promise(freePort)}`
       for (const args of [["list"], ["cancel"], ["status", "--json"], ["prepare", "v2"], ["schedule", "v2", "100"]]) {
-        refused(yield* runCli(["upgrade", ...args, "--remote", down], me.env), 1, `wemixvisor API ${down} unreachable`, args[0])
+        refused(
+          yield* runCli(["upgrade", ...args, "--remote", down], me.env),
+          1,
+          `wemixvisor API ${down} unreachable`,
+          args[0]
+        )
       }
       expect(fs.existsSync(me.root)).toBe(false)
     }))
@@ -186,16 +220,29 @@ describe("status on a home with a running supervisor (run.lock held)", () => {
     )
 
   it.scopedLive("asks the supervisor over its API (an API on 0.0.0.0 is reached on 127.0.0.1); without the lock, the files", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* setupApi({ head: 100 })
       const port = new URL(w.base).port
-      const env = { DAEMON_HOME: w.home, DAEMON_NAME: "gwemix", WEMIXVISOR_API_ADDR: `0.0.0.0:${port}`, DAEMON_VERSION_ARGS: "" }
+      const env = {
+        DAEMON_HOME: w.home,
+        DAEMON_NAME: "gwemix",
+        WEMIXVISOR_API_ADDR: `0.0.0.0:${port}`,
+        DAEMON_VERSION_ARGS: ""
+      }
       yield* Ref.set(w.status, { ...idleStatus, current_height: makeHeight(777) })
 
       // No lock: nothing is running, whatever answers on that port.
-      const files = yield* runCli(["upgrade", "status", "--json"], { ...env, DAEMON_RPC_URL: `http://127.0.0.1:${yield* Effect.promise(freePort)}` })
+      const files = yield* runCli(["upgrade", "status", "--json"], {
+        ...env,
+        DAEMON_RPC_URL: `http://127.0.0.1:${yield* Effect.promise(freePort)}`
+      })
       expect(files.code).toBe(0)
-      expect(json(files)).toMatchObject({ supervisor: "not-running", node_state: "stopped", node_pid: null, current_height: null })
+      expect(json(files)).toMatchObject({
+        supervisor: "not-running",
+        node_state: "stopped",
+        node_pid: null,
+        current_height: null
+      })
 
       holdRunLock(w)
       const live = yield* runCli(["upgrade", "status", "--json"], env)
@@ -207,7 +254,7 @@ describe("status on a home with a running supervisor (run.lock held)", () => {
     }))
 
   it.scoped("a supervisor API that accepts but never answers: given up after 5 s (a warning), the files' status instead", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       // An HTTP server that takes requests and never answers them.
       const requests: Array<http.IncomingMessage> = []
       const server = yield* Effect.acquireRelease(
@@ -218,13 +265,20 @@ describe("status on a home with a running supervisor (run.lock held)", () => {
               s.listen(0, "127.0.0.1", () => resolve(s))
             })
         ),
-        (s) => Effect.promise(() => new Promise<void>((r) => {
-          s.closeAllConnections()
-          s.close(() => r())
-        }))
+        (s) =>
+          Effect.promise(() =>
+            new Promise<void>((r) => {
+              s.closeAllConnections()
+              s.close(() => r())
+            })
+          )
       )
       const port = (server.address() as net.AddressInfo).port
-      const me = makeHome({ WEMIXVISOR_API_ADDR: `127.0.0.1:${port}`, DAEMON_RPC_URL: `http://127.0.0.1:${yield* Effect.promise(freePort)}`, DAEMON_VERSION_ARGS: "" })
+      const me = makeHome({
+        WEMIXVISOR_API_ADDR: `127.0.0.1:${port}`,
+        DAEMON_RPC_URL: `http://127.0.0.1:${yield* Effect.promise(freePort)}`,
+        DAEMON_VERSION_ARGS: ""
+      })
       expect((yield* runCli(["init", me.binary("v1")], me.env)).code).toBe(0)
       fs.writeFileSync(
         path.join(me.root, "run.lock"),

@@ -10,7 +10,18 @@ import { Effect, Fiber } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { freePort, isAlive, waitFor, writeScript } from "../support/fixtures.js"
-import { errorText, type Home, json, logsOf, makeHome, removeHomes, restoreEnv, runCli, type Started, startCli } from "./support.js"
+import {
+  errorText,
+  type Home,
+  json,
+  logsOf,
+  makeHome,
+  removeHomes,
+  restoreEnv,
+  runCli,
+  startCli,
+  type Started
+} from "./support.js"
 
 const running: Array<Started> = []
 afterEach(async () => {
@@ -37,7 +48,7 @@ const nodePidOf = (h: Home): number | undefined => {
 
 describe("run", () => {
   it.live("starts the node with the arguments after --, answers status and prepare while running, stops cleanly when interrupted", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const apiPort = yield* Effect.promise(freePort)
       const h = makeHome({
         DAEMON_RPC_URL: `http://127.0.0.1:${yield* Effect.promise(freePort)}`,
@@ -49,7 +60,9 @@ describe("run", () => {
 
       const run = yield* startCli(["run", "--", "--datadir", "/data", "--syncmode", "full"], h.env)
       running.push(run)
-      const pid = yield* Effect.promise(() => waitFor("the node to start", () => fs.existsSync(path.join(h.home, "node.args")) && nodePidOf(h), 15_000))
+      const pid = yield* Effect.promise(() =>
+        waitFor("the node to start", () => fs.existsSync(path.join(h.home, "node.args")) && nodePidOf(h), 15_000)
+      )
       expect(isAlive(pid)).toBe(true)
       expect(fs.readFileSync(path.join(h.home, "node.args"), "utf8")).toBe(`${pid} --datadir /data --syncmode full\n`)
       expect(fs.existsSync(path.join(h.root, "run.lock"))).toBe(true)
@@ -61,17 +74,29 @@ describe("run", () => {
       // Another command on this home sees the supervisor and asks it (over its API).
       const status = yield* runCli(["upgrade", "status", "--json"], h.env)
       expect(status.code).toBe(0)
-      expect(json(status)).toMatchObject({ supervisor: "running", node_state: "running", node_pid: pid, current: "genesis", current_height: null })
+      expect(json(status)).toMatchObject({
+        supervisor: "running",
+        node_state: "running",
+        node_pid: pid,
+        current: "genesis",
+        current_height: null
+      })
 
       // A second supervisor on the same home is refused (2), and the first one is untouched.
       const second = yield* runCli(["run"], h.env)
       expect(second.code).toBe(2)
-      expect(errorText(second)).toBe(`error: another wemixvisor (pid ${process.pid}) is already running on this home (${path.join(h.root, "run.lock")})\n`)
+      expect(errorText(second)).toBe(
+        `error: another wemixvisor (pid ${process.pid}) is already running on this home (${
+          path.join(h.root, "run.lock")
+        })\n`
+      )
       expect(isAlive(pid)).toBe(true)
       expect(fs.existsSync(path.join(h.root, "run.lock"))).toBe(true)
 
       // `upgrade prepare --remote` is done by the running supervisor's orchestrator.
-      expect((yield* runCli(["upgrade", "schedule", "v2", "1000000", "--force", "--binary", h.binary("v2")], h.env)).code).toBe(0)
+      expect(
+        (yield* runCli(["upgrade", "schedule", "v2", "1000000", "--force", "--binary", h.binary("v2")], h.env)).code
+      ).toBe(0)
       const prepared = yield* runCli(["upgrade", "prepare", "v2", "--remote", `http://127.0.0.1:${apiPort}`], h.env)
       expect(prepared).toMatchObject({ code: 0, stdout: "✓ Upgrade 'v2' ready for block height 1000000\n" })
       expect(h.plan().upgrades).toMatchObject([{ name: "v2", status: "ready", reason: null }])
@@ -88,38 +113,52 @@ describe("run", () => {
       expect(isAlive(pid)).toBe(false)
       expect(fs.existsSync(path.join(h.root, "run.lock"))).toBe(false)
       expect(fs.existsSync(path.join(h.root, "node.pid"))).toBe(false)
-      expect(yield* Effect.promise(() => fetch(`http://127.0.0.1:${apiPort}/health`).then(() => "answered", () => "closed"))).toBe("closed")
+      expect(
+        yield* Effect.promise(() => fetch(`http://127.0.0.1:${apiPort}/health`).then(() => "answered", () => "closed"))
+      ).toBe("closed")
     }))
 
   it.live("a home without a current binary: 2, saying to run init; nothing started, no lock left", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const h = makeHome({ WEMIXVISOR_API_ADDR: `127.0.0.1:${yield* Effect.promise(freePort)}` })
       const r = yield* runCli(["run"], h.env)
       expect(r.code).toBe(2)
       expect(r.stdout).toBe("")
-      expect(errorText(r)).toBe(`error: invalid DAEMON_HOME: ${h.root} has no current binary; run 'wemixvisor init <genesis-binary>' first\n`)
+      expect(errorText(r)).toBe(
+        `error: invalid DAEMON_HOME: ${h.root} has no current binary; run 'wemixvisor init <genesis-binary>' first\n`
+      )
       expect(fs.existsSync(path.join(h.root, "run.lock"))).toBe(false)
     }))
 
   it.live("an API exposed beyond loopback without a token: refused before anything starts (2)", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const h = makeHome({ WEMIXVISOR_API_ADDR: `0.0.0.0:${yield* Effect.promise(freePort)}` })
       expect((yield* runCli(["init", h.binary("v1")], h.env)).code).toBe(0)
       const r = yield* runCli(["run"], h.env)
       expect(r.code).toBe(2)
-      expect(errorText(r)).toMatch(/^error: invalid WEMIXVISOR_API_ADDR="0\.0\.0\.0:\d+": is not a loopback address, so WEMIXVISOR_API_TOKEN must be set/)
+      expect(errorText(r)).toMatch(
+        /^error: invalid WEMIXVISOR_API_ADDR="0\.0\.0\.0:\d+": is not a loopback address, so WEMIXVISOR_API_TOKEN must be set/
+      )
       expect(fs.existsSync(path.join(h.root, "run.lock"))).toBe(false)
       expect(fs.existsSync(path.join(h.root, "node.pid"))).toBe(false)
     }))
 
   it.live("what could only fail at the height is refused at start (2): a missing pre-upgrade hook, verify min-up ≥ timeout; config says the same", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const h = makeHome({ WEMIXVISOR_API_ADDR: `127.0.0.1:${yield* Effect.promise(freePort)}` })
       expect((yield* runCli(["init", h.binary("v1")], h.env)).code).toBe(0)
-      for (const [env, says] of [
-        [{ DAEMON_PRE_UPGRADE: "/nonexistent/migrate.sh" }, `error: invalid DAEMON_PRE_UPGRADE="/nonexistent/migrate.sh": does not exist; the upgrade would fail at its height\n`],
-        [{ DAEMON_VERIFY_MIN_UP: "10s", DAEMON_VERIFY_TIMEOUT: "3s" }, /^error: invalid DAEMON_VERIFY_MIN_UP="10s": must be shorter than DAEMON_VERIFY_TIMEOUT \(3s\)/]
-      ] as const) {
+      for (
+        const [env, says] of [
+          [
+            { DAEMON_PRE_UPGRADE: "/nonexistent/migrate.sh" },
+            `error: invalid DAEMON_PRE_UPGRADE="/nonexistent/migrate.sh": does not exist; the upgrade would fail at its height\n`
+          ],
+          [
+            { DAEMON_VERIFY_MIN_UP: "10s", DAEMON_VERIFY_TIMEOUT: "3s" },
+            /^error: invalid DAEMON_VERIFY_MIN_UP="10s": must be shorter than DAEMON_VERIFY_TIMEOUT \(3s\)/
+          ]
+        ] as const
+      ) {
         for (const cmd of [["run"], ["config"]]) {
           const r = yield* runCli(cmd, { ...h.env, ...env })
           expect(r.code, cmd[0]).toBe(2)

@@ -41,7 +41,7 @@ interface StatusJson {
 
 describe("upgrade status without a running supervisor", () => {
   it.live("the node reachable: the head, current, its version, the pending upgrades; text and --json say the same", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const h = yield* initHome({ DAEMON_RPC_URL: node.url() })
       expect((yield* runCli(["upgrade", "schedule", "v2", "100000000", "--info", "notes"], h.env)).code).toBe(0)
       const j = yield* runCli(["upgrade", "status", "--json"], h.env)
@@ -49,7 +49,24 @@ describe("upgrade status without a running supervisor", () => {
       expect(j.stderr).toBe("")
       const s = json(j) as StatusJson
       expect(Object.keys(s).sort()).toEqual(
-        ["current", "current_height", "home", "in_progress", "last", "node_pid", "node_state", "paused", "pending", "pending_upgrade", "plan_problem", "restarts", "supervisor", "supervisor_pid", "upgrading", "version"]
+        [
+          "current",
+          "current_height",
+          "home",
+          "in_progress",
+          "last",
+          "node_pid",
+          "node_state",
+          "paused",
+          "pending",
+          "pending_upgrade",
+          "plan_problem",
+          "restarts",
+          "supervisor",
+          "supervisor_pid",
+          "upgrading",
+          "version"
+        ]
       )
       expect(s).toMatchObject({
         supervisor: "not-running",
@@ -78,8 +95,11 @@ describe("upgrade status without a running supervisor", () => {
     }))
 
   it.live("the node down, an upgrade in flight, several pending, the last one failed, a live node.pid, no version asked for", () =>
-    Effect.gen(function* () {
-      const h = yield* initHome({ DAEMON_RPC_URL: `http://127.0.0.1:${yield* Effect.promise(freePort)}`, DAEMON_VERSION_ARGS: "" })
+    Effect.gen(function*() {
+      const h = yield* initHome({
+        DAEMON_RPC_URL: `http://127.0.0.1:${yield* Effect.promise(freePort)}`,
+        DAEMON_VERSION_ARGS: ""
+      })
       writePlan(h, [
         planRow("v1", 100, "done", { updated_at: "2026-01-01T00:00:01.000Z" }),
         planRow("v2", 200, "failed", { reason: "verify: no new block", updated_at: "2026-01-02T00:00:00.000Z" }),
@@ -89,7 +109,15 @@ describe("upgrade status without a running supervisor", () => {
       ])
       fs.writeFileSync(
         path.join(h.root, "journal.json"),
-        JSON.stringify({ name: "v3", height: 300, from: "genesis", step: "verify", head_at_stop: 299, started_at: "2026-01-03T00:00:00.000Z", reason: null })
+        JSON.stringify({
+          name: "v3",
+          height: 300,
+          from: "genesis",
+          step: "verify",
+          head_at_stop: 299,
+          started_at: "2026-01-03T00:00:00.000Z",
+          reason: null
+        })
       )
       // The node the files name: this very process (pid and start time match).
       fs.writeFileSync(
@@ -137,7 +165,7 @@ describe("upgrade status without a running supervisor", () => {
     }))
 
   it.live("a current binary that does not answer the version probe: the version is unknown, the status still shown", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const h = yield* initHome({ DAEMON_RPC_URL: node.url() })
       writeScript(path.join(h.root, "genesis", "bin", "gwemix"), "exit 3\n")
       const r = yield* runCli(["upgrade", "status", "--json"], h.env)
@@ -146,18 +174,20 @@ describe("upgrade status without a running supervisor", () => {
     }))
 
   it.live("a corrupt node.pid: the node is reported stopped, with a warning that names the file and the problem", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const h = yield* initHome({ DAEMON_RPC_URL: node.url() })
       fs.writeFileSync(path.join(h.root, "node.pid"), "{ not json")
       const r = yield* runCli(["upgrade", "status", "--json"], h.env)
       expect(r.code).toBe(0)
       expect(json(r)).toMatchObject({ node_state: "stopped", node_pid: null })
       const warnings = logsOf(r).filter((l) => l.logLevel === "WARN").map((l) => l.message)
-      expect(warnings).toEqual([expect.stringMatching(/^the node is reported stopped: .*node\.pid is corrupt: not JSON/)])
+      expect(warnings).toEqual([
+        expect.stringMatching(/^the node is reported stopped: .*node\.pid is corrupt: not JSON/)
+      ])
     }))
 
   it.live("a home without init: 2, saying to run init; an unreadable journal: 1, naming it", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const h = yield* initHome({ DAEMON_RPC_URL: node.url() })
       fs.mkdirSync(path.join(h.root, "journal.json"))
       const io = yield* runCli(["upgrade", "status"], h.env)
@@ -169,11 +199,13 @@ describe("upgrade status without a running supervisor", () => {
       const r = yield* runCli(["upgrade", "status", "--json"], h.env)
       expect(r.code).toBe(2)
       expect(r.stdout).toBe("")
-      expect(r.stderr).toBe(`error: invalid DAEMON_HOME: ${h.root} has no current binary; run 'wemixvisor init <genesis-binary>' first\n`)
+      expect(r.stderr).toBe(
+        `error: invalid DAEMON_HOME: ${h.root} has no current binary; run 'wemixvisor init <genesis-binary>' first\n`
+      )
     }))
 
   it.live("run.lock held but the supervisor's API does not answer: a warning on stderr (JSON log), the files' status says running", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const apiPort = yield* Effect.promise(freePort)
       const h = yield* initHome({ DAEMON_RPC_URL: node.url(), WEMIXVISOR_API_ADDR: `127.0.0.1:${apiPort}` })
       holdRunLock(h)
@@ -184,20 +216,28 @@ describe("upgrade status without a running supervisor", () => {
       expect(logs).toHaveLength(1)
       expect(logs[0]!.logLevel).toBe("WARN")
       expect(logs[0]!.message).toMatch(
-        new RegExp(`^the running wemixvisor did not answer \\(wemixvisor API http://127\\.0\\.0\\.1:${apiPort} unreachable: .*\\); showing what the files say$`)
+        new RegExp(
+          `^the running wemixvisor did not answer \\(wemixvisor API http://127\\.0\\.0\\.1:${apiPort} unreachable: .*\\); showing what the files say$`
+        )
       )
     }))
 
   it.live("the same with pretty logs and an API on [::]: the warning names [::1], the text says running", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const apiPort = yield* Effect.promise(freePort)
-      const h = yield* initHome({ DAEMON_RPC_URL: node.url(), WEMIXVISOR_API_ADDR: `[::]:${apiPort}`, WEMIXVISOR_LOG_FORMAT: "pretty" })
+      const h = yield* initHome({
+        DAEMON_RPC_URL: node.url(),
+        WEMIXVISOR_API_ADDR: `[::]:${apiPort}`,
+        WEMIXVISOR_LOG_FORMAT: "pretty"
+      })
       holdRunLock(h)
       const r = yield* runCli(["upgrade", "status"], h.env)
       expect(r.code).toBe(0)
       expect(r.stdout).toMatch(/^Supervisor:   running$/m)
       expect(r.stderr).toMatch(/WARN/)
-      expect(r.stderr).toContain(`the running wemixvisor did not answer (wemixvisor API http://[::1]:${apiPort} unreachable`)
+      expect(r.stderr).toContain(
+        `the running wemixvisor did not answer (wemixvisor API http://[::1]:${apiPort} unreachable`
+      )
       expect(r.stderr).not.toMatch(/^\{/m)
     }))
 })
@@ -205,7 +245,7 @@ describe("upgrade status without a running supervisor", () => {
 describe("upgrade prepare without a supervisor", () => {
   /** A home whose plan has v2 (a file:// URL with its checksum) and v3 (a wrong checksum); downloads allowed. */
   const prepareHome = (env: Record<string, string> = {}) =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const h = yield* initHome({ DAEMON_ALLOW_DOWNLOAD_BINARIES: "true", ...env })
       const v2 = h.binary("v2")
       const url = pathToFileURL(v2).href
@@ -221,11 +261,13 @@ describe("upgrade prepare without a supervisor", () => {
   const placed = (h: Home, name: string) => path.join(h.root, "upgrades", name, "bin", "gwemix")
 
   it.live("ready: downloaded, verified, placed, probed; again: already in place, nothing downloaded", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { h, v2, url } = yield* prepareHome()
       const r = yield* runCli(["upgrade", "prepare", "v2"], h.env)
       expect(r.code).toBe(0)
-      expect(r.stdout).toBe(`✓ Upgrade 'v2' ready for block height 1000\n  version: gwemix v2\n  downloaded from ${url} (${sha256(v2)})\n`)
+      expect(r.stdout).toBe(
+        `✓ Upgrade 'v2' ready for block height 1000\n  version: gwemix v2\n  downloaded from ${url} (${sha256(v2)})\n`
+      )
       // The progress goes to the log (stderr), never to stdout.
       expect(errorText(r)).toBe("")
       expect(logsOf(r).map((l) => l.message)).toContain(`installed ${placed(h, "v2")} (binary)`)
@@ -242,19 +284,21 @@ describe("upgrade prepare without a supervisor", () => {
     }))
 
   it.live("a wrong checksum: 1 with the reason, which the plan keeps (still scheduled); nothing placed", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { h, v2, url } = yield* prepareHome()
       const r = yield* runCli(["upgrade", "prepare", "v3"], h.env)
       expect(r.code).toBe(1)
       expect(r.stdout).toBe("")
-      const reason = `checksum mismatch for ${url}: expected sha256:${"0".repeat(64)}, got ${sha256(v2)}; nothing was installed`
+      const reason = `checksum mismatch for ${url}: expected sha256:${"0".repeat(64)}, got ${
+        sha256(v2)
+      }; nothing was installed`
       expect(errorText(r)).toBe(`error: ${reason}\n`)
       expect(h.plan().upgrades.find((u) => u.name === "v3")).toMatchObject({ status: "scheduled", reason })
       expect(h.upgradeDirs()).toEqual([])
     }))
 
   it.live("bad input → 2, the plan unchanged: a bad name, an unknown one, one no longer pending", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { h } = yield* prepareHome()
       const before = h.planText()
       const cases: ReadonlyArray<readonly [string, string]> = [
@@ -272,22 +316,33 @@ describe("upgrade prepare without a supervisor", () => {
     }))
 
   it.live("downloads disabled, or no checksum: 2 (cannot work here), the reason recorded; skipping the checksum explicitly says so", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const { h, url } = yield* prepareHome()
       const off = yield* runCli(["upgrade", "prepare", "v2"], { ...h.env, DAEMON_ALLOW_DOWNLOAD_BINARIES: "false" })
       expect(off.code).toBe(2)
       expect(off.stderr).toContain("DAEMON_ALLOW_DOWNLOAD_BINARIES=true")
-      expect(h.plan().upgrades.find((u) => u.name === "v2")).toMatchObject({ status: "scheduled", reason: expect.stringContaining("will not download") })
+      expect(h.plan().upgrades.find((u) => u.name === "v2")).toMatchObject({
+        status: "scheduled",
+        reason: expect.stringContaining("will not download")
+      })
       expect(h.upgradeDirs()).toEqual([])
 
       const noSum = yield* runCli(["upgrade", "prepare", "v4"], h.env)
       expect(noSum.code).toBe(2)
       expect(noSum.stderr).toContain("DAEMON_UNSAFE_SKIP_CHECKSUM=true")
 
-      const unsafe = yield* runCli(["upgrade", "prepare", "v4"], { ...h.env, DAEMON_UNSAFE_SKIP_CHECKSUM: "true", DAEMON_VERSION_ARGS: "" })
+      const unsafe = yield* runCli(["upgrade", "prepare", "v4"], {
+        ...h.env,
+        DAEMON_UNSAFE_SKIP_CHECKSUM: "true",
+        DAEMON_VERSION_ARGS: ""
+      })
       expect(unsafe.code).toBe(0)
-      expect(unsafe.stdout).toBe(`✓ Upgrade 'v4' ready for block height 3000\n  downloaded from ${url} (checksum NOT verified)\n`)
-      expect(logsOf(unsafe)).toContainEqual(expect.objectContaining({ logLevel: "WARN", message: expect.stringContaining("WITHOUT a checksum") }))
+      expect(unsafe.stdout).toBe(
+        `✓ Upgrade 'v4' ready for block height 3000\n  downloaded from ${url} (checksum NOT verified)\n`
+      )
+      expect(logsOf(unsafe)).toContainEqual(
+        expect.objectContaining({ logLevel: "WARN", message: expect.stringContaining("WITHOUT a checksum") })
+      )
       expect(h.plan().upgrades.find((u) => u.name === "v4")).toMatchObject({ status: "ready", reason: null })
     }))
 })

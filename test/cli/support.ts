@@ -10,6 +10,7 @@
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
 import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
+import { afterAll, afterEach, beforeAll } from "@effect/vitest"
 import { Console, Effect, type Exit, Fiber, Layer } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -17,8 +18,16 @@ import * as util from "node:util"
 import { cli } from "../../src/cli/commands.js"
 import { teardown } from "../../src/cli/exit.js"
 import * as Runner from "../../src/Runner.js"
-import { afterAll, afterEach, beforeAll } from "@effect/vitest"
-import { type Anvil, blockNumber, cleanup, freePort, startAnvil, tempDir, waitFor, writeScript } from "../support/fixtures.js"
+import {
+  type Anvil,
+  blockNumber,
+  cleanup,
+  freePort,
+  startAnvil,
+  tempDir,
+  waitFor,
+  writeScript
+} from "../support/fixtures.js"
 
 const CliEnvironment = Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTerminal.layer, Runner.layer)
 
@@ -81,10 +90,8 @@ export const collectingConsole = (out: Array<string>, err: Array<string>): Conso
     trace: toErr,
     warn: toErr
   }
-  const lift =
-    (f: (...args: ReadonlyArray<unknown>) => void) =>
-    (...args: ReadonlyArray<unknown>) =>
-      Effect.sync(() => f(...args))
+  const lift = (f: (...args: ReadonlyArray<unknown>) => void) => (...args: ReadonlyArray<unknown>) =>
+    Effect.sync(() => f(...args))
   return {
     [Console.TypeId]: Console.TypeId,
     assert: lift(ignore),
@@ -141,7 +148,7 @@ export interface Started {
 
 /** Starts `wemixvisor <args>` with `env` as the environment. */
 export const startCli = (args: ReadonlyArray<string>, env: Env = {}): Effect.Effect<Started> =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     setEnv(env)
     const out: Array<string> = []
     const err: Array<string> = []
@@ -196,8 +203,9 @@ export const makeHome = (env: Env = {}): Home => {
     env: { DAEMON_HOME: home, DAEMON_NAME: "gwemix", ...env },
     binary: (version) => fakeNode(path.join(home, "bins", `gwemix-${version}`), version),
     planText,
-    plan: () => JSON.parse(planText() ?? '{"upgrades":[]}') as { upgrades: Array<Record<string, unknown>> },
-    upgradeDirs: () => (fs.existsSync(path.join(root, "upgrades")) ? fs.readdirSync(path.join(root, "upgrades")).sort() : [])
+    plan: () => JSON.parse(planText() ?? "{\"upgrades\":[]}") as { upgrades: Array<Record<string, unknown>> },
+    upgradeDirs:
+      () => (fs.existsSync(path.join(root, "upgrades")) ? fs.readdirSync(path.join(root, "upgrades")).sort() : [])
   }
 }
 
@@ -207,7 +215,7 @@ export const removeHomes = () => {
 
 /** A home initialised (through the CLI) with a fake genesis binary "v1". */
 export const initHome = (env: Env = {}) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const h = makeHome(env)
     const r = yield* runCli(["init", h.binary("v1")], h.env)
     if (r.code !== 0) return yield* Effect.dieMessage(`init exited ${r.code}: ${r.stderr}`)
@@ -217,7 +225,18 @@ export const initHome = (env: Env = {}) =>
 /** A plan row as the plan file stores it. */
 export const planRow = (name: string, height: number, status: string, extra: Record<string, unknown> = {}) => {
   const at = "2026-01-01T00:00:00.000Z"
-  return { name, height, status, info: "", binaries: {}, checksums: {}, reason: null, created_at: at, updated_at: at, ...extra }
+  return {
+    name,
+    height,
+    status,
+    info: "",
+    binaries: {},
+    checksums: {},
+    reason: null,
+    created_at: at,
+    updated_at: at,
+    ...extra
+  }
 }
 
 export const writePlan = (h: Home, rows: ReadonlyArray<Record<string, unknown>>) =>

@@ -23,13 +23,15 @@ describe("safe text output", () => {
   })
 
   it.live("upgrade list: an --info with a newline and an escape sequence stays on its row, escaped; --json keeps it exact", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const h = home()
       expect((yield* runCli(["init", h.binary("v1")], h.env)).code).toBe(0)
       const info = "ok\nv9    1       done\u001b[31m"
       expect((yield* runCli(["upgrade", "schedule", "v2", "100000000", "--force", "--info", info], h.env)).code).toBe(0)
       const text = yield* runCli(["upgrade", "list"], h.env)
-      expect(text.stdout).toBe("NAME  HEIGHT     STATUS     INFO\nv2    100000000  scheduled  ok\\nv9    1       done\\x1b[31m\n")
+      expect(text.stdout).toBe(
+        "NAME  HEIGHT     STATUS     INFO\nv2    100000000  scheduled  ok\\nv9    1       done\\x1b[31m\n"
+      )
       const json = yield* runCli(["upgrade", "list", "--json"], h.env)
       expect(JSON.parse(json.stdout).upgrades[0].info).toBe(info)
     }))

@@ -7,8 +7,7 @@ import { cleanup, tempDir } from "../support/fixtures.js"
 
 const base = { DAEMON_HOME: "/srv/wemix", DAEMON_NAME: "gwemix" }
 
-const failure = (env: Record<string, string>) =>
-  Effect.runSync(Effect.flip(loadConfig({ env: { ...base, ...env } })))
+const failure = (env: Record<string, string>) => Effect.runSync(Effect.flip(loadConfig({ env: { ...base, ...env } })))
 
 describe("durations", () => {
   it("accepts what operators type and Effect's own form", () => {
@@ -53,20 +52,23 @@ describe("loadConfig", () => {
     const e = failure({ DAEMON_SHUTDOWN_GRACE: "soon" })
     expect(e.variable).toBe("DAEMON_SHUTDOWN_GRACE")
     expect(e.value).toBe("soon")
-    expect(e.message).toContain('DAEMON_SHUTDOWN_GRACE="soon"')
+    expect(e.message).toContain("DAEMON_SHUTDOWN_GRACE=\"soon\"")
     expect(failure({ DAEMON_MAX_RESTARTS: "-3" }).variable).toBe("DAEMON_MAX_RESTARTS")
     expect(failure({ DAEMON_ON_UPGRADE_FAILURE: "pray" }).variable).toBe("DAEMON_ON_UPGRADE_FAILURE")
     expect(failure({ DAEMON_RPC_URL: "localhost:8588" }).variable).toBe("DAEMON_RPC_URL")
     expect(failure({ DAEMON_WS_URL: "http://x" }).variable).toBe("DAEMON_WS_URL")
     expect(failure({ DAEMON_VERIFY_PROGRESS: "maybe" }).variable).toBe("DAEMON_VERIFY_PROGRESS")
     expect(failure({ WEMIXVISOR_API_ADDR: "8590" }).variable).toBe("WEMIXVISOR_API_ADDR")
-    expect(failure({ DAEMON_RESTART_DELAY: "2m", DAEMON_RESTART_MAX_DELAY: "1m" }).variable).toBe("DAEMON_RESTART_MAX_DELAY")
+    expect(failure({ DAEMON_RESTART_DELAY: "2m", DAEMON_RESTART_MAX_DELAY: "1m" }).variable).toBe(
+      "DAEMON_RESTART_MAX_DELAY"
+    )
     expect(failure({ DAEMON_NAME: "../gwemix" }).variable).toBe("DAEMON_NAME")
   })
 
   it("requires an absolute DAEMON_HOME and a DAEMON_NAME", () => {
     expect(Effect.runSync(Effect.flip(loadConfig({ env: { DAEMON_NAME: "x" } }))).variable).toBe("DAEMON_HOME")
-    expect(Effect.runSync(Effect.flip(loadConfig({ env: { DAEMON_HOME: "rel/dir", DAEMON_NAME: "x" } }))).variable).toBe("DAEMON_HOME")
+    expect(Effect.runSync(Effect.flip(loadConfig({ env: { DAEMON_HOME: "rel/dir", DAEMON_NAME: "x" } }))).variable)
+      .toBe("DAEMON_HOME")
     expect(Effect.runSync(Effect.flip(loadConfig({ env: { DAEMON_HOME: "/x" } }))).variable).toBe("DAEMON_NAME")
   })
 
@@ -81,9 +83,11 @@ describe("loadConfig", () => {
     try {
       fs.mkdirSync(path.join(home, "wemixvisor"))
       const toml = path.join(home, "wemixvisor", "config.toml")
-      fs.writeFileSync(toml, 'daemon_name = "gw"\n[api]\naddr = "x"\n')
-      expect(Effect.runSync(Effect.flip(loadConfig({ env: { DAEMON_HOME: home } }))).problem).toContain("tables are not supported")
-      fs.writeFileSync(toml, 'daemon_name = "gw"\ndaemon_version_args = ["version", "--short"]\n')
+      fs.writeFileSync(toml, "daemon_name = \"gw\"\n[api]\naddr = \"x\"\n")
+      expect(Effect.runSync(Effect.flip(loadConfig({ env: { DAEMON_HOME: home } }))).problem).toContain(
+        "tables are not supported"
+      )
+      fs.writeFileSync(toml, "daemon_name = \"gw\"\ndaemon_version_args = [\"version\", \"--short\"]\n")
       expect(Effect.runSync(loadConfig({ env: { DAEMON_HOME: home } })).versionArgs).toEqual(["version", "--short"])
     } finally {
       cleanup(home)
@@ -101,14 +105,16 @@ describe("loadConfig", () => {
       fs.mkdirSync(path.join(home, "wemixvisor"))
       fs.writeFileSync(
         path.join(home, "wemixvisor", "config.toml"),
-        'daemon_name = "fromtoml"\ndaemon_shutdown_grace = "7s"\ndaemon_max_restarts = 4\ndaemon_backup = true\n'
+        "daemon_name = \"fromtoml\"\ndaemon_shutdown_grace = \"7s\"\ndaemon_max_restarts = 4\ndaemon_backup = true\n"
       )
       const c = Effect.runSync(loadConfig({ env: { DAEMON_HOME: home, DAEMON_SHUTDOWN_GRACE: "9s" } }))
       expect(c.daemonName).toBe("fromtoml")
       expect(Duration.toMillis(c.shutdownGrace)).toBe(9000)
       expect(c.maxRestarts).toBe(4)
       expect(c.backup).toBe(true)
-      const f = Effect.runSync(loadConfig({ flags: { DAEMON_NAME: "fromflag" }, env: { DAEMON_HOME: home, DAEMON_NAME: "fromenv" } }))
+      const f = Effect.runSync(
+        loadConfig({ flags: { DAEMON_NAME: "fromflag" }, env: { DAEMON_HOME: home, DAEMON_NAME: "fromenv" } })
+      )
       expect(f.daemonName).toBe("fromflag")
     } finally {
       cleanup(home)
@@ -141,21 +147,32 @@ describe("API access lists (WEMIXVISOR_API_HOSTS, WEMIXVISOR_API_CORS)", () => {
     const d = Effect.runSync(loadConfig({ env: base }))
     expect([d.apiHosts, d.apiCors]).toEqual([[], []])
     const c = Effect.runSync(
-      loadConfig({ env: { ...base, WEMIXVISOR_API_HOSTS: "Node1.Example, [fd00::1],10.0.0.5,", WEMIXVISOR_API_CORS: "https://ops.example, http://127.0.0.1:3000" } })
+      loadConfig({
+        env: {
+          ...base,
+          WEMIXVISOR_API_HOSTS: "Node1.Example, [fd00::1],10.0.0.5,",
+          WEMIXVISOR_API_CORS: "https://ops.example, http://127.0.0.1:3000"
+        }
+      })
     )
     expect(c.apiHosts).toEqual(["node1.example", "fd00::1", "10.0.0.5"])
     expect(c.apiCors).toEqual(["https://ops.example", "http://127.0.0.1:3000"])
-    expect(describeConfig(c)).toMatchObject({ wemixvisor_api_hosts: "node1.example,fd00::1,10.0.0.5", wemixvisor_api_cors: "https://ops.example,http://127.0.0.1:3000" })
+    expect(describeConfig(c)).toMatchObject({
+      wemixvisor_api_hosts: "node1.example,fd00::1,10.0.0.5",
+      wemixvisor_api_cors: "https://ops.example,http://127.0.0.1:3000"
+    })
   })
   it("a host with a port or a path, an origin with a path or another scheme: refused, naming the item", () => {
-    for (const [variable, value, item] of [
-      ["WEMIXVISOR_API_HOSTS", "ok.example,node1:8590", "node1:8590"],
-      ["WEMIXVISOR_API_HOSTS", "a/b", "a/b"],
-      ["WEMIXVISOR_API_CORS", "https://ops.example/", "https://ops.example/"],
-      ["WEMIXVISOR_API_CORS", "https://ops.example/dash", "https://ops.example/dash"],
-      ["WEMIXVISOR_API_CORS", "ftp://ops.example", "ftp://ops.example"],
-      ["WEMIXVISOR_API_CORS", "*", "*"]
-    ] as const) {
+    for (
+      const [variable, value, item] of [
+        ["WEMIXVISOR_API_HOSTS", "ok.example,node1:8590", "node1:8590"],
+        ["WEMIXVISOR_API_HOSTS", "a/b", "a/b"],
+        ["WEMIXVISOR_API_CORS", "https://ops.example/", "https://ops.example/"],
+        ["WEMIXVISOR_API_CORS", "https://ops.example/dash", "https://ops.example/dash"],
+        ["WEMIXVISOR_API_CORS", "ftp://ops.example", "ftp://ops.example"],
+        ["WEMIXVISOR_API_CORS", "*", "*"]
+      ] as const
+    ) {
       const e = failure({ [variable]: value })
       expect(e, value).toMatchObject({ _tag: "ConfigInvalid", variable, value })
       expect(e.problem, value).toContain(JSON.stringify(item))
@@ -188,7 +205,9 @@ describe("refused at start, not at the height (run and config)", () => {
       })
       expect(check({ DAEMON_PRE_STOP: dir }).problem).toContain("is not a file")
       expect(check({ DAEMON_PRE_STOP: plain }).problem).toContain("not executable")
-      expect(Exit.isSuccess(pass({ DAEMON_PRE_STOP: ok, DAEMON_PRE_UPGRADE: ok, DAEMON_VERIFY_MIN_UP: "5s" }))).toBe(true)
+      expect(Exit.isSuccess(pass({ DAEMON_PRE_STOP: ok, DAEMON_PRE_UPGRADE: ok, DAEMON_VERIFY_MIN_UP: "5s" }))).toBe(
+        true
+      )
     } finally {
       cleanup(dir)
     }

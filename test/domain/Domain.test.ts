@@ -22,7 +22,9 @@ describe("Height", () => {
     const { decodeHeightArg } = await import("../../src/upgrades/Operations.js")
     for (const raw of ["9007199254740992", "9007199254740993", "99999999999999999999"]) {
       const r = decodeHeightArg(raw)
-      expect(Either.isLeft(r) && r.left.message, raw).toBe(`invalid height: a height must be at most ${Number.MAX_SAFE_INTEGER}`)
+      expect(Either.isLeft(r) && r.left.message, raw).toBe(
+        `invalid height: a height must be at most ${Number.MAX_SAFE_INTEGER}`
+      )
     }
     const frac = Schema.decodeUnknownEither(Schema.Struct({ h: HeightFromString }))({ h: "1.5" })
     expect(Either.isLeft(frac)).toBe(true)
@@ -30,7 +32,9 @@ describe("Height", () => {
   it("parses from text strictly", () => {
     const p = Schema.decodeEither(HeightFromString)
     expect(p("1500000")).toEqual(Either.right(1500000))
-    for (const bad of ["-1", "1e6", "0x10", "1.0", "", " 1", "99999999999999999999"]) expect(Either.isLeft(p(bad))).toBe(true)
+    for (const bad of ["-1", "1e6", "0x10", "1.0", "", " 1", "99999999999999999999"]) {
+      expect(Either.isLeft(p(bad))).toBe(true)
+    }
   })
 })
 
@@ -38,7 +42,9 @@ describe("UpgradeName", () => {
   it("accepts folder-safe names only", () => {
     const ok = Schema.is(UpgradeName)
     for (const good of ["v2", "v2.0.0", "Mont_Blanc-1", "a".repeat(64)]) expect(ok(good)).toBe(true)
-    for (const bad of ["", "..", "../x", "a/b", ".hidden", "-x", "a".repeat(65), "v 2", "v2\n"]) expect(ok(bad)).toBe(false)
+    for (const bad of ["", "..", "../x", "a/b", ".hidden", "-x", "a".repeat(65), "v 2", "v2\n"]) {
+      expect(ok(bad)).toBe(false)
+    }
   })
 })
 
@@ -59,23 +65,31 @@ describe("plan rules", () => {
   })()
 
   it("schedules above the head, refuses at or below it unless forced", () => {
-    expect(Either.isLeft(schedule(base, { name: name("v3"), height: h(10) }, { head: h(10), force: false, now }))).toBe(true)
-    expect(Either.isRight(schedule(base, { name: name("v3"), height: h(10) }, { head: h(10), force: true, now }))).toBe(true)
-    expect(Either.isRight(schedule(base, { name: name("v3"), height: h(11) }, { head: h(10), force: false, now }))).toBe(true)
+    expect(Either.isLeft(schedule(base, { name: name("v3"), height: h(10) }, { head: h(10), force: false, now }))).toBe(
+      true
+    )
+    expect(Either.isRight(schedule(base, { name: name("v3"), height: h(10) }, { head: h(10), force: true, now }))).toBe(
+      true
+    )
+    expect(Either.isRight(schedule(base, { name: name("v3"), height: h(11) }, { head: h(10), force: false, now })))
+      .toBe(true)
   })
 
   it("refuses a known name unless it is cancelled or failed", () => {
     const dup = schedule(base, { name: name("v2"), height: h(200) }, { head: h(10), force: false, now })
     expect(Either.isLeft(dup)).toBe(true)
     const cancelled = setStatus(base, "v2", "cancelled", null, now).plan
-    const again = Either.getOrThrow(schedule(cancelled, { name: name("v2"), height: h(200) }, { head: h(10), force: false, now }))
+    const again = Either.getOrThrow(
+      schedule(cancelled, { name: name("v2"), height: h(200) }, { head: h(10), force: false, now })
+    )
     expect(again.plan.upgrades).toHaveLength(1)
     expect(again.upgrade.status).toBe("scheduled")
     expect(again.upgrade.height).toBe(200)
   })
 
   it("lists pending upgrades lowest height first", () => {
-    const p = Either.getOrThrow(schedule(base, { name: name("v1"), height: h(50) }, { head: h(10), force: false, now })).plan
+    const p =
+      Either.getOrThrow(schedule(base, { name: name("v1"), height: h(50) }, { head: h(10), force: false, now })).plan
     expect(pendingUpgrades(p).map((u) => u.name)).toEqual(["v1", "v2"])
   })
 

@@ -5,13 +5,19 @@ import { describeExit } from "../../src/domain/Node.js"
 // What an operator reads at 3 a.m.: one line that names the thing and the problem.
 describe("error messages", () => {
   it("name what was wrong", () => {
-    expect(new Err.ConfigInvalid({ variable: "DAEMON_X", value: "v", problem: "bad" }).message).toBe('invalid DAEMON_X="v": bad')
-    expect(new Err.InvalidInput({ field: "height", problem: "must be a number" }).message).toBe("invalid height: must be a number")
+    expect(new Err.ConfigInvalid({ variable: "DAEMON_X", value: "v", problem: "bad" }).message).toBe(
+      "invalid DAEMON_X=\"v\": bad"
+    )
+    expect(new Err.InvalidInput({ field: "height", problem: "must be a number" }).message).toBe(
+      "invalid height: must be a number"
+    )
     expect(new Err.HomeExists({ path: "/h/wemixvisor" }).message).toContain("--force")
     expect(new Err.BinaryInvalid({ path: "/b", problem: "does not exist" }).message).toBe("binary /b: does not exist")
     expect(new Err.FileCorrupt({ path: "/p.json", problem: "not JSON" }).message).toBe("/p.json is corrupt: not JSON")
     expect(new Err.UpgradeNotFound({ name: "v9" }).message).toBe("no upgrade named 'v9'")
-    expect(new Err.UpgradeConflict({ name: "v2", problem: "is in progress" }).message).toBe("upgrade 'v2': is in progress")
+    expect(new Err.UpgradeConflict({ name: "v2", problem: "is in progress" }).message).toBe(
+      "upgrade 'v2': is in progress"
+    )
   })
 
   it("name the lock holder, or say it has not written its pid yet", () => {
@@ -23,7 +29,9 @@ describe("error messages", () => {
 
   it("say in one line what a cause was, whatever was thrown", () => {
     const unreachable = (cause: unknown) => new Err.NodeUnreachable({ url: "http://n", cause }).message
-    expect(unreachable(new Error("connect ECONNREFUSED\nstack…"))).toBe("node RPC http://n unreachable: connect ECONNREFUSED")
+    expect(unreachable(new Error("connect ECONNREFUSED\nstack…"))).toBe(
+      "node RPC http://n unreachable: connect ECONNREFUSED"
+    )
     expect(unreachable({ message: "socket hang up" })).toContain("socket hang up")
     expect(unreachable({ type: "error" })).toContain("socket error")
     expect(unreachable("timeout")).toContain("timeout")

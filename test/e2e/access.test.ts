@@ -55,13 +55,19 @@ describe("secure by default", () => {
     expect(scheduled.stderr).toBe("")
     expect(scheduled.code).toBe(0)
     const before = h.planText()
-    expect(before).toContain('"v2"')
+    expect(before).toContain("\"v2\"")
 
     // The issue's three requests, as a page in a browser on this host would send them.
     const host = `127.0.0.1:${h.apiPort}`
     const evil = { host, origin: "http://evil.example", "content-type": "text/plain" }
-    const post = await raw(h.api, "POST", "/api/v1/upgrades", evil, '{"name":"evil","height":99999}')
-    const rpc = await raw(h.api, "POST", "/rpc", evil, JSON.stringify({ _tag: "Request", id: "1", tag: "CancelUpgrade", payload: { name: "v2" }, headers: [] }) + "\n")
+    const post = await raw(h.api, "POST", "/api/v1/upgrades", evil, "{\"name\":\"evil\",\"height\":99999}")
+    const rpc = await raw(
+      h.api,
+      "POST",
+      "/rpc",
+      evil,
+      JSON.stringify({ _tag: "Request", id: "1", tag: "CancelUpgrade", payload: { name: "v2" }, headers: [] }) + "\n"
+    )
     const rebound = await raw(h.api, "GET", "/api/v1/upgrades", { host: `evil.example:${h.apiPort}` })
     expect([post.status, rpc.status, rebound.status]).toEqual([403, 403, 403])
     // Without the Origin (curl): no token, no answer.
@@ -72,7 +78,11 @@ describe("secure by default", () => {
 
     const status = await cliAsync(["upgrade", "status", "--json"], h.env)
     expect(status.code).toBe(0)
-    expect(JSON.parse(status.stdout)).toMatchObject({ supervisor: "running", home: h.home, supervisor_pid: run.proc.pid })
+    expect(JSON.parse(status.stdout)).toMatchObject({
+      supervisor: "running",
+      home: h.home,
+      supervisor_pid: run.proc.pid
+    })
     const remoteStatus = await cliAsync(["upgrade", "status", "--json", "--remote", h.api], h.env)
     expect(JSON.parse(remoteStatus.stdout)).toMatchObject({ home: h.home, supervisor_pid: run.proc.pid })
     const cancelled = await cliAsync(["upgrade", "cancel", "v2", "--remote", h.api], h.env)
@@ -104,7 +114,9 @@ describe("secure by default", () => {
     const status = JSON.parse(s.stdout) as Record<string, unknown>
     expect(status).toMatchObject({ supervisor: "running", home: b.home, supervisor_pid: runB.proc.pid })
     expect(s.stderr).toContain(`served by another wemixvisor (home ${a.home}, pid ${runA.proc.pid})`)
-    expect((JSON.parse((await cliAsync(["upgrade", "status", "--json"], a.env)).stdout) as Record<string, unknown>).home).toBe(a.home)
+    expect(
+      (JSON.parse((await cliAsync(["upgrade", "status", "--json"], a.env)).stdout) as Record<string, unknown>).home
+    ).toBe(a.home)
     expect(await stopRun(runB)).toBe(0)
     expect(await stopRun(runA)).toBe(0)
   })

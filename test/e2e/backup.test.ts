@@ -85,46 +85,52 @@ exit 3
   )
 
 describe("data backups", () => {
-  it("a failed upgrade that rewrote data in place: the rollback restores the data dir from the backup, byte for byte", async () => {
-    const s = await scenario()
-    const original = seedData(s)
-    s.init(s.version("v1"))
-    s.place("v2", corruptingV2(s))
-    const run = s.start()
-    const head = await waitHeight(s.port, 3)
-    s.schedule({ name: "v2", height: head + 5 })
+  it(
+    "a failed upgrade that rewrote data in place: the rollback restores the data dir from the backup, byte for byte",
+    async () => {
+      const s = await scenario()
+      const original = seedData(s)
+      s.init(s.version("v1"))
+      s.place("v2", corruptingV2(s))
+      const run = s.start()
+      const head = await waitHeight(s.port, 3)
+      s.schedule({ name: "v2", height: head + 5 })
 
-    const u = await settled(s, "v2")
-    expect(u.status).toBe("failed")
-    expect(u.reason).toMatch(/exited with code 3/)
-    // v2 really changed the file, in place …
-    const inodeBefore = fs.readFileSync(path.join(s.home, "inode-before"), "utf8")
-    expect(fs.readFileSync(path.join(s.home, "inode-after"), "utf8")).toBe(inodeBefore)
-    const left = fs.readFileSync(path.join(s.home, "what-v2-left"))
-    expect(left.equals(original)).toBe(false)
-    expect(left.subarray(100, 122).toString()).toBe("WRITTEN IN PLACE BY v2")
-    // … and after the rollback it is as v1 left it.
-    expect(fs.readFileSync(path.join(s.data, DATA_FILE)).equals(original)).toBe(true)
-    // The backup (a real copy, not a link to the live file) is kept.
-    const [backup, ...more] = backups(s)
-    expect(more).toEqual([])
-    expect(backup).toMatch(/^v2-\d{8}T\d{9}Z$/)
-    const copy = path.join(s.root, "backups", backup!, DATA_FILE)
-    expect(fs.readFileSync(copy).equals(original)).toBe(true)
-    expect(fs.statSync(copy).ino).not.toBe(fs.statSync(path.join(s.data, DATA_FILE)).ino)
+      const u = await settled(s, "v2")
+      expect(u.status).toBe("failed")
+      expect(u.reason).toMatch(/exited with code 3/)
+      // v2 really changed the file, in place …
+      const inodeBefore = fs.readFileSync(path.join(s.home, "inode-before"), "utf8")
+      expect(fs.readFileSync(path.join(s.home, "inode-after"), "utf8")).toBe(inodeBefore)
+      const left = fs.readFileSync(path.join(s.home, "what-v2-left"))
+      expect(left.equals(original)).toBe(false)
+      expect(left.subarray(100, 122).toString()).toBe("WRITTEN IN PLACE BY v2")
+      // … and after the rollback it is as v1 left it.
+      expect(fs.readFileSync(path.join(s.data, DATA_FILE)).equals(original)).toBe(true)
+      // The backup (a real copy, not a link to the live file) is kept.
+      const [backup, ...more] = backups(s)
+      expect(more).toEqual([])
+      expect(backup).toMatch(/^v2-\d{8}T\d{9}Z$/)
+      const copy = path.join(s.root, "backups", backup!, DATA_FILE)
+      expect(fs.readFileSync(copy).equals(original)).toBe(true)
+      expect(fs.statSync(copy).ino).not.toBe(fs.statSync(path.join(s.data, DATA_FILE)).ino)
 
-    const h = steps(s, "v2")
-    expect(h.slice(0, 5)).toEqual(["pre-stop:skipped", "stop:started", "stop:ok", "backup:started", "backup:ok"])
-    expect(h.slice(-5)).toEqual(["verify:failed", "rollback:started", "restore:ok", "rollback:ok", "upgrade:failed"])
-    expect(s.history().find((x) => x.step === "backup" && x.result === "ok")?.detail).toBe(path.join(s.root, "backups", backup!))
-    // versions.log lives in the data dir too: the restore took v2's line away, then v1 started again.
-    expect(s.versions()).toEqual(["v1", "v1"])
-    expect(s.current()).toBe("genesis")
-    await advancing(s.port)
-    await oneNode(s)
-    expect(s.journal()).toBeUndefined()
-    await stopAndCheck(run, s)
-  }, 40_000)
+      const h = steps(s, "v2")
+      expect(h.slice(0, 5)).toEqual(["pre-stop:skipped", "stop:started", "stop:ok", "backup:started", "backup:ok"])
+      expect(h.slice(-5)).toEqual(["verify:failed", "rollback:started", "restore:ok", "rollback:ok", "upgrade:failed"])
+      expect(s.history().find((x) => x.step === "backup" && x.result === "ok")?.detail).toBe(
+        path.join(s.root, "backups", backup!)
+      )
+      // versions.log lives in the data dir too: the restore took v2's line away, then v1 started again.
+      expect(s.versions()).toEqual(["v1", "v1"])
+      expect(s.current()).toBe("genesis")
+      await advancing(s.port)
+      await oneNode(s)
+      expect(s.journal()).toBeUndefined()
+      await stopAndCheck(run, s)
+    },
+    40_000
+  )
 
   it("rotation keeps the newest DAEMON_BACKUP_KEEP backups across several upgrades", async () => {
     const s = await scenario({ DAEMON_BACKUP_KEEP: "2" })
@@ -145,35 +151,50 @@ describe("data backups", () => {
     await stopAndCheck(run, s)
   }, 60_000)
 
-  it("not enough space on a real small file system: the upgrade fails before the switch and the old node runs on", async (ctx) => {
-    const s = await scenario()
-    // The whole home (data dir and backups/) on an 8 MiB tmpfs holding 5 MiB of data: a copy cannot fit.
-    const mounted =
-      process.getuid?.() === 0 ? spawnSync("mount", ["-t", "tmpfs", "-o", "size=8m", "tmpfs", s.home], { encoding: "utf8" }) : undefined
-    if (mounted === undefined || mounted.status !== 0) {
-      const why = mounted === undefined ? "not running as root" : `mount -t tmpfs failed: ${mounted.stderr.trim()}`
-      console.log(`skipped: insufficient space on a real file system (${why}); the unit tests cover it with an injected free-space figure`)
-      ctx.skip()
-      return
-    }
-    mounts.push(s.home)
-    fs.mkdirSync(s.data)
-    seedData(s, 5 * 1024 * 1024)
-    s.init(s.version("v1"))
-    s.place("v2", s.version("v2"))
-    const run = s.start()
-    const head = await waitHeight(s.port, 3)
-    s.schedule({ name: "v2", height: head + 5 })
+  it(
+    "not enough space on a real small file system: the upgrade fails before the switch and the old node runs on",
+    async (ctx) => {
+      const s = await scenario()
+      // The whole home (data dir and backups/) on an 8 MiB tmpfs holding 5 MiB of data: a copy cannot fit.
+      const mounted = process.getuid?.() === 0
+        ? spawnSync("mount", ["-t", "tmpfs", "-o", "size=8m", "tmpfs", s.home], { encoding: "utf8" })
+        : undefined
+      if (mounted === undefined || mounted.status !== 0) {
+        const why = mounted === undefined ? "not running as root" : `mount -t tmpfs failed: ${mounted.stderr.trim()}`
+        console.log(
+          `skipped: insufficient space on a real file system (${why}); the unit tests cover it with an injected free-space figure`
+        )
+        ctx.skip()
+        return
+      }
+      mounts.push(s.home)
+      fs.mkdirSync(s.data)
+      seedData(s, 5 * 1024 * 1024)
+      s.init(s.version("v1"))
+      s.place("v2", s.version("v2"))
+      const run = s.start()
+      const head = await waitHeight(s.port, 3)
+      s.schedule({ name: "v2", height: head + 5 })
 
-    const u = await settled(s, "v2")
-    expect(u.status).toBe("failed")
-    expect(u.reason).toMatch(/^data backup failed: not enough free space in .*backups: need .*, .* available; nothing was copied$/)
-    expect(s.current()).toBe("genesis")
-    expect(steps(s, "v2").slice(3)).toEqual(["backup:started", "backup:failed", "rollback:started", "rollback:ok", "upgrade:failed"])
-    expect(backups(s)).toEqual([])
-    expect(s.versions()).toEqual(["v1", "v1"])
-    await advancing(s.port)
-    await oneNode(s)
-    await stopAndCheck(run, s)
-  }, 40_000)
+      const u = await settled(s, "v2")
+      expect(u.status).toBe("failed")
+      expect(u.reason).toMatch(
+        /^data backup failed: not enough free space in .*backups: need .*, .* available; nothing was copied$/
+      )
+      expect(s.current()).toBe("genesis")
+      expect(steps(s, "v2").slice(3)).toEqual([
+        "backup:started",
+        "backup:failed",
+        "rollback:started",
+        "rollback:ok",
+        "upgrade:failed"
+      ])
+      expect(backups(s)).toEqual([])
+      expect(s.versions()).toEqual(["v1", "v1"])
+      await advancing(s.port)
+      await oneNode(s)
+      await stopAndCheck(run, s)
+    },
+    40_000
+  )
 })

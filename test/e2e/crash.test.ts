@@ -61,7 +61,9 @@ const converges = async (s: Scenario, runs: ReadonlyArray<Run>, expected: "done"
       const u = s.upgrade("v2")
       // The restarted run's own node (the crashed run's node was reaped, or adopted with no journal):
       // node.pid names the last one it started, or the one it adopted.
-      const started = (last.events("node-started").at(-1) ?? last.events("node-adopted").at(-1))?.annotations as { pid?: number } | undefined
+      const started = (last.events("node-started").at(-1) ?? last.events("node-adopted").at(-1))?.annotations as {
+        pid?: number
+      } | undefined
       return (
         started?.pid !== undefined &&
         s.nodePid()?.pid === started.pid &&
@@ -74,7 +76,11 @@ const converges = async (s: Scenario, runs: ReadonlyArray<Run>, expected: "done"
     },
     20_000
   ).catch((e) => {
-    throw new Error(`${(e as Error).message}\nplan: ${JSON.stringify(s.upgrade("v2"))}\njournal: ${JSON.stringify(s.journal())}\nversions: ${s.versions()}\n${runs.map((r, i) => `run ${i + 1}:\n${r.logs()}`).join("\n")}`)
+    throw new Error(
+      `${(e as Error).message}\nplan: ${JSON.stringify(s.upgrade("v2"))}\njournal: ${
+        JSON.stringify(s.journal())
+      }\nversions: ${s.versions()}\n${runs.map((r, i) => `run ${i + 1}:\n${r.logs()}`).join("\n")}`
+    )
   })
   expect(s.current()).toBe(expected === "done" ? "upgrades/v2" : "genesis")
   await oneNode(s)
@@ -182,7 +188,11 @@ describe("SIGKILL as the new binary is spawned", () => {
     expect((await endedWithin(first, 20_000, "v2 did not kill its supervisor")).signal).toBe("SIGKILL")
     const recorded = s.nodePid() !== undefined
     expect((s.journal() as { step?: string } | undefined)?.step).toBe("start")
-    await waitFor("the orphaned v2 node", () => s.nodeProcesses().some((p) => p.argv.some((a) => a.endsWith("/anvil"))), 5000)
+    await waitFor(
+      "the orphaned v2 node",
+      () => s.nodeProcesses().some((p) => p.argv.some((a) => a.endsWith("/anvil"))),
+      5000
+    )
 
     const second = s.start()
     await converges(s, [first, second], "done")
@@ -252,7 +262,9 @@ describe(`SIGKILL from outside at random moments (seed ${seed})`, () => {
     await converges(s, [first, second], "done")
     // versions.log by where the kill landed: see the crash-point table above.
     const versions = s.versions()
-    const context = `kill ${delay} ms after ${i % 2 === 0 ? `height ${H}` : "the journal appeared"}, journal at ${where}, plan ${status}\nrun 1:\n${first.logs()}\nrun 2:\n${second.logs()}`
+    const context = `kill ${delay} ms after ${
+      i % 2 === 0 ? `height ${H}` : "the journal appeared"
+    }, journal at ${where}, plan ${status}\nrun 1:\n${first.logs()}\nrun 2:\n${second.logs()}`
     // No journal (before, after): run 2 adopts the node running, v1 (then upgrades it) or v2.
     if (where === "before" || where === "after") expect(versions, context).toEqual(["v1", "v2"])
     else if (where === "stop" || where === "switch") expect(versions, context).toEqual(["v1", "v2"])

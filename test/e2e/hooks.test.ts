@@ -77,36 +77,42 @@ describe("hooks", () => {
     await stopAndCheck(run, s)
   }, 40_000)
 
-  it("a hanging pre-stop hook is cut off at DAEMON_HOOK_TIMEOUT, with what it started, and the upgrade completes", async () => {
-    const s = await scenario((home) => ({
-      DAEMON_PRE_STOP: hook(home, "pre-stop", `sleep 60 &\necho $! > "${home}/hook-child"\nwait`),
-      DAEMON_HOOK_TIMEOUT: "2s"
-    }))
-    s.init(s.version("v1"))
-    s.place("v2", s.version("v2"))
-    const run = s.start()
-    const head = await waitHeight(s.port, 3)
-    s.schedule({ name: "v2", height: head + 5 })
+  it(
+    "a hanging pre-stop hook is cut off at DAEMON_HOOK_TIMEOUT, with what it started, and the upgrade completes",
+    async () => {
+      const s = await scenario((home) => ({
+        DAEMON_PRE_STOP: hook(home, "pre-stop", `sleep 60 &\necho $! > "${home}/hook-child"\nwait`),
+        DAEMON_HOOK_TIMEOUT: "2s"
+      }))
+      s.init(s.version("v1"))
+      s.place("v2", s.version("v2"))
+      const run = s.start()
+      const head = await waitHeight(s.port, 3)
+      s.schedule({ name: "v2", height: head + 5 })
 
-    const u = await settled(s, "v2", 30_000)
-    expect(u.status).toBe("done")
-    // It ran before the stop, while v1 was still the node.
-    expect(hookLog(s)).toEqual([`v2 ${head + 5} current=genesis`])
-    const child = Number(fs.readFileSync(path.join(s.home, "hook-child"), "utf8").trim())
-    expect(isAlive(child)).toBe(false)
-    const failed = s.history().find((x) => x.name === "v2" && x.step === "pre-stop" && x.result === "failed")
-    expect(failed?.detail).toMatch(/did not finish within 2s and was killed; the upgrade goes on \(its height is mandatory\)$/)
-    expect(steps(s, "v2").slice(0, 3)).toEqual(["pre-stop:started", "pre-stop:failed", "stop:started"])
-    const problems = run.events("upgrade-problem").map((e) => (e.annotations as { reason: string }).reason)
-    expect(problems).toEqual([expect.stringMatching(/^pre-stop hook .* did not finish within 2s/)])
-    // The stop came only after the hook's time was up.
-    const hookEnd = Date.parse(failed!.time)
-    const stopped = s.history().find((x) => x.name === "v2" && x.step === "stop" && x.result === "started")
-    expect(Date.parse(stopped!.time)).toBeGreaterThanOrEqual(hookEnd)
-    expect(s.current()).toBe("upgrades/v2")
-    expect(s.versions()).toEqual(["v1", "v2"])
-    await advancing(s.port)
-    await oneNode(s)
-    await stopAndCheck(run, s)
-  }, 40_000)
+      const u = await settled(s, "v2", 30_000)
+      expect(u.status).toBe("done")
+      // It ran before the stop, while v1 was still the node.
+      expect(hookLog(s)).toEqual([`v2 ${head + 5} current=genesis`])
+      const child = Number(fs.readFileSync(path.join(s.home, "hook-child"), "utf8").trim())
+      expect(isAlive(child)).toBe(false)
+      const failed = s.history().find((x) => x.name === "v2" && x.step === "pre-stop" && x.result === "failed")
+      expect(failed?.detail).toMatch(
+        /did not finish within 2s and was killed; the upgrade goes on \(its height is mandatory\)$/
+      )
+      expect(steps(s, "v2").slice(0, 3)).toEqual(["pre-stop:started", "pre-stop:failed", "stop:started"])
+      const problems = run.events("upgrade-problem").map((e) => (e.annotations as { reason: string }).reason)
+      expect(problems).toEqual([expect.stringMatching(/^pre-stop hook .* did not finish within 2s/)])
+      // The stop came only after the hook's time was up.
+      const hookEnd = Date.parse(failed!.time)
+      const stopped = s.history().find((x) => x.name === "v2" && x.step === "stop" && x.result === "started")
+      expect(Date.parse(stopped!.time)).toBeGreaterThanOrEqual(hookEnd)
+      expect(s.current()).toBe("upgrades/v2")
+      expect(s.versions()).toEqual(["v1", "v2"])
+      await advancing(s.port)
+      await oneNode(s)
+      await stopAndCheck(run, s)
+    },
+    40_000
+  )
 })

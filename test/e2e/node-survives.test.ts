@@ -131,52 +131,56 @@ describe("SIGHUP", () => {
 })
 
 describe("a SIGKILLed wemixvisor", () => {
-  it("leaves a continuously logging node alive; the next run adopts it, restarts its crash, and stops it on SIGTERM", async () => {
-    const { home, root, env } = await newHome()
-    expect(cli(["init", loggingNode(home)], env).code).toBe(0)
-    const runEnv = { ...env, DAEMON_RESTART_DELAY: "100ms" }
-    const first = run(runEnv)
-    const out = stdoutBytes(first)
-    const orphan = await waitFor("node.pid", () => nodePid(root))
-    await waitFor("the node's output on run's stdout", () => out() > 10_000)
+  it(
+    "leaves a continuously logging node alive; the next run adopts it, restarts its crash, and stops it on SIGTERM",
+    async () => {
+      const { home, root, env } = await newHome()
+      expect(cli(["init", loggingNode(home)], env).code).toBe(0)
+      const runEnv = { ...env, DAEMON_RESTART_DELAY: "100ms" }
+      const first = run(runEnv)
+      const out = stdoutBytes(first)
+      const orphan = await waitFor("node.pid", () => nodePid(root))
+      await waitFor("the node's output on run's stdout", () => out() > 10_000)
 
-    first.proc.kill("SIGKILL")
-    await first.exited
-    // Its output does not depend on wemixvisor: it goes on writing (a broken pipe would have killed it).
-    const atKill = out()
-    await waitFor("the node to go on logging after the kill", () => out() > atKill + 50_000, 10_000)
-    expect(isAlive(orphan.pid)).toBe(true)
+      first.proc.kill("SIGKILL")
+      await first.exited
+      // Its output does not depend on wemixvisor: it goes on writing (a broken pipe would have killed it).
+      const atKill = out()
+      await waitFor("the node to go on logging after the kill", () => out() > atKill + 50_000, 10_000)
+      expect(isAlive(orphan.pid)).toBe(true)
 
-    const second = run(runEnv)
-    await second.waitLog("node-adopted")
-    // The same process, not restarted: one start in pids.log, node.pid unchanged, no node-started.
-    expect(nodePid(root)).toEqual(orphan)
-    expect(starts(home)).toHaveLength(1)
-    expect(events(second, "node-started")).toEqual([])
-    expect(events(second, "node-adopted")[0]!.annotations.pid).toBe(orphan.pid)
-    await waitFor("status: running, the adopted pid", async () => {
-      const s = await status(env).catch(() => undefined)
-      return s?.node_state === "running" && s.node_pid === orphan.pid
-    })
+      const second = run(runEnv)
+      await second.waitLog("node-adopted")
+      // The same process, not restarted: one start in pids.log, node.pid unchanged, no node-started.
+      expect(nodePid(root)).toEqual(orphan)
+      expect(starts(home)).toHaveLength(1)
+      expect(events(second, "node-started")).toEqual([])
+      expect(events(second, "node-adopted")[0]!.annotations.pid).toBe(orphan.pid)
+      await waitFor("status: running, the adopted pid", async () => {
+        const s = await status(env).catch(() => undefined)
+        return s?.node_state === "running" && s.node_pid === orphan.pid
+      })
 
-    // Its crash: restarted by the policy, with a new process; nothing of the old group is left.
-    const grandchild = starts(home)[0]!.sleep
-    process.kill(orphan.pid, "SIGKILL")
-    await second.waitLog("node-started")
-    const restarted = await waitFor("the restarted node in node.pid", () => {
-      const p = nodePid(root)
-      return p !== undefined && p.pid !== orphan.pid ? p : undefined
-    })
-    expect(events(second, "node-restarting")).toHaveLength(1)
-    expect(starts(home).map((s) => s.pid)).toEqual([orphan.pid, restarted.pid])
-    await waitFor("the adopted node's grandchild to be gone", () => !isAlive(grandchild), 5000)
+      // Its crash: restarted by the policy, with a new process; nothing of the old group is left.
+      const grandchild = starts(home)[0]!.sleep
+      process.kill(orphan.pid, "SIGKILL")
+      await second.waitLog("node-started")
+      const restarted = await waitFor("the restarted node in node.pid", () => {
+        const p = nodePid(root)
+        return p !== undefined && p.pid !== orphan.pid ? p : undefined
+      })
+      expect(events(second, "node-restarting")).toHaveLength(1)
+      expect(starts(home).map((s) => s.pid)).toEqual([orphan.pid, restarted.pid])
+      await waitFor("the adopted node's grandchild to be gone", () => !isAlive(grandchild), 5000)
 
-    second.proc.kill("SIGTERM")
-    expect(await second.exited).toBe(0)
-    await waitFor("the node group to be gone", () => groupGone(restarted.pgid), 5000)
-    expect(leftovers(home)).toEqual([])
-    expect(fs.existsSync(path.join(root, "node.pid"))).toBe(false)
-  }, 60_000)
+      second.proc.kill("SIGTERM")
+      expect(await second.exited).toBe(0)
+      await waitFor("the node group to be gone", () => groupGone(restarted.pgid), 5000)
+      expect(leftovers(home)).toEqual([])
+      expect(fs.existsSync(path.join(root, "node.pid"))).toBe(false)
+    },
+    60_000
+  )
 
   it("an adopted node is stopped by SIGTERM of run: SIGTERM to its group, no grandchild left", async () => {
     const { home, root, env } = await newHome()
@@ -217,7 +221,12 @@ describe("run and the current binary", () => {
   it("keeps supervising when the binary disappears later: the failed restart is a crash, run stays up", async () => {
     const { home, root, env } = await newHome()
     expect(cli(["init", writeScript(path.join(home, "node-v1"), "exec sleep 1000\n")], env).code).toBe(0)
-    const sup = run({ ...env, DAEMON_RESTART_DELAY: "20ms", DAEMON_RESTART_MAX_DELAY: "40ms", DAEMON_MAX_RESTARTS: "2" })
+    const sup = run({
+      ...env,
+      DAEMON_RESTART_DELAY: "20ms",
+      DAEMON_RESTART_MAX_DELAY: "40ms",
+      DAEMON_MAX_RESTARTS: "2"
+    })
     const node = await waitFor("node.pid", () => nodePid(root))
     fs.rmSync(path.join(root, "genesis", "bin", "gwemix"))
     process.kill(node.pid, "SIGKILL")

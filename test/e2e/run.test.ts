@@ -145,7 +145,12 @@ describe("run supervises a node", () => {
     const { home, env } = newHome()
     const bin = writeScript(path.join(home, "node-v1"), "exit 3\n")
     expect(cli(["init", bin], env).code).toBe(0)
-    const sup = run({ ...env, DAEMON_RESTART_DELAY: "20ms", DAEMON_RESTART_MAX_DELAY: "40ms", DAEMON_MAX_RESTARTS: "3" })
+    const sup = run({
+      ...env,
+      DAEMON_RESTART_DELAY: "20ms",
+      DAEMON_RESTART_MAX_DELAY: "40ms",
+      DAEMON_MAX_RESTARTS: "3"
+    })
     await sup.waitLog("node-error")
     await sleep(300)
     expect(sup.proc.exitCode).toBeNull()
@@ -206,8 +211,11 @@ describe("run with a real node (anvil)", () => {
     // The same node, never stopped: node.pid unchanged, the wrapper started once, the chain went on.
     expect(nodePid(home)).toEqual(orphan)
     expect(isAlive(orphan.pid)).toBe(true)
-    expect(second.logs()).not.toContain('"node-started"')
-    await waitFor("the chain to go on under the adopted node", async () => ((await blockNumber(port)) ?? 0) > before + 2)
+    expect(second.logs()).not.toContain("\"node-started\"")
+    await waitFor(
+      "the chain to go on under the adopted node",
+      async () => ((await blockNumber(port)) ?? 0) > before + 2
+    )
     expect(fs.readFileSync(path.join(data, "versions.log"), "utf8").trim().split("\n")).toHaveLength(1)
     expect(second.proc.exitCode).toBeNull()
     second.proc.kill("SIGTERM")

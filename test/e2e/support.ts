@@ -47,7 +47,8 @@ export const startRun = (env: Record<string, string>, nodeArgs: ReadonlyArray<st
     proc,
     logs: () => logs,
     exited,
-    waitLog: (needle, timeoutMs = 20_000) => waitFor(`log line containing ${needle}`, () => logs.includes(needle), timeoutMs).then(() => undefined)
+    waitLog: (needle, timeoutMs = 20_000) =>
+      waitFor(`log line containing ${needle}`, () => logs.includes(needle), timeoutMs).then(() => undefined)
   }
 }
 

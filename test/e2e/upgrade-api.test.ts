@@ -9,8 +9,8 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { layerProtocol, makeClient } from "../../src/api/index.js"
 import type { WemixvisorEvent } from "../../src/events/Events.js"
-import { blockNumber, freePort, sleep, waitFor } from "../support/fixtures.js"
 import { cli, cliAsync, type Home, makeHome, removeCliCopy, stopRun, waitForApi } from "../api/e2e.js"
+import { blockNumber, freePort, sleep, waitFor } from "../support/fixtures.js"
 
 const homes: Array<Home> = []
 afterEach(async () => {
@@ -25,10 +25,18 @@ const setup = async (env: Record<string, string> = {}) => {
 }
 
 /** Runs an Effect program that uses a typed client of `h`'s API. */
-const withClient = <A, E>(h: Home, f: (client: Effect.Effect.Success<typeof makeClient>) => Effect.Effect<A, E>, token = h.token()) =>
-  Effect.runPromise(Effect.scoped(Effect.flatMap(makeClient, f)).pipe(Effect.provide(layerProtocol({ url: h.api, token }))))
+const withClient = <A, E>(
+  h: Home,
+  f: (client: Effect.Effect.Success<typeof makeClient>) => Effect.Effect<A, E>,
+  token = h.token()
+) =>
+  Effect.runPromise(
+    Effect.scoped(Effect.flatMap(makeClient, f)).pipe(Effect.provide(layerProtocol({ url: h.api, token })))
+  )
 
-const headers = (token?: string): Record<string, string> => (token !== undefined ? { authorization: `Bearer ${token}` } : {})
+const headers = (
+  token?: string
+): Record<string, string> => (token !== undefined ? { authorization: `Bearer ${token}` } : {})
 
 const healthy = (h: Home) =>
   waitFor("/health 200", () => fetch(`${h.api}/health`).then((r) => r.status === 200, () => false), 30_000)
@@ -86,8 +94,7 @@ describe("a real upgrade driven through the API", () => {
         Stream.runCollect,
         Effect.map(Chunk.toReadonlyArray),
         Effect.timeout("60 seconds")
-      )
-    )
+      ))
     await sleep(300) // the WatchEvents call reaches the server and subscribes
 
     // The binary in place, then the upgrade a few blocks ahead.
@@ -97,7 +104,10 @@ describe("a real upgrade driven through the API", () => {
     fs.chmodSync(bin, 0o755)
     const head = (await blockNumber(h.port))!
     const target = head + 10
-    const scheduled = await withClient(h, (client) => client.ScheduleUpgrade({ name: "v2", height: target, info: "over RPC" }))
+    const scheduled = await withClient(
+      h,
+      (client) => client.ScheduleUpgrade({ name: "v2", height: target, info: "over RPC" })
+    )
     expect(scheduled).toMatchObject({ name: "v2", height: target, status: "scheduled", info: "over RPC" })
 
     const events: ReadonlyArray<WemixvisorEvent> = await watched
@@ -124,7 +134,13 @@ describe("a real upgrade driven through the API", () => {
     expect(h.versions()).toEqual(["v1", "v2"])
     expect(fs.readlinkSync(path.join(h.root, "current"))).toBe(path.join("upgrades", "v2"))
     const status = await withClient(h, (client) => client.GetStatus())
-    expect(status).toMatchObject({ supervisor: "running", node_state: "running", current: "v2", upgrading: false, pending: [] })
+    expect(status).toMatchObject({
+      supervisor: "running",
+      node_state: "running",
+      current: "v2",
+      upgrading: false,
+      pending: []
+    })
     expect(status.last).toEqual({ name: "v2", status: "done", reason: null })
     await sse.close()
     expect(await stopRun(run)).toBe(0)
@@ -146,7 +162,9 @@ describe("the CLI next to a running supervisor", () => {
 
     const remoteList = await cliAsync(["upgrade", "list", "--json", "--remote", h.api], h.env)
     expect(remoteList.code).toBe(0)
-    expect(JSON.parse(remoteList.stdout)).toEqual(JSON.parse((await cliAsync(["upgrade", "list", "--json"], h.env)).stdout))
+    expect(JSON.parse(remoteList.stdout)).toEqual(
+      JSON.parse((await cliAsync(["upgrade", "list", "--json"], h.env)).stdout)
+    )
 
     const viaEnv = { ...h.env, WEMIXVISOR_API_URL: h.api }
     const remote = await cliAsync(["upgrade", "schedule", "v4", String(Number(far) + 1)], viaEnv)
@@ -161,8 +179,14 @@ describe("the CLI next to a running supervisor", () => {
     await waitFor("both cancellations in the log", () => run.events("upgrade-cancelled").length >= 2, 10_000)
     await sleep(500)
     // Once per change, whichever door made it.
-    expect(run.events("upgrade-scheduled").map((e) => (e.annotations as { name: string }).name).sort()).toEqual(["v3", "v4"])
-    expect(run.events("upgrade-cancelled").map((e) => (e.annotations as { name: string }).name).sort()).toEqual(["v3", "v4"])
+    expect(run.events("upgrade-scheduled").map((e) => (e.annotations as { name: string }).name).sort()).toEqual([
+      "v3",
+      "v4"
+    ])
+    expect(run.events("upgrade-cancelled").map((e) => (e.annotations as { name: string }).name).sort()).toEqual([
+      "v3",
+      "v4"
+    ])
 
     // `status` finds the running supervisor through run.lock and asks it.
     const status = await cliAsync(["upgrade", "status", "--json"], h.env)
@@ -197,7 +221,11 @@ describe("REST, auth and limits on a running supervisor", () => {
     expect(await ok.json()).toEqual({ upgrades: [], count: 0 })
 
     const post = (body: string, t?: string) =>
-      fetch(`${h.api}/api/v1/upgrades`, { method: "POST", headers: { "content-type": "application/json", ...headers(t) }, body })
+      fetch(`${h.api}/api/v1/upgrades`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers(t) },
+        body
+      })
     const far = (await blockNumber(h.port))! + 1_000_000
     expect((await post(JSON.stringify({ name: "v2", height: far }))).status).toBe(401)
     const big = await post(JSON.stringify({ name: "v2", height: far, info: "x".repeat(65 * 1024) }), token)
@@ -205,7 +233,10 @@ describe("REST, auth and limits on a running supervisor", () => {
     expect(h.planText()).toBeUndefined()
     const created = await post(JSON.stringify({ name: "v2", height: far }), token)
     expect(created.status).toBe(201)
-    expect(await created.json()).toMatchObject({ message: "Upgrade scheduled successfully", upgrade: { name: "v2", height: far } })
+    expect(await created.json()).toMatchObject({
+      message: "Upgrade scheduled successfully",
+      upgrade: { name: "v2", height: far }
+    })
     const status = await (await fetch(`${h.api}/api/v1/upgrades/status`, { headers: headers(token) })).json()
     expect(status).toMatchObject({ supervisor: "running", node_state: "running" })
     const del = await fetch(`${h.api}/api/v1/upgrades/v2`, { method: "DELETE", headers: headers(token) })
@@ -215,7 +246,10 @@ describe("REST, auth and limits on a running supervisor", () => {
     const remote = (t?: string) => {
       const env: Record<string, string> = { ...h.env }
       delete env.WEMIXVISOR_API_TOKEN
-      return cliAsync(["upgrade", "list", "--remote", h.api], t !== undefined ? { ...env, WEMIXVISOR_API_TOKEN: t } : env)
+      return cliAsync(
+        ["upgrade", "list", "--remote", h.api],
+        t !== undefined ? { ...env, WEMIXVISOR_API_TOKEN: t } : env
+      )
     }
     for (const t of [undefined, "wrong"]) {
       const r = await remote(t)

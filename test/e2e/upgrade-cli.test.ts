@@ -8,8 +8,8 @@ import { afterAll, afterEach, describe, expect, it } from "@effect/vitest"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { type Anvil, blockNumber, freePort, startAnvil, waitFor } from "../support/fixtures.js"
 import { cli, fakeBinary, type Home, makeHome, removeCliCopy } from "../api/e2e.js"
+import { type Anvil, blockNumber, freePort, startAnvil, waitFor } from "../support/fixtures.js"
 
 const homes: Array<Home> = []
 const anvils: Array<Anvil> = []
@@ -39,7 +39,13 @@ describe("upgrade CLI: the flows", () => {
     expect(s.stderr).toBe("")
     expect(s.code).toBe(0)
     expect(s.stdout).toBe("✓ Upgrade 'v2.0.0' scheduled for block height 1500000\n")
-    expect(planOf(h).upgrades).toMatchObject([{ name: "v2.0.0", height: 1500000, status: "scheduled", info: "Mont Blanc", reason: null }])
+    expect(planOf(h).upgrades).toMatchObject([{
+      name: "v2.0.0",
+      height: 1500000,
+      status: "scheduled",
+      info: "Mont Blanc",
+      reason: null
+    }])
 
     const text = cli(["upgrade", "list"], h.env)
     expect(text.code).toBe(0)
@@ -51,7 +57,18 @@ describe("upgrade CLI: the flows", () => {
     const listed = JSON.parse(json.stdout)
     expect(listed).toEqual({ upgrades: planOf(h).upgrades, count: 1 })
     expect(Object.keys(listed.upgrades[0]).sort()).toEqual(
-      ["binaries", "checked_head", "checksums", "created_at", "height", "info", "name", "reason", "status", "updated_at"]
+      [
+        "binaries",
+        "checked_head",
+        "checksums",
+        "created_at",
+        "height",
+        "info",
+        "name",
+        "reason",
+        "status",
+        "updated_at"
+      ]
     )
 
     // No name: the only pending upgrade.
@@ -148,9 +165,20 @@ describe("upgrade CLI: refusals leave the plan unchanged", () => {
     const h = await setup({ node: false })
     const now = "2026-01-01T00:00:00.000Z"
     const row = (name: string, height: number, status: string) => ({
-      name, height, status, info: "", binaries: {}, checksums: {}, reason: null, created_at: now, updated_at: now
+      name,
+      height,
+      status,
+      info: "",
+      binaries: {},
+      checksums: {},
+      reason: null,
+      created_at: now,
+      updated_at: now
     })
-    fs.writeFileSync(h.planFile, JSON.stringify({ version: 1, upgrades: [row("v1", 100, "upgrading"), row("v0", 50, "done")] }, null, 2) + "\n")
+    fs.writeFileSync(
+      h.planFile,
+      JSON.stringify({ version: 1, upgrades: [row("v1", 100, "upgrading"), row("v0", 50, "done")] }, null, 2) + "\n"
+    )
     const before = h.planText()
     const refusals: ReadonlyArray<readonly [string, ReadonlyArray<string>, RegExp]> = [
       ["unknown", ["nope"], /no upgrade named 'nope'/],
@@ -165,10 +193,19 @@ describe("upgrade CLI: refusals leave the plan unchanged", () => {
       expect(h.planText(), what).toBe(before)
     }
     fs.writeFileSync(h.planFile, JSON.stringify({ version: 1, upgrades: [row("v0", 50, "done")] }))
-    expect(cli(["upgrade", "cancel"], h.env)).toMatchObject({ code: 2, stderr: expect.stringMatching(/nothing to cancel/) })
-    fs.writeFileSync(h.planFile, JSON.stringify({ version: 1, upgrades: [row("a", 50, "scheduled"), row("b", 60, "scheduled")] }))
+    expect(cli(["upgrade", "cancel"], h.env)).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/nothing to cancel/)
+    })
+    fs.writeFileSync(
+      h.planFile,
+      JSON.stringify({ version: 1, upgrades: [row("a", 50, "scheduled"), row("b", 60, "scheduled")] })
+    )
     const several = fs.readFileSync(h.planFile, "utf8")
-    expect(cli(["upgrade", "cancel"], h.env)).toMatchObject({ code: 2, stderr: expect.stringMatching(/name the one to cancel/) })
+    expect(cli(["upgrade", "cancel"], h.env)).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/name the one to cancel/)
+    })
     expect(h.planText()).toBe(several)
   })
 
@@ -206,7 +243,24 @@ describe("upgrade status without a running supervisor", () => {
     expect(json.code).toBe(0)
     const s = JSON.parse(json.stdout)
     expect(Object.keys(s).sort()).toEqual(
-      ["current", "current_height", "home", "in_progress", "last", "node_pid", "node_state", "paused", "pending", "pending_upgrade", "plan_problem", "restarts", "supervisor", "supervisor_pid", "upgrading", "version"]
+      [
+        "current",
+        "current_height",
+        "home",
+        "in_progress",
+        "last",
+        "node_pid",
+        "node_state",
+        "paused",
+        "pending",
+        "pending_upgrade",
+        "plan_problem",
+        "restarts",
+        "supervisor",
+        "supervisor_pid",
+        "upgrading",
+        "version"
+      ]
     )
     expect(s).toMatchObject({
       supervisor: "not-running",

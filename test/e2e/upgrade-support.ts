@@ -10,7 +10,18 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
-import { anvilBin, anvilWrapper, blockNumber, cleanup, cliBin, freePort, rpc, tempDir, waitFor, writeScript } from "../support/fixtures.js"
+import {
+  anvilBin,
+  anvilWrapper,
+  blockNumber,
+  cleanup,
+  cliBin,
+  freePort,
+  rpc,
+  tempDir,
+  waitFor,
+  writeScript
+} from "../support/fixtures.js"
 import { attachOutput } from "../support/output.js"
 
 // ---------------------------------------------------------------------------
@@ -26,7 +37,9 @@ const privateDirs: Array<string> = []
 export const cliCopy = (): string => {
   if (privateBin !== undefined) return privateBin
   const source = process.env.WEMIXVISOR_E2E_DIST ?? path.dirname(cliBin)
-  if (!fs.existsSync(path.join(source, path.basename(cliBin)))) throw new Error(`${source}/${path.basename(cliBin)} is missing: run 'npm run build' first`)
+  if (!fs.existsSync(path.join(source, path.basename(cliBin)))) {
+    throw new Error(`${source}/${path.basename(cliBin)} is missing: run 'npm run build' first`)
+  }
   const dir = tempDir("wemixvisor-dist-")
   fs.cpSync(source, dir, { recursive: true })
   privateDirs.push(dir)
@@ -40,7 +53,11 @@ export const removeCliCopy = () => {
   privateBin = undefined
 }
 
-export const baseEnv = (env: Record<string, string>) => ({ PATH: process.env.PATH ?? "", WEMIXVISOR_LOG_FORMAT: "json", ...env })
+export const baseEnv = (env: Record<string, string>) => ({
+  PATH: process.env.PATH ?? "",
+  WEMIXVISOR_LOG_FORMAT: "json",
+  ...env
+})
 
 /** One `wemixvisor run`, with its stderr collected and how it ended. */
 export interface Run {
@@ -153,7 +170,14 @@ export interface Scenario {
   /** An arbitrary binary (a broken one) that still records its start in versions.log. */
   readonly script: (version: string, body: string) => string
   /** The anvil command line on this scenario's port, for scripts that run anvil themselves. */
-  readonly anvil: (opts?: { readonly state?: string; readonly blockTime?: number; readonly mining?: boolean; readonly stateInterval?: number }) => string
+  readonly anvil: (
+    opts?: {
+      readonly state?: string
+      readonly blockTime?: number
+      readonly mining?: boolean
+      readonly stateInterval?: number
+    }
+  ) => string
   readonly init: (genesisBinary: string) => void
   /** Copies a binary in as upgrades/<name>/bin/gwemix. */
   readonly place: (name: string, binary: string) => void
@@ -163,7 +187,9 @@ export interface Scenario {
    * running supervisor never takes one for a hand edit when its height is
    * reached before the watcher sees it; `byHand` leaves that proof out.
    */
-  readonly schedule: (...upgrades: ReadonlyArray<{ readonly name: string; readonly height: number; readonly byHand?: boolean }>) => void
+  readonly schedule: (
+    ...upgrades: ReadonlyArray<{ readonly name: string; readonly height: number; readonly byHand?: boolean }>
+  ) => void
   readonly plan: () => ReadonlyArray<PlanUpgrade>
   readonly upgrade: (name: string) => PlanUpgrade | undefined
   readonly current: () => string
@@ -194,7 +220,9 @@ export const fastEnv: Record<string, string> = {
   DAEMON_RESTART_DELAY: "200ms"
 }
 
-export const makeScenario = async (opts: { readonly rpcPort?: number; readonly env?: Record<string, string> } = {}): Promise<Scenario> => {
+export const makeScenario = async (
+  opts: { readonly rpcPort?: number; readonly env?: Record<string, string> } = {}
+): Promise<Scenario> => {
   const home = tempDir("wemixvisor-upgrade-")
   const root = path.join(home, "wemixvisor")
   const data = path.join(home, "data")
@@ -217,7 +245,9 @@ export const makeScenario = async (opts: { readonly rpcPort?: number; readonly e
     [
       `"${anvilBin}" --host 127.0.0.1 --port ${port} --chain-id 31337`,
       o.mining === false ? "--no-mining" : `--block-time ${o.blockTime ?? 0.2}`,
-      `--state "${o.state ?? path.join(data, "state.json")}" --state-interval ${o.stateInterval ?? 1} --prune-history --silent`
+      `--state "${o.state ?? path.join(data, "state.json")}" --state-interval ${
+        o.stateInterval ?? 1
+      } --prune-history --silent`
     ].join(" ")
 
   const readJson = <A>(file: string): A | undefined => {
@@ -236,7 +266,9 @@ export const makeScenario = async (opts: { readonly rpcPort?: number; readonly e
     const deadline = Date.now() + 10_000
     for (;;) {
       try {
-        fs.writeFileSync(lock, JSON.stringify({ pid: process.pid, time: new Date().toISOString() }) + "\n", { flag: "wx" })
+        fs.writeFileSync(lock, JSON.stringify({ pid: process.pid, time: new Date().toISOString() }) + "\n", {
+          flag: "wx"
+        })
         break
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== "EEXIST" || Date.now() > deadline) throw e
@@ -266,10 +298,17 @@ export const makeScenario = async (opts: { readonly rpcPort?: number; readonly e
         ...(o.extra !== undefined ? { extra: o.extra } : {})
       }),
     script: (version, body) =>
-      writeScript(path.join(bins, `gwemix-${version}`), `#!/bin/sh\necho "${version} $$ $*" >> "${data}/versions.log"\n${body}\n`),
+      writeScript(
+        path.join(bins, `gwemix-${version}`),
+        `#!/bin/sh\necho "${version} $$ $*" >> "${data}/versions.log"\n${body}\n`
+      ),
     anvil,
     init: (genesisBinary) => {
-      const r = spawnSync(process.execPath, [cliCopy(), "init", genesisBinary], { env: baseEnv(env), encoding: "utf8", timeout: 30_000 })
+      const r = spawnSync(process.execPath, [cliCopy(), "init", genesisBinary], {
+        env: baseEnv(env),
+        encoding: "utf8",
+        timeout: 30_000
+      })
       if (r.status !== 0) throw new Error(`init exited ${r.status}: ${r.stderr}`)
     },
     place: (name, binary) => {
@@ -367,10 +406,15 @@ export const makeScenario = async (opts: { readonly rpcPort?: number; readonly e
 
 /** Resolves once the node's head is at least `h`; returns the head. */
 export const waitHeight = (port: number, h: number, timeoutMs = 20_000) =>
-  waitFor(`height ${h} on port ${port}`, async () => {
-    const b = await blockNumber(port)
-    return b !== undefined && b >= h ? b : undefined
-  }, timeoutMs, 20)
+  waitFor(
+    `height ${h} on port ${port}`,
+    async () => {
+      const b = await blockNumber(port)
+      return b !== undefined && b >= h ? b : undefined
+    },
+    timeoutMs,
+    20
+  )
 
 /** The node answers and its head moves: two reads, the second higher. */
 export const advancing = async (port: number, timeoutMs = 10_000): Promise<readonly [number, number]> => {
@@ -380,7 +424,10 @@ export const advancing = async (port: number, timeoutMs = 10_000): Promise<reado
 }
 
 export const blockHash = async (port: number, n: number): Promise<string | undefined> => {
-  const b = (await rpc(port, "eth_getBlockByNumber", [`0x${n.toString(16)}`, false])) as { hash?: string } | null | undefined
+  const b = (await rpc(port, "eth_getBlockByNumber", [`0x${n.toString(16)}`, false])) as
+    | { hash?: string }
+    | null
+    | undefined
   return b?.hash ?? undefined
 }
 
@@ -496,5 +543,5 @@ export const stopAndCheck = async (run: Run, s: Scenario) => {
   expect(await blockNumber(s.port)).toBeUndefined()
 }
 
-export const steps = (s: Scenario, name: string) => s.history().filter((h) => h.name === name).map((h) => `${h.step}:${h.result}`)
-
+export const steps = (s: Scenario, name: string) =>
+  s.history().filter((h) => h.name === name).map((h) => `${h.step}:${h.result}`)

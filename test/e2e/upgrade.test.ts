@@ -69,11 +69,15 @@ describe("an upgrade at a height", () => {
     expect(s.versions()).toEqual(["v1", "v2"])
 
     // v1 mined block H before it was stopped (the switch happens when the head first reports ≥ H) …
-    const atSwitch = JSON.parse(fs.readFileSync(path.join(s.data, "state-at-v2-start.json"), "utf8")) as { best_block_number: number }
+    const atSwitch = JSON.parse(fs.readFileSync(path.join(s.data, "state-at-v2-start.json"), "utf8")) as {
+      best_block_number: number
+    }
     expect(atSwitch.best_block_number).toBeGreaterThanOrEqual(H)
     // … and not many more: detection within a poll or two at 5 blocks/s.
     expect(atSwitch.best_block_number).toBeLessThanOrEqual(H + 3)
-    const started = run.events("upgrade-started")[0]?.annotations as { height: number; current_height: number } | undefined
+    const started = run.events("upgrade-started")[0]?.annotations as
+      | { height: number; current_height: number }
+      | undefined
     expect(started?.height).toBe(H)
     expect(started?.current_height).toBeGreaterThanOrEqual(H)
 
@@ -196,7 +200,9 @@ describe("a broken upgrade binary is rolled back", () => {
     expect(h).toContain("verify:failed")
     expect(h.slice(-3)).toEqual(["rollback:started", "rollback:ok", "upgrade:failed"])
     expect(run.events("upgrade-failed")).toHaveLength(1)
-    expect(run.events("rollback-completed").map((e) => (e.annotations as { current: string }).current)).toEqual(["genesis"])
+    expect(run.events("rollback-completed").map((e) => (e.annotations as { current: string }).current)).toEqual([
+      "genesis"
+    ])
     b.after?.(s, run)
     expect(run.alive()).toBe(true)
     await stopAndCheck(run, s)
@@ -204,32 +210,36 @@ describe("a broken upgrade binary is rolled back", () => {
 })
 
 describe("failure policies and targets", () => {
-  it("DAEMON_ON_UPGRADE_FAILURE=halt leaves the node stopped, current on the previous target; wemixvisor keeps running", async () => {
-    const s = await scenario({ env: { DAEMON_ON_UPGRADE_FAILURE: "halt" } })
-    s.init(s.version("v1"))
-    s.place("v2", s.script("v2", "exit 3"))
-    s.schedule({ name: "v2", height: 8 })
-    const run = s.start()
-    const u = await settled(s, "v2")
-    expect(u.status).toBe("failed")
-    expect(u.reason).toMatch(/exited with code 3/)
-    expect(s.current()).toBe("genesis")
-    await sleep(1500) // long enough for any restart (DAEMON_RESTART_DELAY 200ms) to have happened
-    expect(await blockNumber(s.port)).toBeUndefined()
-    expect(s.nodeProcesses()).toEqual([])
-    expect(s.nodePid()).toBeUndefined()
-    expect(s.versions()).toEqual(["v1", "v2"])
-    expect(s.journal()).toBeUndefined()
-    expect(steps(s, "v2").slice(-3)).toEqual(["rollback:started", "rollback:ok", "upgrade:failed"])
-    expect(run.events("rollback-completed")).toEqual([])
-    expect(run.logs()).toContain("halted after failed upgrade v2")
-    const h = await health(s)
-    expect(h?.status).toBe(503)
-    expect(h?.body).toContain("halted after a failed upgrade")
-    expect(run.alive()).toBe(true)
-    run.proc.kill("SIGTERM")
-    expect((await run.ended).code).toBe(0)
-  }, 30_000)
+  it(
+    "DAEMON_ON_UPGRADE_FAILURE=halt leaves the node stopped, current on the previous target; wemixvisor keeps running",
+    async () => {
+      const s = await scenario({ env: { DAEMON_ON_UPGRADE_FAILURE: "halt" } })
+      s.init(s.version("v1"))
+      s.place("v2", s.script("v2", "exit 3"))
+      s.schedule({ name: "v2", height: 8 })
+      const run = s.start()
+      const u = await settled(s, "v2")
+      expect(u.status).toBe("failed")
+      expect(u.reason).toMatch(/exited with code 3/)
+      expect(s.current()).toBe("genesis")
+      await sleep(1500) // long enough for any restart (DAEMON_RESTART_DELAY 200ms) to have happened
+      expect(await blockNumber(s.port)).toBeUndefined()
+      expect(s.nodeProcesses()).toEqual([])
+      expect(s.nodePid()).toBeUndefined()
+      expect(s.versions()).toEqual(["v1", "v2"])
+      expect(s.journal()).toBeUndefined()
+      expect(steps(s, "v2").slice(-3)).toEqual(["rollback:started", "rollback:ok", "upgrade:failed"])
+      expect(run.events("rollback-completed")).toEqual([])
+      expect(run.logs()).toContain("halted after failed upgrade v2")
+      const h = await health(s)
+      expect(h?.status).toBe(503)
+      expect(h?.body).toContain("halted after a failed upgrade")
+      expect(run.alive()).toBe(true)
+      run.proc.kill("SIGTERM")
+      expect((await run.ended).code).toBe(0)
+    },
+    30_000
+  )
 
   it("rolls back to the previous target, not genesis: genesis → v2 ok, then a broken v3 → back to v2", async () => {
     const s = await scenario()
@@ -251,24 +261,28 @@ describe("failure policies and targets", () => {
     await stopAndCheck(run, s)
   }, 30_000)
 
-  it("an upgrade away from a node that ignores SIGTERM: SIGKILL after the grace period, then the new binary", async () => {
-    const s = await scenario()
-    s.init(s.version("v1"))
-    // The wrapper ignores SIGTERM and outlives its anvil (anvil installs its own handler and exits).
-    s.place("v2", s.script("v2", `trap '' TERM\n${s.anvil()} &\nwait\nwhile :; do sleep 0.1; done`))
-    s.place("v3", s.version("v3"))
-    s.schedule({ name: "v2", height: 6 }, { name: "v3", height: 8 })
-    const run = s.start()
-    expect((await settled(s, "v2")).status).toBe("done")
-    const u = await settled(s, "v3")
-    expect(u.status).toBe("done")
-    expect(s.current()).toBe("upgrades/v3")
-    expect(s.versions()).toEqual(["v1", "v2", "v3"])
-    expect(run.logs()).toMatch(/after SIGTERM \(DAEMON_SHUTDOWN_GRACE\); sending SIGKILL/)
-    await advancing(s.port)
-    await oneNode(s)
-    await stopAndCheck(run, s)
-  }, 30_000)
+  it(
+    "an upgrade away from a node that ignores SIGTERM: SIGKILL after the grace period, then the new binary",
+    async () => {
+      const s = await scenario()
+      s.init(s.version("v1"))
+      // The wrapper ignores SIGTERM and outlives its anvil (anvil installs its own handler and exits).
+      s.place("v2", s.script("v2", `trap '' TERM\n${s.anvil()} &\nwait\nwhile :; do sleep 0.1; done`))
+      s.place("v3", s.version("v3"))
+      s.schedule({ name: "v2", height: 6 }, { name: "v3", height: 8 })
+      const run = s.start()
+      expect((await settled(s, "v2")).status).toBe("done")
+      const u = await settled(s, "v3")
+      expect(u.status).toBe("done")
+      expect(s.current()).toBe("upgrades/v3")
+      expect(s.versions()).toEqual(["v1", "v2", "v3"])
+      expect(run.logs()).toMatch(/after SIGTERM \(DAEMON_SHUTDOWN_GRACE\); sending SIGKILL/)
+      await advancing(s.port)
+      await oneNode(s)
+      await stopAndCheck(run, s)
+    },
+    30_000
+  )
 })
 
 describe("the node's RPC goes away for a while", () => {

@@ -19,24 +19,34 @@ import { type Anvil, cleanup, freePort, rpc, startAnvil, tempDir, waitFor } from
 const promise = <A>(f: () => Promise<A>) => Effect.promise(f)
 
 /** A temp folder removed when the test's scope closes. */
-const scopedDir = Effect.acquireRelease(Effect.sync(() => tempDir("wemixvisor-height-")), (dir) => Effect.sync(() => cleanup(dir)))
+const scopedDir = Effect.acquireRelease(
+  Effect.sync(() => tempDir("wemixvisor-height-")),
+  (dir) => Effect.sync(() => cleanup(dir))
+)
 
 /** anvil, stopped when the test's scope closes. Restarting means stopping it and calling this again. */
 const anvil = (opts: Parameters<typeof startAnvil>[0]) =>
   Effect.acquireRelease(promise(() => startAnvil(opts)), (a) => promise(() => a.stop()))
 
 /** Log lines (level and text) of the effects it is provided to. */
-const captureLogs = Effect.gen(function* () {
+const captureLogs = Effect.gen(function*() {
   const lines = yield* Ref.make(Chunk.empty<string>())
   const logger = Logger.make(({ logLevel, message }) => {
     const text = Array.isArray(message) ? message.map(String).join(" ") : String(message)
     Effect.runSync(Ref.update(lines, Chunk.append(`${logLevel.label} ${text}`)))
   })
-  return { layer: Logger.replace(Logger.defaultLogger, logger), lines: Ref.get(lines).pipe(Effect.map(Chunk.toReadonlyArray)) }
+  return {
+    layer: Logger.replace(Logger.defaultLogger, logger),
+    lines: Ref.get(lines).pipe(Effect.map(Chunk.toReadonlyArray))
+  }
 })
 
 /** The live layer on `env` (plus DAEMON_HOME/NAME), built in the test's scope, with its Events. */
-const buildProvider = (home: string, env: Record<string, string>, logger: Layer.Layer<never> = Logger.remove(Logger.defaultLogger)) =>
+const buildProvider = (
+  home: string,
+  env: Record<string, string>,
+  logger: Layer.Layer<never> = Logger.remove(Logger.defaultLogger)
+) =>
   Layer.build(
     heightLayer.pipe(
       Layer.provideMerge(eventsLayer),
@@ -55,7 +65,7 @@ interface Seen {
 
 /** Collects a stream in the background (with arrival times) until the test's scope closes. */
 const collect = (stream: Stream.Stream<Height>) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const seen = yield* Ref.make(Chunk.empty<Seen>())
     const fiber = yield* stream.pipe(
       Stream.runForEach((height) => Ref.update(seen, Chunk.append({ height, at: performance.now() }))),
@@ -96,11 +106,14 @@ describe("HeightProvider (live, real anvil)", () => {
   it.scopedLive(
     "HTTP polling: heights arrive and increase; latest and head agree",
     () =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const dir = yield* scopedDir
         const port = yield* promise(freePort)
         yield* anvil({ port, dataDir: dir, blockTime: 0.2 })
-        const { hp } = yield* buildProvider(dir, { DAEMON_RPC_URL: `http://127.0.0.1:${port}`, DAEMON_POLL_INTERVAL: "50ms" })
+        const { hp } = yield* buildProvider(dir, {
+          DAEMON_RPC_URL: `http://127.0.0.1:${port}`,
+          DAEMON_POLL_INTERVAL: "50ms"
+        })
 
         const first = yield* hp.heights.pipe(Stream.take(5), Stream.runCollect, Effect.timeout("10 seconds"))
         const xs = Chunk.toReadonlyArray(first) as ReadonlyArray<number>
@@ -118,11 +131,14 @@ describe("HeightProvider (live, real anvil)", () => {
   it.scopedLive(
     "shared: a late subscriber gets the latest height at once, then the same new ones as everyone",
     () =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const dir = yield* scopedDir
         const port = yield* promise(freePort)
         yield* anvil({ port, dataDir: dir, extra: ["--no-mining"] })
-        const { hp } = yield* buildProvider(dir, { DAEMON_RPC_URL: `http://127.0.0.1:${port}`, DAEMON_POLL_INTERVAL: "50ms" })
+        const { hp } = yield* buildProvider(dir, {
+          DAEMON_RPC_URL: `http://127.0.0.1:${port}`,
+          DAEMON_POLL_INTERVAL: "50ms"
+        })
         const early = yield* collect(hp.heights)
         yield* mine(port)
         yield* mine(port)
@@ -134,7 +150,9 @@ describe("HeightProvider (live, real anvil)", () => {
         expect(yield* late.heights).toEqual([2])
 
         yield* mine(port)
-        yield* promise(() => waitFor("height 3 for both", () => late.current().includes(3) && early.current().includes(3), 5000))
+        yield* promise(() =>
+          waitFor("height 3 for both", () => late.current().includes(3) && early.current().includes(3), 5000)
+        )
         expect((yield* early.heights).slice(-2)).toEqual([2, 3])
         expect(strictlyIncreasing(yield* early.heights)).toBe(true)
         expect(yield* late.heights).toEqual([2, 3])
@@ -145,27 +163,42 @@ describe("HeightProvider (live, real anvil)", () => {
   it.scopedLive(
     "WebSocket newHeads: every block arrives through the subscription (polling at 60 s)",
     () =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const dir = yield* scopedDir
         const port = yield* promise(freePort)
         yield* anvil({ port, dataDir: dir, extra: ["--no-mining"] })
         const logs = yield* captureLogs
         const { hp } = yield* buildProvider(
           dir,
-          { DAEMON_RPC_URL: `http://127.0.0.1:${port}`, DAEMON_WS_URL: `ws://127.0.0.1:${port}`, DAEMON_POLL_INTERVAL: "60s" },
+          {
+            DAEMON_RPC_URL: `http://127.0.0.1:${port}`,
+            DAEMON_WS_URL: `ws://127.0.0.1:${port}`,
+            DAEMON_POLL_INTERVAL: "60s"
+          },
           logs.layer
         )
         const seen = yield* collect(hp.heights)
         // Subscribed (the head read after subscribing has arrived): from here on every block comes through it.
         yield* promise(() =>
-          waitFor("the subscription", () => Effect.runSync(logs.lines).some((l) => l.includes("head subscription active")), 5000)
+          waitFor("the subscription", () =>
+            Effect.runSync(logs.lines).some((l) => l.includes("head subscription active")), 5000)
         )
         expect(yield* seen.heights).toEqual([0])
 
         // Latency is measured by scripts/bench-upgrade.mjs, not asserted here (timed asserts flake).
         for (let i = 1; i <= 9; i++) {
           yield* mine(port)
-          yield* promise(() => waitFor(`height ${i}`, () => Effect.runSync(seen.all).find((s) => s.height === i), 10_000, 1))
+          yield* promise(() =>
+            waitFor(
+              `height ${i}`,
+              () =>
+                Effect.runSync(seen.all).find((s) =>
+                  s.height === i
+                ),
+              10_000,
+              1
+            )
+          )
         }
         expect(yield* seen.heights).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
       }),
@@ -175,7 +208,7 @@ describe("HeightProvider (live, real anvil)", () => {
   it.scopedLive(
     "anvil killed and restarted on the same port with its state: the stream survives and goes on past the old max (HTTP and WS)",
     () =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const dir = yield* scopedDir
         const port = yield* promise(freePort)
         const rpcUrl = `http://127.0.0.1:${port}`
@@ -184,7 +217,11 @@ describe("HeightProvider (live, real anvil)", () => {
 
         const httpLogs = yield* captureLogs
         const wsLogs = yield* captureLogs
-        const { hp: httpOnly } = yield* buildProvider(dir, { DAEMON_RPC_URL: rpcUrl, DAEMON_POLL_INTERVAL: "100ms" }, httpLogs.layer)
+        const { hp: httpOnly } = yield* buildProvider(
+          dir,
+          { DAEMON_RPC_URL: rpcUrl, DAEMON_POLL_INTERVAL: "100ms" },
+          httpLogs.layer
+        )
         // Polling once a minute: after the restart, only the WebSocket can deliver heights in time.
         const { hp: overWs } = yield* buildProvider(
           dir,
@@ -193,7 +230,9 @@ describe("HeightProvider (live, real anvil)", () => {
         )
         const a = yield* collect(httpOnly.heights)
         const b = yield* collect(overWs.heights)
-        yield* promise(() => waitFor("heights before the restart", () => a.current().length >= 3 && b.current().length >= 3, 10_000))
+        yield* promise(() =>
+          waitFor("heights before the restart", () => a.current().length >= 3 && b.current().length >= 3, 10_000)
+        )
 
         yield* promise(() => node.stop())
         yield* Effect.sleep("1 second") // down long enough for several failed polls and reconnects
@@ -201,7 +240,8 @@ describe("HeightProvider (live, real anvil)", () => {
         node = yield* promise(() => startAnvil({ port, dataDir: dir, blockTime: 0.2 }))
 
         yield* promise(() =>
-          waitFor("heights past the old max over HTTP and WS", () => a.current().some((x) => x > oldMax + 2) && b.current().some((x) => x > oldMax + 2), 15_000)
+          waitFor("heights past the old max over HTTP and WS", () =>
+            a.current().some((x) => x > oldMax + 2) && b.current().some((x) => x > oldMax + 2), 15_000)
         )
         for (const s of [a, b]) {
           expect(strictlyIncreasing(yield* s.heights)).toBe(true)
@@ -209,7 +249,9 @@ describe("HeightProvider (live, real anvil)", () => {
         }
         // Once down, once back — not a line per failed poll or reconnect attempt.
         const http = yield* httpLogs.lines
-        expect(http.filter((l) => l.startsWith("WARN"))).toHaveLength(1)
+        expect(http.filter((l) =>
+          l.startsWith("WARN")
+        )).toHaveLength(1)
         expect(http.filter((l) => l.includes("reachable again"))).toHaveLength(1)
         const ws = yield* wsLogs.lines
         expect(ws.filter((l) => l.includes("head subscription lost"))).toHaveLength(1)
@@ -221,11 +263,14 @@ describe("HeightProvider (live, real anvil)", () => {
   it.scopedLive(
     "a chain that drops back (evm_revert) is one height-reorg {from, to}; heights resume only past the old max",
     () =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const dir = yield* scopedDir
         const port = yield* promise(freePort)
         yield* anvil({ port, dataDir: dir, extra: ["--no-mining"] })
-        const { hp, events } = yield* buildProvider(dir, { DAEMON_RPC_URL: `http://127.0.0.1:${port}`, DAEMON_POLL_INTERVAL: "30ms" })
+        const { hp, events } = yield* buildProvider(dir, {
+          DAEMON_RPC_URL: `http://127.0.0.1:${port}`,
+          DAEMON_POLL_INTERVAL: "30ms"
+        })
         const reorgs = yield* Ref.make<Array<WemixvisorEvent>>([])
         yield* events.subscribe.pipe(
           Effect.flatMap((s) => Stream.runForEach(s, (e) => Ref.update(reorgs, (xs) => [...xs, e]))),
@@ -239,9 +284,10 @@ describe("HeightProvider (live, real anvil)", () => {
 
         yield* promise(() => rpc(port, "evm_revert", [snapshot]))
         yield* Effect.sleep("500 millis") // ~15 polls of the lower head
-        expect((yield* Ref.get(reorgs)).map((e) => (e.type === "height-reorg" ? { from: e.from, to: e.to } : e.type))).toEqual([
-          { from: 6, to: 3 }
-        ])
+        expect((yield* Ref.get(reorgs)).map((e) => (e.type === "height-reorg" ? { from: e.from, to: e.to } : e.type)))
+          .toEqual([
+            { from: 6, to: 3 }
+          ])
         for (let i = 0; i < 3; i++) yield* mine(port)
         yield* Effect.sleep("200 millis")
         expect(Math.max(...(yield* seen.heights))).toBe(6) // back at 6: nothing new yet
@@ -256,13 +302,17 @@ describe("HeightProvider (live, real anvil)", () => {
   it.scopedLive(
     "the WebSocket stream reopens a fresh socket after a restart and closes it when its scope closes",
     () =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const dir = yield* scopedDir
         const port = yield* promise(freePort)
         let node: Anvil = yield* promise(() => startAnvil({ port, dataDir: dir, blockTime: 0.2 }))
         yield* Effect.addFinalizer(() => promise(() => node.stop()))
 
-        const seen = yield* collect(pushed(webSocketHeads(`ws://127.0.0.1:${port}`)).pipe(Stream.provideLayer(Logger.remove(Logger.defaultLogger))))
+        const seen = yield* collect(
+          pushed(webSocketHeads(`ws://127.0.0.1:${port}`)).pipe(
+            Stream.provideLayer(Logger.remove(Logger.defaultLogger))
+          )
+        )
         yield* promise(() => waitFor("two heights", () => seen.current().length >= 2, 5000))
         expect(connectionsTo(port)).toBe(1)
 
@@ -283,12 +333,12 @@ describe("HeightProvider (live, real anvil)", () => {
   it.scopedLive(
     "closing the layer closes its HTTP and WebSocket connections",
     () =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const dir = yield* scopedDir
         const port = yield* promise(freePort)
         yield* anvil({ port, dataDir: dir, blockTime: 0.2 })
         yield* Effect.scoped(
-          Effect.gen(function* () {
+          Effect.gen(function*() {
             const { hp } = yield* buildProvider(dir, {
               DAEMON_RPC_URL: `http://127.0.0.1:${port}`,
               DAEMON_WS_URL: `ws://127.0.0.1:${port}`,
@@ -307,11 +357,15 @@ describe("HeightProvider (live, real anvil)", () => {
   it.scopedLive(
     "nothing listening: head fails with NodeUnreachable; heights neither fails nor emits",
     () =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const dir = yield* scopedDir
         const port = yield* promise(freePort)
         const url = `http://127.0.0.1:${port}`
-        const { hp } = yield* buildProvider(dir, { DAEMON_RPC_URL: url, DAEMON_WS_URL: `ws://127.0.0.1:${port}`, DAEMON_POLL_INTERVAL: "50ms" })
+        const { hp } = yield* buildProvider(dir, {
+          DAEMON_RPC_URL: url,
+          DAEMON_WS_URL: `ws://127.0.0.1:${port}`,
+          DAEMON_POLL_INTERVAL: "50ms"
+        })
 
         const error = yield* Effect.flip(hp.head)
         expect(error._tag).toBe("NodeUnreachable")
@@ -321,7 +375,12 @@ describe("HeightProvider (live, real anvil)", () => {
         expect(direct.message).toContain(url)
         expect(direct.message).toContain("ECONNREFUSED")
 
-        const none = yield* hp.heights.pipe(Stream.take(1), Stream.runCollect, Effect.timeout("600 millis"), Effect.option)
+        const none = yield* hp.heights.pipe(
+          Stream.take(1),
+          Stream.runCollect,
+          Effect.timeout("600 millis"),
+          Effect.option
+        )
         expect(Option.isNone(none)).toBe(true) // timed out: no height, no failure, no end
         expect(Option.isNone(yield* hp.latest)).toBe(true)
       }),
@@ -331,7 +390,7 @@ describe("HeightProvider (live, real anvil)", () => {
   it.scopedLive(
     "a node that accepts connections but never answers: head fails with NodeUnreachable after the 2 s timeout",
     () =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const dir = yield* scopedDir
         const server = yield* Effect.acquireRelease(
           promise(
@@ -356,7 +415,10 @@ describe("HeightProvider (live, real anvil)", () => {
             )
         )
         const port = (server.address() as net.AddressInfo).port
-        const { hp } = yield* buildProvider(dir, { DAEMON_RPC_URL: `http://127.0.0.1:${port}`, DAEMON_POLL_INTERVAL: "100ms" })
+        const { hp } = yield* buildProvider(dir, {
+          DAEMON_RPC_URL: `http://127.0.0.1:${port}`,
+          DAEMON_POLL_INTERVAL: "100ms"
+        })
         const start = performance.now()
         const error = yield* Effect.flip(hp.head)
         const took = performance.now() - start

@@ -15,7 +15,7 @@ const down = new NodeUnreachable({ url: "http://127.0.0.1:1", cause: new Error("
 
 /** A scripted node: each read takes the next answer (a height, or "down"); the last one repeats. */
 const scriptedHead = (answers: ReadonlyArray<number | "down">) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const calls = yield* Ref.make(0)
     const fetchHead = Ref.getAndUpdate(calls, (n) => n + 1).pipe(
       Effect.flatMap((i) => {
@@ -27,7 +27,7 @@ const scriptedHead = (answers: ReadonlyArray<number | "down">) =>
   })
 
 /** Log lines (level and text) written by the effects it wraps. */
-const captureLogs = Effect.gen(function* () {
+const captureLogs = Effect.gen(function*() {
   const lines = yield* Ref.make(Chunk.empty<string>())
   const logger = Logger.make(({ logLevel, message }) => {
     const text = Array.isArray(message) ? message.map(String).join(" ") : String(message)
@@ -41,7 +41,7 @@ const captureLogs = Effect.gen(function* () {
 
 /** Runs a stream in the background, collecting what it emits. */
 const collect = <A>(stream: Stream.Stream<A>) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const out = yield* Ref.make(Chunk.empty<A>())
     const fiber = yield* stream.pipe(
       Stream.runForEach((a) => Ref.update(out, Chunk.append(a))),
@@ -105,7 +105,7 @@ describe("Monotonic.step", () => {
 
 describe("polled (TestClock)", () => {
   it.effect("reads the head once at start, then once per poll interval", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const node = yield* scriptedHead([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
       const { fiber, items } = yield* collect(polled(node.fetchHead, "1 second"))
       yield* TestClock.adjust(0)
@@ -120,22 +120,20 @@ describe("polled (TestClock)", () => {
       expect(yield* node.calls).toBe(5)
       expect(yield* items).toEqual([1, 2, 3, 4, 5])
       yield* Fiber.interrupt(fiber)
-    })
-  )
+    }))
 
   it.effect("emits a height once, however many polls read it again", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const node = yield* scriptedHead([7, 7, 7, 8, 8, "down", 8, 9, 9])
       const { fiber, items } = yield* collect(polled(node.fetchHead, "300 millis"))
       yield* TestClock.adjust("2400 millis")
       expect(yield* node.calls).toBe(9)
       expect(yield* items).toEqual([7, 8, 9])
       yield* Fiber.interrupt(fiber)
-    })
-  )
+    }))
 
   it.effect("retries a node that is down without failing or ending, and logs once each way", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const logs = yield* captureLogs
       const node = yield* scriptedHead([1, "down", "down", "down", "down", "down", 2, 3, "down", 4])
       const { fiber, items } = yield* collect(polled(node.fetchHead, "300 millis")).pipe(Effect.provide(logs.layer))
@@ -160,18 +158,24 @@ describe("polled (TestClock)", () => {
         "INFO node RPC reachable again"
       ])
       yield* Fiber.interrupt(fiber)
-    })
-  )
+    }))
 })
 
 describe("pushed (TestClock)", () => {
   it.effect("reconnects on the capped exponential schedule forever, logging once each way", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const logs = yield* captureLogs
       const attempts = yield* Ref.make(0)
       // Connections 1–7 fail at once (node down); the 8th delivers two heights and then drops.
       const connect = Ref.updateAndGet(attempts, (n) => n + 1).pipe(
-        Effect.map((n) => (n < 8 ? Stream.fail(down) : n === 8 ? Stream.make(h(7), h(8)).pipe(Stream.concat(Stream.fail(down))) : Stream.never)),
+        Effect.map((
+          n
+        ) => (n < 8
+          ? Stream.fail(down)
+          : n === 8
+          ? Stream.make(h(7), h(8)).pipe(Stream.concat(Stream.fail(down)))
+          : Stream.never)
+        ),
         Stream.unwrap
       )
       const { fiber, items } = yield* collect(pushed(connect)).pipe(Effect.provide(logs.layer))
@@ -195,13 +199,12 @@ describe("pushed (TestClock)", () => {
       expect(lines.map((l) => l.split(" ")[0])).toEqual(["WARN", "INFO", "WARN"])
       expect(lines[1]).toBe("INFO head subscription restored")
       yield* Fiber.interrupt(fiber)
-    })
-  )
+    }))
 })
 
 describe("watchHeights (TestClock)", () => {
   it.effect("strictly increasing; a drop is one height-reorg {from, to}; nothing until the chain passes the old max", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const node = yield* scriptedHead([5, 6, 7, 7, 3, "down", 4, 4, 5, 6, 7, 8, 9])
       const reorgs = yield* Ref.make(Chunk.empty<Reorg>())
       const { fiber, items } = yield* collect(
@@ -224,16 +227,20 @@ describe("watchHeights (TestClock)", () => {
       expect(Chunk.toReadonlyArray(yield* Ref.get(reorgs))).toHaveLength(1)
       expect(Option.isNone(yield* Fiber.poll(fiber))).toBe(true)
       yield* Fiber.interrupt(fiber)
-    })
-  )
+    }))
 
   it.effect("merges pushed heads with polling: pushes arrive between polls, polling covers a lost subscription", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const node = yield* scriptedHead([10, 10, 10, 12, 13])
       const connected = yield* Ref.make(0)
       // The subscription: 11 after 200 ms on the first connection, then it is lost for good.
       const connect = Ref.updateAndGet(connected, (n) => n + 1).pipe(
-        Effect.map((n) => (n === 1 ? Stream.fromEffect(Effect.as(Effect.sleep("200 millis"), h(11))).pipe(Stream.concat(Stream.fail(down))) : Stream.fail(down))),
+        Effect.map((
+          n
+        ) => (n === 1
+          ? Stream.fromEffect(Effect.as(Effect.sleep("200 millis"), h(11))).pipe(Stream.concat(Stream.fail(down)))
+          : Stream.fail(down))
+        ),
         Stream.unwrap
       )
       const { fiber, items } = yield* collect(
@@ -251,11 +258,10 @@ describe("watchHeights (TestClock)", () => {
       expect(yield* items).toEqual([10, 11, 12, 13])
       expect(Option.isNone(yield* Fiber.poll(fiber))).toBe(true)
       yield* Fiber.interrupt(fiber)
-    })
-  )
+    }))
 
   it.effect("while the subscription delivers, polling slows to one read per 5 s; a lost subscription brings it back at once", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const node = yield* scriptedHead([1])
       const lost = yield* Deferred.make<void>()
       // One connection: a head at 100 ms and then every second, until `lost`; reconnecting fails from then on.
@@ -264,18 +270,21 @@ describe("watchHeights (TestClock)", () => {
         Effect.map((n) =>
           n === 1
             ? Stream.fromSchedule(Schedule.spaced("1 second")).pipe(
-                Stream.map((i) => h(i + 2)),
-                Stream.prepend(Chunk.of(h(1))),
-                Stream.schedule(Schedule.spaced("100 millis").pipe(Schedule.upTo("100 millis"))),
-                Stream.interruptWhen(Deferred.await(lost)),
-                Stream.concat(Stream.fail(down))
-              )
+              Stream.map((i) => h(i + 2)),
+              Stream.prepend(Chunk.of(h(1))),
+              Stream.schedule(Schedule.spaced("100 millis").pipe(Schedule.upTo("100 millis"))),
+              Stream.interruptWhen(Deferred.await(lost)),
+              Stream.concat(Stream.fail(down))
+            )
             : Stream.fail(down)
         ),
         Stream.unwrap
       )
       const { fiber } = yield* collect(
-        watchHeights({ fetchHead: node.fetchHead, pollInterval: "300 millis", push: Option.some(connect) }, () => Effect.void)
+        watchHeights(
+          { fetchHead: node.fetchHead, pollInterval: "300 millis", push: Option.some(connect) },
+          () => Effect.void
+        )
       ).pipe(Effect.provide(Logger.remove(Logger.defaultLogger)))
       yield* TestClock.adjust(0)
       expect(yield* node.calls).toBe(1) // the first read, before anything was pushed
@@ -297,6 +306,5 @@ describe("watchHeights (TestClock)", () => {
       expect(yield* node.calls).toBe(beforeLoss + 4)
       expect(Option.isNone(yield* Fiber.poll(fiber))).toBe(true)
       yield* Fiber.interrupt(fiber)
-    })
-  )
+    }))
 })

@@ -16,14 +16,12 @@ import { captureLogs, configLayer, type Home, type LogLine, makeHome, recordEven
 
 const ARGS = ["--datadir", "/data/with space", "--http", "*"]
 
-const withNode =
-  (h: Home, logs = captureLogs()) =>
-  <A, E, R>(self: Effect.Effect<A, E, R>) =>
-    self.pipe(
-      Effect.provide(NodeProcess.layerLive(ARGS)),
-      Effect.provide(Layer.merge(Events.layer, configLayer(h.env))),
-      Effect.provide(logs.layer)
-    )
+const withNode = (h: Home, logs = captureLogs()) => <A, E, R>(self: Effect.Effect<A, E, R>) =>
+  self.pipe(
+    Effect.provide(NodeProcess.layerLive(ARGS)),
+    Effect.provide(Layer.merge(Events.layer, configLayer(h.env))),
+    Effect.provide(logs.layer)
+  )
 
 const readPidFile = (h: Home): unknown => JSON.parse(fs.readFileSync(path.join(h.root, "node.pid"), "utf8"))
 
@@ -31,9 +29,9 @@ describe("NodeProcess with real processes", () => {
   it.scopedLive(
     "passes the args through, records node.pid, and stop leaves nothing behind",
     () =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const h = yield* makeHome(`printf '%s\\n' "$@" > "@HOME@/args.txt"\nexec sleep @MARKER@\n`)
-        yield* Effect.gen(function* () {
+        yield* Effect.gen(function*() {
           const node = yield* NodeProcess.NodeProcess
           yield* node.start
           const { pid, state } = yield* node.status
@@ -56,20 +54,27 @@ describe("NodeProcess with real processes", () => {
   it.scopedLive(
     "start runs whatever `current` points at now",
     () =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const h = yield* makeHome(`echo genesis >> "@HOME@/versions.log"\nexec sleep @MARKER@\n`)
-        writeScript(path.join(h.root, "upgrades", "v2", "bin", "node"), `echo v2 >> "${h.home}/versions.log"\nexec sleep ${h.marker}\n`)
-        yield* Effect.gen(function* () {
+        writeScript(
+          path.join(h.root, "upgrades", "v2", "bin", "node"),
+          `echo v2 >> "${h.home}/versions.log"\nexec sleep ${h.marker}\n`
+        )
+        yield* Effect.gen(function*() {
           const node = yield* NodeProcess.NodeProcess
           const events = yield* recordEvents
           yield* node.start
-          expect((yield* events.next("node-started")).binary).toBe(path.join(fs.realpathSync(h.root), "genesis", "bin", "node"))
+          expect((yield* events.next("node-started")).binary).toBe(
+            path.join(fs.realpathSync(h.root), "genesis", "bin", "node")
+          )
           yield* until("genesis to start", () => h.lines("versions.log").length === 1)
           yield* node.stop
           fs.symlinkSync(path.join("upgrades", "v2"), path.join(h.root, "current.tmp"))
           fs.renameSync(path.join(h.root, "current.tmp"), path.join(h.root, "current"))
           yield* node.start
-          expect((yield* events.next("node-started")).binary).toBe(path.join(fs.realpathSync(h.root), "upgrades", "v2", "bin", "node"))
+          expect((yield* events.next("node-started")).binary).toBe(
+            path.join(fs.realpathSync(h.root), "upgrades", "v2", "bin", "node")
+          )
           yield* until("v2 to start", () => h.lines("versions.log").length === 2)
           expect(h.lines("versions.log")).toEqual(["genesis", "v2"])
         }).pipe(withNode(h))
@@ -80,16 +85,21 @@ describe("NodeProcess with real processes", () => {
   it.scopedLive(
     "a crash is restarted",
     () =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const h = yield* makeHome(
           `echo run >> "@HOME@/runs.log"\n[ "$(wc -l < "@HOME@/runs.log")" -ge 2 ] || exit 3\nexec sleep @MARKER@\n`
         )
-        yield* Effect.gen(function* () {
+        yield* Effect.gen(function*() {
           const node = yield* NodeProcess.NodeProcess
           const events = yield* recordEvents
           yield* node.start
           const first = yield* events.next("node-started")
-          expect(yield* events.next("node-exited")).toMatchObject({ pid: first.pid, code: 3, signal: null, expected: false })
+          expect(yield* events.next("node-exited")).toMatchObject({
+            pid: first.pid,
+            code: 3,
+            signal: null,
+            expected: false
+          })
           expect((yield* events.next("node-restarting")).restarts).toBe(1)
           const second = yield* events.next("node-started")
           expect(yield* node.status).toMatchObject({ state: "running", pid: second.pid, restarts: 1 })
@@ -104,9 +114,9 @@ describe("NodeProcess with real processes", () => {
     "a crash loop ends in error while the supervisor stays up",
     () => {
       const logs = captureLogs()
-      return Effect.gen(function* () {
+      return Effect.gen(function*() {
         const h = yield* makeHome(`echo run >> "@HOME@/runs.log"\nexit 1\n`)
-        yield* Effect.gen(function* () {
+        yield* Effect.gen(function*() {
           const node = yield* NodeProcess.NodeProcess
           const events = yield* recordEvents
           yield* node.start
@@ -116,7 +126,9 @@ describe("NodeProcess with real processes", () => {
           yield* Effect.sleep("400 millis")
           expect(h.lines("runs.log")).toHaveLength(4)
           expect(yield* node.status).toMatchObject({ state: "error", pid: null, restarts: 3, reason: error.reason })
-          expect(logs.lines.some((l: LogLine) => l.level._tag === "Error" && l.message.includes(error.reason))).toBe(true)
+          expect(logs.lines.some((l: LogLine) => l.level._tag === "Error" && l.message.includes(error.reason))).toBe(
+            true
+          )
           expect(fs.existsSync(path.join(h.root, "node.pid"))).toBe(false)
         }).pipe(withNode(h, logs))
       })
@@ -127,9 +139,9 @@ describe("NodeProcess with real processes", () => {
   it.scopedLive(
     "a node that ignores SIGTERM is SIGKILLed after the grace period",
     () =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const h = yield* makeHome(`trap '' TERM\necho ready > "@HOME@/ready"\nwhile :; do sleep 0.05; done\n`)
-        yield* Effect.gen(function* () {
+        yield* Effect.gen(function*() {
           const node = yield* NodeProcess.NodeProcess
           yield* node.start
           const { pid } = yield* node.status
@@ -150,9 +162,9 @@ describe("NodeProcess with real processes", () => {
   it.scopedLive(
     "no grandchild survives stop (sleep & sleep)",
     () =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const h = yield* makeHome(`sleep @MARKER@ &\nsleep @MARKER@\n`)
-        yield* Effect.gen(function* () {
+        yield* Effect.gen(function*() {
           const node = yield* NodeProcess.NodeProcess
           yield* node.start
           yield* until("both sleeps", () => pgrep(`sleep ${h.marker}`).length === 2)
@@ -166,10 +178,12 @@ describe("NodeProcess with real processes", () => {
   it.scopedLive(
     "no grandchild survives a leader that exits by itself",
     () =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         // The background sleep gets no signal from anyone when its parent exits 0.
-        const h = yield* makeHome(`sleep @MARKER@ &\necho started > "@HOME@/ready"\nexit 0\n`, { DAEMON_MAX_RESTARTS: "0" })
-        yield* Effect.gen(function* () {
+        const h = yield* makeHome(`sleep @MARKER@ &\necho started > "@HOME@/ready"\nexit 0\n`, {
+          DAEMON_MAX_RESTARTS: "0"
+        })
+        yield* Effect.gen(function*() {
           const node = yield* NodeProcess.NodeProcess
           yield* node.start
           yield* node.changes.pipe(
@@ -186,10 +200,10 @@ describe("NodeProcess with real processes", () => {
   it.scopedLive(
     "a binary that cannot be executed fails start with SpawnFailed",
     () =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const h = yield* makeHome(`exit 0\n`)
         fs.chmodSync(path.join(h.root, "genesis", "bin", "node"), 0o644)
-        yield* Effect.gen(function* () {
+        yield* Effect.gen(function*() {
           const node = yield* NodeProcess.NodeProcess
           const error = yield* Effect.flip(node.start)
           expect(error._tag).toBe("SpawnFailed")
@@ -218,7 +232,7 @@ describe("reapStale", () => {
   it.scopedLive(
     "stops a node left running by a killed supervisor",
     () =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const h = yield* makeHome(`exit 0\n`)
         const pid = spawnDetached(`exec sleep ${h.marker}`)
         yield* until("the stale node", () => pgrep(`sleep ${h.marker}`).includes(pid))
@@ -234,7 +248,7 @@ describe("reapStale", () => {
   it.scopedLive(
     "SIGKILLs a stale node that ignores SIGTERM after the grace period",
     () =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const h = yield* makeHome(`exit 0\n`)
         const pid = spawnDetached(`trap '' TERM; exec sleep ${h.marker}`)
         yield* until("the stale node", () => pgrep(`sleep ${h.marker}`).includes(pid))
@@ -251,12 +265,13 @@ describe("reapStale", () => {
   it.scopedLive(
     "stops what is left of the old node's group when its leader is already gone",
     () =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const h = yield* makeHome(`exit 0\n`)
         // The pause lets us read the leader's start time before it exits.
         const pid = spawnDetached(`sleep ${h.marker} & sleep 0.3; exit 0`)
         const startTime = processStartTime(pid)
-        yield* until("the leader to exit, leaving its child", () => !isAlive(pid) && pgrep(`sleep ${h.marker}`).length === 1)
+        yield* until("the leader to exit, leaving its child", () =>
+          !isAlive(pid) && pgrep(`sleep ${h.marker}`).length === 1)
         writePidFile(h, { pid, pgid: pid, start_time: startTime })
         yield* reap(h)
         expect(pgrep(`sleep ${h.marker}`)).toEqual([])
@@ -269,7 +284,7 @@ describe("reapStale", () => {
   it.scopedLive(
     "leaves a process alone whose start time does not match (pid reused)",
     () =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const h = yield* makeHome(`exit 0\n`)
         const pid = spawnDetached(`exec sleep ${h.marker}`)
         yield* until("the other process", () => pgrep(`sleep ${h.marker}`).includes(pid))
@@ -285,7 +300,7 @@ describe("reapStale", () => {
   it.scopedLive(
     "removes node.pid naming a dead process, and a corrupt one (logged)",
     () =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const h = yield* makeHome(`exit 0\n`)
         const dead = childProcess.spawnSync("/bin/sh", ["-c", "echo $$"], { encoding: "utf8" })
         const pid = Number(dead.stdout.trim())

@@ -28,14 +28,12 @@ const baseEnv = {
 }
 
 /** The fake spawner, live Events and config, with NodeProcess on top; logs captured. */
-const provide =
-  (env: Record<string, string> = {}, logs = captureLogs()) =>
-  <A, E, R>(self: Effect.Effect<A, E, R>) =>
-    self.pipe(
-      Effect.provide(NodeProcess.layer(ARGS)),
-      Effect.provide(Layer.mergeAll(TestSpawner.layer, Events.layer, configLayer({ ...baseEnv, ...env }))),
-      Effect.provide(logs.layer)
-    )
+const provide = (env: Record<string, string> = {}, logs = captureLogs()) => <A, E, R>(self: Effect.Effect<A, E, R>) =>
+  self.pipe(
+    Effect.provide(NodeProcess.layer(ARGS)),
+    Effect.provide(Layer.mergeAll(TestSpawner.layer, Events.layer, configLayer({ ...baseEnv, ...env }))),
+    Effect.provide(logs.layer)
+  )
 
 /** Jitter is ×1–1.2 of the exponential delay (never shorter); the cap applies after it. */
 const expectWithin = (delayMs: number, expectedMs: number, capMs: number) => {
@@ -45,7 +43,7 @@ const expectWithin = (delayMs: number, expectedMs: number, capMs: number) => {
 
 /** Waits for the n-th process and makes it exit with `code` on its own. */
 const crashNth = (n: number, code = 1) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const spawner = yield* TestSpawner.TestSpawner
     const child = yield* spawner.awaitChild(n)
     yield* child.crash(code)
@@ -54,7 +52,7 @@ const crashNth = (n: number, code = 1) =>
 
 describe("restartPolicy", () => {
   it.effect("doubles from the restart delay, jittered, capped at the max delay", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const backoff = yield* makeBackoff(restartPolicy({ restartDelay: "1 second", restartMaxDelay: "10 seconds" }))
       const delays: Array<number> = []
       for (let i = 0; i < 8; i++) delays.push(Duration.toMillis(yield* backoff.next))
@@ -63,11 +61,10 @@ describe("restartPolicy", () => {
       delays.forEach((d) => expect(Number.isInteger(d)).toBe(true))
       yield* backoff.reset
       expectWithin(Duration.toMillis(yield* backoff.next), 1000, 10_000)
-    })
-  )
+    }))
 
   it.effect("jitter only lengthens a delay: never below DAEMON_RESTART_DELAY × 2^n, never above the cap", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const policy = restartPolicy({ restartDelay: "1 second", restartMaxDelay: "5 seconds" })
       const firsts: Array<number> = []
       for (let round = 0; round < 300; round++) {
@@ -83,13 +80,12 @@ describe("restartPolicy", () => {
       // Still a spread (a fleet does not restart in lockstep), all of it upward.
       expect(new Set(firsts).size).toBeGreaterThan(10)
       expect(Math.min(...firsts)).toBeGreaterThanOrEqual(1000)
-    })
-  )
+    }))
 })
 
 describe("NodeProcess with a fake spawner", () => {
   it.scoped("starts current/bin/$DAEMON_NAME with the args, once", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const node = yield* NodeProcess.NodeProcess
       const spawner = yield* TestSpawner.TestSpawner
       const config = yield* AppConfig
@@ -104,11 +100,10 @@ describe("NodeProcess with a fake spawner", () => {
       expect(yield* node.status).toMatchObject({ state: "running", pid: child!.pid, restarts: 0, reason: null })
       const started = yield* events.next("node-started")
       expect(started.pid).toBe(child!.pid)
-    }).pipe(provide())
-  )
+    }).pipe(provide()))
 
   it.scoped("restarts a crash with backoff 1s, 2s, 4s, … capped, within the jitter bounds", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const node = yield* NodeProcess.NodeProcess
       const spawner = yield* TestSpawner.TestSpawner
       const events = yield* recordEvents
@@ -120,7 +115,12 @@ describe("NodeProcess with a fake spawner", () => {
         const restarting = yield* events.next("node-restarting")
         expect(restarting.restarts).toBe(n)
         expectWithin(restarting.delay_ms, 1000 * 2 ** (n - 1), 8_000)
-        expect(yield* node.status).toMatchObject({ state: "crashed", pid: null, restarts: n, lastExit: { code: 7, signal: null } })
+        expect(yield* node.status).toMatchObject({
+          state: "crashed",
+          pid: null,
+          restarts: n,
+          lastExit: { code: 7, signal: null }
+        })
 
         yield* awaitSleepers()
         yield* TestClock.adjust(restarting.delay_ms - 1)
@@ -129,11 +129,10 @@ describe("NodeProcess with a fake spawner", () => {
         const next = yield* spawner.awaitChild(n + 1)
         expect((yield* node.status).pid).toBe(next.pid)
       }
-    }).pipe(provide({ DAEMON_RESTART_MAX_DELAY: "8s" }))
-  )
+    }).pipe(provide({ DAEMON_RESTART_MAX_DELAY: "8s" })))
 
   it.scoped("at the lowest jitter the first restart comes at DAEMON_RESTART_DELAY (1s), not a millisecond sooner", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const node = yield* NodeProcess.NodeProcess
       const spawner = yield* TestSpawner.TestSpawner
       const events = yield* recordEvents
@@ -148,12 +147,11 @@ describe("NodeProcess with a fake spawner", () => {
       yield* spawner.awaitChild(2)
       expect(yield* spawner.attempts).toBe(2)
       // Random.fixed([0]): every draw is the bottom of the jitter range.
-    }).pipe(provide(), Effect.withRandom(Random.fixed([0])))
-  )
+    }).pipe(provide(), Effect.withRandom(Random.fixed([0]))))
 
   it.scoped("more than DAEMON_MAX_RESTARTS within the window → error, logged; start again resets", () => {
     const logs = captureLogs()
-    return Effect.gen(function* () {
+    return Effect.gen(function*() {
       const node = yield* NodeProcess.NodeProcess
       const spawner = yield* TestSpawner.TestSpawner
       const events = yield* recordEvents
@@ -188,7 +186,7 @@ describe("NodeProcess with a fake spawner", () => {
   })
 
   it.scoped("restarts older than the window no longer count", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const node = yield* NodeProcess.NodeProcess
       const spawner = yield* TestSpawner.TestSpawner
       const events = yield* recordEvents
@@ -206,11 +204,10 @@ describe("NodeProcess with a fake spawner", () => {
       yield* crashNth(3)
       expect((yield* events.next("node-restarting")).restarts).toBe(1)
       expect((yield* node.status).state).toBe("crashed")
-    }).pipe(provide({ DAEMON_MAX_RESTARTS: "2", DAEMON_RESTART_WINDOW: "10s", DAEMON_RESTART_MAX_DELAY: "2s" }))
-  )
+    }).pipe(provide({ DAEMON_MAX_RESTARTS: "2", DAEMON_RESTART_WINDOW: "10s", DAEMON_RESTART_MAX_DELAY: "2s" })))
 
   it.scoped("a run of at least DAEMON_RESTART_MAX_DELAY resets the backoff; a shorter one does not", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const node = yield* NodeProcess.NodeProcess
       const spawner = yield* TestSpawner.TestSpawner
       const events = yield* recordEvents
@@ -237,11 +234,10 @@ describe("NodeProcess with a fake spawner", () => {
       const reset = yield* events.next("node-restarting")
       expectWithin(reset.delay_ms, 1000, 60_000)
       expect(reset.restarts).toBe(5)
-    }).pipe(provide())
-  )
+    }).pipe(provide()))
 
   it.scoped("stop: SIGTERM, then SIGKILL exactly after DAEMON_SHUTDOWN_GRACE; no restart", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const node = yield* NodeProcess.NodeProcess
       const spawner = yield* TestSpawner.TestSpawner
       const events = yield* recordEvents
@@ -266,17 +262,20 @@ describe("NodeProcess with a fake spawner", () => {
         { signal: "SIGKILL", at: t0 + 30_000 }
       ])
       expect(yield* child.groupAlive).toBe(false)
-      expect(yield* node.status).toMatchObject({ state: "stopped", pid: null, lastExit: { code: null, signal: "SIGKILL" } })
+      expect(yield* node.status).toMatchObject({
+        state: "stopped",
+        pid: null,
+        lastExit: { code: null, signal: "SIGKILL" }
+      })
       expect(yield* events.next("node-exited")).toMatchObject({ pid: child.pid, signal: "SIGKILL", expected: true })
 
       yield* TestClock.adjust("1 hour")
       expect(yield* spawner.attempts).toBe(1)
       expect((yield* events.drain).map((e) => e.type)).not.toContain("node-restarting")
-    }).pipe(provide())
-  )
+    }).pipe(provide()))
 
   it.scoped("stop of a node that honours SIGTERM takes no grace, is expected, and is not restarted", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const node = yield* NodeProcess.NodeProcess
       const spawner = yield* TestSpawner.TestSpawner
       const events = yield* recordEvents
@@ -286,17 +285,18 @@ describe("NodeProcess with a fake spawner", () => {
       const child = yield* spawner.awaitChild(1)
       yield* node.stop
       expect(yield* child.signals).toEqual([{ signal: "SIGTERM", at: 0 }])
-      expect(yield* Fiber.join(exits)).toEqual(Option.some({ pid: child.pid, code: null, signal: "SIGTERM", expected: true }))
+      expect(yield* Fiber.join(exits)).toEqual(
+        Option.some({ pid: child.pid, code: null, signal: "SIGTERM", expected: true })
+      )
       expect((yield* node.status).state).toBe("stopped")
       yield* TestClock.adjust("1 hour")
       expect(yield* spawner.attempts).toBe(1)
       const types = (yield* events.drain).map((e) => e.type)
       expect(types).toEqual(["node-started", "node-exited"])
-    }).pipe(provide())
-  )
+    }).pipe(provide()))
 
   it.scoped("stop during the restart delay cancels the restart", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const node = yield* NodeProcess.NodeProcess
       const spawner = yield* TestSpawner.TestSpawner
       const events = yield* recordEvents
@@ -308,11 +308,10 @@ describe("NodeProcess with a fake spawner", () => {
       expect((yield* node.status).state).toBe("stopped")
       yield* TestClock.adjust("1 hour")
       expect(yield* spawner.attempts).toBe(1)
-    }).pipe(provide())
-  )
+    }).pipe(provide()))
 
   it.scoped("after the leader exits by itself, the rest of its group is SIGKILLed", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const node = yield* NodeProcess.NodeProcess
       const spawner = yield* TestSpawner.TestSpawner
       const events = yield* recordEvents
@@ -325,11 +324,10 @@ describe("NodeProcess with a fake spawner", () => {
       yield* events.next("node-restarting")
       expect(yield* child.signals).toEqual([{ signal: "SIGKILL", at: 0 }])
       expect(yield* child.groupAlive).toBe(false)
-    }).pipe(provide())
-  )
+    }).pipe(provide()))
 
   it.scoped("suspended restarts: an exit leaves the node crashed and is reported on exits; resume does not restart it", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const node = yield* NodeProcess.NodeProcess
       const spawner = yield* TestSpawner.TestSpawner
       const events = yield* recordEvents
@@ -357,11 +355,10 @@ describe("NodeProcess with a fake spawner", () => {
       yield* TestClock.adjust(restarting.delay_ms)
       yield* spawner.awaitChild(3)
       expect((yield* events.drain).map((e) => e.type)).not.toContain("node-error")
-    }).pipe(provide())
-  )
+    }).pipe(provide()))
 
   it.scoped("restarts suspended during the restart delay: the pending restart is dropped", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const node = yield* NodeProcess.NodeProcess
       const spawner = yield* TestSpawner.TestSpawner
       const events = yield* recordEvents
@@ -374,11 +371,10 @@ describe("NodeProcess with a fake spawner", () => {
       yield* TestClock.adjust("1 hour")
       expect(yield* spawner.attempts).toBe(1)
       expect((yield* node.status).state).toBe("crashed")
-    }).pipe(provide())
-  )
+    }).pipe(provide()))
 
   it.scoped("a spawn failure while restarting counts as a crash", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const node = yield* NodeProcess.NodeProcess
       const spawner = yield* TestSpawner.TestSpawner
       const events = yield* recordEvents
@@ -399,11 +395,10 @@ describe("NodeProcess with a fake spawner", () => {
       yield* TestClock.adjust(second.delay_ms)
       yield* spawner.awaitChild(2)
       expect(yield* node.status).toMatchObject({ state: "running", reason: null, restarts: 2 })
-    }).pipe(provide())
-  )
+    }).pipe(provide()))
 
   it.scoped("a first spawn that fails fails start and leaves the node in error", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const node = yield* NodeProcess.NodeProcess
       const spawner = yield* TestSpawner.TestSpawner
       const events = yield* recordEvents
@@ -417,13 +412,12 @@ describe("NodeProcess with a fake spawner", () => {
       expect(yield* spawner.attempts).toBe(1)
       yield* node.start
       expect((yield* node.status).state).toBe("running")
-    }).pipe(provide())
-  )
+    }).pipe(provide()))
 
   it.scoped("closing the layer stops the node gracefully", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const spawner = yield* TestSpawner.TestSpawner
-      yield* Effect.gen(function* () {
+      yield* Effect.gen(function*() {
         const node = yield* NodeProcess.NodeProcess
         yield* node.start
       }).pipe(Effect.provide(NodeProcess.layer(ARGS)))
@@ -433,11 +427,10 @@ describe("NodeProcess with a fake spawner", () => {
     }).pipe(
       Effect.provide(Layer.mergeAll(TestSpawner.layer, Events.layer, configLayer(baseEnv))),
       Effect.provide(captureLogs().layer)
-    )
-  )
+    ))
 
   it.scoped("changes publishes the state machine: stopped → starting → running → crashed → starting → running → stopping → stopped", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const node = yield* NodeProcess.NodeProcess
       const spawner = yield* TestSpawner.TestSpawner
       const events = yield* recordEvents
@@ -466,14 +459,15 @@ describe("NodeProcess with a fake spawner", () => {
         "stopping",
         "stopped"
       ])
-    }).pipe(provide())
-  )
+    }).pipe(provide()))
 })
 
 describe("NodeProcess adopting a node a previous supervisor left running", () => {
   /** NodeProcess built on a fake orphan left running: `adopt` names it as node.pid would. */
-  const withOrphan = <A, E>(body: (orphan: TestSpawner.FakeChild) => Effect.Effect<A, E, NodeProcess.NodeProcess | TestSpawner.TestSpawner>) =>
-    Effect.gen(function* () {
+  const withOrphan = <A, E>(
+    body: (orphan: TestSpawner.FakeChild) => Effect.Effect<A, E, NodeProcess.NodeProcess | TestSpawner.TestSpawner>
+  ) =>
+    Effect.gen(function*() {
       const spawner = yield* TestSpawner.TestSpawner
       const { child, record } = yield* spawner.leaveRunning()
       return yield* body(child).pipe(Effect.provide(NodeProcess.layer(ARGS, Option.some(record))))
@@ -484,7 +478,7 @@ describe("NodeProcess adopting a node a previous supervisor left running", () =>
 
   it.scoped("start supervises it without a spawn; its crash is restarted by the policy with a new process", () =>
     withOrphan((orphan) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const node = yield* NodeProcess.NodeProcess
         const spawner = yield* TestSpawner.TestSpawner
         yield* node.start
@@ -497,12 +491,11 @@ describe("NodeProcess adopting a node a previous supervisor left running", () =>
         const next = yield* spawner.awaitChild(1)
         expect(yield* node.status).toMatchObject({ state: "running", pid: next.pid, restarts: 1 })
       })
-    )
-  )
+    ))
 
   it.scoped("stop sends SIGTERM to its group and is not a crash; nothing is spawned", () =>
     withOrphan((orphan) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const node = yield* NodeProcess.NodeProcess
         const spawner = yield* TestSpawner.TestSpawner
         yield* node.start
@@ -513,12 +506,11 @@ describe("NodeProcess adopting a node a previous supervisor left running", () =>
         expect((yield* node.status).state).toBe("stopped")
         expect(yield* spawner.attempts).toBe(0)
       })
-    )
-  )
+    ))
 
   it.scoped("an orphan gone before start is not adopted: a new node is spawned", () =>
     withOrphan((orphan) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const node = yield* NodeProcess.NodeProcess
         const spawner = yield* TestSpawner.TestSpawner
         yield* orphan.crash(0)
@@ -526,6 +518,5 @@ describe("NodeProcess adopting a node a previous supervisor left running", () =>
         const [child] = yield* spawner.children
         expect(yield* node.status).toMatchObject({ state: "running", pid: child!.pid })
       })
-    )
-  )
+    ))
 })

@@ -36,13 +36,13 @@ export const recordEvents: Effect.Effect<
   },
   never,
   Events | Scope.Scope
-> = Effect.gen(function* () {
+> = Effect.gen(function*() {
   const events = yield* Events
   const stream = yield* events.subscribe
   const queue = yield* Queue.unbounded<WemixvisorEvent>()
   yield* Effect.forkScoped(Stream.runForEach(stream, (e) => Queue.offer(queue, e)))
   const next = <T extends EventType>(type: T): Effect.Effect<Extract<WemixvisorEvent, { type: T }>> =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       for (;;) {
         const e = yield* Queue.take(queue)
         if (e.type === type) return e as Extract<WemixvisorEvent, { type: T }>
@@ -57,7 +57,7 @@ export const recordEvents: Effect.Effect<
  * by this.
  */
 export const awaitSleepers = (n = 1): Effect.Effect<void> =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     while (Chunk.size(yield* TestClock.sleeps()) < n) yield* Effect.yieldNow()
   })
 
@@ -87,7 +87,10 @@ export const makeHome = (body: string, env: Record<string, string> = {}) =>
       const root = path.join(home, "wemixvisor")
       // A fractional sleep length nobody else uses: `pgrep -f "sleep <marker>"` finds exactly our sleeps.
       const marker = `4242.${process.pid}${++seq}`
-      writeScript(path.join(root, "genesis", "bin", "node"), body.replaceAll("@HOME@", home).replaceAll("@MARKER@", marker))
+      writeScript(
+        path.join(root, "genesis", "bin", "node"),
+        body.replaceAll("@HOME@", home).replaceAll("@MARKER@", marker)
+      )
       fs.symlinkSync("genesis", path.join(root, "current"))
       const file = (name: string) => path.join(home, name)
       return {
@@ -95,7 +98,9 @@ export const makeHome = (body: string, env: Record<string, string> = {}) =>
         root,
         marker,
         file,
-        lines: (name) => (fs.existsSync(file(name)) ? fs.readFileSync(file(name), "utf8").split("\n").filter((l) => l !== "") : []),
+        lines: (name) => (fs.existsSync(file(name))
+          ? fs.readFileSync(file(name), "utf8").split("\n").filter((l) => l !== "")
+          : []),
         env: {
           DAEMON_HOME: home,
           DAEMON_NAME: "node",

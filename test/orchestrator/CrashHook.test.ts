@@ -30,9 +30,20 @@ Effect.runPromise(program)
 `
       )
       const out = path.join(dir, "main.mjs")
-      await build({ entryPoints: [entry], outfile: out, bundle: true, format: "esm", platform: "node", logLevel: "error", nodePaths: [path.join(repoRoot, "node_modules")] })
+      await build({
+        entryPoints: [entry],
+        outfile: out,
+        bundle: true,
+        format: "esm",
+        platform: "node",
+        logLevel: "error",
+        nodePaths: [path.join(repoRoot, "node_modules")]
+      })
 
-      const killed = spawnSync(process.execPath, [out], { env: { ...process.env, WEMIXVISOR_TEST_CRASH_AT: "switch:journaled" }, encoding: "utf8" })
+      const killed = spawnSync(process.execPath, [out], {
+        env: { ...process.env, WEMIXVISOR_TEST_CRASH_AT: "switch:journaled" },
+        encoding: "utf8"
+      })
       expect(killed.signal).toBe("SIGKILL")
       expect(killed.stdout.trim().split("\n")).toEqual(["stop:journaled", "stop:applied", "switch:journaled"])
 

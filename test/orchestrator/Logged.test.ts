@@ -35,7 +35,7 @@ const locked = new PlanLocked({ path: "/h/wemixvisor/upgrade-plan.lock", pid: 42
 
 describe("Orchestrator: nothing swallowed", () => {
   it.scoped("a ready upgrade the plan cannot say ready again is logged, and said at a later check", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* makeWorld()
       yield* scheduleUpgrade(w, "v2", 100)
       yield* startRunning(w)
@@ -51,10 +51,13 @@ describe("Orchestrator: nothing swallowed", () => {
     }))
 
   it.scoped("backups that cannot be listed are logged, and a new backup is taken", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* makeWorld({ DAEMON_BACKUP: "true", DAEMON_VERIFY_MIN_UP: "0s" })
       yield* scheduleUpgrade(w, "v2", 100)
-      yield* Ref.set(w.backupListFails, Option.some(new IoError({ op: "readdir", path: w.config.layout.backups, cause: new Error("EIO") })))
+      yield* Ref.set(
+        w.backupListFails,
+        Option.some(new IoError({ op: "readdir", path: w.config.layout.backups, cause: new Error("EIO") }))
+      )
       yield* startRunning(w)
       yield* pushHeight(w, 100)
       yield* waitStatus(w, "v2", "done")
@@ -63,7 +66,7 @@ describe("Orchestrator: nothing swallowed", () => {
     }))
 
   it.scoped("a plan that cannot be read at start is logged instead of the unjournaled-upgrade check", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* makeWorld()
       yield* corruptPlan(w)
       yield* startRunning(w)
@@ -71,7 +74,7 @@ describe("Orchestrator: nothing swallowed", () => {
     }))
 
   it.scoped("replaying a journal while the plan cannot be read says the 'done is final' guard has nothing to check, then replays forward", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* makeWorld({ DAEMON_VERIFY_MIN_UP: "0s" })
       yield* scheduleUpgrade(w, "v2", 100)
       const first = yield* startRunning(w, { crashAt: "verify:journaled" })
@@ -83,11 +86,14 @@ describe("Orchestrator: nothing swallowed", () => {
       yield* startRun(w)
       yield* waitLogged(w, "ERROR", "resuming upgrade v2: the plan cannot be read")
       expect(logged(w, "ERROR", "no valid plan was seen")).toBe(true)
-      yield* waitUntil("v2 started again", log(w).pipe(Effect.map((l) => l.slice(l.indexOf("reaped")).includes("start:v2"))))
+      yield* waitUntil(
+        "v2 started again",
+        log(w).pipe(Effect.map((l) => l.slice(l.indexOf("reaped")).includes("start:v2")))
+      )
     }))
 
   it.scoped("a plan lock held past PlanStore's wait does not hold the upgrade back: it starts on the journal; the lock is said (pid), the plan catches up", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* makeWorld({ DAEMON_VERIFY_MIN_UP: "0s" })
       yield* scheduleUpgrade(w, "v2", 100)
       const run = yield* startRunning(w)

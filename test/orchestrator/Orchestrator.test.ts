@@ -1,19 +1,34 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Clock, Deferred, Duration, Effect, Either, Fiber, Option, Ref, Schema, SubscriptionRef, TestClock } from "effect"
+import {
+  Clock,
+  Deferred,
+  Duration,
+  Effect,
+  Either,
+  Fiber,
+  Option,
+  Ref,
+  Schema,
+  SubscriptionRef,
+  TestClock
+} from "effect"
 import * as fs from "node:fs"
+import { PlanLocked } from "../../src/domain/Errors.js"
 import { schedule, setStatus } from "../../src/domain/Plan.js"
 import { StatusObject } from "../../src/domain/Status.js"
 import type { Target } from "../../src/domain/Target.js"
 import { crashHookFromEnv, parseCrashAt } from "../../src/orchestrator/CrashPoints.js"
 import { quietTick } from "../../src/orchestrator/Loop.js"
 import * as Cadence from "../../src/platform/Cadence.js"
-import { PlanLocked } from "../../src/domain/Errors.js"
 import {
+  alive,
   corruptPlan,
   deletePlan,
   eventTypes,
   h,
+  journal,
   journalText,
+  log,
   makeWorld,
   name,
   pushHeight,
@@ -25,13 +40,10 @@ import {
   settle,
   startRun,
   startRunning,
+  statusOf,
   upgradeOf,
   waitUntil,
-  type World,
-  alive,
-  journal,
-  log,
-  statusOf
+  type World
 } from "./fakes.js"
 
 const waitLog = (w: World, entry: string) =>
@@ -42,7 +54,7 @@ const countOf = (xs: ReadonlyArray<string>, x: string) => xs.filter((y) => y ===
 
 /** Advances the clock a second at a time until `check` holds. */
 const adjustUntil = (what: string, check: Effect.Effect<boolean>, maxSeconds = 60) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     for (let i = 0; i < maxSeconds; i++) {
       yield* settle
       if (yield* check) return
@@ -54,7 +66,7 @@ const adjustUntil = (what: string, check: Effect.Effect<boolean>, maxSeconds = 6
 
 /** Fires v2 at height 100 and waits until the new binary was started (verify under way). */
 const fireV2 = (w: World, run: Run) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     yield* pushHeight(w, 100)
     yield* waitLog(w, "start:v2")
     yield* waitUntil("verify journaled", Effect.sync(() => journal(w)?.step === "verify"))
@@ -63,7 +75,7 @@ const fireV2 = (w: World, run: Run) =>
 
 describe("Orchestrator: when an upgrade fires", () => {
   it.scoped("an upgrade marked upgrading with no journal (killed before its first step) is scheduled again and fires", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* makeWorld()
       yield* scheduleUpgrade(w, "v2", 100)
       yield* setPlan(w, setStatus(yield* readPlan(w), "v2", "upgrading", null, "2026-01-01T00:00:01.000Z").plan)
@@ -75,7 +87,7 @@ describe("Orchestrator: when an upgrade fires", () => {
     }))
 
   it.scoped("height 99 does not fire, 100 fires, exactly once", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* makeWorld()
       yield* scheduleUpgrade(w, "v2", 100)
       yield* startRunning(w)
@@ -88,7 +100,14 @@ describe("Orchestrator: when an upgrade fires", () => {
       yield* pushHeight(w, 100)
       yield* waitLog(w, "start:v2")
       expect(yield* statusOf(w, "v2")).toBe("upgrading")
-      expect(journal(w)).toMatchObject({ name: "v2", height: 100, from: "genesis", step: "verify", head_at_stop: 100, reason: null })
+      expect(journal(w)).toMatchObject({
+        name: "v2",
+        height: 100,
+        from: "genesis",
+        step: "verify",
+        head_at_stop: 100,
+        reason: null
+      })
 
       yield* adjustUntil("v2 done", statusOf(w, "v2").pipe(Effect.map((s) => s === "done")))
       expect(yield* log(w)).toEqual(["start:genesis", "suspend", "stop", "switch:v2", "start:v2", "resume"])
@@ -135,7 +154,7 @@ describe("Orchestrator: when an upgrade fires", () => {
     }))
 
   it.scoped("a height passed while the RPC was down fires on the first height after reconnect", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* makeWorld()
       yield* scheduleUpgrade(w, "v2", 100)
       yield* startRunning(w)
@@ -152,7 +171,7 @@ describe("Orchestrator: when an upgrade fires", () => {
     }))
 
   it.scoped("head at stop falls back to the last height seen when the RPC does not answer", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* makeWorld()
       yield* scheduleUpgrade(w, "v2", 100)
       yield* startRunning(w)
@@ -164,7 +183,7 @@ describe("Orchestrator: when an upgrade fires", () => {
     }))
 
   it.scoped("several passed heights are applied in order, lowest first; a failed one does not block the next", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* makeWorld()
       yield* scheduleUpgrade(w, "v4", 130)
       yield* scheduleUpgrade(w, "v2", 100)
@@ -185,7 +204,9 @@ describe("Orchestrator: when an upgrade fires", () => {
         ...["suspend", "stop", "switch:v3", "start:v3", "stop", "switch:v2", "start:v2", "resume"],
         ...["suspend", "stop", "switch:v4", "start:v4", "resume"]
       ])
-      expect((yield* upgradeOf(w, "v3"))?.reason).toMatch(/the new binary did not start: could not start .*v3.*exec format error/)
+      expect((yield* upgradeOf(w, "v3"))?.reason).toMatch(
+        /the new binary did not start: could not start .*v3.*exec format error/
+      )
       expect(yield* Ref.get(w.current)).toBe("v4")
       expect(yield* Ref.get(w.violations)).toEqual([])
     }))
@@ -193,7 +214,7 @@ describe("Orchestrator: when an upgrade fires", () => {
 
 describe("Orchestrator: between the steps", () => {
   it.scoped("DAEMON_UPGRADE_DELAY: the new binary starts only after the delay", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* makeWorld({ DAEMON_UPGRADE_DELAY: "3s" })
       yield* scheduleUpgrade(w, "v2", 100)
       yield* startRunning(w)
@@ -209,7 +230,7 @@ describe("Orchestrator: between the steps", () => {
     }))
 
   it.scoped("an outcome the plan cannot take yet keeps the journal and holds back the next upgrade", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* makeWorld()
       yield* scheduleUpgrade(w, "v2", 100)
       yield* scheduleUpgrade(w, "v3", 100)
@@ -236,7 +257,7 @@ describe("Orchestrator: between the steps", () => {
 
 describe("Orchestrator: verify", () => {
   it.scoped("min-up is honoured: not done before DAEMON_VERIFY_MIN_UP", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* makeWorld()
       yield* scheduleUpgrade(w, "v2", 100)
       const run = yield* startRunning(w)
@@ -250,7 +271,7 @@ describe("Orchestrator: verify", () => {
     }))
 
   it.scoped("timeout rolls back to the previous target (not genesis), plan failed with the reason, old node started", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* makeWorld()
       yield* Ref.set(w.current, name("v1"))
       yield* Ref.set(w.usable, new Set<Target>(["genesis", name("v1")]))
@@ -266,7 +287,17 @@ describe("Orchestrator: verify", () => {
       yield* waitStatus(w, "v2", "failed")
       const u = yield* upgradeOf(w, "v2")
       expect(u?.reason).toMatch(/^verify failed: did not pass within 20s: the node's RPC does not answer/)
-      expect(yield* log(w)).toEqual(["start:v1", "suspend", "stop", "switch:v2", "start:v2", "stop", "switch:v1", "start:v1", "resume"])
+      expect(yield* log(w)).toEqual([
+        "start:v1",
+        "suspend",
+        "stop",
+        "switch:v2",
+        "start:v2",
+        "stop",
+        "switch:v1",
+        "start:v1",
+        "resume"
+      ])
       expect(yield* Ref.get(w.current)).toBe("v1")
       expect(yield* alive(w)).toBe("v1")
       expect(journalText(w)).toBeUndefined()
@@ -286,7 +317,7 @@ describe("Orchestrator: verify", () => {
     }))
 
   it.scoped("any exit during verify fails it at once (no restart) and rolls back", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* makeWorld()
       yield* scheduleUpgrade(w, "v2", 100)
       const run = yield* startRunning(w)
@@ -296,13 +327,23 @@ describe("Orchestrator: verify", () => {
       yield* run.crashNode(2)
       yield* waitStatus(w, "v2", "failed")
       expect((yield* upgradeOf(w, "v2"))?.reason).toMatch(/exited with code 2/)
-      expect(yield* log(w)).toEqual(["start:genesis", "suspend", "stop", "switch:v2", "start:v2", "stop", "switch:genesis", "start:genesis", "resume"])
+      expect(yield* log(w)).toEqual([
+        "start:genesis",
+        "suspend",
+        "stop",
+        "switch:v2",
+        "start:v2",
+        "stop",
+        "switch:genesis",
+        "start:genesis",
+        "resume"
+      ])
       expect(yield* alive(w)).toBe("genesis")
       expect(yield* Ref.get(w.violations)).toEqual([])
     }))
 
   it.scoped("a head below the head at stop fails verify", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* makeWorld()
       yield* scheduleUpgrade(w, "v2", 100)
       const run = yield* startRunning(w)
@@ -314,7 +355,7 @@ describe("Orchestrator: verify", () => {
     }))
 
   it.scoped("DAEMON_VERIFY_PROGRESS: a head that does not advance fails", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* makeWorld({ DAEMON_VERIFY_PROGRESS: "true" })
       yield* scheduleUpgrade(w, "v2", 100)
       const run = yield* startRunning(w)
@@ -324,7 +365,7 @@ describe("Orchestrator: verify", () => {
     }))
 
   it.scoped("DAEMON_VERIFY_PROGRESS: a head that advances passes once min-up is reached", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* makeWorld({ DAEMON_VERIFY_PROGRESS: "true" })
       yield* scheduleUpgrade(w, "v2", 100)
       const run = yield* startRunning(w)
@@ -339,7 +380,7 @@ describe("Orchestrator: verify", () => {
     }))
 
   it.scoped("halt policy: node left stopped, current back on the previous target, never restarted", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* makeWorld({ DAEMON_ON_UPGRADE_FAILURE: "halt" })
       yield* scheduleUpgrade(w, "v2", 100)
       yield* scheduleUpgrade(w, "v3", 200)
@@ -349,7 +390,15 @@ describe("Orchestrator: verify", () => {
       yield* waitStatus(w, "v2", "failed")
       yield* waitUntil("halted", run.orchestrator.halted.pipe(Effect.map((x) => x !== null)))
       expect(yield* run.orchestrator.halted).toMatch(/^halted after failed upgrade v2: verify failed: the node/)
-      expect(yield* log(w)).toEqual(["start:genesis", "suspend", "stop", "switch:v2", "start:v2", "stop", "switch:genesis"])
+      expect(yield* log(w)).toEqual([
+        "start:genesis",
+        "suspend",
+        "stop",
+        "switch:v2",
+        "start:v2",
+        "stop",
+        "switch:genesis"
+      ])
       expect(yield* Ref.get(w.current)).toBe("genesis")
       expect(yield* alive(w)).toBeNull()
       expect(journalText(w)).toBeUndefined()
@@ -361,7 +410,15 @@ describe("Orchestrator: verify", () => {
       yield* pushHeight(w, 250)
       yield* TestClock.adjust("10 seconds")
       yield* settle
-      expect(yield* log(w)).toEqual(["start:genesis", "suspend", "stop", "switch:v2", "start:v2", "stop", "switch:genesis"])
+      expect(yield* log(w)).toEqual([
+        "start:genesis",
+        "suspend",
+        "stop",
+        "switch:v2",
+        "start:v2",
+        "stop",
+        "switch:genesis"
+      ])
       expect(yield* statusOf(w, "v3")).toBe("ready")
 
       // Restarting wemixvisor starts the (old) current binary again.
@@ -373,10 +430,13 @@ describe("Orchestrator: verify", () => {
 
 describe("Orchestrator: the quiet tick", () => {
   const ticks = (pollInterval: Duration.DurationInput) =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const start = yield* Clock.currentTimeMillis
       const at = yield* Ref.make<ReadonlyArray<number>>([])
-      const fiber = yield* Cadence.repeat(Effect.flatMap(Clock.currentTimeMillis, (t) => Ref.update(at, (a) => [...a, t - start])), quietTick(pollInterval)).pipe(
+      const fiber = yield* Cadence.repeat(
+        Effect.flatMap(Clock.currentTimeMillis, (t) => Ref.update(at, (a) => [...a, t - start])),
+        quietTick(pollInterval)
+      ).pipe(
         Effect.fork
       )
       yield* TestClock.adjust("10 seconds")
@@ -385,7 +445,7 @@ describe("Orchestrator: the quiet tick", () => {
     })
 
   it.effect("with nothing waking it, looks again once a second at most, or every poll interval when that is longer", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       expect(yield* ticks("300 millis")).toEqual([0, 1000, 2000, 3000])
       expect(yield* ticks("1 second")).toEqual([0, 1000, 2000, 3000])
       expect(yield* ticks("2 seconds")).toEqual([0, 2000, 4000, 6000])
@@ -394,7 +454,7 @@ describe("Orchestrator: the quiet tick", () => {
 
 describe("Orchestrator: the upgrade binary", () => {
   it.scoped("missing → reason + one upgrade-problem; put in place → ready; removed → reason again; reached while missing → failed, node untouched", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* makeWorld()
       yield* scheduleUpgrade(w, "v2", 100, { binary: false })
       const run = yield* startRunning(w)
@@ -417,7 +477,10 @@ describe("Orchestrator: the upgrade binary", () => {
       yield* waitStatus(w, "v2", "ready")
       expect((yield* upgradeOf(w, "v2"))?.reason).toBeNull()
       expect(yield* Ref.get(w.planWrites)).toBe(3)
-      expect((yield* eventTypes(w)).filter((t) => t !== "upgrade-problem")).toEqual(["upgrade-preparing", "upgrade-ready"])
+      expect((yield* eventTypes(w)).filter((t) => t !== "upgrade-problem")).toEqual([
+        "upgrade-preparing",
+        "upgrade-ready"
+      ])
 
       // Gone again: back to scheduled with the reason, announced once more.
       yield* Ref.set(w.usable, new Set<Target>(["genesis"]))
@@ -443,7 +506,7 @@ describe("Orchestrator: the upgrade binary", () => {
 
 describe("Orchestrator: a corrupt plan or journal", () => {
   it.scoped("a plan that goes corrupt does not pause a known upgrade: it fires from the last valid plan, said in plan_problem, the file never written", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* makeWorld()
       yield* scheduleUpgrade(w, "v2", 100)
       const good = yield* readPlan(w)
@@ -472,7 +535,7 @@ describe("Orchestrator: a corrupt plan or journal", () => {
     }))
 
   it.scoped("a run that starts on a corrupt plan, with no valid plan to go on from, pauses upgrades until it is fixed", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* makeWorld()
       yield* scheduleUpgrade(w, "v2", 100)
       const good = yield* readPlan(w)
@@ -493,7 +556,7 @@ describe("Orchestrator: a corrupt plan or journal", () => {
     }))
 
   it.scoped("a deleted plan is re-created from the last valid plan (plan-restored) and its upgrade fires at its height", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* makeWorld()
       yield* scheduleUpgrade(w, "v2", 100)
       const run = yield* startRunning(w)
@@ -501,7 +564,11 @@ describe("Orchestrator: a corrupt plan or journal", () => {
       yield* deletePlan(w)
       yield* waitUntil("the plan re-created", Ref.get(w.planMissing).pipe(Effect.map((m) => !m)))
       expect((yield* upgradeOf(w, "v2"))?.status).toBe("ready")
-      expect(yield* Ref.get(w.events)).toContainEqual({ type: "plan-restored", path: w.config.layout.plan, upgrades: 1 })
+      expect(yield* Ref.get(w.events)).toContainEqual({
+        type: "plan-restored",
+        path: w.config.layout.plan,
+        upgrades: 1
+      })
       expect((yield* run.orchestrator.status).pending.map((u) => u.name)).toEqual(["v2"])
 
       yield* pushHeight(w, 100)
@@ -510,7 +577,7 @@ describe("Orchestrator: a corrupt plan or journal", () => {
     }))
 
   it.scoped("a deleted plan whose restore is held back (lock) still fires its upgrade from the last valid plan", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* makeWorld()
       yield* scheduleUpgrade(w, "v2", 100)
       yield* startRunning(w)
@@ -526,7 +593,7 @@ describe("Orchestrator: a corrupt plan or journal", () => {
     }))
 
   it.scoped("a corrupt journal: reported, node started, no upgrade started", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* makeWorld()
       fs.writeFileSync(w.config.layout.journal, "{ not json")
       yield* scheduleUpgrade(w, "v2", 100)
@@ -540,9 +607,12 @@ describe("Orchestrator: a corrupt plan or journal", () => {
     }))
 
   it.scoped("a journal that does not validate is corrupt too", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* makeWorld()
-      fs.writeFileSync(w.config.layout.journal, JSON.stringify({ name: "../x", height: 1, from: "genesis", step: "stop" }))
+      fs.writeFileSync(
+        w.config.layout.journal,
+        JSON.stringify({ name: "../x", height: 1, from: "genesis", step: "stop" })
+      )
       const run = yield* startRunning(w)
       expect(yield* run.orchestrator.paused).toMatch(/journal\.json is corrupt/)
       expect(yield* log(w)).toEqual(["start:genesis"])
@@ -551,7 +621,7 @@ describe("Orchestrator: a corrupt plan or journal", () => {
 
 describe("Orchestrator: a corrupt journal is picked up live", () => {
   it.scoped("removed as the log says: upgrades resume without a restart", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* makeWorld()
       fs.writeFileSync(w.config.layout.journal, "{ not json")
       yield* scheduleUpgrade(w, "v2", 100)
@@ -570,7 +640,7 @@ describe("Orchestrator: a corrupt journal is picked up live", () => {
     }))
 
   it.scoped("fixed into a valid journal: replayed forward, the node on the current binary stopped first (one node)", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* makeWorld()
       fs.writeFileSync(w.config.layout.journal, "{ not json")
       yield* scheduleUpgrade(w, "v2", 100)
@@ -578,7 +648,15 @@ describe("Orchestrator: a corrupt journal is picked up live", () => {
       yield* pushHeight(w, 100)
       fs.writeFileSync(
         w.config.layout.journal,
-        JSON.stringify({ name: "v2", height: 100, from: "genesis", step: "switch", head_at_stop: 100, started_at: "2026-01-01T00:00:00.000Z", reason: null })
+        JSON.stringify({
+          name: "v2",
+          height: 100,
+          from: "genesis",
+          step: "switch",
+          head_at_stop: 100,
+          started_at: "2026-01-01T00:00:00.000Z",
+          reason: null
+        })
       )
       yield* TestClock.adjust("1 second")
       yield* adjustUntil("v2 done", statusOf(w, "v2").pipe(Effect.map((s) => s === "done")))
@@ -592,7 +670,7 @@ describe("Orchestrator: a corrupt journal is picked up live", () => {
 describe("Orchestrator: a plan entry that appears with its height already reached", () => {
   /** An entry as an editor writes it: no `checked_head`, no `force`. */
   const handEdit = (w: World, n: string, height: number, proof: { readonly checkedHead?: number } = {}) =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const r = schedule(yield* readPlan(w), { name: name(n), height: h(height) }, {
         head: proof.checkedHead === undefined ? undefined : h(proof.checkedHead),
         force: false,
@@ -603,14 +681,16 @@ describe("Orchestrator: a plan entry that appears with its height already reache
     })
 
   it.scoped("by hand: refused (failed, plan-invalid, says --force), never fired", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* makeWorld()
       const run = yield* startRunning(w)
       yield* pushHeight(w, 120)
       yield* settle
       yield* handEdit(w, "v2", 100)
       yield* waitStatus(w, "v2", "failed")
-      expect((yield* upgradeOf(w, "v2"))?.reason).toMatch(/already reached \(chain head 120\).*schedule it again with --force/)
+      expect((yield* upgradeOf(w, "v2"))?.reason).toMatch(
+        /already reached \(chain head 120\).*schedule it again with --force/
+      )
       const invalid = (yield* Ref.get(w.events)).filter((e) => e.type === "plan-invalid")
       expect(invalid).toHaveLength(1)
       expect(invalid[0]).toMatchObject({ path: w.config.layout.plan, reason: expect.stringContaining("'v2'") })
@@ -622,7 +702,7 @@ describe("Orchestrator: a plan entry that appears with its height already reache
     }))
 
   it.scoped("through wemixvisor (checked_head), reached before the watcher saw it: fires", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* makeWorld()
       yield* startRunning(w)
       yield* pushHeight(w, 105)
@@ -632,7 +712,7 @@ describe("Orchestrator: a plan entry that appears with its height already reache
     }))
 
   it.scoped("in the plan the run started with (the supervisor was down at the height): fires", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* makeWorld()
       yield* handEdit(w, "v2", 100)
       yield* startRunning(w)
@@ -657,7 +737,7 @@ describe("Orchestrator: recovery replays the journal forward", () => {
 
   /** Runs until the crash point, kills the run there, returns the log length at the kill. */
   const crashAt = (w: World, at: string) =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const run = yield* startRunning(w, { crashAt: at })
       yield* pushHeight(w, 100)
       yield* adjustUntil(`crash point ${at}`, Deferred.isDone(run.crashed), 30)
@@ -667,7 +747,7 @@ describe("Orchestrator: recovery replays the journal forward", () => {
 
   for (const at of forwardPoints) {
     it.scoped(`killed at ${at}: the upgrade completes exactly once, one node, on v2`, () =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const w = yield* makeWorld()
         yield* scheduleUpgrade(w, "v2", 100)
         const mark = yield* crashAt(w, at)
@@ -699,14 +779,18 @@ describe("Orchestrator: recovery replays the journal forward", () => {
 
   for (const at of ["rollback:journaled", "rollback:applied"]) {
     it.scoped(`killed at ${at}: the rollback completes once, back on the previous target`, () =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const w = yield* makeWorld()
         yield* Ref.set(w.current, name("v1"))
         yield* Ref.set(w.usable, new Set<Target>(["genesis", name("v1")]))
         yield* Ref.set(w.spawnFails, new Set<Target>([name("v2")]))
         yield* scheduleUpgrade(w, "v2", 100)
         const mark = yield* crashAt(w, at)
-        expect(journal(w)).toMatchObject({ step: "rollback", from: "v1", reason: expect.stringMatching(/did not start/) })
+        expect(journal(w)).toMatchObject({
+          step: "rollback",
+          from: "v1",
+          reason: expect.stringMatching(/did not start/)
+        })
 
         const run = yield* startRun(w)
         yield* waitUntil("journal gone", Effect.sync(() => journalText(w) === undefined))
@@ -726,7 +810,7 @@ describe("Orchestrator: recovery replays the journal forward", () => {
   }
 
   it.scoped("halt policy replayed: a journal at rollback leaves the node stopped on the previous target", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* makeWorld({ DAEMON_ON_UPGRADE_FAILURE: "halt" })
       yield* Ref.set(w.spawnFails, new Set<Target>([name("v2")]))
       yield* scheduleUpgrade(w, "v2", 100)
@@ -741,7 +825,7 @@ describe("Orchestrator: recovery replays the journal forward", () => {
     }))
 
   it.scoped("a plan that already says done is never followed by another switch for that name", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* makeWorld()
       yield* scheduleUpgrade(w, "v2", 100)
       const plan = yield* readPlan(w)
@@ -749,7 +833,15 @@ describe("Orchestrator: recovery replays the journal forward", () => {
       yield* Ref.set(w.current, name("v2"))
       fs.writeFileSync(
         w.config.layout.journal,
-        JSON.stringify({ name: "v2", height: 100, from: "genesis", step: "stop", head_at_stop: 100, started_at: "t", reason: null })
+        JSON.stringify({
+          name: "v2",
+          height: 100,
+          from: "genesis",
+          step: "stop",
+          head_at_stop: 100,
+          started_at: "t",
+          reason: null
+        })
       )
       yield* startRunning(w)
       yield* waitUntil("journal gone", Effect.sync(() => journalText(w) === undefined))
@@ -758,14 +850,22 @@ describe("Orchestrator: recovery replays the journal forward", () => {
     }))
 
   it.scoped("a journal written by hand at verify: start, verify, done", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* makeWorld()
       yield* scheduleUpgrade(w, "v2", 100)
       yield* Ref.set(w.current, name("v2"))
       yield* setHead(w, 100)
       fs.writeFileSync(
         w.config.layout.journal,
-        JSON.stringify({ name: "v2", height: 100, from: "genesis", step: "verify", head_at_stop: 100, started_at: "t", reason: null })
+        JSON.stringify({
+          name: "v2",
+          height: 100,
+          from: "genesis",
+          step: "verify",
+          head_at_stop: 100,
+          started_at: "t",
+          reason: null
+        })
       )
       const run = yield* startRun(w)
       yield* waitLog(w, "start:v2")
@@ -797,7 +897,7 @@ describe("Orchestrator: status", () => {
   ]
 
   it.scoped("the status object of DESIGN §5, before, during and after an upgrade", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* makeWorld()
       yield* scheduleUpgrade(w, "v2", 100)
       const run = yield* startRunning(w)
@@ -827,12 +927,23 @@ describe("Orchestrator: status", () => {
 
       yield* fireV2(w, run)
       const during = yield* run.orchestrator.status
-      expect(during).toMatchObject({ upgrading: true, in_progress: { name: "v2", step: "verify" }, current: "v2", current_height: 100 })
+      expect(during).toMatchObject({
+        upgrading: true,
+        in_progress: { name: "v2", step: "verify" },
+        current: "v2",
+        current_height: 100
+      })
       expect(during.pending_upgrade?.status).toBe("upgrading")
 
       yield* adjustUntil("v2 done", statusOf(w, "v2").pipe(Effect.map((s) => s === "done")))
       const after = yield* run.orchestrator.status
-      expect(after).toMatchObject({ upgrading: false, in_progress: null, pending: [], pending_upgrade: null, current: "v2" })
+      expect(after).toMatchObject({
+        upgrading: false,
+        in_progress: null,
+        pending: [],
+        pending_upgrade: null,
+        current: "v2"
+      })
       expect(after.last).toEqual({ name: "v2", status: "done", reason: null })
     }))
 })
@@ -848,7 +959,7 @@ describe("Orchestrator: the test-only crash hook", () => {
   })
 
   it.effect("unset does nothing; a bad value is a defect", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const hook = yield* crashHookFromEnv(undefined)
       yield* hook("switch", "applied")
       const bad = yield* Effect.exit(crashHookFromEnv("nope"))

@@ -13,8 +13,11 @@ import { ChecksumMismatch, DownloadFailed, DownloadRefused } from "../../src/bin
 import type { Target } from "../../src/domain/Target.js"
 import { writeScript } from "../support/fixtures.js"
 import {
+  alive,
   eventTypes,
+  journal,
   journalText,
+  log,
   makeWorld,
   name,
   pushHeight,
@@ -25,13 +28,10 @@ import {
   settle,
   startRun,
   startRunning,
+  statusOf,
   upgradeOf,
   waitUntil,
-  type World,
-  alive,
-  journal,
-  log,
-  statusOf
+  type World
 } from "./fakes.js"
 
 const history = (w: World, n = "v2") =>
@@ -41,7 +41,7 @@ const detailOf = (w: World, step: string, result: string) =>
 
 /** Advances the clock a second at a time (with real pauses for processes and I/O) until `check` holds. */
 const advanceUntil = (what: string, check: Effect.Effect<boolean>, maxSeconds = 60) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     for (let i = 0; i < maxSeconds; i++) {
       for (let j = 0; j < 10; j++) {
         yield* settle
@@ -53,8 +53,7 @@ const advanceUntil = (what: string, check: Effect.Effect<boolean>, maxSeconds = 
     if (!(yield* check)) return yield* Effect.dieMessage(`never happened within ${maxSeconds}s: ${what}`)
   })
 
-const ended = (w: World, n = "v2") =>
-  statusOf(w, n).pipe(Effect.map((s) => s === "done" || s === "failed"))
+const ended = (w: World, n = "v2") => statusOf(w, n).pipe(Effect.map((s) => s === "done" || s === "failed"))
 
 const DATA_FILE = "chaindata/000001.ldb"
 const dataText = (w: World) => fs.readFileSync(path.join(w.dataDir, DATA_FILE), "utf8")
@@ -71,14 +70,14 @@ const hookRuns = (w: World, file: string) => {
 
 /** Fires v2 at 100 and waits for the upgrade to end. */
 const fireAndEnd = (w: World, n = "v2", height = 100) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     yield* pushHeight(w, height)
     yield* advanceUntil(`${n} ended`, ended(w, n))
   })
 
 describe("preparation ahead of the height", () => {
   it.scoped("a downloadable upgrade goes scheduled → preparing → ready right away, long before its height", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* makeWorld()
       const gate = yield* Deferred.make<void>()
       yield* Ref.set(w.prepareGate, Option.some(gate))
@@ -105,9 +104,14 @@ describe("preparation ahead of the height", () => {
     }))
 
   it.scoped("a failed preparation keeps the upgrade scheduled with the reason and announces it at once", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* makeWorld()
-      const mismatch = new ChecksumMismatch({ url: "https://example.org/gwemix-v2", algorithm: "sha256", expected: "ab".repeat(32), actual: "cd".repeat(32) })
+      const mismatch = new ChecksumMismatch({
+        url: "https://example.org/gwemix-v2",
+        algorithm: "sha256",
+        expected: "ab".repeat(32),
+        actual: "cd".repeat(32)
+      })
       yield* Ref.set(w.prepareFails, new Map([["v2", mismatch]]))
       yield* scheduleUpgrade(w, "v2", 100, { binary: false, url: "https://example.org/gwemix-v2" })
       yield* startRunning(w)
@@ -134,15 +138,21 @@ describe("preparation ahead of the height", () => {
     }))
 
   it.scoped("a transient failure (the download) is tried once more at the height, and the upgrade goes ahead when it works", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* makeWorld()
       yield* Ref.set(
         w.prepareFails,
-        new Map([["v2", new DownloadFailed({ url: "https://example.org/gwemix-v2", attempts: 5, problem: "HTTP 503" })]])
+        new Map([[
+          "v2",
+          new DownloadFailed({ url: "https://example.org/gwemix-v2", attempts: 5, problem: "HTTP 503" })
+        ]])
       )
       yield* scheduleUpgrade(w, "v2", 100, { binary: false, url: "https://example.org/gwemix-v2" })
       yield* startRunning(w)
-      yield* waitUntil("reason recorded", upgradeOf(w, "v2").pipe(Effect.map((u) => u?.reason?.includes("HTTP 503") === true)))
+      yield* waitUntil(
+        "reason recorded",
+        upgradeOf(w, "v2").pipe(Effect.map((u) => u?.reason?.includes("HTTP 503") === true))
+      )
       yield* Ref.set(w.prepareFails, new Map())
       yield* fireAndEnd(w)
       expect(yield* statusOf(w, "v2")).toBe("done")
@@ -151,7 +161,7 @@ describe("preparation ahead of the height", () => {
     }))
 
   it.scoped("the height reached during a download waits for it, then upgrades", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* makeWorld()
       const gate = yield* Deferred.make<void>()
       yield* Ref.set(w.prepareGate, Option.some(gate))
@@ -168,7 +178,7 @@ describe("preparation ahead of the height", () => {
     }))
 
   it.scoped("not ready at the height with DAEMON_ON_UPGRADE_FAILURE=halt: the node is stopped and stays stopped, and says why", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* makeWorld({ DAEMON_ON_UPGRADE_FAILURE: "halt" })
       yield* scheduleUpgrade(w, "v2", 100, { binary: false })
       const run = yield* startRunning(w)
@@ -183,11 +193,14 @@ describe("preparation ahead of the height", () => {
     }))
 
   it.scoped("prepare on demand: the upgrade as ready; a refused download is bad input", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* makeWorld()
       yield* scheduleUpgrade(w, "v2", 100, { binary: false, url: "https://example.org/gwemix-v2" })
       yield* scheduleUpgrade(w, "v3", 200, { binary: false, url: "https://example.org/gwemix-v3" })
-      const refused = new DownloadRefused({ url: "https://example.org/gwemix-v3", problem: "downloads are disabled; set DAEMON_ALLOW_DOWNLOAD_BINARIES=true" })
+      const refused = new DownloadRefused({
+        url: "https://example.org/gwemix-v3",
+        problem: "downloads are disabled; set DAEMON_ALLOW_DOWNLOAD_BINARIES=true"
+      })
       yield* Ref.set(w.prepareFails, new Map([["v3", refused]]))
       const run = yield* startRunning(w)
       const ready = yield* run.orchestrator.prepare("v2")
@@ -200,7 +213,7 @@ describe("preparation ahead of the height", () => {
     }))
 
   it.scoped("status: the version of `current`, probed in the background, then the upgrade's from its preparation", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* makeWorld()
       yield* scheduleUpgrade(w, "v2", 100)
       const run = yield* startRunning(w)
@@ -213,7 +226,7 @@ describe("preparation ahead of the height", () => {
 
 describe("backups", () => {
   it.scoped("DAEMON_BACKUP: stop → backup → switch, journaled with the backup's path; the copy holds the data", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* makeWorld({ DAEMON_BACKUP: "true" })
       yield* scheduleUpgrade(w, "v2", 100)
       yield* startRunning(w)
@@ -225,7 +238,15 @@ describe("backups", () => {
       yield* advanceUntil("v2 ended", ended(w))
       expect(yield* statusOf(w, "v2")).toBe("done")
       const l = yield* log(w)
-      expect(l).toEqual(["start:genesis", "suspend", "stop", `backup:${path.basename(backup)}`, "switch:v2", "start:v2", "resume"])
+      expect(l).toEqual([
+        "start:genesis",
+        "suspend",
+        "stop",
+        `backup:${path.basename(backup)}`,
+        "switch:v2",
+        "start:v2",
+        "resume"
+      ])
       expect(yield* history(w)).toEqual([
         "pre-stop:skipped",
         "stop:started",
@@ -243,7 +264,11 @@ describe("backups", () => {
         "done:ok"
       ])
       expect(yield* detailOf(w, "backup", "ok")).toBe(backup)
-      expect((yield* Ref.get(w.events)).filter((e) => e.type === "upgrade-step").map((e) => (e.type === "upgrade-step" ? e.step : ""))).toEqual([
+      expect(
+        (yield* Ref.get(w.events)).filter((e) => e.type === "upgrade-step").map((
+          e
+        ) => (e.type === "upgrade-step" ? e.step : ""))
+      ).toEqual([
         "stop",
         "backup",
         "switch",
@@ -254,7 +279,7 @@ describe("backups", () => {
     }))
 
   it.scoped("not enough free space: the upgrade fails, the old binary is started again, nothing was switched or copied", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* makeWorld({ DAEMON_BACKUP: "true" })
       yield* Ref.set(w.freeSpace, 10)
       yield* scheduleUpgrade(w, "v2", 100)
@@ -262,7 +287,9 @@ describe("backups", () => {
       yield* fireAndEnd(w)
       const u = yield* upgradeOf(w, "v2")
       expect(u?.status).toBe("failed")
-      expect(u?.reason).toMatch(/^data backup failed: not enough free space in .*backups: need .*, 10 B available; nothing was copied$/)
+      expect(u?.reason).toMatch(
+        /^data backup failed: not enough free space in .*backups: need .*, 10 B available; nothing was copied$/
+      )
       const l = yield* log(w)
       expect(l).not.toContain("switch:v2")
       expect(l.filter((x) => x.startsWith("switch:"))).toEqual([])
@@ -271,7 +298,13 @@ describe("backups", () => {
       expect(yield* Ref.get(w.current)).toBe("genesis")
       expect(backupsOnDisk(w)).toEqual([])
       expect(journalText(w)).toBeUndefined()
-      expect((yield* history(w)).slice(3)).toEqual(["backup:started", "backup:failed", "rollback:started", "rollback:ok", "upgrade:failed"])
+      expect((yield* history(w)).slice(3)).toEqual([
+        "backup:started",
+        "backup:failed",
+        "rollback:started",
+        "rollback:ok",
+        "upgrade:failed"
+      ])
       expect((yield* eventTypes(w)).filter((t) => t === "upgrade-failed" || t === "rollback-completed")).toEqual([
         "upgrade-failed",
         "rollback-completed"
@@ -279,7 +312,7 @@ describe("backups", () => {
     }))
 
   it.scoped("a rollback after a backup restores the data dir before the old binary starts", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* makeWorld({ DAEMON_BACKUP: "true" })
       yield* scheduleUpgrade(w, "v2", 100)
       const run: Run = yield* startRunning(w)
@@ -306,7 +339,7 @@ describe("backups", () => {
     }))
 
   it.scoped("rotation keeps the newest DAEMON_BACKUP_KEEP backups across upgrades", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* makeWorld({ DAEMON_BACKUP: "true", DAEMON_BACKUP_KEEP: "2" })
       yield* scheduleUpgrade(w, "v2", 100)
       yield* scheduleUpgrade(w, "v3", 200)
@@ -321,7 +354,7 @@ describe("backups", () => {
 
   for (const at of ["backup:journaled", "backup:applied"]) {
     it.scoped(`killed at ${at}: the replay takes exactly one backup and keeps it for the rollback`, () =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const w = yield* makeWorld({ DAEMON_BACKUP: "true" })
         yield* scheduleUpgrade(w, "v2", 100)
         const first = yield* startRunning(w, { crashAt: at })
@@ -334,7 +367,10 @@ describe("backups", () => {
         yield* Ref.set(w.spawnFails, new Set<Target>([name("v2")]))
         const second = yield* startRun(w)
         yield* advanceUntil("journal gone", Effect.sync(() => journalText(w) === undefined))
-        yield* waitUntil("node up", SubscriptionRef.get(second.nodeStatus).pipe(Effect.map((s) => s.state === "running")))
+        yield* waitUntil(
+          "node up",
+          SubscriptionRef.get(second.nodeStatus).pipe(Effect.map((s) => s.state === "running"))
+        )
         expect(backupsOnDisk(w)).toHaveLength(1)
         const l = yield* log(w)
         expect(l.filter((x) => x.startsWith("backup:"))).toHaveLength(1)
@@ -346,7 +382,7 @@ describe("backups", () => {
   }
 
   it.scoped("a backup finished just before a crash, before its path was journaled, is adopted, not taken twice", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* makeWorld({ DAEMON_BACKUP: "true" })
       yield* scheduleUpgrade(w, "v2", 100)
       yield* setHead(w, 100)
@@ -356,7 +392,15 @@ describe("backups", () => {
       fs.writeFileSync(path.join(w.config.layout.backups, id, DATA_FILE), dataText(w))
       fs.writeFileSync(
         w.config.layout.journal,
-        JSON.stringify({ name: "v2", height: 100, from: "genesis", step: "backup", head_at_stop: 100, started_at: "1970-01-01T00:00:00.000Z", reason: null })
+        JSON.stringify({
+          name: "v2",
+          height: 100,
+          from: "genesis",
+          step: "backup",
+          head_at_stop: 100,
+          started_at: "1970-01-01T00:00:00.000Z",
+          reason: null
+        })
       )
       yield* startRun(w)
       yield* advanceUntil("journal gone", Effect.sync(() => journalText(w) === undefined))
@@ -374,8 +418,10 @@ describe("hooks", () => {
   })
 
   it.scoped("pre-upgrade exit 0: runs after switch, before start, with the name and height", () =>
-    Effect.gen(function* () {
-      const w = yield* makeWorld(preUpgrade(`echo "current=$(readlink "$DAEMON_HOME/wemixvisor/current")" >> "$DAEMON_HOME/hooks/seen"\nexit 0`))
+    Effect.gen(function*() {
+      const w = yield* makeWorld(
+        preUpgrade(`echo "current=$(readlink "$DAEMON_HOME/wemixvisor/current")" >> "$DAEMON_HOME/hooks/seen"\nexit 0`)
+      )
       yield* scheduleUpgrade(w, "v2", 100)
       yield* startRunning(w)
       yield* fireAndEnd(w)
@@ -400,7 +446,7 @@ describe("hooks", () => {
     }))
 
   it.scoped("pre-upgrade exit 30: the upgrade fails and rolls back; the new binary never starts", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* makeWorld(preUpgrade("exit 30"))
       yield* scheduleUpgrade(w, "v2", 100)
       yield* startRunning(w)
@@ -408,13 +454,22 @@ describe("hooks", () => {
       const u = yield* upgradeOf(w, "v2")
       expect(u?.status).toBe("failed")
       expect(u?.reason).toMatch(/pre-upgrade hook .*pre-upgrade exited with code 30 \(fail the upgrade\)/)
-      expect(yield* log(w)).toEqual(["start:genesis", "suspend", "stop", "switch:v2", "stop", "switch:genesis", "start:genesis", "resume"])
+      expect(yield* log(w)).toEqual([
+        "start:genesis",
+        "suspend",
+        "stop",
+        "switch:v2",
+        "stop",
+        "switch:genesis",
+        "start:genesis",
+        "resume"
+      ])
       expect(hookRuns(w, "pre-upgrade")).toHaveLength(1)
       expect(yield* history(w)).toContain("pre-upgrade:failed")
     }))
 
   it.scoped("pre-upgrade exit 31: retried up to DAEMON_PRE_UPGRADE_MAX_RETRIES (3 runs for 2 retries), then fails", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* makeWorld(preUpgrade("exit 31", { DAEMON_PRE_UPGRADE_MAX_RETRIES: "2" }))
       yield* scheduleUpgrade(w, "v2", 100)
       yield* startRunning(w)
@@ -427,9 +482,11 @@ describe("hooks", () => {
     }))
 
   it.scoped("pre-upgrade exit 31 then 0: the retry succeeds and the upgrade completes", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* makeWorld((dir) =>
-        preUpgrade(`[ "$(wc -l < "${dir}/hooks/pre-upgrade.runs")" -ge 2 ] && exit 0\nexit 31`, { DAEMON_PRE_UPGRADE_MAX_RETRIES: "3" })(dir)
+        preUpgrade(`[ "$(wc -l < "${dir}/hooks/pre-upgrade.runs")" -ge 2 ] && exit 0\nexit 31`, {
+          DAEMON_PRE_UPGRADE_MAX_RETRIES: "3"
+        })(dir)
       )
       yield* scheduleUpgrade(w, "v2", 100)
       yield* startRunning(w)
@@ -439,7 +496,7 @@ describe("hooks", () => {
     }))
 
   it.scoped("pre-upgrade with any other code (unlike Cosmovisor) fails the upgrade", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* makeWorld(preUpgrade("exit 7"))
       yield* scheduleUpgrade(w, "v2", 100)
       yield* startRunning(w)
@@ -451,8 +508,10 @@ describe("hooks", () => {
     }))
 
   it.scoped("pre-stop failure: logged, recorded, published — and the upgrade goes on", () =>
-    Effect.gen(function* () {
-      const w = yield* makeWorld((dir) => ({ DAEMON_PRE_STOP: hookScript(dir, "pre-stop", "echo 'hand-off refused' >&2\nexit 1") }))
+    Effect.gen(function*() {
+      const w = yield* makeWorld((dir) => ({
+        DAEMON_PRE_STOP: hookScript(dir, "pre-stop", "echo 'hand-off refused' >&2\nexit 1")
+      }))
       yield* scheduleUpgrade(w, "v2", 100)
       yield* startRunning(w)
       yield* fireAndEnd(w)
@@ -460,14 +519,20 @@ describe("hooks", () => {
       expect(hookRuns(w, "pre-stop")).toEqual(["v2 100"])
       expect((yield* history(w)).slice(0, 3)).toEqual(["pre-stop:started", "pre-stop:failed", "stop:started"])
       const problem = (yield* Ref.get(w.events)).find((e) => e.type === "upgrade-problem")
-      expect(problem).toMatchObject({ name: "v2", reason: expect.stringMatching(/pre-stop hook .* exited with code 1; the upgrade goes on/) })
+      expect(problem).toMatchObject({
+        name: "v2",
+        reason: expect.stringMatching(/pre-stop hook .* exited with code 1; the upgrade goes on/)
+      })
       // The hook ran while the old node was still up.
       expect(yield* log(w)).toEqual(["start:genesis", "suspend", "stop", "switch:v2", "start:v2", "resume"])
     }))
 
   it.scoped("a hanging pre-stop hook is cut off at DAEMON_HOOK_TIMEOUT, and the upgrade goes on", () =>
-    Effect.gen(function* () {
-      const w = yield* makeWorld((dir) => ({ DAEMON_PRE_STOP: hookScript(dir, "pre-stop", "exec sleep 60"), DAEMON_HOOK_TIMEOUT: "3s" }))
+    Effect.gen(function*() {
+      const w = yield* makeWorld((dir) => ({
+        DAEMON_PRE_STOP: hookScript(dir, "pre-stop", "exec sleep 60"),
+        DAEMON_HOOK_TIMEOUT: "3s"
+      }))
       yield* scheduleUpgrade(w, "v2", 100)
       yield* startRunning(w)
       yield* pushHeight(w, 100)
@@ -477,11 +542,13 @@ describe("hooks", () => {
       expect(yield* log(w)).toEqual(["start:genesis"])
       yield* advanceUntil("v2 ended", ended(w))
       expect(yield* statusOf(w, "v2")).toBe("done")
-      expect(yield* detailOf(w, "pre-stop", "failed")).toMatch(/did not finish within 3s and was killed; the upgrade goes on/)
+      expect(yield* detailOf(w, "pre-stop", "failed")).toMatch(
+        /did not finish within 3s and was killed; the upgrade goes on/
+      )
     }))
 
   it.scoped("killed at pre-upgrade:journaled: the replay runs the hook again before the start", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const w = yield* makeWorld(preUpgrade("exit 0"))
       yield* scheduleUpgrade(w, "v2", 100)
       const first = yield* startRunning(w, { crashAt: "pre-upgrade:journaled" })

@@ -12,11 +12,13 @@ import { h, makeWorld, settle } from "./fakes.js"
 /* Verify alone (DESIGN §6), on the TestClock: min-up 5 s, timeout 20 s, poll 1 s (makeWorld's config). */
 
 const setup = (env: Record<string, string> = {}) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const w = yield* makeWorld(env)
     const head = yield* Ref.make(Option.none<Height>())
     const status = yield* SubscriptionRef.make<NodeStatus>({ ...initialNodeStatus, state: "running", pid: 7 })
-    const exits = yield* PubSub.unbounded<{ readonly pid: number; readonly code: number | null; readonly signal: string | null; readonly expected: boolean }>()
+    const exits = yield* PubSub.unbounded<
+      { readonly pid: number; readonly code: number | null; readonly signal: string | null; readonly expected: boolean }
+    >()
     const layer = Layer.mergeAll(
       Layer.succeed(AppConfig, w.config),
       Layer.succeed(
@@ -37,7 +39,10 @@ const setup = (env: Record<string, string> = {}) =>
           heights: Stream.empty,
           latest: Effect.succeed(Option.none()),
           head: Ref.get(head).pipe(
-            Effect.flatMap(Option.match({ onNone: () => Effect.fail(new NodeUnreachable({ url: w.config.rpcUrl, cause: new Error("refused") })), onSome: Effect.succeed }))
+            Effect.flatMap(Option.match({
+              onNone: () => Effect.fail(new NodeUnreachable({ url: w.config.rpcUrl, cause: new Error("refused") })),
+              onSome: Effect.succeed
+            }))
           )
         })
       )
@@ -48,7 +53,7 @@ const setup = (env: Record<string, string> = {}) =>
 
 describe("Verify", () => {
   it.scoped("passes once the node was up for DAEMON_VERIFY_MIN_UP with its RPC answering, not before", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const t = yield* setup()
       yield* Ref.set(t.head, Option.some(h(100)))
       const fiber = yield* t.run(h(100))
@@ -62,7 +67,7 @@ describe("Verify", () => {
 
   /** With the head at `head` (none: RPC down), verify runs out its timeout saying `problem`. */
   const timesOut = (head: number | null, headAtStop: number | null, problem: string) =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const t = yield* setup()
       yield* Ref.set(t.head, head === null ? Option.none() : Option.some(h(head)))
       const fiber = yield* t.run(headAtStop === null ? null : h(headAtStop))
@@ -72,12 +77,14 @@ describe("Verify", () => {
       expect(Exit.isFailure(exit) && String(exit.cause).includes(`did not pass within 20s: ${problem}`)).toBe(true)
     })
 
-  it.scoped("fails at DAEMON_VERIFY_TIMEOUT with the last problem seen", () => timesOut(null, null, "the node's RPC does not answer"))
+  it.scoped("fails at DAEMON_VERIFY_TIMEOUT with the last problem seen", () =>
+    timesOut(null, null, "the node's RPC does not answer"))
 
-  it.scoped("a head below the head at stop never passes", () => timesOut(90, 100, "its head 90 is below the head at stop (100)"))
+  it.scoped("a head below the head at stop never passes", () =>
+    timesOut(90, 100, "its head 90 is below the head at stop (100)"))
 
   it.scoped("an exit of the new node fails verify at once", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const t = yield* setup()
       yield* Ref.set(t.head, Option.some(h(100)))
       const fiber = yield* t.run(h(100))

@@ -4,14 +4,36 @@
  * the one node process) that outlives a supervisor run, so a test can kill a
  * run at any step and start the next one on the same world.
  */
-import { Context, Deferred, Effect, Either, Exit, Layer, Logger, Option, PubSub, Queue, Ref, Scope, Stream, SubscriptionRef } from "effect"
+import {
+  Context,
+  Deferred,
+  Effect,
+  Either,
+  Exit,
+  Layer,
+  Logger,
+  Option,
+  PubSub,
+  Queue,
+  Ref,
+  Scope,
+  Stream,
+  SubscriptionRef
+} from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Backup from "../../src/binaries/Backup.js"
 import { BinaryStore } from "../../src/binaries/BinaryStore.js"
 import { type PrepareError, Preparer } from "../../src/binaries/Preparer.js"
 import { AppConfig, loadConfig, type WemixvisorConfig } from "../../src/config/Config.js"
-import { BinaryInvalid, FileCorrupt, type IoError, NodeUnreachable, type PlanLocked, SpawnFailed } from "../../src/domain/Errors.js"
+import {
+  BinaryInvalid,
+  FileCorrupt,
+  type IoError,
+  NodeUnreachable,
+  type PlanLocked,
+  SpawnFailed
+} from "../../src/domain/Errors.js"
 import { type Height, makeHeight } from "../../src/domain/Height.js"
 import { initialNodeStatus, type NodeExit, type NodeStatus } from "../../src/domain/Node.js"
 import { schedule } from "../../src/domain/Plan.js"
@@ -20,8 +42,8 @@ import { type UpgradeName, UpgradePlan } from "../../src/domain/Upgrade.js"
 import { type EventInput, Events } from "../../src/events/Events.js"
 import { HeightProvider } from "../../src/height/HeightProvider.js"
 import { NodeProcess } from "../../src/node/NodeProcess.js"
-import * as Hooks from "../../src/orchestrator/Hooks.js"
 import * as CrashPoints from "../../src/orchestrator/CrashPoints.js"
+import * as Hooks from "../../src/orchestrator/Hooks.js"
 import { Orchestrator, type OrchestratorService } from "../../src/orchestrator/Orchestrator.js"
 import * as OrchestratorLive from "../../src/orchestrator/OrchestratorLive.js"
 import { History, type HistoryRecord } from "../../src/upgrades/History.js"
@@ -81,7 +103,7 @@ export interface World {
 
 /** `env` may depend on the world's folder (hook scripts live there). */
 export const makeWorld = (env: Record<string, string> | ((dir: string) => Record<string, string>) = {}) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const dir = yield* Effect.acquireRelease(
       Effect.sync(() => tempDir("wemixvisor-orch-")),
       (d) => Effect.sync(() => cleanup(d))
@@ -150,8 +172,7 @@ export const deletePlan = (w: World) =>
     Effect.zipRight(SubscriptionRef.set(w.snapshots, { _tag: "Missing" }))
   )
 
-export const readPlan = (w: World) =>
-  Ref.get(w.plan).pipe(Effect.map(Either.getOrElse(() => UpgradePlan.empty)))
+export const readPlan = (w: World) => Ref.get(w.plan).pipe(Effect.map(Either.getOrElse(() => UpgradePlan.empty)))
 
 export const scheduleUpgrade = (
   w: World,
@@ -159,9 +180,11 @@ export const scheduleUpgrade = (
   height: number,
   opts: { readonly binary?: boolean; readonly url?: string; readonly createdAt?: string } = {}
 ) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const plan = yield* readPlan(w)
-    const sources = opts.url === undefined ? {} : { binaries: { any: opts.url }, checksums: { any: `sha256:${"ab".repeat(32)}` } }
+    const sources = opts.url === undefined
+      ? {}
+      : { binaries: { any: opts.url }, checksums: { any: `sha256:${"ab".repeat(32)}` } }
     const r = schedule(plan, { name: name(n), height: h(height), ...sources }, {
       head: undefined,
       force: true,
@@ -173,7 +196,7 @@ export const scheduleUpgrade = (
   })
 
 export const corruptPlan = (w: World) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const error = new FileCorrupt({ path: w.config.layout.plan, problem: "not JSON (Unexpected token)" })
     yield* Ref.set(w.plan, Either.left(error))
     yield* SubscriptionRef.set(w.snapshots, { _tag: "Corrupt", error })
@@ -214,7 +237,7 @@ export const realPause = Effect.promise(() => new Promise<void>((r) => setTimeou
  * file I/O.
  */
 export const waitUntil = (what: string, check: Effect.Effect<boolean>) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     for (let i = 0; i < 2500; i++) {
       if (yield* check) return
       yield* i < 500 ? turn : realPause
@@ -236,9 +259,14 @@ export interface Run {
   readonly close: Effect.Effect<void>
 }
 
-const fakeNode = (w: World, status: SubscriptionRef.SubscriptionRef<NodeStatus>, exits: PubSub.PubSub<Exited>, suspended: Ref.Ref<boolean>) => {
+const fakeNode = (
+  w: World,
+  status: SubscriptionRef.SubscriptionRef<NodeStatus>,
+  exits: PubSub.PubSub<Exited>,
+  suspended: Ref.Ref<boolean>
+) => {
   const exit = (expected: boolean, code: number | null, signal: string | null) =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const a = yield* Ref.get(w.alive)
       if (Option.isNone(a)) return
       yield* Ref.set(w.alive, Option.none())
@@ -250,18 +278,25 @@ const fakeNode = (w: World, status: SubscriptionRef.SubscriptionRef<NodeStatus>,
         yield* SubscriptionRef.update(status, (s) => ({ ...s, state: "crashed" as const, pid: null, lastExit }))
       } else {
         // Restart policy (not what is tested here): straight back up.
-        yield* SubscriptionRef.update(status, (s) => ({ ...s, state: "crashed" as const, pid: null, lastExit, restarts: s.restarts + 1 }))
+        yield* SubscriptionRef.update(
+          status,
+          (s) => ({ ...s, state: "crashed" as const, pid: null, lastExit, restarts: s.restarts + 1 })
+        )
         yield* start(true).pipe(
-          Effect.catchAll((e) => SubscriptionRef.update(status, (s) => ({ ...s, state: "error" as const, reason: e.message })))
+          Effect.catchAll((e) =>
+            SubscriptionRef.update(status, (s) => ({ ...s, state: "error" as const, reason: e.message }))
+          )
         )
       }
     })
   const start = (restart: boolean): Effect.Effect<void, SpawnFailed> =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const target = yield* Ref.get(w.current)
       yield* append(w.log, `${restart ? "restart" : "start"}:${target}`)
       const a = yield* Ref.get(w.alive)
-      if (Option.isSome(a)) yield* append(w.violations, `start:${target} while pid ${a.value.pid} (${a.value.target}) is alive`)
+      if (Option.isSome(a)) {
+        yield* append(w.violations, `start:${target} while pid ${a.value.pid} (${a.value.target}) is alive`)
+      }
       if ((yield* Ref.get(w.spawnFails)).has(target)) {
         return yield* new SpawnFailed({ path: w.config.layout.binary(target), cause: new Error("exec format error") })
       }
@@ -287,9 +322,12 @@ const worldLayers = (w: World, node: Context.Tag.Service<NodeProcess>) => {
   const read = Ref.get(w.plan).pipe(Effect.flatMap(Either.match({ onLeft: Effect.fail, onRight: Effect.succeed })))
   const planStore = PlanStore.of({
     read,
-    readFile: Effect.flatMap(Ref.get(w.planMissing), (missing) => (missing ? Effect.succeedNone : Effect.map(read, Option.some))),
+    readFile: Effect.flatMap(
+      Ref.get(w.planMissing),
+      (missing) => (missing ? Effect.succeedNone : Effect.map(read, Option.some))
+    ),
     restore: (plan) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         yield* Ref.update(w.planUpdates, (n) => n + 1)
         const fails = yield* Ref.get(w.planUpdateFails)
         if (Option.isSome(fails)) return yield* Effect.fail(fails.value)
@@ -299,7 +337,7 @@ const worldLayers = (w: World, node: Context.Tag.Service<NodeProcess>) => {
         return true
       }),
     update: (f) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         yield* Ref.update(w.planUpdates, (n) => n + 1)
         const fails = yield* Ref.get(w.planUpdateFails)
         if (Option.isSome(fails)) return yield* Effect.fail(fails.value)
@@ -321,7 +359,9 @@ const worldLayers = (w: World, node: Context.Tag.Service<NodeProcess>) => {
     validate: (target) =>
       Ref.get(w.usable).pipe(
         Effect.flatMap((s) =>
-          s.has(target) ? Effect.void : Effect.fail(new BinaryInvalid({ path: w.config.layout.binary(target), problem: "does not exist" }))
+          s.has(target)
+            ? Effect.void
+            : Effect.fail(new BinaryInvalid({ path: w.config.layout.binary(target), problem: "does not exist" }))
         )
       ),
     place: () => Effect.void
@@ -332,7 +372,8 @@ const worldLayers = (w: World, node: Context.Tag.Service<NodeProcess>) => {
     head: Ref.get(w.head).pipe(
       Effect.flatMap(
         Option.match({
-          onNone: () => Effect.fail(new NodeUnreachable({ url: w.config.rpcUrl, cause: new Error("connection refused") })),
+          onNone: () =>
+            Effect.fail(new NodeUnreachable({ url: w.config.rpcUrl, cause: new Error("connection refused") })),
           onSome: Effect.succeed
         })
       )
@@ -341,28 +382,34 @@ const worldLayers = (w: World, node: Context.Tag.Service<NodeProcess>) => {
   // The fake installer: a binary with sources that is not usable yet is "downloaded" (made usable).
   const preparer = Preparer.of({
     prepare: (u) =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         yield* append(w.prepares, u.name)
         const gate = yield* Ref.get(w.prepareGate)
         if (Option.isSome(gate)) yield* Deferred.await(gate.value)
         const file = w.config.layout.binary(u.name)
         const fail = (yield* Ref.get(w.prepareFails)).get(u.name)
         const usable = (yield* Ref.get(w.usable)).has(u.name)
-        if (!usable && Object.keys(u.binaries).length === 0) return yield* new BinaryInvalid({ path: file, problem: "does not exist" })
-        if (fail !== undefined) return yield* Effect.fail(fail)
+        if (!usable && Object.keys(u.binaries).length === 0) {
+          return yield* new BinaryInvalid({ path: file, problem: "does not exist" })
+        }
+        if (fail !== undefined) {
+          return yield* Effect.fail(fail)
+        }
         if (!usable) yield* Ref.update(w.usable, (s) => new Set([...s, u.name]))
         const url = u.binaries.any ?? Object.values(u.binaries)[0] ?? ""
         return {
           path: file,
           version: `gwemix ${u.name}`,
-          installed: usable ? null : { path: file, url, checksum: u.checksums.any ?? null, kind: "binary" as const, bytes: 1 }
+          installed: usable
+            ? null
+            : { path: file, url, checksum: u.checksums.any ?? null, kind: "binary" as const, bytes: 1 }
         }
       }),
     version: (target) => Effect.succeed(`gwemix ${target}`)
   })
   const backups = Layer.effect(
     Backup.Backups,
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const real = yield* Backup.make({
         dataDir: w.dataDir,
         backupsDir: w.config.layout.backups,
@@ -373,7 +420,9 @@ const worldLayers = (w: World, node: Context.Tag.Service<NodeProcess>) => {
       // The real copies, logged with the node's steps so a test sees their order.
       return Backup.Backups.of({
         ...real,
-        list: Ref.get(w.backupListFails).pipe(Effect.flatMap(Option.match({ onNone: () => real.list, onSome: Effect.fail }))),
+        list: Ref.get(w.backupListFails).pipe(
+          Effect.flatMap(Option.match({ onNone: () => real.list, onSome: Effect.fail }))
+        ),
         create: (u) => real.create(u).pipe(Effect.tap((b) => append(w.log, `backup:${b.id}`))),
         restore: (b) => real.restore(b).pipe(Effect.tap(() => append(w.log, `restore:${b.id}`)))
       })
@@ -394,7 +443,14 @@ const worldLayers = (w: World, node: Context.Tag.Service<NodeProcess>) => {
     Layer.succeed(
       History,
       History.of({
-        append: (e) => append(w.history, { time: e.time ?? "t", name: e.name, step: e.step, result: e.result, ...(e.detail !== undefined ? { detail: e.detail } : {}) }),
+        append: (e) =>
+          append(w.history, {
+            time: e.time ?? "t",
+            name: e.name,
+            step: e.step,
+            result: e.result,
+            ...(e.detail !== undefined ? { detail: e.detail } : {})
+          }),
         read: Ref.get(w.history)
       })
     )
@@ -408,11 +464,13 @@ const captureLogs = (w: World) =>
 
 /** Starts a supervisor run on `w`; `crashAt` ("<step>:<phase>") freezes it there, as WEMIXVISOR_TEST_CRASH_AT kills it. */
 export const startRun = (w: World, opts: { readonly crashAt?: string } = {}) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const scope = yield* Scope.make()
     const crashed = yield* Deferred.make<string>()
     const hook: CrashPoints.CrashHook = (step, phase) =>
-      `${step}:${phase}` === opts.crashAt ? Deferred.succeed(crashed, `${step}:${phase}`).pipe(Effect.zipRight(Effect.never)) : Effect.void
+      `${step}:${phase}` === opts.crashAt
+        ? Deferred.succeed(crashed, `${step}:${phase}`).pipe(Effect.zipRight(Effect.never))
+        : Effect.void
     const status = yield* SubscriptionRef.make<NodeStatus>(initialNodeStatus)
     const exits = yield* PubSub.unbounded<Exited>()
     const node = fakeNode(w, status, exits, yield* Ref.make(false))
@@ -432,7 +490,7 @@ export const startRun = (w: World, opts: { readonly crashAt?: string } = {}) =>
       crashNode: node.crash,
       crashed,
       close,
-      kill: Effect.gen(function* () {
+      kill: Effect.gen(function*() {
         yield* close
         // What `run` does at its next start (NodeProcess.reapStale): the node left behind is stopped.
         if (Option.isSome(yield* Ref.get(w.alive))) {
@@ -446,9 +504,12 @@ export const startRun = (w: World, opts: { readonly crashAt?: string } = {}) =>
 
 /** A run whose node is up (recovery and the initial start are done). */
 export const startRunning = (w: World, opts: { readonly crashAt?: string } = {}) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const run = yield* startRun(w, opts)
-    yield* waitUntil("the node is running", SubscriptionRef.get(run.nodeStatus).pipe(Effect.map((s) => s.state === "running")))
+    yield* waitUntil(
+      "the node is running",
+      SubscriptionRef.get(run.nodeStatus).pipe(Effect.map((s) => s.state === "running"))
+    )
     return run
   })
 

@@ -27,7 +27,7 @@ describe("files", () => {
     try {
       const file = path.join(dir, "x.json")
       const S = Schema.Struct({ a: Schema.Number })
-      fs.writeFileSync(file, '{"a": "one"}')
+      fs.writeFileSync(file, "{\"a\": \"one\"}")
       const e = Effect.runSync(Effect.flip(readJsonIfExists(S, file)))
       expect(e._tag).toBe("FileCorrupt")
       expect(e.message).toContain(file)
@@ -47,7 +47,7 @@ describe("lock files", () => {
       const file = path.join(dir, "run.lock")
       Effect.runSync(
         Effect.scoped(
-          Effect.gen(function* () {
+          Effect.gen(function*() {
             yield* acquireLock(file, (pid) => `held by ${pid}`)
             expect(lockHolder(file)).toBe(process.pid)
             // same process, second attempt: the file names a live pid → held

@@ -130,11 +130,18 @@ export const isAlive = (pid: number): boolean => {
 const answers = (port: number): Promise<boolean> =>
   new Promise((resolve) => {
     const req = http.request(
-      { host: "127.0.0.1", port, method: "POST", agent: false, timeout: 1000, headers: { "content-type": "application/json" } },
+      {
+        host: "127.0.0.1",
+        port,
+        method: "POST",
+        agent: false,
+        timeout: 1000,
+        headers: { "content-type": "application/json" }
+      },
       (res) => {
         let body = ""
         res.on("data", (chunk: Buffer) => (body += chunk.toString()))
-        res.on("end", () => resolve(res.statusCode === 200 && body.includes('"result"')))
+        res.on("end", () => resolve(res.statusCode === 200 && body.includes("\"result\"")))
         res.on("error", () => resolve(false))
       }
     )
@@ -170,8 +177,19 @@ export const startAnvil = async (opts: {
   const child = spawn(
     anvilBin,
     [
-      "--host", "127.0.0.1", "--port", String(opts.port), "--chain-id", "31337", ...mining,
-      "--state", path.join(opts.dataDir, "state.json"), "--state-interval", "1", "--prune-history", "--silent",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(opts.port),
+      "--chain-id",
+      "31337",
+      ...mining,
+      "--state",
+      path.join(opts.dataDir, "state.json"),
+      "--state-interval",
+      "1",
+      "--prune-history",
+      "--silent",
       ...(opts.extra ?? [])
     ],
     { stdio: "ignore" }
@@ -192,11 +210,16 @@ export const startAnvil = async (opts: {
     clearTimeout(timer)
   }
   try {
-    await waitFor(`anvil on port ${opts.port}`, async () => {
-      if (spawnError !== undefined) throw spawnError
-      if (child.exitCode !== null) throw new Error(`anvil exited with code ${child.exitCode}`)
-      return answers(opts.port)
-    }, 10_000, 25)
+    await waitFor(
+      `anvil on port ${opts.port}`,
+      async () => {
+        if (spawnError !== undefined) throw spawnError
+        if (child.exitCode !== null) throw new Error(`anvil exited with code ${child.exitCode}`)
+        return answers(opts.port)
+      },
+      10_000,
+      25
+    )
   } catch (e) {
     await stop()
     throw e

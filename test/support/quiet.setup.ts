@@ -16,7 +16,9 @@ type Print = (...args: Array<unknown>) => void
 /** The last lines of a long child log: the end is where a failure shows. */
 const tail = (text: string, lines = 400) => {
   const all = text.trimEnd().split("\n")
-  return all.length <= lines ? all.join("\n") : [`… ${all.length - lines} earlier lines left out`, ...all.slice(-lines)].join("\n")
+  return all.length <= lines
+    ? all.join("\n")
+    : [`… ${all.length - lines} earlier lines left out`, ...all.slice(-lines)].join("\n")
 }
 
 if (process.env.WEMIXVISOR_TEST_OUTPUT !== "all") {

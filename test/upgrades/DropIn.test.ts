@@ -3,7 +3,8 @@ import { Either } from "effect"
 import { parseDropIn } from "../../src/upgrades/DropIn.js"
 
 const SHA = "sha256:" + "ab".repeat(32)
-const parse = (json: unknown) => parseDropIn("upgrade-info.json", typeof json === "string" ? json : JSON.stringify(json))
+const parse = (json: unknown) =>
+  parseDropIn("upgrade-info.json", typeof json === "string" ? json : JSON.stringify(json))
 
 describe("parseDropIn", () => {
   it("reads name, height, info text; unknown fields (cosmovisor's time) are ignored", () => {
@@ -25,7 +26,7 @@ describe("parseDropIn", () => {
       Either.right({
         name: "v2",
         height: 10,
-        info: '{"note":"x"}',
+        info: "{\"note\":\"x\"}",
         binaries: { "linux/amd64": "https://example.com/gwemix" },
         checksums: { "linux/amd64": SHA }
       })
@@ -33,12 +34,19 @@ describe("parseDropIn", () => {
   })
 
   it("takes binaries and checksums from cosmovisor's info form, as an object or as JSON text", () => {
-    const info = { binaries: { "linux/amd64": `https://example.com/gwemix.tar.gz?checksum=${SHA}`, "linux/arm64": "https://example.com/arm" } }
+    const info = {
+      binaries: {
+        "linux/amd64": `https://example.com/gwemix.tar.gz?checksum=${SHA}`,
+        "linux/arm64": "https://example.com/arm"
+      }
+    }
     const expected = {
       binaries: { "linux/amd64": "https://example.com/gwemix.tar.gz", "linux/arm64": "https://example.com/arm" },
       checksums: { "linux/amd64": SHA }
     }
-    expect(parse({ name: "v2", height: 10, info })).toEqual(Either.right({ name: "v2", height: 10, info: JSON.stringify(info), ...expected }))
+    expect(parse({ name: "v2", height: 10, info })).toEqual(
+      Either.right({ name: "v2", height: 10, info: JSON.stringify(info), ...expected })
+    )
     expect(parse({ name: "v2", height: 10, info: JSON.stringify(info) })).toEqual(
       Either.right({ name: "v2", height: 10, info: JSON.stringify(info), ...expected })
     )
@@ -49,16 +57,29 @@ describe("parseDropIn", () => {
 
   it("refuses, naming the problem and the upgrade (or the file when there is no valid name)", () => {
     const problem = (json: unknown) => Either.flip(parse(json)).pipe(Either.getOrThrow)
-    expect(problem('{"name": "v2", "height": ')).toMatchObject({ name: "upgrade-info.json", reason: expect.stringMatching(/^not JSON/) })
-    expect(problem({ name: "../v2", height: 10 })).toMatchObject({ name: "upgrade-info.json", reason: expect.stringMatching(/^name: an upgrade name/) })
-    expect(problem({ name: "v2", height: -1 })).toMatchObject({ name: "v2", reason: "height: a height must not be negative" })
-    expect(problem({ name: "v2", height: "10" })).toMatchObject({ name: "v2", reason: expect.stringMatching(/^height: Expected number/) })
+    expect(problem("{\"name\": \"v2\", \"height\": ")).toMatchObject({
+      name: "upgrade-info.json",
+      reason: expect.stringMatching(/^not JSON/)
+    })
+    expect(problem({ name: "../v2", height: 10 })).toMatchObject({
+      name: "upgrade-info.json",
+      reason: expect.stringMatching(/^name: an upgrade name/)
+    })
+    expect(problem({ name: "v2", height: -1 })).toMatchObject({
+      name: "v2",
+      reason: "height: a height must not be negative"
+    })
+    expect(problem({ name: "v2", height: "10" })).toMatchObject({
+      name: "v2",
+      reason: expect.stringMatching(/^height: Expected number/)
+    })
     expect(problem({ name: "v2" })).toMatchObject({ name: "v2", reason: "height: is missing" })
     expect(problem({ name: "v2", height: 10, checksums: { "linux/amd64": "md5:1" } })).toMatchObject({
       reason: expect.stringMatching(/^checksums\.linux\/amd64: a checksum is/)
     })
-    expect(problem({ name: "v2", height: 10, info: { binaries: { "linux/amd64": "https://x/y?checksum=sha256:12" } } })).toMatchObject({
-      reason: expect.stringMatching(/checksum "sha256:12" is not/)
-    })
+    expect(problem({ name: "v2", height: 10, info: { binaries: { "linux/amd64": "https://x/y?checksum=sha256:12" } } }))
+      .toMatchObject({
+        reason: expect.stringMatching(/checksum "sha256:12" is not/)
+      })
   })
 })

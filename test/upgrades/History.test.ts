@@ -10,7 +10,7 @@ const historyFile = (home: string) => path.join(home, "wemixvisor", "upgrade-his
 
 describe("History", () => {
   it.scoped("append/read round trip: one JSON line per record, snake_case, time from the clock", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const home = yield* tempHome
       const history = yield* historyAt(home)
       expect(yield* history.read).toEqual([])
@@ -18,7 +18,13 @@ describe("History", () => {
       yield* history.append({ name: "v2", step: "stop", result: "started" })
       yield* TestClock.adjust("1500 millis")
       yield* history.append({ name: "v2", step: "stop", result: "ok", detail: "exited with code 0" })
-      yield* history.append({ name: "v2", step: "verify", result: "failed", detail: "exited with code 1", time: "2026-03-01T10:05:00.000Z" })
+      yield* history.append({
+        name: "v2",
+        step: "verify",
+        result: "failed",
+        detail: "exited with code 1",
+        time: "2026-03-01T10:05:00.000Z"
+      })
 
       const lines = fs.readFileSync(historyFile(home), "utf8").split("\n")
       expect(lines.at(-1)).toBe("")
@@ -34,11 +40,11 @@ describe("History", () => {
     }))
 
   it.scoped("a torn line (crash mid-append) costs that record only", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const home = yield* tempHome
       const history = yield* historyAt(home)
       yield* history.append({ name: "v2", step: "switch", result: "started" })
-      fs.appendFileSync(historyFile(home), '{"time":"2026-03-01T10:00:00.000Z","name":"v2","st')
+      fs.appendFileSync(historyFile(home), "{\"time\":\"2026-03-01T10:00:00.000Z\",\"name\":\"v2\",\"st")
       yield* history.append({ name: "v2", step: "switch", result: "ok" })
       const lines = fs.readFileSync(historyFile(home), "utf8").trimEnd().split("\n")
       expect(lines).toHaveLength(3)

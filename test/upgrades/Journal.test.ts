@@ -24,7 +24,7 @@ const entry = new Journal.JournalEntry({
 
 describe("Journal", () => {
   it.scoped("absent → none; written → read back exactly; removed → none", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const dir = yield* withDir
       const j = Journal.make(path.join(dir, "journal.json"))
       expect(Option.isNone(yield* j.read)).toBe(true)
@@ -48,10 +48,16 @@ describe("Journal", () => {
     }))
 
   it.scoped("a journal that does not validate is FileCorrupt naming the file, and is left in place", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const dir = yield* withDir
       const j = Journal.make(path.join(dir, "journal.json"))
-      for (const text of ["{", JSON.stringify({ ...Journal.JournalEntry.make(entry), step: "jump" }), JSON.stringify({ name: "v2" })]) {
+      for (
+        const text of [
+          "{",
+          JSON.stringify({ ...Journal.JournalEntry.make(entry), step: "jump" }),
+          JSON.stringify({ name: "v2" })
+        ]
+      ) {
         fs.writeFileSync(j.file, text)
         const err = yield* Effect.flip(j.read)
         expect(err._tag).toBe("FileCorrupt")
@@ -61,19 +67,33 @@ describe("Journal", () => {
     }))
 
   it.scoped("a journal written before backups existed (no `backup` field) still reads, as no backup", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const dir = yield* withDir
       const j = Journal.make(path.join(dir, "journal.json"))
       const { backup: _none, ...old } = Journal.JournalEntry.make(entry)
       fs.writeFileSync(j.file, JSON.stringify(old))
       const read = yield* j.read
       expect(Option.map(read, (e) => e.backup)).toEqual(Option.some(null))
-      const withBackup = new Journal.JournalEntry({ ...entry, step: "backup", backup: path.join(dir, "backups", "v2-20260101T000000000Z") })
+      const withBackup = new Journal.JournalEntry({
+        ...entry,
+        step: "backup",
+        backup: path.join(dir, "backups", "v2-20260101T000000000Z")
+      })
       yield* j.write(withBackup)
       expect(yield* j.read).toEqual(Option.some(withBackup))
     }))
 
   it("steps are in DESIGN §6 order, then rollback", () => {
-    expect(Journal.JournalStep.literals).toEqual(["pre-stop", "stop", "backup", "switch", "pre-upgrade", "start", "verify", "done", "rollback"])
+    expect(Journal.JournalStep.literals).toEqual([
+      "pre-stop",
+      "stop",
+      "backup",
+      "switch",
+      "pre-upgrade",
+      "start",
+      "verify",
+      "done",
+      "rollback"
+    ])
   })
 })

@@ -19,7 +19,11 @@ const storeAt = (home: string) => Effect.provide(PlanStore, planStoreLayer.pipe(
 
 const add = (name: string, height: number) => (plan: UpgradePlan) =>
   Either.match(
-    schedule(plan, { name: Schema.decodeSync(UpgradeName)(name), height: makeHeight(height) }, { head: undefined, force: false, now: NOW }),
+    schedule(plan, { name: Schema.decodeSync(UpgradeName)(name), height: makeHeight(height) }, {
+      head: undefined,
+      force: false,
+      now: NOW
+    }),
     { onLeft: Effect.fail, onRight: (r) => Effect.succeed([r.upgrade, r.plan] as const) }
   )
 
@@ -41,7 +45,7 @@ const validUpgrade = {
 
 describe("PlanStore", () => {
   it.scoped("absent file reads as the empty plan and a no-op update writes nothing", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const home = yield* tempHome
       const store = yield* storeAt(home)
       expect(yield* store.read).toEqual(UpgradePlan.empty)
@@ -51,12 +55,14 @@ describe("PlanStore", () => {
     }))
 
   it.scoped("round trip: snake_case on disk exactly as DESIGN §2, heights as numbers", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const home = yield* tempHome
       const store = yield* storeAt(home)
       yield* store.update(add("v2", 1500000))
       yield* store.update((plan) =>
-        Effect.succeed([undefined, setStatus(plan, "v2", "failed", "binary missing", "2026-01-02T00:00:00.000Z").plan] as const)
+        Effect.succeed(
+          [undefined, setStatus(plan, "v2", "failed", "binary missing", "2026-01-02T00:00:00.000Z").plan] as const
+        )
       )
       yield* store.update(add("v3", 1600000))
       expect(readJson(planFile(home))).toEqual({
@@ -71,7 +77,7 @@ describe("PlanStore", () => {
       expect(Object.keys((readJson(planFile(home)) as { upgrades: Array<object> }).upgrades[0]!)).toEqual(
         Object.keys(validUpgrade)
       )
-      expect(text).toContain('"height": 1500000')
+      expect(text).toContain("\"height\": 1500000")
       const read = yield* store.read
       expect(names(read)).toEqual(["v2", "v3"])
       expect(read.upgrades[0]!.reason).toBe("binary missing")
@@ -81,12 +87,32 @@ describe("PlanStore", () => {
     }))
 
   const corrupt: ReadonlyArray<readonly [string, string, RegExp]> = [
-    ["bad JSON", '{"version":1,"upgrades":[', /not JSON/],
-    ["wrong field type", JSON.stringify({ version: 1, upgrades: [{ ...validUpgrade, height: "1500000" }] }), /upgrades\[0\]\.height: Expected number/],
-    ["bad status", JSON.stringify({ version: 1, upgrades: [{ ...validUpgrade, status: "pending" }] }), /upgrades\[0\]\.status: expected one of "scheduled".*actual "pending"/],
-    ["missing field", JSON.stringify({ version: 1, upgrades: [{ ...validUpgrade, reason: undefined }] }), /upgrades\[0\]\.reason: is missing/],
-    ["missing checksums", JSON.stringify({ version: 1, upgrades: [{ ...validUpgrade, checksums: undefined }] }), /upgrades\[0\]\.checksums: is missing/],
-    ["bad name", JSON.stringify({ version: 1, upgrades: [{ ...validUpgrade, name: "../etc" }] }), /upgrades\[0\]\.name: an upgrade name is/],
+    ["bad JSON", "{\"version\":1,\"upgrades\":[", /not JSON/],
+    [
+      "wrong field type",
+      JSON.stringify({ version: 1, upgrades: [{ ...validUpgrade, height: "1500000" }] }),
+      /upgrades\[0\]\.height: Expected number/
+    ],
+    [
+      "bad status",
+      JSON.stringify({ version: 1, upgrades: [{ ...validUpgrade, status: "pending" }] }),
+      /upgrades\[0\]\.status: expected one of "scheduled".*actual "pending"/
+    ],
+    [
+      "missing field",
+      JSON.stringify({ version: 1, upgrades: [{ ...validUpgrade, reason: undefined }] }),
+      /upgrades\[0\]\.reason: is missing/
+    ],
+    [
+      "missing checksums",
+      JSON.stringify({ version: 1, upgrades: [{ ...validUpgrade, checksums: undefined }] }),
+      /upgrades\[0\]\.checksums: is missing/
+    ],
+    [
+      "bad name",
+      JSON.stringify({ version: 1, upgrades: [{ ...validUpgrade, name: "../etc" }] }),
+      /upgrades\[0\]\.name: an upgrade name is/
+    ],
     ["unknown version", JSON.stringify({ version: 2, upgrades: [] }), /version: Expected 1, actual 2/],
     [
       "a name listed twice",
@@ -96,7 +122,7 @@ describe("PlanStore", () => {
   ]
   for (const [kind, text, problem] of corrupt) {
     it.scoped(`corrupt file (${kind}) → FileCorrupt naming the path and field; the file is never touched`, () =>
-      Effect.gen(function* () {
+      Effect.gen(function*() {
         const home = yield* tempHome
         fs.writeFileSync(planFile(home), text)
         const before = fs.statSync(planFile(home))
@@ -116,22 +142,26 @@ describe("PlanStore", () => {
   }
 
   it.scopedLive("an update that changes nothing does not rewrite the file", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const home = yield* tempHome
       const store = yield* storeAt(home)
       yield* store.update(add("v2", 100))
       const before = fs.statSync(planFile(home))
       yield* Effect.sleep("20 millis")
       // A fresh but equal plan object: equality is structural, not by reference.
-      yield* store.update((plan) => Effect.succeed([undefined, new UpgradePlan({ version: 1, upgrades: [...plan.upgrades] })] as const))
+      yield* store.update((plan) =>
+        Effect.succeed([undefined, new UpgradePlan({ version: 1, upgrades: [...plan.upgrades] })] as const)
+      )
       // Same status and reason: setStatus leaves the plan as it is.
-      yield* store.update((plan) => Effect.succeed([undefined, setStatus(plan, "v2", "scheduled", null, "later").plan] as const))
+      yield* store.update((plan) =>
+        Effect.succeed([undefined, setStatus(plan, "v2", "scheduled", null, "later").plan] as const)
+      )
       const after = fs.statSync(planFile(home))
       expect([after.ino, after.mtimeMs]).toEqual([before.ino, before.mtimeMs])
     }))
 
   it.scoped("a failing update writes nothing and releases the lock", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const home = yield* tempHome
       const store = yield* storeAt(home)
       yield* store.update(add("v2", 100))
@@ -143,7 +173,7 @@ describe("PlanStore", () => {
     }))
 
   it.scopedLive("an interrupted update releases the lock", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const home = yield* tempHome
       const store = yield* storeAt(home)
       const fiber = yield* Effect.fork(store.update(() => Effect.never))
@@ -154,14 +184,14 @@ describe("PlanStore", () => {
     }))
 
   it.scopedLive("concurrent updates from fibers are serialized: none is lost, never two at once", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const home = yield* tempHome
       // Two instances contend through the lock file; fibers of one instance also queue in-process.
       const stores = [yield* storeAt(home), yield* storeAt(home)]
       let inside = 0
       let most = 0
       const slowAdd = (name: string) => (plan: UpgradePlan) =>
-        Effect.gen(function* () {
+        Effect.gen(function*() {
           inside++
           most = Math.max(most, inside)
           yield* Effect.sleep("30 millis")
@@ -178,7 +208,7 @@ describe("PlanStore", () => {
     }))
 
   it.scopedLive("an update waits for another OS process holding the lock, then sees its write", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const home = yield* tempHome
       const store = yield* storeAt(home)
       yield* store.update(add("v1", 100))
@@ -197,7 +227,9 @@ describe("PlanStore", () => {
           fs.rmSync(lock)
         }, 400)`
       const child = yield* Effect.acquireRelease(
-        Effect.sync(() => spawn(process.execPath, ["-e", script, lockFile(home), planFile(home)], { stdio: "inherit" })),
+        Effect.sync(() =>
+          spawn(process.execPath, ["-e", script, lockFile(home), planFile(home)], { stdio: "inherit" })
+        ),
         (c) => Effect.sync(() => c.exitCode === null && c.kill("SIGKILL"))
       )
       yield* eventually(
@@ -220,7 +252,7 @@ describe("PlanStore", () => {
     }))
 
   it.scoped("a lock held by a live process → PlanLocked after the retry bound, their lock left alone", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const home = yield* tempHome
       const store = yield* storeAt(home)
       // The test runner's parent: alive for the whole test.
@@ -237,7 +269,7 @@ describe("PlanStore", () => {
     }))
 
   it.scoped("a stale lock (its pid is dead) is taken over", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const home = yield* tempHome
       const dead = spawnSync("true").pid!
       expect(isAlive(dead)).toBe(false)
@@ -249,7 +281,7 @@ describe("PlanStore", () => {
     }))
 
   it.scoped("a half-written lock (holder died before writing its pid) is stale once it is old", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const home = yield* tempHome
       fs.writeFileSync(lockFile(home), "")
       // a fresh empty lock is a holder between its create and its write (src/platform/LockFile.ts)

@@ -43,21 +43,30 @@ describe("checkSources", () => {
     expect(refusal(checkSources(allowed, "v2", { binaries: { any: URL } }, false))).toMatch(
       /^checksums: will not download .*: no checksum given .*DAEMON_UNSAFE_SKIP_CHECKSUM=true$/
     )
-    expect(refusal(checkSources(allowed, "v2", { binaries: { "linux/arm64": URL }, checksums: { "linux/arm64": SHA } }, false))).toBe(
+    expect(
+      refusal(
+        checkSources(allowed, "v2", { binaries: { "linux/arm64": URL }, checksums: { "linux/arm64": SHA } }, false)
+      )
+    ).toBe(
       `binaries: upgrade 'v2' has no binary for linux/amd64 or "any" (it has linux/arm64)`
     )
-    expect(refusal(checkSources(allowed, "v2", { binaries: { "linux/amd64": "ftp://x/y" } }, false))).toMatch(/^binaries\.linux\/amd64: ftp: URLs/)
+    expect(refusal(checkSources(allowed, "v2", { binaries: { "linux/amd64": "ftp://x/y" } }, false))).toMatch(
+      /^binaries\.linux\/amd64: ftp: URLs/
+    )
     expect(refusal(checkSources(allowed, "v2", { binaries: { "linux x": URL } }, false))).toMatch(/is not a platform/)
   })
 
   it("accepts: allowed with a checksum (normalized, also from ?checksum=), skip-checksum when asked, a binary already in place", () => {
-    expect(checkSources(allowed, "v2", { binaries: { "linux/amd64": URL }, checksums: { "linux/amd64": SHA } }, false)).toEqual(
-      Either.right({ binaries: { "linux/amd64": URL }, checksums: { "linux/amd64": SHA.toLowerCase() } })
-    )
+    expect(checkSources(allowed, "v2", { binaries: { "linux/amd64": URL }, checksums: { "linux/amd64": SHA } }, false))
+      .toEqual(
+        Either.right({ binaries: { "linux/amd64": URL }, checksums: { "linux/amd64": SHA.toLowerCase() } })
+      )
     expect(checkSources(allowed, "v2", { binaries: { any: `${URL}?checksum=${SHA}` } }, false)).toEqual(
       Either.right({ binaries: { any: URL }, checksums: { any: SHA.toLowerCase() } })
     )
-    expect(Either.isRight(checkSources({ ...allowed, unsafeSkipChecksum: true }, "v2", { binaries: { any: URL } }, false))).toBe(true)
+    expect(
+      Either.isRight(checkSources({ ...allowed, unsafeSkipChecksum: true }, "v2", { binaries: { any: URL } }, false))
+    ).toBe(true)
     // In place (or copied in with --binary): nothing to download, the URL is only kept with the upgrade.
     expect(Either.isRight(checkSources(disabled, "v2", { binaries: { any: URL } }, true))).toBe(true)
   })
@@ -65,13 +74,26 @@ describe("checkSources", () => {
 
 describe("Operations.schedule with binary sources", () => {
   it.scoped("refused with nothing written when downloads are disabled; accepted once the binary is in place", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const home = yield* tempHome
-      const ctx = yield* Layer.build(planStoreLayer.pipe(Layer.provideMerge(configLayer(home, "50ms", { DAEMON_ALLOW_DOWNLOAD_BINARIES: "false" }))))
+      const ctx = yield* Layer.build(
+        planStoreLayer.pipe(Layer.provideMerge(configLayer(home, "50ms", { DAEMON_ALLOW_DOWNLOAD_BINARIES: "false" })))
+      )
       const config = Context.get(ctx, AppConfig)
       const binaries = makeBinaryStore(config.layout)
-      const ops = makeOperations({ store: Context.get(ctx, PlanStore), binaries, head: Effect.succeed(makeHeight(10)), downloads: config })
-      const cmd = { name: "v2" as UpgradeName, height: makeHeight(100), binaries: { any: URL }, checksums: { any: SHA }, force: false }
+      const ops = makeOperations({
+        store: Context.get(ctx, PlanStore),
+        binaries,
+        head: Effect.succeed(makeHeight(10)),
+        downloads: config
+      })
+      const cmd = {
+        name: "v2" as UpgradeName,
+        height: makeHeight(100),
+        binaries: { any: URL },
+        checksums: { any: SHA },
+        force: false
+      }
       const err = yield* Effect.flip(ops.schedule(cmd))
       expect(err).toMatchObject({ _tag: "InvalidInput", field: "binaries" })
       expect(err.message).toContain("DAEMON_ALLOW_DOWNLOAD_BINARIES=true")
@@ -79,13 +101,18 @@ describe("Operations.schedule with binary sources", () => {
 
       writeScript(config.layout.binary("v2" as UpgradeName), "echo v2\n")
       const u = yield* ops.schedule(cmd)
-      expect(u).toMatchObject({ name: "v2", status: "scheduled", binaries: { any: URL }, checksums: { any: SHA.toLowerCase() } })
+      expect(u).toMatchObject({
+        name: "v2",
+        status: "scheduled",
+        binaries: { any: URL },
+        checksums: { any: SHA.toLowerCase() }
+      })
     }))
 })
 
 describe("the drop-in", () => {
   it.scopedLive("binaries it could not download are refused like the CLI's: .invalid, upgrade-problem, plan unchanged", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const home = yield* tempHome
       const latest = yield* Ref.make<Option.Option<Height>>(Option.some(makeHeight(10)))
       const base = yield* Layer.build(
@@ -94,21 +121,32 @@ describe("the drop-in", () => {
         )
       )
       const events = yield* Ref.make<ReadonlyArray<WemixvisorEvent>>([])
-      yield* Stream.runForEach(yield* Context.get(base, Events).subscribe, (e) => Ref.update(events, (a) => [...a, e])).pipe(Effect.forkScoped)
+      yield* Stream.runForEach(yield* Context.get(base, Events).subscribe, (e) => Ref.update(events, (a) => [...a, e]))
+        .pipe(Effect.forkScoped)
       yield* Layer.build(upgradeSourceLayer.pipe(Layer.provide(Layer.succeedContext(base))))
       const dropIn = path.join(home, "wemixvisor", "upgrade-info.json")
       // Cosmovisor's form: the checksum in the URL.
-      writeAtomically(dropIn, JSON.stringify({ name: "v2", height: 200, info: { binaries: { "linux/amd64": `${URL}?checksum=${SHA}` } } }))
+      writeAtomically(
+        dropIn,
+        JSON.stringify({ name: "v2", height: 200, info: { binaries: { "linux/amd64": `${URL}?checksum=${SHA}` } } })
+      )
       yield* eventually("upgrade-info.json.invalid", Effect.sync(() => fs.existsSync(`${dropIn}.invalid`)))
       expect(fs.existsSync(path.join(home, "wemixvisor", "upgrade-plan.json"))).toBe(false)
       const problems = (yield* Ref.get(events)).filter((e) => e.type === "upgrade-problem")
-      expect(problems).toMatchObject([{ name: "v2", reason: expect.stringMatching(/^binaries: will not download .*DAEMON_ALLOW_DOWNLOAD_BINARIES=true$/) }])
+      expect(problems).toMatchObject([{
+        name: "v2",
+        reason: expect.stringMatching(/^binaries: will not download .*DAEMON_ALLOW_DOWNLOAD_BINARIES=true$/)
+      }])
     }))
 })
 
 describe("preparation in the plan", () => {
   const base = Either.getOrThrow(
-    schedule(UpgradePlan.empty, { name: "v2" as UpgradeName, height: makeHeight(100) }, { head: undefined, force: true, now: "t0" })
+    schedule(UpgradePlan.empty, { name: "v2" as UpgradeName, height: makeHeight(100) }, {
+      head: undefined,
+      force: true,
+      now: "t0"
+    })
   )
   const u = base.upgrade
 
@@ -116,7 +154,10 @@ describe("preparation in the plan", () => {
     const preparing = toPreparing(base.plan, u, "t1")
     expect(preparing.upgrades[0]).toMatchObject({ status: "preparing", reason: null, updated_at: "t1" })
     expect(toPrepared(preparing, u, null, "t2").upgrades[0]).toMatchObject({ status: "ready", reason: null })
-    expect(toPrepared(preparing, u, "checksum mismatch", "t2").upgrades[0]).toMatchObject({ status: "scheduled", reason: "checksum mismatch" })
+    expect(toPrepared(preparing, u, "checksum mismatch", "t2").upgrades[0]).toMatchObject({
+      status: "scheduled",
+      reason: "checksum mismatch"
+    })
   })
 
   it("leaves an upgrade alone that was cancelled, replaced (new created_at) or fired meanwhile", () => {

@@ -9,19 +9,19 @@ import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { layer as binaryStoreLayer } from "../../src/binaries/BinaryStoreLive.js"
+import { AppConfig } from "../../src/config/Config.js"
 import { type Height, makeHeight } from "../../src/domain/Height.js"
 import { Events, layer as eventsLayer, type WemixvisorEvent } from "../../src/events/Events.js"
 import { HeightProvider } from "../../src/height/HeightProvider.js"
-import { layer as binaryStoreLayer } from "../../src/binaries/BinaryStoreLive.js"
 import { PlanStore } from "../../src/upgrades/PlanStore.js"
 import { layer as planStoreLayer } from "../../src/upgrades/PlanStoreLive.js"
 import { makeUpgradeSource } from "../../src/upgrades/PlanWatcher.js"
 import { type PlanSnapshot, UpgradeSource } from "../../src/upgrades/UpgradeSource.js"
 import { layer as upgradeSourceLayer } from "../../src/upgrades/UpgradeSourceLive.js"
-import { AppConfig } from "../../src/config/Config.js"
 import { awaitSleepers, settle } from "../node/support.js"
 import { sleep } from "../support/fixtures.js"
-import { configLayer, eventually, readJson, tempHome, writeAtomically, heightLayer } from "./support.js"
+import { configLayer, eventually, heightLayer, readJson, tempHome, writeAtomically } from "./support.js"
 
 const NOW = "2026-01-01T00:00:00.000Z"
 const SHA = "sha256:" + "cd".repeat(32)
@@ -50,36 +50,50 @@ const namesOf = (s: PlanSnapshot | undefined) =>
  * the same implementation with only the poll. Events and snapshots are
  * recorded from before the source starts.
  */
-const setup = (opts: { readonly poll?: string; readonly watch?: boolean; readonly head?: number; readonly before?: (root: string) => void } = {}) =>
-  Effect.gen(function* () {
+const setup = (
+  opts: {
+    readonly poll?: string
+    readonly watch?: boolean
+    readonly head?: number
+    readonly before?: (root: string) => void
+  } = {}
+) =>
+  Effect.gen(function*() {
     const home = yield* tempHome
     const root = path.join(home, "wemixvisor")
     opts.before?.(root)
     const latest = yield* Ref.make<Option.Option<Height>>(Option.fromNullable(opts.head).pipe(Option.map(makeHeight)))
     const base = yield* Layer.build(
-      Layer.mergeAll(planStoreLayer, binaryStoreLayer, eventsLayer, heightLayer(latest)).pipe(Layer.provideMerge(configLayer(home, opts.poll)))
+      Layer.mergeAll(planStoreLayer, binaryStoreLayer, eventsLayer, heightLayer(latest)).pipe(
+        Layer.provideMerge(configLayer(home, opts.poll))
+      )
     )
     const events = yield* Ref.make<ReadonlyArray<WemixvisorEvent>>([])
-    yield* Stream.runForEach(yield* Context.get(base, Events).subscribe, (e) => Ref.update(events, (a) => [...a, e])).pipe(
-      Effect.forkScoped
-    )
-    const source =
-      opts.watch === false
-        ? yield* makeUpgradeSource(
-            {
-              layout: Context.get(base, AppConfig).layout,
-              pollInterval: Context.get(base, AppConfig).pollInterval,
-              store: Context.get(base, PlanStore),
-              events: Context.get(base, Events),
-              latestHeight: Context.get(base, HeightProvider).latest
-            },
-            { watch: false }
-          )
-        : Context.get(yield* Layer.build(upgradeSourceLayer.pipe(Layer.provide(Layer.succeedContext(base)))), UpgradeSource)
+    yield* Stream.runForEach(yield* Context.get(base, Events).subscribe, (e) => Ref.update(events, (a) => [...a, e]))
+      .pipe(
+        Effect.forkScoped
+      )
+    const source = opts.watch === false
+      ? yield* makeUpgradeSource(
+        {
+          layout: Context.get(base, AppConfig).layout,
+          pollInterval: Context.get(base, AppConfig).pollInterval,
+          store: Context.get(base, PlanStore),
+          events: Context.get(base, Events),
+          latestHeight: Context.get(base, HeightProvider).latest
+        },
+        { watch: false }
+      )
+      : Context.get(
+        yield* Layer.build(upgradeSourceLayer.pipe(Layer.provide(Layer.succeedContext(base)))),
+        UpgradeSource
+      )
     const snaps = yield* Ref.make<ReadonlyArray<PlanSnapshot>>([])
     yield* Stream.runForEach(source.plans, (s) => Ref.update(snaps, (a) => [...a, s])).pipe(Effect.forkScoped)
     const ofType = <T extends WemixvisorEvent["type"]>(type: T) =>
-      Ref.get(events).pipe(Effect.map((a) => a.filter((e): e is Extract<WemixvisorEvent, { type: T }> => e.type === type)))
+      Ref.get(events).pipe(
+        Effect.map((a) => a.filter((e): e is Extract<WemixvisorEvent, { type: T }> => e.type === type))
+      )
     return {
       root,
       plan: path.join(root, "upgrade-plan.json"),
@@ -94,8 +108,10 @@ const setup = (opts: { readonly poll?: string; readonly watch?: boolean; readonl
 
 describe("UpgradeSource: the plan file", () => {
   it.scopedLive("emits the current plan first, then each external change once; late subscribers start from the latest", () =>
-    Effect.gen(function* () {
-      const t = yield* setup({ before: (root) => fs.writeFileSync(path.join(root, "upgrade-plan.json"), planText(upgrade("v1", 100))) })
+    Effect.gen(function*() {
+      const t = yield* setup({
+        before: (root) => fs.writeFileSync(path.join(root, "upgrade-plan.json"), planText(upgrade("v1", 100)))
+      })
       yield* eventually("the first snapshot", t.last)
       expect(namesOf(yield* t.last)).toEqual(["v1"])
 
@@ -112,7 +128,7 @@ describe("UpgradeSource: the plan file", () => {
     }))
 
   it.scoped("the poll alone (fs.watch off) sees an external write within one poll interval", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const t = yield* setup({ watch: false, poll: "50ms" })
       yield* eventually("the first snapshot", t.last)
       // The poll's next check is asleep on the TestClock, and its first one is over.
@@ -127,7 +143,7 @@ describe("UpgradeSource: the plan file", () => {
     }))
 
   it.scopedLive("file events alone (a poll of an hour) see an external write at once", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const t = yield* setup({ poll: "1h" })
       yield* eventually("the first snapshot", t.last)
       writeAtomically(t.plan, planText(upgrade("v2", 200)))
@@ -135,11 +151,11 @@ describe("UpgradeSource: the plan file", () => {
     }))
 
   it.scopedLive("a corrupt plan → Corrupt snapshot and one plan-invalid per distinct problem; recovery when fixed", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const t = yield* setup({ poll: "50ms" })
       yield* eventually("the first snapshot", t.last)
 
-      writeAtomically(t.plan, '{"version": 1, "upgrades": [')
+      writeAtomically(t.plan, "{\"version\": 1, \"upgrades\": [")
       yield* eventually("a Corrupt snapshot", Effect.map(t.last, (s) => s?._tag === "Corrupt"))
       yield* Effect.sleep("300 millis")
       const first = yield* t.ofType("plan-invalid")
@@ -157,15 +173,18 @@ describe("UpgradeSource: the plan file", () => {
       expect((yield* Ref.get(t.snaps)).map((s) => s._tag)).toEqual(["Missing", "Corrupt", "Corrupt", "Valid"])
 
       // The first problem again, after a recovery, is reported again.
-      writeAtomically(t.plan, '{"version": 1, "upgrades": [')
+      writeAtomically(t.plan, "{\"version\": 1, \"upgrades\": [")
       yield* eventually("a third plan-invalid", Effect.map(t.ofType("plan-invalid"), (a) => a.length === 3))
     }))
 })
 
 describe("UpgradeSource: the upgrade-info.json drop-in", () => {
   it.scopedLive("a valid drop-in is merged as the CLI would, renamed .merged, and announced", () =>
-    Effect.gen(function* () {
-      const t = yield* setup({ head: 100, before: (root) => fs.writeFileSync(path.join(root, "upgrade-plan.json"), planText(upgrade("v1", 150))) })
+    Effect.gen(function*() {
+      const t = yield* setup({
+        head: 100,
+        before: (root) => fs.writeFileSync(path.join(root, "upgrade-plan.json"), planText(upgrade("v1", 150)))
+      })
       const info = { binaries: { "linux/amd64": `https://example.com/gwemix-v2.tar.gz?checksum=${SHA}` } }
       const text = JSON.stringify({ name: "v2", height: 200, info, time: "0001-01-01T00:00:00Z" })
       writeAtomically(t.dropIn, text)
@@ -192,15 +211,28 @@ describe("UpgradeSource: the upgrade-info.json drop-in", () => {
     }))
 
   it.scopedLive("each invalid kind → .invalid, an upgrade-problem, and the plan unchanged", () =>
-    Effect.gen(function* () {
-      const t = yield* setup({ head: 100, before: (root) => fs.writeFileSync(path.join(root, "upgrade-plan.json"), planText(upgrade("v1", 150))) })
+    Effect.gen(function*() {
+      const t = yield* setup({
+        head: 100,
+        before: (root) => fs.writeFileSync(path.join(root, "upgrade-plan.json"), planText(upgrade("v1", 150)))
+      })
       const planBefore = fs.readFileSync(t.plan, "utf8")
       const kinds: ReadonlyArray<readonly [string, string, string, RegExp]> = [
-        ["bad JSON", '{"name": "v2", "height": 200', "upgrade-info.json", /^not JSON/],
+        ["bad JSON", "{\"name\": \"v2\", \"height\": 200", "upgrade-info.json", /^not JSON/],
         ["bad name", JSON.stringify({ name: "../v2", height: 200 }), "upgrade-info.json", /^name: an upgrade name/],
         ["bad height", JSON.stringify({ name: "v2", height: 2.5 }), "v2", /^height: a height must be a whole number/],
-        ["height at the head", JSON.stringify({ name: "v2", height: 100 }), "v2", /^height 100 is at or below the chain head 100$/],
-        ["height below the head", JSON.stringify({ name: "v2", height: 7, info: "" }), "v2", /at or below the chain head 100/],
+        [
+          "height at the head",
+          JSON.stringify({ name: "v2", height: 100 }),
+          "v2",
+          /^height 100 is at or below the chain head 100$/
+        ],
+        [
+          "height below the head",
+          JSON.stringify({ name: "v2", height: 7, info: "" }),
+          "v2",
+          /at or below the chain head 100/
+        ],
         ["duplicate name", JSON.stringify({ name: "v1", height: 300 }), "v1", /already exists with status 'scheduled'/]
       ]
       for (const [kind, text, name, reason] of kinds) {
@@ -219,7 +251,7 @@ describe("UpgradeSource: the upgrade-info.json drop-in", () => {
     }))
 
   it.scopedLive("with no chain head known yet, the height check is skipped", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const t = yield* setup()
       writeAtomically(t.dropIn, JSON.stringify({ name: "v2", height: 1 }))
       yield* eventually("upgrade-info.json.merged", Effect.sync(() => fs.existsSync(t.dropIn + ".merged")))
@@ -227,7 +259,7 @@ describe("UpgradeSource: the upgrade-info.json drop-in", () => {
     }))
 
   it.scoped("a drop-in written in several parts is not consumed half-written", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const t = yield* setup({ poll: "200ms", head: 100 })
       yield* eventually("the first snapshot", t.last)
       yield* awaitSleepers(1)
@@ -257,12 +289,12 @@ describe("UpgradeSource: the upgrade-info.json drop-in", () => {
     const capture = Logger.make(({ logLevel, message }) => {
       if (logLevel._tag === "Warning") lines.push(String(Array.isArray(message) ? message.join(" ") : message))
     })
-    return Effect.gen(function* () {
+    return Effect.gen(function*() {
       const t = yield* setup({ poll: "100ms", watch: false, head: 100 })
       yield* eventually("the first snapshot", t.last)
       const warned = () => lines.filter((l) => l.includes("upgrade-info.json")).length
       const polls = (n: number) =>
-        Effect.gen(function* () {
+        Effect.gen(function*() {
           for (let i = 0; i < n; i++) {
             yield* TestClock.adjust("100 millis")
             yield* Effect.promise(() => sleep(5))
@@ -286,8 +318,11 @@ describe("UpgradeSource: the upgrade-info.json drop-in", () => {
   })
 
   it.scopedLive("a corrupt plan leaves the drop-in in place until the plan is fixed", () =>
-    Effect.gen(function* () {
-      const t = yield* setup({ head: 100, before: (root) => fs.writeFileSync(path.join(root, "upgrade-plan.json"), "not json") })
+    Effect.gen(function*() {
+      const t = yield* setup({
+        head: 100,
+        before: (root) => fs.writeFileSync(path.join(root, "upgrade-plan.json"), "not json")
+      })
       const text = JSON.stringify({ name: "v2", height: 200 })
       writeAtomically(t.dropIn, text)
       yield* Effect.sleep("400 millis")
@@ -298,19 +333,25 @@ describe("UpgradeSource: the upgrade-info.json drop-in", () => {
 
       writeAtomically(t.plan, planText(upgrade("v1", 150)))
       yield* eventually("upgrade-info.json.merged", Effect.sync(() => fs.existsSync(t.dropIn + ".merged")))
-      expect((readJson(t.plan) as { upgrades: Array<{ name: string }> }).upgrades.map((u) => u.name)).toEqual(["v1", "v2"])
+      expect((readJson(t.plan) as { upgrades: Array<{ name: string }> }).upgrades.map((u) => u.name)).toEqual([
+        "v1",
+        "v2"
+      ])
       yield* eventually("upgrade-scheduled", Effect.map(t.ofType("upgrade-scheduled"), (a) => a.length > 0))
       expect(yield* t.ofType("upgrade-scheduled")).toMatchObject([{ name: "v2", height: 200 }])
     }))
 
   it.scopedLive("a drop-in merged just before a crash (still in place on restart) is renamed, not refused", () =>
-    Effect.gen(function* () {
+    Effect.gen(function*() {
       const merged = planText(upgrade("v2", 200, { info: "notes" }))
       const t = yield* setup({
         head: 100,
         before: (root) => {
           fs.writeFileSync(path.join(root, "upgrade-plan.json"), merged)
-          fs.writeFileSync(path.join(root, "upgrade-info.json"), JSON.stringify({ name: "v2", height: 200, info: "notes" }))
+          fs.writeFileSync(
+            path.join(root, "upgrade-info.json"),
+            JSON.stringify({ name: "v2", height: 200, info: "notes" })
+          )
         }
       })
       yield* eventually("upgrade-info.json.merged", Effect.sync(() => fs.existsSync(t.dropIn + ".merged")))
@@ -322,8 +363,11 @@ describe("UpgradeSource: the upgrade-info.json drop-in", () => {
 
 describe("UpgradeSource: upgrade-scheduled / upgrade-cancelled come from plan changes", () => {
   it.scopedLive("each change made by writing the plan file is announced once; status changes by the orchestrator are not", () =>
-    Effect.gen(function* () {
-      const t = yield* setup({ poll: "50ms", before: (root) => fs.writeFileSync(path.join(root, "upgrade-plan.json"), planText(upgrade("v1", 150))) })
+    Effect.gen(function*() {
+      const t = yield* setup({
+        poll: "50ms",
+        before: (root) => fs.writeFileSync(path.join(root, "upgrade-plan.json"), planText(upgrade("v1", 150)))
+      })
       yield* eventually("the first snapshot", t.last)
       const settle = (what: string, check: (s: PlanSnapshot | undefined) => boolean) =>
         eventually(what, Effect.map(t.last, check)).pipe(Effect.zipRight(Effect.sleep("150 millis")))
@@ -336,22 +380,46 @@ describe("UpgradeSource: upgrade-scheduled / upgrade-cancelled come from plan ch
       writeAtomically(t.plan, planText(upgrade("v1", 150), upgrade("v2", 200)))
       yield* settle("v2 in the plan", (s) => namesOf(s)?.length === 2)
       // The orchestrator's bookkeeping: a reason, then upgrading, then done.
-      writeAtomically(t.plan, planText(upgrade("v1", 150, { reason: "binary missing: x", updated_at: later }), upgrade("v2", 200)))
+      writeAtomically(
+        t.plan,
+        planText(upgrade("v1", 150, { reason: "binary missing: x", updated_at: later }), upgrade("v2", 200))
+      )
       yield* settle("the reason", (s) => s?._tag === "Valid" && s.plan.upgrades[0]!.reason !== null)
-      writeAtomically(t.plan, planText(upgrade("v1", 150, { status: "upgrading", updated_at: later }), upgrade("v2", 200)))
+      writeAtomically(
+        t.plan,
+        planText(upgrade("v1", 150, { status: "upgrading", updated_at: later }), upgrade("v2", 200))
+      )
       yield* settle("upgrading", (s) => s?._tag === "Valid" && s.plan.upgrades[0]!.status === "upgrading")
       writeAtomically(t.plan, planText(upgrade("v1", 150, { status: "done", updated_at: later }), upgrade("v2", 200)))
       yield* settle("done", (s) => s?._tag === "Valid" && s.plan.upgrades[0]!.status === "done")
       // What `upgrade cancel v2` does.
-      writeAtomically(t.plan, planText(upgrade("v1", 150, { status: "done", updated_at: later }), upgrade("v2", 200, { status: "cancelled", updated_at: later })))
+      writeAtomically(
+        t.plan,
+        planText(
+          upgrade("v1", 150, { status: "done", updated_at: later }),
+          upgrade("v2", 200, { status: "cancelled", updated_at: later })
+        )
+      )
       yield* settle("v2 cancelled", (s) => s?._tag === "Valid" && s.plan.upgrades[1]!.status === "cancelled")
       // A corrupt spell and back to the same plan: nothing new.
       writeAtomically(t.plan, "{")
       yield* settle("corrupt", (s) => s?._tag === "Corrupt")
-      writeAtomically(t.plan, planText(upgrade("v1", 150, { status: "done", updated_at: later }), upgrade("v2", 200, { status: "cancelled", updated_at: later })))
+      writeAtomically(
+        t.plan,
+        planText(
+          upgrade("v1", 150, { status: "done", updated_at: later }),
+          upgrade("v2", 200, { status: "cancelled", updated_at: later })
+        )
+      )
       yield* settle("valid again", (s) => s?._tag === "Valid")
       // v2 scheduled again under the same name (a new created_at).
-      writeAtomically(t.plan, planText(upgrade("v1", 150, { status: "done", updated_at: later }), upgrade("v2", 300, { created_at: later, updated_at: later })))
+      writeAtomically(
+        t.plan,
+        planText(
+          upgrade("v1", 150, { status: "done", updated_at: later }),
+          upgrade("v2", 300, { created_at: later, updated_at: later })
+        )
+      )
       yield* settle("v2 again", (s) => s?._tag === "Valid" && s.plan.upgrades[1]!.status === "scheduled")
 
       expect((yield* t.ofType("upgrade-scheduled")).map((e) => [e.name, e.height])).toEqual([["v2", 200], ["v2", 300]])

@@ -23,7 +23,11 @@ export const tempHome = Effect.acquireRelease(
 )
 
 /** Downloads are allowed (the drop-ins carry binary URLs); `env` overrides. */
-export const configLayer = (home: string, pollInterval = "50ms", env: Record<string, string> = {}): Layer.Layer<AppConfig> =>
+export const configLayer = (
+  home: string,
+  pollInterval = "50ms",
+  env: Record<string, string> = {}
+): Layer.Layer<AppConfig> =>
   Layer.effect(
     AppConfig,
     loadConfig({
@@ -62,12 +66,14 @@ export const eventually = <A, E, R>(
   check: Effect.Effect<A | undefined | false, E, R>,
   timeout: Duration.DurationInput = "5 seconds"
 ): Effect.Effect<A, E, R> =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const deadline = Date.now() + Duration.toMillis(timeout)
     for (;;) {
       const v = yield* check
       if (v !== undefined && v !== false) return v
-      if (Date.now() > deadline) return yield* Effect.dieMessage(`timed out after ${Duration.format(timeout)} waiting for ${what}`)
+      if (Date.now() > deadline) {
+        return yield* Effect.dieMessage(`timed out after ${Duration.format(timeout)} waiting for ${what}`)
+      }
       yield* Effect.promise(() => sleep(20))
     }
   })

@@ -13,7 +13,30 @@ export default tseslint.config(
   ...effectEslint.configs.dprint,
   {
     languageOptions: {
-      globals: { process: "readonly", console: "readonly", Buffer: "readonly", URL: "readonly", fetch: "readonly", setTimeout: "readonly", clearTimeout: "readonly", setInterval: "readonly", clearInterval: "readonly", AbortController: "readonly", AbortSignal: "readonly", TextEncoder: "readonly", TextDecoder: "readonly", Response: "readonly", Request: "readonly", Headers: "readonly", ReadableStream: "readonly", globalThis: "readonly", setImmediate: "readonly", queueMicrotask: "readonly", performance: "readonly", structuredClone: "readonly" }
+      globals: {
+        process: "readonly",
+        console: "readonly",
+        Buffer: "readonly",
+        URL: "readonly",
+        fetch: "readonly",
+        setTimeout: "readonly",
+        clearTimeout: "readonly",
+        setInterval: "readonly",
+        clearInterval: "readonly",
+        AbortController: "readonly",
+        AbortSignal: "readonly",
+        TextEncoder: "readonly",
+        TextDecoder: "readonly",
+        Response: "readonly",
+        Request: "readonly",
+        Headers: "readonly",
+        ReadableStream: "readonly",
+        globalThis: "readonly",
+        setImmediate: "readonly",
+        queueMicrotask: "readonly",
+        performance: "readonly",
+        structuredClone: "readonly"
+      }
     },
     rules: {
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],

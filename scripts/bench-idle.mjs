@@ -11,7 +11,7 @@
 // HTTP polling only (DAEMON_POLL_INTERVAL 300 ms, the default), one with
 // DAEMON_WS_URL as well (WebSocket newHeads; HTTP polling stays as the
 // fallback, one read per 5 s while the subscription delivers). Each has its
-// own anvil (REAL-NODE.md flags, --block-time 1).
+// own anvil (the flags of startAnvil in test/support/fixtures.ts, --block-time 1).
 // Measured for the wemixvisor process only (not the node), from /proc:
 // VmRSS (max and average over the window, sampled every second; RssAnon
 // beside it) and utime+stime (CPU % of one core over the window). After a
@@ -171,7 +171,7 @@ const startSupervisor = async (id, { ws }) => {
   fs.mkdirSync(data, { recursive: true })
   const port = await freePort()
   const wrapper = path.join(tmpRoot, `${id}-anvil.sh`)
-  // exec: the signals reach anvil itself (REAL-NODE.md); the data dir names our temp folder for the cleanup.
+  // exec: the signals reach anvil itself (anvil, the real test node: test/support/fixtures.ts); the data dir names our temp folder for the cleanup.
   fs.writeFileSync(
     wrapper,
     `#!/bin/sh\nexec "${anvil}" --host 127.0.0.1 --port ${port} --chain-id 31337 --block-time 1 \\\n` +

@@ -11,7 +11,7 @@
 // at 1 and at 5 blocks/s. Exit status: 0 every target met, 3 a target
 // missed, 1 the run failed (nothing is left behind either way).
 //
-// What is measured, per upgrade (DESIGN §6: at height H the old binary has
+// What is measured, per upgrade (ARCHITECTURE §7: at height H the old binary has
 // processed block H, then stop → switch → start → verify):
 // - detection latency: block H arrives at this script's own WebSocket
 //   newHeads subscription on the node → the old node's wrapper receives

@@ -9,7 +9,7 @@
 // a. SIGKILL of wemixvisor at every journaled upgrade step (the test-only hook
 //    WEMIXVISOR_TEST_CRASH_AT="<step>:<phase>"), then `run` again without it:
 //    one node, the right `current`, the upgrade applied once, the journal gone.
-//    Real anvil (REAL-NODE.md). Steps a build does not implement yet (hooks,
+//    Real anvil (anvil, the real test node: test/support/fixtures.ts). Steps a build does not implement yet (hooks,
 //    backup: recorded as "skipped … not supported") are SKIP rows.
 // b. A node crash loop (the genesis binary exits 1 at once): the node ends in
 //    `error`; wemixvisor stays up, /health answers 503 with the reason,
@@ -135,7 +135,7 @@ const stopsCleanly = async (run, h) => {
 // ---------------------------------------------------------------------------
 // a. SIGKILL at every upgrade step
 
-const H = 5 // low upgrade height: anvil's state file stays small (REAL-NODE.md, SIGKILL pitfall)
+const H = 5 // low upgrade height: anvil's state file stays small (anvil rewrites it in place: a SIGKILL on a large state can cut it off)
 
 const crashCases = [
   ...["stop", "switch", "start", "verify", "done"].flatMap((s) =>

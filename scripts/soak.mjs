@@ -8,7 +8,7 @@
 //   node scripts/soak.mjs --cycles 300 --control --keep
 //
 // Each cycle: a new upgrade u<i> (its binary written to upgrades/u<i>/bin, the
-// plan entry added under upgrade-plan.lock in the DESIGN §2 shape, at the next
+// plan entry added under upgrade-plan.lock in the ARCHITECTURE §3 shape, at the next
 // block) → wemixvisor detects the height, stops the node, switches `current`,
 // starts u<i>, verifies it (DAEMON_VERIFY_MIN_UP 50ms, poll 20ms) and marks
 // it done → this script checks the node answers as u<i>. The fake node is a

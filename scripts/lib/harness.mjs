@@ -640,7 +640,7 @@ const answersVersion = (version) => `if [ "$1" = "version" ]; then echo "gwemix 
 /**
  * A home. `node` chooses the binaries: "fake" (writeFakeNode; `rate` blocks/s)
  * or "anvil" (wrappers that record their version in data/versions.log and exec
- * anvil on the shared chain, REAL-NODE.md).
+ * anvil on the shared chain, (anvil, the real test node: test/support/fixtures.ts).
  */
 export const makeHome = async (
   { node = "fake", rate = 50, blockTime = 0.2, env = {}, home: givenHome, dataDir, rpcPort } = {}
@@ -706,7 +706,7 @@ exec "${anvilBin}" --host 127.0.0.1 --port ${port} --chain-id 31337 --block-time
       else fs.writeFileSync(dest, binary.text)
       fs.chmodSync(dest, 0o755)
     },
-    /** Adds `scheduled` upgrades as the CLI does: DESIGN §2 shape, under upgrade-plan.lock, atomically. */
+    /** Adds `scheduled` upgrades as the CLI does: ARCHITECTURE §3 shape, under upgrade-plan.lock, atomically. */
     schedule: (...upgrades) =>
       withPlanLock(root, () => {
         const now = new Date().toISOString()

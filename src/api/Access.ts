@@ -11,7 +11,7 @@ import { authProblem, isLoopback } from "./Auth.js"
 import { errorResponse, httpStatus, httpStatusOf } from "./Rest.js"
 
 /*
- * Who may talk to the API (DESIGN §5 "Access: secure by default"), checked
+ * Who may talk to the API (ARCHITECTURE §6 "Access: secure by default"), checked
  * before any route runs and before a body is read:
  * - Host: on a loopback bind only localhost, 127.0.0.1, [::1] (any port),
  *   the bound address and WEMIXVISOR_API_HOSTS — a DNS-rebinding page has

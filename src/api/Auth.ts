@@ -6,7 +6,7 @@ import type { WemixvisorConfig } from "../config/Config.js"
 import { ConfigInvalid } from "../domain/Errors.js"
 
 /*
- * API access (DESIGN §5): every call but the public routes needs
+ * API access (ARCHITECTURE §6): every call but the public routes needs
  * `Authorization: Bearer <token>` (WEMIXVISOR_API_TOKEN, or the generated
  * api.token: see Token.ts). An API reachable from other machines needs
  * WEMIXVISOR_API_TOKEN set: a generated file token is for the home's own CLI.

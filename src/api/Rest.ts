@@ -17,7 +17,7 @@ import { decodeSchedule } from "../upgrades/Operations.js"
 import { API_FORCE_HINT, type ApiServices, toWire, type WireError } from "./Handlers.js"
 
 /*
- * REST for curl and dashboards (DESIGN §5): the seeds' routes and shapes,
+ * REST for curl and dashboards (ARCHITECTURE §6): the seeds' routes and shapes,
  * over the same Operations as the RPC handlers. Errors are
  * `{"error": "…", "details": "…"}` with the status of the error's kind:
  * 400 names the field, 409 conflict, 404 unknown, 401 token, 403 Host or

@@ -16,7 +16,7 @@ import { Upgrade, UpgradeList } from "../domain/Upgrade.js"
 import { WemixvisorEvent } from "../events/Events.js"
 
 /*
- * The typed RPC API (DESIGN §5), served by `run` at POST /rpc with NDJSON
+ * The typed RPC API (ARCHITECTURE §6), served by `run` at POST /rpc with NDJSON
  * serialization and exported from the package (`wemixvisor/api`), so another
  * Effect program can be a typed client. Errors cross the wire as they are:
  * wemixvisor's own Schema.TaggedErrors (src/domain/Errors.ts).

@@ -34,7 +34,7 @@ import { UpgradeRpcsServed } from "./Rpcs.js"
 import { serverToken } from "./Token.js"
 
 /*
- * The one HTTP server of DESIGN §5 on WEMIXVISOR_API_ADDR: POST /rpc (the
+ * The one HTTP server of ARCHITECTURE §6 on WEMIXVISOR_API_ADDR: POST /rpc (the
  * UpgradeRpcs group, NDJSON), the REST routes, SSE events and /health.
  * Served by `run` for the life of the supervisor. Every request passes the
  * access guard (Access.ts: Host, Origin, content type, token) first.

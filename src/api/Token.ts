@@ -10,7 +10,7 @@ import { isErrno } from "../platform/Errno.js"
 import { fsyncPath } from "../platform/Files.js"
 
 /*
- * The API's bearer token (DESIGN §2 api.token, §5 Access). Loopback is not an
+ * The API's bearer token (ARCHITECTURE §3 api.token, §6 Access). Loopback is not an
  * access control on its own — any web page in a browser on the node's host
  * can reach 127.0.0.1 — so the API always needs a token. WEMIXVISOR_API_TOKEN
  * when set; otherwise `run` generates one at first start into

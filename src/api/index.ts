@@ -1,5 +1,5 @@
 /*
- * `wemixvisor/api`: the typed RPC API of a running wemixvisor (DESIGN §5).
+ * `wemixvisor/api`: the typed RPC API of a running wemixvisor (ARCHITECTURE §6).
  *
  *   import { layerProtocol, makeClient } from "wemixvisor/api"
  *   const client = yield* makeClient            // in a Scope, with layerProtocol({ url, token })

@@ -14,7 +14,7 @@ import { isAlive } from "../platform/Proc.js"
 import { BackupFailed, formatBytes, InsufficientSpace } from "./Errors.js"
 
 /*
- * Data backups (DESIGN §2, §6; DAEMON_BACKUP): after `stop`, before `switch`,
+ * Data backups (ARCHITECTURE §3, §6; DAEMON_BACKUP): after `stop`, before `switch`,
  * DAEMON_DATA_DIR is copied to backups/<name>-<time>/, and a rollback
  * restores it before the old binary starts again.
  *

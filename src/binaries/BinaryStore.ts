@@ -8,7 +8,7 @@ import type { UpgradeName } from "../domain/Upgrade.js"
 /* The service tag; its implementation is BinaryStoreLive.ts. */
 
 /**
- * The on-disk layout of binaries (DESIGN §2): genesis/, upgrades/<name>/,
+ * The on-disk layout of binaries (ARCHITECTURE §3): genesis/, upgrades/<name>/,
  * and the `current` link, switched atomically (temp link + rename) so a crash
  * never leaves it missing.
  */

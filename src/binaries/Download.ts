@@ -38,7 +38,7 @@ import { type BinarySources, selectSource } from "./Sources.js"
 export { checkDownloadAllowed, type DownloadPolicy } from "./Policy.js"
 
 /*
- * Fetching an upgrade binary by URL (DESIGN §1, §3): only when
+ * Fetching an upgrade binary by URL (ARCHITECTURE §1, §3): only when
  * DAEMON_ALLOW_DOWNLOAD_BINARIES is on, and only with a checksum unless
  * DAEMON_UNSAFE_SKIP_CHECKSUM is on. The artifact streams into a staging
  * folder under upgrades/ (same file system as its destination) while it is

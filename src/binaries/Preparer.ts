@@ -8,7 +8,7 @@ import type { NoBinaryForPlatform, VersionProbeFailed } from "./Errors.js"
 import type { BinarySources } from "./Sources.js"
 
 /*
- * Preparing an upgrade's binary ahead of its height (DESIGN §2, §6): the
+ * Preparing an upgrade's binary ahead of its height (ARCHITECTURE §3, §6): the
  * binary is put in place (downloaded, verified against its checksum and
  * unpacked when it is not there yet), checked to be an executable file, and
  * probed with `<binary> $DAEMON_VERSION_ARGS`. Everything that can go wrong

@@ -8,7 +8,7 @@ import { NoBinaryForPlatform } from "./Errors.js"
 
 /*
  * Where an upgrade's binary comes from: a map platform → URL, plus a map
- * platform → checksum, as the plan stores them (DESIGN §2). Three ways in:
+ * platform → checksum, as the plan stores them (ARCHITECTURE §3). Three ways in:
  *   --binaries URL --checksum sha256:<hex>            one URL, any platform (the seeds' form; --url is an alias)
  *   --binaries '{"linux/amd64":"URL",…}' --checksums '{"linux/amd64":"sha256:…",…}'
  *   a drop-in whose info is cosmovisor's {"binaries":{"linux/amd64":"URL?checksum=sha256:…"}}

@@ -15,7 +15,7 @@ import { loggerLayer } from "./logging.js"
 import { Runner } from "./run.js"
 
 /*
- * The command tree (DESIGN §4). Each handler loads its implementation with a
+ * The command tree (ARCHITECTURE §5). Each handler loads its implementation with a
  * dynamic import, so light commands (`version`, `upgrade list`) never load
  * viem, the HTTP server or the RPC stack — the bundle is code-split on these
  * boundaries.

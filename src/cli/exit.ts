@@ -5,7 +5,7 @@ import * as Option from "effect/Option"
 import { type ErrorKind, kindOf } from "../domain/Errors.js"
 
 /*
- * Exit codes (DESIGN §4): 0 ok; 1 operational failure; 2 bad usage or bad
+ * Exit codes (ARCHITECTURE §5): 0 ok; 1 operational failure; 2 bad usage or bad
  * input — @effect/cli's ValidationError and config errors included. runMain's
  * default teardown exits 1 for everything, so the codes are chosen here, once,
  * by the kind of failure each error says it is (src/domain/Errors.ts).

@@ -4,7 +4,7 @@ import { type Upgrade, UpgradeList } from "../domain/Upgrade.js"
 
 /*
  * What `upgrade …` prints on stdout: the seeds' lines, a table for `list`,
- * and the JSON shapes of DESIGN §2/§5 for `--json`. Shared by the local and
+ * and the JSON shapes of ARCHITECTURE §3/§5 for `--json`. Shared by the local and
  * the --remote paths so both print the same thing.
  */
 

@@ -31,7 +31,7 @@ import {
 } from "./upgrade-format.js"
 
 /*
- * `wemixvisor upgrade …` (DESIGN §4). Locally the commands go through the
+ * `wemixvisor upgrade …` (ARCHITECTURE §5). Locally the commands go through the
  * same Operations and PlanStore as the API (lock + atomic write), wired by
  * Local.ts; a running `run` sees the change within a poll interval and
  * announces it. With --remote / WEMIXVISOR_API_URL they are sent over RPC
@@ -310,7 +310,7 @@ const fileStatus = (config: WemixvisorConfig, holder: number | undefined) =>
   )
 
 /**
- * DESIGN §4 status. With a supervisor running on this home, its own status
+ * ARCHITECTURE §5 status. With a supervisor running on this home, its own status
  * (over its API); without one — or when its API does not answer — what the
  * files and the node's RPC say.
  */

@@ -12,7 +12,7 @@ import { type Layout, makeLayout } from "../domain/Layout.js"
 import { isErrno } from "../platform/Errno.js"
 
 /*
- * Configuration (DESIGN §3). Precedence: CLI flag > environment > config.toml >
+ * Configuration (ARCHITECTURE §4). Precedence: CLI flag > environment > config.toml >
  * default. Every value is parsed on its own so an error names the variable and
  * the value that was given; nothing runs with a value it could not read.
  */

@@ -1,7 +1,7 @@
 import * as Schema from "effect/Schema"
 
 /**
- * A block height. JSON numbers everywhere (DESIGN §2); chain heights stay far
+ * A block height. JSON numbers everywhere (ARCHITECTURE §3); chain heights stay far
  * below 2^53, and anything above MAX_SAFE_INTEGER is refused rather than
  * rounded, so no height ever loses precision.
  */

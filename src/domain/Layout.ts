@@ -1,7 +1,7 @@
 import * as path from "node:path"
 import type { Target } from "./Target.js"
 
-/** The on-disk layout of DESIGN §2, computed once from DAEMON_HOME and DAEMON_NAME. */
+/** The on-disk layout of ARCHITECTURE §3, computed once from DAEMON_HOME and DAEMON_NAME. */
 export interface Layout {
   readonly home: string
   readonly root: string

@@ -1,6 +1,6 @@
 import * as Schema from "effect/Schema"
 
-/** DESIGN §1: Stopped → Starting → Running → Stopping → Stopped, plus Crashed and Error. */
+/** ARCHITECTURE §1: Stopped → Starting → Running → Stopping → Stopped, plus Crashed and Error. */
 export const NodeState = Schema.Literal("stopped", "starting", "running", "stopping", "crashed", "error")
 export type NodeState = typeof NodeState.Type
 
@@ -37,7 +37,7 @@ export const initialNodeStatus: NodeStatus = {
   reason: null
 }
 
-/** node.pid (DESIGN §2): a node is identified by pid *and* start time, never by command line. */
+/** node.pid (ARCHITECTURE §3): a node is identified by pid *and* start time, never by command line. */
 export const NodePidFile = Schema.Struct({
   pid: Schema.Number.pipe(Schema.int(), Schema.positive()),
   pgid: Schema.Number.pipe(Schema.int(), Schema.positive()),

@@ -7,7 +7,7 @@ import { Upgrade, UpgradeName, UpgradeStatus } from "./Upgrade.js"
 export const TargetName = Schema.Union(Schema.Literal("genesis"), UpgradeName)
 
 /**
- * The status object of DESIGN §5 (`status --json`, REST, `GetStatus`), keys
+ * The status object of ARCHITECTURE §6 (`status --json`, REST, `GetStatus`), keys
  * exactly as documented. `version` stays null until version probing exists.
  */
 export const StatusObject = Schema.Struct({

@@ -1,7 +1,7 @@
 import * as Schema from "effect/Schema"
 import { Height } from "./Height.js"
 
-/** DESIGN §2: a name is a folder name under upgrades/ — no `/`, no `..`. */
+/** ARCHITECTURE §3: a name is a folder name under upgrades/ — no `/`, no `..`. */
 export const UpgradeName = Schema.String.pipe(
   Schema.pattern(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, {
     message: () => "an upgrade name is 1-64 characters of A-Z a-z 0-9 . _ - and starts with a letter or digit"
@@ -60,7 +60,7 @@ export class Upgrade extends Schema.Class<Upgrade>("Upgrade")({
  * Whether the entry says it came through wemixvisor (checked against the
  * head, or forced). An entry without either that appears in the plan of a
  * running supervisor with its height already reached is a hand edit, and is
- * refused rather than fired (DESIGN §2, issue #12 item 12).
+ * refused rather than fired (ARCHITECTURE §3, issue #12 item 12).
  */
 export const scheduledThroughWemixvisor = (u: Upgrade): boolean => u.checked_head !== undefined || u.force === true
 

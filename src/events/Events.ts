@@ -8,7 +8,7 @@ import * as Stream from "effect/Stream"
 import { Height } from "../domain/Height.js"
 
 /*
- * Events (DESIGN §6): published once on a PubSub; the log, WatchEvents and SSE
+ * Events (ARCHITECTURE §7): published once on a PubSub; the log, WatchEvents and SSE
  * all read the same sequence. Type names are kebab case and keep their fields.
  */
 

@@ -12,7 +12,7 @@ import type { RpcRead } from "./RpcErrors.js"
  */
 
 /**
- * The chain head as seen through the node's JSON-RPC (DESIGN §1).
+ * The chain head as seen through the node's JSON-RPC (ARCHITECTURE §1).
  *
  * `heights` never fails and never ends: transient RPC errors and a node that
  * is down (restarting, upgrading) are retried on a Schedule. It emits strictly

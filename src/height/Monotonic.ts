@@ -5,7 +5,7 @@ import * as Stream from "effect/Stream"
 import type { Height } from "../domain/Height.js"
 
 /*
- * The strictly-increasing filter behind `heights` (DESIGN §1), as a pure step
+ * The strictly-increasing filter behind `heights` (ARCHITECTURE §1), as a pure step
  * function plus a thin Stream operator around it.
  *
  * Heights come from several sources at once (HTTP polling and a WebSocket

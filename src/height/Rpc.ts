@@ -9,7 +9,7 @@ import { makeJsonRpcRequest } from "./HttpRpc.js"
 
 /*
  * Everything that talks JSON-RPC, through viem. Two viem defaults are wrong
- * for a supervisor (REAL-NODE.md): getBlockNumber caches its answer for 4 s
+ * for a supervisor (anvil, the real test node: test/support/fixtures.ts): getBlockNumber caches its answer for 4 s
  * (we pass cacheTime 0), and the WebSocket client's own reconnect gives up
  * after a few tries — so it is switched off, and a dead connection ends the
  * stream instead, to be reopened on our Schedule with a fresh client.

@@ -4,7 +4,7 @@ import * as Effect from "effect/Effect"
 import type { StatusObject } from "../domain/Status.js"
 import type { MetricsService } from "./Metrics.js"
 
-/** GET /metrics (DESIGN §5, §7): public like /health — it holds no secret. */
+/** GET /metrics (ARCHITECTURE §6, §7): public like /health — it holds no secret. */
 export const metricsRoute = (metrics: MetricsService, status: Effect.Effect<StatusObject>) =>
   HttpRouter.empty.pipe(
     HttpRouter.get(

@@ -3,7 +3,7 @@ import type * as Effect from "effect/Effect"
 import type { StatusObject } from "../domain/Status.js"
 
 /*
- * Prometheus metrics (DESIGN §7), served on GET /metrics. The metrics are
+ * Prometheus metrics (docs/METRICS.md), served on GET /metrics. The metrics are
  * derived, not reported: the live layer (MetricsLive.ts) subscribes to the
  * event stream, the heights and the RPC reads of the HeightProvider, and the
  * plan snapshots, and reads the status object at each scrape — so no service

@@ -16,7 +16,7 @@ import * as Derive from "./Derive.js"
 import { Metrics } from "./Metrics.js"
 
 /*
- * The metrics of DESIGN §7 with prom-client (kept: one small package, the
+ * The metrics of docs/METRICS.md with prom-client (kept: one small package, the
  * exact names and types the contract gives, and the process metrics
  * Prometheus clients export by default; docs/METRICS.md has the comparison
  * with Effect's Metric over OpenTelemetry).

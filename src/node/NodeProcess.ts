@@ -18,7 +18,7 @@ export type NodeExitReport = NodeExit & { readonly pid: number; readonly expecte
 
 /**
  * The supervised node: one child process running `current/bin/$DAEMON_NAME`
- * in its own process group (DESIGN §1).
+ * in its own process group (ARCHITECTURE §1).
  *
  * - `start` spawns the binary `current` points at *now* (so switching the
  *   link and calling `start` runs the new target) and keeps it alive: a crash

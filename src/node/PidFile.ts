@@ -11,7 +11,7 @@ import { terminateGroup } from "../platform/ProcessGroup.js"
 import { NODE_MARKER } from "./Spawner.js"
 
 /*
- * node.pid (DESIGN §2): which process is our node, so that the next `run`
+ * node.pid (ARCHITECTURE §3): which process is our node, so that the next `run`
  * after a wemixvisor that was SIGKILLed finds the node it left running —
  * adopts it, or stops it mid-upgrade — and never two nodes run on one home. A node is named by pid *and*
  * start time: pids are reused, and a wrapper that `exec`s the real node
@@ -112,7 +112,7 @@ export const reapStale: Effect.Effect<void, never, AppConfig> = Effect.asVoid(se
 
 /**
  * What `run` does at start with a node a previous wemixvisor left running
- * (DESIGN §6 "The node never dies because wemixvisor did"), under run.lock:
+ * (ARCHITECTURE §7 "The node never dies because wemixvisor did"), under run.lock:
  * with no upgrade in flight (journal.json absent), a node that node.pid names
  * and that is still that process (pid + start time) is adopted — left
  * running, node.pid kept, and returned for NodeProcess to supervise from its

@@ -5,7 +5,7 @@ import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 
 /*
- * When a crashed node is started again (DESIGN §1, §3).
+ * When a crashed node is started again (ARCHITECTURE §1, §3).
  *
  * - Backoff: DAEMON_RESTART_DELAY, doubling each crash, jittered upward only
  *   (×1–1.2) so a fleet of nodes that crashed together does not restart in

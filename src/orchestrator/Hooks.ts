@@ -11,7 +11,7 @@ import type { UpgradeName } from "../domain/Upgrade.js"
 import { type BoundedOutcome, describeOutcome, runBounded } from "../platform/BoundedProcess.js"
 
 /*
- * Upgrade hooks (DESIGN §3, §6). Each run is `<script> <upgrade name> <height>`
+ * Upgrade hooks (ARCHITECTURE §4, §6). Each run is `<script> <upgrade name> <height>`
  * with DAEMON_HOME, DAEMON_NAME, UPGRADE_NAME and UPGRADE_HEIGHT in its
  * environment, its output in our log, bounded by DAEMON_HOOK_TIMEOUT (the
  * hook's process group gets SIGTERM, then SIGKILL after a short grace).

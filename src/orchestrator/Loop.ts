@@ -135,7 +135,7 @@ export const start = (
       }
     })
 
-    /** A plan file deleted under us is written again from the last valid plan (DESIGN §6). */
+    /** A plan file deleted under us is written again from the last valid plan (ARCHITECTURE §7). */
     const restore = (plan: UpgradePlan) =>
       records.restorePlan(plan).pipe(
         Effect.catchAll((e) =>

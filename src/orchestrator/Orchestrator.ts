@@ -6,7 +6,7 @@ import type { Upgrade } from "../domain/Upgrade.js"
 import type { PreparationFailed } from "./Errors.js"
 
 /*
- * The Orchestrator (DESIGN §1, §6): combines heights and plans, and at the
+ * The Orchestrator (ARCHITECTURE §1, §6): combines heights and plans, and at the
  * first head ≥ an upgrade's height runs pre-stop → stop → backup → switch →
  * pre-upgrade → start → verify, or rolls back. One upgrade at a time, lowest
  * height first. Every step is journaled before it is taken, so a supervisor
@@ -29,7 +29,7 @@ export {
 } from "./Errors.js"
 
 export interface OrchestratorService {
-  /** DESIGN §5's status object. */
+  /** ARCHITECTURE §6's status object. */
   readonly status: Effect.Effect<StatusObject>
   /**
    * Why upgrades are paused, or null: a corrupt plan file or journal, or an

@@ -37,7 +37,7 @@ export interface Outcome {
   /** Failed before anything was touched (`current` unreadable): the node runs on. */
   readonly failUntouched: (u: Upgrade, reason: string) => Effect.Effect<void>
   /**
-   * The height is reached and the upgrade is not ready (DESIGN §2: only
+   * The height is reached and the upgrade is not ready (ARCHITECTURE §3: only
    * now does a missing or broken binary fail it). DAEMON_ON_UPGRADE_FAILURE
    * decides, as for any failed upgrade: rollback = the node goes on with
    * the binary it runs (nothing was switched); halt = the node is stopped

@@ -13,7 +13,7 @@ import * as State from "./State.js"
 
 /*
  * Recovery at start, before the node is started: the journal of an upgrade a
- * previous run left unfinished is replayed forward (DESIGN §6) — never
+ * previous run left unfinished is replayed forward (ARCHITECTURE §7) — never
  * applied twice, never two nodes.
  */
 

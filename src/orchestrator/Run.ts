@@ -177,7 +177,7 @@ export const make = (
           yield* outcome.failUntouched(u, `cannot read current: ${from.left.message}`)
           return true
         }
-        // The journal is what starts an upgrade, not the plan lock (DESIGN §6): the plan is marked
+        // The journal is what starts an upgrade, not the plan lock (ARCHITECTURE §7): the plan is marked
         // `upgrading` in the background, whenever its lock frees; cancel refuses an upgrade the
         // journal names. A crash before the journal leaves at most an `upgrading` mark, which
         // recovery turns back into a pending upgrade that simply fires again.

@@ -227,7 +227,7 @@ export const failedUntouched = (name: UpgradeName, reason: string) => (s: State)
 
 /**
  * The plan upgrades fire from: the file as last read, or — while it is
- * corrupt or missing — the last valid plan (DESIGN §6: a scheduled upgrade
+ * corrupt or missing — the last valid plan (ARCHITECTURE §7: a scheduled upgrade
  * is never lost). None before any plan, or on a corrupt file with no valid
  * plan read before it.
  */

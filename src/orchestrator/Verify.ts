@@ -13,7 +13,7 @@ import { NodeProcess } from "../node/NodeProcess.js"
 import { VerifyFailed } from "./Errors.js"
 
 /**
- * DESIGN §6 verify: within DAEMON_VERIFY_TIMEOUT the new process stays up
+ * ARCHITECTURE §7 verify: within DAEMON_VERIFY_TIMEOUT the new process stays up
  * for DAEMON_VERIFY_MIN_UP (any exit fails at once: restarts are
  * suspended), its RPC answers, its head (read directly, not the monotonic
  * stream) is not below the head at stop and — with DAEMON_VERIFY_PROGRESS —

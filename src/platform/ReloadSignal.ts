@@ -7,10 +7,10 @@ import * as Stream from "effect/Stream"
 
 /*
  * SIGHUP (a closed terminal, `systemctl reload`) is never fatal to `run`
- * (DESIGN §6 "Signals"). Node's default for it is to exit at once, without a
+ * (ARCHITECTURE §7 "Signals"). Node's default for it is to exit at once, without a
  * word, leaving the node unsupervised; a listener replaces that default.
  * Each SIGHUP is logged and published as a reload request: configuration
- * reload (DESIGN §10) subscribes to `requests`; until it does, a request is
+ * reload (ARCHITECTURE) subscribes to `requests`; until it does, a request is
  * only logged.
  */
 

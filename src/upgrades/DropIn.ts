@@ -9,7 +9,7 @@ import { jsonProblem } from "../platform/Files.js"
 import { formatParseError } from "./PlanFile.js"
 
 /*
- * upgrade-info.json, the drop-in (DESIGN §2): `name`, `height`, `info` (text or
+ * upgrade-info.json, the drop-in (ARCHITECTURE §3): `name`, `height`, `info` (text or
  * an object, stored as JSON text), optional `binaries` and `checksums`; unknown
  * fields (cosmovisor's `time`, …) are ignored; a missing `info` is "". `info` may carry cosmovisor's
  * `{"binaries":{"linux/amd64":"<url>?checksum=sha256:<hex>"}}`; those URLs

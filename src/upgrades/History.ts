@@ -11,7 +11,7 @@ import type { IoError } from "../domain/Errors.js"
 import { appendLine, mkdirp, oneLine, readTextIfExists } from "../platform/Files.js"
 
 /*
- * upgrade-history.jsonl (DESIGN §2, §6): the append-only audit trail. The
+ * upgrade-history.jsonl (ARCHITECTURE §3, §6): the append-only audit trail. The
  * orchestrator appends one line when a step starts and one when it ends;
  * nothing ever rewrites the file.
  */
@@ -21,7 +21,7 @@ export const HistoryResult = Schema.Literal("started", "ok", "failed", "skipped"
 export type HistoryResult = typeof HistoryResult.Type
 
 /**
- * One line. `step` is one of DESIGN §6's steps (`pre-stop`, `stop`, `backup`,
+ * One line. `step` is one of ARCHITECTURE §7's steps (`pre-stop`, `stop`, `backup`,
  * `switch`, `pre-upgrade`, `start`, `verify`, `done`) or a recovery action
  * (`rollback`, `recover`); it is free text so new steps need no migration.
  */

@@ -8,14 +8,14 @@ import { UpgradeName } from "../domain/Upgrade.js"
 import { readJsonIfExists, removeIfExists, writeJsonAtomic } from "../platform/Files.js"
 
 /*
- * journal.json (DESIGN §2, §6): the upgrade in flight, absent when none. Each
+ * journal.json (ARCHITECTURE §3, §6): the upgrade in flight, absent when none. Each
  * step is written (atomic write + fsync) *before* it is taken, so a supervisor
  * killed at any instant finds the last step it may have started and replays
  * the upgrade forward from there. The file is removed only once the upgrade
  * has fully ended and the plan and history say so.
  */
 
-/** DESIGN §6's steps in order, then `rollback` (the upgrade failed after the node was touched). */
+/** ARCHITECTURE §7's steps in order, then `rollback` (the upgrade failed after the node was touched). */
 export const JournalStep = Schema.Literal(
   "pre-stop",
   "stop",

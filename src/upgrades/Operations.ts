@@ -190,7 +190,7 @@ export interface OperationsService {
   readonly cancel: (name: Option.Option<string>) => Effect.Effect<Upgrade, CancelError>
   readonly list: Effect.Effect<UpgradeListObject, FileCorrupt | IoError>
   /**
-   * DESIGN §4 `status` from the files: the plan, `current`, the upgrade in the
+   * ARCHITECTURE §5 `status` from the files: the plan, `current`, the upgrade in the
    * journal, the node named by node.pid, and the head when the node answers
    * (null when it does not). With a supervisor running, prefer its own status
    * (GetStatus).

@@ -67,7 +67,7 @@ export const decodePlan = (file: string, text: string): Either.Either<UpgradePla
     Either.mapLeft((e) => new FileCorrupt({ path: file, problem: jsonProblem(e, formatParseError) }))
   )
 
-/** The plan as it is written: snake_case keys in DESIGN §2's order, heights as numbers. */
+/** The plan as it is written: snake_case keys in ARCHITECTURE §3's order, heights as numbers. */
 export const encodePlan = (plan: UpgradePlan): typeof UpgradePlan.Encoded => Schema.encodeSync(UpgradePlan)(plan)
 
 /** Structural equality through the encoding: two plans are equal when they would be written the same. */
@@ -111,7 +111,7 @@ export const makePlanStore = (layout: Layout): Effect.Effect<PlanStoreService> =
         yield* lock
         const before = yield* readPlan(layout.plan)
         const [result, after] = yield* f(before)
-        // DESIGN §2: rewritten only when an upgrade changes.
+        // ARCHITECTURE §3: rewritten only when an upgrade changes.
         if (!samePlan(before, after)) yield* writeJsonAtomic(layout.plan, encodePlan(after))
         return result
       }).pipe(Effect.scoped, writers.withPermits(1), Effect.withSpan("PlanStore.update"))

@@ -5,7 +5,7 @@ import type { FileCorrupt, IoError, PlanLocked } from "../domain/Errors.js"
 import type { UpgradePlan } from "../domain/Upgrade.js"
 
 /**
- * upgrade-plan.json, the single durable source of truth (DESIGN §2). Every
+ * upgrade-plan.json, the single durable source of truth (ARCHITECTURE §3). Every
  * writer — CLI, API, drop-in, orchestrator — goes through `update`, which takes
  * upgrade-plan.lock, reads and validates the file, applies `f`, and writes
  * atomically only when the plan changed. A corrupt file is never overwritten.

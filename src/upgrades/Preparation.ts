@@ -3,7 +3,7 @@ import { findUpgrade, setStatus } from "../domain/Plan.js"
 import { isPending, type Upgrade, type UpgradePlan } from "../domain/Upgrade.js"
 
 /*
- * The plan side of preparing an upgrade (DESIGN §2): `scheduled → preparing
+ * The plan side of preparing an upgrade (ARCHITECTURE §3): `scheduled → preparing
  * → ready`, or back to `scheduled` with the `reason` when it failed — the
  * upgrade stays pending so the problem can be fixed (the binary put in
  * place, `upgrade prepare` run again) before its height. Shared by the

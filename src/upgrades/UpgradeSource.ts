@@ -4,7 +4,7 @@ import type { FileCorrupt, IoError } from "../domain/Errors.js"
 import type { UpgradePlan } from "../domain/Upgrade.js"
 
 /*
- * The UpgradeSource service (DESIGN §1): the tag; the live layer
+ * The UpgradeSource service (ARCHITECTURE §1): the tag; the live layer
  * (UpgradeSourceLive.ts) watches upgrade-plan.json and merges the
  * upgrade-info.json drop-in (PlanWatcher.ts).
  */
@@ -20,7 +20,7 @@ export type PlanSnapshot =
   | { readonly _tag: "Corrupt"; readonly error: FileCorrupt | IoError }
 
 /**
- * Plan changes as a Stream (DESIGN §1 UpgradeSource). Watches upgrade-plan.json
+ * Plan changes as a Stream (ARCHITECTURE §1 UpgradeSource). Watches upgrade-plan.json
  * (written directly by the CLI) and merges the upgrade-info.json drop-in; file
  * events plus a poll fallback at DAEMON_POLL_INTERVAL. Emits the current
  * snapshot first, then one per change (equal snapshots are not repeated).

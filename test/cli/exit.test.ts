@@ -1,5 +1,5 @@
 /*
- * Exit codes and the stderr line (src/cli/exit.ts, DESIGN §4): 0 ok or
+ * Exit codes and the stderr line (src/cli/exit.ts, ARCHITECTURE §5): 0 ok or
  * interrupted; 2 bad usage or bad input; 1 an operational failure; a defect
  * is "internal error" with the cause, exit 1. The Exits are those the
  * commands end with; `exitOf` calls the real teardown as bin.ts's runMain does.

@@ -28,7 +28,7 @@ describe("durations", () => {
 })
 
 describe("loadConfig", () => {
-  it("has the DESIGN §3 defaults", () => {
+  it("has the ARCHITECTURE §4 defaults", () => {
     const c = Effect.runSync(loadConfig({ env: base }))
     expect(c.rpcUrl).toBe("http://127.0.0.1:8588")
     expect(Option.isNone(c.wsUrl)).toBe(true)

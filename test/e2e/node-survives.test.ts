@@ -1,6 +1,6 @@
 /*
  * Issue #12 items 1–3 with the built CLI and real processes: nothing that
- * happens to wemixvisor costs the node (DESIGN §6 "The node never dies
+ * happens to wemixvisor costs the node (ARCHITECTURE §7 "The node never dies
  * because wemixvisor did", "Signals"), and `run` refuses a home where no
  * node can run.
  */

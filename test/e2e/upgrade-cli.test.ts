@@ -1,6 +1,6 @@
 /*
  * `wemixvisor upgrade …` through the built binary, without a running
- * supervisor: the flows of DESIGN §4, every refusal with its exit code and an
+ * supervisor: the flows of ARCHITECTURE §5, every refusal with its exit code and an
  * unchanged plan file, and `status` from the files. The head check talks to
  * a real anvil.
  */

@@ -1,6 +1,6 @@
 /*
  * Upgrade scenarios against the built CLI and a real anvil: a home with
- * version wrappers, a plan written the way the CLI writes it (DESIGN §2 shape,
+ * version wrappers, a plan written the way the CLI writes it (ARCHITECTURE §3 shape,
  * under upgrade-plan.lock, atomically), and the views an operator has of the
  * result — the `current` link, the plan, the history, the journal, the
  * process table, the node's RPC.

@@ -113,7 +113,7 @@ describe("an upgrade at a height", () => {
 })
 
 /**
- * REAL-NODE.md's broken upgrade binaries. Each is v2, scheduled at H over a
+ * the broken upgrade binaries worth testing on anvil. Each is v2, scheduled at H over a
  * healthy v1; each must fail verify and be rolled back to v1, leaving a
  * healthy node and a plan that says why.
  */

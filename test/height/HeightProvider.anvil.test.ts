@@ -1,6 +1,6 @@
 /*
  * The live HeightProvider against a real node: anvil on a free loopback port
- * (REAL-NODE.md). No mock RPC. These ignore TestClock (it.scopedLive).
+ * (anvil, the real test node: test/support/fixtures.ts). No mock RPC. These ignore TestClock (it.scopedLive).
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Context, Effect, Fiber, Layer, Logger, Option, Ref, Stream } from "effect"

@@ -318,7 +318,7 @@ describe("metrics derived from events", () => {
 describe("the exposition", () => {
   const lint = haveTools(["promtool"], "prometheus")
 
-  it.scoped("every metric of DESIGN §7 with its type, the process metrics, and no promtool finding", () =>
+  it.scoped("every metric of docs/METRICS.md with its type, the process metrics, and no promtool finding", () =>
     Effect.gen(function*() {
       const w = yield* world
       yield* w.head(1)

@@ -19,7 +19,7 @@ const run = (args: ReadonlyArray<string>) => {
   return { code: r.status, out: `${r.stdout}${r.stderr}` }
 }
 
-/** The metric families wemixvisor exports (DESIGN §7, src/metrics/MetricsLive.ts) and the process metrics. */
+/** The metric families wemixvisor exports (docs/METRICS.md, src/metrics/MetricsLive.ts) and the process metrics. */
 const EXPORTED = new Set([
   "wemixvisor_build_info",
   "wemixvisor_node_state",

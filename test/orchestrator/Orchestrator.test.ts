@@ -896,7 +896,7 @@ describe("Orchestrator: status", () => {
     "plan_problem"
   ]
 
-  it.scoped("the status object of DESIGN §5, before, during and after an upgrade", () =>
+  it.scoped("the status object of ARCHITECTURE §6, before, during and after an upgrade", () =>
     Effect.gen(function*() {
       const w = yield* makeWorld()
       yield* scheduleUpgrade(w, "v2", 100)

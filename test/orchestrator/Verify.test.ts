@@ -9,7 +9,7 @@ import { NodeProcess } from "../../src/node/NodeProcess.js"
 import { verify } from "../../src/orchestrator/Verify.js"
 import { h, makeWorld, settle } from "./fakes.js"
 
-/* Verify alone (DESIGN §6), on the TestClock: min-up 5 s, timeout 20 s, poll 1 s (makeWorld's config). */
+/* Verify alone (ARCHITECTURE §7), on the TestClock: min-up 5 s, timeout 20 s, poll 1 s (makeWorld's config). */
 
 const setup = (env: Record<string, string> = {}) =>
   Effect.gen(function*() {

@@ -1,6 +1,6 @@
 /*
  * Shared test fixtures: temp homes, free loopback ports, fake-node scripts and
- * wrapper scripts around a real anvil (../shared/REAL-NODE.md).
+ * wrapper scripts around a real anvil (from npm; see startAnvil below).
  */
 import { spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
@@ -150,7 +150,7 @@ const answers = (port: number): Promise<boolean> =>
     req.end(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_blockNumber", params: [] }))
   })
 
-/** An anvil started by a test (REAL-NODE.md flags), on loopback. */
+/** An anvil started by a test, on loopback (--prune-history: without it anvil spills old states to ~/.foundry). */
 export interface Anvil {
   readonly port: number
   readonly pid: number

@@ -83,7 +83,7 @@ describe("Journal", () => {
       expect(yield* j.read).toEqual(Option.some(withBackup))
     }))
 
-  it("steps are in DESIGN §6 order, then rollback", () => {
+  it("steps are in ARCHITECTURE §7 order, then rollback", () => {
     expect(Journal.JournalStep.literals).toEqual([
       "pre-stop",
       "stop",

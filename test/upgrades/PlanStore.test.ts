@@ -54,7 +54,7 @@ describe("PlanStore", () => {
       expect(fs.existsSync(lockFile(home))).toBe(false)
     }))
 
-  it.scoped("round trip: snake_case on disk exactly as DESIGN §2, heights as numbers", () =>
+  it.scoped("round trip: snake_case on disk exactly as ARCHITECTURE §3, heights as numbers", () =>
     Effect.gen(function*() {
       const home = yield* tempHome
       const store = yield* storeAt(home)
@@ -72,7 +72,7 @@ describe("PlanStore", () => {
           { ...validUpgrade, name: "v3", height: 1600000 }
         ]
       })
-      // Key order is DESIGN's, so the file reads like the documentation.
+      // Key order is ARCHITECTURE's, so the file reads like the documentation.
       const text = fs.readFileSync(planFile(home), "utf8")
       expect(Object.keys((readJson(planFile(home)) as { upgrades: Array<object> }).upgrades[0]!)).toEqual(
         Object.keys(validUpgrade)

@@ -2,6 +2,7 @@ import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as fs from "node:fs"
 import { checkExposure } from "./api/Auth.js"
 import * as Api from "./api/Server.js"
 import * as Backups from "./binaries/Backup.js"
@@ -81,13 +82,15 @@ export const runSupervisor = (config: WemixvisorConfig, nodeArgs: ReadonlyArray<
     const reload = yield* Layer.build(ReloadSignal.layer)
     const store = yield* BinaryStore
     yield* store.current.pipe(
-      Effect.mapError(
-        () =>
-          new InvalidInput({
-            field: "DAEMON_HOME",
-            problem: `${config.layout.root} has no current binary; run 'wemixvisor init <genesis-binary>' first`
-          })
-      )
+      Effect.mapError((e) => {
+        const link = currentLinkText(config)
+        return new InvalidInput({
+          field: "DAEMON_HOME",
+          problem: link === undefined
+            ? `${config.layout.root} has no current binary; run 'wemixvisor init <genesis-binary>' first`
+            : `${config.layout.current} ${e.cause instanceof Error ? e.cause.message : "cannot be read"}; ${REPAIR}`
+        })
+      })
     )
     yield* usableBinary(store, config)
     yield* checkExposure(config)
@@ -100,6 +103,18 @@ export const runSupervisor = (config: WemixvisorConfig, nodeArgs: ReadonlyArray<
     return yield* Layer.launch(SupervisorLive(nodeArgs, adoptable)).pipe(Effect.provide(reload))
   }).pipe(Effect.scoped, Effect.provide(BinaryStoreLive.layer), Effect.provideService(AppConfig, config))
 
+/** How an operator repairs a broken `current`: init --force points it at genesis (and says so). */
+const REPAIR = "run 'wemixvisor init --force <genesis-binary>' to point current at genesis"
+
+/** The text of the `current` link, or undefined when there is none. */
+const currentLinkText = (config: WemixvisorConfig): string | undefined => {
+  try {
+    return fs.readlinkSync(config.layout.current)
+  } catch {
+    return undefined
+  }
+}
+
 /** `current`'s binary exists and is executable, or `run` fails (exit 1) naming it. */
 const usableBinary = (store: BinaryStoreService, config: WemixvisorConfig) =>
   Effect.flatMap(store.current, (target) =>
@@ -108,7 +123,9 @@ const usableBinary = (store: BinaryStoreService, config: WemixvisorConfig) =>
         (e) =>
           new SpawnFailed({
             path: config.layout.currentBinary,
-            cause: new Error(`current -> ${target}, and ${e.message}; there is no node to supervise`)
+            cause: new Error(
+              `current -> ${target}, and ${e.message}; there is no node to supervise (restore it, or ${REPAIR})`
+            )
           })
       )
     ))

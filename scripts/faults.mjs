@@ -337,7 +337,7 @@ const rowB = () =>
       check(starts === 4, `${starts} starts, expected 4 (1 + 3 restarts)`)
       const health = await waitFor("/health", () => h.health(), 10_000)
       check(health.status === 503, `/health ${health.status}`)
-      check(/node is error/.test(health.json?.reason ?? ""), `/health says ${health.body}`)
+      check(/node is down/.test(health.json?.reason ?? ""), `/health says ${health.body}`)
       const st = cli(["upgrade", "status", "--json"], h.env)
       check(st.code === 0, `status --json exit ${st.code}: ${st.stderr}`)
       const status = JSON.parse(st.stdout)

@@ -50,7 +50,8 @@ export const corpus = async ({ row, check, home, disposeHomes }) => {
   }
 
   // -------------------------------------------------------------------------
-  // upgrade-plan.json: paused orchestrator, node running, file never replaced, fixing it resumes.
+  // upgrade-plan.json: said loudly (/health 503, plan-invalid), known upgrades go on from the last
+  // valid plan, node running, file never replaced; fixing it clears the problem.
 
   const upg = (over) => ({
     name: "pending1",
@@ -97,17 +98,17 @@ export const corpus = async ({ row, check, home, disposeHomes }) => {
     await row(
       `e.plan-${String(i + 1).padStart(2, "0")}`,
       `upgrade-plan.json: ${what}`,
-      "paused (/health 503), node runs, file kept, list exit 1; fixed → resumes",
+      "plan problem (/health 503), node runs, file kept, list exit 1; fixed → 200",
       async () => {
         const before = snap()
         const events0 = run.events("plan-invalid").length
         writeAtomic(h.planFile, text)
         try {
           const health = await waitFor(
-            "/health to say upgrades are paused",
+            "/health to report the plan problem",
             async () => {
               const r = await h.health()
-              return r?.status === 503 && /paused/.test(r.json?.reason ?? "") ? r : undefined
+              return r?.status === 503 && /plan problem/.test(r.json?.reason ?? "") ? r : undefined
             },
             5000,
             25
@@ -126,7 +127,7 @@ export const corpus = async ({ row, check, home, disposeHomes }) => {
           return `503 "${health.json.reason}"; event: ${ev.reason.slice(0, 120)}`
         } finally {
           writeAtomic(h.planFile, goodPlan)
-          await waitFor("/health 200 again (resumed)", async () => (await h.health())?.status === 200, 5000, 25)
+          await waitFor("/health 200 again (fixed)", async () => (await h.health())?.status === 200, 5000, 25)
           unchanged(before, "the plan input")
         }
       }

@@ -320,9 +320,11 @@ describe("REST: Server-Sent Events", () => {
         }).pipe(Effect.timeout("5 seconds"))
       yield* readUntil((t) => t.includes(": connected"))
 
+      // Events come from the plan watcher's view of the file: a schedule and a cancel it sees in one check are
+      // no change at all, so each is awaited before the next.
       expect((yield* request(w, "POST", "/api/v1/upgrades", { body: { name: "v2", height: 200 } })).status).toBe(201)
+      yield* readUntil((t) => t.includes("event: upgrade-scheduled"))
       expect((yield* request(w, "DELETE", "/api/v1/upgrades/v2")).status).toBe(200)
-      // The plan watcher announces the change when it sees the file: wait for that before publishing another event.
       yield* readUntil((t) => t.includes("event: upgrade-cancelled"))
       yield* w.events.publish({ type: "node-restarting", restarts: 1, delay_ms: 1000 })
       yield* readUntil((t) => t.includes("event: node-restarting"))

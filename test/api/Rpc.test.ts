@@ -1,8 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Effect, Exit, Fiber, Option, Ref, Stream } from "effect"
-import { layerProtocol, makeClient, Upgrade } from "../../src/api/index.js"
+import { Chunk, Effect, Exit, Fiber, Option, Ref, Schedule, Stream } from "effect"
+import { layerProtocol, makeClient, Upgrade, type WemixvisorEvent } from "../../src/api/index.js"
 import { UpgradeRpcs, UpgradeRpcsServed } from "../../src/api/Rpcs.js"
 import { makeHeight } from "../../src/domain/Height.js"
+import type { EventInput } from "../../src/events/Events.js"
 import { type ApiWorld, buildApi, idleStatus, planText, served, setupApi } from "./support.js"
 
 /** A typed client of `w` with its token, another one, or (null) none. */
@@ -91,19 +92,30 @@ describe("RPC: UpgradeRpcs over POST /rpc (NDJSON)", () => {
     Effect.gen(function*() {
       const w = yield* setupApi({ head: 100 })
       const client = yield* clientFor(w)
-      const watching = yield* client.WatchEvents().pipe(Stream.take(3), Stream.runCollect, Effect.fork)
-      yield* Effect.sleep("300 millis")
-      const seen = yield* w.events.subscribe
-      yield* client.ScheduleUpgrade({ name: "v2", height: 200 })
-      yield* client.CancelUpgrade({ name: "v2" })
-      // The plan watcher announces the change when it sees the file: wait for that before publishing another event.
-      yield* seen.pipe(
-        Stream.takeUntil((e) => e.type === "upgrade-cancelled"),
-        Stream.runDrain,
-        Effect.timeout("5 seconds")
+      const got = yield* Ref.make<ReadonlyArray<WemixvisorEvent>>([])
+      const watching = yield* client.WatchEvents().pipe(
+        Stream.tap((e) => Ref.update(got, (all) => [...all, e])),
+        Stream.takeUntil((e) => e.type === "node-error"),
+        Stream.runCollect,
+        Effect.fork
       )
+      const until = (type: WemixvisorEvent["type"], ping?: EventInput) =>
+        (ping === undefined ? Effect.void : w.events.publish(ping)).pipe(
+          Effect.zipRight(Ref.get(got)),
+          Effect.repeat({ schedule: Schedule.spaced("50 millis"), until: (all) => all.some((e) => e.type === type) }),
+          Effect.timeout("5 seconds")
+        )
+      // Subscribed once a ping published now comes through.
+      yield* until("node-restarting", { type: "node-restarting", restarts: 1, delay_ms: 1000 })
+      // Events come from the plan watcher's view of the file: a schedule and a cancel it sees in one check are
+      // no change at all, so each is awaited before the next.
+      yield* client.ScheduleUpgrade({ name: "v2", height: 200 })
+      yield* until("upgrade-scheduled")
+      yield* client.CancelUpgrade({ name: "v2" })
+      yield* until("upgrade-cancelled")
       yield* w.events.publish({ type: "node-error", reason: "too many restarts" })
       const events = Chunk.toReadonlyArray(yield* Fiber.join(watching).pipe(Effect.timeout("5 seconds")))
+        .filter((e) => e.type !== "node-restarting")
       expect(events.map((e) => e.type)).toEqual(["upgrade-scheduled", "upgrade-cancelled", "node-error"])
       expect(events[0]).toMatchObject({ name: "v2", height: 200 })
     }))

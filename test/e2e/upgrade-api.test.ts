@@ -169,6 +169,8 @@ describe("the CLI next to a running supervisor", () => {
     const viaEnv = { ...h.env, WEMIXVISOR_API_URL: h.api }
     const remote = await cliAsync(["upgrade", "schedule", "v4", String(Number(far) + 1)], viaEnv)
     expect(remote).toMatchObject({ code: 0, stdout: `✓ Upgrade 'v4' scheduled for block height ${Number(far) + 1}\n` })
+    // Announced from the watcher's view of the plan: a schedule it never saw before the cancel is no change.
+    await waitFor("v4 scheduled in the log", () => run.events("upgrade-scheduled").length > 1, 10_000)
     const refused = await cliAsync(["upgrade", "schedule", "v5", "1"], viaEnv)
     expect(refused.code).toBe(2)
     expect(refused.stderr).toMatch(/at or below the chain head/)

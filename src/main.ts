@@ -15,6 +15,7 @@ import { HomeLocked, InvalidInput, SpawnFailed } from "./domain/Errors.js"
 import type { NodePidFile } from "./domain/Node.js"
 import * as Events from "./events/Events.js"
 import * as ChainHead from "./height/ChainHeadLive.js"
+import * as ChainPace from "./height/ChainPaceLive.js"
 import * as HeightProvider from "./height/HeightProviderLive.js"
 import * as Metrics from "./metrics/MetricsLive.js"
 import * as NodeProcess from "./node/NodeProcess.js"
@@ -44,7 +45,9 @@ export const SupervisorLive = (
   adoptable: Option.Option<NodePidFile> = Option.none()
 ) => {
   const plan = UpgradeSource.layer.pipe(Layer.provideMerge(PlanStore.layer))
-  const services = Layer.mergeAll(NodeProcess.layerLive(nodeArgs, adoptable), HeightProvider.layer, History.layer)
+  // The chain's pace (block interval, head age) follows the HeightProvider's heights.
+  const heights = ChainPace.layer.pipe(Layer.provideMerge(HeightProvider.layer))
+  const services = Layer.mergeAll(NodeProcess.layerLive(nodeArgs, adoptable), heights, History.layer)
   // The operator's operations (API): the chain head read through the HeightProvider's connections.
   const operations = Operations.layer.pipe(Layer.provide(ChainHead.fromHeightProvider))
   // Upgrade preparation and safety (issue #5): downloads over HTTP, data backups on the real disk, hooks.

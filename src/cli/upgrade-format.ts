@@ -1,6 +1,6 @@
 import * as Schema from "effect/Schema"
-import { StatusObject } from "../domain/Status.js"
-import { type Upgrade, UpgradeList } from "../domain/Upgrade.js"
+import { StatusObject, type UpgradeEta, UpgradeListWithEta, type UpgradeWithEta } from "../domain/Status.js"
+import { isPending, type Upgrade } from "../domain/Upgrade.js"
 
 /*
  * What `upgrade …` prints on stdout: the seeds' lines, a table for `list`,
@@ -41,8 +41,44 @@ export const preparedLine = (
 
 export const cancelledLine = (u: Upgrade) => `✓ Upgrade cancelled ('${u.name}' at block height ${u.height})`
 
-export const listJson = (l: { readonly upgrades: ReadonlyArray<Upgrade>; readonly count: number }) =>
-  JSON.stringify(Schema.encodeSync(UpgradeList)({ upgrades: l.upgrades, count: l.count }), null, 2)
+/** The list's entries with the ETAs a status gave (by name), null for the others. */
+export const withEtas = (
+  l: { readonly upgrades: ReadonlyArray<Upgrade>; readonly count: number },
+  etas: ReadonlyMap<string, UpgradeEta>
+): { readonly upgrades: ReadonlyArray<UpgradeWithEta>; readonly count: number } => ({
+  upgrades: l.upgrades.map((u) => {
+    const e = isPending(u.status) ? etas.get(u.name) : undefined
+    return { ...u, eta: e?.eta ?? null, eta_seconds: e?.eta_seconds ?? null }
+  }),
+  count: l.count
+})
+
+export const listJson = (l: { readonly upgrades: ReadonlyArray<UpgradeWithEta>; readonly count: number }) =>
+  JSON.stringify(Schema.encodeSync(UpgradeListWithEta)({ upgrades: l.upgrades, count: l.count }), null, 2)
+
+/** A span as an operator reads it: `45s`, `12m`, `3h12m`, `2d3h`. */
+export const spanText = (seconds: number): string => {
+  const s = Math.max(0, Math.round(seconds))
+  if (s < 60) return `${s}s`
+  const m = Math.floor(s / 60)
+  if (m < 60) return `${m}m`
+  const h = Math.floor(m / 60)
+  if (h < 24) return `${h}h${m % 60 > 0 ? `${m % 60}m` : ""}`
+  const d = Math.floor(h / 24)
+  return `${d}d${h % 24 > 0 ? `${h % 24}h` : ""}`
+}
+
+/**
+ * An ETA as `upgrade list` shows it: "in 3h12m (02:14 UTC)", the date too
+ * when it is a day or more away; "due" once reached; "unknown" while no
+ * running supervisor has measured the block interval.
+ */
+export const etaText = (e: UpgradeEta): string => {
+  if (e.eta === null || e.eta_seconds === null) return "unknown"
+  if (e.eta_seconds === 0) return "due"
+  const at = e.eta.slice(0, 16).replace("T", " ")
+  return `in ${spanText(e.eta_seconds)} (${e.eta_seconds < 86_400 ? at.slice(11) : at} UTC)`
+}
 
 const table = (rows: ReadonlyArray<ReadonlyArray<string>>): string => {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)))
@@ -50,16 +86,24 @@ const table = (rows: ReadonlyArray<ReadonlyArray<string>>): string => {
     .join("\n")
 }
 
-export const listText = (l: { readonly upgrades: ReadonlyArray<Upgrade> }): string => {
+export const listText = (l: { readonly upgrades: ReadonlyArray<UpgradeWithEta> }): string => {
   if (l.upgrades.length === 0) return "No upgrades scheduled"
-  const rows = l.upgrades.map((u) => [u.name, String(u.height), u.status, safeText(u.reason ?? u.info)])
-  return table([["NAME", "HEIGHT", "STATUS", "INFO"], ...rows])
+  const rows = l.upgrades.map((u) => [
+    u.name,
+    String(u.height),
+    u.status,
+    isPending(u.status) ? etaText(u) : "-",
+    safeText(u.reason ?? u.info)
+  ])
+  return table([["NAME", "HEIGHT", "STATUS", "ETA", "INFO"], ...rows])
 }
 
 export const statusJson = (s: StatusObject) => JSON.stringify(Schema.encodeSync(StatusObject)(s), null, 2)
 
-const describeUpgrade = (u: Upgrade) =>
-  `${u.name} at block height ${u.height} (${u.status}${u.reason !== null ? `: ${safeText(u.reason)}` : ""})`
+const describeUpgrade = (u: UpgradeWithEta) =>
+  `${u.name} at block height ${u.height} (${u.status}${u.reason !== null ? `: ${safeText(u.reason)}` : ""})${
+    u.eta !== null ? `, ${etaText(u)}` : ""
+  }`
 
 export const statusText = (s: StatusObject): string => {
   const lines: Array<readonly [string, string]> = [

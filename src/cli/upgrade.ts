@@ -27,7 +27,8 @@ import {
   safeText,
   scheduledLine,
   statusJson,
-  statusText
+  statusText,
+  withEtas
 } from "./upgrade-format.js"
 
 /*
@@ -195,6 +196,12 @@ export const schedule = (o: ScheduleOptions) =>
     Effect.catchTag("NodeUnreachable", (e) => Effect.fail(new HeadUnknown({ problem: e.message })))
   )
 
+/**
+ * `upgrade list`: the plan, each pending upgrade with the ETA the running
+ * supervisor estimates (its status; remote, or this home's). Without one
+ * answering, the ETA is unknown: only a running supervisor measures the
+ * block interval.
+ */
 export const list = (o: { readonly json: boolean; readonly remote: Option.Option<string> }) =>
   Effect.gen(function*() {
     const config = yield* AppConfig
@@ -202,8 +209,26 @@ export const list = (o: { readonly json: boolean; readonly remote: Option.Option
     const upgrades = Option.isSome(remote)
       ? yield* Effect.flatMap(remoteModule, (m) => m.call(remote.value, (client) => client.ListUpgrades()))
       : listOf(yield* Effect.zipRight(requireHome, Effect.flatMap(PlanStore, (store) => store.read)))
-    yield* Console.log(o.json ? listJson(upgrades) : listText(upgrades))
+    const live = yield* liveStatus(config, remote)
+    const etas = new Map(Option.match(live, { onNone: () => [], onSome: (s) => s.pending }).map((u) => [u.name, u]))
+    const rows = withEtas(upgrades, etas)
+    yield* Console.log(o.json ? listJson(rows) : listText(rows))
   })
+
+/** The running supervisor's status — remote, or this home's — none when none answers. */
+const liveStatus = (
+  config: WemixvisorConfig,
+  remote: Option.Option<ReturnType<typeof remoteWith>>
+): Effect.Effect<Option.Option<StatusObject>> => {
+  if (Option.isSome(remote)) {
+    return Effect.flatMap(
+      remoteModule,
+      (m) => m.call(remote.value, (client) => client.GetStatus(), Duration.seconds(5))
+    ).pipe(Effect.option)
+  }
+  const holder = lockHolder(config.layout.runLock)
+  return holder !== undefined ? supervisorStatus(config, holder) : Effect.succeed(Option.none())
+}
 
 export const cancel = (o: { readonly name: Option.Option<string>; readonly remote: Option.Option<string> }) =>
   Effect.gen(function*() {
@@ -262,18 +287,9 @@ const pausedNow = (
   remote: Option.Option<ReturnType<typeof remoteWith>>
 ): Effect.Effect<string | null> =>
   Effect.gen(function*() {
-    if (Option.isSome(remote)) {
-      return yield* Effect.flatMap(remoteModule, (m) =>
-        m.call(remote.value, (client) => client.GetStatus(), Duration.seconds(5))).pipe(
-          Effect.map((st) =>
-            st.paused
-          ),
-          Effect.orElseSucceed(() => null)
-        )
-    }
-    const holder = lockHolder(config.layout.runLock)
-    const live = holder !== undefined ? yield* supervisorStatus(config, holder) : Option.none<StatusObject>()
+    const live = yield* liveStatus(config, remote)
     if (Option.isSome(live)) return live.value.paused
+    if (Option.isSome(remote)) return null
     const journal = yield* Effect.either(Journal.make(config.layout.journal).read)
     return Either.isLeft(journal) ? `upgrades paused: ${journal.left.message}` : null
   })

@@ -7,6 +7,25 @@ import { Upgrade, UpgradeName, UpgradeStatus } from "./Upgrade.js"
 export const TargetName = Schema.Union(Schema.Literal("genesis"), UpgradeName)
 
 /**
+ * When an upgrade's height will be reached, estimated from the block
+ * interval a running supervisor measures: an ISO time (whole seconds) and the
+ * seconds from now. Both null while the pace is unknown (fewer than two
+ * heights seen, or no supervisor running).
+ */
+export const UpgradeEta = Schema.Struct({
+  eta: Schema.NullOr(Schema.String),
+  eta_seconds: Schema.NullOr(Schema.Number)
+})
+export type UpgradeEta = typeof UpgradeEta.Type
+
+/** An upgrade as the status (its pending ones) and `upgrade list` show it: the plan's entry and its ETA. */
+export const UpgradeWithEta = Schema.Struct({ ...Upgrade.fields, ...UpgradeEta.fields })
+export type UpgradeWithEta = typeof UpgradeWithEta.Type
+
+/** `upgrade list --json`: the seeds' shape, each entry with its ETA (null unless pending and estimated). */
+export const UpgradeListWithEta = Schema.Struct({ upgrades: Schema.Array(UpgradeWithEta), count: Schema.Number })
+
+/**
  * The status object of ARCHITECTURE §6 (`status --json`, REST, `GetStatus`), keys
  * exactly as documented. `version` stays null until version probing exists.
  */
@@ -22,8 +41,8 @@ export const StatusObject = Schema.Struct({
   restarts: Schema.Number,
   current: TargetName,
   version: Schema.NullOr(Schema.String),
-  pending_upgrade: Schema.NullOr(Upgrade),
-  pending: Schema.Array(Upgrade),
+  pending_upgrade: Schema.NullOr(UpgradeWithEta),
+  pending: Schema.Array(UpgradeWithEta),
   upgrading: Schema.Boolean,
   in_progress: Schema.NullOr(Schema.Struct({ name: UpgradeName, step: Schema.String })),
   last: Schema.NullOr(

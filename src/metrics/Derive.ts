@@ -1,51 +1,12 @@
-import * as Option from "effect/Option"
 import type { WemixvisorEvent } from "../events/Events.js"
 
 /*
  * The metrics that are computed rather than read, as pure functions of what
- * was observed and when (milliseconds): the block interval from the heights,
- * and the upgrade step durations and downtime from the event timestamps.
+ * was observed and when (milliseconds): the upgrade step durations and
+ * downtime from the event timestamps (the block interval is the chain's
+ * pace: height/Pace.ts).
  * MetricsLive.ts feeds them; test/metrics/Derive.test.ts checks the rules.
  */
-
-// ---------------------------------------------------------------------------
-// Block interval
-
-/** A new head and when it was seen. */
-export interface HeadSample {
-  readonly height: number
-  readonly at: number
-}
-
-/** The moving average spans the last this many new heads. */
-export const INTERVAL_WINDOW = 32
-
-export const addHead = (window: ReadonlyArray<HeadSample>, sample: HeadSample): ReadonlyArray<HeadSample> => {
-  const next = [...window, sample]
-  return next.length > INTERVAL_WINDOW ? next.slice(next.length - INTERVAL_WINDOW) : next
-}
-
-/**
- * Seconds per block over the window: the time between its first and last
- * head over the blocks between them. A jump of several blocks between two
- * reads (a slow poll, a node catching up) counts as that many blocks, so
- * the average is not skewed by how often heights are read.
- */
-export const blockInterval = (window: ReadonlyArray<HeadSample>): Option.Option<number> => {
-  const first = window[0]
-  const last = window[window.length - 1]
-  if (first === undefined || last === undefined || last.height <= first.height || last.at <= first.at) {
-    return Option.none()
-  }
-  return Option.some((last.at - first.at) / 1000 / (last.height - first.height))
-}
-
-/**
- * Seconds until `height`, estimated from the head, the time since the head
- * last moved and the block interval; 0 once it is due.
- */
-export const etaSeconds = (height: number, head: number, headAgeSeconds: number, interval: number): number =>
-  Math.max(0, (height - head) * interval - headAgeSeconds)
 
 // ---------------------------------------------------------------------------
 // Upgrade timeline: step durations and downtime

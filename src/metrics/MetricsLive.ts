@@ -8,7 +8,9 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom
 import { NodeState } from "../domain/Node.js"
 import type { StatusObject } from "../domain/Status.js"
 import { Events, type WemixvisorEvent } from "../events/Events.js"
+import { ChainPace } from "../height/ChainPace.js"
 import { HeightProvider } from "../height/HeightProvider.js"
+import * as Pace from "../height/Pace.js"
 import { RPC_ERROR_KINDS, type RpcRead } from "../height/RpcErrors.js"
 import { UpgradeSource } from "../upgrades/UpgradeSource.js"
 import { VERSION } from "../version.js"
@@ -121,9 +123,6 @@ type Input =
   | { readonly _tag: "Read"; readonly read: RpcRead }
 
 interface Observed {
-  readonly window: ReadonlyArray<Derive.HeadSample>
-  /** When the head last moved; the start of watching before the first head. */
-  readonly movedAt: number
   /** The last RPC read answered (a height, or an answer after failures). */
   readonly answering: boolean
   readonly timeline: Derive.Timeline
@@ -138,11 +137,10 @@ export const make = Effect.gen(function*() {
   const events = yield* Events
   const heights = yield* HeightProvider
   const source = yield* UpgradeSource
+  const pace = yield* ChainPace
   const { m, registry } = makeRegistry()
 
   const state = yield* Ref.make<Observed>({
-    window: [],
-    movedAt: yield* Clock.currentTimeMillis,
     answering: false,
     timeline: Derive.initialTimeline
   })
@@ -176,12 +174,7 @@ export const make = Effect.gen(function*() {
       }
       case "Head": {
         const [timeline, observed] = Derive.onAnswer(s.timeline, now)
-        return [observed, {
-          window: Derive.addHead(s.window, { height: input.height, at: now }),
-          movedAt: now,
-          answering: true,
-          timeline
-        }]
+        return [observed, { answering: true, timeline }]
       }
       case "Read": {
         if (input.read._tag === "Failed") return [[], { ...s, answering: false }]
@@ -218,21 +211,18 @@ export const make = Effect.gen(function*() {
 
   const refresh = (status: StatusObject) =>
     Effect.gen(function*() {
-      const now = yield* Clock.currentTimeMillis
+      const p = yield* pace.now
       const s = yield* Ref.get(state)
       for (const st of NodeState.literals) m.nodeState.set({ state: st }, status.node_state === st ? 1 : 0)
       m.nodeUp.set(status.node_state === "running" && s.answering ? 1 : 0)
       m.nodeVersionInfo.reset()
       m.nodeVersionInfo.set({ target: status.current, version: status.version ?? "unknown" }, 1)
 
-      const last = s.window[s.window.length - 1]
-      const head = last?.height ?? status.current_height
+      const head = Option.getOrElse(p.head, () => status.current_height)
       if (head === null) m.chainHead.remove()
       else m.chainHead.set(head)
-      const age = Math.max(0, now - s.movedAt) / 1000
-      m.chainHeadAge.set(age)
-      const interval = Derive.blockInterval(s.window)
-      if (Option.isSome(interval)) m.blockInterval.set(interval.value)
+      m.chainHeadAge.set(Pace.headAgeSeconds(p))
+      if (Option.isSome(p.interval)) m.blockInterval.set(p.interval.value)
       else m.blockInterval.remove()
 
       m.upgradePending.reset()
@@ -241,9 +231,8 @@ export const make = Effect.gen(function*() {
       for (const u of status.pending) {
         m.upgradePending.set({ name: u.name, status: u.status }, 1)
         m.upgradeHeight.set({ name: u.name }, u.height)
-        if (Option.isSome(interval) && head !== null) {
-          m.upgradeEta.set({ name: u.name }, Derive.etaSeconds(u.height, head, age, interval.value))
-        }
+        // The status's own estimate, so the metric and `upgrade list` agree.
+        if (u.eta_seconds !== null) m.upgradeEta.set({ name: u.name }, u.eta_seconds)
       }
     })
 
@@ -258,4 +247,7 @@ export const make = Effect.gen(function*() {
 })
 
 /** Live: the metrics of one supervisor, for the life of the layer. */
-export const layer: Layer.Layer<Metrics, never, Events | HeightProvider | UpgradeSource> = Layer.scoped(Metrics, make)
+export const layer: Layer.Layer<Metrics, never, Events | HeightProvider | ChainPace | UpgradeSource> = Layer.scoped(
+  Metrics,
+  make
+)

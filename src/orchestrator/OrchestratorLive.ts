@@ -10,7 +10,9 @@ import { AppConfig } from "../config/Config.js"
 import type { StatusObject } from "../domain/Status.js"
 import type { Target } from "../domain/Target.js"
 import type { Events } from "../events/Events.js"
+import { ChainPace } from "../height/ChainPace.js"
 import { HeightProvider } from "../height/HeightProvider.js"
+import { etaOf } from "../height/Pace.js"
 import { NodeProcess } from "../node/NodeProcess.js"
 import type { History } from "../upgrades/History.js"
 import * as Journal from "../upgrades/Journal.js"
@@ -39,6 +41,7 @@ const make = Effect.gen(function*() {
   const node = yield* NodeProcess
   const heights = yield* HeightProvider
   const binaries = yield* BinaryStore
+  const pace = yield* ChainPace
   const journal = Journal.make(config.layout.journal)
   const state = yield* SubscriptionRef.make(State.initial)
 
@@ -67,7 +70,8 @@ const make = Effect.gen(function*() {
         ),
         (): Target => "genesis"
       )
-      const pending = State.pending(now)
+      const at = yield* pace.now
+      const pending = State.pending(now).map((u) => ({ ...u, ...etaOf(at, u.height) }))
       return {
         supervisor: "running",
         home: config.home,
@@ -101,6 +105,7 @@ export const layer: Layer.Layer<
   | Events
   | NodeProcess
   | HeightProvider
+  | ChainPace
   | BinaryStore
   | PlanStore
   | UpgradeSource

@@ -151,7 +151,8 @@ export const make = (deps: OperationsDeps): OperationsService => {
       const journal = Either.getOrElse(journalRead, () => Option.none<Journal.JournalEntry>())
       const pid = yield* liveNodePid(layout)
       const head = yield* Effect.option(deps.head)
-      const pending = pendingUpgrades(plan)
+      // No supervisor measures the block interval here: the ETA is unknown.
+      const pending = pendingUpgrades(plan).map((u) => ({ ...u, eta: null, eta_seconds: null }))
       const inFlight = Option.getOrNull(Option.map(journal, (j) => ({ name: j.name, step: j.step })))
       return {
         supervisor: o.supervisor,

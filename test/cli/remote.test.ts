@@ -68,14 +68,27 @@ describe("--remote: the commands go to the API", () => {
         { name: "v3", height: 300, status: "scheduled", info: "", binaries: { any: url }, checksums: { any: sum } }
       ])
 
+      // The supervisor's status estimates v2's ETA; v3's it cannot yet.
+      const eta = { eta: "2026-12-03T02:14:00Z", eta_seconds: 3 * 3600 + 12 * 60 }
+      const v2 = JSON.parse(planText(w)!).upgrades[0]
+      yield* Ref.update(w.status, (st) => ({ ...st, pending: [{ ...v2, ...eta }] }))
       const text = yield* runCli(["upgrade", "list", ...remote], me.env)
       expect(text).toEqual({
         code: 0,
-        stdout: "NAME  HEIGHT  STATUS     INFO\nv2    200     scheduled  notes\nv3    300     scheduled\n",
+        stdout: [
+          "NAME  HEIGHT  STATUS     ETA                   INFO",
+          "v2    200     scheduled  in 3h12m (02:14 UTC)  notes",
+          "v3    300     scheduled  unknown",
+          ""
+        ].join("\n"),
         stderr: ""
       })
       const j = yield* runCli(["upgrade", "list", "--json", ...remote], me.env)
-      expect(json(j)).toEqual({ upgrades: JSON.parse(planText(w)!).upgrades, count: 2 })
+      const [r2, r3] = JSON.parse(planText(w)!).upgrades
+      expect(json(j)).toEqual({
+        upgrades: [{ ...r2, ...eta }, { ...r3, eta: null, eta_seconds: null }],
+        count: 2
+      })
 
       const c = yield* runCli(["upgrade", "cancel", "v3", ...remote], me.env)
       expect(c).toEqual({ code: 0, stdout: "✓ Upgrade cancelled ('v3' at block height 300)\n", stderr: "" })

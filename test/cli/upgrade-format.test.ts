@@ -5,7 +5,9 @@
  */
 import { afterEach, describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { safeText } from "../../src/cli/upgrade-format.js"
+import { etaText, listText, safeText, spanText } from "../../src/cli/upgrade-format.js"
+import { makeHeight } from "../../src/domain/Height.js"
+import { Upgrade, type UpgradeName } from "../../src/domain/Upgrade.js"
 import { makeHome as home, removeHomes, restoreEnv, runCli } from "./support.js"
 
 afterEach(() => {
@@ -30,9 +32,52 @@ describe("safe text output", () => {
       expect((yield* runCli(["upgrade", "schedule", "v2", "100000000", "--force", "--info", info], h.env)).code).toBe(0)
       const text = yield* runCli(["upgrade", "list"], h.env)
       expect(text.stdout).toBe(
-        "NAME  HEIGHT     STATUS     INFO\nv2    100000000  scheduled  ok\\nv9    1       done\\x1b[31m\n"
+        "NAME  HEIGHT     STATUS     ETA      INFO\nv2    100000000  scheduled  unknown  ok\\nv9    1       done\\x1b[31m\n"
       )
       const json = yield* runCli(["upgrade", "list", "--json"], h.env)
       expect(JSON.parse(json.stdout).upgrades[0].info).toBe(info)
     }))
+})
+
+describe("ETA text", () => {
+  it("spans as an operator reads them", () => {
+    expect([0, 45, 59.6, 60, 12 * 60 + 5, 3600, 3 * 3600 + 12 * 60, 86_400, 2 * 86_400 + 3 * 3600 + 59].map(spanText))
+      .toEqual(["0s", "45s", "1m", "1m", "12m", "1h", "3h12m", "1d", "2d3h"])
+  })
+
+  it("in <span> (<time> UTC); the date too a day or more away; due; unknown without an estimate", () => {
+    expect(etaText({ eta: "2026-12-03T02:14:09Z", eta_seconds: 3 * 3600 + 12 * 60 })).toBe("in 3h12m (02:14 UTC)")
+    expect(etaText({ eta: "2026-12-05T02:14:09Z", eta_seconds: 2 * 86_400 + 3600 })).toBe(
+      "in 2d1h (2026-12-05 02:14 UTC)"
+    )
+    expect(etaText({ eta: "2026-12-03T02:14:09Z", eta_seconds: 0 })).toBe("due")
+    expect(etaText({ eta: null, eta_seconds: null })).toBe("unknown")
+  })
+
+  it("upgrade list: a column for pending upgrades, `-` for ended ones", () => {
+    const row = (name: string, height: number, status: Upgrade["status"], eta: string | null, s: number | null) => ({
+      ...new Upgrade({
+        name: name as UpgradeName,
+        height: makeHeight(height),
+        status,
+        info: "",
+        binaries: {},
+        checksums: {},
+        reason: null,
+        created_at: "2026-01-01T00:00:00.000Z",
+        updated_at: "2026-01-01T00:00:00.000Z"
+      }),
+      eta,
+      eta_seconds: s
+    })
+    expect(listText({
+      upgrades: [row("v1", 10, "done", null, null), row("v2", 1500000, "ready", "2026-12-03T02:14:00Z", 11_520)]
+    })).toBe(
+      [
+        "NAME  HEIGHT   STATUS  ETA                   INFO",
+        "v1    10       done    -",
+        "v2    1500000  ready   in 3h12m (02:14 UTC)"
+      ].join("\n")
+    )
+  })
 })

@@ -236,7 +236,7 @@ describe("upgrade list", () => {
       expect(h.planText()).toBeUndefined()
     }))
 
-  it.live("every status, lowest height first; INFO shows the reason when there is one; --json is the plan's rows", () =>
+  it.live("every status, lowest height first; INFO shows the reason when there is one; ETA unknown without a supervisor; --json is the plan's rows", () =>
     Effect.gen(function*() {
       const h = yield* home()
       const rows = [
@@ -255,22 +255,23 @@ describe("upgrade list", () => {
       expect(text.code).toBe(0)
       expect(text.stdout).toBe(
         [
-          "NAME  HEIGHT  STATUS     INFO",
-          "v1    100     done",
-          "v2    200     cancelled  superseded",
-          "v3    300     failed     verify: node exited with code 1",
-          "v4    400     ready",
-          "v5    500     scheduled  Mont Blanc",
-          "v6    600     preparing",
-          "v7    700     upgrading",
-          "v8    800     scheduled  checksum mismatch for http://x",
+          "NAME  HEIGHT  STATUS     ETA      INFO",
+          "v1    100     done       -",
+          "v2    200     cancelled  -        superseded",
+          "v3    300     failed     -        verify: node exited with code 1",
+          "v4    400     ready      unknown",
+          "v5    500     scheduled  unknown  Mont Blanc",
+          "v6    600     preparing  unknown",
+          "v7    700     upgrading  unknown",
+          "v8    800     scheduled  unknown  checksum mismatch for http://x",
           ""
         ].join("\n")
       )
       const j = yield* runCli(["upgrade", "list", "--json"], h.env)
       expect(j.code).toBe(0)
       const byHeight = rows.slice().sort((a, b) => a.height - b.height)
-      expect(json(j)).toEqual({ upgrades: byHeight, count: 8 })
+      // No supervisor running: no ETA (only a running one measures the block interval).
+      expect(json(j)).toEqual({ upgrades: byHeight.map((u) => ({ ...u, eta: null, eta_seconds: null })), count: 8 })
       expect(h.planText()).toBe(before)
     }))
 

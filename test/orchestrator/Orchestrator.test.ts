@@ -946,6 +946,31 @@ describe("Orchestrator: status", () => {
       })
       expect(after.last).toEqual({ name: "v2", status: "done", reason: null })
     }))
+  it.scoped("every pending upgrade carries its ETA from the block interval measured from the heights", () =>
+    Effect.gen(function*() {
+      const w = yield* makeWorld()
+      yield* scheduleUpgrade(w, "v2", 100)
+      yield* scheduleUpgrade(w, "v3", 200)
+      const run = yield* startRunning(w)
+      yield* pushHeight(w, 50)
+      yield* settle
+      // One head seen: no interval yet, so no ETA.
+      expect((yield* run.orchestrator.status).pending.map((u) => [u.eta, u.eta_seconds])).toEqual([
+        [null, null],
+        [null, null]
+      ])
+      for (let n = 51; n <= 60; n++) {
+        yield* TestClock.adjust("2 seconds")
+        yield* pushHeight(w, n)
+        yield* settle
+      }
+      yield* TestClock.adjust("1 second")
+      const now = yield* Clock.currentTimeMillis
+      const st = yield* run.orchestrator.status
+      // 2 s per block; head 60 seen 1 s ago.
+      expect(st.pending.map((u) => [u.name, u.eta_seconds])).toEqual([["v2", 79], ["v3", 279]])
+      expect(st.pending_upgrade?.eta).toBe(new Date(now + 79_000).toISOString().replace(/\.\d{3}Z$/, "Z"))
+    }))
 })
 
 describe("Orchestrator: the test-only crash hook", () => {

@@ -40,6 +40,7 @@ import { schedule } from "../../src/domain/Plan.js"
 import type { Target } from "../../src/domain/Target.js"
 import { type UpgradeName, UpgradePlan } from "../../src/domain/Upgrade.js"
 import { type EventInput, Events } from "../../src/events/Events.js"
+import * as ChainPaceLive from "../../src/height/ChainPaceLive.js"
 import { HeightProvider } from "../../src/height/HeightProvider.js"
 import { NodeProcess } from "../../src/node/NodeProcess.js"
 import * as CrashPoints from "../../src/orchestrator/CrashPoints.js"
@@ -84,6 +85,8 @@ export interface World {
   /** The chain head as `eth_blockNumber` answers it; none = RPC down. */
   readonly head: Ref.Ref<Option.Option<Height>>
   readonly heightQueue: Queue.Queue<Height>
+  /** The same heights for the ChainPace (a queue has one reader). */
+  readonly paceQueue: Queue.Queue<Height>
   /** The node process of this home, whichever run started it. */
   readonly alive: Ref.Ref<Option.Option<{ readonly pid: number; readonly target: Target }>>
   readonly nextPid: Ref.Ref<number>
@@ -142,6 +145,7 @@ export const makeWorld = (env: Record<string, string> | ((dir: string) => Record
       history: yield* Ref.make<ReadonlyArray<HistoryRecord>>([]),
       head: yield* Ref.make(Option.none<Height>()),
       heightQueue: yield* Queue.unbounded<Height>(),
+      paceQueue: yield* Queue.unbounded<Height>(),
       alive: yield* Ref.make(Option.none<{ readonly pid: number; readonly target: Target }>()),
       nextPid: yield* Ref.make(1000),
       violations: yield* Ref.make<ReadonlyArray<string>>([]),
@@ -207,7 +211,10 @@ export const upgradeOf = (w: World, n: string) =>
 
 /** A new head: `eth_blockNumber` answers it and the height stream emits it. */
 export const pushHeight = (w: World, n: number) =>
-  Ref.set(w.head, Option.some(h(n))).pipe(Effect.zipRight(Queue.offer(w.heightQueue, h(n))))
+  Ref.set(w.head, Option.some(h(n))).pipe(
+    Effect.zipRight(Queue.offer(w.heightQueue, h(n))),
+    Effect.zipRight(Queue.offer(w.paceQueue, h(n)))
+  )
 
 export const setHead = (w: World, n: number | null) => Ref.set(w.head, n === null ? Option.none() : Option.some(h(n)))
 
@@ -437,6 +444,9 @@ const worldLayers = (w: World, node: Context.Tag.Service<NodeProcess>) => {
     Layer.succeed(Events, Events.of({ publish: (e) => append(w.events, e), subscribe: Effect.succeed(Stream.empty) })),
     Layer.succeed(NodeProcess, node),
     Layer.succeed(HeightProvider, heights),
+    ChainPaceLive.layer.pipe(
+      Layer.provide(Layer.succeed(HeightProvider, { ...heights, heights: Stream.fromQueue(w.paceQueue) }))
+    ),
     Layer.succeed(BinaryStore, binaryStore),
     Layer.succeed(PlanStore, planStore),
     Layer.succeed(UpgradeSource, UpgradeSource.of({ plans: w.snapshots.changes })),

@@ -5,6 +5,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
+import * as crypto from "node:crypto"
 import {
   type FileCorrupt,
   InvalidInput,
@@ -21,6 +22,7 @@ import type { StatusObject } from "../domain/Status.js"
 import type { Upgrade } from "../domain/Upgrade.js"
 import type { Events } from "../events/Events.js"
 import type { PreparationFailed } from "../orchestrator/Orchestrator.js"
+import type { Door, Origin } from "../upgrades/History.js"
 import {
   type CancelError,
   decodeName,
@@ -41,8 +43,8 @@ import { ApiAuth, CancelUpgradePayload, PrepareUpgradePayload, UpgradeRpcsServed
 export interface ApiServices {
   readonly ops: OperationsService
   readonly status: Effect.Effect<StatusObject>
-  /** The orchestrator's `prepare`: a pending upgrade made ready now. */
-  readonly prepare: (name: string) => Effect.Effect<Upgrade, PrepareError>
+  /** The orchestrator's `prepare`: a pending upgrade made ready now (recorded in the history with `origin`). */
+  readonly prepare: (name: string, origin: Origin) => Effect.Effect<Upgrade, PrepareError>
   readonly events: Context.Tag.Service<Events>
   /** The bearer token every call needs (WEMIXVISOR_API_TOKEN or the generated api.token). */
   readonly token: string
@@ -90,6 +92,27 @@ export function toWire(e: ScheduleError | CancelError | PrepareError): WireError
   }
 }
 
+/**
+ * The peer (`ip:port`) of an API request, as the server (Server.ts) hands it
+ * to the routes and the RPC handlers: a request header it sets itself. RPC
+ * handlers see only headers — the HTTP request's, then those inside each RPC
+ * message, which win — so the name is random per process: no client can
+ * send one that passes for the server's.
+ */
+export const PEER_HEADER = `x-wemixvisor-peer-${crypto.randomBytes(8).toString("hex")}`
+
+/** `ip:port` as a peer is written: IPv6 addresses in brackets. */
+export const peerText = (address: string, port: number | undefined): string => {
+  const host = address.includes(":") ? `[${address}]` : address
+  return port === undefined ? host : `${host}:${port}`
+}
+
+/** Who made an API request, for the history: the door and the peer the server recorded. */
+export const originOf = (door: Door, headers: Readonly<Record<string, string | undefined>>): Origin => {
+  const peer = headers[PEER_HEADER]
+  return peer === undefined || peer === "" ? { door } : { door, peer }
+}
+
 /** How a request through the API overrides the head check. */
 export { API_FORCE_HINT }
 
@@ -115,9 +138,9 @@ const decodePrepare = decodePayload(PrepareUpgradePayload)
 
 export const handlersLayer = (api: ApiServices) =>
   UpgradeRpcsServed.toLayer({
-    ScheduleUpgrade: (payload) =>
+    ScheduleUpgrade: (payload, { headers }) =>
       decodeSchedule(payload, { forceHint: API_FORCE_HINT }).pipe(
-        Effect.flatMap(api.ops.schedule),
+        Effect.flatMap((cmd) => api.ops.schedule(cmd, originOf("rpc", headers))),
         Effect.mapError((e) => toWire(e))
       ),
     ListUpgrades: () =>
@@ -125,14 +148,16 @@ export const handlersLayer = (api: ApiServices) =>
         Effect.map((l) => ({ upgrades: l.upgrades, count: l.count })),
         Effect.mapError((e) => toWire(e))
       ),
-    CancelUpgrade: (payload) =>
+    CancelUpgrade: (payload, { headers }) =>
       decodeCancel(payload).pipe(
-        Effect.flatMap(({ name }) => api.ops.cancel(Option.fromNullable(name)).pipe(Effect.mapError((e) => toWire(e))))
+        Effect.flatMap(({ name }) =>
+          api.ops.cancel(Option.fromNullable(name), originOf("rpc", headers)).pipe(Effect.mapError((e) => toWire(e)))
+        )
       ),
-    PrepareUpgrade: (payload) =>
+    PrepareUpgrade: (payload, { headers }) =>
       decodePrepare(payload).pipe(
         Effect.flatMap(({ name }) => decodeName(name)),
-        Effect.flatMap((n) => api.prepare(n).pipe(Effect.mapError((e) => toWire(e))))
+        Effect.flatMap((n) => api.prepare(n, originOf("rpc", headers)).pipe(Effect.mapError((e) => toWire(e))))
       ),
     GetStatus: () => api.status,
     WatchEvents: () => Stream.unwrapScoped(api.events.subscribe)

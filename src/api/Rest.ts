@@ -14,7 +14,7 @@ import { StatusObject } from "../domain/Status.js"
 import { Upgrade, UpgradeList } from "../domain/Upgrade.js"
 import { WemixvisorEvent } from "../events/Events.js"
 import { decodeSchedule } from "../upgrades/Operations.js"
-import { API_FORCE_HINT, type ApiServices, toWire, type WireError } from "./Handlers.js"
+import { API_FORCE_HINT, type ApiServices, originOf, toWire, type WireError } from "./Handlers.js"
 
 /*
  * REST for curl and dashboards (ARCHITECTURE §6): the seeds' routes and shapes,
@@ -115,8 +115,9 @@ export const routes = (api: ApiServices) =>
         if (typeof body.right !== "object" || body.right === null || Array.isArray(body.right)) {
           return wireToHttp(new InvalidInput({ field: "body", problem: "expected a JSON object" }))
         }
+        const { headers } = yield* HttpServerRequest.HttpServerRequest
         return yield* decodeSchedule(body.right, { forceHint: API_FORCE_HINT }).pipe(
-          Effect.flatMap(api.ops.schedule),
+          Effect.flatMap((cmd) => api.ops.schedule(cmd, originOf("rest", headers))),
           Effect.mapError((e) => toWire(e)),
           Effect.match({
             onFailure: wireToHttp,
@@ -140,7 +141,8 @@ export const routes = (api: ApiServices) =>
       "/api/v1/upgrades/:name",
       Effect.gen(function*() {
         const { name } = yield* HttpRouter.params
-        return yield* api.ops.cancel(Option.fromNullable(name)).pipe(
+        const { headers } = yield* HttpServerRequest.HttpServerRequest
+        return yield* api.ops.cancel(Option.fromNullable(name), originOf("rest", headers)).pipe(
           Effect.mapError((e) => toWire(e)),
           Effect.match({
             onFailure: wireToHttp,

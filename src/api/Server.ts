@@ -1,5 +1,6 @@
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
+import * as Headers from "@effect/platform/Headers"
 import type * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
@@ -28,7 +29,7 @@ import { Orchestrator } from "../orchestrator/Orchestrator.js"
 import { Operations } from "../upgrades/Operations.js"
 import { type AccessPolicy, guard } from "./Access.js"
 import { checkExposure, listenAddress } from "./Auth.js"
-import { type ApiServices, authLayer, handlersLayer } from "./Handlers.js"
+import { type ApiServices, authLayer, handlersLayer, PEER_HEADER, peerText } from "./Handlers.js"
 import { errorResponse, health, type HealthInputs, httpStatusOf, routes } from "./Rest.js"
 import { UpgradeRpcsServed } from "./Rpcs.js"
 import { serverToken } from "./Token.js"
@@ -132,6 +133,24 @@ const limitBody = <E, R>(app: HttpApp.Default<E, R>) =>
     return yield* Effect.provideService(app, HttpServerRequest.HttpServerRequest, withBody(request, read.right.value))
   })
 
+/**
+ * The peer (`ip:port`, from the socket) as the PEER_HEADER the routes and the
+ * RPC handlers read it from, for the history; a client's own is dropped.
+ */
+const withPeer = <E, R>(app: HttpApp.Default<E, R>) =>
+  Effect.gen(function*() {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const socket = NodeHttpServerRequest.toIncomingMessage(request).socket
+    const headers: Record<string, string> = {}
+    for (const [k, v] of Object.entries(request.headers)) if (k !== PEER_HEADER) headers[k] = v
+    if (socket.remoteAddress !== undefined) headers[PEER_HEADER] = peerText(socket.remoteAddress, socket.remotePort)
+    return yield* Effect.provideService(
+      app,
+      HttpServerRequest.HttpServerRequest,
+      request.modify({ headers: Headers.fromInput(headers) })
+    )
+  })
+
 /** The first line of what went wrong, for a client that sent something the protocol cannot take. */
 const causeText = (cause: Cause.Cause<unknown>) => {
   const first = Cause.squash(cause)
@@ -172,7 +191,7 @@ export const makeApp = (
       HttpRouter.concat(health(healthInputs)),
       HttpRouter.concat(extra)
     )
-    const app = limitBody(router).pipe(
+    const app = withPeer(limitBody(router)).pipe(
       Effect.catchTag("RouteNotFound", (e) =>
         Effect.succeed(errorResponse(404, "not found", `no route ${e.request.method} ${e.request.url}`)))
     )

@@ -183,9 +183,28 @@ const prepare = Command.make(
   )
 )
 
+const history = Command.make(
+  "history",
+  {
+    json: Options.boolean("json").pipe(Options.withDescription("print a JSON array of the records")),
+    name: Options.text("name").pipe(Options.withDescription("only this upgrade's entries"), Options.optional),
+    limit: Options.integer("limit").pipe(
+      Options.withDescription("the last K entries (default: 50; with --json, all)"),
+      Options.optional
+    )
+  },
+  (o) => Effect.flatMap(upgradeImpl, (m) => m.history(o))
+).pipe(
+  Command.withDescription(
+    "Print the audit trail, oldest first: every schedule, cancel, prepare and upgrade step, with the door (cli, rest, rpc, drop-in) and the API peer (works without `run`)"
+  )
+)
+
+const UPGRADE_DESCRIPTION = "Schedule, prepare, list and cancel upgrades; show their status and history"
+
 const upgrade = Command.make("upgrade").pipe(
-  Command.withDescription("Schedule, prepare, list and cancel upgrades, and show their status"),
-  Command.withSubcommands([schedule, list, cancel, status, prepare]),
+  Command.withDescription(UPGRADE_DESCRIPTION),
+  Command.withSubcommands([schedule, list, cancel, status, prepare, history]),
   Command.provide(local)
 )
 
@@ -209,7 +228,7 @@ export const helpEntries: ReadonlyArray<HelpEntry> = [
   entry([], root, [
     ["init", "create the layout and copy the genesis binary"],
     ["run", "supervise the node until SIGTERM/SIGINT"],
-    ["upgrade", "schedule, prepare, list, cancel upgrades; status"],
+    ["upgrade", "schedule, prepare, list, cancel upgrades; status, history"],
     ["config", "print the effective configuration"],
     ["version", "print the version"]
   ]),
@@ -217,15 +236,14 @@ export const helpEntries: ReadonlyArray<HelpEntry> = [
   entry(["run"], run),
   entry(
     ["upgrade"],
-    Command.make("upgrade").pipe(
-      Command.withDescription("Schedule, prepare, list and cancel upgrades, and show their status")
-    ),
+    Command.make("upgrade").pipe(Command.withDescription(UPGRADE_DESCRIPTION)),
     [
       ["schedule", "schedule an upgrade at a block height"],
       ["list", "list every upgrade in the plan"],
       ["cancel", "cancel a pending upgrade"],
       ["status", "the supervisor, the node, the chain head and the upgrades"],
-      ["prepare", "download, verify and probe an upgrade's binary now"]
+      ["prepare", "download, verify and probe an upgrade's binary now"],
+      ["history", "the audit trail: schedules, cancels, preparations, upgrade steps"]
     ]
   ),
   entry(["upgrade", "schedule"], schedule),
@@ -233,6 +251,7 @@ export const helpEntries: ReadonlyArray<HelpEntry> = [
   entry(["upgrade", "cancel"], cancel),
   entry(["upgrade", "status"], status),
   entry(["upgrade", "prepare"], prepare),
+  entry(["upgrade", "history"], history),
   entry(["config"], configCmd),
   entry(["version"], version)
 ]

@@ -106,7 +106,8 @@ const EXTRA: Record<string, { readonly env: ReadonlyArray<string>; readonly exit
       "DAEMON_VERSION_ARGS, DAEMON_BACKUP, DAEMON_DATA_DIR, DAEMON_BACKUP_KEEP",
       "DAEMON_ALLOW_DOWNLOAD_BINARIES, DAEMON_UNSAFE_SKIP_CHECKSUM",
       "DAEMON_PRE_STOP, DAEMON_PRE_UPGRADE, DAEMON_PRE_UPGRADE_MAX_RETRIES, DAEMON_HOOK_TIMEOUT",
-      "WEMIXVISOR_API_ADDR, WEMIXVISOR_API_TOKEN, WEMIXVISOR_API_HOSTS, WEMIXVISOR_API_CORS, WEMIXVISOR_LOG_FORMAT"
+      "WEMIXVISOR_API_ADDR, WEMIXVISOR_API_TOKEN, WEMIXVISOR_API_HOSTS, WEMIXVISOR_API_CORS, WEMIXVISOR_LOG_FORMAT",
+      "WEMIXVISOR_HISTORY_MAX_SIZE, WEMIXVISOR_HISTORY_KEEP (rotation of upgrade-history.jsonl)"
     ],
     exit: [
       "0 stopped by SIGTERM or SIGINT (the node stopped gracefully)",
@@ -119,7 +120,14 @@ const EXTRA: Record<string, { readonly env: ReadonlyArray<string>; readonly exit
     exit: ["0 valid", "2 a value that cannot be used (named)"]
   },
   version: { env: [], exit: ["0"] },
-  upgrade: { env: [ENV_COMMON, ENV_REMOTE], exit: ["see each command"] },
+  upgrade: {
+    env: [
+      ENV_COMMON,
+      ENV_REMOTE,
+      "WEMIXVISOR_HISTORY_MAX_SIZE, WEMIXVISOR_HISTORY_KEEP (a local write may rotate the history)"
+    ],
+    exit: ["see each command"]
+  },
   "upgrade schedule": {
     env: [
       ENV_COMMON,
@@ -155,6 +163,14 @@ const EXTRA: Record<string, { readonly env: ReadonlyArray<string>; readonly exit
       "0 ready",
       "1 the download or a check failed",
       "2 unknown or finished upgrade, downloads disabled, no checksum or no binary for this platform"
+    ]
+  },
+  "upgrade history": {
+    env: [ENV_COMMON, "reads $DAEMON_HOME/wemixvisor/upgrade-history.jsonl and its rotated upgrade-history.N.jsonl.gz"],
+    exit: [
+      "0 shown (also: no history yet)",
+      "1 a file cannot be read",
+      "2 --limit below 1, a bad --name, no layout (run init)"
     ]
   }
 }

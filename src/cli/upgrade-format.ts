@@ -1,6 +1,7 @@
 import * as Schema from "effect/Schema"
 import { StatusObject, type UpgradeEta, UpgradeListWithEta, type UpgradeWithEta } from "../domain/Status.js"
 import { isPending, type Upgrade } from "../domain/Upgrade.js"
+import { HistoryRecord } from "../upgrades/History.js"
 
 /*
  * What `upgrade …` prints on stdout: the seeds' lines, a table for `list`,
@@ -129,4 +130,41 @@ export const statusText = (s: StatusObject): string => {
     ])
   }
   return lines.map(([k, v]) => `${(k === "" ? "" : `${k}:`).padEnd(14)}${v}`).join("\n")
+}
+
+// ---------------------------------------------------------------------------
+// upgrade history
+
+const encodeHistory = Schema.encodeSync(Schema.Array(HistoryRecord))
+
+/** `upgrade history --json`: the records as the file has them, oldest first (`[]` when there are none). */
+export const historyJson = (records: ReadonlyArray<HistoryRecord>) => JSON.stringify(encodeHistory(records), null, 2)
+
+/** `2026-03-01T10:00:00.123Z` as `2026-03-01 10:00:00Z`; anything else as it is. */
+const historyTime = (time: string) =>
+  /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/.test(time)
+    ? time.replace("T", " ").replace(/\.\d+Z$/, "Z")
+    : safeText(time)
+
+/**
+ * `upgrade history`: one row per record, oldest first — the door (`-` for
+ * the supervisor's own steps), then the peer and the detail. `earlier`
+ * entries left out by --limit are said on a first line.
+ */
+export const historyText = (records: ReadonlyArray<HistoryRecord>, earlier: number, name?: string): string => {
+  if (records.length === 0) return name === undefined ? "No upgrade history yet" : `No upgrade history for '${name}'`
+  const rows = records.map((r) => [
+    historyTime(r.time),
+    safeText(r.name),
+    safeText(r.step),
+    r.result,
+    r.door ?? "-",
+    safeText(
+      [...(r.peer !== undefined ? [`peer ${r.peer}`] : []), ...(r.detail !== undefined ? [r.detail] : [])].join("; ")
+    )
+  ])
+  const body = table([["TIME (UTC)", "NAME", "STEP", "RESULT", "DOOR", "DETAIL"], ...rows])
+  return earlier > 0
+    ? `(${earlier} earlier ${earlier === 1 ? "entry" : "entries"} not shown; use --limit to see more)\n${body}`
+    : body
 }

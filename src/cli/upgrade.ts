@@ -15,12 +15,15 @@ import type { Height } from "../domain/Height.js"
 import { API_FORCE_HINT, CLI_FORCE_HINT, findUpgrade } from "../domain/Plan.js"
 import type { StatusObject } from "../domain/Status.js"
 import { lockHolder } from "../platform/LockFile.js"
+import { History, type HistoryRecord, type Origin } from "../upgrades/History.js"
 import * as Journal from "../upgrades/Journal.js"
 import { decodeHeightArg, decodeName, listOf, Operations, type ScheduleCommand } from "../upgrades/Operations.js"
 import { PlanStore } from "../upgrades/PlanStore.js"
 import { preparable, reasonOf, toPrepared, toPreparing } from "../upgrades/Preparation.js"
 import {
   cancelledLine,
+  historyJson,
+  historyText,
   listJson,
   listText,
   preparedLine,
@@ -66,6 +69,9 @@ const requireHome = Effect.flatMap(AppConfig, (config) => {
       })
     )
 })
+
+/** What the local commands record in the history as their door (over --remote, the server records `rpc`). */
+const CLI: Origin = { door: "cli" }
 
 /** The API to call instead of writing locally: --remote, else WEMIXVISOR_API_URL. */
 const remoteOf = (config: WemixvisorConfig, flag: Option.Option<string>) =>
@@ -184,7 +190,7 @@ export const schedule = (o: ScheduleOptions) =>
             ...(Option.isSome(o.info) ? { info: o.info.value } : {}),
             ...(Option.isSome(o.binary) ? { binary: o.binary.value } : {})
           }
-          return ops.schedule(cmd)
+          return ops.schedule(cmd, CLI)
         })
     })
     yield* Console.log(scheduledLine(upgrade))
@@ -240,7 +246,7 @@ export const cancel = (o: { readonly name: Option.Option<string>; readonly remot
         (m) =>
           m.call(remote.value, (client) => client.CancelUpgrade(Option.isSome(o.name) ? { name: o.name.value } : {}))
       )
-      : yield* Effect.flatMap(Effect.zipRight(requireHome, Operations), (ops) => ops.cancel(o.name))
+      : yield* Effect.flatMap(Effect.zipRight(requireHome, Operations), (ops) => ops.cancel(o.name, CLI))
     yield* Console.log(cancelledLine(upgrade))
   })
 
@@ -382,7 +388,60 @@ export const prepare = (o: { readonly name: string; readonly remote: Option.Opti
     const result = yield* Effect.either(Effect.flatMap(Preparer, (p) => p.prepare(u)))
     const reason = Either.isLeft(result) ? reasonOf(result.left) : null
     yield* store.update((p) => Effect.map(now, (at) => [undefined, toPrepared(p, u, reason, at)] as const))
+    const history = yield* History
+    const detail = Either.isLeft(result)
+      ? reasonOf(result.left)
+      : [
+        ...(result.right.version !== null ? [`version ${JSON.stringify(result.right.version)}`] : []),
+        ...(result.right.installed !== null
+          ? [
+            `downloaded from ${result.right.installed.url} (${
+              result.right.installed.checksum ?? "checksum NOT verified"
+            })`
+          ]
+          : [])
+      ].join("; ")
+    yield* history
+      .append({
+        name,
+        step: "prepare",
+        result: Either.isLeft(result) ? "failed" : "ok",
+        ...(detail !== "" ? { detail } : {}),
+        door: CLI.door
+      })
+      .pipe(Effect.catchAll((e) => Effect.logWarning(`upgrade history not written: ${e.message}`)))
     if (Either.isLeft(result)) return yield* Effect.fail(result.left)
     const after = findUpgrade(yield* store.read, name) ?? u
     yield* Console.log(preparedLine(after, result.right.version, result.right.installed))
+  })
+
+/** What `upgrade history` shows without --limit (with --json: every entry). */
+export const DEFAULT_HISTORY_LIMIT = 50
+
+/**
+ * `upgrade history`: the audit trail from the files (upgrade-history.jsonl
+ * and its rotated files, oldest first; no supervisor needed), the last
+ * `limit` entries, those of one upgrade with --name.
+ */
+export const history = (o: {
+  readonly json: boolean
+  readonly name: Option.Option<string>
+  readonly limit: Option.Option<number>
+}) =>
+  Effect.gen(function*() {
+    const name = Option.isSome(o.name) ? Option.some(yield* decodeName(o.name.value)) : Option.none<string>()
+    if (Option.isSome(o.limit) && o.limit.value < 1) {
+      return yield* new InvalidInput({
+        field: "--limit",
+        problem: `must be a whole number of entries, at least 1 (got ${o.limit.value})`
+      })
+    }
+    yield* requireHome
+    const all: ReadonlyArray<HistoryRecord> = yield* Effect.flatMap(History, (h) => h.read)
+    const matching = Option.isSome(name) ? all.filter((r) => r.name === name.value) : all
+    const limit = Option.getOrElse(o.limit, () => (o.json ? matching.length : DEFAULT_HISTORY_LIMIT))
+    const shown = matching.slice(Math.max(0, matching.length - limit))
+    yield* Console.log(
+      o.json ? historyJson(shown) : historyText(shown, matching.length - shown.length, Option.getOrUndefined(name))
+    )
   })

@@ -55,6 +55,10 @@ export interface WemixvisorConfig {
   readonly apiCors: ReadonlyArray<string>
   readonly apiUrl: Option.Option<string>
   readonly logFormat: LogFormat
+  /** upgrade-history.jsonl is rotated before an append would take it past this many bytes; 0: never. */
+  readonly historyMaxSize: number
+  /** Rotated history files kept (upgrade-history.N.jsonl.gz); 0: lines past the bound are dropped. */
+  readonly historyKeep: number
   /** Each value as it was given (flag, env, file or default), keyed by env name: what `config` prints for durations. */
   readonly given: Readonly<Record<string, string>>
 }
@@ -97,6 +101,34 @@ const parseCount: Parse<number> = (raw) =>
   /^\d+$/.test(raw.trim()) && Number.isSafeInteger(Number(raw.trim()))
     ? Either.right(Number(raw.trim()))
     : Either.left("expected a non-negative whole number")
+
+const SIZE_UNITS: Record<string, number> = {
+  b: 1,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  kib: 1024,
+  mib: 1024 ** 2,
+  gib: 1024 ** 3
+}
+
+/**
+ * A size in bytes: plain digits, or a number and a unit — KB, MB, GB (powers
+ * of 1000) or KiB, MiB, GiB (powers of 1024), any case (`10MB`, `512KiB`,
+ * `1.5 GB`). 0 turns rotation off; anything else below 1KiB is refused
+ * (`10` meant as megabytes would rotate on every line).
+ */
+export const parseSize: Parse<number> = (raw) => {
+  const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(raw.trim())
+  const unit = m === null ? undefined : SIZE_UNITS[m[2] === "" ? "b" : m[2]!.toLowerCase()]
+  if (m === null || unit === undefined) {
+    return Either.left("expected a size in bytes, or with a unit: KB, MB, GB, KiB, MiB, GiB (e.g. 10MB)")
+  }
+  const bytes = Math.floor(Number(m[1]) * unit)
+  if (!Number.isSafeInteger(bytes)) return Either.left("too large")
+  if (bytes !== 0 && bytes < 1024) return Either.left("must be 0 (never rotate) or at least 1KiB")
+  return Either.right(bytes)
+}
 
 const parseString: Parse<string> = (raw) => (raw === "" ? Either.left("must not be empty") : Either.right(raw))
 
@@ -329,6 +361,8 @@ export const loadConfig = (sources: ConfigSources): Effect.Effect<WemixvisorConf
         parseOneOf("pretty", "json"),
         process.stderr.isTTY ? "pretty" : "json"
       ),
+      historyMaxSize: yield* get(lookup, "WEMIXVISOR_HISTORY_MAX_SIZE", parseSize, "10MB"),
+      historyKeep: yield* get(lookup, "WEMIXVISOR_HISTORY_KEEP", parseCount, "5"),
       given
     } satisfies WemixvisorConfig
   })
@@ -369,7 +403,9 @@ export const describeConfig = (c: WemixvisorConfig): Record<string, string | num
     wemixvisor_api_hosts: c.apiHosts.join(","),
     wemixvisor_api_cors: c.apiCors.join(","),
     wemixvisor_api_url: o(c.apiUrl),
-    wemixvisor_log_format: c.logFormat
+    wemixvisor_log_format: c.logFormat,
+    wemixvisor_history_max_size: c.given["WEMIXVISOR_HISTORY_MAX_SIZE"] ?? String(c.historyMaxSize),
+    wemixvisor_history_keep: c.historyKeep
   }
 }
 

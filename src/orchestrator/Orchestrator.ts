@@ -3,6 +3,7 @@ import type * as Effect from "effect/Effect"
 import type { FileCorrupt, IoError, UpgradeConflict, UpgradeNotFound } from "../domain/Errors.js"
 import type { StatusObject } from "../domain/Status.js"
 import type { Upgrade } from "../domain/Upgrade.js"
+import type { Origin } from "../upgrades/History.js"
 import type { PreparationFailed } from "./Errors.js"
 
 /*
@@ -47,10 +48,13 @@ export interface OrchestratorService {
   /**
    * Prepares a pending upgrade now (`upgrade prepare` over the API): joins a
    * preparation under way, else runs one. The upgrade as the plan has it
-   * afterwards (`ready`), or why it is not ready.
+   * afterwards (`ready`), or why it is not ready. How it ended is recorded
+   * in the history (step `prepare`, with `origin`'s door and peer); a request
+   * refused before any preparation (unknown name, not pending) is not.
    */
   readonly prepare: (
-    name: string
+    name: string,
+    origin: Origin
   ) => Effect.Effect<Upgrade, PreparationFailed | UpgradeNotFound | UpgradeConflict | FileCorrupt | IoError>
 }
 

@@ -17,6 +17,7 @@ import { findUpgrade, pendingUpgrades } from "../domain/Plan.js"
 import type { Target } from "../domain/Target.js"
 import type { Upgrade, UpgradePlan } from "../domain/Upgrade.js"
 import { Events } from "../events/Events.js"
+import type { Origin } from "../upgrades/History.js"
 import { PlanStore } from "../upgrades/PlanStore.js"
 import { isBadInput, isTransient, preparable, reasonOf, toPrepared, toPreparing } from "../upgrades/Preparation.js"
 import { PreparationFailed } from "./Errors.js"
@@ -68,9 +69,10 @@ export interface Preparations {
   readonly readyAtHeight: (u: Upgrade) => Effect.Effect<Option.Option<string>>
   /** The version `target` reports, from the cache; a first ask starts a probe in the background (status never waits for one). */
   readonly versionOf: (target: Target) => Effect.Effect<string | null>
-  /** `upgrade prepare` over the API: joins a preparation under way, else runs one. */
+  /** `upgrade prepare` over the API: joins a preparation under way, else runs one; its end is recorded with `origin`. */
   readonly prepare: (
-    name: string
+    name: string,
+    origin: Origin
   ) => Effect.Effect<Upgrade, PreparationFailed | UpgradeNotFound | UpgradeConflict | FileCorrupt | IoError>
 }
 
@@ -318,7 +320,7 @@ export const make = (
         return null
       })
 
-    const prepare = (name: string) =>
+    const prepare = (name: string, origin: Origin) =>
       Effect.gen(function*() {
         const plan = yield* plans.read
         const u = findUpgrade(plan, name)
@@ -330,7 +332,18 @@ export const make = (
           })
         }
         const e = yield* outcome(u)
-        if (e._tag === "Failed") return yield* new PreparationFailed({ name, reason: e.reason, badInput: e.badInput })
+        if (e._tag === "Failed") {
+          yield* records.record(name, "prepare", "failed", e.reason, origin)
+          return yield* new PreparationFailed({ name, reason: e.reason, badInput: e.badInput })
+        }
+        const version = (yield* Ref.get(versions)).get(u.name)
+        yield* records.record(
+          name,
+          "prepare",
+          "ok",
+          typeof version === "string" ? `version ${JSON.stringify(version)}` : undefined,
+          origin
+        )
         return findUpgrade(yield* plans.read, name) ?? u
       })
 

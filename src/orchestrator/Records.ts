@@ -7,7 +7,7 @@ import { AppConfig } from "../config/Config.js"
 import { type FileCorrupt, type IoError, PlanLocked } from "../domain/Errors.js"
 import type { UpgradePlan } from "../domain/Upgrade.js"
 import { Events } from "../events/Events.js"
-import { History, type HistoryResult } from "../upgrades/History.js"
+import { History, type HistoryResult, type Origin, originFields } from "../upgrades/History.js"
 import { PlanStore } from "../upgrades/PlanStore.js"
 import * as State from "./State.js"
 
@@ -17,8 +17,14 @@ import * as State from "./State.js"
  */
 
 export interface Records {
-  /** One history line; a failed write is logged, never fatal. */
-  readonly record: (name: string, step: string, result: HistoryResult, detail?: string) => Effect.Effect<void>
+  /** One history line (`origin`: the door of an operator's request); a failed write is logged, never fatal. */
+  readonly record: (
+    name: string,
+    step: string,
+    result: HistoryResult,
+    detail?: string,
+    origin?: Origin
+  ) => Effect.Effect<void>
   /** An absent option (no hook, no backup) skips its step: recorded, never journaled. */
   readonly skipped: (name: string, step: "pre-stop" | "backup" | "pre-upgrade") => Effect.Effect<void>
   /**
@@ -42,9 +48,9 @@ export const make = (state: State.StateRef): Effect.Effect<Records, never, AppCo
     // One plan write at a time from this process, so our own snapshot never goes back to an older write.
     const planLock = yield* Effect.makeSemaphore(1)
 
-    const record: Records["record"] = (name, step, result, detail) =>
+    const record: Records["record"] = (name, step, result, detail, origin) =>
       history
-        .append({ name, step, result, ...(detail !== undefined ? { detail } : {}) })
+        .append({ name, step, result, ...(detail !== undefined ? { detail } : {}), ...originFields(origin) })
         .pipe(Effect.catchAll((e) => Effect.logError(`upgrade history not written: ${e.message}`)))
 
     /**

@@ -21,6 +21,7 @@ import type { ScheduleRequest } from "../domain/Plan.js"
 import type { StatusObject } from "../domain/Status.js"
 import type { Target } from "../domain/Target.js"
 import { Checksum, Platform, type Upgrade, UpgradeName, type UpgradePlan } from "../domain/Upgrade.js"
+import type { Origin } from "./History.js"
 
 /*
  * The operator's operations on the plan — schedule, cancel, list, and the
@@ -177,17 +178,20 @@ export interface OperationsService {
    * `force`; a head that cannot be read unless `force` (NodeUnreachable); a
    * `binary` that is not an executable file or differs from one already in
    * place. A binary copied in for a request that is refused at the last
-   * moment (a concurrent writer) is removed again.
+   * moment (a concurrent writer) is removed again. A scheduled upgrade is
+   * recorded in the history once (step `schedule`, with `origin`'s door and
+   * peer); a refused one is not.
    */
-  readonly schedule: (cmd: ScheduleCommand) => Effect.Effect<Upgrade, ScheduleError>
+  readonly schedule: (cmd: ScheduleCommand, origin: Origin) => Effect.Effect<Upgrade, ScheduleError>
   /**
    * Cancels by name, or without one the only pending upgrade; refuses an
    * unknown one and one in progress: marked `upgrading`, named by the
    * journal (a supervisor starts an upgrade on the journal alone, before the
    * plan says so), or whose height the chain head has reached (when the head
-   * can be read: a supervisor fires it at once, or did).
+   * can be read: a supervisor fires it at once, or did). Recorded in the
+   * history like `schedule` (step `cancel`).
    */
-  readonly cancel: (name: Option.Option<string>) => Effect.Effect<Upgrade, CancelError>
+  readonly cancel: (name: Option.Option<string>, origin: Origin) => Effect.Effect<Upgrade, CancelError>
   readonly list: Effect.Effect<UpgradeListObject, FileCorrupt | IoError>
   /**
    * ARCHITECTURE §5 `status` from the files: the plan, `current`, the upgrade in the
@@ -210,7 +214,7 @@ export interface LocalStatusOptions {
 
 /**
  * The service tag; the live layer (OperationsLive.ts) writes through the
- * PlanStore and reads the head from ChainHead — the CLI's one-shot RPC read,
- * `run`'s HeightProvider.
+ * PlanStore, records in the History and reads the head from ChainHead — the
+ * CLI's one-shot RPC read, `run`'s HeightProvider.
  */
 export class Operations extends Context.Tag("wemixvisor/Operations")<Operations, OperationsService>() {}

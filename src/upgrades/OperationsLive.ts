@@ -22,6 +22,14 @@ import type { Upgrade, UpgradeName, UpgradePlan } from "../domain/Upgrade.js"
 import { ChainHead } from "../height/ChainHead.js"
 import { readJsonIfExists } from "../platform/Files.js"
 import { processStartTime } from "../platform/Proc.js"
+import {
+  History,
+  type HistoryEntry,
+  type HistoryService,
+  type Origin,
+  originFields,
+  scheduleDetail
+} from "./History.js"
 import * as Journal from "./Journal.js"
 import {
   checkSources,
@@ -48,6 +56,8 @@ export interface OperationsDeps {
   readonly head: Effect.Effect<Height, NodeUnreachable>
   /** DAEMON_ALLOW_DOWNLOAD_BINARIES / DAEMON_UNSAFE_SKIP_CHECKSUM, and the platform binaries are picked for. */
   readonly downloads: DownloadRules
+  /** Where each schedule and cancel is recorded, with its door. */
+  readonly history: HistoryService
 }
 
 /** The node named by node.pid, if that process (pid and start time) is alive. */
@@ -63,7 +73,15 @@ export const make = (deps: OperationsDeps): OperationsService => {
   const journalFile = Journal.make(binaries.layout.journal)
   const now = Effect.map(DateTime.now, DateTime.formatIso)
 
-  const schedule = (request: ScheduleCommand) =>
+  /** The plan was written: a history line that cannot be written is logged, never a failed request. */
+  const record = (entry: HistoryEntry) =>
+    deps.history.append(entry).pipe(
+      Effect.catchAll((e) =>
+        Effect.logWarning(`upgrade history not written (${entry.step} ${entry.name}): ${e.message}`)
+      )
+    )
+
+  const schedule = (request: ScheduleCommand, origin: Origin) =>
     Effect.gen(function*() {
       let cmd = request
       const opts = (head: Height | undefined, at: string) => ({
@@ -85,7 +103,7 @@ export const make = (deps: OperationsDeps): OperationsService => {
       // waits; a folder this request did not create is never removed by it.
       let placed = false
       const at = yield* now
-      return yield* store
+      const upgrade = yield* store
         .update((plan) =>
           Effect.gen(function*() {
             const r = yield* scheduleIn(plan, cmd, opts(head, at))
@@ -104,15 +122,23 @@ export const make = (deps: OperationsDeps): OperationsService => {
               : Effect.void
           )
         )
+      yield* record({
+        name: upgrade.name,
+        step: "schedule",
+        result: "ok",
+        detail: scheduleDetail(upgrade, cmd.binary),
+        ...originFields(origin)
+      })
+      return upgrade
     }).pipe(Effect.withSpan("Operations.schedule", { attributes: { name: request.name, height: request.height } }))
 
-  const cancel = (raw: Option.Option<string>) =>
+  const cancel = (raw: Option.Option<string>, origin: Origin) =>
     Effect.gen(function*() {
       const name = Option.isSome(raw) ? Option.some(yield* decodeName(raw.value)) : Option.none<UpgradeName>()
       // Read before the lock is taken: an RPC read never holds it.
       const head = yield* Effect.option(deps.head)
       const at = yield* now
-      return yield* store.update(
+      const upgrade = yield* store.update(
         (
           plan
         ): Effect.Effect<readonly [Upgrade, UpgradePlan], UpgradeNotFound | UpgradeConflict | FileCorrupt | IoError> =>
@@ -135,6 +161,14 @@ export const make = (deps: OperationsDeps): OperationsService => {
             return [r.upgrade, r.plan] as const
           })
       )
+      yield* record({
+        name: upgrade.name,
+        step: "cancel",
+        result: "ok",
+        detail: `height ${upgrade.height}`,
+        ...originFields(origin)
+      })
+      return upgrade
     }).pipe(Effect.withSpan("Operations.cancel"))
 
   // Status without the supervisor's memory: what the files and the node say.
@@ -182,12 +216,21 @@ export const make = (deps: OperationsDeps): OperationsService => {
   })
 }
 
-/** Live: the home's PlanStore and BinaryStore, the ChainHead in context (one-shot in the CLI, the HeightProvider's in `run`). */
-export const layer: Layer.Layer<Operations, never, AppConfig | PlanStore | BinaryStore | ChainHead> = Layer.effect(
+/** What the live layer is built from. */
+type LayerDeps = AppConfig | PlanStore | BinaryStore | ChainHead | History
+
+/** Live: the home's PlanStore, BinaryStore and History, the ChainHead in context (one-shot in the CLI, the HeightProvider's in `run`). */
+export const layer: Layer.Layer<Operations, never, LayerDeps> = Layer.effect(
   Operations,
   Effect.gen(function*() {
     const config = yield* AppConfig
     const chain = yield* ChainHead
-    return make({ store: yield* PlanStore, binaries: yield* BinaryStore, head: chain.head, downloads: config })
+    return make({
+      store: yield* PlanStore,
+      binaries: yield* BinaryStore,
+      head: chain.head,
+      downloads: config,
+      history: yield* History
+    })
   })
 )

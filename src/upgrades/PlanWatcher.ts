@@ -24,6 +24,7 @@ import type { EventInput, Events } from "../events/Events.js"
 import * as Cadence from "../platform/Cadence.js"
 import { isErrno } from "../platform/Errno.js"
 import { type DropInProblem, parseDropIn } from "./DropIn.js"
+import { type HistoryService, scheduleDetail } from "./History.js"
 import { encodePlan } from "./PlanFile.js"
 import type { PlanStoreService } from "./PlanStore.js"
 import type { PlanSnapshot, UpgradeSourceService } from "./UpgradeSource.js"
@@ -50,6 +51,8 @@ export interface UpgradeSourceDeps {
    * request with its maps normalized; absent: none.
    */
   readonly vetSources?: (req: ScheduleRequest) => Effect.Effect<ScheduleRequest, InvalidInput>
+  /** Where a merged drop-in is recorded (step `schedule`, door `drop-in`). */
+  readonly history: HistoryService
 }
 
 export interface UpgradeSourceOptions {
@@ -255,17 +258,27 @@ export const makeUpgradeSource = (
         const now = DateTime.formatIso(yield* DateTime.now)
         const outcome = yield* store
           .update((plan) => {
-            if (alreadyScheduled(plan, req)) return Effect.succeed(["already", plan] as const)
+            if (alreadyScheduled(plan, req)) return Effect.succeed([undefined, plan] as const)
             return Effect.map(
               schedule(plan, req, { head, force: false, now, forceHint: "" }),
-              (r) => ["scheduled", r.plan] as const
+              (r) => [r.upgrade, r.plan] as const
             )
           })
           .pipe(Effect.either)
         if (Either.isRight(outcome)) {
+          const scheduled = outcome.right
+          if (scheduled !== undefined) {
+            yield* deps.history.append({
+              name: scheduled.name,
+              step: "schedule",
+              result: "ok",
+              detail: scheduleDetail(scheduled),
+              door: "drop-in"
+            }).pipe(Effect.catchAll((e) => Effect.logWarning(`upgrade history not written: ${e.message}`)))
+          }
           if (!(yield* consume(layout.dropIn, text, ".merged"))) return true
           // `upgrade-scheduled` comes from the plan change itself (planChangeEvents), as for every other door.
-          if (outcome.right === "scheduled") {
+          if (scheduled !== undefined) {
             yield* Effect.logInfo(`${layout.dropIn}: upgrade '${req.name}' merged into the plan`)
           } else {
             // Merged before a crash, renamed only now: nothing new to announce.

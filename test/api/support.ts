@@ -17,6 +17,7 @@ import * as Events from "../../src/events/Events.js"
 import * as ChainHead from "../../src/height/ChainHeadLive.js"
 import { HeightProvider } from "../../src/height/HeightProvider.js"
 import { Orchestrator } from "../../src/orchestrator/Orchestrator.js"
+import * as History from "../../src/upgrades/History.js"
 import * as Operations from "../../src/upgrades/OperationsLive.js"
 import * as PlanStore from "../../src/upgrades/PlanStoreLive.js"
 import * as UpgradeSource from "../../src/upgrades/UpgradeSourceLive.js"
@@ -125,7 +126,14 @@ export const buildApi = (opts: ApiOptions = {}) =>
       // PrepareUpgrade is exercised against a real orchestrator (test/e2e/prepare.test.ts).
       prepare: (name) => Effect.fail(new UpgradeNotFound({ name }))
     })
-    const base = Layer.mergeAll(Events.layer, PlanStore.layer, BinaryStore.layer, heightLayer, orchestratorLayer).pipe(
+    const base = Layer.mergeAll(
+      Events.layer,
+      PlanStore.layer,
+      BinaryStore.layer,
+      History.layer,
+      heightLayer,
+      orchestratorLayer
+    ).pipe(
       Layer.provideMerge(Layer.succeed(AppConfig, config))
     )
     const server = Layer.mergeAll(

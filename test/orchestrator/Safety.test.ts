@@ -203,13 +203,20 @@ describe("preparation ahead of the height", () => {
       })
       yield* Ref.set(w.prepareFails, new Map([["v3", refused]]))
       const run = yield* startRunning(w)
-      const ready = yield* run.orchestrator.prepare("v2")
+      const rpc = { door: "rpc", peer: "127.0.0.1:40000" } as const
+      const ready = yield* run.orchestrator.prepare("v2", rpc)
       expect(ready.status).toBe("ready")
-      const failed = yield* Effect.flip(run.orchestrator.prepare("v3"))
+      const failed = yield* Effect.flip(run.orchestrator.prepare("v3", rpc))
       expect(failed).toMatchObject({ _tag: "PreparationFailed", name: "v3", reason: refused.message, badInput: true })
-      expect((yield* Effect.flip(run.orchestrator.prepare("nope")))._tag).toBe("UpgradeNotFound")
+      expect((yield* Effect.flip(run.orchestrator.prepare("nope", rpc)))._tag).toBe("UpgradeNotFound")
       yield* fireAndEnd(w)
-      expect((yield* Effect.flip(run.orchestrator.prepare("v2")))._tag).toBe("UpgradeConflict")
+      expect((yield* Effect.flip(run.orchestrator.prepare("v2", rpc)))._tag).toBe("UpgradeConflict")
+      // Each preparation asked for is recorded once with its door and peer; the refused requests are not.
+      const asked = (yield* Ref.get(w.history)).filter((r) => r.step === "prepare")
+      expect(asked.map(({ time: _, ...r }) => r)).toEqual([
+        { name: "v2", step: "prepare", result: "ok", detail: expect.any(String), door: "rpc", peer: rpc.peer },
+        { name: "v3", step: "prepare", result: "failed", detail: refused.message, door: "rpc", peer: rpc.peer }
+      ])
     }))
 
   it.scoped("status: the version of `current`, probed in the background, then the upgrade's from its preparation", () =>

@@ -459,7 +459,9 @@ const worldLayers = (w: World, node: Context.Tag.Service<NodeProcess>) => {
             name: e.name,
             step: e.step,
             result: e.result,
-            ...(e.detail !== undefined ? { detail: e.detail } : {})
+            ...(e.detail !== undefined ? { detail: e.detail } : {}),
+            ...(e.door !== undefined ? { door: e.door } : {}),
+            ...(e.peer !== undefined ? { peer: e.peer } : {})
           }),
         read: Ref.get(w.history)
       })

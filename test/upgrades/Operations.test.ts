@@ -13,6 +13,7 @@ import { AppConfig } from "../../src/config/Config.js"
 import { NodeUnreachable } from "../../src/domain/Errors.js"
 import { type Height, makeHeight } from "../../src/domain/Height.js"
 import type { UpgradeName } from "../../src/domain/Upgrade.js"
+import { makeHistory, type Origin } from "../../src/upgrades/History.js"
 import { make as makeOperations } from "../../src/upgrades/OperationsLive.js"
 import { PlanStore } from "../../src/upgrades/PlanStore.js"
 import { layer as planStoreLayer } from "../../src/upgrades/PlanStoreLive.js"
@@ -33,12 +34,16 @@ const setup = Effect.gen(function*() {
         onSome: (h: Height) => Effect.succeed(h)
       })
     ),
-    downloads: config
+    downloads: config,
+    history: makeHistory(config.layout.history)
   })
   const planJson = () =>
     JSON.parse(fs.readFileSync(config.layout.plan, "utf8")) as { upgrades: Array<Record<string, unknown>> }
-  return { config, head, ops, planJson }
+  const history = makeHistory(config.layout.history).read
+  return { config, head, ops, planJson, history }
 })
+
+const cli: Origin = { door: "cli" }
 
 const v = (n: string) => n as UpgradeName
 
@@ -46,7 +51,7 @@ describe("Operations.cancel", () => {
   it.scoped("refuses an upgrade the journal names, though the plan does not say upgrading yet", () =>
     Effect.gen(function*() {
       const { config, ops } = yield* setup
-      yield* ops.schedule({ name: v("v2"), height: makeHeight(100), force: false })
+      yield* ops.schedule({ name: v("v2"), height: makeHeight(100), force: false }, cli)
       fs.writeFileSync(
         config.layout.journal,
         JSON.stringify({
@@ -59,7 +64,7 @@ describe("Operations.cancel", () => {
           reason: null
         })
       )
-      const err = yield* Effect.flip(ops.cancel(Option.some("v2")))
+      const err = yield* Effect.flip(ops.cancel(Option.some("v2"), cli))
       expect(err).toMatchObject({ _tag: "UpgradeConflict", name: "v2" })
       expect(err.message).toMatch(/in progress .*journal\.json/)
       expect((yield* ops.list).upgrades[0]?.status).toBe("scheduled")
@@ -68,16 +73,16 @@ describe("Operations.cancel", () => {
   it.scoped("refuses an upgrade whose height the head has reached; cancels it when the head cannot be read", () =>
     Effect.gen(function*() {
       const { head, ops } = yield* setup
-      yield* ops.schedule({ name: v("v2"), height: makeHeight(100), force: false })
+      yield* ops.schedule({ name: v("v2"), height: makeHeight(100), force: false }, cli)
       yield* Ref.set(head, Option.some(makeHeight(100)))
-      const err = yield* Effect.flip(ops.cancel(Option.none()))
+      const err = yield* Effect.flip(ops.cancel(Option.none(), cli))
       expect(err).toMatchObject({ _tag: "UpgradeConflict", name: "v2" })
       expect(err.message).toMatch(/chain head 100 has reached its height 100/)
       yield* Ref.set(head, Option.some(makeHeight(99)))
-      expect((yield* ops.cancel(Option.some("v2"))).name).toBe("v2")
-      yield* ops.schedule({ name: v("v3"), height: makeHeight(200), force: false })
+      expect((yield* ops.cancel(Option.some("v2"), cli)).name).toBe("v2")
+      yield* ops.schedule({ name: v("v3"), height: makeHeight(200), force: false }, cli)
       yield* Ref.set(head, Option.none())
-      expect((yield* ops.cancel(Option.some("v3"))).name).toBe("v3")
+      expect((yield* ops.cancel(Option.some("v3"), cli)).name).toBe("v3")
     }))
 })
 
@@ -85,12 +90,54 @@ describe("Operations.schedule records how the height was checked", () => {
   it.scoped("checked_head: the head it was checked against; force: true when forced; neither otherwise", () =>
     Effect.gen(function*() {
       const { ops, planJson } = yield* setup
-      yield* ops.schedule({ name: v("v2"), height: makeHeight(100), force: false })
-      yield* ops.schedule({ name: v("v3"), height: makeHeight(5), force: true })
+      yield* ops.schedule({ name: v("v2"), height: makeHeight(100), force: false }, cli)
+      yield* ops.schedule({ name: v("v3"), height: makeHeight(5), force: true }, cli)
       const [v2, v3] = planJson().upgrades
       expect(v2).toMatchObject({ name: "v2", checked_head: 10 })
       expect(v2).not.toHaveProperty("force")
       expect(v3).toMatchObject({ name: "v3", force: true })
       expect(v3).not.toHaveProperty("checked_head")
+    }))
+})
+
+describe("Operations record each schedule and cancel in the history, with its door", () => {
+  it.scoped("one line each, with the door and peer given; a refused request writes none", () =>
+    Effect.gen(function*() {
+      const { config, head, history, ops } = yield* setup
+      const rest: Origin = { door: "rest", peer: "10.0.0.7:51234" }
+      yield* ops.schedule({ name: v("v2"), height: makeHeight(100), force: false }, rest)
+      yield* ops.schedule({ name: v("v3"), height: makeHeight(5), force: true }, { door: "rpc" })
+      // Refused: a taken name, a height at the head, an unknown name, one the journal names.
+      yield* Effect.flip(ops.schedule({ name: v("v2"), height: makeHeight(300), force: false }, cli))
+      yield* Effect.flip(ops.schedule({ name: v("v4"), height: makeHeight(10), force: false }, cli))
+      yield* Effect.flip(ops.cancel(Option.some("nope"), cli))
+      yield* Ref.set(head, Option.some(makeHeight(4)))
+      fs.writeFileSync(
+        config.layout.journal,
+        JSON.stringify({
+          name: "v3",
+          height: 5,
+          from: "genesis",
+          step: "stop",
+          head_at_stop: 5,
+          started_at: "2026-01-01T00:00:00.000Z",
+          reason: null
+        })
+      )
+      yield* Effect.flip(ops.cancel(Option.some("v3"), cli))
+      yield* ops.cancel(Option.some("v2"), cli)
+      const lines = (yield* history).map(({ time: _, ...r }) => r)
+      expect(lines).toEqual([
+        {
+          name: "v2",
+          step: "schedule",
+          result: "ok",
+          detail: "height 100 (head 10)",
+          door: "rest",
+          peer: "10.0.0.7:51234"
+        },
+        { name: "v3", step: "schedule", result: "ok", detail: "height 5 (forced)", door: "rpc" },
+        { name: "v2", step: "cancel", result: "ok", detail: "height 100", door: "cli" }
+      ])
     }))
 })

@@ -14,6 +14,7 @@ import { type Height, makeHeight } from "../../src/domain/Height.js"
 import { schedule } from "../../src/domain/Plan.js"
 import { Upgrade, type UpgradeName, UpgradePlan } from "../../src/domain/Upgrade.js"
 import { Events, layer as eventsLayer, type WemixvisorEvent } from "../../src/events/Events.js"
+import { layer as historyLayer, makeHistory } from "../../src/upgrades/History.js"
 import { checkSources } from "../../src/upgrades/Operations.js"
 import { make as makeOperations } from "../../src/upgrades/OperationsLive.js"
 import { PlanStore } from "../../src/upgrades/PlanStore.js"
@@ -85,7 +86,8 @@ describe("Operations.schedule with binary sources", () => {
         store: Context.get(ctx, PlanStore),
         binaries,
         head: Effect.succeed(makeHeight(10)),
-        downloads: config
+        downloads: config,
+        history: makeHistory(config.layout.history)
       })
       const cmd = {
         name: "v2" as UpgradeName,
@@ -94,13 +96,13 @@ describe("Operations.schedule with binary sources", () => {
         checksums: { any: SHA },
         force: false
       }
-      const err = yield* Effect.flip(ops.schedule(cmd))
+      const err = yield* Effect.flip(ops.schedule(cmd, { door: "cli" }))
       expect(err).toMatchObject({ _tag: "InvalidInput", field: "binaries" })
       expect(err.message).toContain("DAEMON_ALLOW_DOWNLOAD_BINARIES=true")
       expect(fs.existsSync(config.layout.plan)).toBe(false)
 
       writeScript(config.layout.binary("v2" as UpgradeName), "echo v2\n")
-      const u = yield* ops.schedule(cmd)
+      const u = yield* ops.schedule(cmd, { door: "cli" })
       expect(u).toMatchObject({
         name: "v2",
         status: "scheduled",
@@ -116,7 +118,7 @@ describe("the drop-in", () => {
       const home = yield* tempHome
       const latest = yield* Ref.make<Option.Option<Height>>(Option.some(makeHeight(10)))
       const base = yield* Layer.build(
-        Layer.mergeAll(planStoreLayer, binaryStoreLayer, eventsLayer, heightLayer(latest)).pipe(
+        Layer.mergeAll(planStoreLayer, binaryStoreLayer, eventsLayer, historyLayer, heightLayer(latest)).pipe(
           Layer.provideMerge(configLayer(home, "50ms", { DAEMON_ALLOW_DOWNLOAD_BINARIES: "false" }))
         )
       )

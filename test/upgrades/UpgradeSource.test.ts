@@ -14,6 +14,7 @@ import { AppConfig } from "../../src/config/Config.js"
 import { type Height, makeHeight } from "../../src/domain/Height.js"
 import { Events, layer as eventsLayer, type WemixvisorEvent } from "../../src/events/Events.js"
 import { HeightProvider } from "../../src/height/HeightProvider.js"
+import { History, layer as historyLayer } from "../../src/upgrades/History.js"
 import { PlanStore } from "../../src/upgrades/PlanStore.js"
 import { layer as planStoreLayer } from "../../src/upgrades/PlanStoreLive.js"
 import { makeUpgradeSource } from "../../src/upgrades/PlanWatcher.js"
@@ -64,7 +65,7 @@ const setup = (
     opts.before?.(root)
     const latest = yield* Ref.make<Option.Option<Height>>(Option.fromNullable(opts.head).pipe(Option.map(makeHeight)))
     const base = yield* Layer.build(
-      Layer.mergeAll(planStoreLayer, binaryStoreLayer, eventsLayer, heightLayer(latest)).pipe(
+      Layer.mergeAll(planStoreLayer, binaryStoreLayer, eventsLayer, historyLayer, heightLayer(latest)).pipe(
         Layer.provideMerge(configLayer(home, opts.poll))
       )
     )
@@ -80,7 +81,8 @@ const setup = (
           pollInterval: Context.get(base, AppConfig).pollInterval,
           store: Context.get(base, PlanStore),
           events: Context.get(base, Events),
-          latestHeight: Context.get(base, HeightProvider).latest
+          latestHeight: Context.get(base, HeightProvider).latest,
+          history: Context.get(base, History)
         },
         { watch: false }
       )
@@ -96,6 +98,7 @@ const setup = (
       )
     return {
       root,
+      history: Context.get(base, History).read,
       plan: path.join(root, "upgrade-plan.json"),
       dropIn: path.join(root, "upgrade-info.json"),
       latest,
@@ -208,6 +211,17 @@ describe("UpgradeSource: the upgrade-info.json drop-in", () => {
       yield* Effect.sleep("200 millis")
       expect(yield* t.ofType("upgrade-scheduled")).toHaveLength(1)
       expect(yield* t.ofType("upgrade-problem")).toEqual([])
+      // Recorded once in the history, through the drop-in's door (no peer: a file has none).
+      expect(yield* t.history).toEqual([
+        {
+          time: expect.any(String),
+          name: "v2",
+          step: "schedule",
+          result: "ok",
+          detail: "height 200 (head 100); linux/amd64 https://example.com/gwemix-v2.tar.gz",
+          door: "drop-in"
+        }
+      ])
     }))
 
   it.scopedLive("each invalid kind → .invalid, an upgrade-problem, and the plan unchanged", () =>
@@ -248,6 +262,8 @@ describe("UpgradeSource: the upgrade-info.json drop-in", () => {
       expect(yield* t.ofType("upgrade-problem")).toHaveLength(kinds.length)
       expect(yield* t.ofType("upgrade-scheduled")).toEqual([])
       expect(fs.existsSync(t.dropIn + ".merged")).toBe(false)
+      // Nothing was scheduled: nothing in the history.
+      expect(yield* t.history).toEqual([])
     }))
 
   it.scopedLive("with no chain head known yet, the height check is skipped", () =>
@@ -358,6 +374,7 @@ describe("UpgradeSource: the upgrade-info.json drop-in", () => {
       expect(fs.readFileSync(t.plan, "utf8")).toBe(merged)
       expect(yield* t.ofType("upgrade-problem")).toEqual([])
       expect(yield* t.ofType("upgrade-scheduled")).toEqual([])
+      expect(yield* t.history).toEqual([])
     }))
 })
 

@@ -78,6 +78,26 @@ describe("loadConfig", () => {
     expect(e.problem).toContain("at least 10ms")
   })
 
+  it("WEMIXVISOR_STALL_AFTER: unset means the rule (null in `config`), a duration above zero replaces it", () => {
+    const home = tempDir()
+    try {
+      const base = { DAEMON_HOME: home, DAEMON_NAME: "gw" }
+      const auto = Effect.runSync(loadConfig({ env: base }))
+      expect(auto.stallAfter).toEqual(Option.none())
+      expect(describeConfig(auto).wemixvisor_stall_after).toBeNull()
+      const set = Effect.runSync(loadConfig({ env: { ...base, WEMIXVISOR_STALL_AFTER: "5m" } }))
+      expect(Option.map(set.stallAfter, Duration.toMillis)).toEqual(Option.some(300_000))
+      expect(describeConfig(set).wemixvisor_stall_after).toBe("5m")
+    } finally {
+      cleanup(home)
+    }
+    expect(failure({ WEMIXVISOR_STALL_AFTER: "0s" })).toMatchObject({
+      variable: "WEMIXVISOR_STALL_AFTER",
+      problem: "must be above zero"
+    })
+    expect(failure({ WEMIXVISOR_STALL_AFTER: "60" }).problem).toContain("needs a unit")
+  })
+
   it("refuses tables in config.toml, reads arrays as words", () => {
     const home = tempDir()
     try {

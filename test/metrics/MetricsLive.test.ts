@@ -15,6 +15,7 @@ import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import * as TestClock from "effect/TestClock"
 import { spawnSync } from "node:child_process"
+import { AppConfig, loadConfig } from "../../src/config/Config.js"
 import { FileCorrupt } from "../../src/domain/Errors.js"
 import { type Height, makeHeight } from "../../src/domain/Height.js"
 import type { StatusObject } from "../../src/domain/Status.js"
@@ -26,6 +27,7 @@ import type { RpcRead } from "../../src/height/RpcErrors.js"
 import { Metrics } from "../../src/metrics/Metrics.js"
 import * as MetricsLive from "../../src/metrics/MetricsLive.js"
 import { type PlanSnapshot, UpgradeSource } from "../../src/upgrades/UpgradeSource.js"
+import { cleanup, tempDir } from "../support/fixtures.js"
 import { haveTools } from "../support/tools.js"
 
 const status: StatusObject = {
@@ -73,45 +75,54 @@ const eventsOn = (hub: PubSub.PubSub<WemixvisorEvent>) =>
   })
 
 /** A world the metrics layer watches: every input is scripted; events are stamped with the TestClock's time. */
-const world = Effect.gen(function*() {
-  const hub = yield* PubSub.unbounded<WemixvisorEvent>()
-  const heads = yield* SubscriptionRef.make(Option.none<Height>())
-  const reads = yield* PubSub.unbounded<RpcRead>()
-  const plans = yield* SubscriptionRef.make<PlanSnapshot>({
-    _tag: "Valid",
-    plan: new UpgradePlan({ version: 1, upgrades: [] })
-  })
-  const events = eventsOn(hub)
-  const layer = MetricsLive.layer.pipe(
-    Layer.provide(ChainPaceLive.layer),
-    Layer.provide(
-      Layer.mergeAll(
-        Layer.succeed(Events, events),
-        Layer.succeed(
-          HeightProvider,
-          HeightProvider.of({
-            heights: heads.changes.pipe(Stream.filterMap((x) => x)),
-            latest: SubscriptionRef.get(heads),
-            head: Effect.die("not read here"),
-            rpcReads: Stream.fromPubSub(reads)
-          })
-        ),
-        Layer.succeed(UpgradeSource, UpgradeSource.of({ plans: plans.changes }))
+const worldWith = (env: Record<string, string> = {}) =>
+  Effect.gen(function*() {
+    const home = yield* Effect.acquireRelease(Effect.sync(() => tempDir("wemixvisor-metrics-")), (d) =>
+      Effect.sync(() => cleanup(d)))
+    const config = yield* loadConfig({ env: { DAEMON_HOME: home, DAEMON_NAME: "gwemix", ...env } }).pipe(Effect.orDie)
+    const hub = yield* PubSub.unbounded<WemixvisorEvent>()
+    const heads = yield* SubscriptionRef.make(Option.none<Height>())
+    const reads = yield* PubSub.unbounded<RpcRead>()
+    const plans = yield* SubscriptionRef.make<PlanSnapshot>({
+      _tag: "Valid",
+      plan: new UpgradePlan({ version: 1, upgrades: [] })
+    })
+    const events = eventsOn(hub)
+    const layer = MetricsLive.layer.pipe(
+      Layer.provide(ChainPaceLive.layer),
+      Layer.provide(
+        Layer.mergeAll(
+          Layer.succeed(AppConfig, config),
+          Layer.succeed(Events, events),
+          Layer.succeed(
+            HeightProvider,
+            HeightProvider.of({
+              heights: heads.changes.pipe(Stream.filterMap((x) =>
+                x
+              )),
+              latest: SubscriptionRef.get(heads),
+              head: Effect.die("not read here"),
+              rpcReads: Stream.fromPubSub(reads)
+            })
+          ),
+          Layer.succeed(UpgradeSource, UpgradeSource.of({ plans: plans.changes }))
+        )
       )
     )
-  )
-  const metrics = Context.get(yield* Layer.build(layer), Metrics)
-  /** Lets the metrics fiber take in what was just published. */
-  const settle = Effect.repeatN(Effect.yieldNow(), 20)
-  return {
-    metrics,
-    publish: (input: EventInput) => Effect.zipRight(events.publish(input), settle),
-    head: (n: number) => Effect.zipRight(SubscriptionRef.set(heads, Option.some(makeHeight(n))), settle),
-    read: (r: RpcRead) => Effect.zipRight(PubSub.publish(reads, r), settle),
-    plan: (snap: PlanSnapshot) => Effect.zipRight(SubscriptionRef.set(plans, snap), settle),
-    scrape: (s: StatusObject = status) => Effect.flatMap(settle, () => metrics.render(s))
-  }
-})
+    const metrics = Context.get(yield* Layer.build(layer), Metrics)
+    /** Lets the metrics fiber take in what was just published. */
+    const settle = Effect.repeatN(Effect.yieldNow(), 20)
+    return {
+      metrics,
+      publish: (input: EventInput) => Effect.zipRight(events.publish(input), settle),
+      head: (n: number) => Effect.zipRight(SubscriptionRef.set(heads, Option.some(makeHeight(n))), settle),
+      read: (r: RpcRead) => Effect.zipRight(PubSub.publish(reads, r), settle),
+      plan: (snap: PlanSnapshot) => Effect.zipRight(SubscriptionRef.set(plans, snap), settle),
+      scrape: (s: StatusObject = status) => Effect.flatMap(settle, () => metrics.render(s))
+    }
+  })
+
+const world = worldWith()
 
 /** The value of one sample (`name{labels}`), as a scrape shows it; undefined when absent. */
 const sample = (text: string, series: string): number | undefined => {
@@ -319,6 +330,26 @@ describe("metrics derived from events", () => {
       yield* w.plan({ _tag: "Valid", plan: new UpgradePlan({ version: 1, upgrades: [] }) })
       expect(sample(yield* w.scrape(), "wemixvisor_plan_problem")).toBe(0)
     }))
+
+  it.scoped("warnings are counted by kind; chain_stalled follows WEMIXVISOR_STALL_AFTER", () =>
+    Effect.gen(function*() {
+      const w = yield* worldWith({ WEMIXVISOR_STALL_AFTER: "30s" })
+      let text = yield* w.scrape()
+      for (const kind of ["node-stalled", "upgrade-soon", "height-passed-blind"]) {
+        expect(sample(text, `wemixvisor_warnings_total{kind="${kind}"}`)).toBe(0)
+      }
+      yield* w.head(100)
+      yield* advance(30_000)
+      expect(sample(yield* w.scrape(), "wemixvisor_chain_stalled")).toBe(0)
+      yield* advance(1_000)
+      expect(sample(yield* w.scrape(), "wemixvisor_chain_stalled")).toBe(1)
+      yield* w.publish({ type: "node-stalled", head: makeHeight(100), seconds: 31, hint: null, message: "stalled" })
+      yield* w.head(101)
+      text = yield* w.scrape()
+      expect(sample(text, "wemixvisor_chain_stalled")).toBe(0)
+      expect(sample(text, "wemixvisor_warnings_total{kind=\"node-stalled\"}")).toBe(1)
+      expect(sample(text, "wemixvisor_warnings_total{kind=\"upgrade-soon\"}")).toBe(0)
+    }))
 })
 
 describe("the exposition", () => {
@@ -356,6 +387,8 @@ describe("the exposition", () => {
         wemixvisor_rollbacks_total: "counter",
         wemixvisor_upgrade_step_duration_seconds: "histogram",
         wemixvisor_upgrade_downtime_seconds: "histogram",
+        wemixvisor_warnings_total: "counter",
+        wemixvisor_chain_stalled: "gauge",
         wemixvisor_rpc_errors_total: "counter",
         wemixvisor_plan_problem: "gauge",
         wemixvisor_notifications_total: "counter"

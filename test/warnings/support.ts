@@ -1,0 +1,26 @@
+import { makeHeight } from "../../src/domain/Height.js"
+import type { UpgradeWithEta } from "../../src/domain/Status.js"
+import { Upgrade, type UpgradeName, type UpgradeStatus } from "../../src/domain/Upgrade.js"
+
+/** A pending upgrade as the status carries it, with an ETA this many seconds away (null: unknown). */
+export const pendingUpgrade = (
+  name: string,
+  height: number,
+  eta_seconds: number | null,
+  status: UpgradeStatus = "ready",
+  reason: string | null = null
+): UpgradeWithEta => ({
+  ...new Upgrade({
+    name: name as UpgradeName,
+    height: makeHeight(height),
+    status,
+    info: "",
+    binaries: {},
+    checksums: {},
+    reason,
+    created_at: "2026-01-01T00:00:00.000Z",
+    updated_at: "2026-01-01T00:00:00.000Z"
+  }),
+  eta: eta_seconds === null ? null : new Date(Date.UTC(2026, 0, 1) + eta_seconds * 1000).toISOString(),
+  eta_seconds
+})

@@ -35,13 +35,22 @@ import * as path from "node:path"
 import { performance } from "node:perf_hooks"
 import { fileURLToPath } from "node:url"
 import { flag, intOption, option } from "./lib/args.mjs"
-import { freePort, median, percentile, sleep, waitFor } from "./lib/harness.mjs"
+import {
+  anvilBin as anvil,
+  anvilHome,
+  apiUrlOf,
+  cpuSeconds,
+  jsonLog,
+  median,
+  percentile,
+  sleep,
+  waitFor
+} from "./lib/harness.mjs"
 import { makeSandbox } from "./lib/sandbox.mjs"
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 /** The CLI under test: the build (default), or another build to compare with (--bin). */
 const bin = option("--bin") !== undefined ? path.resolve(option("--bin")) : path.join(root, "dist/bin.js")
-const anvil = path.join(root, "node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil")
 
 // ---------------------------------------------------------------------------
 // Options
@@ -97,20 +106,6 @@ const get = (url) =>
     req.on("error", () => resolve(undefined))
   })
 
-const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100
-
-/** utime+stime of a process in seconds; undefined once it is gone. */
-const cpuS = (pid) => {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
-    // Fields after the command (which may hold spaces): utime and stime are fields 14 and 15.
-    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
-    return (Number(rest[11]) + Number(rest[12])) / CLK_TCK
-  } catch {
-    return undefined
-  }
-}
-
 // ---------------------------------------------------------------------------
 // Processes and cleanup
 
@@ -157,27 +152,7 @@ const writeHistory = (file, lines) => {
 // A supervisor with its own anvil (HTTP polling, the default 300 ms)
 
 const startSupervisor = async (id, { bigHistory = false } = {}) => {
-  const home = path.join(tmpRoot, id)
-  const data = path.join(home, "data")
-  fs.mkdirSync(data, { recursive: true })
-  const port = await freePort()
-  const wrapper = path.join(tmpRoot, `${id}-anvil.sh`)
-  // exec: the signals reach anvil itself; the data dir names our temp folder for the cleanup.
-  fs.writeFileSync(
-    wrapper,
-    `#!/bin/sh\nexec "${anvil}" --host 127.0.0.1 --port ${port} --chain-id 31337 --block-time 1 \\\n` +
-      `  --state "${data}/state.json" --state-interval 1 --prune-history --silent\n`,
-    { mode: 0o755 }
-  )
-  const env = {
-    ...process.env,
-    DAEMON_HOME: home,
-    DAEMON_NAME: "anvil",
-    DAEMON_RPC_URL: `http://127.0.0.1:${port}`,
-    WEMIXVISOR_API_ADDR: "127.0.0.1:0",
-    WEMIXVISOR_LOG_FORMAT: "json"
-  }
-  delete env.DAEMON_WS_URL
+  const { env, home, port, wrapper } = await anvilHome(tmpRoot, id)
   execFileSync(process.execPath, [bin, "init", wrapper], { env, stdio: "ignore" })
   let historyBytes = 0
   if (bigHistory) {
@@ -199,26 +174,13 @@ const startSupervisor = async (id, { bigHistory = false } = {}) => {
   const startedAt = Date.now()
   const child = track(spawn(process.execPath, [bin, "run"], { stdio: ["ignore", "ignore", log], env, cwd: home }))
   fs.closeSync(log)
-  const logs = () =>
-    fs
-      .readFileSync(logFile, "utf8")
-      .split("\n")
-      .filter((l) => l.startsWith("{"))
-      .map((l) => {
-        try {
-          return JSON.parse(l)
-        } catch {
-          return {}
-        }
-      })
+  const logs = () => jsonLog(logFile)
   await waitFor(
     `${id}: wemixvisor to see the node`,
     () => child.exitCode === null && logs().some((l) => /node RPC reachable/.test(l.message)),
     30_000
   )
-  const apiUrl = logs()
-    .map((l) => /API listening on (\S+)/.exec(l.message ?? "")?.[1])
-    .find(Boolean)
+  const apiUrl = apiUrlOf(logs())
   if (apiUrl === undefined) throw new Error(`${id}: no "API listening" line in its log`)
   return { id, home, child, port, logs, apiUrl, historyBytes, readyS: (Date.now() - startedAt) / 1000 }
 }
@@ -239,7 +201,7 @@ const burst = async (s, route, n) => {
   const ms = []
   const statuses = new Map()
   let bytes = 0
-  const cpu0 = cpuS(s.child.pid)
+  const cpu0 = cpuSeconds(s.child.pid)
   const w0 = performance.now()
   for (let i = 0; i < n; i++) {
     const r = await get(`${s.apiUrl}${route}`)
@@ -249,7 +211,7 @@ const burst = async (s, route, n) => {
     statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1)
   }
   const wallS = (performance.now() - w0) / 1000
-  const cpu1 = cpuS(s.child.pid)
+  const cpu1 = cpuSeconds(s.child.pid)
   if (cpu1 === undefined) throw new Error(`${s.id} exited during the ${route} burst`)
   return {
     route,
@@ -301,7 +263,7 @@ const main = async () => {
   say(`CPU: warming up ${warmupMs / 1000} s, then ${seconds} s with one supervisor scraped every ${intervalS} s`)
   await sleep(warmupMs)
   const subjects = [scraped, quiet]
-  const first = subjects.map((s) => ({ at: Date.now(), cpu: cpuS(s.child.pid) }))
+  const first = subjects.map((s) => ({ at: Date.now(), cpu: cpuSeconds(s.child.pid) }))
   const end = Date.now() + seconds * 1000
   let scrapes = 0
   let nextScrape = Date.now()
@@ -324,7 +286,7 @@ const main = async () => {
       say(`  ${Math.round((end - Date.now()) / 1000)} s to go`)
     }
   }
-  const last = subjects.map((s) => ({ at: Date.now(), cpu: cpuS(s.child.pid) }))
+  const last = subjects.map((s) => ({ at: Date.now(), cpu: cpuSeconds(s.child.pid) }))
   const cpuPct = subjects.map((_, i) => ((last[i].cpu - first[i].cpu) / ((last[i].at - first[i].at) / 1000)) * 100)
   const windowS = (last[0].at - first[0].at) / 1000
   errors.push(...errorsOf(scraped), ...errorsOf(quiet))

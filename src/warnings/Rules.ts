@@ -126,11 +126,11 @@ export const soonStep = (
   return [next, out]
 }
 
-/** /health: a pending upgrade due within the hour whose binary is not ready. */
+/** /health: a pending upgrade due within the hour (the 1 h mark) whose binary is not ready. */
 export const notReadySoon = (pending: ReadonlyArray<UpgradeWithEta>): Option.Option<UpgradeWithEta> =>
   Option.fromNullable(
     pending.find((u) =>
-      u.status !== "upgrading" && u.eta_seconds !== null && u.eta_seconds <= 3600 && !readiness(u).ready
+      u.status !== "upgrading" && u.eta_seconds !== null && u.eta_seconds <= SOON_MARKS[1].seconds && !readiness(u).ready
     )
   )
 

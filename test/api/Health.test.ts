@@ -10,7 +10,7 @@ import * as Option from "effect/Option"
 import { type HealthInputs, healthProblem } from "../../src/api/Rest.js"
 import type { StatusObject, UpgradeWithEta } from "../../src/domain/Status.js"
 import type { Pace } from "../../src/height/Pace.js"
-import { pendingUpgrade } from "../warnings/support.js"
+import { pendingUpgrade } from "../support/upgrades.js"
 import { idleStatus } from "./support.js"
 
 const status = (pending: ReadonlyArray<UpgradeWithEta> = []): StatusObject => ({

@@ -19,7 +19,7 @@ import { AppConfig, loadConfig } from "../../src/config/Config.js"
 import { FileCorrupt } from "../../src/domain/Errors.js"
 import { type Height, makeHeight } from "../../src/domain/Height.js"
 import type { StatusObject } from "../../src/domain/Status.js"
-import { Upgrade, type UpgradeName, UpgradePlan } from "../../src/domain/Upgrade.js"
+import { type UpgradeName, UpgradePlan } from "../../src/domain/Upgrade.js"
 import { type EventInput, Events, type WemixvisorEvent } from "../../src/events/Events.js"
 import * as ChainPaceLive from "../../src/height/ChainPaceLive.js"
 import { HeightProvider } from "../../src/height/HeightProvider.js"
@@ -29,6 +29,7 @@ import * as MetricsLive from "../../src/metrics/MetricsLive.js"
 import { type PlanSnapshot, UpgradeSource } from "../../src/upgrades/UpgradeSource.js"
 import { cleanup, tempDir } from "../support/fixtures.js"
 import { haveTools } from "../support/tools.js"
+import { pendingUpgrade } from "../support/upgrades.js"
 
 const status: StatusObject = {
   supervisor: "running",
@@ -48,22 +49,6 @@ const status: StatusObject = {
   paused: null,
   plan_problem: null
 }
-
-const upgrade = (name: string, height: number, st: Upgrade["status"], eta_seconds: number | null = null) => ({
-  ...new Upgrade({
-    name: name as UpgradeName,
-    height: makeHeight(height),
-    status: st,
-    info: "",
-    binaries: {},
-    checksums: {},
-    reason: null,
-    created_at: "2026-01-01T00:00:00.000Z",
-    updated_at: "2026-01-01T00:00:00.000Z"
-  }),
-  eta: eta_seconds === null ? null : "2026-01-01T00:00:00Z",
-  eta_seconds
-})
 
 /** The event hub, with each event stamped with the (Test)Clock's time. */
 const eventsOn = (hub: PubSub.PubSub<WemixvisorEvent>) =>
@@ -178,9 +163,9 @@ describe("metrics derived from heights", () => {
       const text = yield* w.scrape({
         ...status,
         pending: [
-          upgrade("v2", 1110, "ready", 148),
-          upgrade("v3", 5000, "scheduled", 5983),
-          upgrade("v4", 9000, "scheduled")
+          pendingUpgrade("v2", 1110, 148),
+          pendingUpgrade("v3", 5000, 5983, "scheduled"),
+          pendingUpgrade("v4", 9000, null, "scheduled")
         ]
       })
       expect(sample(text, "wemixvisor_upgrade_pending{name=\"v2\",status=\"ready\"}")).toBe(1)
@@ -191,7 +176,7 @@ describe("metrics derived from heights", () => {
       // No ETA known: no sample (rather than a made-up one).
       expect(sample(text, "wemixvisor_upgrade_eta_seconds{name=\"v4\"}")).toBeUndefined()
       // Gone from the plan → gone from the scrape.
-      const after = yield* w.scrape({ ...status, pending: [upgrade("v3", 5000, "preparing")] })
+      const after = yield* w.scrape({ ...status, pending: [pendingUpgrade("v3", 5000, null, "preparing")] })
       expect(after).not.toMatch(/name="v2"/)
       expect(sample(after, "wemixvisor_upgrade_pending{name=\"v3\",status=\"preparing\"}")).toBe(1)
       expect(after).not.toMatch(/status="scheduled"/)
@@ -364,7 +349,11 @@ describe("the exposition", () => {
       yield* w.publish({ type: "upgrade-started", name: "v2", height: makeHeight(2), current_height: makeHeight(2) })
       yield* w.publish({ type: "upgrade-step", name: "v2", step: "stop" })
       yield* w.read({ _tag: "Failed", kind: "timeout" })
-      const text = yield* w.scrape({ ...status, pending: [upgrade("v2", 2, "upgrading")], upgrading: true })
+      const text = yield* w.scrape({
+        ...status,
+        pending: [pendingUpgrade("v2", 2, null, "upgrading")],
+        upgrading: true
+      })
       const types = new Map(
         text.split("\n").flatMap((l) => {
           const m = /^# TYPE (\S+) (\S+)$/.exec(l)

@@ -9,7 +9,7 @@ import { makeHeight } from "../../src/domain/Height.js"
 import type { UpgradeStatus } from "../../src/domain/Upgrade.js"
 import type { Pace } from "../../src/height/Pace.js"
 import * as Rules from "../../src/warnings/Rules.js"
-import { pendingUpgrade } from "./support.js"
+import { pendingUpgrade } from "../support/upgrades.js"
 
 const pace = (p: Partial<Pace> & { readonly now: number }): Pace => ({
   head: Option.some(100),

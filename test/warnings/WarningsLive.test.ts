@@ -24,7 +24,7 @@ import { Orchestrator } from "../../src/orchestrator/Orchestrator.js"
 import * as WarningsLive from "../../src/warnings/WarningsLive.js"
 import { idleStatus } from "../api/support.js"
 import { cleanup, tempDir } from "../support/fixtures.js"
-import { pendingUpgrade } from "./support.js"
+import { pendingUpgrade } from "../support/upgrades.js"
 
 const WARNINGS = new Set(["node-stalled", "upgrade-soon", "height-passed-blind"])
 
@@ -83,7 +83,17 @@ const world = (env: Record<string, string> = {}) =>
       head: (n: number) => Effect.zipRight(SubscriptionRef.set(heads, Option.some(makeHeight(n))), settle),
       readFailed: Effect.zipRight(PubSub.publish(reads, { _tag: "Failed", kind: "connection" }), settle),
       pending: (p: ReadonlyArray<UpgradeWithEta>) => Ref.set(pending, p),
-      publish: (input: EventInput) => Effect.zipRight(events.publish(input), settle),
+      /** The orchestrator fired upgrade `name` (at `height`) on head `current`. */
+      started: (name: string, height: number, current: number) =>
+        Effect.zipRight(
+          events.publish({
+            type: "upgrade-started",
+            name,
+            height: makeHeight(height),
+            current_height: makeHeight(current)
+          }),
+          settle
+        ),
       /** The clock moves on by `ms`, in check-sized steps so each check sees its instant. */
       advance: (ms: number) =>
         Effect.gen(function*() {
@@ -93,6 +103,7 @@ const world = (env: Record<string, string> = {}) =>
           }
         }),
       warnings: Ref.get(warnings),
+      blind: Effect.map(Ref.get(warnings), (ws) => ws.filter((e) => e.type === "height-passed-blind")),
       settle
     }
   })
@@ -177,13 +188,8 @@ describe("height-passed-blind on the Clock", () => {
       yield* w.advance(40_000)
       yield* w.readFailed
       yield* w.head(110)
-      yield* w.publish({
-        type: "upgrade-started",
-        name: "v2",
-        height: makeHeight(105),
-        current_height: makeHeight(110)
-      })
-      const blind = (yield* w.warnings).filter((e) => e.type === "height-passed-blind")
+      yield* w.started("v2", 105, 110)
+      const blind = yield* w.blind
       expect(blind).toMatchObject([{ name: "v2", height: 105, current_height: 110, blind_seconds: 40 }])
     }))
 
@@ -193,22 +199,12 @@ describe("height-passed-blind on the Clock", () => {
       yield* w.head(100)
       yield* w.advance(3_000)
       yield* w.head(110)
-      yield* w.publish({
-        type: "upgrade-started",
-        name: "v2",
-        height: makeHeight(105),
-        current_height: makeHeight(110)
-      })
+      yield* w.started("v2", 105, 110)
       yield* w.readFailed
       yield* w.advance(3_000)
       yield* w.head(111)
-      yield* w.publish({
-        type: "upgrade-started",
-        name: "v3",
-        height: makeHeight(111),
-        current_height: makeHeight(111)
-      })
-      expect((yield* w.warnings).filter((e) => e.type === "height-passed-blind")).toEqual([])
+      yield* w.started("v3", 111, 111)
+      expect(yield* w.blind).toEqual([])
     }))
 
   it.scoped("the heights lag the orchestrator: the check waits for the head the upgrade fired at", () =>
@@ -218,14 +214,9 @@ describe("height-passed-blind on the Clock", () => {
       yield* w.readFailed
       yield* w.advance(20_000)
       // upgrade-started first; the head it fired on reaches the warnings' fiber a moment later.
-      yield* w.publish({
-        type: "upgrade-started",
-        name: "v2",
-        height: makeHeight(102),
-        current_height: makeHeight(104)
-      })
+      yield* w.started("v2", 102, 104)
       yield* w.head(104)
-      expect((yield* w.warnings).filter((e) => e.type === "height-passed-blind")).toMatchObject([
+      expect(yield* w.blind).toMatchObject([
         { name: "v2", blind_seconds: 20 }
       ])
     }))

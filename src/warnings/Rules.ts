@@ -130,7 +130,8 @@ export const soonStep = (
 export const notReadySoon = (pending: ReadonlyArray<UpgradeWithEta>): Option.Option<UpgradeWithEta> =>
   Option.fromNullable(
     pending.find((u) =>
-      u.status !== "upgrading" && u.eta_seconds !== null && u.eta_seconds <= SOON_MARKS[1].seconds && !readiness(u).ready
+      u.status !== "upgrading" && u.eta_seconds !== null && u.eta_seconds <= SOON_MARKS[1].seconds &&
+      !readiness(u).ready
     )
   )
 

@@ -206,6 +206,8 @@ describe("run with a real node (anvil)", () => {
     const runEnv = { ...env, DAEMON_RPC_URL: `http://127.0.0.1:${port}` }
     const first = run(runEnv)
     await waitFor("the RPC", () => blockNumber(port))
+    // anvil can answer before wemixvisor has written node.pid for it: what adoption reads is the file.
+    await waitFor("node.pid", () => fs.existsSync(path.join(home, "wemixvisor", "node.pid")))
     const orphan = nodePid(home)
     first.proc.kill("SIGKILL")
     await first.exited

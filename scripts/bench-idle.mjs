@@ -32,14 +32,13 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { flag, intOption, option } from "./lib/args.mjs"
-import { freePort, sleep, waitFor } from "./lib/harness.mjs"
+import { anvilBin as anvil, anvilHome, apiUrlOf, cpuSeconds, jsonLog, sleep, waitFor } from "./lib/harness.mjs"
 import { makeSandbox } from "./lib/sandbox.mjs"
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 const argvBin = process.argv.indexOf("--bin")
 /** The CLI under test: the build (default), or another build to compare with (--bin). */
 const bin = argvBin >= 0 ? path.resolve(process.argv[argvBin + 1]) : path.join(root, "dist/bin.js")
-const anvil = path.join(root, "node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil")
 
 // ---------------------------------------------------------------------------
 // Options
@@ -130,23 +129,14 @@ const blockNumber = (port) =>
     req.end(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_blockNumber", params: [] }))
   })
 
-const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100
-
 /** What /proc says about one process right now; undefined once it is gone. */
 const sample = (pid) => {
   try {
     const status = fs.readFileSync(`/proc/${pid}/status`, "utf8")
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
     const kb = (key) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(status)?.[1]) / 1024
-    // Fields after the command (which may hold spaces): utime and stime are fields 14 and 15.
-    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
-    return {
-      at: Date.now(),
-      rss: kb("VmRSS"),
-      anon: kb("RssAnon"),
-      hwm: kb("VmHWM"),
-      cpuS: (Number(rest[11]) + Number(rest[12])) / CLK_TCK
-    }
+    const cpuS = cpuSeconds(pid)
+    if (cpuS === undefined) return undefined
+    return { at: Date.now(), rss: kb("VmRSS"), anon: kb("RssAnon"), hwm: kb("VmHWM"), cpuS }
   } catch {
     return undefined
   }
@@ -166,27 +156,7 @@ const { tmpRoot, track, cleanup, abort } = makeSandbox({
 // A supervisor with its own anvil
 
 const startSupervisor = async (id, { ws }) => {
-  const home = path.join(tmpRoot, id)
-  const data = path.join(home, "data")
-  fs.mkdirSync(data, { recursive: true })
-  const port = await freePort()
-  const wrapper = path.join(tmpRoot, `${id}-anvil.sh`)
-  // exec: the signals reach anvil itself (anvil, the real test node: test/support/fixtures.ts); the data dir names our temp folder for the cleanup.
-  fs.writeFileSync(
-    wrapper,
-    `#!/bin/sh\nexec "${anvil}" --host 127.0.0.1 --port ${port} --chain-id 31337 --block-time 1 \\\n` +
-      `  --state "${data}/state.json" --state-interval 1 --prune-history --silent\n`,
-    { mode: 0o755 }
-  )
-  const env = {
-    ...process.env,
-    DAEMON_HOME: home,
-    DAEMON_NAME: "anvil",
-    DAEMON_RPC_URL: `http://127.0.0.1:${port}`,
-    WEMIXVISOR_API_ADDR: "127.0.0.1:0",
-    WEMIXVISOR_LOG_FORMAT: "json"
-  }
-  delete env.DAEMON_WS_URL
+  const { env, home, port, wrapper } = await anvilHome(tmpRoot, id)
   if (ws) env.DAEMON_WS_URL = `ws://127.0.0.1:${port}`
   execFileSync(process.execPath, [bin, "init", wrapper], { env, stdio: "ignore" })
   const profileDir = path.join(tmpRoot, `${id}-profile`)
@@ -202,25 +172,12 @@ const startSupervisor = async (id, { ws }) => {
     spawn(process.execPath, [...nodeFlags, bin, "run"], { stdio: ["ignore", "ignore", log], env, cwd: profileDir })
   )
   fs.closeSync(log)
-  const logs = () =>
-    fs
-      .readFileSync(logFile, "utf8")
-      .split("\n")
-      .filter((l) => l.startsWith("{"))
-      .map((l) => {
-        try {
-          return JSON.parse(l)
-        } catch {
-          return {}
-        }
-      })
+  const logs = () => jsonLog(logFile)
   const ready = (
     l
   ) => (ws ? /head subscription (active|restored)/.test(l.message) : /node RPC reachable/.test(l.message))
   await waitFor(`${id}: wemixvisor to see the node`, () => child.exitCode === null && logs().some(ready), 30_000)
-  const apiUrl = logs()
-    .map((l) => /API listening on (\S+)/.exec(l.message ?? "")?.[1])
-    .find(Boolean)
+  const apiUrl = apiUrlOf(logs())
   return { id, home, ws, child, port, logs, apiUrl, profileDir }
 }
 

@@ -48,7 +48,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { flag, option } from "./lib/args.mjs"
-import { exited, waitFor } from "./lib/harness.mjs"
+import { cpuSeconds, exited, waitFor } from "./lib/harness.mjs"
 import { makeSandbox } from "./lib/sandbox.mjs"
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
@@ -101,17 +101,6 @@ const fmt = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : "n/a")
 const readJson = (file) => {
   try {
     return JSON.parse(fs.readFileSync(file, "utf8"))
-  } catch {
-    return undefined
-  }
-}
-const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100
-/** utime + stime of a process in seconds, or undefined when it is gone. */
-const cpuSeconds = (pid) => {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
-    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
-    return (Number(rest[11]) + Number(rest[12])) / CLK_TCK
   } catch {
     return undefined
   }

@@ -28,6 +28,7 @@ import * as History from "./upgrades/History.js"
 import * as Operations from "./upgrades/OperationsLive.js"
 import * as PlanStore from "./upgrades/PlanStoreLive.js"
 import * as UpgradeSource from "./upgrades/UpgradeSourceLive.js"
+import * as Warnings from "./warnings/WarningsLive.js"
 
 /*
  * The composition root of `run`: the one place its live layers are wired
@@ -56,7 +57,8 @@ export const SupervisorLive = (
     Backups.layer.pipe(Layer.provide(Backups.freeSpaceLive)),
     Hooks.layer
   )
-  return Api.layer.pipe(
+  // The API and the warnings (node-stalled, upgrade-soon, height-passed-blind) read the orchestrator's status.
+  return Layer.merge(Api.layer, Warnings.layer).pipe(
     // Test-only fault injection is chosen here, and only here: WEMIXVISOR_TEST_CRASH_AT (CrashPoints.ts).
     Layer.provideMerge(Orchestrator.layer.pipe(Layer.provide(CrashPoints.layerFromEnv))),
     // Before the Orchestrator, so the metrics see every event from the node's first start on.

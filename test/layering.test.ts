@@ -30,6 +30,8 @@ const RANKS: Readonly<Record<string, number>> = {
   orchestrator: 6,
   // Reads the orchestrator's status and every event; served by the API.
   metrics: 6.5,
+  // Reads the orchestrator's status and the chain's pace; its rules serve /health.
+  warnings: 6.5,
   api: 7,
   cli: 8
 }

@@ -362,6 +362,68 @@ export const cpuTicks = (pid) => {
   }
 }
 
+let clockTicks
+/** Clock ticks per second (getconf CLK_TCK), read once when first needed. */
+const ticksPerSecond =
+  () => (clockTicks ??= Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout?.trim()) || 100)
+
+/** CPU time (user + system) of a pid, in seconds; undefined once it is gone. */
+export const cpuSeconds = (pid) => {
+  const ticks = cpuTicks(pid)
+  return ticks === undefined ? undefined : ticks / ticksPerSecond()
+}
+
+// ---------------------------------------------------------------------------
+// Benchmarks: a home whose node is its own real anvil, and the JSON log of its `run`.
+
+/**
+ * A home in `root/<id>` (not yet initialised) whose node is its own anvil at
+ * 1 block/s (the flags of startAnvil in test/support/fixtures.ts) on a free
+ * port, and the env a `run` on it needs (HTTP polling, JSON logs, an API on a
+ * free port). The wrapper execs anvil, so the signals reach anvil itself; its
+ * data dir names `root`, so a sandbox cleanup finds it.
+ */
+export const anvilHome = async (root, id) => {
+  const home = path.join(root, id)
+  const data = path.join(home, "data")
+  fs.mkdirSync(data, { recursive: true })
+  const port = await freePort()
+  const wrapper = path.join(root, `${id}-anvil.sh`)
+  fs.writeFileSync(
+    wrapper,
+    `#!/bin/sh\nexec "${anvilBin}" --host 127.0.0.1 --port ${port} --chain-id 31337 --block-time 1 \\\n` +
+      `  --state "${data}/state.json" --state-interval 1 --prune-history --silent\n`,
+    { mode: 0o755 }
+  )
+  const env = {
+    ...process.env,
+    DAEMON_HOME: home,
+    DAEMON_NAME: "anvil",
+    DAEMON_RPC_URL: `http://127.0.0.1:${port}`,
+    WEMIXVISOR_API_ADDR: "127.0.0.1:0",
+    WEMIXVISOR_LOG_FORMAT: "json"
+  }
+  delete env.DAEMON_WS_URL
+  return { home, port, wrapper, env }
+}
+
+/** The JSON lines of a `run` log file so far (a line cut mid-write reads as {}). */
+export const jsonLog = (file) =>
+  fs
+    .readFileSync(file, "utf8")
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => {
+      try {
+        return JSON.parse(l)
+      } catch {
+        return {}
+      }
+    })
+
+/** The API address a `run` logged ("API listening on …"), or undefined. */
+export const apiUrlOf = (log) => log.map((l) => /API listening on (\S+)/.exec(l.message ?? "")?.[1]).find(Boolean)
+
 // ---------------------------------------------------------------------------
 // The CLI: a private copy of dist/ (others rebuild it while this runs, and
 // `run` loads code-split chunks lazily).

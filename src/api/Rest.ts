@@ -2,7 +2,7 @@ import * as Headers from "@effect/platform/Headers"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
@@ -13,7 +13,9 @@ import { type ErrorKind, InvalidInput, kindOf } from "../domain/Errors.js"
 import { StatusObject } from "../domain/Status.js"
 import { Upgrade, UpgradeList } from "../domain/Upgrade.js"
 import { WemixvisorEvent } from "../events/Events.js"
+import * as Pace from "../height/Pace.js"
 import { decodeSchedule } from "../upgrades/Operations.js"
+import { notReadySoon } from "../warnings/Rules.js"
 import { API_FORCE_HINT, type ApiServices, originOf, toWire, type WireError } from "./Handlers.js"
 
 /*
@@ -171,10 +173,10 @@ export interface HealthInputs {
   readonly paused: Effect.Effect<string | null>
   /** Set when a failed upgrade halted the node, or null. */
   readonly halted: Effect.Effect<string | null>
-  /** Milliseconds since the last new block height, none before the first. */
-  readonly sinceLastHeight: Effect.Effect<Option.Option<number>>
-  /** Heights stop "arriving" after this long without a new one. */
-  readonly staleAfter: Duration.Duration
+  /** The chain's pace now: the head, how long it has not moved, the block interval. */
+  readonly pace: Effect.Effect<Pace.Pace>
+  /** WEMIXVISOR_STALL_AFTER; none: max(60 s, 10 block intervals), the `node-stalled` rule. */
+  readonly stallAfter: Option.Option<Duration.Duration>
 }
 
 /** /health's words for a node that is not running. */
@@ -196,12 +198,15 @@ export const healthProblem = (h: HealthInputs): Effect.Effect<Option.Option<stri
     if ((yield* h.halted) !== null) return Option.some("halted after a failed upgrade")
     const status = yield* h.status
     if (status.node_state !== "running") return Option.some(NODE_STATE_REASON[status.node_state])
-    const since = yield* h.sinceLastHeight
-    if (Option.isNone(since)) return Option.some("no block height received from the node yet")
-    if (since.value > Duration.toMillis(h.staleAfter)) {
-      return Option.some(`no new block height for ${Math.floor(since.value / 1000)}s`)
+    const pace = yield* h.pace
+    if (Option.isNone(pace.head)) return Option.some("no block height received from the node yet")
+    if (Pace.isStalled(pace, h.stallAfter)) {
+      return Option.some(`no new block height for ${Math.floor(Pace.headAgeSeconds(pace))}s`)
     }
     if ((yield* h.paused) !== null) return Option.some("upgrades paused (see the wemixvisor log)")
+    if (Option.isSome(notReadySoon(status.pending))) {
+      return Option.some("an upgrade due within the hour is not ready (see `wemixvisor upgrade list`)")
+    }
     if (status.plan_problem !== null) {
       return Option.some(
         "upgrade plan problem: upgrades go on from the last valid plan (see `wemixvisor upgrade status`)"

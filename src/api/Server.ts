@@ -8,21 +8,17 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as RpcSerialization from "@effect/rpc/RpcSerialization"
 import * as RpcServer from "@effect/rpc/RpcServer"
 import * as Cause from "effect/Cause"
-import * as Clock from "effect/Clock"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
-import * as Stream from "effect/Stream"
 import * as http from "node:http"
 import { AppConfig } from "../config/Config.js"
 import { BodyTooLarge, type ConfigInvalid, type IoError } from "../domain/Errors.js"
 import { Events } from "../events/Events.js"
-import { HeightProvider } from "../height/HeightProvider.js"
+import { ChainPace } from "../height/ChainPace.js"
 import { metricsRoute } from "../metrics/Http.js"
 import { Metrics } from "../metrics/Metrics.js"
 import { Orchestrator } from "../orchestrator/Orchestrator.js"
@@ -46,9 +42,6 @@ export const PUBLIC_PATHS: ReadonlyArray<string> = ["/health", "/metrics"]
 
 /** Request bodies above this are refused with 413 before any handler runs. */
 export const MAX_BODY_BYTES = 64 * 1024
-
-/** /health turns 503 after this long without a new block height. */
-export const DEFAULT_STALE_AFTER = Duration.seconds(60)
 
 /**
  * Binding the port again after a failure (address in use, …): the node is
@@ -198,11 +191,7 @@ export const makeApp = (
     return yield* guard({ ...access, token: api.token, publicPaths: PUBLIC_PATHS, rpcPath: "/rpc" }, app)
   })
 
-export interface ServerOptions {
-  readonly staleAfter: Duration.Duration
-}
-
-type Deps = AppConfig | Events | Operations | HeightProvider | Orchestrator
+type Deps = AppConfig | Events | Operations | ChainPace | Orchestrator
 
 /**
  * Serves the API until the scope closes. Fails (ConfigInvalid, exit 2) when
@@ -210,76 +199,62 @@ type Deps = AppConfig | Events | Operations | HeightProvider | Orchestrator
  * bound is logged and retried on `listenRetry`: the supervisor never stops
  * supervising the node because of its API.
  */
-export const serve = (options: ServerOptions): Effect.Effect<void, ConfigInvalid | IoError, Deps | Scope.Scope> =>
-  Effect.gen(function*() {
-    const config = yield* AppConfig
-    yield* checkExposure(config)
-    const token = yield* serverToken(config)
-    const events = yield* Events
-    const heights = yield* HeightProvider
-    const orchestrator = yield* Orchestrator
-    const ops = yield* Operations
+export const serve: Effect.Effect<void, ConfigInvalid | IoError, Deps | Scope.Scope> = Effect.gen(function*() {
+  const config = yield* AppConfig
+  yield* checkExposure(config)
+  const token = yield* serverToken(config)
+  const events = yield* Events
+  const orchestrator = yield* Orchestrator
+  const ops = yield* Operations
 
-    const lastHeightAt = yield* Ref.make(Option.none<number>())
-    yield* heights.heights.pipe(
-      Stream.runForEach(() => Effect.flatMap(Clock.currentTimeMillis, (t) => Ref.set(lastHeightAt, Option.some(t)))),
-      Effect.forkScoped
-    )
-    const sinceLastHeight = Effect.gen(function*() {
-      const now = yield* Clock.currentTimeMillis
-      return Option.map(yield* Ref.get(lastHeightAt), (t) => now - t)
+  const pace = yield* ChainPace
+  const api: ApiServices = { ops, status: orchestrator.status, prepare: orchestrator.prepare, events, token }
+  const { host, port } = listenAddress(config.apiAddr)
+  const app = yield* makeApp(
+    api,
+    {
+      status: orchestrator.status,
+      paused: orchestrator.paused,
+      halted: orchestrator.halted,
+      pace: pace.now,
+      stallAfter: config.stallAfter
+    },
+    { bindHost: host, extraHosts: config.apiHosts, corsOrigins: config.apiCors },
+    // GET /metrics when the Metrics layer is part of the composition (`run`'s is).
+    Option.match(yield* Effect.serviceOption(Metrics), {
+      onNone: () => HttpRouter.empty,
+      onSome: (m) => metricsRoute(m, orchestrator.status)
     })
+  )
 
-    const api: ApiServices = { ops, status: orchestrator.status, prepare: orchestrator.prepare, events, token }
-    const { host, port } = listenAddress(config.apiAddr)
-    const app = yield* makeApp(
-      api,
-      {
-        status: orchestrator.status,
-        paused: orchestrator.paused,
-        halted: orchestrator.halted,
-        sinceLastHeight,
-        staleAfter: options.staleAfter
-      },
-      { bindHost: host, extraHosts: config.apiHosts, corsOrigins: config.apiCors },
-      // GET /metrics when the Metrics layer is part of the composition (`run`'s is).
-      Option.match(yield* Effect.serviceOption(Metrics), {
-        onNone: () => HttpRouter.empty,
-        onSome: (m) => metricsRoute(m, orchestrator.status)
-      })
+  const listen = Effect.gen(function*() {
+    const nodeServer = http.createServer()
+    const server = yield* NodeHttpServer.make(() => nodeServer, { host, port })
+    // Runs before the server's own close, which would wait for long-lived
+    // responses (SSE, WatchEvents) forever: those clients see the end and reconnect.
+    yield* Effect.addFinalizer(() => Effect.sync(() => nodeServer.closeAllConnections()))
+    yield* HttpServer.serveEffect(app).pipe(Effect.provideService(HttpServer.HttpServer, server))
+    const a = server.address
+    yield* Effect.logInfo(
+      `API listening on ${
+        a._tag === "TcpAddress"
+          ? `http://${a.hostname.includes(":") ? `[${a.hostname}]` : a.hostname}:${a.port}`
+          : a.path
+      }`
     )
-
-    const listen = Effect.gen(function*() {
-      const nodeServer = http.createServer()
-      const server = yield* NodeHttpServer.make(() => nodeServer, { host, port })
-      // Runs before the server's own close, which would wait for long-lived
-      // responses (SSE, WatchEvents) forever: those clients see the end and reconnect.
-      yield* Effect.addFinalizer(() => Effect.sync(() => nodeServer.closeAllConnections()))
-      yield* HttpServer.serveEffect(app).pipe(Effect.provideService(HttpServer.HttpServer, server))
-      const a = server.address
-      yield* Effect.logInfo(
-        `API listening on ${
-          a._tag === "TcpAddress"
-            ? `http://${a.hostname.includes(":") ? `[${a.hostname}]` : a.hostname}:${a.port}`
-            : a.path
-        }`
-      )
-      return yield* Effect.never
-    }).pipe(
-      Effect.scoped,
-      Effect.tapError((e) =>
-        Effect.logError(
-          `API not available on ${config.apiAddr}: ${
-            e.cause instanceof Error ? e.cause.message : String(e.cause)
-          }; retrying`
-        )
+    return yield* Effect.never
+  }).pipe(
+    Effect.scoped,
+    Effect.tapError((e) =>
+      Effect.logError(
+        `API not available on ${config.apiAddr}: ${
+          e.cause instanceof Error ? e.cause.message : String(e.cause)
+        }; retrying`
       )
     )
-    yield* listen.pipe(Effect.retry(listenRetry), Effect.forkScoped)
-  })
+  )
+  yield* listen.pipe(Effect.retry(listenRetry), Effect.forkScoped)
+})
 
 /** `serve` as the layer `run` includes. */
-export const layerWith = (options: ServerOptions): Layer.Layer<never, ConfigInvalid | IoError, Deps> =>
-  Layer.scopedDiscard(serve(options))
-
-export const layer: Layer.Layer<never, ConfigInvalid | IoError, Deps> = layerWith({ staleAfter: DEFAULT_STALE_AFTER })
+export const layer: Layer.Layer<never, ConfigInvalid | IoError, Deps> = Layer.scopedDiscard(serve)

@@ -59,6 +59,8 @@ export interface WemixvisorConfig {
   readonly historyMaxSize: number
   /** Rotated history files kept (upgrade-history.N.jsonl.gz); 0: lines past the bound are dropped. */
   readonly historyKeep: number
+  /** How long the head may stand still before `node-stalled` and /health 503; none: max(60 s, 10 block intervals). */
+  readonly stallAfter: Option.Option<Duration.Duration>
   /** Each value as it was given (flag, env, file or default), keyed by env name: what `config` prints for durations. */
   readonly given: Readonly<Record<string, string>>
 }
@@ -89,6 +91,13 @@ export const parseDuration: Parse<Duration.Duration> = (raw) => {
     onSome: (d) => Either.right(d)
   })
 }
+
+/** A duration above zero: a threshold of 0 would call every chain stalled. */
+const parsePositiveDuration: Parse<Duration.Duration> = (raw) =>
+  Either.flatMap(
+    parseDuration(raw),
+    (d) => Duration.toMillis(d) > 0 ? Either.right(d) : Either.left("must be above zero")
+  )
 
 const parseBool: Parse<boolean> = (raw) => {
   const s = raw.trim().toLowerCase()
@@ -222,6 +231,7 @@ const get = <A>(lookup: Lookup, name: string, parse: Parse<A>, fallback: string,
 
 const getOptional = <A>(lookup: Lookup, name: string, parse: Parse<A>) => {
   const raw = lookup.raw(name)
+  if (raw !== undefined && raw !== "" && lookup.given !== undefined) lookup.given[name] = raw.trim()
   return raw === undefined || raw === ""
     ? Effect.succeed(Option.none<A>())
     : parse(raw).pipe(
@@ -363,6 +373,7 @@ export const loadConfig = (sources: ConfigSources): Effect.Effect<WemixvisorConf
       ),
       historyMaxSize: yield* get(lookup, "WEMIXVISOR_HISTORY_MAX_SIZE", parseSize, "10MB"),
       historyKeep: yield* get(lookup, "WEMIXVISOR_HISTORY_KEEP", parseCount, "5"),
+      stallAfter: yield* getOptional(lookup, "WEMIXVISOR_STALL_AFTER", parsePositiveDuration),
       given
     } satisfies WemixvisorConfig
   })
@@ -405,7 +416,9 @@ export const describeConfig = (c: WemixvisorConfig): Record<string, string | num
     wemixvisor_api_url: o(c.apiUrl),
     wemixvisor_log_format: c.logFormat,
     wemixvisor_history_max_size: c.given["WEMIXVISOR_HISTORY_MAX_SIZE"] ?? String(c.historyMaxSize),
-    wemixvisor_history_keep: c.historyKeep
+    wemixvisor_history_keep: c.historyKeep,
+    // null: max(60s, 10 block intervals), from the measured pace.
+    wemixvisor_stall_after: Option.isSome(c.stallAfter) ? given("WEMIXVISOR_STALL_AFTER", c.stallAfter.value) : null
   }
 }
 

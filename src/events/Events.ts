@@ -43,7 +43,29 @@ export const WemixvisorEvent = Schema.Union(
   E("height-reorg", { from: Height, to: Height }),
   E("plan-invalid", { path: Schema.String, reason: Schema.String }),
   /** A deleted plan file re-created from the last valid plan a running supervisor read. */
-  E("plan-restored", { path: Schema.String, upgrades: Schema.Number })
+  E("plan-restored", { path: Schema.String, upgrades: Schema.Number }),
+  // Warnings (docs/METRICS.md): `message` is the sentence the log line says.
+  /** The head has not moved for WEMIXVISOR_STALL_AFTER (default max(60 s, 10 block intervals)). */
+  E("node-stalled", { head: Height, seconds: Schema.Number, hint: Nullable(Schema.String), message: Schema.String }),
+  /** A pending upgrade's ETA crossed 24 h, 1 h or 10 min; whether its binary is ready. */
+  E("upgrade-soon", {
+    name: Name,
+    height: Height,
+    eta: Schema.String,
+    eta_seconds: Schema.Number,
+    within: Schema.Literal("24h", "1h", "10m"),
+    ready: Schema.Boolean,
+    problem: Nullable(Schema.String),
+    message: Schema.String
+  }),
+  /** An upgrade fired more than one block past its height because the heights could not be read. */
+  E("height-passed-blind", {
+    name: Name,
+    height: Height,
+    current_height: Height,
+    blind_seconds: Schema.Number,
+    message: Schema.String
+  })
 )
 export type WemixvisorEvent = typeof WemixvisorEvent.Type
 export type EventType = WemixvisorEvent["type"]
@@ -69,12 +91,17 @@ const logLevel = (event: WemixvisorEvent) => {
       return Effect.logError
     case "upgrade-problem":
     case "plan-restored":
+    case "node-stalled":
+    case "height-passed-blind":
     case "height-reorg":
     case "node-restarting":
       return Effect.logWarning
     case "node-exited":
       // a stop wemixvisor asked for is routine; anything else is worth a look
       return event.expected ? Effect.logInfo : Effect.logWarning
+    case "upgrade-soon":
+      // a binary not ready as its fork comes near is an alarm; a ready one, news
+      return event.ready ? Effect.logInfo : Effect.logWarning
     default:
       return Effect.logInfo
   }
@@ -90,7 +117,9 @@ export const layer: Layer.Layer<Events> = Layer.scoped(
         Effect.gen(function*() {
           const event = { ...input, time: new Date().toISOString() } as WemixvisorEvent
           const { type, time: _time, ...fields } = event
-          yield* logLevel(event)(type).pipe(Effect.annotateLogs({ event: type, ...fields }))
+          // A warning's line says its sentence; every other event's, its type.
+          const line = "message" in event ? `${type}: ${event.message}` : type
+          yield* logLevel(event)(line).pipe(Effect.annotateLogs({ event: type, ...fields }))
           yield* PubSub.publish(hub, event)
         }),
       subscribe: PubSub.subscribe(hub).pipe(Effect.map(Stream.fromQueue))

@@ -5,6 +5,7 @@ import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Stream from "effect/Stream"
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client"
+import { AppConfig } from "../config/Config.js"
 import { NodeState } from "../domain/Node.js"
 import type { StatusObject } from "../domain/Status.js"
 import { Events, type WemixvisorEvent } from "../events/Events.js"
@@ -41,6 +42,9 @@ const LINT_FAILING_DEFAULTS = [
  * (its default, 10 ms, wakes an idle supervisor 100 times a second).
  */
 const EVENT_LOOP_SAMPLE_MS = 1000
+
+/** The warning events, counted by kind. */
+const WARNING_KINDS = ["node-stalled", "upgrade-soon", "height-passed-blind"] as const
 
 export const STEP_BUCKETS = [0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600]
 export const DOWNTIME_BUCKETS = [0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800]
@@ -107,12 +111,24 @@ const makeRegistry = () => {
     notifications: counter("wemixvisor_notifications_total", "Notifications sent, by channel and result.", [
       "channel",
       "result"
-    ])
+    ]),
+    warnings: counter(
+      "wemixvisor_warnings_total",
+      "Warnings given (node-stalled, upgrade-soon, height-passed-blind).",
+      [
+        "kind"
+      ]
+    ),
+    chainStalled: gauge(
+      "wemixvisor_chain_stalled",
+      "1 while the head has not moved for WEMIXVISOR_STALL_AFTER (default max(60 s, 10 block intervals)), else 0."
+    )
   }
   m.buildInfo.set({ version: VERSION }, 1)
   // Zero from the start, so rate() and increase() see the first one.
   for (const result of ["done", "failed"]) m.upgrades.inc({ result }, 0)
   for (const kind of RPC_ERROR_KINDS) m.rpcErrors.inc({ kind }, 0)
+  for (const kind of WARNING_KINDS) m.warnings.inc({ kind }, 0)
   m.planProblem.set(0)
   return { registry, m }
 }
@@ -138,6 +154,7 @@ export const make = Effect.gen(function*() {
   const heights = yield* HeightProvider
   const source = yield* UpgradeSource
   const pace = yield* ChainPace
+  const config = yield* AppConfig
   const { m, registry } = makeRegistry()
 
   const state = yield* Ref.make<Observed>({
@@ -162,6 +179,10 @@ export const make = Effect.gen(function*() {
         return m.upgrades.inc({ result: "failed" })
       case "rollback-completed":
         return m.rollbacks.inc()
+      case "node-stalled":
+      case "upgrade-soon":
+      case "height-passed-blind":
+        return m.warnings.inc({ kind: event.type })
     }
   }
 
@@ -222,6 +243,7 @@ export const make = Effect.gen(function*() {
       if (head === null) m.chainHead.remove()
       else m.chainHead.set(head)
       m.chainHeadAge.set(Pace.headAgeSeconds(p))
+      m.chainStalled.set(Pace.isStalled(p, config.stallAfter) ? 1 : 0)
       if (Option.isSome(p.interval)) m.blockInterval.set(p.interval.value)
       else m.blockInterval.remove()
 
@@ -247,7 +269,8 @@ export const make = Effect.gen(function*() {
 })
 
 /** Live: the metrics of one supervisor, for the life of the layer. */
-export const layer: Layer.Layer<Metrics, never, Events | HeightProvider | ChainPace | UpgradeSource> = Layer.scoped(
-  Metrics,
-  make
-)
+export const layer: Layer.Layer<Metrics, never, AppConfig | Events | HeightProvider | ChainPace | UpgradeSource> = Layer
+  .scoped(
+    Metrics,
+    make
+  )

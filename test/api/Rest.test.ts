@@ -222,7 +222,7 @@ describe("REST: status and health", () => {
 
   it.scoped("/health: 200 only while the node runs, heights arrive and upgrades are not paused or halted", () =>
     Effect.gen(function*() {
-      const w = yield* setupApi({ token: "s3cret", staleAfter: "600 millis" })
+      const w = yield* setupApi({ token: "s3cret", stallAfter: "600ms" })
       const health = () => request(w, "GET", "/health")
       expect(yield* health()).toMatchObject({
         status: 503,
@@ -252,7 +252,7 @@ describe("REST: status and health", () => {
       expect(yield* health()).toMatchObject({ status: 503, body: { reason: "halted after a failed upgrade" } })
       yield* Ref.set(w.halted, null)
 
-      // Staleness on the TestClock: counted from the newest height, 503 past staleAfter.
+      // Staleness on the TestClock: counted from the newest height, 503 past WEMIXVISOR_STALL_AFTER.
       yield* TestClock.adjust("500 millis")
       yield* SubscriptionRef.set(w.heights, Option.some(makeHeight(11)))
       expect((yield* health()).status).toBe(200)

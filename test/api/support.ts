@@ -4,7 +4,7 @@
  * replaced: HeightProvider (heights and head from Refs) and Orchestrator
  * (status, paused, halted from Refs). Requests go over real HTTP.
  */
-import { Context, Duration, Effect, Layer, Logger, LogLevel, Option, Ref, Stream, SubscriptionRef } from "effect"
+import { Context, Effect, Layer, Logger, LogLevel, Option, Ref, Stream, SubscriptionRef } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Server from "../../src/api/Server.js"
@@ -15,6 +15,7 @@ import { type Height, makeHeight } from "../../src/domain/Height.js"
 import type { StatusObject } from "../../src/domain/Status.js"
 import * as Events from "../../src/events/Events.js"
 import * as ChainHead from "../../src/height/ChainHeadLive.js"
+import * as ChainPaceLive from "../../src/height/ChainPaceLive.js"
 import { HeightProvider } from "../../src/height/HeightProvider.js"
 import { Orchestrator } from "../../src/orchestrator/Orchestrator.js"
 import * as History from "../../src/upgrades/History.js"
@@ -67,7 +68,8 @@ export interface ApiWorld {
 
 export interface ApiOptions {
   readonly token?: string
-  readonly staleAfter?: Duration.DurationInput
+  /** WEMIXVISOR_STALL_AFTER: /health's bound on a head that does not move. */
+  readonly stallAfter?: string
   readonly head?: number
   /** WEMIXVISOR_API_ADDR for a free port; default 127.0.0.1:<port>. */
   readonly addr?: (port: number) => string
@@ -93,6 +95,7 @@ export const buildApi = (opts: ApiOptions = {}) =>
         // Schedules carry binary URLs: allowed, as on a supervisor that may download them.
         DAEMON_ALLOW_DOWNLOAD_BINARIES: "true",
         ...(opts.token !== undefined ? { WEMIXVISOR_API_TOKEN: opts.token } : {}),
+        ...(opts.stallAfter !== undefined ? { WEMIXVISOR_STALL_AFTER: opts.stallAfter } : {}),
         ...opts.env
       }
     }).pipe(Effect.orDie)
@@ -131,13 +134,13 @@ export const buildApi = (opts: ApiOptions = {}) =>
       PlanStore.layer,
       BinaryStore.layer,
       History.layer,
-      heightLayer,
+      ChainPaceLive.layer.pipe(Layer.provideMerge(heightLayer)),
       orchestratorLayer
     ).pipe(
       Layer.provideMerge(Layer.succeed(AppConfig, config))
     )
     const server = Layer.mergeAll(
-      Server.layerWith({ staleAfter: Duration.decode(opts.staleAfter ?? "60 seconds") }),
+      Server.layer,
       UpgradeSource.layer
     ).pipe(
       Layer.provideMerge(Operations.layer.pipe(Layer.provide(ChainHead.fromHeightProvider))),

@@ -6,8 +6,7 @@
 import { afterEach, describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { etaText, listText, safeText, spanText } from "../../src/cli/upgrade-format.js"
-import { makeHeight } from "../../src/domain/Height.js"
-import { Upgrade, type UpgradeName } from "../../src/domain/Upgrade.js"
+import { pendingUpgrade } from "../support/upgrades.js"
 import { makeHome as home, removeHomes, restoreEnv, runCli } from "./support.js"
 
 afterEach(() => {
@@ -55,23 +54,11 @@ describe("ETA text", () => {
   })
 
   it("upgrade list: a column for pending upgrades, `-` for ended ones", () => {
-    const row = (name: string, height: number, status: Upgrade["status"], eta: string | null, s: number | null) => ({
-      ...new Upgrade({
-        name: name as UpgradeName,
-        height: makeHeight(height),
-        status,
-        info: "",
-        binaries: {},
-        checksums: {},
-        reason: null,
-        created_at: "2026-01-01T00:00:00.000Z",
-        updated_at: "2026-01-01T00:00:00.000Z"
-      }),
-      eta,
-      eta_seconds: s
-    })
     expect(listText({
-      upgrades: [row("v1", 10, "done", null, null), row("v2", 1500000, "ready", "2026-12-03T02:14:00Z", 11_520)]
+      upgrades: [
+        pendingUpgrade("v1", 10, null, "done"),
+        pendingUpgrade("v2", 1500000, 11_520, "ready", null, "2026-12-03T02:14:00Z")
+      ]
     })).toBe(
       [
         "NAME  HEIGHT   STATUS  ETA                   INFO",

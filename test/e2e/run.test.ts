@@ -108,7 +108,11 @@ describe("run supervises a node", () => {
   it("passes node args through, stops on SIGTERM with exit 0 and leaves no process", async () => {
     const { home, env } = newHome()
     const out = path.join(home, "args.txt")
-    const bin = writeScript(path.join(home, "node-v1"), `echo "$@" > "${out}"\nsleep 1000 & sleep 1000\n`)
+    const bin = writeScript(
+      path.join(home, "node-v1"),
+      // The version probe (DAEMON_VERSION_ARGS) runs this binary too: only the node writes its args.
+      `[ "$1" = version ] && exit 0\necho "$@" > "${out}"\nsleep 1000 & sleep 1000\n`
+    )
     expect(cli(["init", bin], env).code).toBe(0)
     const sup = run(env, ["--datadir", "/x y", "--syncmode=full"])
     await waitFor("the node to start", () => fs.existsSync(out) && fs.readFileSync(out, "utf8").length > 0)
@@ -202,6 +206,8 @@ describe("run with a real node (anvil)", () => {
     const runEnv = { ...env, DAEMON_RPC_URL: `http://127.0.0.1:${port}` }
     const first = run(runEnv)
     await waitFor("the RPC", () => blockNumber(port))
+    // anvil can answer before wemixvisor has written node.pid for it: what adoption reads is the file.
+    await waitFor("node.pid", () => fs.existsSync(path.join(home, "wemixvisor", "node.pid")))
     const orphan = nodePid(home)
     first.proc.kill("SIGKILL")
     await first.exited

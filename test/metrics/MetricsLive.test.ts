@@ -15,10 +15,11 @@ import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import * as TestClock from "effect/TestClock"
 import { spawnSync } from "node:child_process"
+import { AppConfig, loadConfig } from "../../src/config/Config.js"
 import { FileCorrupt } from "../../src/domain/Errors.js"
 import { type Height, makeHeight } from "../../src/domain/Height.js"
 import type { StatusObject } from "../../src/domain/Status.js"
-import { Upgrade, type UpgradeName, UpgradePlan } from "../../src/domain/Upgrade.js"
+import { type UpgradeName, UpgradePlan } from "../../src/domain/Upgrade.js"
 import { type EventInput, Events, type WemixvisorEvent } from "../../src/events/Events.js"
 import * as ChainPaceLive from "../../src/height/ChainPaceLive.js"
 import { HeightProvider } from "../../src/height/HeightProvider.js"
@@ -26,7 +27,9 @@ import type { RpcRead } from "../../src/height/RpcErrors.js"
 import { Metrics } from "../../src/metrics/Metrics.js"
 import * as MetricsLive from "../../src/metrics/MetricsLive.js"
 import { type PlanSnapshot, UpgradeSource } from "../../src/upgrades/UpgradeSource.js"
+import { cleanup, tempDir } from "../support/fixtures.js"
 import { haveTools } from "../support/tools.js"
+import { pendingUpgrade } from "../support/upgrades.js"
 
 const status: StatusObject = {
   supervisor: "running",
@@ -47,22 +50,6 @@ const status: StatusObject = {
   plan_problem: null
 }
 
-const upgrade = (name: string, height: number, st: Upgrade["status"], eta_seconds: number | null = null) => ({
-  ...new Upgrade({
-    name: name as UpgradeName,
-    height: makeHeight(height),
-    status: st,
-    info: "",
-    binaries: {},
-    checksums: {},
-    reason: null,
-    created_at: "2026-01-01T00:00:00.000Z",
-    updated_at: "2026-01-01T00:00:00.000Z"
-  }),
-  eta: eta_seconds === null ? null : "2026-01-01T00:00:00Z",
-  eta_seconds
-})
-
 /** The event hub, with each event stamped with the (Test)Clock's time. */
 const eventsOn = (hub: PubSub.PubSub<WemixvisorEvent>) =>
   Events.of({
@@ -73,45 +60,54 @@ const eventsOn = (hub: PubSub.PubSub<WemixvisorEvent>) =>
   })
 
 /** A world the metrics layer watches: every input is scripted; events are stamped with the TestClock's time. */
-const world = Effect.gen(function*() {
-  const hub = yield* PubSub.unbounded<WemixvisorEvent>()
-  const heads = yield* SubscriptionRef.make(Option.none<Height>())
-  const reads = yield* PubSub.unbounded<RpcRead>()
-  const plans = yield* SubscriptionRef.make<PlanSnapshot>({
-    _tag: "Valid",
-    plan: new UpgradePlan({ version: 1, upgrades: [] })
-  })
-  const events = eventsOn(hub)
-  const layer = MetricsLive.layer.pipe(
-    Layer.provide(ChainPaceLive.layer),
-    Layer.provide(
-      Layer.mergeAll(
-        Layer.succeed(Events, events),
-        Layer.succeed(
-          HeightProvider,
-          HeightProvider.of({
-            heights: heads.changes.pipe(Stream.filterMap((x) => x)),
-            latest: SubscriptionRef.get(heads),
-            head: Effect.die("not read here"),
-            rpcReads: Stream.fromPubSub(reads)
-          })
-        ),
-        Layer.succeed(UpgradeSource, UpgradeSource.of({ plans: plans.changes }))
+const worldWith = (env: Record<string, string> = {}) =>
+  Effect.gen(function*() {
+    const home = yield* Effect.acquireRelease(Effect.sync(() => tempDir("wemixvisor-metrics-")), (d) =>
+      Effect.sync(() => cleanup(d)))
+    const config = yield* loadConfig({ env: { DAEMON_HOME: home, DAEMON_NAME: "gwemix", ...env } }).pipe(Effect.orDie)
+    const hub = yield* PubSub.unbounded<WemixvisorEvent>()
+    const heads = yield* SubscriptionRef.make(Option.none<Height>())
+    const reads = yield* PubSub.unbounded<RpcRead>()
+    const plans = yield* SubscriptionRef.make<PlanSnapshot>({
+      _tag: "Valid",
+      plan: new UpgradePlan({ version: 1, upgrades: [] })
+    })
+    const events = eventsOn(hub)
+    const layer = MetricsLive.layer.pipe(
+      Layer.provide(ChainPaceLive.layer),
+      Layer.provide(
+        Layer.mergeAll(
+          Layer.succeed(AppConfig, config),
+          Layer.succeed(Events, events),
+          Layer.succeed(
+            HeightProvider,
+            HeightProvider.of({
+              heights: heads.changes.pipe(Stream.filterMap((x) =>
+                x
+              )),
+              latest: SubscriptionRef.get(heads),
+              head: Effect.die("not read here"),
+              rpcReads: Stream.fromPubSub(reads)
+            })
+          ),
+          Layer.succeed(UpgradeSource, UpgradeSource.of({ plans: plans.changes }))
+        )
       )
     )
-  )
-  const metrics = Context.get(yield* Layer.build(layer), Metrics)
-  /** Lets the metrics fiber take in what was just published. */
-  const settle = Effect.repeatN(Effect.yieldNow(), 20)
-  return {
-    metrics,
-    publish: (input: EventInput) => Effect.zipRight(events.publish(input), settle),
-    head: (n: number) => Effect.zipRight(SubscriptionRef.set(heads, Option.some(makeHeight(n))), settle),
-    read: (r: RpcRead) => Effect.zipRight(PubSub.publish(reads, r), settle),
-    plan: (snap: PlanSnapshot) => Effect.zipRight(SubscriptionRef.set(plans, snap), settle),
-    scrape: (s: StatusObject = status) => Effect.flatMap(settle, () => metrics.render(s))
-  }
-})
+    const metrics = Context.get(yield* Layer.build(layer), Metrics)
+    /** Lets the metrics fiber take in what was just published. */
+    const settle = Effect.repeatN(Effect.yieldNow(), 20)
+    return {
+      metrics,
+      publish: (input: EventInput) => Effect.zipRight(events.publish(input), settle),
+      head: (n: number) => Effect.zipRight(SubscriptionRef.set(heads, Option.some(makeHeight(n))), settle),
+      read: (r: RpcRead) => Effect.zipRight(PubSub.publish(reads, r), settle),
+      plan: (snap: PlanSnapshot) => Effect.zipRight(SubscriptionRef.set(plans, snap), settle),
+      scrape: (s: StatusObject = status) => Effect.flatMap(settle, () => metrics.render(s))
+    }
+  })
+
+const world = worldWith()
 
 /** The value of one sample (`name{labels}`), as a scrape shows it; undefined when absent. */
 const sample = (text: string, series: string): number | undefined => {
@@ -167,9 +163,9 @@ describe("metrics derived from heights", () => {
       const text = yield* w.scrape({
         ...status,
         pending: [
-          upgrade("v2", 1110, "ready", 148),
-          upgrade("v3", 5000, "scheduled", 5983),
-          upgrade("v4", 9000, "scheduled")
+          pendingUpgrade("v2", 1110, 148),
+          pendingUpgrade("v3", 5000, 5983, "scheduled"),
+          pendingUpgrade("v4", 9000, null, "scheduled")
         ]
       })
       expect(sample(text, "wemixvisor_upgrade_pending{name=\"v2\",status=\"ready\"}")).toBe(1)
@@ -180,7 +176,7 @@ describe("metrics derived from heights", () => {
       // No ETA known: no sample (rather than a made-up one).
       expect(sample(text, "wemixvisor_upgrade_eta_seconds{name=\"v4\"}")).toBeUndefined()
       // Gone from the plan → gone from the scrape.
-      const after = yield* w.scrape({ ...status, pending: [upgrade("v3", 5000, "preparing")] })
+      const after = yield* w.scrape({ ...status, pending: [pendingUpgrade("v3", 5000, null, "preparing")] })
       expect(after).not.toMatch(/name="v2"/)
       expect(sample(after, "wemixvisor_upgrade_pending{name=\"v3\",status=\"preparing\"}")).toBe(1)
       expect(after).not.toMatch(/status="scheduled"/)
@@ -319,6 +315,26 @@ describe("metrics derived from events", () => {
       yield* w.plan({ _tag: "Valid", plan: new UpgradePlan({ version: 1, upgrades: [] }) })
       expect(sample(yield* w.scrape(), "wemixvisor_plan_problem")).toBe(0)
     }))
+
+  it.scoped("warnings are counted by kind; chain_stalled follows WEMIXVISOR_STALL_AFTER", () =>
+    Effect.gen(function*() {
+      const w = yield* worldWith({ WEMIXVISOR_STALL_AFTER: "30s" })
+      let text = yield* w.scrape()
+      for (const kind of ["node-stalled", "upgrade-soon", "height-passed-blind"]) {
+        expect(sample(text, `wemixvisor_warnings_total{kind="${kind}"}`)).toBe(0)
+      }
+      yield* w.head(100)
+      yield* advance(30_000)
+      expect(sample(yield* w.scrape(), "wemixvisor_chain_stalled")).toBe(0)
+      yield* advance(1_000)
+      expect(sample(yield* w.scrape(), "wemixvisor_chain_stalled")).toBe(1)
+      yield* w.publish({ type: "node-stalled", head: makeHeight(100), seconds: 31, hint: null, message: "stalled" })
+      yield* w.head(101)
+      text = yield* w.scrape()
+      expect(sample(text, "wemixvisor_chain_stalled")).toBe(0)
+      expect(sample(text, "wemixvisor_warnings_total{kind=\"node-stalled\"}")).toBe(1)
+      expect(sample(text, "wemixvisor_warnings_total{kind=\"upgrade-soon\"}")).toBe(0)
+    }))
 })
 
 describe("the exposition", () => {
@@ -333,7 +349,11 @@ describe("the exposition", () => {
       yield* w.publish({ type: "upgrade-started", name: "v2", height: makeHeight(2), current_height: makeHeight(2) })
       yield* w.publish({ type: "upgrade-step", name: "v2", step: "stop" })
       yield* w.read({ _tag: "Failed", kind: "timeout" })
-      const text = yield* w.scrape({ ...status, pending: [upgrade("v2", 2, "upgrading")], upgrading: true })
+      const text = yield* w.scrape({
+        ...status,
+        pending: [pendingUpgrade("v2", 2, null, "upgrading")],
+        upgrading: true
+      })
       const types = new Map(
         text.split("\n").flatMap((l) => {
           const m = /^# TYPE (\S+) (\S+)$/.exec(l)
@@ -356,6 +376,8 @@ describe("the exposition", () => {
         wemixvisor_rollbacks_total: "counter",
         wemixvisor_upgrade_step_duration_seconds: "histogram",
         wemixvisor_upgrade_downtime_seconds: "histogram",
+        wemixvisor_warnings_total: "counter",
+        wemixvisor_chain_stalled: "gauge",
         wemixvisor_rpc_errors_total: "counter",
         wemixvisor_plan_problem: "gauge",
         wemixvisor_notifications_total: "counter"

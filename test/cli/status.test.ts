@@ -263,6 +263,7 @@ describe("upgrade prepare without a supervisor", () => {
   it.live("ready: downloaded, verified, placed, probed; again: already in place, nothing downloaded", () =>
     Effect.gen(function*() {
       const { h, v2, url } = yield* prepareHome()
+      const digest = sha256(v2)
       const r = yield* runCli(["upgrade", "prepare", "v2"], h.env)
       expect(r.code).toBe(0)
       expect(r.stdout).toBe(
@@ -281,6 +282,20 @@ describe("upgrade prepare without a supervisor", () => {
       expect(again.code).toBe(0)
       expect(again.stdout).toBe("✓ Upgrade 'v2' ready for block height 1000\n  version: gwemix v2\n")
       expect(logsOf(again).map((l) => l.message).filter((m) => m.startsWith("download"))).toEqual([])
+
+      // Both in the audit trail through the CLI's door, with what was found.
+      const trail = json(yield* runCli(["upgrade", "history", "--json", "--name", "v2"], h.env))
+      expect(trail).toEqual([
+        {
+          time: expect.any(String),
+          name: "v2",
+          step: "prepare",
+          result: "ok",
+          detail: `version "gwemix v2"; downloaded from ${url} (${digest})`,
+          door: "cli"
+        },
+        { time: expect.any(String), name: "v2", step: "prepare", result: "ok", detail: "version \"gwemix v2\"", door: "cli" }
+      ])
     }))
 
   it.live("a wrong checksum: 1 with the reason, which the plan keeps (still scheduled); nothing placed", () =>
@@ -295,6 +310,9 @@ describe("upgrade prepare without a supervisor", () => {
       expect(errorText(r)).toBe(`error: ${reason}\n`)
       expect(h.plan().upgrades.find((u) => u.name === "v3")).toMatchObject({ status: "scheduled", reason })
       expect(h.upgradeDirs()).toEqual([])
+      expect(json(yield* runCli(["upgrade", "history", "--json"], h.env))).toEqual([
+        { time: expect.any(String), name: "v3", step: "prepare", result: "failed", detail: reason, door: "cli" }
+      ])
     }))
 
   it.live("bad input → 2, the plan unchanged: a bad name, an unknown one, one no longer pending", () =>

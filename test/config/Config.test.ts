@@ -78,6 +78,53 @@ describe("loadConfig", () => {
     expect(e.problem).toContain("at least 10ms")
   })
 
+  it("WEMIXVISOR_STALL_AFTER: unset means the rule (null in `config`), a duration above zero replaces it", () => {
+    const home = tempDir()
+    try {
+      const base = { DAEMON_HOME: home, DAEMON_NAME: "gw" }
+      const auto = Effect.runSync(loadConfig({ env: base }))
+      expect(auto.stallAfter).toEqual(Option.none())
+      expect(describeConfig(auto).wemixvisor_stall_after).toBeNull()
+      const set = Effect.runSync(loadConfig({ env: { ...base, WEMIXVISOR_STALL_AFTER: "5m" } }))
+      expect(Option.map(set.stallAfter, Duration.toMillis)).toEqual(Option.some(300_000))
+      expect(describeConfig(set).wemixvisor_stall_after).toBe("5m")
+    } finally {
+      cleanup(home)
+    }
+    expect(failure({ WEMIXVISOR_STALL_AFTER: "0s" })).toMatchObject({
+      variable: "WEMIXVISOR_STALL_AFTER",
+      problem: "must be above zero"
+    })
+    expect(failure({ WEMIXVISOR_STALL_AFTER: "60" }).problem).toContain("needs a unit")
+  })
+
+  it("WEMIXVISOR_HISTORY_MAX_SIZE / _KEEP: 10MB and 5 by default; units; 0 turns rotation off; nonsense refused", () => {
+    const home = tempDir()
+    try {
+      const base = { DAEMON_HOME: home, DAEMON_NAME: "gw" }
+      const auto = Effect.runSync(loadConfig({ env: base }))
+      expect([auto.historyMaxSize, auto.historyKeep]).toEqual([10_000_000, 5])
+      expect(describeConfig(auto)).toMatchObject({ wemixvisor_history_max_size: "10MB", wemixvisor_history_keep: 5 })
+      const set = Effect.runSync(
+        loadConfig({ env: { ...base, WEMIXVISOR_HISTORY_MAX_SIZE: "2MiB", WEMIXVISOR_HISTORY_KEEP: "0" } })
+      )
+      expect([set.historyMaxSize, set.historyKeep]).toEqual([2 * 1024 * 1024, 0])
+      expect(describeConfig(set).wemixvisor_history_max_size).toBe("2MiB")
+      expect(Effect.runSync(loadConfig({ env: { ...base, WEMIXVISOR_HISTORY_MAX_SIZE: "0" } })).historyMaxSize).toBe(0)
+    } finally {
+      cleanup(home)
+    }
+    expect(failure({ WEMIXVISOR_HISTORY_MAX_SIZE: "10 parsecs" })).toMatchObject({
+      variable: "WEMIXVISOR_HISTORY_MAX_SIZE",
+      problem: expect.stringContaining("KB, MB, GB")
+    })
+    expect(failure({ WEMIXVISOR_HISTORY_MAX_SIZE: "100" }).problem).toContain("at least 1KiB")
+    expect(failure({ WEMIXVISOR_HISTORY_KEEP: "-1" })).toMatchObject({
+      variable: "WEMIXVISOR_HISTORY_KEEP",
+      problem: "expected a non-negative whole number"
+    })
+  })
+
   it("refuses tables in config.toml, reads arrays as words", () => {
     const home = tempDir()
     try {

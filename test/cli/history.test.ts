@@ -64,7 +64,9 @@ describe("upgrade history", () => {
       expect(last.stdout.split("\n")[0]).toBe("(2 earlier entries not shown; use --limit to see more)")
       expect(last.stdout).toContain("cancel")
       expect(last.stdout).not.toContain("schedule")
-      const lastJson = json(yield* runCli(["upgrade", "history", "--json", "--limit", "2"], h.env)) as ReadonlyArray<Row>
+      const lastJson = json(yield* runCli(["upgrade", "history", "--json", "--limit", "2"], h.env)) as ReadonlyArray<
+        Row
+      >
       expect(lastJson.map((r) => [r.name, r.step])).toEqual([["v3", "schedule"], ["v3", "cancel"]])
     }))
 

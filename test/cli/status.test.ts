@@ -294,7 +294,14 @@ describe("upgrade prepare without a supervisor", () => {
           detail: `version "gwemix v2"; downloaded from ${url} (${digest})`,
           door: "cli"
         },
-        { time: expect.any(String), name: "v2", step: "prepare", result: "ok", detail: "version \"gwemix v2\"", door: "cli" }
+        {
+          time: expect.any(String),
+          name: "v2",
+          step: "prepare",
+          result: "ok",
+          detail: "version \"gwemix v2\"",
+          door: "cli"
+        }
       ])
     }))
 

@@ -142,6 +142,21 @@ describe("a real upgrade driven through the API", () => {
       pending: []
     })
     expect(status.last).toEqual({ name: "v2", status: "done", reason: null })
+    // The audit trail: the RPC schedule with the caller's address, then each step of the upgrade.
+    const trail = JSON.parse((await cliAsync(["upgrade", "history", "--json"], h.env)).stdout) as ReadonlyArray<
+      { readonly step: string; readonly result: string; readonly door?: string; readonly peer?: string }
+    >
+    expect(trail[0]).toMatchObject({
+      step: "schedule",
+      result: "ok",
+      door: "rpc",
+      peer: expect.stringMatching(/^127\.0\.0\.1:\d+$/)
+    })
+    expect(trail.filter((r) => r.result !== "started").map((r) => r.step)).toEqual(
+      expect.arrayContaining(["schedule", "stop", "switch", "start", "verify", "done"])
+    )
+    expect(trail.at(-1)).toMatchObject({ step: "done", result: "ok" })
+    expect(trail.slice(1).every((r) => r.door === undefined)).toBe(true)
     await sse.close()
     expect(await stopRun(run)).toBe(0)
   })
@@ -196,6 +211,21 @@ describe("the CLI next to a running supervisor", () => {
     expect(run.events("upgrade-cancelled").map((e) => (e.annotations as { name: string }).name).sort()).toEqual([
       "v3",
       "v4"
+    ])
+
+    // Each in the audit trail through its door: local writes `cli`, --remote / WEMIXVISOR_API_URL `rpc` with the peer.
+    const trail = JSON.parse((await cliAsync(["upgrade", "history", "--json"], h.env)).stdout) as ReadonlyArray<
+      { readonly name: string; readonly step: string; readonly door?: string; readonly peer?: string }
+    >
+    expect(trail.map((r) => [r.name, r.step, r.door])).toEqual([
+      ["v3", "schedule", "cli"],
+      ["v4", "schedule", "rpc"],
+      ["v3", "cancel", "rpc"],
+      ["v4", "cancel", "cli"]
+    ])
+    expect(trail.filter((r) => r.door === "rpc").map((r) => r.peer)).toEqual([
+      expect.stringMatching(/^127\.0\.0\.1:\d+$/),
+      expect.stringMatching(/^127\.0\.0\.1:\d+$/)
     ])
 
     // `status` finds the running supervisor through run.lock and asks it.

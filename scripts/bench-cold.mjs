@@ -24,7 +24,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { flag, intOption, option } from "./lib/args.mjs"
-import { freePort } from "./lib/harness.mjs"
+import { fmt, freePort, requireFiles, say as harnessSay } from "./lib/harness.mjs"
 import { makeSandbox } from "./lib/sandbox.mjs"
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
@@ -43,17 +43,12 @@ const runs = intOption("--runs", quick ? 7 : 21, 3, 1000)
 const keep = flag("--keep")
 const TARGET_RATIO = 3
 
-if (!fs.existsSync(bin)) {
-  console.error(`bench: ${bin} is missing; run 'npm run build' first (or 'npm run bench:cold')`)
-  process.exit(1)
-}
+requireFiles([[bin, "run 'npm run build' first (or 'npm run bench:cold')"]])
 
 // ---------------------------------------------------------------------------
 // Helpers
 
-const t0 = Date.now()
-const say = (s) => console.error(`[bench ${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s] ${s}`)
-const fmt = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : "n/a")
+const say = (s) => harnessSay("bench", s)
 /** The q-quantile of a sorted array (nearest rank). */
 const quantile = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]
 

@@ -32,7 +32,18 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { flag, intOption, option } from "./lib/args.mjs"
-import { anvilBin as anvil, anvilHome, apiUrlOf, cpuSeconds, jsonLog, sleep, waitFor } from "./lib/harness.mjs"
+import {
+  anvilBin as anvil,
+  anvilHome,
+  apiUrlOf,
+  cpuSeconds,
+  fmt,
+  jsonLog,
+  requireFiles,
+  say as harnessSay,
+  sleep,
+  waitFor
+} from "./lib/harness.mjs"
 import { makeSandbox } from "./lib/sandbox.mjs"
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
@@ -60,24 +71,15 @@ const deadlineMs = seconds * 1000 + warmupMs + 60_000
 const TARGET_RSS_MB = 80
 const TARGET_CPU_PCT = 1
 
-for (
-  const [file, hint] of [
-    [bin, "run 'npm run build' first (or 'npm run bench:idle')"],
-    [anvil, "npm install (devDependency @foundry-rs/anvil-linux-amd64)"]
-  ]
-) {
-  if (!fs.existsSync(file)) {
-    console.error(`bench: ${file} is missing; ${hint}`)
-    process.exit(1)
-  }
-}
+requireFiles([
+  [bin, "run 'npm run build' first (or 'npm run bench:idle')"],
+  [anvil, "npm install (devDependency @foundry-rs/anvil-linux-amd64)"]
+])
 
 // ---------------------------------------------------------------------------
 // Helpers
 
-const t0 = Date.now()
-const say = (s) => console.error(`[bench ${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s] ${s}`)
-const fmt = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : "n/a")
+const say = (s) => harnessSay("bench", s)
 /** GET with the home's API token (every route but /health needs it). */
 const getJson = (url, home) =>
   new Promise((resolve) => {

@@ -48,7 +48,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { flag, option } from "./lib/args.mjs"
-import { cpuSeconds, exited, waitFor } from "./lib/harness.mjs"
+import { cpuSeconds, exited, fmt, median, requireFiles, say as harnessSay, waitFor } from "./lib/harness.mjs"
 import { makeSandbox } from "./lib/sandbox.mjs"
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
@@ -82,22 +82,12 @@ const keep = flag("--keep")
 // Bounded: generous for a machine writing 10 MB/s.
 const deadlineMs = 60_000 + rounds * 2 * (mb * 1e6 / 10e6) * 1000 + 60_000
 
-if (!fs.existsSync(bin)) {
-  console.error(`bench: ${bin} is missing; run 'npm run build' first (or 'npm run bench:logs')`)
-  process.exit(1)
-}
+requireFiles([[bin, "run 'npm run build' first (or 'npm run bench:logs')"]])
 
 // ---------------------------------------------------------------------------
 // Helpers
 
-const t0 = Date.now()
-const say = (s) => console.error(`[bench ${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s] ${s}`)
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
-}
-const fmt = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : "n/a")
+const say = (s) => harnessSay("bench", s)
 const readJson = (file) => {
   try {
     return JSON.parse(fs.readFileSync(file, "utf8"))

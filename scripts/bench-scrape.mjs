@@ -40,9 +40,12 @@ import {
   anvilHome,
   apiUrlOf,
   cpuSeconds,
+  fmt,
   jsonLog,
   median,
   percentile,
+  requireFiles,
+  say as harnessSay,
   sleep,
   waitFor
 } from "./lib/harness.mjs"
@@ -72,24 +75,15 @@ const WARMUP_REQUESTS = 20
 const PLANNED_UPGRADES = 5
 const deadlineMs = seconds * 1000 + 2 * warmupMs + 240_000 + requests * 4 * 200
 
-for (
-  const [file, hint] of [
-    [bin, "run 'npm run build' first (or 'npm run bench:scrape')"],
-    [anvil, "npm install (devDependency @foundry-rs/anvil-linux-amd64)"]
-  ]
-) {
-  if (!fs.existsSync(file)) {
-    console.error(`bench: ${file} is missing; ${hint}`)
-    process.exit(1)
-  }
-}
+requireFiles([
+  [bin, "run 'npm run build' first (or 'npm run bench:scrape')"],
+  [anvil, "npm install (devDependency @foundry-rs/anvil-linux-amd64)"]
+])
 
 // ---------------------------------------------------------------------------
 // Helpers
 
-const t0 = Date.now()
-const say = (s) => console.error(`[bench ${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s] ${s}`)
-const fmt = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : "n/a")
+const say = (s) => harnessSay("bench", s)
 const load = () => os.loadavg().map((l) => l.toFixed(2)).join(" ")
 
 /** One GET on a fresh connection: {status, bytes, ms}, or undefined when nothing answers. */

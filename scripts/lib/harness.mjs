@@ -24,6 +24,19 @@ const t0 = Date.now()
 export const say = (tag, s) =>
   process.stderr.write(`[${tag} ${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s] ${s}\n`)
 
+/** A figure with `d` decimals; "n/a" when there is none (NaN, undefined). */
+export const fmt = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : "n/a")
+
+/** Exits 1 naming the first of `[file, how to get it]` that is missing: a bench cannot start without it. */
+export const requireFiles = (pairs) => {
+  for (const [file, hint] of pairs) {
+    if (!fs.existsSync(file)) {
+      console.error(`bench: ${file} is missing; ${hint}`)
+      process.exit(1)
+    }
+  }
+}
+
 /** Polls `check` until it returns something other than undefined/false/null; throws after `timeoutMs`. */
 export const waitFor = async (what, check, timeoutMs = 20_000, everyMs = 50) => {
   const deadline = Date.now() + timeoutMs

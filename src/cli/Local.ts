@@ -6,7 +6,8 @@ import * as BinaryStoreLive from "../binaries/BinaryStoreLive.js"
 import { Preparer } from "../binaries/Preparer.js"
 import type { AppConfig } from "../config/Config.js"
 import * as ChainHeadLive from "../height/ChainHeadLive.js"
-import * as History from "../upgrades/History.js"
+import type { History } from "../upgrades/History.js"
+import * as HistoryLive from "../upgrades/HistoryLive.js"
 import type { Operations } from "../upgrades/Operations.js"
 import * as OperationsLive from "../upgrades/OperationsLive.js"
 import type { PlanStore } from "../upgrades/PlanStore.js"
@@ -21,7 +22,7 @@ import * as PlanStoreLive from "../upgrades/PlanStoreLive.js"
  * by the first command that uses them, so `upgrade list` loads neither.
  */
 
-export type LocalServices = BinaryStore | PlanStore | Operations | Preparer | History.History
+export type LocalServices = BinaryStore | PlanStore | Operations | Preparer | History
 
 /** The Preparer, built on first use, in the layer's scope (its HTTP client closes with it). */
 const preparerOnDemand: Layer.Layer<Preparer, never, AppConfig | BinaryStore> = Layer.scoped(
@@ -46,4 +47,4 @@ const preparerOnDemand: Layer.Layer<Preparer, never, AppConfig | BinaryStore> = 
 export const layer: Layer.Layer<LocalServices, never, AppConfig> = Layer.mergeAll(
   OperationsLive.layer.pipe(Layer.provide(ChainHeadLive.layer)),
   preparerOnDemand
-).pipe(Layer.provideMerge(Layer.mergeAll(PlanStoreLive.layer, BinaryStoreLive.layer, History.layer)))
+).pipe(Layer.provideMerge(Layer.mergeAll(PlanStoreLive.layer, BinaryStoreLive.layer, HistoryLive.layer)))

@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { makeHistory } from "../../src/upgrades/History.js"
+import { makeHistory } from "../../src/upgrades/HistoryLive.js"
 import { initHome, json, makeHome, removeHomes, runCli, useAnvil } from "./support.js"
 
 const node = useAnvil()

@@ -4,13 +4,8 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import * as zlib from "node:zlib"
 import { processStartTime } from "../../src/platform/Proc.js"
-import {
-  History,
-  type HistoryEntry,
-  layer as historyLayer,
-  makeHistory,
-  type RotationOptions
-} from "../../src/upgrades/History.js"
+import { History, type HistoryEntry } from "../../src/upgrades/History.js"
+import { layer as historyLayer, makeHistory, type RotationOptions } from "../../src/upgrades/HistoryLive.js"
 import { configLayer, tempHome } from "./support.js"
 
 const historyAt = (home: string) => Effect.provide(History, historyLayer.pipe(Layer.provide(configLayer(home))))

@@ -25,7 +25,9 @@ import { Metrics } from "./Metrics.js"
  * with Effect's Metric over OpenTelemetry).
  *
  * Counters and histograms follow the event stream, the heights and the RPC
- * reads, in one fiber, in arrival order. Gauges of the node and the plan are
+ * reads, one fiber each; every input goes through one atomic Ref.modify, so
+ * they are taken in arrival order. (One fiber over a Stream.mergeAll of the
+ * three cost an idle supervisor more: a queue hand-off per height.) Gauges of the node and the plan are
  * set from the status object at each scrape: a scrape costs one status read
  * and one rendering, whatever the history.
  */
@@ -216,15 +218,11 @@ export const make = Effect.gen(function*() {
 
   // Subscribed here, before the layer is built, so no event published after it is missed.
   const eventStream = yield* events.subscribe
-  const inputs = Stream.mergeAll(
-    [
-      eventStream.pipe(Stream.map((event): Input => ({ _tag: "Event", event }))),
-      heights.heights.pipe(Stream.map((height): Input => ({ _tag: "Head", height }))),
-      (heights.rpcReads ?? Stream.never).pipe(Stream.map((read): Input => ({ _tag: "Read", read })))
-    ],
-    { concurrency: "unbounded" }
-  )
-  yield* inputs.pipe(Stream.runForEach(handle), Effect.forkScoped)
+  yield* eventStream.pipe(Stream.runForEach((event) => handle({ _tag: "Event", event })), Effect.forkScoped)
+  yield* heights.heights.pipe(Stream.runForEach((height) => handle({ _tag: "Head", height })), Effect.forkScoped)
+  if (heights.rpcReads) {
+    yield* heights.rpcReads.pipe(Stream.runForEach((read) => handle({ _tag: "Read", read })), Effect.forkScoped)
+  }
   yield* source.plans.pipe(
     Stream.runForEach((snap) => Effect.sync(() => m.planProblem.set(snap._tag === "Valid" ? 0 : 1))),
     Effect.forkScoped

@@ -58,16 +58,20 @@ const make = Effect.gen(function*() {
   yield* check.pipe(Effect.repeat(Schedule.spaced(CHECK_EVERY)), Effect.forkScoped)
 
   // The heights as this rule needs them: each head, and the reads that failed since.
+  // A fiber per feed rather than a Stream.merge: no queue hand-off per height (scripts/bench-idle.mjs).
   const sight = yield* SubscriptionRef.make(Rules.initialSight)
   const seen = (f: (s: Rules.Sight, at: number) => Rules.Sight) =>
     Effect.flatMap(Clock.currentTimeMillis, (at) => SubscriptionRef.update(sight, (s) => f(s, at)))
-  yield* Stream.merge(
-    heights.heights.pipe(Stream.map((h) => (s: Rules.Sight, at: number) => Rules.sawHead(s, h, at))),
-    (heights.rpcReads ?? Stream.never).pipe(
-      Stream.filter((r) => r._tag === "Failed"),
-      Stream.as(Rules.readFailed)
+  yield* heights.heights.pipe(
+    Stream.runForEach((h) => seen((s, at) => Rules.sawHead(s, h, at))),
+    Effect.forkScoped
+  )
+  if (heights.rpcReads) {
+    yield* heights.rpcReads.pipe(
+      Stream.runForEach((r) => (r._tag === "Failed" ? seen(Rules.readFailed) : Effect.void)),
+      Effect.forkScoped
     )
-  ).pipe(Stream.runForEach(seen), Effect.forkScoped)
+  }
 
   const blind = (started: Extract<WemixvisorEvent, { type: "upgrade-started" }>) =>
     sight.changes.pipe(

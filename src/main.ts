@@ -19,6 +19,7 @@ import * as ChainPace from "./height/ChainPaceLive.js"
 import * as HeightProvider from "./height/HeightProviderLive.js"
 import * as Metrics from "./metrics/MetricsLive.js"
 import * as NodeProcess from "./node/NodeProcess.js"
+import * as Notifier from "./notify/NotifierLive.js"
 import * as CrashPoints from "./orchestrator/CrashPoints.js"
 import * as Hooks from "./orchestrator/Hooks.js"
 import * as Orchestrator from "./orchestrator/OrchestratorLive.js"
@@ -61,7 +62,8 @@ export const SupervisorLive = (
   return Layer.merge(Api.layer, Warnings.layer).pipe(
     // Test-only fault injection is chosen here, and only here: WEMIXVISOR_TEST_CRASH_AT (CrashPoints.ts).
     Layer.provideMerge(Orchestrator.layer.pipe(Layer.provide(CrashPoints.layerFromEnv))),
-    // Before the Orchestrator, so the metrics see every event from the node's first start on.
+    // Before the Orchestrator, so the notifications and the metrics see every event from the node's first start on.
+    Layer.provideMerge(Notifier.layer.pipe(Layer.provide(NodeHttpClient.layer))),
     Layer.provideMerge(Metrics.layer),
     Layer.provideMerge(safety),
     Layer.provideMerge(operations),

@@ -102,6 +102,21 @@ const configCmd = Command.make(
     })
 ).pipe(Command.withDescription("Print the effective configuration"))
 
+const notifyTest = Command.make(
+  "test",
+  {},
+  () => withConfig((c) => Effect.flatMap(Effect.promise(() => import("./notify.js")), (m) => m.notifyTest(c)))
+).pipe(
+  Command.withDescription(
+    "Send a test message to every configured channel and say, per channel, whether it was delivered (exit 1 if one was not)"
+  )
+)
+const NOTIFY_DESCRIPTION = "Notifications: webhook, Slack, Discord, Telegram, e-mail"
+const notify = Command.make("notify").pipe(
+  Command.withDescription(NOTIFY_DESCRIPTION),
+  Command.withSubcommands([notifyTest])
+)
+
 const version = Command.make("version", {}, () => Console.log(`wemixvisor ${VERSION}`)).pipe(
   Command.withDescription("Print the version")
 )
@@ -208,7 +223,7 @@ const upgrade = Command.make("upgrade").pipe(
   Command.provide(local)
 )
 
-export const command = root.pipe(Command.withSubcommands([init, run, upgrade, configCmd, version]))
+export const command = root.pipe(Command.withSubcommands([init, run, upgrade, notify, configCmd, version]))
 
 export const cli = Command.run(command, { name: "wemixvisor", version: VERSION })
 
@@ -229,6 +244,7 @@ export const helpEntries: ReadonlyArray<HelpEntry> = [
     ["init", "create the layout and copy the genesis binary"],
     ["run", "supervise the node until SIGTERM/SIGINT"],
     ["upgrade", "schedule, prepare, list, cancel upgrades; status, history"],
+    ["notify", "notifications: send a test message to every channel"],
     ["config", "print the effective configuration"],
     ["version", "print the version"]
   ]),
@@ -252,6 +268,12 @@ export const helpEntries: ReadonlyArray<HelpEntry> = [
   entry(["upgrade", "status"], status),
   entry(["upgrade", "prepare"], prepare),
   entry(["upgrade", "history"], history),
+  entry(
+    ["notify"],
+    Command.make("notify").pipe(Command.withDescription(NOTIFY_DESCRIPTION)),
+    [["test", "send a test message to every configured channel"]]
+  ),
+  entry(["notify", "test"], notifyTest),
   entry(["config"], configCmd),
   entry(["version"], version)
 ]

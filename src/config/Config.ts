@@ -5,10 +5,12 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as fs from "node:fs"
+import * as os from "node:os"
 import * as path from "node:path"
 import { parse as parseToml } from "smol-toml"
 import { ConfigInvalid } from "../domain/Errors.js"
 import { type Layout, makeLayout } from "../domain/Layout.js"
+import { type Channel, describeChannel, parseChannels } from "../notify/Channel.js"
 import { isErrno } from "../platform/Errno.js"
 
 /*
@@ -61,6 +63,10 @@ export interface WemixvisorConfig {
   readonly historyKeep: number
   /** How long the head may stand still before `node-stalled` and /health 503; none: max(60 s, 10 block intervals). */
   readonly stallAfter: Option.Option<Duration.Duration>
+  /** Where events are sent (env WEMIXVISOR_NOTIFY_* and config.toml `[[notify]]`); none by default. */
+  readonly notify: ReadonlyArray<Channel>
+  /** Identical events within this window go out once, then as one summary; 0: every one. */
+  readonly notifyCoalesce: Duration.Duration
   /** Each value as it was given (flag, env, file or default), keyed by env name: what `config` prints for durations. */
   readonly given: Readonly<Record<string, string>>
 }
@@ -242,31 +248,56 @@ const getOptional = <A>(lookup: Lookup, name: string, parse: Parse<A>) => {
     )
 }
 
-const readToml = (file: string): Effect.Effect<Record<string, string>, ConfigInvalid> =>
+interface TomlConfig {
+  /** The top-level keys, upper-cased: env names. */
+  readonly values: Record<string, string>
+  /** The `[[notify]]` tables, as written. */
+  readonly notify: ReadonlyArray<Readonly<Record<string, unknown>>>
+}
+
+const isTable = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Date)
+
+const readToml = (file: string): Effect.Effect<TomlConfig, ConfigInvalid> =>
   Effect.suspend(() => {
     let text: string
     try {
       text = fs.readFileSync(file, "utf8")
     } catch (e) {
-      if (isErrno(e, "ENOENT")) return Effect.succeed({})
+      if (isErrno(e, "ENOENT")) return Effect.succeed({ values: {}, notify: [] })
       return Effect.fail(new ConfigInvalid({ variable: "config.toml", value: file, problem: String(e) }))
     }
     try {
       const doc = parseToml(text)
       const out: Record<string, string> = {}
+      let notify: ReadonlyArray<Record<string, unknown>> = []
       for (const [k, v] of Object.entries(doc)) {
-        if (typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Date)) {
+        if (k === "notify") {
+          const tables: ReadonlyArray<unknown> = Array.isArray(v) ? v : []
+          if (!Array.isArray(v) || !tables.every(isTable)) {
+            return Effect.fail(
+              new ConfigInvalid({
+                variable: "config.toml notify",
+                value: file,
+                problem: "must be [[notify]] tables, one per channel"
+              })
+            )
+          }
+          notify = tables.filter(isTable)
+          continue
+        }
+        if (isTable(v)) {
           return Effect.fail(
             new ConfigInvalid({
               variable: `config.toml ${k}`,
               value: file,
-              problem: "tables are not supported; keys are the env names in lower case"
+              problem: "tables are not supported (but [[notify]]); keys are the env names in lower case"
             })
           )
         }
         out[k.toUpperCase()] = Array.isArray(v) ? v.join(" ") : String(v)
       }
-      return Effect.succeed(out)
+      return Effect.succeed({ values: out, notify })
     } catch (e) {
       return Effect.fail(
         new ConfigInvalid({
@@ -296,7 +327,7 @@ export const loadConfig = (sources: ConfigSources): Effect.Effect<WemixvisorConf
     const home = yield* get(early, "DAEMON_HOME", parseAbsolutePath, "")
     const toml = yield* readToml(path.join(home, "wemixvisor", "config.toml"))
     const given: Record<string, string> = {}
-    const lookup: Lookup = { raw: (n, a) => early.raw(n, a) ?? pick(toml, n, a), given }
+    const lookup: Lookup = { raw: (n, a) => early.raw(n, a) ?? pick(toml.values, n, a), given }
 
     if (lookup.raw("DAEMON_NAME") === undefined) {
       return yield* new ConfigInvalid({
@@ -374,6 +405,9 @@ export const loadConfig = (sources: ConfigSources): Effect.Effect<WemixvisorConf
       historyMaxSize: yield* get(lookup, "WEMIXVISOR_HISTORY_MAX_SIZE", parseSize, "10MB"),
       historyKeep: yield* get(lookup, "WEMIXVISOR_HISTORY_KEEP", parseCount, "5"),
       stallAfter: yield* getOptional(lookup, "WEMIXVISOR_STALL_AFTER", parsePositiveDuration),
+      // Read without `given`: the values carry secrets, and `config` prints them redacted (describeChannel).
+      notify: yield* parseChannels((n) => lookup.raw(n), toml.notify, os.hostname()),
+      notifyCoalesce: yield* get(lookup, "WEMIXVISOR_NOTIFY_COALESCE", parseDuration, "1m"),
       given
     } satisfies WemixvisorConfig
   })
@@ -418,7 +452,12 @@ export const describeConfig = (c: WemixvisorConfig): Record<string, string | num
     wemixvisor_history_max_size: c.given["WEMIXVISOR_HISTORY_MAX_SIZE"] ?? String(c.historyMaxSize),
     wemixvisor_history_keep: c.historyKeep,
     // null: max(60s, 10 block intervals), from the measured pace.
-    wemixvisor_stall_after: Option.isSome(c.stallAfter) ? given("WEMIXVISOR_STALL_AFTER", c.stallAfter.value) : null
+    wemixvisor_stall_after: Option.isSome(c.stallAfter) ? given("WEMIXVISOR_STALL_AFTER", c.stallAfter.value) : null,
+    // One line per channel, `name (kind): where`, secrets hidden.
+    wemixvisor_notify: c.notify.length === 0
+      ? null
+      : c.notify.map((ch) => `${ch.name} (${ch.kind}): ${describeChannel(ch)}`).join("; "),
+    wemixvisor_notify_coalesce: given("WEMIXVISOR_NOTIFY_COALESCE", c.notifyCoalesce)
   }
 }
 

@@ -321,3 +321,16 @@ export class SpawnFailed extends Data.TaggedError("SpawnFailed")<{
     return `could not start ${this.path}: ${c instanceof Error ? c.message : String(c)}`
   }
 }
+
+/** A notification did not reach its channel (one attempt); `reason` is already free of the channel's secrets. */
+export class NotifyFailed extends Data.TaggedError("NotifyFailed")<{
+  readonly channel: string
+  readonly reason: string
+}> {
+  get kind(): ErrorKind {
+    return "operational"
+  }
+  override get message() {
+    return `notification to ${this.channel} failed: ${this.reason}`
+  }
+}

@@ -58,6 +58,8 @@ export const WemixvisorEvent = Schema.Union(
     problem: Nullable(Schema.String),
     message: Schema.String
   }),
+  /** Sent only by `wemixvisor notify test`, straight to each channel (never published here). */
+  E("notify-test", { message: Schema.String }),
   /** An upgrade fired more than one block past its height because the heights could not be read. */
   E("height-passed-blind", {
     name: Name,
@@ -83,29 +85,39 @@ export class Events extends Context.Tag("wemixvisor/Events")<
   }
 >() {}
 
-const logLevel = (event: WemixvisorEvent) => {
+/** How much an event needs a person: its log level, and the notifications' minimum severity filter. */
+export type Severity = "info" | "warning" | "error"
+export const SEVERITIES: ReadonlyArray<Severity> = ["info", "warning", "error"]
+
+/** Every event type, in the order of the union above. */
+export const EVENT_TYPES: ReadonlyArray<EventType> = WemixvisorEvent.members.map((m) => m.fields.type.literals[0])
+
+export const severityOf = (event: WemixvisorEvent): Severity => {
   switch (event.type) {
     case "node-error":
     case "upgrade-failed":
     case "plan-invalid":
-      return Effect.logError
+      return "error"
     case "upgrade-problem":
     case "plan-restored":
     case "node-stalled":
     case "height-passed-blind":
     case "height-reorg":
     case "node-restarting":
-      return Effect.logWarning
+    case "rollback-completed": // the old binary again, which may not follow the chain past the fork
+      return "warning"
     case "node-exited":
       // a stop wemixvisor asked for is routine; anything else is worth a look
-      return event.expected ? Effect.logInfo : Effect.logWarning
+      return event.expected ? "info" : "warning"
     case "upgrade-soon":
       // a binary not ready as its fork comes near is an alarm; a ready one, news
-      return event.ready ? Effect.logInfo : Effect.logWarning
+      return event.ready ? "info" : "warning"
     default:
-      return Effect.logInfo
+      return "info"
   }
 }
+
+const logAt = { info: Effect.logInfo, warning: Effect.logWarning, error: Effect.logError } as const
 
 /** Live: an unbounded PubSub (events are rare; a slow SSE client must not block the orchestrator). */
 export const layer: Layer.Layer<Events> = Layer.scoped(
@@ -119,7 +131,7 @@ export const layer: Layer.Layer<Events> = Layer.scoped(
           const { type, time: _time, ...fields } = event
           // A warning's line says its sentence; every other event's, its type.
           const line = "message" in event ? `${type}: ${event.message}` : type
-          yield* logLevel(event)(line).pipe(Effect.annotateLogs({ event: type, ...fields }))
+          yield* logAt[severityOf(event)](line).pipe(Effect.annotateLogs({ event: type, ...fields }))
           yield* PubSub.publish(hub, event)
         }),
       subscribe: PubSub.subscribe(hub).pipe(Effect.map(Stream.fromQueue))

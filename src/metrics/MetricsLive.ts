@@ -16,7 +16,7 @@ import { RPC_ERROR_KINDS, type RpcRead } from "../height/RpcErrors.js"
 import { UpgradeSource } from "../upgrades/UpgradeSource.js"
 import { VERSION } from "../version.js"
 import * as Derive from "./Derive.js"
-import { Metrics } from "./Metrics.js"
+import { Metrics, NOTIFY_RESULTS } from "./Metrics.js"
 
 /*
  * The metrics of docs/METRICS.md with prom-client (kept: one small package, the
@@ -158,6 +158,9 @@ export const make = Effect.gen(function*() {
   const pace = yield* ChainPace
   const config = yield* AppConfig
   const { m, registry } = makeRegistry()
+  for (const channel of config.notify) {
+    for (const result of NOTIFY_RESULTS) m.notifications.inc({ channel: channel.name, result }, 0)
+  }
 
   const state = yield* Ref.make<Observed>({
     answering: false,
@@ -262,7 +265,8 @@ export const make = Effect.gen(function*() {
       refresh(status).pipe(
         Effect.zipRight(Effect.promise(() => registry.metrics())),
         Effect.withSpan("Metrics.render")
-      )
+      ),
+    notified: (channel, result) => Effect.sync(() => m.notifications.inc({ channel, result }))
   })
 })
 

@@ -220,6 +220,7 @@ export const channelsFromEnv = (
     }
     const smtp = set("WEMIXVISOR_NOTIFY_SMTP")
     if (smtp !== undefined) {
+      const server = yield* smtpUrl("WEMIXVISOR_NOTIFY_SMTP", smtp)
       const to = set("WEMIXVISOR_NOTIFY_EMAIL_TO")
       if (to === undefined) {
         return yield* problem(
@@ -231,7 +232,7 @@ export const channelsFromEnv = (
       out.push({
         ...common("email"),
         kind: "email",
-        smtp: yield* smtpUrl("WEMIXVISOR_NOTIFY_SMTP", smtp),
+        smtp: server,
         to: yield* addresses("WEMIXVISOR_NOTIFY_EMAIL_TO", to),
         from: (yield* addresses(
           "WEMIXVISOR_NOTIFY_EMAIL_FROM",

@@ -29,8 +29,11 @@ import type { Notice, Origin } from "./Message.js"
 /** Notices a channel holds while it cannot send; more are dropped (counted, logged). */
 export const QUEUE_CAPACITY = 100
 
-/** 5 attempts in all, 1 s, 2 s, 4 s, 8 s apart; then the notice is given up on. */
-export const retrySchedule = Schedule.exponential("1 second", 2).pipe(Schedule.intersect(Schedule.recurs(4)))
+/** Attempts at one notice before it is given up on. */
+export const ATTEMPTS = 5
+
+/** The attempts after the first: 1 s, 2 s, 4 s, 8 s apart. */
+export const retrySchedule = Schedule.exponential("1 second", 2).pipe(Schedule.intersect(Schedule.recurs(ATTEMPTS - 1)))
 
 const rank = (s: Channel["minSeverity"]) => SEVERITIES.indexOf(s)
 
@@ -116,7 +119,7 @@ const lane = (c: Channel, coalesce: Duration.Duration, send: Send, count: (r: No
             Effect.zipRight(
               count("failed"),
               Effect.logWarning(
-                `notification to ${c.name} (${describeChannel(c)}) given up after 5 attempts: ${
+                `notification to ${c.name} (${describeChannel(c)}) given up after ${ATTEMPTS} attempts: ${
                   Option.match(Cause.failureOption(cause), {
                     onNone: () => Cause.pretty(cause),
                     onSome: (e) => e.reason

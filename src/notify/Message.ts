@@ -103,8 +103,9 @@ export const subjectOf = (n: Notice, o: Origin): string => {
 /** The event's fields worth a look, as `key: value` (no time, no message: they are shown already). */
 const fieldsOf = (e: WemixvisorEvent): ReadonlyArray<readonly [string, string]> =>
   Object.entries(e)
-    .filter(([k, v]) => k !== "type" && k !== "time" && k !== "message" && v !== null)
-    .map(([k, v]) => [k, String(v)] as const)
+    .filter(([k, v]) => k !== "type" && k !== "time" && k !== "message" && v !== null && v !== "")
+    // Discord refuses an embed field over 1024 characters (and an empty one, above).
+    .map(([k, v]) => [k, String(v).slice(0, 1024)] as const)
 
 const COLOR: Record<Severity, number> = { info: 0x2e7d32, warning: 0xf9a825, error: 0xc62828 }
 

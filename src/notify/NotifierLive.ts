@@ -113,7 +113,7 @@ const lane = (c: Channel, coalesce: Duration.Duration, send: Send, count: (r: No
           onSuccess: () =>
             Effect.zipRight(
               count("delivered"),
-              Effect.logDebug(`notification to ${c.name} delivered: ${n.event.type}`)
+              Effect.logInfo(`notification to ${c.name} delivered: ${n.event.type}`)
             ),
           onFailure: (cause) =>
             Effect.zipRight(

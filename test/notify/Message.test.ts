@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from "vitest"
 import type { WemixvisorEvent } from "../../src/events/Events.js"
-import { describeEvent, emailOf, lineOf, subjectOf } from "../../src/notify/Message.js"
+import { parseChannels } from "../../src/notify/Channel.js"
+import { describeEvent, emailOf, lineOf, payloadOf, subjectOf } from "../../src/notify/Message.js"
 
 const o = { host: "node1", home: "/srv/wemix" }
 const at = "2026-12-03T02:14:00.000Z"
@@ -76,5 +77,19 @@ describe("messages", () => {
       "reason: verify: exited",
       ""
     ])
+  })
+
+  it("Discord embed fields: never empty (Discord refuses those), at most 1024 characters", () => {
+    const [discord] = parseChannels((n) => (n === "WEMIXVISOR_NOTIFY_DISCORD" ? "https://d/x" : undefined), [], "h")
+      .pipe((e) => (e._tag === "Right" ? e.right : []))
+    const e = ev({ type: "upgrade-failed", name: "v2", reason: "" })
+    const long = ev({ type: "upgrade-failed", name: "v2", reason: "x".repeat(5000) })
+    const fields = (x: WemixvisorEvent) =>
+      (payloadOf(discord!, { event: x, repeats: 0 }, o) as {
+        embeds: Array<{ fields: Array<{ name: string; value: string }> }>
+      })
+        .embeds[0]!.fields
+    expect(fields(e)).toEqual([{ name: "name", value: "v2", inline: true }])
+    expect(fields(long)[1]!.value).toHaveLength(1024)
   })
 })

@@ -195,7 +195,9 @@ describe("NotifierLive", () => {
       const published = yield* Deferred.make<void>()
       yield* Effect.gen(function*() {
         // Spread out, as events are: a burst above QUEUE_CAPACITY at once would overflow any queue.
-        for (let i = 0; i < n; i++) yield* Effect.zipRight(w.events.publish({ ...done, height: makeHeight(100 + i) }), w.settle)
+        for (let i = 0; i < n; i++) {
+          yield* Effect.zipRight(w.events.publish({ ...done, height: makeHeight(100 + i) }), w.settle)
+        }
         yield* Deferred.succeed(published, undefined)
       }).pipe(Effect.forkScoped)
       // Publishing never waits on the notifier.

@@ -8,7 +8,7 @@ import { repoRoot } from "./support/fixtures.js"
  *
  *   domain ← platform ← services ← api ← cli ← the entry (main.ts, bin.ts, Runner.ts)
  *
- * with the services ordered too — config, events, then height/node/binaries
+ * with the services ordered too — events, config, then height/node/binaries
  * (which do not import one another), upgrades, orchestrator — so that a
  * service module never reaches for one above it (the plan store for the
  * orchestrator's journal, the CLI for the composition root). Static imports,
@@ -19,10 +19,13 @@ const SRC = path.join(repoRoot, "src")
 
 /** Each folder's rank; a module may import its own folder, and any folder of a lower rank. */
 const RANKS: Readonly<Record<string, number>> = {
+  // The page (a browser program, src/dashboard/tsconfig.json): it reaches the rest over HTTP only, so it imports nothing of src/.
+  dashboard: 0,
   domain: 0,
   platform: 1,
-  config: 2,
-  events: 3,
+  events: 2,
+  // The notification channels name event types (config/Channels.ts).
+  config: 3,
   height: 4,
   node: 4,
   binaries: 4,
@@ -32,6 +35,8 @@ const RANKS: Readonly<Record<string, number>> = {
   metrics: 6.5,
   // Reads the orchestrator's status and the chain's pace; its rules serve /health.
   warnings: 6.5,
+  // Follows every event; counts its deliveries in the metrics.
+  notify: 6.6,
   api: 7,
   cli: 8
 }

@@ -10,8 +10,8 @@ import * as path from "node:path"
 import { parse as parseToml } from "smol-toml"
 import { ConfigInvalid } from "../domain/Errors.js"
 import { type Layout, makeLayout } from "../domain/Layout.js"
-import { type Channel, describeChannel, parseChannels } from "../notify/Channel.js"
 import { isErrno } from "../platform/Errno.js"
+import { type Channel, describeChannel, parseChannels } from "./Channels.js"
 
 /*
  * Configuration (ARCHITECTURE §4). Precedence: CLI flag > environment > config.toml >

@@ -3,8 +3,8 @@ import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { createHmac } from "node:crypto"
+import { type Channel, scrub } from "../config/Channels.js"
 import { NotifyFailed } from "../domain/Errors.js"
-import { type Channel, scrub } from "./Channel.js"
 import { emailOf, type Notice, type Origin, payloadOf } from "./Message.js"
 
 /*

@@ -1,5 +1,5 @@
+import type { Channel } from "../config/Channels.js"
 import { type Severity, severityOf, type WemixvisorEvent } from "../events/Events.js"
-import type { Channel } from "./Channel.js"
 
 /*
  * What each channel receives for one event (docs/NOTIFICATIONS.md): a

@@ -50,6 +50,7 @@ const rows: ReadonlyArray<readonly [error: unknown, kind: Err.ErrorKind, exit: 1
   [new Err.FileCorrupt({ path: "/h/p.json", problem: "not JSON" }), "operational", 1, 500],
   [new Err.IoError({ op: "write", path: "/h/p", cause: new Error("ENOSPC") }), "operational", 1, 500],
   [new Err.SpawnFailed({ path: "/b", cause: "EACCES" }), "operational", 1, 500],
+  [new Err.NotifyFailed({ channel: "slack", reason: "HTTP 500" }), "operational", 1, 500],
   [new Bin.DownloadFailed({ url: "http://x", attempts: 3, problem: "503" }), "operational", 1, 500],
   [
     new Bin.ChecksumMismatch({ url: "http://x", algorithm: "sha256", expected: "aa", actual: "bb" }),
@@ -124,6 +125,7 @@ describe("REST: a body that cannot be read", () => {
     status: unused,
     prepare: () => unused,
     events: { publish: () => unused, subscribe: unused },
+    history: { append: () => unused, read: unused },
     token: "t"
   }
 

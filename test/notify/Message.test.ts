@@ -3,8 +3,8 @@
  * the e-mail's subject and body, and the summary of coalesced events.
  */
 import { describe, expect, it } from "vitest"
+import { parseChannels } from "../../src/config/Channels.js"
 import type { WemixvisorEvent } from "../../src/events/Events.js"
-import { parseChannels } from "../../src/notify/Channel.js"
 import { describeEvent, emailOf, lineOf, payloadOf, subjectOf } from "../../src/notify/Message.js"
 
 const o = { host: "node1", home: "/srv/wemix" }

@@ -3,7 +3,7 @@ import { ConfigInvalid } from "../domain/Errors.js"
 import { EVENT_TYPES, type EventType, SEVERITIES, type Severity } from "../events/Events.js"
 
 /*
- * Notification channels (ARCHITECTURE §10): what the operator configured,
+ * Notification channels (docs/NOTIFICATIONS.md): what the operator configured,
  * from the env (one channel of each kind) and from `[[notify]]` tables in
  * config.toml (any number, each with its own events and minimum severity).
  * Parsed once, with the config; a wrong value names its variable or its

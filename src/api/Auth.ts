@@ -19,6 +19,21 @@ export const listenAddress = (addr: string): { readonly host: string; readonly p
   return { host, port: Number(addr.slice(i + 1)) }
 }
 
+/**
+ * The API as a client on this machine reaches it: `http://host:port` from
+ * WEMIXVISOR_API_ADDR, an address that binds every interface (0.0.0.0, ::)
+ * as loopback (127.0.0.1, [::1]), an IPv6 address in brackets.
+ */
+export const localApiUrl = (addr: string): string => {
+  const { host, port } = listenAddress(addr)
+  const reachable = host === "0.0.0.0"
+    ? "127.0.0.1"
+    : net.isIPv6(host)
+    ? /^[0:]+$/.test(host) ? "[::1]" : `[${host}]`
+    : host
+  return `http://${reachable}:${port}`
+}
+
 /** Loopback only: 127.0.0.0/8, ::1 (also as ::ffff:127.x), or `localhost`. */
 export const isLoopback = (host: string): boolean => {
   if (host === "localhost") return true

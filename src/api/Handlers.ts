@@ -22,7 +22,7 @@ import type { StatusObject } from "../domain/Status.js"
 import type { Upgrade } from "../domain/Upgrade.js"
 import type { Events } from "../events/Events.js"
 import type { PreparationFailed } from "../orchestrator/Orchestrator.js"
-import type { Door, Origin } from "../upgrades/History.js"
+import type { Door, HistoryService, Origin } from "../upgrades/History.js"
 import {
   type CancelError,
   decodeName,
@@ -36,7 +36,7 @@ import { ApiAuth, CancelUpgradePayload, PrepareUpgradePayload, UpgradeRpcsServed
 
 /*
  * What the RPC handlers and the REST routes share: the Operations (the one
- * write path), the orchestrator's status, the event hub and the token — and
+ * write path), the orchestrator's status, the event hub, the history and the token — and
  * the one mapping from what the services fail with to what the API answers.
  */
 
@@ -46,6 +46,8 @@ export interface ApiServices {
   /** The orchestrator's `prepare`: a pending upgrade made ready now (recorded in the history with `origin`). */
   readonly prepare: (name: string, origin: Origin) => Effect.Effect<Upgrade, PrepareError>
   readonly events: Context.Tag.Service<Events>
+  /** The upgrade history (upgrade-history.jsonl and its rotated files), read as `upgrade history` reads it. */
+  readonly history: HistoryService
   /** The bearer token every call needs (WEMIXVISOR_API_TOKEN or the generated api.token). */
   readonly token: string
 }

@@ -14,16 +14,21 @@ import { StatusObject } from "../domain/Status.js"
 import { Upgrade, UpgradeList } from "../domain/Upgrade.js"
 import { WemixvisorEvent } from "../events/Events.js"
 import * as Pace from "../height/Pace.js"
-import { decodeSchedule } from "../upgrades/Operations.js"
+import { HistoryRecord, readHistory } from "../upgrades/History.js"
+import { decodeName, decodeSchedule } from "../upgrades/Operations.js"
 import { notReadySoon } from "../warnings/Rules.js"
 import { API_FORCE_HINT, type ApiServices, originOf, toWire, type WireError } from "./Handlers.js"
 
 /*
  * REST for curl and dashboards (ARCHITECTURE §6): the seeds' routes and shapes,
- * over the same Operations as the RPC handlers. Errors are
+ * over the same Operations as the RPC handlers, plus prepare (the
+ * orchestrator's, as PrepareUpgrade) and the history (read as `upgrade
+ * history` reads it). Errors are
  * `{"error": "…", "details": "…"}` with the status of the error's kind:
  * 400 names the field, 409 conflict, 404 unknown, 401 token, 403 Host or
- * Origin, 413 body too large, 415 content type, 503 node or plan unavailable.
+ * Origin, 413 body too large, 415 content type, 503 node or plan unavailable,
+ * 500 a preparation that failed (download, checksum, probe) or a history
+ * that cannot be read.
  */
 
 export const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
@@ -42,7 +47,7 @@ export const httpStatus: { readonly [K in ErrorKind]: number } = {
   "too-large": 413,
   unsupported: 415,
   unavailable: 503,
-  // Nothing the API answers is this kind: the plan's own I/O errors are PlanUnavailable by then.
+  // A failed preparation (PrepareFailed) and an unreadable history; the plan's own I/O errors are PlanUnavailable by then.
   operational: 500
 }
 
@@ -72,6 +77,47 @@ const encodeUpgrade = Schema.encodeSync(Upgrade)
 const encodeList = Schema.encodeSync(UpgradeList)
 const encodeStatus = Schema.encodeSync(StatusObject)
 const encodeEvent = Schema.encodeSync(WemixvisorEvent)
+const encodeHistory = Schema.encodeSync(Schema.Array(HistoryRecord))
+
+/** GET /api/v1/history without `limit`, and the most it may ask for. */
+export const HISTORY_DEFAULT_LIMIT = 200
+export const HISTORY_MAX_LIMIT = 1000
+
+/** One query parameter: absent, or given once (twice is bad input: which one was meant?). */
+const oneParam = (
+  params: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>,
+  field: string
+): Either.Either<Option.Option<string>, InvalidInput> => {
+  const v = params[field]
+  if (v === undefined) return Either.right(Option.none())
+  if (typeof v === "string") return Either.right(Option.some(v))
+  return Either.left(new InvalidInput({ field, problem: "given more than once" }))
+}
+
+/** GET /api/v1/history's query: `name` an upgrade name, `limit` a whole number 1..1000 (default 200). */
+export const decodeHistoryQuery = (
+  params: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>
+): Either.Either<{ readonly name: Option.Option<string>; readonly limit: number }, InvalidInput> =>
+  Either.gen(function*() {
+    const rawName = yield* oneParam(params, "name")
+    const name = Option.isSome(rawName)
+      ? Option.some<string>(yield* decodeName(rawName.value))
+      : Option.none<string>()
+    const rawLimit = yield* oneParam(params, "limit")
+    if (Option.isNone(rawLimit)) return { name, limit: HISTORY_DEFAULT_LIMIT }
+    const limit = /^[0-9]{1,7}$/.test(rawLimit.value) ? Number(rawLimit.value) : Number.NaN
+    if (!(limit >= 1 && limit <= HISTORY_MAX_LIMIT)) {
+      return yield* Either.left(
+        new InvalidInput({
+          field: "limit",
+          problem: `must be a whole number of records from 1 to ${HISTORY_MAX_LIMIT} (got ${
+            JSON.stringify(rawLimit.value)
+          })`
+        })
+      )
+    }
+    return { name, limit }
+  })
 
 /** SSE keeps idle connections (and the proxies between) open with a comment now and then. */
 export const sseKeepAlive = Schedule.spaced("15 seconds")
@@ -149,6 +195,34 @@ export const routes = (api: ApiServices) =>
           Effect.match({
             onFailure: wireToHttp,
             onSuccess: (u) => json(200, { message: "Upgrade cancelled successfully", name: u.name })
+          })
+        )
+      })
+    ),
+    HttpRouter.post(
+      "/api/v1/upgrades/:name/prepare",
+      Effect.gen(function*() {
+        const { name } = yield* HttpRouter.params
+        const { headers } = yield* HttpServerRequest.HttpServerRequest
+        // No body to read: the name is in the path (a body sent anyway is ignored).
+        return yield* decodeName(name ?? "").pipe(
+          Effect.flatMap((n) => api.prepare(n, originOf("rest", headers)).pipe(Effect.mapError((e) => toWire(e)))),
+          Effect.match({
+            onFailure: wireToHttp,
+            onSuccess: (u) => json(200, { message: "Upgrade prepared", upgrade: encodeUpgrade(u) })
+          })
+        )
+      })
+    ),
+    HttpRouter.get(
+      "/api/v1/history",
+      Effect.gen(function*() {
+        const query = decodeHistoryQuery(yield* HttpServerRequest.ParsedSearchParams)
+        if (Either.isLeft(query)) return wireToHttp(query.left)
+        return yield* readHistory(api.history, { name: query.right.name, limit: Option.some(query.right.limit) }).pipe(
+          Effect.match({
+            onFailure: (e) => errorResponse(httpStatusOf(e), "history unavailable", e.message),
+            onSuccess: ({ records }) => json(200, { records: encodeHistory(records), count: records.length })
           })
         )
       })

@@ -117,6 +117,21 @@ const notify = Command.make("notify").pipe(
   Command.withSubcommands([notifyTest])
 )
 
+const dashboard = Command.make(
+  "dashboard",
+  {
+    open: Options.boolean("open").pipe(
+      Options.withDescription("also open it in the desktop's browser (xdg-open; open on macOS)")
+    )
+  },
+  ({ open }) =>
+    withConfig((c) => Effect.flatMap(Effect.promise(() => import("./dashboard.js")), (m) => m.dashboard(c, open)))
+).pipe(
+  Command.withDescription(
+    "Print the URL of the web dashboard the running supervisor serves on WEMIXVISOR_API_ADDR, with this home's API token in it"
+  )
+)
+
 const version = Command.make("version", {}, () => Console.log(`wemixvisor ${VERSION}`)).pipe(
   Command.withDescription("Print the version")
 )
@@ -223,7 +238,9 @@ const upgrade = Command.make("upgrade").pipe(
   Command.provide(local)
 )
 
-export const command = root.pipe(Command.withSubcommands([init, run, upgrade, notify, configCmd, version]))
+export const command = root.pipe(
+  Command.withSubcommands([init, run, upgrade, dashboard, notify, configCmd, version])
+)
 
 export const cli = Command.run(command, { name: "wemixvisor", version: VERSION })
 
@@ -244,6 +261,7 @@ export const helpEntries: ReadonlyArray<HelpEntry> = [
     ["init", "create the layout and copy the genesis binary"],
     ["run", "supervise the node until SIGTERM/SIGINT"],
     ["upgrade", "schedule, prepare, list, cancel upgrades; status, history"],
+    ["dashboard", "print the web dashboard's URL with the token (--open: open it)"],
     ["notify", "notifications: send a test message to every channel"],
     ["config", "print the effective configuration"],
     ["version", "print the version"]
@@ -268,6 +286,7 @@ export const helpEntries: ReadonlyArray<HelpEntry> = [
   entry(["upgrade", "status"], status),
   entry(["upgrade", "prepare"], prepare),
   entry(["upgrade", "history"], history),
+  entry(["dashboard"], dashboard),
   entry(
     ["notify"],
     Command.make("notify").pipe(Command.withDescription(NOTIFY_DESCRIPTION)),

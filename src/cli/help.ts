@@ -120,6 +120,17 @@ const EXTRA: Record<string, { readonly env: ReadonlyArray<string>; readonly exit
     exit: ["0 valid", "2 a value that cannot be used (named)"]
   },
   version: { env: [], exit: ["0"] },
+  dashboard: {
+    env: [
+      ENV_COMMON,
+      "WEMIXVISOR_API_ADDR (the URL's host and port; 0.0.0.0 and :: as loopback)",
+      "WEMIXVISOR_API_TOKEN (else $DAEMON_HOME/wemixvisor/api.token, which `run` creates at its first start)"
+    ],
+    exit: [
+      "0 printed (also when --open could not start a browser: a warning says so)",
+      "2 no token: none set and no api.token yet (start `run` once), or a bad configuration"
+    ]
+  },
   upgrade: {
     env: [
       ENV_COMMON,

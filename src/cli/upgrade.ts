@@ -6,6 +6,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as fs from "node:fs"
+import { localApiUrl as apiUrlOf } from "../api/Auth.js"
 import { clientToken } from "../api/Token.js"
 import { Preparer } from "../binaries/Preparer.js"
 import { parseBinaryFlags } from "../binaries/Sources.js"
@@ -15,7 +16,7 @@ import type { Height } from "../domain/Height.js"
 import { API_FORCE_HINT, CLI_FORCE_HINT, findUpgrade } from "../domain/Plan.js"
 import type { StatusObject } from "../domain/Status.js"
 import { lockHolder } from "../platform/LockFile.js"
-import { History, type HistoryRecord, type Origin } from "../upgrades/History.js"
+import { History, type Origin, readHistory } from "../upgrades/History.js"
 import * as Journal from "../upgrades/Journal.js"
 import { decodeHeightArg, decodeName, listOf, Operations, type ScheduleCommand } from "../upgrades/Operations.js"
 import { PlanStore } from "../upgrades/PlanStore.js"
@@ -251,12 +252,7 @@ export const cancel = (o: { readonly name: Option.Option<string>; readonly remot
   })
 
 /** Where a `run` on this home serves its API, as a URL this machine can reach. */
-const localApiUrl = (config: WemixvisorConfig) => {
-  const i = config.apiAddr.lastIndexOf(":")
-  const host = config.apiAddr.slice(0, i)
-  const reachable = host === "0.0.0.0" ? "127.0.0.1" : host === "[::]" ? "[::1]" : host
-  return `http://${reachable}:${config.apiAddr.slice(i + 1)}`
-}
+const localApiUrl = (config: WemixvisorConfig) => apiUrlOf(config.apiAddr)
 
 /**
  * The status the `run` holding this home's run.lock (pid `holder`) reports
@@ -437,11 +433,9 @@ export const history = (o: {
       })
     }
     yield* requireHome
-    const all: ReadonlyArray<HistoryRecord> = yield* Effect.flatMap(History, (h) => h.read)
-    const matching = Option.isSome(name) ? all.filter((r) => r.name === name.value) : all
-    const limit = Option.getOrElse(o.limit, () => (o.json ? matching.length : DEFAULT_HISTORY_LIMIT))
-    const shown = matching.slice(Math.max(0, matching.length - limit))
+    const limit = Option.orElse(o.limit, () => (o.json ? Option.none() : Option.some(DEFAULT_HISTORY_LIMIT)))
+    const page = yield* Effect.flatMap(History, (h) => readHistory(h, { name, limit }))
     yield* Console.log(
-      o.json ? historyJson(shown) : historyText(shown, matching.length - shown.length, Option.getOrUndefined(name))
+      o.json ? historyJson(page.records) : historyText(page.records, page.earlier, Option.getOrUndefined(name))
     )
   })

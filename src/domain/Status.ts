@@ -36,6 +36,14 @@ export const StatusObject = Schema.Struct({
   /** The pid of the `run` that answers (null from the files, when none runs). */
   supervisor_pid: Schema.NullOr(Schema.Number),
   current_height: Schema.NullOr(Height),
+  /**
+   * Seconds per block, the moving average a running supervisor measures over
+   * the last new heads (height/Pace.ts); null until two heads were seen, and
+   * from the files (no supervisor measures it).
+   */
+  block_interval_seconds: Schema.NullOr(Schema.Number),
+  /** Seconds since the head last moved; null before the first head, and from the files. */
+  head_age_seconds: Schema.NullOr(Schema.Number),
   node_state: NodeState,
   node_pid: Schema.NullOr(Schema.Number),
   restarts: Schema.Number,

@@ -12,7 +12,7 @@ import type { Target } from "../domain/Target.js"
 import type { Events } from "../events/Events.js"
 import { ChainPace } from "../height/ChainPace.js"
 import { HeightProvider } from "../height/HeightProvider.js"
-import { etaOf } from "../height/Pace.js"
+import { etaOf, headAgeSeconds } from "../height/Pace.js"
 import { NodeProcess } from "../node/NodeProcess.js"
 import type { History } from "../upgrades/History.js"
 import * as Journal from "../upgrades/Journal.js"
@@ -35,6 +35,9 @@ import * as Steps from "./Steps.js"
  * the records, preparations, steps, outcomes, the run of an upgrade, recovery
  * and the loop that drives them.
  */
+
+/** Seconds to the millisecond: what the clock resolves, no float noise (`2.0000000001`) in the JSON. */
+const toMillis = (seconds: number) => Math.round(seconds * 1000) / 1000
 
 const make = Effect.gen(function*() {
   const config = yield* AppConfig
@@ -77,6 +80,8 @@ const make = Effect.gen(function*() {
         home: config.home,
         supervisor_pid: process.pid,
         current_height: Option.getOrNull(Option.orElse(seen, () => now.latest)),
+        block_interval_seconds: Option.getOrNull(Option.map(at.interval, toMillis)),
+        head_age_seconds: Option.isSome(at.head) ? toMillis(headAgeSeconds(at)) : null,
         node_state: s.state,
         node_pid: s.pid,
         restarts: s.restarts,

@@ -1,5 +1,6 @@
 import * as Context from "effect/Context"
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type { IoError } from "../domain/Errors.js"
 import type { Upgrade } from "../domain/Upgrade.js"
@@ -86,3 +87,32 @@ export interface HistoryService {
 }
 
 export class History extends Context.Tag("wemixvisor/History")<History, HistoryService>() {}
+
+/** Which records a reader asks for: one upgrade's (none: every upgrade's), the last `limit` (none: all). */
+export interface HistoryQuery {
+  readonly name: Option.Option<string>
+  readonly limit: Option.Option<number>
+}
+
+/** The records a query selects, oldest first, and how many earlier ones matched but were left out by the limit. */
+export interface HistoryPage {
+  readonly records: ReadonlyArray<HistoryRecord>
+  readonly earlier: number
+}
+
+/** The last `limit` of the records (oldest first) naming `name`. */
+export const selectHistory = (all: ReadonlyArray<HistoryRecord>, q: HistoryQuery): HistoryPage => {
+  const name = q.name
+  const matching = Option.isSome(name) ? all.filter((r) => r.name === name.value) : all
+  const limit = Option.getOrElse(q.limit, () => matching.length)
+  const records = matching.slice(Math.max(0, matching.length - limit))
+  return { records, earlier: matching.length - records.length }
+}
+
+/**
+ * The trail as every reader shows it — `upgrade history` from the files,
+ * GET /api/v1/history through a running supervisor: every readable record
+ * (`read`), then the query's selection.
+ */
+export const readHistory = (history: HistoryService, q: HistoryQuery): Effect.Effect<HistoryPage, IoError> =>
+  Effect.map(history.read, (all) => selectHistory(all, q))

@@ -193,6 +193,9 @@ export const make = (deps: OperationsDeps): OperationsService => {
         home: layout.home,
         supervisor_pid: o.supervisorPid,
         current_height: Option.getOrNull(head),
+        // Measured only by a running supervisor, from the heights it follows.
+        block_interval_seconds: null,
+        head_age_seconds: null,
         node_state: pid === null ? "stopped" : "running",
         node_pid: pid,
         restarts: 0,

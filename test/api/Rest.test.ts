@@ -214,10 +214,18 @@ describe("REST: status and health", () => {
   it.scopedLive("GET /api/v1/upgrades/status is the orchestrator's status object", () =>
     Effect.gen(function*() {
       const w = yield* setupApi()
-      yield* Ref.set(w.status, { ...idleStatus, current_height: makeHeight(1234), restarts: 2 })
+      const st: StatusObject = {
+        ...idleStatus,
+        current_height: makeHeight(1234),
+        restarts: 2,
+        block_interval_seconds: 2.5,
+        head_age_seconds: 0.75
+      }
+      yield* Ref.set(w.status, st)
       const r = yield* request(w, "GET", "/api/v1/upgrades/status")
       expect(r.status).toBe(200)
-      expect(r.body).toEqual(served(w, { ...idleStatus, current_height: makeHeight(1234), restarts: 2 }))
+      expect(r.body).toEqual(served(w, st))
+      expect(r.body).toMatchObject({ block_interval_seconds: 2.5, head_age_seconds: 0.75 })
     }))
 
   it.scoped("/health: 200 only while the node runs, heights arrive and upgrades are not paused or halted", () =>

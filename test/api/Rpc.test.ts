@@ -27,9 +27,11 @@ describe("RPC: UpgradeRpcs over POST /rpc (NDJSON)", () => {
       const cancelled = yield* client.CancelUpgrade({})
       expect(cancelled).toMatchObject({ name: "v2", status: "cancelled" })
 
-      yield* Ref.set(w.status, { ...idleStatus, current_height: makeHeight(321) })
+      const st = { ...idleStatus, current_height: makeHeight(321), block_interval_seconds: 1.25, head_age_seconds: 3 }
+      yield* Ref.set(w.status, st)
       const status = yield* client.GetStatus()
-      expect(status).toEqual(served(w, { ...idleStatus, current_height: makeHeight(321) }))
+      expect(status).toEqual(served(w, st))
+      expect(status).toMatchObject({ block_interval_seconds: 1.25, head_age_seconds: 3 })
     }))
 
   it.scopedLive("typed errors, recovered by tag; nothing written", () =>

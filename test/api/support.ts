@@ -7,17 +7,20 @@
 import { Context, Effect, Layer, Logger, LogLevel, Option, Ref, Stream, SubscriptionRef } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import type { PrepareError } from "../../src/api/Handlers.js"
 import * as Server from "../../src/api/Server.js"
 import * as BinaryStore from "../../src/binaries/BinaryStoreLive.js"
 import { AppConfig, loadConfig } from "../../src/config/Config.js"
 import { NodeUnreachable, UpgradeNotFound } from "../../src/domain/Errors.js"
 import { type Height, makeHeight } from "../../src/domain/Height.js"
 import type { StatusObject } from "../../src/domain/Status.js"
+import type { Upgrade } from "../../src/domain/Upgrade.js"
 import * as Events from "../../src/events/Events.js"
 import * as ChainHead from "../../src/height/ChainHeadLive.js"
 import * as ChainPaceLive from "../../src/height/ChainPaceLive.js"
 import { HeightProvider } from "../../src/height/HeightProvider.js"
 import { Orchestrator } from "../../src/orchestrator/Orchestrator.js"
+import type { Origin } from "../../src/upgrades/History.js"
 import * as History from "../../src/upgrades/HistoryLive.js"
 import * as Operations from "../../src/upgrades/OperationsLive.js"
 import * as PlanStore from "../../src/upgrades/PlanStoreLive.js"
@@ -29,6 +32,8 @@ export const idleStatus: StatusObject = {
   home: "/srv/node",
   supervisor_pid: 4141,
   current_height: null,
+  block_interval_seconds: null,
+  head_age_seconds: null,
   node_state: "running",
   node_pid: 4242,
   restarts: 0,
@@ -63,8 +68,13 @@ export interface ApiWorld {
   readonly status: Ref.Ref<StatusObject>
   readonly paused: Ref.Ref<string | null>
   readonly halted: Ref.Ref<string | null>
+  /** What the orchestrator's `prepare` does (default: UpgradeNotFound); each call is logged in `prepared`. */
+  readonly prepare: Ref.Ref<PrepareFake>
+  readonly prepared: Ref.Ref<ReadonlyArray<{ readonly name: string; readonly origin: Origin }>>
   readonly events: Context.Tag.Service<Events.Events>
 }
+
+export type PrepareFake = (name: string, origin: Origin) => Effect.Effect<Upgrade, PrepareError>
 
 export interface ApiOptions {
   readonly token?: string
@@ -107,6 +117,8 @@ export const buildApi = (opts: ApiOptions = {}) =>
     const status = yield* Ref.make(idleStatus)
     const paused = yield* Ref.make<string | null>(null)
     const halted = yield* Ref.make<string | null>(null)
+    const prepare = yield* Ref.make<PrepareFake>((name) => Effect.fail(new UpgradeNotFound({ name })))
+    const prepared = yield* Ref.make<ReadonlyArray<{ readonly name: string; readonly origin: Origin }>>([])
 
     const heightLayer = Layer.succeed(HeightProvider, {
       heights: heights.changes.pipe(Stream.filterMap((h) => h)),
@@ -126,8 +138,12 @@ export const buildApi = (opts: ApiOptions = {}) =>
       status: Effect.map(Ref.get(status), (s) => ({ ...s, home, supervisor_pid: process.pid })),
       paused: Ref.get(paused),
       halted: Ref.get(halted),
-      // PrepareUpgrade is exercised against a real orchestrator (test/e2e/prepare.test.ts).
-      prepare: (name) => Effect.fail(new UpgradeNotFound({ name }))
+      // A real orchestrator's prepare is exercised end to end (test/e2e/prepare.test.ts); here, what a test sets.
+      prepare: (name, origin) =>
+        Ref.update(prepared, (xs) => [...xs, { name, origin }]).pipe(
+          Effect.zipRight(Ref.get(prepare)),
+          Effect.flatMap((f) => f(name, origin))
+        )
     })
     const base = Layer.mergeAll(
       Events.layer,
@@ -148,12 +164,14 @@ export const buildApi = (opts: ApiOptions = {}) =>
       Layer.provide(Logger.minimumLogLevel(LogLevel.Warning))
     )
     const ctx = yield* Layer.build(server)
-    return { ctx, port, home, config, head, heights, status, paused, halted }
+    return { ctx, port, home, config, head, heights, status, paused, halted, prepare, prepared }
   })
 
 export const setupApi = (opts: ApiOptions = {}) =>
   Effect.gen(function*() {
-    const { ctx, port, home, config, head, heights, status, paused, halted } = yield* Effect.orDie(buildApi(opts))
+    const { ctx, port, home, config, head, heights, status, paused, halted, prepare, prepared } = yield* Effect.orDie(
+      buildApi(opts)
+    )
     const baseUrl = `http://127.0.0.1:${port}`
     yield* Effect.promise(() =>
       waitFor("the API to listen", () => fetch(`${baseUrl}/health`).then(() => true, () => false), 10_000)
@@ -168,6 +186,8 @@ export const setupApi = (opts: ApiOptions = {}) =>
       status,
       paused,
       halted,
+      prepare,
+      prepared,
       events: Context.get(ctx, Events.Events)
     } satisfies ApiWorld
   })

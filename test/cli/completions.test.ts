@@ -76,6 +76,8 @@ describe("shell completions", () => {
         expect.arrayContaining(["schedule", "list", "cancel", "status", "prepare"])
       )
       expect(complete("wemixvisor", "ini")).toEqual(["init"])
+      expect(complete("wemixvisor", "dash")).toEqual(["dashboard"])
+      expect(complete("wemixvisor", "dashboard", "--")).toEqual(expect.arrayContaining(["--open"]))
     } finally {
       cleanup(dir)
     }

@@ -117,12 +117,19 @@ describe("--remote: the commands go to the API", () => {
     Effect.gen(function*() {
       const w = yield* setupApi({ head: 100 })
       const me = local(w)
-      yield* Ref.set(w.status, { ...idleStatus, current_height: makeHeight(321), restarts: 2, version: "gwemix v1" })
+      const st = {
+        ...idleStatus,
+        current_height: makeHeight(321),
+        restarts: 2,
+        version: "gwemix v1",
+        block_interval_seconds: 2,
+        head_age_seconds: 0.5
+      }
+      yield* Ref.set(w.status, st)
       const j = yield* runCli(["upgrade", "status", "--json", "--remote", w.base], me.env)
       expect(j.code).toBe(0)
-      expect(json(j)).toEqual(
-        served(w, { ...idleStatus, current_height: makeHeight(321), restarts: 2, version: "gwemix v1" })
-      )
+      expect(json(j)).toEqual(served(w, st))
+      expect(json(j)).toMatchObject({ block_interval_seconds: 2, head_age_seconds: 0.5 })
       const t = yield* runCli(["upgrade", "status", "--remote", w.base], me.env)
       expect(t.stdout).toBe(
         [
@@ -242,7 +249,7 @@ describe("status on a home with a running supervisor (run.lock held)", () => {
         WEMIXVISOR_API_ADDR: `0.0.0.0:${port}`,
         DAEMON_VERSION_ARGS: ""
       }
-      yield* Ref.set(w.status, { ...idleStatus, current_height: makeHeight(777) })
+      yield* Ref.set(w.status, { ...idleStatus, current_height: makeHeight(777), block_interval_seconds: 1.5 })
 
       // No lock: nothing is running, whatever answers on that port.
       const files = yield* runCli(["upgrade", "status", "--json"], {
@@ -254,13 +261,18 @@ describe("status on a home with a running supervisor (run.lock held)", () => {
         supervisor: "not-running",
         node_state: "stopped",
         node_pid: null,
-        current_height: null
+        current_height: null,
+        // The files know nothing of the chain's pace: only the supervisor measures it.
+        block_interval_seconds: null,
+        head_age_seconds: null
       })
 
       holdRunLock(w)
       const live = yield* runCli(["upgrade", "status", "--json"], env)
       expect(live).toMatchObject({ code: 0, stderr: "" })
-      expect(json(live)).toEqual(served(w, { ...idleStatus, current_height: makeHeight(777) }))
+      expect(json(live)).toEqual(
+        served(w, { ...idleStatus, current_height: makeHeight(777), block_interval_seconds: 1.5 })
+      )
       const text = yield* runCli(["upgrade", "status"], env)
       expect(text.stdout).toMatch(/^Supervisor:   running\nNode:         running \(pid 4242\)\n/)
       expect(text.stdout).toMatch(/^Chain head:   777$/m)

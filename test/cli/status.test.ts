@@ -50,8 +50,10 @@ describe("upgrade status without a running supervisor", () => {
       const s = json(j) as StatusJson
       expect(Object.keys(s).sort()).toEqual(
         [
+          "block_interval_seconds",
           "current",
           "current_height",
+          "head_age_seconds",
           "home",
           "in_progress",
           "last",
@@ -78,7 +80,10 @@ describe("upgrade status without a running supervisor", () => {
         pending_upgrade: { name: "v2", height: 100000000, status: "scheduled", info: "notes" },
         upgrading: false,
         in_progress: null,
-        last: null
+        last: null,
+        // Only a running supervisor measures the chain's pace.
+        block_interval_seconds: null,
+        head_age_seconds: null
       })
       expect(s.current_height).toBeGreaterThanOrEqual(3)
       expect(s.pending).toEqual([s.pending_upgrade])

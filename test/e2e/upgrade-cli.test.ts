@@ -250,8 +250,10 @@ describe("upgrade status without a running supervisor", () => {
     const s = JSON.parse(json.stdout)
     expect(Object.keys(s).sort()).toEqual(
       [
+        "block_interval_seconds",
         "current",
         "current_height",
+        "head_age_seconds",
         "home",
         "in_progress",
         "last",
@@ -276,7 +278,9 @@ describe("upgrade status without a running supervisor", () => {
       pending_upgrade: { name: "v2", height: 100000, status: "scheduled" },
       upgrading: false,
       in_progress: null,
-      last: null
+      last: null,
+      block_interval_seconds: null,
+      head_age_seconds: null
     })
     expect(s.current_height).toBeGreaterThanOrEqual(3)
     expect(s.pending).toHaveLength(1)

@@ -36,6 +36,8 @@ const status: StatusObject = {
   home: "/srv/node",
   supervisor_pid: 4141,
   current_height: null,
+  block_interval_seconds: null,
+  head_age_seconds: null,
   node_state: "running",
   node_pid: 4242,
   restarts: 0,

@@ -882,6 +882,8 @@ describe("Orchestrator: status", () => {
     "home",
     "supervisor_pid",
     "current_height",
+    "block_interval_seconds",
+    "head_age_seconds",
     "node_state",
     "node_pid",
     "restarts",
@@ -952,13 +954,17 @@ describe("Orchestrator: status", () => {
       yield* scheduleUpgrade(w, "v2", 100)
       yield* scheduleUpgrade(w, "v3", 200)
       const run = yield* startRunning(w)
+      // No head yet: neither the interval nor the head's age is known.
+      expect(yield* run.orchestrator.status).toMatchObject({ block_interval_seconds: null, head_age_seconds: null })
       yield* pushHeight(w, 50)
       yield* settle
       // One head seen: no interval yet, so no ETA.
-      expect((yield* run.orchestrator.status).pending.map((u) => [u.eta, u.eta_seconds])).toEqual([
+      const one = yield* run.orchestrator.status
+      expect(one.pending.map((u) => [u.eta, u.eta_seconds])).toEqual([
         [null, null],
         [null, null]
       ])
+      expect(one).toMatchObject({ block_interval_seconds: null, head_age_seconds: 0 })
       for (let n = 51; n <= 60; n++) {
         yield* TestClock.adjust("2 seconds")
         yield* pushHeight(w, n)
@@ -970,6 +976,10 @@ describe("Orchestrator: status", () => {
       // 2 s per block; head 60 seen 1 s ago.
       expect(st.pending.map((u) => [u.name, u.eta_seconds])).toEqual([["v2", 79], ["v3", 279]])
       expect(st.pending_upgrade?.eta).toBe(new Date(now + 79_000).toISOString().replace(/\.\d{3}Z$/, "Z"))
+      // The same figures in the status: the moving average and the head's age.
+      expect(st).toMatchObject({ block_interval_seconds: 2, head_age_seconds: 1 })
+      yield* TestClock.adjust("1500 millis")
+      expect(yield* run.orchestrator.status).toMatchObject({ block_interval_seconds: 2, head_age_seconds: 2.5 })
     }))
 })
 

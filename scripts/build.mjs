@@ -3,7 +3,8 @@
 // command runs (so `version` and `upgrade list` never load viem or the HTTP stack).
 import { build } from "esbuild"
 import { execFileSync } from "node:child_process"
-import { chmodSync, existsSync, renameSync, rmSync } from "node:fs"
+import { chmodSync, copyFileSync, existsSync, readFileSync, renameSync, rmSync } from "node:fs"
+import { gzipSync } from "node:zlib"
 
 // src/ imports Effect's packages module by module (`import * as Effect from
 // "effect/Effect"`), never from a package's index (`import { Effect } from
@@ -63,6 +64,40 @@ execFileSync(process.execPath, [
 ], {
   stdio: "inherit"
 })
+
+// The dashboard (src/dashboard/, served by `run` at `/`): a browser program,
+// type-checked with DOM types on its own (the main tsconfig keeps them out of
+// the Node code), bundled apart from the CLI so none of it reaches the CLI's
+// chunks, into dist/dashboard/{index.html,app.js,app.css}.
+execFileSync(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "src/dashboard", "--noEmit"], {
+  stdio: "inherit"
+})
+const page = await build({
+  entryPoints: { app: "src/dashboard/app.ts" },
+  outdir: `${out}/dashboard`,
+  bundle: true,
+  format: "esm",
+  platform: "browser",
+  target: ["chrome109", "firefox115", "safari16"],
+  minify: true,
+  legalComments: "none",
+  metafile: true,
+  logLevel: "warning"
+})
+await build({
+  entryPoints: { app: "src/dashboard/style.css" },
+  outdir: `${out}/dashboard`,
+  bundle: true,
+  minify: true,
+  target: ["chrome109", "firefox115", "safari16"],
+  logLevel: "warning"
+})
+// The page is its own, written as it is: everything it loads is same-origin (its Content-Security-Policy says so).
+copyFileSync("src/dashboard/index.html", `${out}/dashboard/index.html`)
+if (Object.keys(page.metafile.inputs).some((f) => !f.startsWith("src/dashboard/"))) {
+  throw new Error(`the dashboard bundles more than src/dashboard/: ${Object.keys(page.metafile.inputs).join(", ")}`)
+}
+
 const old = `dist.${process.pid}.old`
 if (existsSync("dist")) renameSync("dist", old)
 renameSync(out, "dist")
@@ -72,5 +107,11 @@ if (process.env.BUILD_REPORT) {
     if (file.endsWith(".js")) {
       console.log(`${(info.bytes / 1024).toFixed(0).padStart(6)} KiB  ${file.replace(out, "dist")}`)
     }
+  }
+  for (const f of ["index.html", "app.js", "app.css"]) {
+    const bytes = readFileSync(`dist/dashboard/${f}`)
+    console.log(
+      `${String(bytes.length).padStart(6)} B    dist/dashboard/${f} (${gzipSync(bytes, { level: 9 }).length} B gzip)`
+    )
   }
 }

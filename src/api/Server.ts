@@ -22,9 +22,11 @@ import { ChainPace } from "../height/ChainPace.js"
 import { metricsRoute } from "../metrics/Http.js"
 import { Metrics } from "../metrics/Metrics.js"
 import { Orchestrator } from "../orchestrator/Orchestrator.js"
+import { History } from "../upgrades/History.js"
 import { Operations } from "../upgrades/Operations.js"
 import { type AccessPolicy, guard } from "./Access.js"
 import { checkExposure, listenAddress } from "./Auth.js"
+import * as Dashboard from "./Dashboard.js"
 import { type ApiServices, authLayer, handlersLayer, PEER_HEADER, peerText } from "./Handlers.js"
 import { errorResponse, health, type HealthInputs, httpStatusOf, routes } from "./Rest.js"
 import { UpgradeRpcsServed } from "./Rpcs.js"
@@ -37,8 +39,11 @@ import { serverToken } from "./Token.js"
  * access guard (Access.ts: Host, Origin, content type, token) first.
  */
 
-/** Routes served without a token: they hold no secret and are what probes and scrapers call. */
-export const PUBLIC_PATHS: ReadonlyArray<string> = ["/health", "/metrics"]
+/**
+ * Routes served without a token: they hold no secret and are what probes and
+ * scrapers call, and the dashboard's page (which asks for the token itself).
+ */
+export const PUBLIC_PATHS: ReadonlyArray<string> = ["/health", "/metrics", ...Dashboard.DASHBOARD_PATHS]
 
 /** Request bodies above this are refused with 413 before any handler runs. */
 export const MAX_BODY_BYTES = 64 * 1024
@@ -191,7 +196,7 @@ export const makeApp = (
     return yield* guard({ ...access, token: api.token, publicPaths: PUBLIC_PATHS, rpcPath: "/rpc" }, app)
   })
 
-type Deps = AppConfig | Events | Operations | ChainPace | Orchestrator
+type Deps = AppConfig | Events | Operations | ChainPace | Orchestrator | History
 
 /**
  * Serves the API until the scope closes. Fails (ConfigInvalid, exit 2) when
@@ -208,7 +213,8 @@ export const serve: Effect.Effect<void, ConfigInvalid | IoError, Deps | Scope.Sc
   const ops = yield* Operations
 
   const pace = yield* ChainPace
-  const api: ApiServices = { ops, status: orchestrator.status, prepare: orchestrator.prepare, events, token }
+  const history = yield* History
+  const api: ApiServices = { ops, status: orchestrator.status, prepare: orchestrator.prepare, events, history, token }
   const { host, port } = listenAddress(config.apiAddr)
   const app = yield* makeApp(
     api,
@@ -220,11 +226,11 @@ export const serve: Effect.Effect<void, ConfigInvalid | IoError, Deps | Scope.Sc
       stallAfter: config.stallAfter
     },
     { bindHost: host, extraHosts: config.apiHosts, corsOrigins: config.apiCors },
-    // GET /metrics when the Metrics layer is part of the composition (`run`'s is).
+    // GET /metrics when the Metrics layer is part of the composition (`run`'s is); the dashboard's page.
     Option.match(yield* Effect.serviceOption(Metrics), {
       onNone: () => HttpRouter.empty,
       onSome: (m) => metricsRoute(m, orchestrator.status)
-    })
+    }).pipe(HttpRouter.concat(yield* Dashboard.router))
   )
 
   const listen = Effect.gen(function*() {

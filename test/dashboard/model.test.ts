@@ -1,0 +1,253 @@
+/*
+ * The dashboard's logic without the DOM (src/dashboard/model.ts): the
+ * schedule form maps to the body the REST route takes exactly as the CLI's
+ * flags do, answers are shown verbatim, the SSE parser reads the API's
+ * frames however the network splits them, and the page's lists of event
+ * types and severities are the server's.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import * as Either from "effect/Either"
+import { parseBinaryFlags } from "../../src/binaries/Sources.js"
+import {
+  answerText,
+  backoffMs,
+  changesPlan,
+  describeEvent,
+  EVENT_TYPES,
+  formatDuration,
+  formatInterval,
+  orderUpgrades,
+  scheduleBody,
+  type ScheduleInput,
+  scheduleWarning,
+  severityOf,
+  SseParser,
+  tokenFromFragment,
+  type WireEvent
+} from "../../src/dashboard/model.js"
+import {
+  EVENT_TYPES as SERVER_EVENT_TYPES,
+  severityOf as serverSeverity,
+  type WemixvisorEvent
+} from "../../src/events/Events.js"
+import { decodeSchedule } from "../../src/upgrades/Operations.js"
+
+const SHA = "sha256:" + "ab".repeat(32)
+const form = (over: Partial<ScheduleInput> = {}): ScheduleInput => ({
+  name: "v2",
+  height: "1500000",
+  info: "",
+  binaries: "",
+  checksums: "",
+  force: false,
+  ...over
+})
+
+describe("dashboard: the schedule form → POST /api/v1/upgrades", () => {
+  it("name and height only; info, force when given", () => {
+    expect(scheduleBody(form())).toEqual({ ok: true, body: { name: "v2", height: 1500000 } })
+    expect(scheduleBody(form({ name: " v2 ", height: " 7 ", info: " Mont Blanc ", force: true }))).toEqual({
+      ok: true,
+      body: { name: "v2", height: 7, info: "Mont Blanc", force: true }
+    })
+  })
+
+  it("one URL and one checksum are for any platform, a JSON map per platform: as the CLI's flags", () => {
+    const cases: ReadonlyArray<readonly [string, string]> = [
+      ["https://example.com/gwemix.tar.gz", ""],
+      ["https://example.com/gwemix.tar.gz", SHA],
+      [`{"linux/amd64": "https://example.com/a", "linux/arm64": "https://example.com/b"}`, ""],
+      [`{"linux/amd64": "https://example.com/a"}`, `{"linux/amd64": "${SHA}"}`]
+    ]
+    for (const [binaries, checksums] of cases) {
+      const mine = scheduleBody(form({ binaries, checksums }))
+      expect(mine.ok, binaries).toBe(true)
+      if (!mine.ok) continue
+      const single = !binaries.startsWith("{")
+      const cli = parseBinaryFlags({
+        binaries,
+        ...(checksums === "" ? {} : single ? { checksum: checksums } : { checksums })
+      })
+      expect(Either.isRight(cli)).toBe(true)
+      if (Either.isLeft(cli)) continue
+      expect(mine.body.binaries).toEqual(cli.right.binaries)
+      expect(mine.body.checksums ?? {}).toEqual(cli.right.checksums)
+      // …and the REST route's decoder takes it.
+      expect(Either.isRight(decodeSchedule(mine.body)), binaries).toBe(true)
+    }
+    expect(scheduleBody(form({ binaries: "https://x/y", checksums: SHA }))).toEqual({
+      ok: true,
+      body: { name: "v2", height: 1500000, binaries: { any: "https://x/y" }, checksums: { any: SHA } }
+    })
+  })
+
+  it("refuses what it cannot map, naming the field; the rest is the API's to check", () => {
+    const error = (over: Partial<ScheduleInput>) => {
+      const r = scheduleBody(form(over))
+      return r.ok ? null : r.error
+    }
+    expect(error({ height: "" })).toMatch(/^invalid height: /)
+    expect(error({ height: "12a" })).toMatch(/^invalid height: /)
+    expect(error({ height: "-1" })).toMatch(/^invalid height: /)
+    expect(error({ height: "1e6" })).toMatch(/^invalid height: /)
+    expect(error({ height: "99999999999999999999" })).toMatch(/^invalid height: /)
+    expect(error({ checksums: SHA })).toBe("invalid checksums: a checksum needs a binary URL (binaries)")
+    expect(error({ binaries: "{nope" })).toMatch(/^invalid binaries: not JSON/)
+    expect(error({ binaries: "[\"https://x\"]" })).toMatch(/^invalid binaries: expected a JSON object/)
+    expect(error({ binaries: "{\"linux/amd64\": 1}" })).toBe("invalid binaries.linux/amd64: expected a string")
+    expect(error({ binaries: "{\"linux/amd64\": \"https://x\"}", checksums: SHA })).toMatch(
+      /^invalid checksums: a map of URLs takes a map of checksums/
+    )
+    expect(error({ binaries: "https://x", checksums: `{"any": "${SHA}"}` })).toMatch(
+      /^invalid checksums: a single URL takes a single checksum/
+    )
+    // An empty name, a bad URL or checksum: sent, and the API's refusal is shown.
+    expect(scheduleBody(form({ name: "" })).ok).toBe(true)
+    expect(scheduleBody(form({ binaries: "ftp://x", checksums: "md5:00" })).ok).toBe(true)
+  })
+
+  it("a schedule within 100 blocks of the head (or below it) is confirmed first", () => {
+    expect(scheduleWarning(1101, 1000, false)).toBeNull()
+    expect(scheduleWarning(1100, 1000, false)).toBe(
+      "Height 1100 is only 100 blocks above the chain head (1000)."
+    )
+    expect(scheduleWarning(1001, 1000, false)).toBe("Height 1001 is only 1 block above the chain head (1000).")
+    expect(scheduleWarning(1000, 1000, false)).toMatch(/at or below the chain head \(1000\): the API refuses it/)
+    expect(scheduleWarning(10, 1000, true)).toMatch(/at or below the chain head \(1000\): forced, the upgrade starts/)
+    expect(scheduleWarning(10, null, false)).toBeNull()
+    expect(scheduleWarning(10, undefined, false)).toBeNull()
+  })
+})
+
+describe("dashboard: answers, verbatim", () => {
+  it("the message, or error: details, or the HTTP status", () => {
+    expect(answerText(201, "Created", { message: "Upgrade scheduled successfully", upgrade: {} })).toBe(
+      "Upgrade scheduled successfully"
+    )
+    expect(answerText(409, "Conflict", { error: "conflict", details: "upgrade 'v2' is already scheduled" })).toBe(
+      "conflict: upgrade 'v2' is already scheduled"
+    )
+    expect(answerText(401, "Unauthorized", { error: "unauthorized", details: "wrong bearer token" })).toBe(
+      "unauthorized: wrong bearer token"
+    )
+    expect(answerText(400, "", { error: "invalid JSON", details: "" })).toBe("invalid JSON")
+    expect(answerText(502, "Bad Gateway", null)).toBe("HTTP 502 Bad Gateway")
+    expect(answerText(500, "", "<html>")).toBe("HTTP 500")
+  })
+})
+
+describe("dashboard: SSE", () => {
+  const API_STREAM = ": connected\n\n" +
+    "event: upgrade-scheduled\ndata: {\"type\":\"upgrade-scheduled\",\"time\":\"2026-01-01T00:00:00.000Z\",\"name\":\"v2\",\"height\":9}\n\n" +
+    ": keep-alive\n\n" +
+    "event: node-started\r\ndata: {\"type\":\"node-started\"}\r\n\r\n" +
+    "data: line one\ndata: line two\n\n"
+
+  const expected = [
+    { kind: "comment", text: "connected" },
+    {
+      kind: "event",
+      event: "upgrade-scheduled",
+      data: "{\"type\":\"upgrade-scheduled\",\"time\":\"2026-01-01T00:00:00.000Z\",\"name\":\"v2\",\"height\":9}"
+    },
+    { kind: "comment", text: "keep-alive" },
+    { kind: "event", event: "node-started", data: "{\"type\":\"node-started\"}" },
+    { kind: "event", event: "message", data: "line one\nline two" }
+  ]
+
+  it("reads the API's frames, whole or split at any byte", () => {
+    expect(new SseParser().feed(API_STREAM)).toEqual(expected)
+    for (let cut = 1; cut < API_STREAM.length; cut++) {
+      const p = new SseParser()
+      expect([...p.feed(API_STREAM.slice(0, cut)), ...p.feed(API_STREAM.slice(cut))], `cut at ${cut}`).toEqual(expected)
+    }
+    const p = new SseParser()
+    expect([...API_STREAM].flatMap((c) => p.feed(c))).toEqual(expected)
+  })
+
+  it("reconnects after 1 s, doubling to 10 s", () => {
+    expect([1, 2, 3, 4, 5, 6, 20].map(backoffMs)).toEqual([1000, 2000, 4000, 8000, 10000, 10000, 10000])
+  })
+})
+
+describe("dashboard: events", () => {
+  it("knows every type SSE carries (all but notify-test, which never reaches it)", () => {
+    expect([...EVENT_TYPES].sort()).toEqual(SERVER_EVENT_TYPES.filter((t) => t !== "notify-test").slice().sort())
+  })
+
+  it("colours them as the log levels them", () => {
+    const samples: ReadonlyArray<WemixvisorEvent> = [
+      ...SERVER_EVENT_TYPES.map((type) => ({ type, time: "t" }) as unknown as WemixvisorEvent),
+      { type: "node-exited", time: "t", pid: 1, code: 0, signal: null, expected: true },
+      { type: "node-exited", time: "t", pid: 1, code: 1, signal: null, expected: false },
+      { type: "upgrade-soon", time: "t", ready: true } as unknown as WemixvisorEvent,
+      { type: "upgrade-soon", time: "t", ready: false } as unknown as WemixvisorEvent
+    ]
+    for (const e of samples) {
+      expect(severityOf(e as unknown as WireEvent), `${e.type} ${JSON.stringify(e)}`).toBe(serverSeverity(e))
+    }
+  })
+
+  it("one line of fields, or the event's message; upgrade and plan events re-read the plan", () => {
+    expect(describeEvent({ type: "upgrade-scheduled", time: "t", name: "v2", height: 9 })).toBe("name: v2, height: 9")
+    expect(describeEvent({ type: "node-exited", time: "t", pid: 4, code: null, expected: false })).toBe(
+      "pid: 4, code: null, expected: false"
+    )
+    expect(describeEvent({ type: "node-stalled", time: "t", head: 9, message: "the head has not moved" })).toBe(
+      "the head has not moved"
+    )
+    expect(SERVER_EVENT_TYPES.filter(changesPlan)).toEqual([
+      "upgrade-scheduled",
+      "upgrade-cancelled",
+      "upgrade-preparing",
+      "upgrade-ready",
+      "upgrade-problem",
+      "upgrade-started",
+      "upgrade-step",
+      "upgrade-completed",
+      "upgrade-failed",
+      "rollback-completed",
+      "plan-invalid",
+      "plan-restored",
+      "upgrade-soon",
+      "height-passed-blind"
+    ])
+  })
+})
+
+describe("dashboard: the rest", () => {
+  it("the token from #token=…, percent-decoded, the fragment's other parts kept", () => {
+    expect(tokenFromFragment("#token=abc123")).toEqual({ token: "abc123", rest: "" })
+    expect(tokenFromFragment("#token=a%2Bb+c")).toEqual({ token: "a+b+c", rest: "" })
+    expect(tokenFromFragment("#x=1&token=t&y=2")).toEqual({ token: "t", rest: "#x=1&y=2" })
+    expect(tokenFromFragment("#token=%E0%A4%A")).toEqual({ token: "%E0%A4%A", rest: "" })
+    expect(tokenFromFragment("#token=")).toBeNull()
+    expect(tokenFromFragment("#events")).toBeNull()
+    expect(tokenFromFragment("")).toBeNull()
+  })
+
+  it("pending upgrades first, lowest height first; then the rest, latest first", () => {
+    const u = (name: string, height: number, status: string) => ({ name, height, status })
+    expect(
+      orderUpgrades([u("old", 10, "done"), u("b", 300, "scheduled"), u("x", 50, "cancelled"), u("a", 200, "ready")])
+        .map((x) => x.name)
+    ).toEqual(["a", "b", "x", "old"])
+  })
+
+  it("durations and block intervals at a glance", () => {
+    expect([0, 4.4, 59, 60, 61, 3599, 3600, 3660, 86400, 90000].map(formatDuration)).toEqual([
+      "0 s",
+      "4 s",
+      "59 s",
+      "1 min",
+      "1 min 1 s",
+      "59 min 59 s",
+      "1 h",
+      "1 h 1 min",
+      "1 d",
+      "1 d 1 h"
+    ])
+    expect(formatDuration(-3)).toBe("0 s")
+    expect([0.25, 1, 2.04, 13.45].map(formatInterval)).toEqual(["0.25 s", "1.0 s", "2.0 s", "13.4 s"])
+  })
+})

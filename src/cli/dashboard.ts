@@ -1,5 +1,4 @@
 import * as Console from "effect/Console"
-import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { spawn } from "node:child_process"
@@ -7,7 +6,7 @@ import * as fs from "node:fs"
 import { localApiUrl } from "../api/Auth.js"
 import { clientToken } from "../api/Token.js"
 import type { WemixvisorConfig } from "../config/Config.js"
-import type { ErrorKind } from "../domain/Errors.js"
+import { NoApiToken } from "../domain/Errors.js"
 import { lockHolder } from "../platform/LockFile.js"
 
 /*
@@ -18,18 +17,6 @@ import { lockHolder } from "../platform/LockFile.js"
  * one this home's CLI sends: WEMIXVISOR_API_TOKEN, else the api.token `run`
  * generated. --open also hands the URL to the desktop's opener.
  */
-
-/** No token to put in the URL: none set, and no api.token yet (exit 2). */
-export class NoApiToken extends Data.TaggedError("NoApiToken")<{ readonly file: string; readonly exists: boolean }> {
-  get kind(): ErrorKind {
-    return "missing"
-  }
-  override get message() {
-    return this.exists
-      ? `no API token: WEMIXVISOR_API_TOKEN is not set and ${this.file} cannot be read or is empty`
-      : `no API token: WEMIXVISOR_API_TOKEN is not set and ${this.file} does not exist yet; \`wemixvisor run\` creates it at its first start`
-  }
-}
 
 /** The dashboard's address with the token in the fragment (percent-encoded: the page decodes it). */
 export const dashboardUrl = (apiAddr: string, token: string): string =>

@@ -334,3 +334,15 @@ export class NotifyFailed extends Data.TaggedError("NotifyFailed")<{
     return `notification to ${this.channel} failed: ${this.reason}`
   }
 }
+
+/** No token to put in the URL: none set, and no api.token yet (exit 2). */
+export class NoApiToken extends Data.TaggedError("NoApiToken")<{ readonly file: string; readonly exists: boolean }> {
+  get kind(): ErrorKind {
+    return "missing"
+  }
+  override get message() {
+    return this.exists
+      ? `no API token: WEMIXVISOR_API_TOKEN is not set and ${this.file} cannot be read or is empty`
+      : `no API token: WEMIXVISOR_API_TOKEN is not set and ${this.file} does not exist yet; \`wemixvisor run\` creates it at its first start`
+  }
+}

@@ -51,6 +51,7 @@ const rows: ReadonlyArray<readonly [error: unknown, kind: Err.ErrorKind, exit: 1
   [new Err.IoError({ op: "write", path: "/h/p", cause: new Error("ENOSPC") }), "operational", 1, 500],
   [new Err.SpawnFailed({ path: "/b", cause: "EACCES" }), "operational", 1, 500],
   [new Err.NotifyFailed({ channel: "slack", reason: "HTTP 500" }), "operational", 1, 500],
+  [new Err.NoApiToken({ file: "/h/wemixvisor/api.token", exists: false }), "missing", 2, 404],
   [new Bin.DownloadFailed({ url: "http://x", attempts: 3, problem: "503" }), "operational", 1, 500],
   [
     new Bin.ChecksumMismatch({ url: "http://x", algorithm: "sha256", expected: "aa", actual: "bb" }),

@@ -83,7 +83,8 @@ const section = (title: string, rows: ReadonlyArray<readonly [string, string]>):
   ]
 }
 
-const ENV_COMMON = "DAEMON_HOME, DAEMON_NAME (or --home, --name); config.toml in $DAEMON_HOME/wemixvisor"
+const ENV_COMMON =
+  "DAEMON_HOME, DAEMON_NAME (or --home, --name); config.toml, config.yaml or config.json in $DAEMON_HOME/wemixvisor"
 const ENV_REMOTE = "WEMIXVISOR_API_URL (--remote), WEMIXVISOR_API_TOKEN (else $DAEMON_HOME/wemixvisor/api.token)"
 
 /** What each command reads beyond DAEMON_HOME/DAEMON_NAME, and its exit codes. */

@@ -4,8 +4,9 @@ import { EVENT_TYPES, type EventType, SEVERITIES, type Severity } from "../event
 
 /*
  * Notification channels (docs/NOTIFICATIONS.md): what the operator configured,
- * from the env (one channel of each kind) and from `[[notify]]` tables in
- * config.toml (any number, each with its own events and minimum severity).
+ * from the env (one channel of each kind) and from the `notify` tables of the
+ * config file (`[[notify]]` in config.toml, a `notify` list in config.yaml or
+ * config.json; any number, each with its own events and minimum severity).
  * Parsed once, with the config; a wrong value names its variable or its
  * table and never echoes a secret.
  */
@@ -252,14 +253,18 @@ const TABLE_KEYS: Record<ChannelKind, ReadonlyArray<string>> = {
 }
 const COMMON_KEYS = ["type", "name", "events", "min_severity"]
 
-/** One `[[notify]]` table of config.toml (the `i`th, from 1), e.g. `type = "slack"`, `url = "…"`, `events = [...]`. */
+/** How errors name the `i`th (from 1) notify table of `file`: `config.toml [[notify]] #2`, `config.yaml notify #2`. */
+const tableName = (file: string, i: number) => `${file} ${file === "config.toml" ? "[[notify]]" : "notify"} #${i}`
+
+/** One notify table of the config file (the `i`th, from 1), e.g. `type = "slack"`, `url = "…"`, `events = [...]`. */
 const channelFromTable = (
   table: Readonly<Record<string, unknown>>,
   i: number,
-  host: string
+  host: string,
+  file: string
 ): Either.Either<Channel, ConfigInvalid> =>
   Either.gen(function*() {
-    const where = (key: string) => `config.toml [[notify]] #${i} ${key}`
+    const where = (key: string) => `${tableName(file, i)} ${key}`
     const str = (key: string): Either.Either<string | undefined, ConfigInvalid> => {
       const v = table[key]
       if (v === undefined) return Either.right(undefined)
@@ -320,22 +325,24 @@ const channelFromTable = (
   })
 
 /**
- * Every channel: the env's, then config.toml's `[[notify]]` tables. Names
+ * Every channel: the env's, then the config file's notify tables (`file`
+ * names it in errors). Names
  * must be unique (they label the metric); a second channel of a kind needs
  * its own `name`.
  */
 export const parseChannels = (
   raw: (name: string) => string | undefined,
   tables: ReadonlyArray<Readonly<Record<string, unknown>>>,
-  host: string
+  host: string,
+  file: string = "config.toml"
 ): Either.Either<ReadonlyArray<Channel>, ConfigInvalid> =>
   Either.gen(function*() {
     const out = [...(yield* channelsFromEnv(raw, host))]
     for (const [i, table] of tables.entries()) {
-      const c = yield* channelFromTable(table, i + 1, host)
+      const c = yield* channelFromTable(table, i + 1, host, file)
       if (out.some((o) => o.name === c.name)) {
         return yield* problem(
-          `config.toml [[notify]] #${i + 1} name`,
+          `${tableName(file, i + 1)} name`,
           c.name,
           "another channel has this name (give each channel of a kind its own name)"
         )

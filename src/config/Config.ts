@@ -7,15 +7,16 @@ import * as Option from "effect/Option"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { parse as parseToml } from "smol-toml"
+import { parse as parseToml, TomlError } from "smol-toml"
+import { parse as parseYaml, YAMLParseError } from "yaml"
 import { ConfigInvalid } from "../domain/Errors.js"
 import { type Layout, makeLayout } from "../domain/Layout.js"
 import { isErrno } from "../platform/Errno.js"
 import { type Channel, describeChannel, parseChannels } from "./Channels.js"
 
 /*
- * Configuration (ARCHITECTURE §4). Precedence: CLI flag > environment > config.toml >
- * default. Every value is parsed on its own so an error names the variable and
+ * Configuration (ARCHITECTURE §4). Precedence: CLI flag > environment > config file
+ * (config.toml, config.yaml or config.json) > default. Every value is parsed on its own so an error names the variable and
  * the value that was given; nothing runs with a value it could not read.
  */
 
@@ -223,16 +224,27 @@ export interface ConfigSources {
 }
 
 interface Lookup {
-  /** The raw value and where it came from, or undefined. */
+  /** The raw value, or undefined. */
   readonly raw: (name: string, alias?: string) => string | undefined
+  /** The config file the raw value was read from (`config.toml`, …); undefined: a flag, the env or the default. */
+  readonly from?: (name: string, alias?: string) => string | undefined
   /** Filled by `get` as values are read: the text each one was given as. */
   readonly given?: Record<string, string>
+}
+
+/** `{ source }` when the value of `name` came from a config file: errors on it then say so. */
+const sourceOf = (lookup: Lookup, name: string, alias?: string): { source?: string } => {
+  const source = lookup.from?.(name, alias)
+  return source === undefined ? {} : { source }
 }
 
 const get = <A>(lookup: Lookup, name: string, parse: Parse<A>, fallback: string, alias?: string) => {
   const raw = lookup.raw(name, alias) ?? fallback
   if (lookup.given !== undefined) lookup.given[name] = raw.trim()
-  return Effect.mapError(parse(raw), (problem) => new ConfigInvalid({ variable: name, value: raw, problem }))
+  return Effect.mapError(
+    parse(raw),
+    (problem) => new ConfigInvalid({ variable: name, value: raw, problem, ...sourceOf(lookup, name, alias) })
+  )
 }
 
 const getOptional = <A>(lookup: Lookup, name: string, parse: Parse<A>) => {
@@ -242,71 +254,210 @@ const getOptional = <A>(lookup: Lookup, name: string, parse: Parse<A>) => {
     ? Effect.succeed(Option.none<A>())
     : parse(raw).pipe(
       Effect.mapBoth({
-        onFailure: (problem) => new ConfigInvalid({ variable: name, value: raw, problem }),
+        onFailure: (problem) => new ConfigInvalid({ variable: name, value: raw, problem, ...sourceOf(lookup, name) }),
         onSuccess: Option.some
       })
     )
 }
 
-interface TomlConfig {
+/**
+ * Every env name loadConfig reads, aliases and the notification ones
+ * included: in lower case, the keys a config file may set (besides
+ * `notify`). One list; a test runs loadConfig and checks that every name it
+ * looks up is here.
+ */
+export const CONFIG_NAMES: ReadonlyArray<string> = [
+  "DAEMON_HOME",
+  "DAEMON_NAME",
+  "DAEMON_RPC_URL",
+  "DAEMON_WS_URL",
+  "DAEMON_POLL_INTERVAL",
+  "DAEMON_HEIGHT_POLL_INTERVAL",
+  "DAEMON_SHUTDOWN_GRACE",
+  "DAEMON_RESTART_DELAY",
+  "DAEMON_RESTART_MAX_DELAY",
+  "DAEMON_MAX_RESTARTS",
+  "DAEMON_RESTART_WINDOW",
+  "DAEMON_UPGRADE_DELAY",
+  "DAEMON_VERIFY_MIN_UP",
+  "DAEMON_VERIFY_TIMEOUT",
+  "DAEMON_VERIFY_PROGRESS",
+  "DAEMON_ON_UPGRADE_FAILURE",
+  "DAEMON_VERSION_ARGS",
+  "DAEMON_BACKUP",
+  "DAEMON_DATA_DIR",
+  "DAEMON_BACKUP_KEEP",
+  "DAEMON_ALLOW_DOWNLOAD_BINARIES",
+  "DAEMON_UNSAFE_SKIP_CHECKSUM",
+  "DAEMON_PRE_STOP",
+  "DAEMON_PRE_UPGRADE",
+  "DAEMON_PRE_UPGRADE_MAX_RETRIES",
+  "DAEMON_HOOK_TIMEOUT",
+  "WEMIXVISOR_API_ADDR",
+  "WEMIXVISOR_API_TOKEN",
+  "WEMIXVISOR_API_HOSTS",
+  "WEMIXVISOR_API_CORS",
+  "WEMIXVISOR_API_URL",
+  "WEMIXVISOR_LOG_FORMAT",
+  "WEMIXVISOR_HISTORY_MAX_SIZE",
+  "WEMIXVISOR_HISTORY_KEEP",
+  "WEMIXVISOR_STALL_AFTER",
+  "WEMIXVISOR_NOTIFY_EVENTS",
+  "WEMIXVISOR_NOTIFY_WEBHOOK",
+  "WEMIXVISOR_NOTIFY_WEBHOOK_SECRET",
+  "WEMIXVISOR_NOTIFY_SLACK",
+  "WEMIXVISOR_NOTIFY_DISCORD",
+  "WEMIXVISOR_NOTIFY_TELEGRAM",
+  "WEMIXVISOR_NOTIFY_TELEGRAM_API",
+  "WEMIXVISOR_NOTIFY_SMTP",
+  "WEMIXVISOR_NOTIFY_EMAIL_TO",
+  "WEMIXVISOR_NOTIFY_EMAIL_FROM",
+  "WEMIXVISOR_NOTIFY_COALESCE"
+]
+
+/** The keys of a config file: the env names in lower case, and `notify` (the channel tables). */
+export const CONFIG_KEYS: ReadonlyArray<string> = [...CONFIG_NAMES.map((n) => n.toLowerCase()), "notify"]
+
+/** The config files of `$DAEMON_HOME/wemixvisor/`; at most one may be there. */
+export const CONFIG_FILES = ["config.toml", "config.yaml", "config.json"] as const
+export type ConfigFileName = typeof CONFIG_FILES[number]
+
+interface FileConfig {
+  /** Which file it was; undefined: there is none. */
+  readonly file: ConfigFileName | undefined
   /** The top-level keys, upper-cased: env names. */
   readonly values: Record<string, string>
-  /** The `[[notify]]` tables, as written. */
+  /** The `notify` tables (`[[notify]]` in TOML, a list of objects in YAML and JSON), as written. */
   readonly notify: ReadonlyArray<Readonly<Record<string, unknown>>>
+}
+
+/** Levenshtein distance: the fewest one-character edits that turn `a` into `b`. */
+export const editDistance = (a: string, b: string): number => {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i]
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1))
+    }
+    prev = row
+  }
+  return prev[b.length]!
+}
+
+/** The known key nearest to `key` (the first of equals, in CONFIG_KEYS order). */
+export const closestKey = (key: string): string => {
+  let best = CONFIG_KEYS[0]!
+  let bestDistance = Infinity
+  for (const k of CONFIG_KEYS) {
+    const d = editDistance(key.toLowerCase(), k)
+    if (d < bestDistance) [best, bestDistance] = [k, d]
+  }
+  return best
 }
 
 const isTable = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Date)
 
-const readToml = (file: string): Effect.Effect<TomlConfig, ConfigInvalid> =>
-  Effect.suspend(() => {
-    let text: string
-    try {
-      text = fs.readFileSync(file, "utf8")
-    } catch (e) {
-      if (isErrno(e, "ENOENT")) return Effect.succeed({ values: {}, notify: [] })
-      return Effect.fail(new ConfigInvalid({ variable: "config.toml", value: file, problem: String(e) }))
+const at = (line: number, column: number) => `line ${line}, column ${column}: `
+
+/** The file's text as a plain value, or what is wrong with it: the parser's first line, after the line it names. */
+const parseConfigText = (file: ConfigFileName, text: string): Either.Either<unknown, string> => {
+  try {
+    switch (file) {
+      case "config.toml":
+        return Either.right(parseToml(text))
+      case "config.yaml":
+        return Either.right(parseYaml(text) ?? {})
+      case "config.json":
+        return Either.right(JSON.parse(text))
     }
-    try {
-      const doc = parseToml(text)
-      const out: Record<string, string> = {}
-      let notify: ReadonlyArray<Record<string, unknown>> = []
-      for (const [k, v] of Object.entries(doc)) {
-        if (k === "notify") {
-          const tables: ReadonlyArray<unknown> = Array.isArray(v) ? v : []
-          if (!Array.isArray(v) || !tables.every(isTable)) {
-            return Effect.fail(
-              new ConfigInvalid({
-                variable: "config.toml notify",
-                value: file,
-                problem: "must be [[notify]] tables, one per channel"
-              })
-            )
-          }
-          notify = tables.filter(isTable)
-          continue
-        }
-        if (isTable(v)) {
-          return Effect.fail(
-            new ConfigInvalid({
-              variable: `config.toml ${k}`,
-              value: file,
-              problem: "tables are not supported (but [[notify]]); keys are the env names in lower case"
-            })
-          )
-        }
-        out[k.toUpperCase()] = Array.isArray(v) ? v.join(" ") : String(v)
+  } catch (e) {
+    const first = (e instanceof Error ? e.message : String(e)).split("\n")[0] ?? "parse error"
+    if (e instanceof TomlError) return Either.left(at(e.line, e.column) + first)
+    if (e instanceof YAMLParseError && e.linePos !== undefined) {
+      return Either.left(at(e.linePos[0].line, e.linePos[0].col) + first.replace(/ at line \d+, column \d+:?$/, ""))
+    }
+    // Node 20's JSON.parse gives an offset ("… in JSON at position 42"); later ones also a line.
+    const pos = /at position (\d+)/.exec(first)
+    if (pos !== null) {
+      const before = text.slice(0, Number(pos[1])).split("\n")
+      return Either.left(at(before.length, before[before.length - 1]!.length + 1) + first)
+    }
+    return Either.left(first)
+  }
+}
+
+/**
+ * A parsed config file, whatever its format, as env-name values and notify
+ * tables: the same keys in each, unknown ones refused with the nearest known.
+ */
+const fromDocument = (file: ConfigFileName, where: string, doc: unknown): Either.Either<FileConfig, ConfigInvalid> => {
+  // `withValue` false: no `="…"` in the message (an unknown key's value could be a misplaced secret).
+  const fail = (variable: string, problem: string, withValue = true) =>
+    Either.left(new ConfigInvalid({ variable, problem, ...(withValue ? { value: where } : {}) }))
+  if (!isTable(doc)) return fail(file, "must be a table of keys (the env names in lower case)")
+  const values: Record<string, string> = {}
+  let notify: ReadonlyArray<Record<string, unknown>> = []
+  for (const [k, v] of Object.entries(doc)) {
+    if (k === "notify") {
+      if (!Array.isArray(v) || !v.every(isTable)) {
+        return fail(
+          `${file} notify`,
+          file === "config.toml"
+            ? "must be [[notify]] tables, one per channel"
+            : "must be a list of tables, one per channel"
+        )
       }
-      return Effect.succeed({ values: out, notify })
-    } catch (e) {
+      notify = v
+      continue
+    }
+    if (isTable(v)) {
+      return fail(
+        `${file} ${k}`,
+        "tables are not supported (but notify); keys are the env names in lower case"
+      )
+    }
+    if (!CONFIG_NAMES.includes(k.toUpperCase())) {
+      return fail(`${file} key ${k}`, `unknown key (did you mean ${closestKey(k)}?)`, false)
+    }
+    if (v === null) return fail(`${file} ${k}`, "has no value (leave the key out for the default)")
+    values[k.toUpperCase()] = Array.isArray(v) ? v.join(" ") : String(v)
+  }
+  return Either.right({ file, values, notify })
+}
+
+/** The config file of `dir`, if there is one; two or more are refused (which one would win is not obvious). */
+const readConfigFile = (dir: string): Effect.Effect<FileConfig, ConfigInvalid> =>
+  Effect.suspend(() => {
+    const found: Array<{ readonly file: ConfigFileName; readonly text: string }> = []
+    for (const file of CONFIG_FILES) {
+      try {
+        found.push({ file, text: fs.readFileSync(path.join(dir, file), "utf8") })
+      } catch (e) {
+        if (!isErrno(e, "ENOENT")) {
+          return Effect.fail(new ConfigInvalid({ variable: file, value: path.join(dir, file), problem: String(e) }))
+        }
+      }
+    }
+    if (found.length === 0) return Effect.succeed({ file: undefined, values: {}, notify: [] })
+    if (found.length > 1) {
       return Effect.fail(
         new ConfigInvalid({
-          variable: "config.toml",
-          value: file,
-          problem: (e as Error).message.split("\n")[0] ?? "parse error"
+          variable: "config file",
+          problem: `${found.map((f) => path.join(dir, f.file)).join(" and ")} are ${
+            found.length === 2 ? "both" : "all"
+          } present: keep one`
         })
       )
     }
+    const { file, text } = found[0]!
+    const where = path.join(dir, file)
+    return Either.flatMap(
+      Either.mapLeft(parseConfigText(file, text), (problem) =>
+        new ConfigInvalid({ variable: file, value: where, problem })),
+      (doc) =>
+        fromDocument(file, where, doc)
+    )
   })
 
 /** The effective configuration, or the first value that is wrong. */
@@ -325,9 +476,13 @@ export const loadConfig = (sources: ConfigSources): Effect.Effect<WemixvisorConf
       })
     }
     const home = yield* get(early, "DAEMON_HOME", parseAbsolutePath, "")
-    const toml = yield* readToml(path.join(home, "wemixvisor", "config.toml"))
+    const file = yield* readConfigFile(path.join(home, "wemixvisor"))
     const given: Record<string, string> = {}
-    const lookup: Lookup = { raw: (n, a) => early.raw(n, a) ?? pick(toml.values, n, a), given }
+    const lookup: Lookup = {
+      raw: (n, a) => early.raw(n, a) ?? pick(file.values, n, a),
+      from: (n, a) => (early.raw(n, a) === undefined && pick(file.values, n, a) !== undefined ? file.file : undefined),
+      given
+    }
 
     if (lookup.raw("DAEMON_NAME") === undefined) {
       return yield* new ConfigInvalid({
@@ -345,7 +500,8 @@ export const loadConfig = (sources: ConfigSources): Effect.Effect<WemixvisorConf
       return yield* new ConfigInvalid({
         variable: "DAEMON_RESTART_MAX_DELAY",
         value: lookup.raw("DAEMON_RESTART_MAX_DELAY") ?? "1m",
-        problem: `must not be shorter than DAEMON_RESTART_DELAY (${Duration.format(restartDelay)})`
+        problem: `must not be shorter than DAEMON_RESTART_DELAY (${Duration.format(restartDelay)})`,
+        ...sourceOf(lookup, "DAEMON_RESTART_MAX_DELAY")
       })
     }
     const pollInterval = yield* get(
@@ -359,7 +515,8 @@ export const loadConfig = (sources: ConfigSources): Effect.Effect<WemixvisorConf
       return yield* new ConfigInvalid({
         variable: "DAEMON_POLL_INTERVAL",
         value: lookup.raw("DAEMON_POLL_INTERVAL", "DAEMON_HEIGHT_POLL_INTERVAL") ?? "",
-        problem: "must be at least 10ms"
+        problem: "must be at least 10ms",
+        ...sourceOf(lookup, "DAEMON_POLL_INTERVAL", "DAEMON_HEIGHT_POLL_INTERVAL")
       })
     }
 
@@ -406,7 +563,21 @@ export const loadConfig = (sources: ConfigSources): Effect.Effect<WemixvisorConf
       historyKeep: yield* get(lookup, "WEMIXVISOR_HISTORY_KEEP", parseCount, "5"),
       stallAfter: yield* getOptional(lookup, "WEMIXVISOR_STALL_AFTER", parsePositiveDuration),
       // Read without `given`: the values carry secrets, and `config` prints them redacted (describeChannel).
-      notify: yield* parseChannels((n) => lookup.raw(n), toml.notify, os.hostname()),
+      notify: yield* Either.mapLeft(
+        parseChannels((n) => lookup.raw(n), file.notify, os.hostname(), file.file ?? "config.toml"),
+        (e) => {
+          // A WEMIXVISOR_NOTIFY_* value read from the file: say so, as `get` does.
+          const source = lookup.from?.(e.variable)
+          return source === undefined || e.source !== undefined
+            ? e
+            : new ConfigInvalid({
+              variable: e.variable,
+              problem: e.problem,
+              source,
+              ...(e.value === undefined ? {} : { value: e.value })
+            })
+        }
+      ),
       notifyCoalesce: yield* get(lookup, "WEMIXVISOR_NOTIFY_COALESCE", parseDuration, "1m"),
       given
     } satisfies WemixvisorConfig

@@ -43,7 +43,9 @@ export const ScheduleUpgradePayload = Schema.Struct({
   /** Per platform: `sha256:<hex>` or `sha512:<hex>`. */
   checksums: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String })),
   /** Schedule even at or below the chain head, or while the node cannot be reached. */
-  force: Schema.optional(Schema.Boolean)
+  force: Schema.optional(Schema.Boolean),
+  /** `rollback` or `halt`: this upgrade's failure policy; omitted = follow DAEMON_ON_UPGRADE_FAILURE. */
+  on_failure: Schema.optional(Schema.String)
 })
 
 export const CancelUpgradePayload = Schema.Struct({

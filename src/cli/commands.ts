@@ -180,6 +180,12 @@ const schedule = Command.make(
     force: Options.boolean("force").pipe(
       Options.withDescription("schedule even at or below the chain head, or when the node cannot be reached")
     ),
+    onFailure: Options.text("on-failure").pipe(
+      Options.withDescription(
+        "rollback or halt: what this upgrade does when it fails (default: DAEMON_ON_UPGRADE_FAILURE)"
+      ),
+      Options.optional
+    ),
     remote
   },
   (o) => Effect.flatMap(upgradeImpl, (m) => m.schedule(o))

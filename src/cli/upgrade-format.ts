@@ -24,7 +24,10 @@ export const safeText = (text: string): string =>
       (code < 0x100 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`)
   })
 
-export const scheduledLine = (u: Upgrade) => `✓ Upgrade '${u.name}' scheduled for block height ${u.height}`
+export const scheduledLine = (u: Upgrade) =>
+  `✓ Upgrade '${u.name}' scheduled for block height ${u.height}${
+    u.on_failure !== undefined ? ` (on failure: ${u.on_failure})` : ""
+  }`
 
 /** `upgrade prepare`: the binary, what it reports and where it came from when it was downloaded just now. */
 export const preparedLine = (
@@ -89,14 +92,17 @@ const table = (rows: ReadonlyArray<ReadonlyArray<string>>): string => {
 
 export const listText = (l: { readonly upgrades: ReadonlyArray<UpgradeWithEta> }): string => {
   if (l.upgrades.length === 0) return "No upgrades scheduled"
+  // The ON FAILURE column only when some upgrade has its own policy ("-" = DAEMON_ON_UPGRADE_FAILURE).
+  const policies = l.upgrades.some((u) => u.on_failure !== undefined)
   const rows = l.upgrades.map((u) => [
     u.name,
     String(u.height),
     u.status,
     isPending(u.status) ? etaText(u) : "-",
+    ...(policies ? [u.on_failure ?? "-"] : []),
     safeText(u.reason ?? u.info)
   ])
-  return table([["NAME", "HEIGHT", "STATUS", "ETA", "INFO"], ...rows])
+  return table([["NAME", "HEIGHT", "STATUS", "ETA", ...(policies ? ["ON FAILURE"] : []), "INFO"], ...rows])
 }
 
 export const statusJson = (s: StatusObject) => JSON.stringify(Schema.encodeSync(StatusObject)(s), null, 2)
@@ -104,7 +110,7 @@ export const statusJson = (s: StatusObject) => JSON.stringify(Schema.encodeSync(
 const describeUpgrade = (u: UpgradeWithEta) =>
   `${u.name} at block height ${u.height} (${u.status}${u.reason !== null ? `: ${safeText(u.reason)}` : ""})${
     u.eta !== null ? `, ${etaText(u)}` : ""
-  }`
+  }${u.on_failure !== undefined ? `, on failure: ${u.on_failure}` : ""}`
 
 export const statusText = (s: StatusObject): string => {
   const lines: Array<readonly [string, string]> = [

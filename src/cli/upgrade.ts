@@ -18,7 +18,14 @@ import type { StatusObject } from "../domain/Status.js"
 import { lockHolder } from "../platform/LockFile.js"
 import { History, type Origin, readHistory } from "../upgrades/History.js"
 import * as Journal from "../upgrades/Journal.js"
-import { decodeHeightArg, decodeName, listOf, Operations, type ScheduleCommand } from "../upgrades/Operations.js"
+import {
+  decodeHeightArg,
+  decodeName,
+  decodeOnFailureArg,
+  listOf,
+  Operations,
+  type ScheduleCommand
+} from "../upgrades/Operations.js"
 import { PlanStore } from "../upgrades/PlanStore.js"
 import { preparable, reasonOf, toPrepared, toPreparing } from "../upgrades/Preparation.js"
 import {
@@ -132,6 +139,7 @@ export interface ScheduleOptions {
   readonly checksums: Option.Option<string>
   readonly info: Option.Option<string>
   readonly force: boolean
+  readonly onFailure: Option.Option<string>
   readonly remote: Option.Option<string>
 }
 
@@ -141,6 +149,7 @@ export const schedule = (o: ScheduleOptions) =>
     // Checked here first, so a remote call never carries what the server would refuse.
     const name = yield* decodeName(o.name)
     const height: Height = yield* decodeHeightArg(o.height)
+    const onFailure = Option.isSome(o.onFailure) ? { onFailure: yield* decodeOnFailureArg(o.onFailure.value) } : {}
     const sources = yield* parseBinaryFlags({
       binaries: Option.getOrUndefined(o.binaries),
       url: Option.getOrUndefined(o.url),
@@ -168,7 +177,8 @@ export const schedule = (o: ScheduleOptions) =>
                 height,
                 force: o.force,
                 ...withSources,
-                ...(Option.isSome(o.info) ? { info: o.info.value } : {})
+                ...(Option.isSome(o.info) ? { info: o.info.value } : {}),
+                ...(onFailure.onFailure !== undefined ? { on_failure: onFailure.onFailure } : {})
               }))).pipe(
               // The server words the override for API callers; this one types --force.
               Effect.catchTag("UpgradeConflict", (e) =>
@@ -188,6 +198,7 @@ export const schedule = (o: ScheduleOptions) =>
             height,
             force: o.force,
             ...withSources,
+            ...onFailure,
             ...(Option.isSome(o.info) ? { info: o.info.value } : {}),
             ...(Option.isSome(o.binary) ? { binary: o.binary.value } : {})
           }

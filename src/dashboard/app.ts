@@ -447,7 +447,8 @@ const wireSchedule = () => {
         info: value("info"),
         binaries: value("binaries"),
         checksums: value("checksums"),
-        force
+        force,
+        onFailure: (form.elements.namedItem("on_failure") as HTMLSelectElement).value
       })
       if (!parsed.ok) return result("schedule-result", false, parsed.error)
       submit.disabled = true

@@ -150,6 +150,8 @@ export interface ScheduleInput {
   readonly binaries: string
   readonly checksums: string
   readonly force: boolean
+  /** The "on failure" select: "" = follow DAEMON_ON_UPGRADE_FAILURE, else `rollback` or `halt` (the API checks it). */
+  readonly onFailure: string
 }
 
 /** The body of `POST /api/v1/upgrades`, or what is wrong with the form (the same words the CLI's flags get). */
@@ -163,6 +165,7 @@ export type ScheduleBody =
       readonly binaries?: Record<string, string>
       readonly checksums?: Record<string, string>
       readonly force?: true
+      readonly on_failure?: string
     }
   }
   | { readonly ok: false; readonly error: string }
@@ -190,8 +193,9 @@ const jsonMap = (field: string, text: string): Record<string, string> | string =
  * The form → the request body, as `wemixvisor upgrade schedule` maps its
  * flags (src/binaries/Sources.ts parseBinaryFlags): one URL (and one
  * `ALGO:HEX` checksum) is stored under `any`; a JSON object is a map per
- * platform (and so are its checksums). Everything else — the name, the
- * height, the URLs and checksums themselves — the API checks, and its
+ * platform (and so are its checksums); "on failure" is sent only when it
+ * does not follow the default. Everything else — the name, the height, the
+ * URLs and checksums themselves, the policy's value — the API checks, and its
  * answer is shown as it is.
  */
 export const scheduleBody = (input: ScheduleInput): ScheduleBody => {
@@ -242,7 +246,8 @@ export const scheduleBody = (input: ScheduleInput): ScheduleBody => {
       ...(info !== "" ? { info } : {}),
       ...(binaries !== undefined ? { binaries } : {}),
       ...(checksums !== undefined ? { checksums } : {}),
-      ...(input.force ? { force: true as const } : {})
+      ...(input.force ? { force: true as const } : {}),
+      ...(input.onFailure !== "" ? { on_failure: input.onFailure } : {})
     }
   }
 }

@@ -220,14 +220,19 @@ export class UnsupportedMediaType extends Schema.TaggedError<UnsupportedMediaTyp
 /** A configuration value (env, config.toml or flag) that cannot be used. */
 export class ConfigInvalid extends Data.TaggedError("ConfigInvalid")<{
   readonly variable: string
-  readonly value: string
+  /** The value as given; absent when there is none to show (an unknown key in a config file). */
+  readonly value?: string
+  /** The config file the value was read from (`config.toml`, …); absent for flags and the env. */
+  readonly source?: string
   readonly problem: string
 }> {
   get kind(): ErrorKind {
     return "input"
   }
   override get message() {
-    return `invalid ${this.variable}=${JSON.stringify(this.value)}: ${this.problem}`
+    const value = this.value === undefined ? "" : `=${JSON.stringify(this.value)}`
+    const source = this.source === undefined ? "" : ` (${this.source})`
+    return `invalid ${this.variable}${value}${source}: ${this.problem}`
   }
 }
 

@@ -1,7 +1,15 @@
 import * as Either from "effect/Either"
 import { UpgradeConflict, UpgradeNotFound } from "./Errors.js"
 import type { Height } from "./Height.js"
-import { isPending, isReschedulable, Upgrade, type UpgradeName, UpgradePlan, type UpgradeStatus } from "./Upgrade.js"
+import {
+  isPending,
+  isReschedulable,
+  type OnFailure,
+  Upgrade,
+  type UpgradeName,
+  UpgradePlan,
+  type UpgradeStatus
+} from "./Upgrade.js"
 
 /*
  * The plan's rules, as pure functions over UpgradePlan. The CLI, the API and
@@ -14,6 +22,8 @@ export interface ScheduleRequest {
   readonly info?: string
   readonly binaries?: Readonly<Record<string, string>>
   readonly checksums?: Readonly<Record<string, string>>
+  /** This upgrade's failure policy; absent = follow DAEMON_ON_UPGRADE_FAILURE. */
+  readonly onFailure?: OnFailure | undefined
 }
 
 export const findUpgrade = (plan: UpgradePlan, name: string): Upgrade | undefined =>
@@ -72,7 +82,8 @@ export const schedule = (
     reason: null,
     created_at: opts.now,
     updated_at: opts.now,
-    ...(opts.force ? { force: true as const } : opts.head !== undefined ? { checked_head: opts.head } : {})
+    ...(opts.force ? { force: true as const } : opts.head !== undefined ? { checked_head: opts.head } : {}),
+    ...(req.onFailure !== undefined ? { on_failure: req.onFailure } : {})
   })
   const others = plan.upgrades.filter((u) => u.name !== req.name)
   return Either.right({ plan: new UpgradePlan({ version: 1, upgrades: [...others, upgrade] }), upgrade })
@@ -92,7 +103,8 @@ export const alreadyScheduled = (plan: UpgradePlan, req: ScheduleRequest): Upgra
       u.height === req.height &&
       u.info === (req.info ?? "") &&
       sameMap(u.binaries, req.binaries ?? {}) &&
-      sameMap(u.checksums, req.checksums ?? {})
+      sameMap(u.checksums, req.checksums ?? {}) &&
+      u.on_failure === req.onFailure
     ? u
     : undefined
 }

@@ -35,6 +35,16 @@ export const Checksum = Schema.String.pipe(
   })
 )
 
+/**
+ * What happens when this upgrade fails after the node was touched (or is not
+ * ready at its height): `rollback` or `halt`, as DAEMON_ON_UPGRADE_FAILURE
+ * (ARCHITECTURE §7.5). Absent on an upgrade = follow DAEMON_ON_UPGRADE_FAILURE.
+ */
+export const OnFailure = Schema.Literal("rollback", "halt").annotations({
+  message: () => ({ message: "expected rollback or halt", override: true })
+})
+export type OnFailure = typeof OnFailure.Type
+
 export class Upgrade extends Schema.Class<Upgrade>("Upgrade")({
   name: UpgradeName,
   height: Height,
@@ -53,8 +63,14 @@ export class Upgrade extends Schema.Class<Upgrade>("Upgrade")({
    */
   checked_head: Schema.optional(Height),
   /** Scheduled through wemixvisor with --force (its height was not checked against the head). */
-  force: Schema.optional(Schema.Literal(true))
+  force: Schema.optional(Schema.Literal(true)),
+  /** This upgrade's failure policy; absent = follow DAEMON_ON_UPGRADE_FAILURE (and in plans older than the field). */
+  on_failure: Schema.optional(OnFailure)
 }) {}
+
+/** The failure policy in force for `u`: its own, else the supervisor's DAEMON_ON_UPGRADE_FAILURE. */
+export const failurePolicy = (u: { readonly on_failure?: OnFailure | undefined }, global: OnFailure): OnFailure =>
+  u.on_failure ?? global
 
 /**
  * Whether the entry says it came through wemixvisor (checked against the

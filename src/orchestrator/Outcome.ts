@@ -6,7 +6,7 @@ import { backupAt, Backups } from "../binaries/Backup.js"
 import { BinaryStore } from "../binaries/BinaryStore.js"
 import { AppConfig } from "../config/Config.js"
 import { findUpgrade, setStatus } from "../domain/Plan.js"
-import type { Upgrade, UpgradePlan } from "../domain/Upgrade.js"
+import { failurePolicy, type OnFailure, type Upgrade, type UpgradePlan } from "../domain/Upgrade.js"
 import { Events } from "../events/Events.js"
 import { NodeProcess } from "../node/NodeProcess.js"
 import { type Journal, JournalEntry } from "../upgrades/Journal.js"
@@ -31,15 +31,16 @@ export interface Outcome {
    * Failure after the node was touched: `current` back to the previous
    * target (when it had moved), the data dir restored from the backup taken
    * at step `backup` (if any), then (rollback) the previous binary started,
-   * or (halt) the node left stopped.
+   * or (halt) the node left stopped. The policy is the journal's (recorded
+   * when the upgrade started), else DAEMON_ON_UPGRADE_FAILURE.
    */
   readonly rollback: (entry: JournalEntry, reason: string) => Effect.Effect<void>
   /** Failed before anything was touched (`current` unreadable): the node runs on. */
   readonly failUntouched: (u: Upgrade, reason: string) => Effect.Effect<void>
   /**
    * The height is reached and the upgrade is not ready (ARCHITECTURE §3: only
-   * now does a missing or broken binary fail it). DAEMON_ON_UPGRADE_FAILURE
-   * decides, as for any failed upgrade: rollback = the node goes on with
+   * now does a missing or broken binary fail it). The upgrade's `on_failure`,
+   * else DAEMON_ON_UPGRADE_FAILURE, decides, as for any failed upgrade: rollback = the node goes on with
    * the binary it runs (nothing was switched); halt = the node is stopped
    * and stays stopped until wemixvisor is restarted.
    */
@@ -59,6 +60,10 @@ export const make = (
     const backups = yield* Backups
     const crash = (yield* CrashPoints).reached
     const { record, updatePlan } = records
+    /** The policy a journaled upgrade runs under: the one recorded when it started, else the env's. */
+    const journaledPolicy = (entry: JournalEntry): OnFailure => entry.on_failure ?? config.onUpgradeFailure
+    /** Where the policy came from, for the log. */
+    const policySource = (own: boolean) => (own ? "on_failure" : "DAEMON_ON_UPGRADE_FAILURE")
 
     const close: Outcome["close"] = (c) =>
       Effect.gen(function*() {
@@ -105,11 +110,10 @@ export const make = (
     const rollback: Outcome["rollback"] = (entry, reason) =>
       Effect.gen(function*() {
         const name = entry.name
-        const rolling = new JournalEntry({ ...entry, step: "rollback", reason })
+        const policy = journaledPolicy(entry)
+        const rolling = new JournalEntry({ ...entry, step: "rollback", reason, on_failure: policy })
         yield* Effect.logError(
-          `upgrade ${name} failed: ${reason}; ${
-            config.onUpgradeFailure === "halt" ? "halting" : `rolling back to ${entry.from}`
-          }`
+          `upgrade ${name} failed: ${reason}; ${policy === "halt" ? "halting" : `rolling back to ${entry.from}`}`
         )
         yield* journal.write(rolling).pipe(Effect.catchAll((e) => Effect.logError(`${e.message}; rolling back anyway`)))
         yield* crash("rollback", "journaled")
@@ -140,7 +144,7 @@ export const make = (
           }
         }
         // Never start a binary `current` may still point at when the switch back failed, nor on unrestored data.
-        const leaveStopped = config.onUpgradeFailure === "halt" || problem !== null
+        const leaveStopped = policy === "halt" || problem !== null
         if (!leaveStopped) {
           const started = yield* Effect.either(node.start)
           if (Either.isLeft(started)) problem = `the previous binary did not start: ${started.left.message}`
@@ -184,16 +188,17 @@ export const make = (
       Effect.gen(function*() {
         const reason = `not ready at its height ${u.height}: ${problem}`
         const on = Option.getOrElse(yield* Effect.option(binaries.current), (): string => "the current binary")
-        if (config.onUpgradeFailure === "halt") {
+        const source = policySource(u.on_failure !== undefined)
+        if (failurePolicy(u, config.onUpgradeFailure) === "halt") {
           yield* Effect.logError(
-            `upgrade ${u.name} is ${reason}; DAEMON_ON_UPGRADE_FAILURE=halt: stopping the node (current stays ${on})`
+            `upgrade ${u.name} is ${reason}; ${source}=halt: stopping the node (current stays ${on})`
           )
           yield* node.suspendRestarts
           yield* node.stop
           yield* SubscriptionRef.update(state, State.halt(`halted after failed upgrade ${u.name}: ${reason}`))
         } else {
           yield* Effect.logError(
-            `upgrade ${u.name} is ${reason}; DAEMON_ON_UPGRADE_FAILURE=rollback: the node keeps running on ${on}`
+            `upgrade ${u.name} is ${reason}; ${source}=rollback: the node keeps running on ${on}`
           )
         }
         yield* markFailedUntouched(u, reason)

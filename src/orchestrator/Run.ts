@@ -9,7 +9,7 @@ import * as SubscriptionRef from "effect/SubscriptionRef"
 import { BinaryStore } from "../binaries/BinaryStore.js"
 import { AppConfig } from "../config/Config.js"
 import { findUpgrade, pendingUpgrades, setStatus } from "../domain/Plan.js"
-import type { Upgrade } from "../domain/Upgrade.js"
+import { failurePolicy, type Upgrade } from "../domain/Upgrade.js"
 import { Events } from "../events/Events.js"
 import { HeightProvider } from "../height/HeightProvider.js"
 import { NodeProcess } from "../node/NodeProcess.js"
@@ -201,7 +201,9 @@ export const make = (
           step: "stop",
           head_at_stop: Option.getOrNull(headAtStop),
           started_at: DateTime.formatIso(yield* DateTime.now),
-          reason: null
+          reason: null,
+          // Journaled with the first step: a replay keeps this policy even if the plan or the env changed.
+          on_failure: failurePolicy(u, config.onUpgradeFailure)
         })
         yield* Effect.logInfo(`upgrade ${u.name} at height ${u.height}: ${from.right} -> ${u.name}`)
         yield* execute(entry, "pre-stop")

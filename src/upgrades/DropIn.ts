@@ -4,13 +4,14 @@ import * as Schema from "effect/Schema"
 import { fromCosmovisorInfo } from "../binaries/Sources.js"
 import { Height } from "../domain/Height.js"
 import type { ScheduleRequest } from "../domain/Plan.js"
-import { Checksum, Platform, UpgradeName } from "../domain/Upgrade.js"
+import { Checksum, OnFailure, Platform, UpgradeName } from "../domain/Upgrade.js"
 import { jsonProblem } from "../platform/Files.js"
 import { formatParseError } from "./PlanFile.js"
 
 /*
  * upgrade-info.json, the drop-in (ARCHITECTURE §3): `name`, `height`, `info` (text or
- * an object, stored as JSON text), optional `binaries` and `checksums`; unknown
+ * an object, stored as JSON text), optional `binaries`, `checksums` and `on_failure`
+ * (rollback | halt: this upgrade's failure policy); unknown
  * fields (cosmovisor's `time`, …) are ignored; a missing `info` is "". `info` may carry cosmovisor's
  * `{"binaries":{"linux/amd64":"<url>?checksum=sha256:<hex>"}}`; those URLs
  * become binaries and their checksums, unless the file names them itself.
@@ -24,7 +25,9 @@ const DropInFile = Schema.Struct({
   height: Height,
   info: Schema.optional(Schema.Union(Schema.String, Schema.Record({ key: Schema.String, value: Schema.Unknown }))),
   binaries: Schema.optional(Binaries),
-  checksums: Schema.optional(Checksums)
+  checksums: Schema.optional(Checksums),
+  /** rollback | halt; absent = follow DAEMON_ON_UPGRADE_FAILURE. */
+  on_failure: Schema.optional(OnFailure)
 })
 
 /** Why a drop-in was refused, under the name events should carry. */
@@ -57,5 +60,12 @@ export const parseDropIn = (fileName: string, text: string): Either.Either<Sched
   // The file's own maps win over what `info` carries, platform by platform.
   const binaries = { ...fromInfo.right.binaries, ...file.binaries }
   const checksums = { ...fromInfo.right.checksums, ...file.checksums }
-  return Either.right({ name: file.name, height: file.height, info, binaries, checksums })
+  return Either.right({
+    name: file.name,
+    height: file.height,
+    info,
+    binaries,
+    checksums,
+    ...(file.on_failure !== undefined ? { onFailure: file.on_failure } : {})
+  })
 }

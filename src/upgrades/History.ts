@@ -62,7 +62,8 @@ export const originFields = (origin: Origin | undefined): Pick<HistoryEntry, "do
 
 /**
  * A `schedule` line's detail: the height and how it was checked, each
- * platform's download URL, and a binary copied in (`--binary`).
+ * platform's download URL, a binary copied in (`--binary`), and the
+ * upgrade's own failure policy when it has one (`on failure halt`).
  */
 export const scheduleDetail = (u: Upgrade, copiedFrom?: string): string =>
   [
@@ -70,7 +71,8 @@ export const scheduleDetail = (u: Upgrade, copiedFrom?: string): string =>
       u.force === true ? " (forced)" : u.checked_head !== undefined ? ` (head ${u.checked_head})` : ""
     }`,
     ...Object.entries(u.binaries).map(([platform, url]) => `${platform} ${url}`),
-    ...(copiedFrom !== undefined ? [`binary copied from ${copiedFrom}`] : [])
+    ...(copiedFrom !== undefined ? [`binary copied from ${copiedFrom}`] : []),
+    ...(u.on_failure !== undefined ? [`on failure ${u.on_failure}`] : [])
   ].join("; ")
 
 export interface HistoryService {

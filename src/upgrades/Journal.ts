@@ -4,7 +4,7 @@ import * as Schema from "effect/Schema"
 import type { FileCorrupt, IoError } from "../domain/Errors.js"
 import { Height } from "../domain/Height.js"
 import { TargetName } from "../domain/Status.js"
-import { UpgradeName } from "../domain/Upgrade.js"
+import { OnFailure, UpgradeName } from "../domain/Upgrade.js"
 import { readJsonIfExists, removeIfExists, writeJsonAtomic } from "../platform/Files.js"
 
 /*
@@ -45,7 +45,15 @@ export class JournalEntry extends Schema.Class<JournalEntry>("JournalEntry")({
    * replay neither takes a second one nor loses it, and a rollback restores
    * it. Absent in journals written before backups existed (read as null).
    */
-  backup: Schema.optionalWith(Schema.NullOr(Schema.String), { default: () => null })
+  backup: Schema.optionalWith(Schema.NullOr(Schema.String), { default: () => null }),
+  /**
+   * The failure policy in force when the upgrade started (the upgrade's own
+   * `on_failure`, else DAEMON_ON_UPGRADE_FAILURE then): a replay rolls back or
+   * halts as the run that started it would have, whatever the plan or the
+   * environment say now. Absent in journals written before the field (read
+   * as null: DAEMON_ON_UPGRADE_FAILURE decides).
+   */
+  on_failure: Schema.optionalWith(Schema.NullOr(OnFailure), { default: () => null })
 }) {}
 
 export interface Journal {

@@ -20,7 +20,7 @@ import { Height, HeightFromString } from "../domain/Height.js"
 import type { ScheduleRequest } from "../domain/Plan.js"
 import type { StatusObject } from "../domain/Status.js"
 import type { Target } from "../domain/Target.js"
-import { Checksum, Platform, type Upgrade, UpgradeName, type UpgradePlan } from "../domain/Upgrade.js"
+import { Checksum, OnFailure, Platform, type Upgrade, UpgradeName, type UpgradePlan } from "../domain/Upgrade.js"
 import type { Origin } from "./History.js"
 
 /*
@@ -108,7 +108,9 @@ export const ScheduleFields = Schema.Struct({
   info: Schema.optional(Schema.String),
   binaries: Schema.optional(Schema.Record({ key: Platform, value: Schema.String })),
   checksums: Schema.optional(Schema.Record({ key: Platform, value: Checksum })),
-  force: Schema.optional(Schema.Boolean)
+  force: Schema.optional(Schema.Boolean),
+  /** rollback | halt; absent or null = follow DAEMON_ON_UPGRADE_FAILURE. */
+  on_failure: Schema.optional(Schema.NullOr(OnFailure))
 })
 
 /** The first problem of a parse error as InvalidInput naming the field (`height`, `checksums.linux/amd64`, …). */
@@ -132,6 +134,7 @@ export const decodeSchedule = (
       ...(f.binaries !== undefined ? { binaries: f.binaries } : {}),
       ...(f.checksums !== undefined ? { checksums: f.checksums } : {}),
       force: f.force ?? false,
+      ...(f.on_failure !== undefined && f.on_failure !== null ? { onFailure: f.on_failure } : {}),
       ...(extra.binary !== undefined ? { binary: extra.binary } : {}),
       ...(extra.forceHint !== undefined ? { forceHint: extra.forceHint } : {})
     }))
@@ -143,6 +146,12 @@ export const decodeHeightArg = (raw: string): Either.Either<Height, InvalidInput
     Either.mapLeft((e) => invalidInputOf(e, "height")),
     // A digits-only string fails on the number checks, whose path is empty: it is still the height.
     Either.mapLeft((e) => (e.field === "body" ? new InvalidInput({ field: "height", problem: e.problem }) : e))
+  )
+
+/** `--on-failure` typed on a command line: rollback or halt. */
+export const decodeOnFailureArg = (raw: string): Either.Either<OnFailure, InvalidInput> =>
+  Schema.decodeUnknownEither(OnFailure, { errors: "first" })(raw).pipe(
+    Either.mapLeft((e) => invalidInputOf(e, "--on-failure"))
   )
 
 export const decodeName = (raw: string): Either.Either<UpgradeName, InvalidInput> =>

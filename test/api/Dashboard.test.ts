@@ -251,8 +251,10 @@ describe("dashboard: the built page", () => {
       expect(page, name).toMatch(new RegExp(`<input name="${name}"`))
     }
     expect(page).toMatch(/<input name="force" type="checkbox">/)
-    // No on-failure policy: the API takes none.
-    expect(page).not.toMatch(/name="(on[-_]?failure|policy|rollback)"/i)
+    // The per-upgrade failure policy: follow the default (sent as nothing), rollback or halt.
+    expect(page).toMatch(
+      /<select name="on_failure"><option value="" selected>[^<]*<\/option><option value="rollback">rollback<\/option><option value="halt">halt<\/option><\/select>/
+    )
   })
 
   it("loads nothing but its own two files: no inline script or style, no other origin", () => {

@@ -65,6 +65,25 @@ describe("REST: upgrades", () => {
       expect(after.body).toMatchObject({ upgrades: [{ name: "v2.0.0", status: "cancelled" }], count: 1 })
     }))
 
+  it.scopedLive("on_failure in the body is stored with the upgrade (null or absent: follow DAEMON_ON_UPGRADE_FAILURE)", () =>
+    Effect.gen(function*() {
+      const w = yield* setupApi({ head: 100 })
+      const halt = yield* request(w, "POST", "/api/v1/upgrades", {
+        body: { name: "v2", height: 200, on_failure: "halt" }
+      })
+      expect(halt.status).toBe(201)
+      expect(halt.body).toMatchObject({ upgrade: { name: "v2", on_failure: "halt" } })
+      const dflt = yield* request(w, "POST", "/api/v1/upgrades", {
+        body: { name: "v3", height: 300, on_failure: null }
+      })
+      expect(dflt.status).toBe(201)
+      const onDisk = JSON.parse(planText(w)!) as { upgrades: Array<Record<string, unknown>> }
+      expect(onDisk.upgrades[0]).toMatchObject({ name: "v2", on_failure: "halt" })
+      expect(onDisk.upgrades[1]).not.toHaveProperty("on_failure")
+      const list = yield* request(w, "GET", "/api/v1/upgrades")
+      expect(list.body).toMatchObject({ upgrades: [{ name: "v2", on_failure: "halt" }, { name: "v3" }] })
+    }))
+
   it.scopedLive("bad input → 400 naming the field; conflicts → 409; unknown → 404; node down → 503; nothing written", () =>
     Effect.gen(function*() {
       const w = yield* setupApi({ head: 100 })
@@ -87,6 +106,14 @@ describe("REST: upgrades", () => {
           /sha256/
         ],
         ["info not text", { name: "v2", height: 200, info: 7 }, 400, "invalid info", /string/],
+        [
+          "bad on_failure",
+          { name: "v2", height: 200, on_failure: "pray" },
+          400,
+          "invalid on_failure",
+          /rollback or halt/
+        ],
+        ["on_failure not text", { name: "v2", height: 200, on_failure: 1 }, 400, "invalid on_failure", /rollback/],
         ["name taken", { name: "v1", height: 300 }, 409, "conflict", /already exists with status 'scheduled'/],
         [
           "at the head",

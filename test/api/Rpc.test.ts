@@ -34,6 +34,17 @@ describe("RPC: UpgradeRpcs over POST /rpc (NDJSON)", () => {
       expect(status).toMatchObject({ block_interval_seconds: 1.25, head_age_seconds: 3 })
     }))
 
+  it.scopedLive("ScheduleUpgrade's on_failure is stored with the upgrade and listed", () =>
+    Effect.gen(function*() {
+      const w = yield* setupApi({ head: 100 })
+      const client = yield* clientFor(w)
+      const u = yield* client.ScheduleUpgrade({ name: "v2", height: 200, on_failure: "rollback" })
+      expect(u.on_failure).toBe("rollback")
+      const plain = yield* client.ScheduleUpgrade({ name: "v3", height: 300 })
+      expect(plain.on_failure).toBeUndefined()
+      expect((yield* client.ListUpgrades()).upgrades.map((x) => x.on_failure)).toEqual(["rollback", undefined])
+    }))
+
   it.scopedLive("typed errors, recovered by tag; nothing written", () =>
     Effect.gen(function*() {
       const w = yield* setupApi({ head: 100 })
@@ -60,6 +71,11 @@ describe("RPC: UpgradeRpcs over POST /rpc (NDJSON)", () => {
           field: "checksums.x"
         }
       )
+      expect(yield* tagOf(client.ScheduleUpgrade({ name: "v2", height: 200, on_failure: "pray" }))).toMatchObject({
+        _tag: "InvalidInput",
+        field: "on_failure",
+        problem: "expected rollback or halt"
+      })
       expect(yield* tagOf(client.ScheduleUpgrade({ name: "v1", height: 300 }))).toMatchObject({
         _tag: "UpgradeConflict",
         name: "v1"

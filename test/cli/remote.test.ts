@@ -143,6 +143,27 @@ describe("--remote: the commands go to the API", () => {
       )
     }))
 
+  it.scopedLive("--on-failure goes with the request and is stored there; a bad value is refused before anything is sent", () =>
+    Effect.gen(function*() {
+      const w = yield* setupApi({ head: 100 })
+      const me = local(w)
+      const remote = ["--remote", w.base]
+      const s = yield* runCli(["upgrade", "schedule", "v2", "200", "--on-failure", "halt", ...remote], me.env)
+      expect(s).toEqual({
+        code: 0,
+        stdout: "✓ Upgrade 'v2' scheduled for block height 200 (on failure: halt)\n",
+        stderr: ""
+      })
+      expect(JSON.parse(planText(w)!).upgrades).toMatchObject([{ name: "v2", on_failure: "halt" }])
+      const before = planText(w)
+      refused(
+        yield* runCli(["upgrade", "schedule", "v3", "300", "--on-failure", "pray", ...remote], me.env),
+        2,
+        "invalid --on-failure: expected rollback or halt"
+      )
+      expect(planText(w)).toBe(before)
+    }))
+
   it.scopedLive("the server's refusals keep their exit codes; the plan there unchanged", () =>
     Effect.gen(function*() {
       const w = yield* setupApi({ head: 100 })

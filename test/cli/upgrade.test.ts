@@ -114,6 +114,31 @@ describe("upgrade schedule", () => {
       expect(h.plan().upgrades.map((u) => u.name)).toEqual(["v1", "v0"])
     }))
 
+  it.live("--on-failure rollback|halt is stored with the upgrade and said; anything else → 2 naming --on-failure, nothing written", () =>
+    Effect.gen(function*() {
+      const h = yield* home()
+      const r = yield* runCli(["upgrade", "schedule", "v2", "100000000", "--on-failure", "halt"], h.env)
+      expect(r).toEqual({
+        code: 0,
+        stdout: "✓ Upgrade 'v2' scheduled for block height 100000000 (on failure: halt)\n",
+        stderr: ""
+      })
+      expect(h.plan().upgrades).toMatchObject([{ name: "v2", on_failure: "halt" }])
+      const before = h.planText()
+      for (const bad of ["pray", "HALT", ""]) {
+        expectRefused(
+          h,
+          yield* runCli(["upgrade", "schedule", "v3", "200000000", "--on-failure", bad], h.env),
+          2,
+          "invalid --on-failure: expected rollback or halt",
+          before,
+          `--on-failure ${JSON.stringify(bad)}`
+        )
+      }
+      expect((yield* runCli(["upgrade", "schedule", "v3", "200000000"], h.env)).code).toBe(0)
+      expect(h.plan().upgrades[1]).not.toHaveProperty("on_failure")
+    }))
+
   it.live("the node unreachable: 1, saying the head could not be checked (and --force), the plan unchanged; --force schedules it", () =>
     Effect.gen(function*() {
       const down = { DAEMON_RPC_URL: `http://127.0.0.1:${yield* Effect.promise(freePort)}` }
@@ -273,6 +298,31 @@ describe("upgrade list", () => {
       // No supervisor running: no ETA (only a running one measures the block interval).
       expect(json(j)).toEqual({ upgrades: byHeight.map((u) => ({ ...u, eta: null, eta_seconds: null })), count: 8 })
       expect(h.planText()).toBe(before)
+    }))
+
+  it.live("ON FAILURE: a column only when some upgrade has its own policy; --json has on_failure only where set; status says it", () =>
+    Effect.gen(function*() {
+      const h = yield* home()
+      const rows = [planRow("v1", 100, "scheduled"), planRow("v2", 200, "scheduled", { on_failure: "halt" })]
+      writePlan(h, rows)
+      const text = yield* runCli(["upgrade", "list"], h.env)
+      expect(text.stdout).toBe(
+        [
+          "NAME  HEIGHT  STATUS     ETA      ON FAILURE  INFO",
+          "v1    100     scheduled  unknown  -",
+          "v2    200     scheduled  unknown  halt",
+          ""
+        ].join("\n")
+      )
+      const j = yield* runCli(["upgrade", "list", "--json"], h.env)
+      expect(json(j)).toEqual({ upgrades: rows.map((u) => ({ ...u, eta: null, eta_seconds: null })), count: 2 })
+      const status = yield* runCli(["upgrade", "status"], h.env)
+      expect(status.stdout).toMatch(/v2 at block height 200 \(scheduled\)[^\n]*, on failure: halt\n/)
+      expect(status.stdout).not.toMatch(/v1 at block height 100[^\n]*on failure/)
+      const sj = json(yield* runCli(["upgrade", "status", "--json"], h.env)) as {
+        pending: Array<Record<string, unknown>>
+      }
+      expect(sj.pending.map((u) => u["on_failure"])).toEqual([undefined, "halt"])
     }))
 
   it.live("a corrupt plan: 1, naming the file; never overwritten", () =>

@@ -40,6 +40,7 @@ const form = (over: Partial<ScheduleInput> = {}): ScheduleInput => ({
   binaries: "",
   checksums: "",
   force: false,
+  onFailure: "",
   ...over
 })
 
@@ -50,6 +51,15 @@ describe("dashboard: the schedule form → POST /api/v1/upgrades", () => {
       ok: true,
       body: { name: "v2", height: 7, info: "Mont Blanc", force: true }
     })
+  })
+
+  it("on failure: the default (\"\") sends nothing, rollback and halt are sent as on_failure, as the API decodes them", () => {
+    expect(scheduleBody(form({ onFailure: "" }))).toEqual({ ok: true, body: { name: "v2", height: 1500000 } })
+    for (const policy of ["rollback", "halt"] as const) {
+      const r = scheduleBody(form({ onFailure: policy }))
+      expect(r).toEqual({ ok: true, body: { name: "v2", height: 1500000, on_failure: policy } })
+      if (r.ok) expect(Either.getOrThrow(decodeSchedule(r.body)).onFailure).toBe(policy)
+    }
   })
 
   it("one URL and one checksum are for any platform, a JSON map per platform: as the CLI's flags", () => {

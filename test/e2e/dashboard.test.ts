@@ -132,7 +132,12 @@ const wordsOf = (a: ApiAnswer) => (a.ok ? a.body.message! : a.body.details!)
  */
 const scheduleFromForm = async (
   page: Page,
-  fields: { readonly name: string; readonly height: number | string; readonly info?: string },
+  fields: {
+    readonly name: string
+    readonly height: number | string
+    readonly info?: string
+    readonly onFailure?: "" | "rollback" | "halt"
+  },
   confirm: "asks" | "never" | "may",
   screenshot?: string
 ): Promise<ApiAnswer> => {
@@ -140,6 +145,7 @@ const scheduleFromForm = async (
   await form.locator("[name=\"name\"]").fill(fields.name)
   await form.locator("[name=\"height\"]").fill(String(fields.height))
   await form.locator("[name=\"info\"]").fill(fields.info ?? "")
+  await form.locator("select[name=\"on_failure\"]").selectOption(fields.onFailure ?? "")
   const dialog = page.locator("dialog#confirm")
   const answered = page.waitForResponse(isRoute("POST", "/api/v1/upgrades"))
   await form.locator("button[type=\"submit\"], button:not([type]), input[type=\"submit\"]").first().click()
@@ -370,8 +376,10 @@ describe.skipIf(!chromiumThere)("the dashboard in a real browser", () => {
       await shot(page, "07-refused-below-head")
 
       // v3, far ahead (no confirmation), then cancelled: the dialog asks; "no" keeps it, "yes" cancels.
-      const far = await scheduleFromForm(page, { name: "v3", height: head + 100_000 }, "never")
+      const far = await scheduleFromForm(page, { name: "v3", height: head + 100_000, onFailure: "halt" }, "never")
       expect(far.status).toBe(201)
+      // The "on failure" select goes with the request and is stored with the upgrade.
+      expect(JSON.parse(h.planText()!).upgrades.find((u: { name: string }) => u.name === "v3").on_failure).toBe("halt")
       await waitText(statusCell(page, "v3"), /^\s*ready\s*$/)
       const dialog = page.locator("dialog#confirm")
       const deletes: Array<string> = []

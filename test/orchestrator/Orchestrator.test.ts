@@ -17,6 +17,7 @@ import { PlanLocked } from "../../src/domain/Errors.js"
 import { schedule, setStatus } from "../../src/domain/Plan.js"
 import { StatusObject } from "../../src/domain/Status.js"
 import type { Target } from "../../src/domain/Target.js"
+import { Upgrade, UpgradePlan } from "../../src/domain/Upgrade.js"
 import { crashHookFromEnv, parseCrashAt } from "../../src/orchestrator/CrashPoints.js"
 import { quietTick } from "../../src/orchestrator/Loop.js"
 import * as Cadence from "../../src/platform/Cadence.js"
@@ -377,6 +378,56 @@ describe("Orchestrator: verify", () => {
       expect(yield* statusOf(w, "v2")).toBe("upgrading")
       yield* TestClock.adjust("1 second")
       yield* waitStatus(w, "v2", "done")
+    }))
+
+  it.scoped("on_failure=halt under DAEMON_ON_UPGRADE_FAILURE=rollback: this upgrade halts, and journaled its policy", () =>
+    Effect.gen(function*() {
+      const w = yield* makeWorld({ DAEMON_ON_UPGRADE_FAILURE: "rollback" })
+      yield* scheduleUpgrade(w, "v2", 100, { onFailure: "halt" })
+      const run = yield* startRunning(w)
+      yield* fireV2(w, run)
+      expect(journal(w)).toMatchObject({ name: "v2", on_failure: "halt" })
+      yield* run.crashNode(1)
+      yield* waitStatus(w, "v2", "failed")
+      yield* waitUntil("halted", run.orchestrator.halted.pipe(Effect.map((x) => x !== null)))
+      expect(yield* run.orchestrator.halted).toMatch(/^halted after failed upgrade v2: verify failed/)
+      expect(yield* log(w)).toEqual([
+        "start:genesis",
+        "suspend",
+        "stop",
+        "switch:v2",
+        "start:v2",
+        "stop",
+        "switch:genesis"
+      ])
+      expect(yield* Ref.get(w.current)).toBe("genesis")
+      expect(yield* alive(w)).toBeNull()
+      expect(yield* eventTypes(w)).not.toContain("rollback-completed")
+    }))
+
+  it.scoped("on_failure=rollback under DAEMON_ON_UPGRADE_FAILURE=halt: this upgrade rolls back and the old node runs", () =>
+    Effect.gen(function*() {
+      const w = yield* makeWorld({ DAEMON_ON_UPGRADE_FAILURE: "halt" })
+      yield* scheduleUpgrade(w, "v2", 100, { onFailure: "rollback" })
+      const run = yield* startRunning(w)
+      yield* fireV2(w, run)
+      expect(journal(w)).toMatchObject({ name: "v2", on_failure: "rollback" })
+      yield* run.crashNode(1)
+      yield* waitStatus(w, "v2", "failed")
+      yield* waitUntil("node up", Effect.map(alive(w), (a) => a === "genesis"))
+      expect(yield* run.orchestrator.halted).toBeNull()
+      expect(yield* log(w)).toEqual([
+        "start:genesis",
+        "suspend",
+        "stop",
+        "switch:v2",
+        "start:v2",
+        "stop",
+        "switch:genesis",
+        "start:genesis",
+        "resume"
+      ])
+      expect(yield* eventTypes(w)).toContain("rollback-completed")
     }))
 
   it.scoped("halt policy: node left stopped, current back on the previous target, never restarted", () =>
@@ -819,6 +870,55 @@ describe("Orchestrator: recovery replays the journal forward", () => {
       yield* waitUntil("journal gone", Effect.sync(() => journalText(w) === undefined))
       yield* settle
       expect(yield* statusOf(w, "v2")).toBe("failed")
+      expect(yield* Ref.get(w.current)).toBe("genesis")
+      expect(yield* alive(w)).toBeNull()
+      expect(yield* run.orchestrator.halted).toMatch(/halted after failed upgrade v2/)
+    }))
+
+  it.scoped("the policy journaled when the upgrade started rules its replay, whatever the plan says now", () =>
+    Effect.gen(function*() {
+      // Global rollback, the upgrade's own halt: journaled with the first step.
+      const w = yield* makeWorld()
+      yield* scheduleUpgrade(w, "v2", 100, { onFailure: "halt" })
+      yield* crashAt(w, "start:journaled")
+      expect(journal(w)).toMatchObject({ name: "v2", step: "start", on_failure: "halt" })
+      // The plan is changed (by hand) while wemixvisor is down: the journal still says halt.
+      const plan = yield* readPlan(w)
+      const u = plan.upgrades.find((x) => x.name === "v2")!
+      yield* setPlan(
+        w,
+        new UpgradePlan({ version: 1, upgrades: [new Upgrade({ ...u, on_failure: "rollback" })] })
+      )
+      yield* Ref.set(w.spawnFails, new Set<Target>([name("v2")]))
+      const run = yield* startRun(w)
+      yield* waitUntil("journal gone", Effect.sync(() => journalText(w) === undefined))
+      yield* settle
+      expect(yield* statusOf(w, "v2")).toBe("failed")
+      expect(yield* Ref.get(w.current)).toBe("genesis")
+      expect(yield* alive(w)).toBeNull()
+      expect(yield* run.orchestrator.halted).toMatch(/halted after failed upgrade v2/)
+    }))
+
+  it.scoped("a journal older than on_failure replays under DAEMON_ON_UPGRADE_FAILURE", () =>
+    Effect.gen(function*() {
+      const w = yield* makeWorld({ DAEMON_ON_UPGRADE_FAILURE: "halt" })
+      yield* scheduleUpgrade(w, "v2", 100)
+      yield* Ref.set(w.current, name("v2"))
+      fs.writeFileSync(
+        w.config.layout.journal,
+        JSON.stringify({
+          name: "v2",
+          height: 100,
+          from: "genesis",
+          step: "rollback",
+          head_at_stop: 100,
+          started_at: "t",
+          reason: "verify failed"
+        })
+      )
+      const run = yield* startRun(w)
+      yield* waitUntil("journal gone", Effect.sync(() => journalText(w) === undefined))
+      yield* settle
       expect(yield* Ref.get(w.current)).toBe("genesis")
       expect(yield* alive(w)).toBeNull()
       expect(yield* run.orchestrator.halted).toMatch(/halted after failed upgrade v2/)

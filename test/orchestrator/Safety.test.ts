@@ -192,6 +192,30 @@ describe("preparation ahead of the height", () => {
       expect(yield* run.orchestrator.halted).toBe(`halted after failed upgrade v2: ${u?.reason}`)
     }))
 
+  it.scoped("not ready with on_failure=halt under DAEMON_ON_UPGRADE_FAILURE=rollback: this upgrade halts the node", () =>
+    Effect.gen(function*() {
+      const w = yield* makeWorld()
+      yield* scheduleUpgrade(w, "v2", 100, { binary: false, onFailure: "halt" })
+      const run = yield* startRunning(w)
+      yield* fireAndEnd(w)
+      const u = yield* upgradeOf(w, "v2")
+      expect(u?.status).toBe("failed")
+      expect(yield* log(w)).toEqual(["start:genesis", "suspend", "stop"])
+      expect(yield* alive(w)).toBeNull()
+      expect(yield* run.orchestrator.halted).toBe(`halted after failed upgrade v2: ${u?.reason}`)
+    }))
+
+  it.scoped("not ready with on_failure=rollback under DAEMON_ON_UPGRADE_FAILURE=halt: the node keeps running", () =>
+    Effect.gen(function*() {
+      const w = yield* makeWorld({ DAEMON_ON_UPGRADE_FAILURE: "halt" })
+      yield* scheduleUpgrade(w, "v2", 100, { binary: false, onFailure: "rollback" })
+      const run = yield* startRunning(w)
+      yield* fireAndEnd(w)
+      expect(yield* statusOf(w, "v2")).toBe("failed")
+      expect(yield* alive(w)).toBe("genesis")
+      expect(yield* run.orchestrator.halted).toBeNull()
+    }))
+
   it.scoped("prepare on demand: the upgrade as ready; a refused download is bad input", () =>
     Effect.gen(function*() {
       const w = yield* makeWorld()

@@ -182,14 +182,20 @@ export const scheduleUpgrade = (
   w: World,
   n: string,
   height: number,
-  opts: { readonly binary?: boolean; readonly url?: string; readonly createdAt?: string } = {}
+  opts: {
+    readonly binary?: boolean
+    readonly url?: string
+    readonly createdAt?: string
+    readonly onFailure?: "rollback" | "halt"
+  } = {}
 ) =>
   Effect.gen(function*() {
     const plan = yield* readPlan(w)
     const sources = opts.url === undefined
       ? {}
       : { binaries: { any: opts.url }, checksums: { any: `sha256:${"ab".repeat(32)}` } }
-    const r = schedule(plan, { name: name(n), height: h(height), ...sources }, {
+    const policy = opts.onFailure === undefined ? {} : { onFailure: opts.onFailure }
+    const r = schedule(plan, { name: name(n), height: h(height), ...sources, ...policy }, {
       head: undefined,
       force: true,
       now: opts.createdAt ?? "2026-01-01T00:00:00.000Z"

@@ -13,6 +13,20 @@ describe("parseDropIn", () => {
     )
   })
 
+  it("on_failure: rollback or halt is taken as the upgrade's policy; absent follows the default; anything else is refused", () => {
+    expect(parse({ name: "v2", height: 1500, on_failure: "halt" })).toEqual(
+      Either.right({ name: "v2", height: 1500, info: "", binaries: {}, checksums: {}, onFailure: "halt" })
+    )
+    expect(Either.getOrThrow(parse({ name: "v2", height: 1500 }))).not.toHaveProperty("onFailure")
+    const refused = parse({ name: "v2", height: 1500, on_failure: "pray" })
+    expect(Either.isLeft(refused)).toBe(true)
+    if (Either.isLeft(refused)) {
+      expect(refused.left.name).toBe("v2")
+      expect(refused.left.reason).toMatch(/on_failure/)
+      expect(refused.left.reason).toMatch(/rollback or halt/)
+    }
+  })
+
   it("stores an info object as JSON text and keeps explicit binaries/checksums", () => {
     expect(
       parse({

@@ -37,9 +37,19 @@ describe("Journal", () => {
         head_at_stop: 100,
         started_at: "2026-01-01T00:00:00.000Z",
         reason: null,
-        backup: null
+        backup: null,
+        on_failure: null
       })
       expect(yield* j.read).toEqual(Option.some(entry))
+      // The policy journaled when the upgrade started is read back as written.
+      const halting = new Journal.JournalEntry({ ...entry, on_failure: "halt" })
+      yield* j.write(halting)
+      expect(JSON.parse(fs.readFileSync(j.file, "utf8"))).toMatchObject({ on_failure: "halt" })
+      expect(yield* j.read).toEqual(Option.some(halting))
+      // A journal older than the field reads as null (DAEMON_ON_UPGRADE_FAILURE decides).
+      const { on_failure: _, ...old } = Journal.JournalEntry.make(entry)
+      fs.writeFileSync(j.file, JSON.stringify(old))
+      expect(Option.map(yield* j.read, (e) => e.on_failure)).toEqual(Option.some(null))
       // No temp file is left next to it.
       expect(fs.readdirSync(dir)).toEqual(["journal.json"])
       yield* j.remove

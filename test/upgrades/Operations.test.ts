@@ -6,15 +6,16 @@
  * (`force`).
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Effect, Layer, Option, Ref } from "effect"
+import { Context, Effect, Either, Layer, Option, Ref } from "effect"
 import * as fs from "node:fs"
 import { make as makeBinaryStore } from "../../src/binaries/BinaryStoreLive.js"
 import { AppConfig } from "../../src/config/Config.js"
 import { NodeUnreachable } from "../../src/domain/Errors.js"
 import { type Height, makeHeight } from "../../src/domain/Height.js"
-import type { UpgradeName } from "../../src/domain/Upgrade.js"
+import { failurePolicy, type UpgradeName } from "../../src/domain/Upgrade.js"
 import type { Origin } from "../../src/upgrades/History.js"
 import { makeHistory } from "../../src/upgrades/HistoryLive.js"
+import { decodeOnFailureArg, decodeSchedule } from "../../src/upgrades/Operations.js"
 import { make as makeOperations } from "../../src/upgrades/OperationsLive.js"
 import { PlanStore } from "../../src/upgrades/PlanStore.js"
 import { layer as planStoreLayer } from "../../src/upgrades/PlanStoreLive.js"
@@ -140,5 +141,91 @@ describe("Operations record each schedule and cancel in the history, with its do
         { name: "v3", step: "schedule", result: "ok", detail: "height 5 (forced)", door: "rpc" },
         { name: "v2", step: "cancel", result: "ok", detail: "height 100", door: "cli" }
       ])
+    }))
+})
+
+describe("Per-upgrade failure policy (on_failure, issue #16)", () => {
+  it("decodeSchedule: rollback and halt are taken, absent or null follow the default, anything else is refused naming on_failure", () => {
+    expect(Either.getOrThrow(decodeSchedule({ name: "v2", height: 5, on_failure: "halt" })).onFailure).toBe("halt")
+    expect(Either.getOrThrow(decodeSchedule({ name: "v2", height: 5, on_failure: "rollback" })).onFailure).toBe(
+      "rollback"
+    )
+    expect(Either.getOrThrow(decodeSchedule({ name: "v2", height: 5 }))).not.toHaveProperty("onFailure")
+    expect(Either.getOrThrow(decodeSchedule({ name: "v2", height: 5, on_failure: null }))).not.toHaveProperty(
+      "onFailure"
+    )
+    for (const bad of ["pray", "HALT", "", 1, true]) {
+      const e = Either.getLeft(decodeSchedule({ name: "v2", height: 5, on_failure: bad })).pipe(Option.getOrThrow)
+      expect(e.field).toBe("on_failure")
+      expect(e.problem).toMatch(/rollback or halt/)
+    }
+    const arg = Either.getLeft(decodeOnFailureArg("pray")).pipe(Option.getOrThrow)
+    expect(arg.field).toBe("--on-failure")
+  })
+
+  it.scoped("stored with the upgrade only when given; the history's schedule line says it", () =>
+    Effect.gen(function*() {
+      const { history, ops, planJson } = yield* setup
+      yield* ops.schedule({ name: v("v2"), height: makeHeight(100), force: false, onFailure: "halt" }, cli)
+      yield* ops.schedule({ name: v("v3"), height: makeHeight(200), force: false }, cli)
+      const [v2, v3] = planJson().upgrades
+      expect(v2).toMatchObject({ name: "v2", on_failure: "halt" })
+      expect(v3).not.toHaveProperty("on_failure")
+      const details = (yield* history).map((r) => r.detail)
+      expect(details).toEqual(["height 100 (head 10); on failure halt", "height 200 (head 10)"])
+      const listed = yield* ops.list
+      expect(listed.upgrades.map((u) => u.on_failure)).toEqual(["halt", undefined])
+    }))
+
+  it.scoped("a plan file older than the field still reads (absent = follow DAEMON_ON_UPGRADE_FAILURE)", () =>
+    Effect.gen(function*() {
+      const { config, ops } = yield* setup
+      fs.writeFileSync(
+        config.layout.plan,
+        JSON.stringify({
+          version: 1,
+          upgrades: [{
+            name: "v2",
+            height: 100,
+            status: "scheduled",
+            info: "",
+            binaries: {},
+            checksums: {},
+            reason: null,
+            created_at: "2026-01-01T00:00:00.000Z",
+            updated_at: "2026-01-01T00:00:00.000Z",
+            checked_head: 10
+          }]
+        })
+      )
+      const listed = yield* ops.list
+      expect(listed.upgrades[0]?.on_failure).toBeUndefined()
+      expect(failurePolicy(listed.upgrades[0]!, "halt")).toBe("halt")
+      expect(failurePolicy({ on_failure: "rollback" }, "halt")).toBe("rollback")
+    }))
+
+  it.scoped("a plan entry with an invalid on_failure is refused as corrupt, naming the field", () =>
+    Effect.gen(function*() {
+      const { config, ops } = yield* setup
+      fs.writeFileSync(
+        config.layout.plan,
+        JSON.stringify({
+          version: 1,
+          upgrades: [{
+            name: "v2",
+            height: 100,
+            status: "scheduled",
+            info: "",
+            binaries: {},
+            checksums: {},
+            reason: null,
+            created_at: "2026-01-01T00:00:00.000Z",
+            updated_at: "2026-01-01T00:00:00.000Z",
+            on_failure: "pray"
+          }]
+        })
+      )
+      const e = yield* Effect.flip(ops.list)
+      expect(e.message).toMatch(/on_failure/)
     }))
 })

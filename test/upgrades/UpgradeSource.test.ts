@@ -227,6 +227,16 @@ describe("UpgradeSource: the upgrade-info.json drop-in", () => {
       ])
     }))
 
+  it.scopedLive("a drop-in's on_failure is stored with the upgrade and said in its history line", () =>
+    Effect.gen(function*() {
+      const t = yield* setup({ head: 100 })
+      writeAtomically(t.dropIn, JSON.stringify({ name: "v2", height: 200, on_failure: "halt" }))
+      yield* eventually("upgrade-info.json.merged", Effect.sync(() => fs.existsSync(t.dropIn + ".merged")))
+      const onDisk = readJson(t.plan) as { upgrades: Array<Record<string, unknown>> }
+      expect(onDisk.upgrades[0]).toMatchObject({ name: "v2", height: 200, on_failure: "halt" })
+      expect((yield* t.history).map((r) => r.detail)).toEqual(["height 200 (head 100); on failure halt"])
+    }))
+
   it.scopedLive("each invalid kind → .invalid, an upgrade-problem, and the plan unchanged", () =>
     Effect.gen(function*() {
       const t = yield* setup({
@@ -250,7 +260,8 @@ describe("UpgradeSource: the upgrade-info.json drop-in", () => {
           "v2",
           /at or below the chain head 100/
         ],
-        ["duplicate name", JSON.stringify({ name: "v1", height: 300 }), "v1", /already exists with status 'scheduled'/]
+        ["duplicate name", JSON.stringify({ name: "v1", height: 300 }), "v1", /already exists with status 'scheduled'/],
+        ["bad on_failure", JSON.stringify({ name: "v2", height: 200, on_failure: "pray" }), "v2", /^on_failure: /]
       ]
       for (const [kind, text, name, reason] of kinds) {
         writeAtomically(t.dropIn, text)

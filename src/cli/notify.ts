@@ -22,7 +22,7 @@ export const notifyTest = (config: WemixvisorConfig) =>
         variable: "WEMIXVISOR_NOTIFY_*",
         value: "",
         problem:
-          "no notification channel is configured (set WEMIXVISOR_NOTIFY_WEBHOOK, _SLACK, _DISCORD, _TELEGRAM or _SMTP, or add [[notify]] tables to config.toml)"
+          "no notification channel is configured (set WEMIXVISOR_NOTIFY_WEBHOOK, _SLACK, _DISCORD, _TELEGRAM or _SMTP, or add notify tables to the config file: [[notify]] in config.toml, notify: in config.yaml or config.json)"
       })
     }
     const origin = originOf(config.home)

@@ -33,18 +33,17 @@ export const notifyTest = (config: WemixvisorConfig) =>
     }
     const results = yield* Effect.forEach(
       config.notify,
-      (c) => Effect.either(deliver(c, { event, repeats: 0 }, origin)),
+      (c) => Effect.map(Effect.either(deliver(c, { event, repeats: 0 }, origin)), (r) => ({ c, r })),
       { concurrency: "unbounded" }
     ).pipe(Effect.provide(NodeHttpClient.layer))
-    for (const [i, c] of config.notify.entries()) {
-      const r = results[i]!
+    for (const { c, r } of results) {
       yield* Console.log(
         `${Either.isRight(r) ? "✓" : "✗"} ${c.name} (${c.kind}, ${describeChannel(c)}): ${
           Either.isRight(r) ? "delivered" : `NOT delivered: ${r.left.reason}`
         }`
       )
     }
-    const failed = config.notify.filter((_, i) => Either.isLeft(results[i]!))
+    const failed = results.filter(({ r }) => Either.isLeft(r)).map(({ c }) => c)
     if (failed.length > 0) {
       return yield* new NotifyFailed({
         channel: failed.map((c) => c.name).join(", "),

@@ -269,10 +269,9 @@ const channelFromTable = (
       const v = table[key]
       if (v === undefined) return Either.right(undefined)
       if (typeof v === "string") return Either.right(v)
-      if (key === "to" && Array.isArray(v) && v.every((x) => typeof x === "string")) return Either.right(v.join(","))
-      if (key === "events" && Array.isArray(v) && v.every((x) => typeof x === "string")) {
-        return Either.right(v.join(","))
-      }
+      // The two list keys also take a list of strings, read as their comma-separated form.
+      const listKey = key === "to" || key === "events"
+      if (listKey && Array.isArray(v) && v.every((x) => typeof x === "string")) return Either.right(v.join(","))
       return problem(where(key), "(not text)", "must be a string")
     }
     const required = (key: string) =>

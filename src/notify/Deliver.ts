@@ -26,10 +26,10 @@ const failed = (c: Channel, reason: string) => new NotifyFailed({ channel: c.nam
 
 const firstLine = (e: unknown) => (e instanceof Error ? e.message : String(e)).split("\n")[0] ?? "failed"
 
-const post = (c: Channel, url: string, body: unknown, headers: Record<string, string> = {}) =>
+/** POSTs `text` (JSON) to `url`; the webhook signs that same text, so it is serialised once, by the caller. */
+const post = (c: Channel, url: string, text: string, headers: Record<string, string> = {}) =>
   Effect.gen(function*() {
     const client = yield* HttpClient.HttpClient
-    const text = JSON.stringify(body)
     const request = HttpClientRequest.post(url).pipe(
       HttpClientRequest.setHeaders(headers),
       HttpClientRequest.bodyText(text, "application/json")
@@ -91,17 +91,17 @@ export const deliver = (
   const attempt = (() => {
     switch (c.kind) {
       case "webhook": {
-        const body = payloadOf(c, n, o)
+        const text = JSON.stringify(payloadOf(c, n, o))
         const headers: Record<string, string> = c.secret === null
           ? {}
-          : { [SIGNATURE_HEADER]: signatureOf(c.secret, JSON.stringify(body)) }
-        return post(c, c.url, body, headers)
+          : { [SIGNATURE_HEADER]: signatureOf(c.secret, text) }
+        return post(c, c.url, text, headers)
       }
       case "slack":
       case "discord":
-        return post(c, c.url, payloadOf(c, n, o))
+        return post(c, c.url, JSON.stringify(payloadOf(c, n, o)))
       case "telegram":
-        return post(c, `${c.api.replace(/\/$/, "")}/bot${c.token}/sendMessage`, payloadOf(c, n, o))
+        return post(c, `${c.api.replace(/\/$/, "")}/bot${c.token}/sendMessage`, JSON.stringify(payloadOf(c, n, o)))
       case "email":
         return mail(c, n, o)
     }

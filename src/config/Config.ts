@@ -22,6 +22,7 @@ import { type Channel, describeChannel, parseChannels } from "./Channels.js"
 
 export type OnUpgradeFailure = "rollback" | "halt"
 export type LogFormat = "pretty" | "json"
+export type LogLevel = "debug" | "info" | "warning" | "error"
 
 export interface WemixvisorConfig {
   readonly home: string
@@ -29,6 +30,8 @@ export interface WemixvisorConfig {
   readonly layout: Layout
   readonly rpcUrl: string
   readonly wsUrl: Option.Option<string>
+  /** The chain the node must report (`eth_chainId`) for an upgrade to run; none: not checked. */
+  readonly chainId: Option.Option<number>
   readonly pollInterval: Duration.Duration
   readonly shutdownGrace: Duration.Duration
   readonly restartDelay: Duration.Duration
@@ -58,6 +61,8 @@ export interface WemixvisorConfig {
   readonly apiCors: ReadonlyArray<string>
   readonly apiUrl: Option.Option<string>
   readonly logFormat: LogFormat
+  /** The least severe log line written (a live setting: a reload changes it). */
+  readonly logLevel: LogLevel
   /** upgrade-history.jsonl is rotated before an append would take it past this many bytes; 0: never. */
   readonly historyMaxSize: number
   /** Rotated history files kept (upgrade-history.N.jsonl.gz); 0: lines past the bound are dropped. */
@@ -144,6 +149,13 @@ export const parseSize: Parse<number> = (raw) => {
   if (!Number.isSafeInteger(bytes)) return Either.left("too large")
   if (bytes !== 0 && bytes < 1024) return Either.left("must be 0 (never rotate) or at least 1KiB")
   return Either.right(bytes)
+}
+
+/** A chain id as `eth_chainId` reports it: a whole number above zero (decimal or 0x hex). */
+export const parseChainId: Parse<number> = (raw) => {
+  const s = raw.trim()
+  const n = /^0x[0-9a-f]+$/i.test(s) ? Number.parseInt(s, 16) : /^\d+$/.test(s) ? Number(s) : NaN
+  return Number.isSafeInteger(n) && n > 0 ? Either.right(n) : Either.left("expected a chain id, e.g. 1111")
 }
 
 const parseString: Parse<string> = (raw) => (raw === "" ? Either.left("must not be empty") : Either.right(raw))
@@ -271,6 +283,7 @@ export const CONFIG_NAMES: ReadonlyArray<string> = [
   "DAEMON_NAME",
   "DAEMON_RPC_URL",
   "DAEMON_WS_URL",
+  "DAEMON_CHAIN_ID",
   "DAEMON_POLL_INTERVAL",
   "DAEMON_HEIGHT_POLL_INTERVAL",
   "DAEMON_SHUTDOWN_GRACE",
@@ -299,6 +312,7 @@ export const CONFIG_NAMES: ReadonlyArray<string> = [
   "WEMIXVISOR_API_CORS",
   "WEMIXVISOR_API_URL",
   "WEMIXVISOR_LOG_FORMAT",
+  "WEMIXVISOR_LOG_LEVEL",
   "WEMIXVISOR_HISTORY_MAX_SIZE",
   "WEMIXVISOR_HISTORY_KEEP",
   "WEMIXVISOR_STALL_AFTER",
@@ -526,6 +540,7 @@ export const loadConfig = (sources: ConfigSources): Effect.Effect<WemixvisorConf
       layout: makeLayout(home, daemonName),
       rpcUrl: yield* get(lookup, "DAEMON_RPC_URL", parseUrl("http:", "https:"), "http://127.0.0.1:8588"),
       wsUrl: yield* getOptional(lookup, "DAEMON_WS_URL", parseUrl("ws:", "wss:")),
+      chainId: yield* getOptional(lookup, "DAEMON_CHAIN_ID", parseChainId),
       pollInterval,
       shutdownGrace: yield* get(lookup, "DAEMON_SHUTDOWN_GRACE", parseDuration, "30s"),
       restartDelay,
@@ -559,6 +574,7 @@ export const loadConfig = (sources: ConfigSources): Effect.Effect<WemixvisorConf
         parseOneOf("pretty", "json"),
         process.stderr.isTTY ? "pretty" : "json"
       ),
+      logLevel: yield* get(lookup, "WEMIXVISOR_LOG_LEVEL", parseOneOf("debug", "info", "warning", "error"), "info"),
       historyMaxSize: yield* get(lookup, "WEMIXVISOR_HISTORY_MAX_SIZE", parseSize, "10MB"),
       historyKeep: yield* get(lookup, "WEMIXVISOR_HISTORY_KEEP", parseCount, "5"),
       stallAfter: yield* getOptional(lookup, "WEMIXVISOR_STALL_AFTER", parsePositiveDuration),
@@ -593,6 +609,7 @@ export const describeConfig = (c: WemixvisorConfig): Record<string, string | num
     daemon_name: c.daemonName,
     daemon_rpc_url: c.rpcUrl,
     daemon_ws_url: o(c.wsUrl),
+    daemon_chain_id: Option.getOrNull(c.chainId),
     daemon_poll_interval: given("DAEMON_POLL_INTERVAL", c.pollInterval),
     daemon_shutdown_grace: given("DAEMON_SHUTDOWN_GRACE", c.shutdownGrace),
     daemon_restart_delay: given("DAEMON_RESTART_DELAY", c.restartDelay),
@@ -620,6 +637,7 @@ export const describeConfig = (c: WemixvisorConfig): Record<string, string | num
     wemixvisor_api_cors: c.apiCors.join(","),
     wemixvisor_api_url: o(c.apiUrl),
     wemixvisor_log_format: c.logFormat,
+    wemixvisor_log_level: c.logLevel,
     wemixvisor_history_max_size: c.given["WEMIXVISOR_HISTORY_MAX_SIZE"] ?? String(c.historyMaxSize),
     wemixvisor_history_keep: c.historyKeep,
     // null: max(60s, 10 block intervals), from the measured pace.

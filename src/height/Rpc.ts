@@ -149,3 +149,9 @@ export const webSocketHeads = (wsUrl: string): Stream.Stream<Height, NodeUnreach
       return heads.pipe(Stream.mapEffect(toHeight(wsUrl)))
     })
   )
+
+/** The node's `eth_chainId`, read once over HTTP (the chain-id guard and `config check`). */
+export const readChainId = Effect.fn("HeightProvider.readChainId")(function*(rpcUrl: string) {
+  const client = yield* makeHttpClient(rpcUrl)
+  return yield* Effect.tryPromise({ try: () => client.getChainId(), catch: unreachable(rpcUrl) })
+})

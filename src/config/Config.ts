@@ -4,15 +4,15 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { parse as parseToml, TomlError } from "smol-toml"
-import { parse as parseYaml, YAMLParseError } from "yaml"
 import { ConfigInvalid } from "../domain/Errors.js"
 import { type Layout, makeLayout } from "../domain/Layout.js"
-import { isErrno } from "../platform/Errno.js"
 import { type Channel, describeChannel, parseChannels } from "./Channels.js"
+import { readConfigFile } from "./ConfigFile.js"
+
+export { CONFIG_FILES, type ConfigFileName } from "./ConfigFile.js"
+export { closestKey, CONFIG_KEYS, CONFIG_NAMES, editDistance } from "./Keys.js"
 
 /*
  * Configuration (ARCHITECTURE §4). Precedence: CLI flag > environment > config file
@@ -73,6 +73,8 @@ export interface WemixvisorConfig {
   readonly notify: ReadonlyArray<Channel>
   /** Identical events within this window go out once, then as one summary; 0: every one. */
   readonly notifyCoalesce: Duration.Duration
+  /** The bad values this command set aside (see `runOnly`), each with its default used instead; `run` has none. */
+  readonly ignored: ReadonlyArray<ConfigInvalid>
   /** Each value as it was given (flag, env, file or default), keyed by env name: what `config` prints for durations. */
   readonly given: Readonly<Record<string, string>>
 }
@@ -242,6 +244,10 @@ interface Lookup {
   readonly from?: (name: string, alias?: string) => string | undefined
   /** Filled by `get` as values are read: the text each one was given as. */
   readonly given?: Record<string, string>
+  /** Whether a bad value of this name may be set aside (its default used) instead of failing: see `runOnly`. */
+  readonly tolerate?: (name: string) => boolean
+  /** Filled with the errors set aside. */
+  readonly ignored?: Array<ConfigInvalid>
 }
 
 /** `{ source }` when the value of `name` came from a config file: errors on it then say so. */
@@ -250,38 +256,56 @@ const sourceOf = (lookup: Lookup, name: string, alias?: string): { source?: stri
   return source === undefined ? {} : { source }
 }
 
+/**
+ * `error` about `name`: fails, or — when the command does not read `name`
+ * (Lookup.tolerate) — is set aside in `ignored` and `instead` is used.
+ */
+const refuse = <A>(lookup: Lookup, name: string, error: ConfigInvalid, instead: A): Effect.Effect<A, ConfigInvalid> => {
+  if (lookup.tolerate?.(name) !== true) return Effect.fail(error)
+  lookup.ignored?.push(error)
+  return Effect.succeed(instead)
+}
+
 const get = <A>(lookup: Lookup, name: string, parse: Parse<A>, fallback: string, alias?: string) => {
   const raw = lookup.raw(name, alias) ?? fallback
   if (lookup.given !== undefined) lookup.given[name] = raw.trim()
-  return Effect.mapError(
-    parse(raw),
-    (problem) => new ConfigInvalid({ variable: name, value: raw, problem, ...sourceOf(lookup, name, alias) })
-  )
+  return Either.match(parse(raw), {
+    onRight: Effect.succeed,
+    onLeft: (problem) => {
+      const error = new ConfigInvalid({ variable: name, value: raw, problem, ...sourceOf(lookup, name, alias) })
+      const instead = parse(fallback)
+      if (lookup.given !== undefined) lookup.given[name] = fallback
+      return Either.isRight(instead) ? refuse(lookup, name, error, instead.right) : Effect.fail(error)
+    }
+  })
 }
 
 const getOptional = <A>(lookup: Lookup, name: string, parse: Parse<A>) => {
   const raw = lookup.raw(name)
-  if (raw !== undefined && raw !== "" && lookup.given !== undefined) lookup.given[name] = raw.trim()
-  return raw === undefined || raw === ""
-    ? Effect.succeed(Option.none<A>())
-    : parse(raw).pipe(
-      Effect.mapBoth({
-        onFailure: (problem) => new ConfigInvalid({ variable: name, value: raw, problem, ...sourceOf(lookup, name) }),
-        onSuccess: Option.some
-      })
-    )
+  if (raw === undefined || raw === "") return Effect.succeed(Option.none<A>())
+  return Either.match(parse(raw), {
+    onRight: (a) => {
+      if (lookup.given !== undefined) lookup.given[name] = raw.trim()
+      return Effect.succeed(Option.some(a))
+    },
+    onLeft: (problem) =>
+      refuse(
+        lookup,
+        name,
+        new ConfigInvalid({ variable: name, value: raw, problem, ...sourceOf(lookup, name) }),
+        Option.none<A>()
+      )
+  })
 }
 
 /**
- * Every env name loadConfig reads, aliases and the notification ones
- * included: in lower case, the keys a config file may set (besides
- * `notify`). One list; a test runs loadConfig and checks that every name it
- * looks up is here.
+ * The settings only `run` reads: supervision, upgrade steps, the API
+ * server's guards, warnings, notifications. Another command (`upgrade list`,
+ * `init`, …) goes on with a bad one of these — it says so, once — instead of
+ * refusing to work over a value it never uses. Unknown file keys too: a
+ * command cannot need a key nobody reads.
  */
-export const CONFIG_NAMES: ReadonlyArray<string> = [
-  "DAEMON_HOME",
-  "DAEMON_NAME",
-  "DAEMON_RPC_URL",
+const RUN_ONLY = new Set([
   "DAEMON_WS_URL",
   "DAEMON_CHAIN_ID",
   "DAEMON_POLL_INTERVAL",
@@ -295,187 +319,38 @@ export const CONFIG_NAMES: ReadonlyArray<string> = [
   "DAEMON_VERIFY_MIN_UP",
   "DAEMON_VERIFY_TIMEOUT",
   "DAEMON_VERIFY_PROGRESS",
-  "DAEMON_ON_UPGRADE_FAILURE",
-  "DAEMON_VERSION_ARGS",
   "DAEMON_BACKUP",
   "DAEMON_DATA_DIR",
   "DAEMON_BACKUP_KEEP",
-  "DAEMON_ALLOW_DOWNLOAD_BINARIES",
-  "DAEMON_UNSAFE_SKIP_CHECKSUM",
   "DAEMON_PRE_STOP",
   "DAEMON_PRE_UPGRADE",
   "DAEMON_PRE_UPGRADE_MAX_RETRIES",
   "DAEMON_HOOK_TIMEOUT",
-  "WEMIXVISOR_API_ADDR",
-  "WEMIXVISOR_API_TOKEN",
   "WEMIXVISOR_API_HOSTS",
   "WEMIXVISOR_API_CORS",
-  "WEMIXVISOR_API_URL",
-  "WEMIXVISOR_LOG_FORMAT",
-  "WEMIXVISOR_LOG_LEVEL",
-  "WEMIXVISOR_HISTORY_MAX_SIZE",
-  "WEMIXVISOR_HISTORY_KEEP",
   "WEMIXVISOR_STALL_AFTER",
-  "WEMIXVISOR_NOTIFY_EVENTS",
-  "WEMIXVISOR_NOTIFY_WEBHOOK",
-  "WEMIXVISOR_NOTIFY_WEBHOOK_SECRET",
-  "WEMIXVISOR_NOTIFY_SLACK",
-  "WEMIXVISOR_NOTIFY_DISCORD",
-  "WEMIXVISOR_NOTIFY_TELEGRAM",
-  "WEMIXVISOR_NOTIFY_TELEGRAM_API",
-  "WEMIXVISOR_NOTIFY_SMTP",
-  "WEMIXVISOR_NOTIFY_EMAIL_TO",
-  "WEMIXVISOR_NOTIFY_EMAIL_FROM",
   "WEMIXVISOR_NOTIFY_COALESCE"
-]
+])
 
-/** The keys of a config file: the env names in lower case, and `notify` (the channel tables). */
-export const CONFIG_KEYS: ReadonlyArray<string> = [...CONFIG_NAMES.map((n) => n.toLowerCase()), "notify"]
+/** Tolerance for the commands that are not `run` (nor `config`, `config check`, which refuse any bad value). */
+export const runOnly = (name: string): boolean =>
+  RUN_ONLY.has(name) || name.startsWith("WEMIXVISOR_NOTIFY_") || name === UNKNOWN_KEY
 
-/** The config files of `$DAEMON_HOME/wemixvisor/`; at most one may be there. */
-export const CONFIG_FILES = ["config.toml", "config.yaml", "config.json"] as const
-export type ConfigFileName = typeof CONFIG_FILES[number]
+/** `notify test`: as `runOnly`, but the notification settings are what it reads. */
+export const runOnlyButNotify = (name: string): boolean => !name.startsWith("WEMIXVISOR_NOTIFY_") && runOnly(name)
 
-interface FileConfig {
-  /** Which file it was; undefined: there is none. */
-  readonly file: ConfigFileName | undefined
-  /** The top-level keys, upper-cased: env names. */
-  readonly values: Record<string, string>
-  /** The `notify` tables (`[[notify]]` in TOML, a list of objects in YAML and JSON), as written. */
-  readonly notify: ReadonlyArray<Readonly<Record<string, unknown>>>
-}
-
-/** Levenshtein distance: the fewest one-character edits that turn `a` into `b`. */
-export const editDistance = (a: string, b: string): number => {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j)
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i]
-    for (let j = 1; j <= b.length; j++) {
-      row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1))
-    }
-    prev = row
-  }
-  return prev[b.length]!
-}
-
-/** The known key nearest to `key` (the first of equals, in CONFIG_KEYS order). */
-export const closestKey = (key: string): string => {
-  let best = CONFIG_KEYS[0]!
-  let bestDistance = Infinity
-  for (const k of CONFIG_KEYS) {
-    const d = editDistance(key.toLowerCase(), k)
-    if (d < bestDistance) [best, bestDistance] = [k, d]
-  }
-  return best
-}
-
-const isTable = (v: unknown): v is Record<string, unknown> =>
-  typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Date)
-
-const at = (line: number, column: number) => `line ${line}, column ${column}: `
-
-/** The file's text as a plain value, or what is wrong with it: the parser's first line, after the line it names. */
-const parseConfigText = (file: ConfigFileName, text: string): Either.Either<unknown, string> => {
-  try {
-    switch (file) {
-      case "config.toml":
-        return Either.right(parseToml(text))
-      case "config.yaml":
-        return Either.right(parseYaml(text) ?? {})
-      case "config.json":
-        return Either.right(JSON.parse(text))
-    }
-  } catch (e) {
-    const first = (e instanceof Error ? e.message : String(e)).split("\n")[0] ?? "parse error"
-    if (e instanceof TomlError) return Either.left(at(e.line, e.column) + first)
-    if (e instanceof YAMLParseError && e.linePos !== undefined) {
-      return Either.left(at(e.linePos[0].line, e.linePos[0].col) + first.replace(/ at line \d+, column \d+:?$/, ""))
-    }
-    // Node 20's JSON.parse gives an offset ("… in JSON at position 42"); later ones also a line.
-    const pos = /at position (\d+)/.exec(first)
-    if (pos !== null) {
-      const before = text.slice(0, Number(pos[1])).split("\n")
-      return Either.left(at(before.length, before[before.length - 1]!.length + 1) + first)
-    }
-    return Either.left(first)
-  }
-}
+/** What `tolerate` is asked about an unknown key of the config file. */
+export const UNKNOWN_KEY = "(unknown key)"
 
 /**
- * A parsed config file, whatever its format, as env-name values and notify
- * tables: the same keys in each, unknown ones refused with the nearest known.
+ * The effective configuration, or the first value that is wrong. With
+ * `tolerate` (e.g. `runOnly`), a wrong value of a name it accepts takes its
+ * default instead and is listed in `ignored`.
  */
-const fromDocument = (file: ConfigFileName, where: string, doc: unknown): Either.Either<FileConfig, ConfigInvalid> => {
-  // `withValue` false: no `="…"` in the message (an unknown key's value could be a misplaced secret).
-  const fail = (variable: string, problem: string, withValue = true) =>
-    Either.left(new ConfigInvalid({ variable, problem, ...(withValue ? { value: where } : {}) }))
-  if (!isTable(doc)) return fail(file, "must be a table of keys (the env names in lower case)")
-  const values: Record<string, string> = {}
-  let notify: ReadonlyArray<Record<string, unknown>> = []
-  for (const [k, v] of Object.entries(doc)) {
-    if (k === "notify") {
-      if (!Array.isArray(v) || !v.every(isTable)) {
-        return fail(
-          `${file} notify`,
-          file === "config.toml"
-            ? "must be [[notify]] tables, one per channel"
-            : "must be a list of tables, one per channel"
-        )
-      }
-      notify = v
-      continue
-    }
-    if (isTable(v)) {
-      return fail(
-        `${file} ${k}`,
-        "tables are not supported (but notify); keys are the env names in lower case"
-      )
-    }
-    if (!CONFIG_NAMES.includes(k.toUpperCase())) {
-      return fail(`${file} key ${k}`, `unknown key (did you mean ${closestKey(k)}?)`, false)
-    }
-    if (v === null) return fail(`${file} ${k}`, "has no value (leave the key out for the default)")
-    values[k.toUpperCase()] = Array.isArray(v) ? v.join(" ") : String(v)
-  }
-  return Either.right({ file, values, notify })
-}
-
-/** The config file of `dir`, if there is one; two or more are refused (which one would win is not obvious). */
-const readConfigFile = (dir: string): Effect.Effect<FileConfig, ConfigInvalid> =>
-  Effect.suspend(() => {
-    const found: Array<{ readonly file: ConfigFileName; readonly text: string }> = []
-    for (const file of CONFIG_FILES) {
-      try {
-        found.push({ file, text: fs.readFileSync(path.join(dir, file), "utf8") })
-      } catch (e) {
-        if (!isErrno(e, "ENOENT")) {
-          return Effect.fail(new ConfigInvalid({ variable: file, value: path.join(dir, file), problem: String(e) }))
-        }
-      }
-    }
-    if (found.length === 0) return Effect.succeed({ file: undefined, values: {}, notify: [] })
-    if (found.length > 1) {
-      return Effect.fail(
-        new ConfigInvalid({
-          variable: "config file",
-          problem: `${found.map((f) => path.join(dir, f.file)).join(" and ")} are ${
-            found.length === 2 ? "both" : "all"
-          } present: keep one`
-        })
-      )
-    }
-    const { file, text } = found[0]!
-    const where = path.join(dir, file)
-    return Either.flatMap(
-      Either.mapLeft(parseConfigText(file, text), (problem) =>
-        new ConfigInvalid({ variable: file, value: where, problem })),
-      (doc) =>
-        fromDocument(file, where, doc)
-    )
-  })
-
-/** The effective configuration, or the first value that is wrong. */
-export const loadConfig = (sources: ConfigSources): Effect.Effect<WemixvisorConfig, ConfigInvalid> =>
+export const loadConfig = (
+  sources: ConfigSources,
+  tolerate?: (name: string) => boolean
+): Effect.Effect<WemixvisorConfig, ConfigInvalid> =>
   Effect.gen(function*() {
     const pick = (table: Readonly<Record<string, string | undefined>>, name: string, alias?: string) =>
       table[name] ?? (alias ? table[alias] : undefined)
@@ -492,11 +367,15 @@ export const loadConfig = (sources: ConfigSources): Effect.Effect<WemixvisorConf
     const home = yield* get(early, "DAEMON_HOME", parseAbsolutePath, "")
     const file = yield* readConfigFile(path.join(home, "wemixvisor"))
     const given: Record<string, string> = {}
+    const ignored: Array<ConfigInvalid> = []
     const lookup: Lookup = {
       raw: (n, a) => early.raw(n, a) ?? pick(file.values, n, a),
       from: (n, a) => (early.raw(n, a) === undefined && pick(file.values, n, a) !== undefined ? file.file : undefined),
-      given
+      given,
+      ...(tolerate === undefined ? {} : { tolerate }),
+      ignored
     }
+    for (const p of file.problems) yield* refuse(lookup, p.unknown ? UNKNOWN_KEY : p.key, p.error, undefined)
 
     if (lookup.raw("DAEMON_NAME") === undefined) {
       return yield* new ConfigInvalid({
@@ -509,16 +388,21 @@ export const loadConfig = (sources: ConfigSources): Effect.Effect<WemixvisorConf
     const apiAddr = yield* get(lookup, "WEMIXVISOR_API_ADDR", parseAddr, "127.0.0.1:8590")
     const apiToken = yield* getOptional(lookup, "WEMIXVISOR_API_TOKEN", parseString)
     const restartDelay = yield* get(lookup, "DAEMON_RESTART_DELAY", parseDuration, "1s")
-    const restartMaxDelay = yield* get(lookup, "DAEMON_RESTART_MAX_DELAY", parseDuration, "1m")
+    let restartMaxDelay = yield* get(lookup, "DAEMON_RESTART_MAX_DELAY", parseDuration, "1m")
     if (Duration.lessThan(restartMaxDelay, restartDelay)) {
-      return yield* new ConfigInvalid({
-        variable: "DAEMON_RESTART_MAX_DELAY",
-        value: lookup.raw("DAEMON_RESTART_MAX_DELAY") ?? "1m",
-        problem: `must not be shorter than DAEMON_RESTART_DELAY (${Duration.format(restartDelay)})`,
-        ...sourceOf(lookup, "DAEMON_RESTART_MAX_DELAY")
-      })
+      restartMaxDelay = yield* refuse(
+        lookup,
+        "DAEMON_RESTART_MAX_DELAY",
+        new ConfigInvalid({
+          variable: "DAEMON_RESTART_MAX_DELAY",
+          value: lookup.raw("DAEMON_RESTART_MAX_DELAY") ?? "1m",
+          problem: `must not be shorter than DAEMON_RESTART_DELAY (${Duration.format(restartDelay)})`,
+          ...sourceOf(lookup, "DAEMON_RESTART_MAX_DELAY")
+        }),
+        restartDelay
+      )
     }
-    const pollInterval = yield* get(
+    let pollInterval = yield* get(
       lookup,
       "DAEMON_POLL_INTERVAL",
       parseDuration,
@@ -526,12 +410,17 @@ export const loadConfig = (sources: ConfigSources): Effect.Effect<WemixvisorConf
       "DAEMON_HEIGHT_POLL_INTERVAL"
     )
     if (Duration.toMillis(pollInterval) < 10) {
-      return yield* new ConfigInvalid({
-        variable: "DAEMON_POLL_INTERVAL",
-        value: lookup.raw("DAEMON_POLL_INTERVAL", "DAEMON_HEIGHT_POLL_INTERVAL") ?? "",
-        problem: "must be at least 10ms",
-        ...sourceOf(lookup, "DAEMON_POLL_INTERVAL", "DAEMON_HEIGHT_POLL_INTERVAL")
-      })
+      pollInterval = yield* refuse(
+        lookup,
+        "DAEMON_POLL_INTERVAL",
+        new ConfigInvalid({
+          variable: "DAEMON_POLL_INTERVAL",
+          value: lookup.raw("DAEMON_POLL_INTERVAL", "DAEMON_HEIGHT_POLL_INTERVAL") ?? "",
+          problem: "must be at least 10ms",
+          ...sourceOf(lookup, "DAEMON_POLL_INTERVAL", "DAEMON_HEIGHT_POLL_INTERVAL")
+        }),
+        Duration.millis(300)
+      )
     }
 
     return {
@@ -579,23 +468,31 @@ export const loadConfig = (sources: ConfigSources): Effect.Effect<WemixvisorConf
       historyKeep: yield* get(lookup, "WEMIXVISOR_HISTORY_KEEP", parseCount, "5"),
       stallAfter: yield* getOptional(lookup, "WEMIXVISOR_STALL_AFTER", parsePositiveDuration),
       // Read without `given`: the values carry secrets, and `config` prints them redacted (describeChannel).
-      notify: yield* Either.mapLeft(
-        parseChannels((n) => lookup.raw(n), file.notify, os.hostname(), file.file ?? "config.toml"),
-        (e) => {
-          // A WEMIXVISOR_NOTIFY_* value read from the file: say so, as `get` does.
-          const source = lookup.from?.(e.variable)
-          return source === undefined || e.source !== undefined
-            ? e
-            : new ConfigInvalid({
-              variable: e.variable,
-              problem: e.problem,
-              source,
-              ...(e.value === undefined ? {} : { value: e.value })
-            })
+      // Read without `given`: the values carry secrets, and `config` prints them redacted (describeChannel).
+      notify: yield* Either.match(
+        Either.mapLeft(
+          parseChannels((n) => lookup.raw(n), file.notify, os.hostname(), file.file ?? "config.toml"),
+          (e) => {
+            // A WEMIXVISOR_NOTIFY_* value read from the file: say so, as `get` does.
+            const source = lookup.from?.(e.variable)
+            return source === undefined || e.source !== undefined
+              ? e
+              : new ConfigInvalid({
+                variable: e.variable,
+                problem: e.problem,
+                source,
+                ...(e.value === undefined ? {} : { value: e.value })
+              })
+          }
+        ),
+        {
+          onRight: (channels) => Effect.succeed(channels),
+          onLeft: (e) => refuse<ReadonlyArray<Channel>>(lookup, "WEMIXVISOR_NOTIFY_", e, [])
         }
       ),
       notifyCoalesce: yield* get(lookup, "WEMIXVISOR_NOTIFY_COALESCE", parseDuration, "1m"),
-      given
+      given,
+      ignored
     } satisfies WemixvisorConfig
   })
 

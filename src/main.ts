@@ -11,6 +11,7 @@ import * as BinaryStoreLive from "./binaries/BinaryStoreLive.js"
 import * as Preparer from "./binaries/PreparerLive.js"
 import { checkRunnable } from "./config/Checks.js"
 import { AppConfig, type WemixvisorConfig } from "./config/Config.js"
+import * as LiveConfig from "./config/Reload.js"
 import { HomeLocked, InvalidInput, SpawnFailed } from "./domain/Errors.js"
 import type { NodePidFile } from "./domain/Node.js"
 import * as Events from "./events/Events.js"
@@ -69,6 +70,8 @@ export const SupervisorLive = (
     Layer.provideMerge(operations),
     Layer.provideMerge(plan),
     Layer.provideMerge(services),
+    // From here up, AppConfig is the live view of the configuration, and the log level follows it (config/Reload.ts).
+    Layer.provideMerge(Layer.unwrapEffect(Effect.map(AppConfig, (c) => LiveConfig.layer(c)))),
     Layer.provideMerge(Events.layer)
   )
 }
@@ -104,6 +107,8 @@ export const runSupervisor = (config: WemixvisorConfig, nodeArgs: ReadonlyArray<
     yield* checkRunnable(config)
     yield* acquireLock(config.layout.runLock, (pid) => new HomeLocked({ path: config.layout.runLock, pid }))
     const adoptable = yield* NodeProcess.reapOrAdopt
+    // Names read as others (Cosmovisor's env, an older config file's keys): said once, to be renamed at leisure.
+    for (const note of config.notes) yield* Effect.logWarning(note)
     yield* Effect.logInfo("wemixvisor running").pipe(
       Effect.annotateLogs({ home: config.home, binary: config.layout.currentBinary, pid: process.pid })
     )

@@ -18,10 +18,10 @@ import {
   type UpgradeNotFound
 } from "../domain/Errors.js"
 import { API_FORCE_HINT } from "../domain/Plan.js"
-import type { StatusObject } from "../domain/Status.js"
+import type { OperatorPause, StatusObject } from "../domain/Status.js"
 import type { Upgrade } from "../domain/Upgrade.js"
 import type { Events } from "../events/Events.js"
-import type { PreparationFailed } from "../orchestrator/Orchestrator.js"
+import type { NodeRestarted, PreparationFailed } from "../orchestrator/Orchestrator.js"
 import type { Door, HistoryService, Origin } from "../upgrades/History.js"
 import {
   type CancelError,
@@ -32,7 +32,13 @@ import {
   type ScheduleError
 } from "../upgrades/Operations.js"
 import { authProblem } from "./Auth.js"
-import { ApiAuth, CancelUpgradePayload, PrepareUpgradePayload, UpgradeRpcsServed } from "./Rpcs.js"
+import {
+  ApiAuth,
+  CancelUpgradePayload,
+  PauseUpgradesPayload,
+  PrepareUpgradePayload,
+  UpgradeRpcsServed
+} from "./Rpcs.js"
 
 /*
  * What the RPC handlers and the REST routes share: the Operations (the one
@@ -48,6 +54,11 @@ export interface ApiServices {
   readonly events: Context.Tag.Service<Events>
   /** The upgrade history (upgrade-history.jsonl and its rotated files), read as `upgrade history` reads it. */
   readonly history: HistoryService
+  /** The orchestrator's `node restart` (refused with UpgradeConflict while an upgrade has the node). */
+  readonly restartNode: (origin: Origin) => Effect.Effect<NodeRestarted, UpgradeConflict>
+  /** The operator's pause and resume of upgrades (upgrades-paused.json). */
+  readonly pause: (reason: string | null, origin: Origin) => Effect.Effect<OperatorPause, IoError>
+  readonly resume: (origin: Origin) => Effect.Effect<OperatorPause | null, IoError>
   /** The bearer token every call needs (WEMIXVISOR_API_TOKEN or the generated api.token). */
   readonly token: string
 }
@@ -137,6 +148,34 @@ const decodePayload = <A, I>(schema: Schema.Schema<A, I>) => (payload: unknown):
   )
 const decodeCancel = decodePayload(CancelUpgradePayload)
 const decodePrepare = decodePayload(PrepareUpgradePayload)
+const decodePauseBody = decodePayload(PauseUpgradesPayload)
+
+/** The longest pause reason: a sentence for the status and the dashboard, not a document. */
+export const PAUSE_REASON_MAX = 500
+
+/** A pause request's reason, checked as the CLI checks --reason: one line, at most PAUSE_REASON_MAX characters; blank = none. */
+export const decodePauseReason = (reason: string | undefined): Either.Either<string | null, InvalidInput> => {
+  const text = reason?.trim() ?? ""
+  if (text === "") return Either.right(null)
+  if (/[\r\n]/.test(text)) return Either.left(new InvalidInput({ field: "reason", problem: "must be one line" }))
+  if (text.length > PAUSE_REASON_MAX) {
+    return Either.left(
+      new InvalidInput({
+        field: "reason",
+        problem: `must be at most ${PAUSE_REASON_MAX} characters (got ${text.length})`
+      })
+    )
+  }
+  return Either.right(text)
+}
+
+/** A pause request (RPC payload or REST body) decoded: its reason. */
+export const decodePause = (payload: unknown): Either.Either<string | null, InvalidInput> =>
+  Either.flatMap(decodePauseBody(payload ?? {}), (p) => decodePauseReason(p.reason))
+
+/** A marker that could not be written or removed, as the API answers it. */
+export const pauseToWire = (e: IoError): PlanUnavailable =>
+  new PlanUnavailable({ reason: `the pause marker: ${e.message}` })
 
 export const handlersLayer = (api: ApiServices) =>
   UpgradeRpcsServed.toLayer({
@@ -162,5 +201,15 @@ export const handlersLayer = (api: ApiServices) =>
         Effect.flatMap((n) => api.prepare(n, originOf("rpc", headers)).pipe(Effect.mapError((e) => toWire(e))))
       ),
     GetStatus: () => api.status,
-    WatchEvents: () => Stream.unwrapScoped(api.events.subscribe)
+    WatchEvents: () => Stream.unwrapScoped(api.events.subscribe),
+    RestartNode: (_, { headers }) => api.restartNode(originOf("rpc", headers)),
+    PauseUpgrades: (payload, { headers }) =>
+      decodePause(payload).pipe(
+        Effect.flatMap((reason) => api.pause(reason, originOf("rpc", headers)).pipe(Effect.mapError(pauseToWire)))
+      ),
+    ResumeUpgrades: (_, { headers }) =>
+      api.resume(originOf("rpc", headers)).pipe(
+        Effect.map((resumed) => ({ resumed })),
+        Effect.mapError(pauseToWire)
+      )
   })

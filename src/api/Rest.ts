@@ -17,7 +17,15 @@ import * as Pace from "../height/Pace.js"
 import { HistoryRecord, readHistory } from "../upgrades/History.js"
 import { decodeName, decodeSchedule } from "../upgrades/Operations.js"
 import { notReadySoon } from "../warnings/Rules.js"
-import { API_FORCE_HINT, type ApiServices, originOf, toWire, type WireError } from "./Handlers.js"
+import {
+  API_FORCE_HINT,
+  type ApiServices,
+  decodePause,
+  originOf,
+  pauseToWire,
+  toWire,
+  type WireError
+} from "./Handlers.js"
 
 /*
  * REST for curl and dashboards (ARCHITECTURE §6): the seeds' routes and shapes,
@@ -78,6 +86,14 @@ const encodeList = Schema.encodeSync(UpgradeList)
 const encodeStatus = Schema.encodeSync(StatusObject)
 const encodeEvent = Schema.encodeSync(WemixvisorEvent)
 const encodeHistory = Schema.encodeSync(Schema.Array(HistoryRecord))
+
+/** The body of a POST that may have none (pause's is optional): empty is `{}`. */
+const optionalJsonBody = Effect.gen(function*() {
+  const request = yield* HttpServerRequest.HttpServerRequest
+  const text = yield* Effect.orElseSucceed(request.text, () => "")
+  if (text.trim() === "") return Either.right<unknown>({})
+  return yield* jsonBody
+})
 
 /** GET /api/v1/history without `limit`, and the most it may ask for. */
 export const HISTORY_DEFAULT_LIMIT = 200
@@ -214,6 +230,56 @@ export const routes = (api: ApiServices) =>
         )
       })
     ),
+    HttpRouter.post(
+      "/api/v1/node/restart",
+      Effect.gen(function*() {
+        const { headers } = yield* HttpServerRequest.HttpServerRequest
+        // No body to read (one sent anyway is ignored).
+        return yield* api.restartNode(originOf("rest", headers)).pipe(
+          Effect.match({
+            onFailure: wireToHttp,
+            onSuccess: (r) =>
+              // The request was carried out; a binary that would not start is the node's `error`, said as such.
+              json(r.state === "running" ? 200 : 500, {
+                message: r.state === "running" ? "Node restarted" : "Node stopped but could not be started",
+                node: r
+              })
+          })
+        )
+      })
+    ),
+    HttpRouter.post(
+      "/api/v1/upgrades/pause",
+      Effect.gen(function*() {
+        const body = yield* optionalJsonBody
+        if (Either.isLeft(body)) return body.left
+        if (typeof body.right !== "object" || body.right === null || Array.isArray(body.right)) {
+          return wireToHttp(new InvalidInput({ field: "body", problem: "expected a JSON object" }))
+        }
+        const { headers } = yield* HttpServerRequest.HttpServerRequest
+        return yield* decodePause(body.right).pipe(
+          Effect.flatMap((reason) => api.pause(reason, originOf("rest", headers)).pipe(Effect.mapError(pauseToWire))),
+          Effect.match({
+            onFailure: wireToHttp,
+            onSuccess: (p) => json(200, { message: "Upgrades paused", upgrades_paused: p })
+          })
+        )
+      })
+    ),
+    HttpRouter.post(
+      "/api/v1/upgrades/resume",
+      Effect.gen(function*() {
+        const { headers } = yield* HttpServerRequest.HttpServerRequest
+        return yield* api.resume(originOf("rest", headers)).pipe(
+          Effect.mapError(pauseToWire),
+          Effect.match({
+            onFailure: wireToHttp,
+            onSuccess: (was) =>
+              json(200, { message: was === null ? "Upgrades were not paused" : "Upgrades resumed", resumed: was })
+          })
+        )
+      })
+    ),
     HttpRouter.get(
       "/api/v1/history",
       Effect.gen(function*() {
@@ -289,15 +355,37 @@ export const healthProblem = (h: HealthInputs): Effect.Effect<Option.Option<stri
     return Option.none()
   })
 
+/**
+ * What is worth a look on a healthy supervisor: the operator's pause of
+ * upgrades. Said (200, `degraded`), never 503: a pause is deliberate, and a
+ * probe must not take a healthy node for a dead one — but a forgotten pause
+ * must not hide either. Like the reasons, it names no path or peer.
+ */
+export const healthNotice = (h: HealthInputs): Effect.Effect<Option.Option<string>> =>
+  Effect.map(
+    h.status,
+    (s) =>
+      s.upgrades_paused === null
+        ? Option.none()
+        : Option.some("upgrades paused by the operator: none fires until `wemixvisor upgrade resume`")
+  )
+
 export const health = (h: HealthInputs) =>
   HttpRouter.empty.pipe(
     HttpRouter.get(
       "/health",
-      Effect.map(
+      Effect.flatMap(
         healthProblem(h),
         Option.match({
-          onNone: () => json(200, { status: "ok" }),
-          onSome: (reason) => json(503, { status: "unhealthy", reason })
+          onNone: () =>
+            Effect.map(
+              healthNotice(h),
+              Option.match({
+                onNone: () => json(200, { status: "ok" }),
+                onSome: (degraded) => json(200, { status: "ok", degraded })
+              })
+            ),
+          onSome: (reason) => Effect.succeed(json(503, { status: "unhealthy", reason }))
         })
       )
     )

@@ -11,7 +11,8 @@ import {
   UpgradeConflict,
   UpgradeNotFound
 } from "../domain/Errors.js"
-import { StatusObject } from "../domain/Status.js"
+import { NodeState } from "../domain/Node.js"
+import { OperatorPause, StatusObject } from "../domain/Status.js"
 import { Upgrade, UpgradeList } from "../domain/Upgrade.js"
 import { WemixvisorEvent } from "../events/Events.js"
 
@@ -57,10 +58,29 @@ export const PrepareUpgradePayload = Schema.Struct({
   name: Schema.String
 })
 
+export const PauseUpgradesPayload = Schema.Struct({
+  /** Free text kept with the pause and shown wherever it is (status, list, /health's log line, the dashboard). */
+  reason: Schema.optional(Schema.String)
+})
+
+/** `node restart`'s answer: the node afterwards (`error` with the reason when its binary could not be started). */
+export const NodeRestarted = Schema.Struct({
+  state: NodeState,
+  pid: Schema.NullOr(Schema.Number),
+  reason: Schema.NullOr(Schema.String)
+})
+
+/** `upgrade resume`'s answer: the operator's pause it lifted, null when upgrades were not paused by one. */
+export const UpgradesResumed = Schema.Struct({ resumed: Schema.NullOr(OperatorPause) })
+
 const ScheduleErrors = Schema.Union(InvalidInput, UpgradeConflict, NodeUnreachable, PlanUnavailable)
 const CancelErrors = Schema.Union(InvalidInput, UpgradeNotFound, UpgradeConflict, PlanUnavailable)
+const PauseErrors = Schema.Union(InvalidInput, PlanUnavailable)
 const PrepareErrors = Schema.Union(InvalidInput, UpgradeNotFound, UpgradeConflict, PrepareFailed, PlanUnavailable)
 
+/** Stop the node gracefully and start it again (out of `error` too); refused (UpgradeConflict) while an upgrade has it. */
+const RestartNode = Rpc.make("RestartNode", { success: NodeRestarted, error: UpgradeConflict })
+const ResumeUpgrades = Rpc.make("ResumeUpgrades", { success: UpgradesResumed, error: PlanUnavailable })
 const ListUpgrades = Rpc.make("ListUpgrades", { success: UpgradeList, error: PlanUnavailable })
 const GetStatus = Rpc.make("GetStatus", { success: StatusObject })
 /** Every event from the moment of the call, in the order the log has them. */
@@ -78,7 +98,11 @@ export class UpgradeRpcs extends RpcGroup.make(
    */
   Rpc.make("PrepareUpgrade", { payload: PrepareUpgradePayload, success: Upgrade, error: PrepareErrors }),
   GetStatus,
-  WatchEvents
+  WatchEvents,
+  RestartNode,
+  /** No upgrade fires until ResumeUpgrades (persisted: it outlives a restart of wemixvisor). */
+  Rpc.make("PauseUpgrades", { payload: PauseUpgradesPayload, success: OperatorPause, error: PauseErrors }),
+  ResumeUpgrades
 ).middleware(ApiAuth) {}
 
 /**
@@ -93,5 +117,8 @@ export const UpgradeRpcsServed = RpcGroup.make(
   Rpc.make("CancelUpgrade", { payload: Schema.Unknown, success: Upgrade, error: CancelErrors }),
   Rpc.make("PrepareUpgrade", { payload: Schema.Unknown, success: Upgrade, error: PrepareErrors }),
   GetStatus,
-  WatchEvents
+  WatchEvents,
+  RestartNode,
+  Rpc.make("PauseUpgrades", { payload: Schema.Unknown, success: OperatorPause, error: PauseErrors }),
+  ResumeUpgrades
 ).middleware(ApiAuth)

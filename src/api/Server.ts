@@ -214,7 +214,17 @@ export const serve: Effect.Effect<void, ConfigInvalid | IoError, Deps | Scope.Sc
 
   const pace = yield* ChainPace
   const history = yield* History
-  const api: ApiServices = { ops, status: orchestrator.status, prepare: orchestrator.prepare, events, history, token }
+  const api: ApiServices = {
+    ops,
+    status: orchestrator.status,
+    prepare: orchestrator.prepare,
+    restartNode: orchestrator.restartNode,
+    pause: orchestrator.pause,
+    resume: orchestrator.resume,
+    events,
+    history,
+    token
+  }
   const { host, port } = listenAddress(config.apiAddr)
   const app = yield* makeApp(
     api,

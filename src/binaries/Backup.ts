@@ -121,9 +121,11 @@ const walk = (root: string): Effect.Effect<ReadonlyArray<Node>, IoError> =>
     return out
   })
 
+/** Bytes the copy of one entry needs: a file's contents, a block for a folder or a link. */
+export const entryBytes = (stat: fs.Stats): number => (stat.isFile() ? stat.size : 4096)
+
 /** Bytes a copy needs: file contents plus a block per folder and link. */
-const treeSize = (nodes: ReadonlyArray<Node>) =>
-  nodes.reduce((sum, n) => sum + (n.stat.isFile() ? n.stat.size : 4096), 0)
+const treeSize = (nodes: ReadonlyArray<Node>) => nodes.reduce((sum, n) => sum + entryBytes(n.stat), 0)
 
 const fsync = (file: string) =>
   ioPromise("sync", file, async () => {
@@ -241,6 +243,12 @@ const realOrSelf = (p: string) => {
   }
 }
 
+/** Whether the data dir holds wemixvisor's own folder or the backups: a backup would copy itself, a restore roll back the plan. */
+export const dataDirHoldsOurs = (dataDir: string, root: string, backupsDir: string): boolean => {
+  const data = realOrSelf(dataDir)
+  return contains(data, realOrSelf(root)) || contains(data, realOrSelf(backupsDir))
+}
+
 const TEMP = /^\.tmp-.+-(\d+)$/
 
 const removeTree = (p: string) => ioPromise("remove", p, () => fs.promises.rm(p, { recursive: true, force: true }))
@@ -300,8 +308,7 @@ export const make = (settings: BackupSettings): Effect.Effect<BackupsService, ne
     })
 
     const checkLayout = Effect.suspend(() => {
-      const data = realOrSelf(dataDir)
-      if (contains(data, realOrSelf(settings.root)) || contains(data, realOrSelf(backupsDir))) {
+      if (dataDirHoldsOurs(dataDir, settings.root, backupsDir)) {
         return Effect.fail(
           new BackupFailed({
             path: dataDir,

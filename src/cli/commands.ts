@@ -8,7 +8,16 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { checkRunnable } from "../config/Checks.js"
-import { AppConfig, describeConfig, loadConfig, type WemixvisorConfig } from "../config/Config.js"
+import {
+  AppConfig,
+  describeConfig,
+  loadConfig,
+  runOnly,
+  runOnlyButNotify,
+  type WemixvisorConfig
+} from "../config/Config.js"
+import { NETWORK_NAMES } from "../config/Networks.js"
+import type { ConfigInvalid } from "../domain/Errors.js"
 import { VERSION } from "../version.js"
 import type { HelpEntry } from "./help.js"
 import { loggerLayer } from "./logging.js"
@@ -36,21 +45,35 @@ const root = Command.make("wemixvisor", { home, name }).pipe(
   )
 )
 
-/** The effective configuration: root flags over the environment over config.toml over defaults. */
-const config = Effect.gen(function*() {
-  const flags = yield* root
-  return yield* loadConfig({
-    flags: {
-      DAEMON_HOME: Option.getOrUndefined(flags.home),
-      DAEMON_NAME: Option.getOrUndefined(flags.name)
-    },
-    env: process.env
+/**
+ * The effective configuration: root flags over the environment over the
+ * config file over defaults. With `tolerate` (Config.runOnly), a bad value
+ * this command never reads is set aside with a warning on stderr: `upgrade
+ * list` still works with a bad DAEMON_HOOK_TIMEOUT; `run` and `config` refuse it.
+ */
+const configWith = (tolerate?: (name: string) => boolean, warn = true) =>
+  Effect.gen(function*() {
+    const flags = yield* root
+    const c = yield* loadConfig({
+      flags: {
+        DAEMON_HOME: Option.getOrUndefined(flags.home),
+        DAEMON_NAME: Option.getOrUndefined(flags.name)
+      },
+      env: process.env
+    }, tolerate)
+    for (const e of warn ? c.ignored : []) {
+      yield* Console.error(`warning: ${e.message} — not used by this command, ignored (\`run\` refuses it)`)
+    }
+    return c
   })
-})
+const config = configWith()
+const lightConfig = configWith(runOnly)
 
 /** Runs a handler with the configuration and the configured logger. */
-const withConfig = <A, E, R>(f: (c: WemixvisorConfig) => Effect.Effect<A, E, R>) =>
-  Effect.flatMap(config, (c) => f(c).pipe(Effect.provide(loggerLayer(c.logFormat))))
+const withConfig = <A, E, R>(
+  f: (c: WemixvisorConfig) => Effect.Effect<A, E, R>,
+  loaded: Effect.Effect<WemixvisorConfig, ConfigInvalid, Command.Command.Context<"wemixvisor">> = config
+) => Effect.flatMap(loaded, (c) => f(c).pipe(Effect.provide(loggerLayer(c.logFormat, () => c.logLevel))))
 
 /**
  * What `init` and the `upgrade` commands run with: the configuration, the
@@ -59,7 +82,12 @@ const withConfig = <A, E, R>(f: (c: WemixvisorConfig) => Effect.Effect<A, E, R>)
  */
 const local = Layer.unwrapEffect(Effect.map(Effect.promise(() => import("./Local.js")), (m) => m.layer)).pipe(
   Layer.provideMerge(
-    Layer.unwrapEffect(Effect.map(config, (c) => Layer.merge(Layer.succeed(AppConfig, c), loggerLayer(c.logFormat))))
+    Layer.unwrapEffect(
+      Effect.map(
+        lightConfig,
+        (c) => Layer.merge(Layer.succeed(AppConfig, c), loggerLayer(c.logFormat, () => c.logLevel))
+      )
+    )
   )
 )
 
@@ -67,9 +95,16 @@ const init = Command.make(
   "init",
   {
     binary: Args.file({ name: "genesis-binary" }).pipe(Args.withDescription("the node binary to start from")),
-    force: Options.boolean("force").pipe(Options.withDescription("re-create an existing home (current is never moved)"))
+    force: Options.boolean("force").pipe(
+      Options.withDescription("re-create an existing home (current is never moved)")
+    ),
+    network: Options.choice("network", NETWORK_NAMES).pipe(
+      Options.withDescription("also write wemixvisor/config.toml for this network"),
+      Options.optional
+    )
   },
-  ({ binary, force }) => Effect.flatMap(Effect.promise(() => import("./init.js")), (m) => m.init(binary, force))
+  ({ binary, force, network }) =>
+    Effect.flatMap(Effect.promise(() => import("./init.js")), (m) => m.init(binary, force, network))
 ).pipe(
   Command.withDescription("Create the layout under $DAEMON_HOME/wemixvisor and copy the genesis binary"),
   Command.provide(local)
@@ -86,6 +121,22 @@ const run = Command.make(
   ({ nodeArgs }) => withConfig((c) => Effect.flatMap(Runner, (runner) => runner.run(c, nodeArgs)))
 ).pipe(Command.withDescription("Supervise the node until SIGTERM/SIGINT; node arguments go after --"))
 
+const configCheck = Command.make(
+  "check",
+  { json: Options.boolean("json").pipe(Options.withDescription("print the findings as a JSON array")) },
+  ({ json }) =>
+    // The configuration as it loads or the reason it does not: that reason is a finding too.
+    Effect.flatMap(
+      // Every bad value tolerated, to be listed as a finding each (not only the first, as `run` says it).
+      Effect.zip(Effect.either(configWith(() => true, false)), Effect.promise(() => import("./config-check.js"))),
+      ([loaded, m]) => m.configCheck(loaded, { json })
+    )
+).pipe(
+  Command.withDescription(
+    "Check the configuration and what would only fail later (hooks, verify timings, room for a backup, the RPC and its chain id) without starting anything; a line per finding"
+  )
+)
+
 const configCmd = Command.make(
   "config",
   { json: Options.boolean("json").pipe(Options.withDescription("print JSON")) },
@@ -100,12 +151,19 @@ const configCmd = Command.make(
             .join("\n")
         )
     })
-).pipe(Command.withDescription("Print the effective configuration"))
+).pipe(
+  Command.withDescription("Print the effective configuration (`config check`: check it and what would fail later)"),
+  Command.withSubcommands([configCheck])
+)
 
 const notifyTest = Command.make(
   "test",
   {},
-  () => withConfig((c) => Effect.flatMap(Effect.promise(() => import("./notify.js")), (m) => m.notifyTest(c)))
+  () =>
+    withConfig(
+      (c) => Effect.flatMap(Effect.promise(() => import("./notify.js")), (m) => m.notifyTest(c)),
+      configWith(runOnlyButNotify)
+    )
 ).pipe(
   Command.withDescription(
     "Send a test message to every configured channel and say, per channel, whether it was delivered (exit 1 if one was not)"
@@ -125,7 +183,10 @@ const dashboard = Command.make(
     )
   },
   ({ open }) =>
-    withConfig((c) => Effect.flatMap(Effect.promise(() => import("./dashboard.js")), (m) => m.dashboard(c, open)))
+    withConfig(
+      (c) => Effect.flatMap(Effect.promise(() => import("./dashboard.js")), (m) => m.dashboard(c, open)),
+      lightConfig
+    )
 ).pipe(
   Command.withDescription(
     "Print the URL of the web dashboard the running supervisor serves on WEMIXVISOR_API_ADDR, with this home's API token in it"
@@ -236,16 +297,54 @@ const history = Command.make(
   )
 )
 
+const pause = Command.make(
+  "pause",
+  {
+    reason: Options.text("reason").pipe(
+      Options.withDescription("why (one line, kept with the pause and shown wherever it is)"),
+      Options.optional
+    ),
+    remote
+  },
+  (o) => Effect.flatMap(upgradeImpl, (m) => m.pause(o))
+).pipe(
+  Command.withDescription(
+    "Hold every upgrade: none fires, even past its height, until `upgrade resume` (survives a restart of wemixvisor)"
+  )
+)
+
+const resume = Command.make("resume", { remote }, (o) => Effect.flatMap(upgradeImpl, (m) => m.resume(o))).pipe(
+  Command.withDescription("Lift `upgrade pause`; an upgrade whose height passed meanwhile fires at once")
+)
+
 const UPGRADE_DESCRIPTION = "Schedule, prepare, list and cancel upgrades; show their status and history"
 
 const upgrade = Command.make("upgrade").pipe(
   Command.withDescription(UPGRADE_DESCRIPTION),
-  Command.withSubcommands([schedule, list, cancel, status, prepare, history]),
+  Command.withSubcommands([schedule, list, cancel, status, prepare, history, pause, resume]),
+  Command.provide(local)
+)
+
+// node … (implementation in ./upgrade.ts: it talks to the running supervisor like `upgrade … --remote`)
+
+const nodeRestart = Command.make(
+  "restart",
+  { remote },
+  (o) => Effect.flatMap(upgradeImpl, (m) => m.nodeRestart(o))
+).pipe(
+  Command.withDescription(
+    "Restart the node under the running supervisor (graceful stop, start, restart counters reset; out of `error` too); refused during an upgrade"
+  )
+)
+const NODE_DESCRIPTION = "The supervised node: restart it without restarting wemixvisor"
+const node = Command.make("node").pipe(
+  Command.withDescription(NODE_DESCRIPTION),
+  Command.withSubcommands([nodeRestart]),
   Command.provide(local)
 )
 
 export const command = root.pipe(
-  Command.withSubcommands([init, run, upgrade, dashboard, notify, configCmd, version])
+  Command.withSubcommands([init, run, upgrade, node, dashboard, notify, configCmd, version])
 )
 
 export const cli = Command.run(command, { name: "wemixvisor", version: VERSION })
@@ -266,10 +365,11 @@ export const helpEntries: ReadonlyArray<HelpEntry> = [
   entry([], root, [
     ["init", "create the layout and copy the genesis binary"],
     ["run", "supervise the node until SIGTERM/SIGINT"],
-    ["upgrade", "schedule, prepare, list, cancel upgrades; status, history"],
+    ["upgrade", "schedule, prepare, list, cancel upgrades; status, history; pause, resume"],
+    ["node", "restart the node without restarting wemixvisor"],
     ["dashboard", "print the web dashboard's URL with the token (--open: open it)"],
     ["notify", "notifications: send a test message to every channel"],
-    ["config", "print the effective configuration"],
+    ["config", "print the effective configuration; config check: check it, every finding"],
     ["version", "print the version"]
   ]),
   entry(["init"], init),
@@ -283,7 +383,9 @@ export const helpEntries: ReadonlyArray<HelpEntry> = [
       ["cancel", "cancel a pending upgrade"],
       ["status", "the supervisor, the node, the chain head and the upgrades"],
       ["prepare", "download, verify and probe an upgrade's binary now"],
-      ["history", "the audit trail: schedules, cancels, preparations, upgrade steps"]
+      ["history", "the audit trail: schedules, cancels, preparations, upgrade steps"],
+      ["pause", "hold every upgrade until resume"],
+      ["resume", "lift the pause; a due upgrade fires at once"]
     ]
   ),
   entry(["upgrade", "schedule"], schedule),
@@ -292,6 +394,14 @@ export const helpEntries: ReadonlyArray<HelpEntry> = [
   entry(["upgrade", "status"], status),
   entry(["upgrade", "prepare"], prepare),
   entry(["upgrade", "history"], history),
+  entry(["upgrade", "pause"], pause),
+  entry(["upgrade", "resume"], resume),
+  entry(
+    ["node"],
+    Command.make("node").pipe(Command.withDescription(NODE_DESCRIPTION)),
+    [["restart", "graceful stop and start, out of `error` too"]]
+  ),
+  entry(["node", "restart"], nodeRestart),
   entry(["dashboard"], dashboard),
   entry(
     ["notify"],
@@ -299,6 +409,13 @@ export const helpEntries: ReadonlyArray<HelpEntry> = [
     [["test", "send a test message to every configured channel"]]
   ),
   entry(["notify", "test"], notifyTest),
-  entry(["config"], configCmd),
+  {
+    ...entry(["config"], configCmd, [[
+      "check",
+      "check the configuration and what would fail later; exit 2 on an error"
+    ]]),
+    runsAlone: true
+  },
+  entry(["config", "check"], configCheck),
   entry(["version"], version)
 ]

@@ -18,6 +18,8 @@ export interface HelpEntry {
   readonly usage: () => HelpDoc.HelpDoc
   /** The subcommands' names and one-line descriptions. */
   readonly subcommands: ReadonlyArray<readonly [string, string]>
+  /** The command also runs without a subcommand (`config`): `[<command>]` in the usage line. */
+  readonly runsAlone?: boolean
 }
 
 const spanText = (s: Span.Span): string => {
@@ -120,6 +122,16 @@ const EXTRA: Record<string, { readonly env: ReadonlyArray<string>; readonly exit
     env: ["every variable `run` reads (see wemixvisor run --help)"],
     exit: ["0 valid", "2 a value that cannot be used (named)"]
   },
+  "config check": {
+    env: [
+      "every variable `run` reads (see wemixvisor run --help); warns about DAEMON_*/WEMIXVISOR_* ones it does not",
+      "DAEMON_RPC_URL, DAEMON_CHAIN_ID (the node is asked for its head and eth_chainId)"
+    ],
+    exit: [
+      "0 no error (warnings, ! lines, do not count)",
+      "2 an error (✗ lines): a bad value, a missing or non-executable hook or binary, no room for a backup, the wrong chain"
+    ]
+  },
   version: { env: [], exit: ["0"] },
   dashboard: {
     env: [
@@ -184,6 +196,23 @@ const EXTRA: Record<string, { readonly env: ReadonlyArray<string>; readonly exit
       "1 a file cannot be read",
       "2 --limit below 1, a bad --name, no layout (run init)"
     ]
+  },
+  "upgrade pause": {
+    env: [ENV_COMMON, "WEMIXVISOR_API_ADDR (the running supervisor; none: the marker is written here)", ENV_REMOTE],
+    exit: ["0 paused", "1 I/O error or API unreachable", "2 a bad --reason, no layout (run init)"]
+  },
+  "upgrade resume": {
+    env: [ENV_COMMON, "WEMIXVISOR_API_ADDR (the running supervisor; none: the marker is removed here)", ENV_REMOTE],
+    exit: ["0 resumed (also: nothing was paused)", "1 I/O error or API unreachable", "2 no layout (run init)"]
+  },
+  node: { env: [ENV_COMMON, ENV_REMOTE], exit: ["see each command"] },
+  "node restart": {
+    env: [ENV_COMMON, "WEMIXVISOR_API_ADDR (the running supervisor)", ENV_REMOTE, "DAEMON_SHUTDOWN_GRACE (its stop)"],
+    exit: [
+      "0 the node runs again",
+      "1 no supervisor runs on this home, API unreachable, or the binary could not be started (node in error)",
+      "2 refused: an upgrade has the node"
+    ]
   }
 }
 
@@ -199,7 +228,9 @@ export const renderHelp = (entry: HelpEntry, version: string): string => {
   return [
     entry.path.length === 0 ? `wemixvisor ${version}: ${description}` : `${words}: ${description}`,
     "",
-    `Usage: ${words}${entry.subcommands.length > 0 ? " <command>" : ""}${usage === "" ? "" : ` ${usage}`}`,
+    `Usage: ${words}${entry.subcommands.length === 0 ? "" : entry.runsAlone ? " [<command>]" : " <command>"}${
+      usage === "" ? "" : ` ${usage}`
+    }`,
     ...section("Arguments", definitions(doc, "ARGUMENTS")),
     ...section("Options", definitions(doc, "OPTIONS")),
     ...section("Commands", entry.subcommands.map(([n, d]) => [n, d] as const)),

@@ -1,5 +1,11 @@
 import * as Schema from "effect/Schema"
-import { StatusObject, type UpgradeEta, UpgradeListWithEta, type UpgradeWithEta } from "../domain/Status.js"
+import {
+  type OperatorPause,
+  StatusObject,
+  type UpgradeEta,
+  UpgradeListWithEta,
+  type UpgradeWithEta
+} from "../domain/Status.js"
 import { isPending, type Upgrade } from "../domain/Upgrade.js"
 import { HistoryRecord } from "../upgrades/History.js"
 
@@ -90,7 +96,21 @@ const table = (rows: ReadonlyArray<ReadonlyArray<string>>): string => {
     .join("\n")
 }
 
-export const listText = (l: { readonly upgrades: ReadonlyArray<UpgradeWithEta> }): string => {
+/** The operator's pause, as `upgrade status` and `upgrade list` say it: loud, with how to lift it. */
+export const pauseText = (p: OperatorPause): string =>
+  `PAUSED by ${safeText(p.by)} since ${safeText(p.since)}${
+    p.reason !== null ? ` (${safeText(p.reason)})` : ""
+  }: none fires until \`wemixvisor upgrade resume\``
+
+export const listText = (
+  l: { readonly upgrades: ReadonlyArray<UpgradeWithEta> },
+  pause: OperatorPause | null = null
+): string => {
+  const table = listTable(l)
+  return pause === null ? table : `Upgrades ${pauseText(pause)}\n${table}`
+}
+
+const listTable = (l: { readonly upgrades: ReadonlyArray<UpgradeWithEta> }): string => {
   if (l.upgrades.length === 0) return "No upgrades scheduled"
   // The ON FAILURE column only when some upgrade has its own policy ("-" = DAEMON_ON_UPGRADE_FAILURE).
   const policies = l.upgrades.some((u) => u.on_failure !== undefined)
@@ -124,6 +144,7 @@ export const statusText = (s: StatusObject): string => {
     ["Current", s.current],
     ["Chain head", s.current_height !== null ? String(s.current_height) : "unknown (node not reachable)"]
   ]
+  if (s.upgrades_paused !== null) lines.push(["Upgrades", pauseText(s.upgrades_paused)])
   if (s.paused !== null) lines.push(["Paused", safeText(s.paused)])
   if (s.plan_problem !== null) lines.push(["Plan problem", safeText(s.plan_problem)])
   if (s.in_progress !== null) lines.push(["Upgrading", `${s.in_progress.name} (step ${s.in_progress.step})`])

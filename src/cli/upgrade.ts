@@ -14,7 +14,7 @@ import { AppConfig, type WemixvisorConfig } from "../config/Config.js"
 import { type ErrorKind, InvalidInput, type IoError, UpgradeConflict, UpgradeNotFound } from "../domain/Errors.js"
 import type { Height } from "../domain/Height.js"
 import { API_FORCE_HINT, CLI_FORCE_HINT, findUpgrade } from "../domain/Plan.js"
-import type { StatusObject } from "../domain/Status.js"
+import type { OperatorPause, StatusObject } from "../domain/Status.js"
 import { lockHolder } from "../platform/LockFile.js"
 import { History, type Origin, readHistory } from "../upgrades/History.js"
 import * as Journal from "../upgrades/Journal.js"
@@ -26,6 +26,7 @@ import {
   Operations,
   type ScheduleCommand
 } from "../upgrades/Operations.js"
+import * as PauseMarker from "../upgrades/PauseMarker.js"
 import { PlanStore } from "../upgrades/PlanStore.js"
 import { preparable, reasonOf, toPrepared, toPreparing } from "../upgrades/Preparation.js"
 import {
@@ -34,6 +35,7 @@ import {
   historyText,
   listJson,
   listText,
+  pauseText,
   preparedLine,
   safeText,
   scheduledLine,
@@ -230,7 +232,13 @@ export const list = (o: { readonly json: boolean; readonly remote: Option.Option
     const live = yield* liveStatus(config, remote)
     const etas = new Map(Option.match(live, { onNone: () => [], onSome: (s) => s.pending }).map((u) => [u.name, u]))
     const rows = withEtas(upgrades, etas)
-    yield* Console.log(o.json ? listJson(rows) : listText(rows))
+    // The operator's pause: the supervisor's word, else this home's marker (what a `run` starting now holds to).
+    const pause = Option.isSome(live)
+      ? live.value.upgrades_paused
+      : Option.isSome(remote)
+      ? null
+      : Option.getOrNull(yield* Effect.orElseSucceed(PauseMarker.read(config.layout), () => Option.none()))
+    yield* Console.log(o.json ? listJson(rows) : listText(rows, pause))
   })
 
 /** The running supervisor's status — remote, or this home's — none when none answers. */
@@ -449,4 +457,157 @@ export const history = (o: {
     yield* Console.log(
       o.json ? historyJson(page.records) : historyText(page.records, page.earlier, Option.getOrUndefined(name))
     )
+  })
+
+// ---------------------------------------------------------------------------
+// Manual controls: `node restart`, `upgrade pause`, `upgrade resume`
+
+/** No `wemixvisor run` holds this home (exit 1): there is no node to restart, no supervisor to ask. */
+export class SupervisorNotRunning extends Data.TaggedError("SupervisorNotRunning")<{
+  readonly home: string
+  readonly what: string
+}> {
+  get kind(): ErrorKind {
+    return "unavailable"
+  }
+  override get message() {
+    return `no \`wemixvisor run\` is running on ${this.home}: ${this.what} (or give --remote / WEMIXVISOR_API_URL)`
+  }
+}
+
+/**
+ * The supervisor to send a control to: --remote / WEMIXVISOR_API_URL, else
+ * the `run` holding this home's run.lock, on its API address (none when no
+ * `run` holds it). The local one is checked to be this home's, as
+ * `upgrade status` checks it: restarting another home's node would be worse
+ * than refusing.
+ */
+const supervisorOf = (config: WemixvisorConfig, flag: Option.Option<string>) =>
+  Effect.gen(function*() {
+    const remote = yield* remoteOf(config, flag)
+    if (Option.isSome(remote)) return Option.some(remote.value)
+    const holder = lockHolder(config.layout.runLock)
+    if (holder === undefined) return Option.none()
+    const local = remoteWith(config, localApiUrl(config))
+    const s = yield* Effect.flatMap(remoteModule, (m) => m.call(local, (client) => client.GetStatus()))
+    if (s.home !== config.home || (holder > 0 && s.supervisor_pid !== holder)) {
+      return yield* new InvalidInput({
+        field: "WEMIXVISOR_API_ADDR",
+        problem: `the API at ${local.url} is served by another wemixvisor (home ${s.home}, pid ${
+          s.supervisor_pid ?? "?"
+        }), not by this home's (pid ${holder > 0 ? holder : "?"})`
+      })
+    }
+    return Option.some(local)
+  })
+
+/**
+ * `node restart`: the running supervisor stops the node gracefully and
+ * starts it again (out of \`error\` too). Exit 0 running; 1 when it could
+ * not be started (or no supervisor runs); 2 while an upgrade has the node.
+ */
+export const nodeRestart = (o: { readonly remote: Option.Option<string> }) =>
+  Effect.gen(function*() {
+    const config = yield* AppConfig
+    const target = yield* supervisorOf(config, o.remote)
+    if (Option.isNone(target)) {
+      return yield* new SupervisorNotRunning({
+        home: config.home,
+        what: "the node is restarted by the supervisor that runs it; start it with `wemixvisor run`"
+      })
+    }
+    // A graceful stop waits up to DAEMON_SHUTDOWN_GRACE, then the start: more than a schedule may take.
+    const r = yield* Effect.flatMap(remoteModule, (m) =>
+      m.call(target.value, (client) => client.RestartNode(), Duration.sum(config.shutdownGrace, m.REMOTE_TIMEOUT)))
+    if (r.state !== "running") {
+      return yield* new NodeNotStarted({ state: r.state, reason: r.reason })
+    }
+    yield* Console.log(`✓ Node restarted (pid ${r.pid ?? "?"})`)
+  })
+
+/** `node restart` stopped the node but could not start it again (exit 1): it is in \`error\`. */
+export class NodeNotStarted extends Data.TaggedError("NodeNotStarted")<{
+  readonly state: string
+  readonly reason: string | null
+}> {
+  get kind(): ErrorKind {
+    return "operational"
+  }
+  override get message() {
+    return `the node was stopped but is ${this.state} now${
+      this.reason !== null ? `: ${safeText(this.reason)}` : ""
+    } (see the wemixvisor log)`
+  }
+}
+
+/**
+ * `upgrade pause [--reason]`: no upgrade fires until `upgrade resume`. Sent
+ * to the running supervisor; with none running, the marker is written here,
+ * and the next `run` holds upgrades from its first tick.
+ */
+export const pause = (o: { readonly reason: Option.Option<string>; readonly remote: Option.Option<string> }) =>
+  Effect.gen(function*() {
+    const config = yield* AppConfig
+    const handlers = yield* Effect.promise(() => import("../api/Handlers.js"))
+    const reason = yield* handlers.decodePauseReason(Option.getOrUndefined(o.reason)).pipe(
+      Effect.mapError((e) => new InvalidInput({ field: "--reason", problem: e.problem }))
+    )
+    const target = yield* supervisorOf(config, o.remote)
+    const p = Option.isSome(target)
+      ? yield* Effect.flatMap(
+        remoteModule,
+        (m) => m.call(target.value, (client) => client.PauseUpgrades(reason !== null ? { reason } : {}))
+      )
+      : yield* pauseHere(config, reason)
+    yield* Console.log(`✓ Upgrades ${pauseText(p)}`)
+  })
+
+/** The pause written by this CLI with no supervisor running: the marker, and the history line. */
+const pauseHere = (config: WemixvisorConfig, reason: string | null) =>
+  Effect.gen(function*() {
+    yield* requireHome
+    const was = yield* PauseMarker.read(config.layout)
+    const since = Option.isSome(was) ? was.value.since : DateTime.formatIso(yield* DateTime.now)
+    const p = { since, by: PauseMarker.byOf(CLI), reason }
+    yield* PauseMarker.write(config.layout, p)
+    yield* recordHere({
+      name: "(upgrades)",
+      step: "pause",
+      result: "ok",
+      ...(reason !== null ? { detail: reason } : {})
+    })
+    return p
+  })
+
+const recordHere = (entry: { name: string; step: string; result: "ok"; detail?: string }) =>
+  Effect.flatMap(History, (h) => h.append({ ...entry, door: CLI.door })).pipe(
+    Effect.catchAll((e) => Effect.logWarning(`upgrade history not written: ${e.message}`))
+  )
+
+/**
+ * `upgrade resume`: lifts the operator's pause; an upgrade whose height
+ * passed meanwhile fires at once. A pause of wemixvisor's own (a corrupt
+ * plan or journal) is not lifted by this: it is said, with what lifts it.
+ */
+export const resume = (o: { readonly remote: Option.Option<string> }) =>
+  Effect.gen(function*() {
+    const config = yield* AppConfig
+    const target = yield* supervisorOf(config, o.remote)
+    let was: OperatorPause | null
+    if (Option.isSome(target)) {
+      was = (yield* Effect.flatMap(remoteModule, (m) => m.call(target.value, (client) => client.ResumeUpgrades())))
+        .resumed
+    } else {
+      yield* requireHome
+      was = Option.getOrNull(yield* PauseMarker.read(config.layout))
+      yield* PauseMarker.remove(config.layout)
+      if (was !== null) yield* recordHere({ name: "(upgrades)", step: "resume", result: "ok" })
+    }
+    yield* Console.log(
+      was === null
+        ? "Upgrades were not paused by an operator; nothing to resume"
+        : `✓ Upgrades resumed (they were ${pauseText(was).replace(/: none fires until .*$/, "")})`
+    )
+    const still = yield* pausedNow(config, Option.isSome(target) ? Option.some(target.value) : Option.none())
+    if (still !== null) yield* Console.error(`warning: upgrades are still held by wemixvisor: ${safeText(still)}`)
   })

@@ -8,6 +8,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { ConfigInvalid } from "../domain/Errors.js"
 import { type Layout, makeLayout } from "../domain/Layout.js"
+import { applyEnvAliases } from "./Aliases.js"
 import { type Channel, describeChannel, parseChannels } from "./Channels.js"
 import { readConfigFile } from "./ConfigFile.js"
 
@@ -75,6 +76,8 @@ export interface WemixvisorConfig {
   readonly notifyCoalesce: Duration.Duration
   /** The bad values this command set aside (see `runOnly`), each with its default used instead; `run` has none. */
   readonly ignored: ReadonlyArray<ConfigInvalid>
+  /** What was read under another name (Cosmovisor's, an older file's): one line each, logged by `run` at start. */
+  readonly notes: ReadonlyArray<string>
   /** Each value as it was given (flag, env, file or default), keyed by env name: what `config` prints for durations. */
   readonly given: Readonly<Record<string, string>>
 }
@@ -309,7 +312,6 @@ const RUN_ONLY = new Set([
   "DAEMON_WS_URL",
   "DAEMON_CHAIN_ID",
   "DAEMON_POLL_INTERVAL",
-  "DAEMON_HEIGHT_POLL_INTERVAL",
   "DAEMON_SHUTDOWN_GRACE",
   "DAEMON_RESTART_DELAY",
   "DAEMON_RESTART_MAX_DELAY",
@@ -354,7 +356,18 @@ export const loadConfig = (
   Effect.gen(function*() {
     const pick = (table: Readonly<Record<string, string | undefined>>, name: string, alias?: string) =>
       table[name] ?? (alias ? table[alias] : undefined)
-    const early: Lookup = { raw: (n, a) => pick(sources.flags ?? {}, n, a) ?? pick(sources.env, n, a) }
+    // Cosmovisor's and older names, read as ours (Aliases.ts); the flags' DAEMON_HOME for the paths they give.
+    const homeFlag = sources.flags?.DAEMON_HOME
+    const aliased = applyEnvAliases({ ...sources.env, ...(homeFlag === undefined ? {} : { DAEMON_HOME: homeFlag }) })
+    if (Either.isLeft(aliased)) {
+      const { variable, problem } = aliased.left
+      return yield* new ConfigInvalid({ variable, value: sources.env[variable] ?? "", problem })
+    }
+    // An alias only fills a name that is unset: the environment first, then what the aliases filled.
+    const filled = aliased.right.env
+    const early: Lookup = {
+      raw: (n, a) => pick(sources.flags ?? {}, n, a) ?? pick(sources.env, n, a) ?? pick(filled, n, a)
+    }
 
     const homeRaw = early.raw("DAEMON_HOME")
     if (homeRaw === undefined) {
@@ -402,22 +415,16 @@ export const loadConfig = (
         restartDelay
       )
     }
-    let pollInterval = yield* get(
-      lookup,
-      "DAEMON_POLL_INTERVAL",
-      parseDuration,
-      "300ms",
-      "DAEMON_HEIGHT_POLL_INTERVAL"
-    )
+    let pollInterval = yield* get(lookup, "DAEMON_POLL_INTERVAL", parseDuration, "300ms")
     if (Duration.toMillis(pollInterval) < 10) {
       pollInterval = yield* refuse(
         lookup,
         "DAEMON_POLL_INTERVAL",
         new ConfigInvalid({
           variable: "DAEMON_POLL_INTERVAL",
-          value: lookup.raw("DAEMON_POLL_INTERVAL", "DAEMON_HEIGHT_POLL_INTERVAL") ?? "",
+          value: lookup.raw("DAEMON_POLL_INTERVAL") ?? "",
           problem: "must be at least 10ms",
-          ...sourceOf(lookup, "DAEMON_POLL_INTERVAL", "DAEMON_HEIGHT_POLL_INTERVAL")
+          ...sourceOf(lookup, "DAEMON_POLL_INTERVAL")
         }),
         Duration.millis(300)
       )
@@ -492,7 +499,8 @@ export const loadConfig = (
       ),
       notifyCoalesce: yield* get(lookup, "WEMIXVISOR_NOTIFY_COALESCE", parseDuration, "1m"),
       given,
-      ignored
+      ignored,
+      notes: [...aliased.right.notes, ...file.notes]
     } satisfies WemixvisorConfig
   })
 

@@ -8,6 +8,7 @@ import { parse as parseToml, TomlError } from "smol-toml"
 import { parse as parseYaml, YAMLParseError } from "yaml"
 import { ConfigInvalid } from "../domain/Errors.js"
 import { isErrno } from "../platform/Errno.js"
+import { migrateDocument } from "./Aliases.js"
 import { closestKey, CONFIG_NAMES } from "./Keys.js"
 
 /*
@@ -53,9 +54,11 @@ export interface ConfigFile {
   readonly notify: ReadonlyArray<Readonly<Record<string, unknown>>>
   /** The keys that could not be read, in the file's order; their values are left out. */
   readonly problems: ReadonlyArray<FileProblem>
+  /** What reading an older file's keys as today's did (Aliases.migrateDocument): one line each, to log. */
+  readonly notes: ReadonlyArray<string>
 }
 
-const NONE: ConfigFile = { file: undefined, values: {}, notify: [], problems: [] }
+const NONE: ConfigFile = { file: undefined, values: {}, notify: [], problems: [], notes: [] }
 
 const isTable = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Date)
@@ -153,7 +156,7 @@ export const fromDocument = (
     else if (k === "notify") notify = v as ReadonlyArray<Record<string, unknown>>
     else values[k.toUpperCase()] = Array.isArray(v) ? v.join(" ") : String(v)
   }
-  return Either.right({ file, values, notify, problems })
+  return Either.right({ file, values, notify, problems, notes: [] })
 }
 
 /**
@@ -161,10 +164,7 @@ export const fromDocument = (
  * would win is not obvious), and so is a file that cannot be read or parsed:
  * nothing in it can be trusted then.
  */
-export const readConfigFile = (
-  dir: string,
-  migrate: (doc: Record<string, unknown>) => Either.Either<Record<string, unknown>, ConfigInvalid> = Either.right
-): Effect.Effect<ConfigFile, ConfigInvalid> =>
+export const readConfigFile = (dir: string): Effect.Effect<ConfigFile, ConfigInvalid> =>
   Effect.suspend(() => {
     const found: Array<{ readonly file: ConfigFileName; readonly text: string }> = []
     for (const file of CONFIG_FILES) {
@@ -191,7 +191,19 @@ export const readConfigFile = (
     const where = path.join(dir, file)
     return parseText(file, text).pipe(
       Either.mapLeft((problem) => new ConfigInvalid({ variable: file, value: where, problem })),
-      Either.flatMap((doc) => isTable(doc) ? migrate(doc) : Either.right(doc)),
-      Either.flatMap((doc) => fromDocument(file, where, doc))
+      Either.flatMap((doc) => {
+        if (!isTable(doc)) return fromDocument(file, where, doc)
+        // An older file's keys read as today's, `version` taken out, before the Schema sees them.
+        const migrated = migrateDocument(doc)
+        if (Either.isLeft(migrated)) {
+          // No value in the message: the key could hold a misplaced secret.
+          const { variable, problem } = migrated.left
+          return Either.left(new ConfigInvalid({ variable: `${file} ${variable}`, problem }))
+        }
+        return Either.map(
+          fromDocument(file, where, migrated.right.doc),
+          (read) => ({ ...read, notes: migrated.right.notes.map((n) => `${where}: ${n}`) })
+        )
+      })
     )
   })

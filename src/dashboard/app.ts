@@ -211,6 +211,15 @@ const renderStatus = (s: WireStatus) => {
   show("version", dash(s.version))
   show("in-progress", s.in_progress ? `${s.in_progress.name} (${s.in_progress.step})` : "—")
   show("last-outcome", s.last ? `${s.last.name} ${s.last.status}${s.last.reason ? `: ${s.last.reason}` : ""}` : "—")
+  const op = s.upgrades_paused
+  banner(
+    "operator-paused",
+    op
+      ? `UPGRADES PAUSED by ${op.by} since ${op.since}${
+        op.reason ? ` (${op.reason})` : ""
+      }: none fires until \`wemixvisor upgrade resume\``
+      : null
+  )
   banner("paused", s.paused ? `Upgrades paused: ${s.paused}` : null)
   banner(
     "plan-problem",

@@ -32,6 +32,8 @@ export interface WireStatus {
   readonly in_progress?: { readonly name: string; readonly step: string } | null
   readonly last?: { readonly name: string; readonly status: string; readonly reason: string | null } | null
   readonly paused?: string | null
+  /** The operator's pause (`upgrade pause`), or null. */
+  readonly upgrades_paused?: { readonly by: string; readonly since: string; readonly reason: string | null } | null
   readonly plan_problem?: string | null
 }
 
@@ -79,10 +81,14 @@ export const EVENT_TYPES: ReadonlyArray<string> = [
   "plan-restored",
   "node-stalled",
   "upgrade-soon",
+  "upgrades-paused",
+  "upgrades-resumed",
+  "config-reloaded",
+  "config-invalid",
   "height-passed-blind"
 ]
 
-const ERRORS = ["node-error", "upgrade-failed", "plan-invalid"]
+const ERRORS = ["node-error", "upgrade-failed", "plan-invalid", "config-invalid"]
 const WARNINGS = [
   "upgrade-problem",
   "plan-restored",
@@ -90,6 +96,7 @@ const WARNINGS = [
   "height-passed-blind",
   "height-reorg",
   "node-restarting",
+  "upgrades-paused",
   "rollback-completed"
 ]
 
@@ -104,7 +111,8 @@ export const severityOf = (e: WireEvent): "info" | "warning" | "error" => {
 
 /** Events after which the plan and the history are read again (an upgrade moved, or the plan changed). */
 export const changesPlan = (type: string): boolean =>
-  type.startsWith("upgrade-") || type.startsWith("plan-") || type === "rollback-completed" ||
+  type.startsWith("upgrade-") || type.startsWith("upgrades-") || type.startsWith("plan-") ||
+  type === "rollback-completed" ||
   type === "height-passed-blind"
 
 /** Statuses that still wait for their height (src/domain/Upgrade.ts isPending). */

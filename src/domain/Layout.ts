@@ -20,6 +20,8 @@ export interface Layout {
   readonly configToml: string
   /** The API bearer token `run` generates when WEMIXVISOR_API_TOKEN is unset (0600). */
   readonly apiToken: string
+  /** The operator's pause of upgrades (`upgrade pause`), absent when not paused: it outlives a restart. */
+  readonly pauseMarker: string
   /** Folder of a target: `genesis` or `upgrades/<name>`. */
   readonly targetDir: (target: Target) => string
   /** `<target folder>/bin/$DAEMON_NAME`. */
@@ -49,6 +51,7 @@ export const makeLayout = (home: string, daemonName: string): Layout => {
     backups: path.join(root, "backups"),
     configToml: path.join(root, "config.toml"),
     apiToken: path.join(root, "api.token"),
+    pauseMarker: path.join(root, "upgrades-paused.json"),
     targetDir,
     binary: (target) => path.join(targetDir(target), "bin", daemonName),
     currentBinary: path.join(root, "current", "bin", daemonName)

@@ -26,6 +26,17 @@ export type UpgradeWithEta = typeof UpgradeWithEta.Type
 export const UpgradeListWithEta = Schema.Struct({ upgrades: Schema.Array(UpgradeWithEta), count: Schema.Number })
 
 /**
+ * The operator's pause of upgrades (`upgrade pause`, upgrades-paused.json):
+ * who paused them (the door, and the API peer), since when, and why.
+ */
+export const OperatorPause = Schema.Struct({
+  by: Schema.String,
+  since: Schema.String,
+  reason: Schema.NullOr(Schema.String)
+})
+export type OperatorPause = typeof OperatorPause.Type
+
+/**
  * The status object of ARCHITECTURE §6 (`status --json`, REST, `GetStatus`), keys
  * exactly as documented. `version` stays null until version probing exists.
  */
@@ -58,6 +69,11 @@ export const StatusObject = Schema.Struct({
   ),
   /** Why upgrades are paused (a corrupt journal, a corrupt plan with no valid one to go on from, …), or null. */
   paused: Schema.NullOr(Schema.String),
+  /**
+   * The operator's pause (`upgrade pause`), or null: no upgrade fires until
+   * `upgrade resume`. Apart from `paused`, which is wemixvisor's own.
+   */
+  upgrades_paused: Schema.NullOr(OperatorPause),
   /** What is wrong with upgrade-plan.json or its lock while upgrades go on from the last valid plan, or null. */
   plan_problem: Schema.NullOr(Schema.String)
 })

@@ -58,6 +58,19 @@ export const WemixvisorEvent = Schema.Union(
     problem: Nullable(Schema.String),
     message: Schema.String
   }),
+  /** The config file was read again (a change, or SIGHUP): what took effect, and what waits for a restart. */
+  E("config-reloaded", {
+    trigger: Schema.String,
+    changed: Schema.Array(Schema.String),
+    needs_restart: Schema.Array(Schema.String),
+    message: Schema.String
+  }),
+  /** A new configuration was refused as a whole; the running one is kept. */
+  E("config-invalid", { trigger: Schema.String, reason: Schema.String, message: Schema.String }),
+  /** The operator paused upgrades (`upgrade pause`): none fires until `upgrade resume`. */
+  E("upgrades-paused", { by: Schema.String, reason: Nullable(Schema.String), message: Schema.String }),
+  /** The operator's pause was lifted; a due upgrade fires at once. */
+  E("upgrades-resumed", { by: Schema.String, message: Schema.String }),
   /** Sent only by `wemixvisor notify test`, straight to each channel (never published here). */
   E("notify-test", { message: Schema.String }),
   /** An upgrade fired more than one block past its height because the heights could not be read. */
@@ -97,6 +110,7 @@ export const severityOf = (event: WemixvisorEvent): Severity => {
     case "node-error":
     case "upgrade-failed":
     case "plan-invalid":
+    case "config-invalid":
       return "error"
     case "upgrade-problem":
     case "plan-restored":
@@ -104,6 +118,7 @@ export const severityOf = (event: WemixvisorEvent): Severity => {
     case "height-passed-blind":
     case "height-reorg":
     case "node-restarting":
+    case "upgrades-paused": // deliberate, but no upgrade fires while it lasts
     case "rollback-completed": // the old binary again, which may not follow the chain past the fork
       return "warning"
     case "node-exited":

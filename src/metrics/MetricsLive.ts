@@ -110,6 +110,10 @@ const makeRegistry = () => {
       "wemixvisor_plan_problem",
       "1 while the plan file is corrupt or missing (the last valid plan is acted on), else 0."
     ),
+    upgradesPaused: gauge(
+      "wemixvisor_upgrades_paused",
+      "1 while the operator has paused upgrades (`wemixvisor upgrade pause`: none fires until resume), else 0."
+    ),
     notifications: counter("wemixvisor_notifications_total", "Notifications sent, by channel and result.", [
       "channel",
       "result"
@@ -237,6 +241,7 @@ export const make = Effect.gen(function*() {
       const s = yield* Ref.get(state)
       for (const st of NodeState.literals) m.nodeState.set({ state: st }, status.node_state === st ? 1 : 0)
       m.nodeUp.set(status.node_state === "running" && s.answering ? 1 : 0)
+      m.upgradesPaused.set(status.upgrades_paused === null ? 0 : 1)
       m.nodeVersionInfo.reset()
       m.nodeVersionInfo.set({ target: status.current, version: status.version ?? "unknown" }, 1)
 

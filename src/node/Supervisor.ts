@@ -47,16 +47,25 @@ export const make = (
     const events = yield* Events
     const spawner = yield* Spawner
     const { layout } = config
-    const grace = config.shutdownGrace
-    const windowMs = Duration.toMillis(config.restartWindow)
-    const stableMs = Duration.toMillis(stableAfter(config))
+    // Read where used, not here: `config` follows a reload (config/Reload.ts), and so do the grace and the restart policy.
+    const grace = () => config.shutdownGrace
 
     const status = yield* SubscriptionRef.make<NodeStatus>(initialNodeStatus)
     const exits = yield* Effect.acquireRelease(PubSub.unbounded<NodeExitReport>(), PubSub.shutdown)
     const suspended = yield* Ref.make(false)
     /** Times (clock ms) of the crash restarts still inside the window. */
     const restartTimes = yield* Ref.make<ReadonlyArray<number>>([])
-    const backoff = yield* makeBackoff(restartPolicy(config))
+    /** The backoff, and the delays it was built from: a reload that changes them starts a new one. */
+    const policyOf = () => `${Duration.toMillis(config.restartDelay)}/${Duration.toMillis(config.restartMaxDelay)}`
+    let backoffPolicy = policyOf()
+    let backoff = yield* makeBackoff(restartPolicy(config))
+    const currentBackoff = Effect.gen(function*() {
+      if (policyOf() !== backoffPolicy) {
+        backoffPolicy = policyOf()
+        backoff = yield* makeBackoff(restartPolicy(config))
+      }
+      return backoff
+    })
     const lock = yield* Effect.makeSemaphore(1)
     /** Taken by the first `start`: afterwards every node is one we spawn. */
     const toAdopt = yield* Ref.make(adoptable)
@@ -87,11 +96,11 @@ export const make = (
       Effect.gen(function*() {
         yield* child.signalGroup("SIGTERM")
         // Runs inside a release (uninterruptible): the wait must be interruptible or the timeout could never cut it short.
-        const exited = yield* Effect.interruptible(child.exit).pipe(Effect.timeoutOption(grace))
+        const exited = yield* Effect.interruptible(child.exit).pipe(Effect.timeoutOption(grace()))
         if (Option.isSome(exited)) return exited.value
         yield* Effect.logWarning(
           `node (pid ${child.pid}) still running ${
-            Duration.format(grace)
+            Duration.format(grace())
           } after SIGTERM (DAEMON_SHUTDOWN_GRACE); sending SIGKILL`
         )
         yield* child.signalGroup("SIGKILL")
@@ -123,7 +132,9 @@ export const make = (
         const found = yield* spawner.adopt(record)
         if (Option.isNone(found)) {
           yield* Effect.logWarning(`the node (pid ${record.pid}) of a previous wemixvisor is gone; starting a new one`)
-          if (record.pgid === record.pid && (yield* groupAlive(record.pgid))) yield* terminateGroup(record.pgid, grace)
+          if (record.pgid === record.pid && (yield* groupAlive(record.pgid))) {
+            yield* terminateGroup(record.pgid, grace())
+          }
           yield* removePidFile(layout.nodePid)
         }
         return found
@@ -182,9 +193,10 @@ export const make = (
           yield* Effect.logWarning(`node ${last}; restarts are suspended, leaving it down`)
           return false
         }
-        if (upMs >= stableMs) yield* backoff.reset
+        const backoff = yield* currentBackoff
+        if (upMs >= Duration.toMillis(stableAfter(config))) yield* backoff.reset
         const now = yield* Clock.currentTimeMillis
-        const recent = (yield* Ref.get(restartTimes)).filter((t) => t > now - windowMs)
+        const recent = (yield* Ref.get(restartTimes)).filter((t) => t > now - Duration.toMillis(config.restartWindow))
         if (recent.length >= config.maxRestarts) {
           yield* Ref.set(restartTimes, recent)
           yield* enterError(
@@ -248,7 +260,7 @@ export const make = (
         // Already supervised (running, or waiting to restart): nothing to do.
         if (Option.isSome(FiberHandle.unsafeGet(supervision))) return
         yield* Ref.set(restartTimes, [])
-        yield* backoff.reset
+        yield* (yield* currentBackoff).reset
         yield* setStatus((s) => ({ ...s, restarts: 0, reason: null }))
         const first = yield* Deferred.make<void, SpawnFailed>()
         // Interruptible whatever the flags of the fiber that built the layer: `stop` interrupts it.

@@ -77,6 +77,12 @@ export const describeEvent = (e: WemixvisorEvent): string => {
       return `plan file invalid (${e.path}): ${e.reason}`
     case "plan-restored":
       return `plan file restored (${e.path}, ${e.upgrades} upgrades)`
+    case "config-reloaded":
+      return `configuration reloaded (${e.trigger}): ${e.message}`
+    case "config-invalid":
+      return `configuration NOT reloaded (${e.trigger}): ${e.message}`
+    case "upgrades-paused":
+    case "upgrades-resumed":
     case "node-stalled":
     case "upgrade-soon":
     case "height-passed-blind":

@@ -2,16 +2,20 @@ import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
+import * as Exit from "effect/Exit"
 import * as FiberMap from "effect/FiberMap"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as os from "node:os"
 import { type Channel, describeChannel } from "../config/Channels.js"
 import { AppConfig } from "../config/Config.js"
+import { LiveConfig } from "../config/Reload.js"
 import type { NotifyFailed } from "../domain/Errors.js"
 import { Events, SEVERITIES, severityOf, type WemixvisorEvent } from "../events/Events.js"
 import { Metrics, type NotifyResult } from "../metrics/Metrics.js"
@@ -157,17 +161,45 @@ export const make = (channels: ReadonlyArray<Channel>, coalesce: Duration.Durati
 /** This machine and home, as every message names them. */
 export const originOf = (home: string): Origin => ({ host: os.hostname(), home })
 
-/** Live: the configured channels, sending with Deliver.ts over the HTTP client. */
+/**
+ * Live: the configured channels, sending with Deliver.ts over the HTTP
+ * client. A reload that changes the channels (config/Reload.ts) starts new
+ * lanes before the old ones close: an event published in between may go out
+ * twice, none is missed; notices still queued in the old lanes are dropped.
+ */
 export const layer: Layer.Layer<never, never, AppConfig | Events | Metrics | HttpClient.HttpClient> = Layer
   .scopedDiscard(
     Effect.gen(function*() {
       const config = yield* AppConfig
       const origin = originOf(config.home)
-      const context = yield* Effect.context<HttpClient.HttpClient>()
-      yield* make(
-        config.notify,
-        config.notifyCoalesce,
-        (c, n) => deliver(c, n, origin).pipe(Effect.provide(context))
+      const context = yield* Effect.context<HttpClient.HttpClient | Events | Metrics>()
+      const layerScope = yield* Effect.scope
+      const start = (channels: ReadonlyArray<Channel>, coalesce: Duration.Duration) =>
+        Effect.gen(function*() {
+          const scope = yield* Scope.fork(layerScope, ExecutionStrategy.sequential)
+          yield* make(channels, coalesce, (c, n) => deliver(c, n, origin).pipe(Effect.provide(context))).pipe(
+            Scope.extend(scope),
+            Effect.provide(context)
+          )
+          return scope
+        })
+      let running = yield* start(config.notify, config.notifyCoalesce)
+      const live = yield* Effect.serviceOption(LiveConfig)
+      if (Option.isNone(live)) return
+      const key = (c: { readonly notify: ReadonlyArray<Channel>; readonly notifyCoalesce: Duration.Duration }) =>
+        JSON.stringify([c.notify, Duration.toMillis(c.notifyCoalesce)])
+      let runningKey = key(config)
+      yield* live.value.changes.pipe(
+        Stream.filter((c) => key(c) !== runningKey),
+        Stream.runForEach((c) =>
+          Effect.gen(function*() {
+            const next = yield* start(c.notify, c.notifyCoalesce)
+            yield* Scope.close(running, Exit.void)
+            running = next
+            runningKey = key(c)
+          })
+        ),
+        Effect.forkScoped
       )
     })
   )

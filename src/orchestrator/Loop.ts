@@ -50,15 +50,17 @@ export interface LoopParts {
   readonly run: Run
   readonly recovery: Recovery
   readonly records: Records
+  /** Held while the loop acts on the node (an upgrade, recovery, a journal replay): `node restart` is refused meanwhile. */
+  readonly actor: Effect.Semaphore
 }
 
 const pending = (plan: UpgradePlan) => pendingUpgrades(plan).length
 
-/** Forks the feeds (heights, plans, the quiet tick) and the loop into the scope. */
+/** Forks the feeds (heights, plans, the quiet tick) and the loop into the scope; `wake` makes it look again now. */
 export const start = (
   parts: LoopParts
 ): Effect.Effect<
-  void,
+  { readonly wake: Effect.Effect<void> },
   never,
   AppConfig | HeightProvider | UpgradeSource | Backups | Events | NodeProcess | Scope.Scope
 > =>
@@ -69,9 +71,13 @@ export const start = (
     const backups = yield* Backups
     const events = yield* Events
     const node = yield* NodeProcess
-    const { state, journal, preparations, outcome, run, recovery, records } = parts
+    const { actor, state, journal, preparations, outcome, run, recovery, records } = parts
     const wake = yield* Queue.sliding<void>(1)
     const signal = Queue.offer(wake, undefined)
+    const acting = actor.withPermits(1)
+
+    /** The due upgrade last said to be held by the operator's pause: said once per upgrade. */
+    const toldHeld = yield* Ref.make<string | null>(null)
 
     /** What was last said about a corrupt plan file upgrades go on without: said once per problem. */
     const toldCorrupt = yield* Ref.make<string | null>(null)
@@ -93,11 +99,15 @@ export const start = (
         yield* Effect.logWarning(
           `${journal.file} is valid again (upgrade ${entry.name} at step ${entry.step}); replaying it forward`
         )
-        // Recovery replays as at a start, where no node runs yet: the one running the current binary is stopped first.
-        if (entry.step !== "done") yield* Effect.zipRight(node.suspendRestarts, node.stop)
       }
-      yield* recovery.recover
-      yield* recovery.ensureStarted
+      yield* acting(Effect.gen(function*() {
+        // Recovery replays as at a start, where no node runs yet: the one running the current binary is stopped first.
+        if (Option.isSome(read.right) && read.right.value.step !== "done") {
+          yield* Effect.zipRight(node.suspendRestarts, node.stop)
+        }
+        yield* recovery.recover
+        yield* recovery.ensureStarted
+      }))
       return (yield* SubscriptionRef.get(state)).pausedByJournal === null
     })
 
@@ -195,7 +205,17 @@ export const start = (
         if (now.halted !== null || Option.isSome(now.unclosed)) return
         const due = State.nextDue(now)
         if (Option.isNone(due)) return
-        if (!(yield* run.runUpgrade(due.value))) return
+        if (now.pausedByOperator !== null) {
+          // Held, not dropped: it stays pending and fires at once on `upgrade resume`.
+          if ((yield* Ref.getAndSet(toldHeld, due.value.name)) !== due.value.name) {
+            yield* Effect.logWarning(
+              `upgrade ${due.value.name} reached its height ${due.value.height} but upgrades are paused by the operator; it fires on \`wemixvisor upgrade resume\``
+            )
+          }
+          return
+        }
+        yield* Ref.set(toldHeld, null)
+        if (!(yield* acting(run.runUpgrade(due.value)))) return
       }
     })
 
@@ -246,8 +266,8 @@ export const start = (
           Effect.logError(`checking ${config.dataDir} after a restore: ${e.message}`)
         )))
       }
-      yield* survive(recovery.recover)
-      yield* survive(recovery.ensureStarted)
+      yield* acting(Effect.zipRight(survive(recovery.recover), survive(recovery.ensureStarted)))
       yield* Effect.forever(Queue.take(wake).pipe(Effect.zipRight(survive(tick))))
     }).pipe(Effect.forkScoped)
+    return { wake: signal }
   })

@@ -1,7 +1,8 @@
 import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 import type { FileCorrupt, IoError, UpgradeConflict, UpgradeNotFound } from "../domain/Errors.js"
-import type { StatusObject } from "../domain/Status.js"
+import type { NodeState } from "../domain/Node.js"
+import type { OperatorPause, StatusObject } from "../domain/Status.js"
 import type { Upgrade } from "../domain/Upgrade.js"
 import type { Origin } from "../upgrades/History.js"
 import type { PreparationFailed } from "./Errors.js"
@@ -28,6 +29,13 @@ export {
   SwitchFailed,
   VerifyFailed
 } from "./Errors.js"
+
+/** How a `node restart` ended: the node's state, pid and (in `error`: why it did not start) reason afterwards. */
+export interface NodeRestarted {
+  readonly state: NodeState
+  readonly pid: number | null
+  readonly reason: string | null
+}
 
 export interface OrchestratorService {
   /** ARCHITECTURE §6's status object. */
@@ -56,6 +64,28 @@ export interface OrchestratorService {
     name: string,
     origin: Origin
   ) => Effect.Effect<Upgrade, PreparationFailed | UpgradeNotFound | UpgradeConflict | FileCorrupt | IoError>
+  /**
+   * `node restart`: a graceful stop (DAEMON_SHUTDOWN_GRACE) and a start of
+   * the binary `current` points at, with the restart counters reset — so it
+   * also brings a node back from `error`. Refused (UpgradeConflict, no name)
+   * while an upgrade or its recovery has the node: never two actors on it.
+   * Allowed while halted after a failed upgrade: `current` points back at
+   * the previous binary, and this is how an operator starts it again without
+   * restarting wemixvisor; it lifts the halt, as a restart of wemixvisor does.
+   * Recorded in the history (step `node-restart`, name `(node)`).
+   */
+  readonly restartNode: (origin: Origin) => Effect.Effect<NodeRestarted, UpgradeConflict>
+  /**
+   * `upgrade pause`: no upgrade fires until `resume` (a due one stays
+   * pending and fires at once on resume). Persisted in upgrades-paused.json,
+   * so it outlives a restart. Pausing again keeps the first pause's time and
+   * takes the new reason. Recorded in the history (step `pause`, name `(upgrades)`).
+   */
+  readonly pause: (reason: string | null, origin: Origin) => Effect.Effect<OperatorPause, IoError>
+  /** `upgrade resume`: lifts the operator's pause (never wemixvisor's own); the pause lifted, or null when there was none. */
+  readonly resume: (origin: Origin) => Effect.Effect<OperatorPause | null, IoError>
+  /** The operator's pause, or null. */
+  readonly operatorPause: Effect.Effect<OperatorPause | null>
 }
 
 export class Orchestrator extends Context.Tag("wemixvisor/Orchestrator")<Orchestrator, OrchestratorService>() {}

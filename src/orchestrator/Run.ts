@@ -15,6 +15,7 @@ import { HeightProvider } from "../height/HeightProvider.js"
 import { NodeProcess } from "../node/NodeProcess.js"
 import { JournalEntry } from "../upgrades/Journal.js"
 import { PlanStore } from "../upgrades/PlanStore.js"
+import { type ChainIdReader, chainMismatch, readChainIdLive } from "./ChainGuard.js"
 import { StartFailed, SwitchFailed } from "./Errors.js"
 import { Hooks } from "./Hooks.js"
 import type { Outcome } from "./Outcome.js"
@@ -49,7 +50,8 @@ export const make = (
   records: Records,
   steps: Steps,
   outcome: Outcome,
-  preparations: Preparations
+  preparations: Preparations,
+  readChainId: ChainIdReader = readChainIdLive
 ): Effect.Effect<
   Run,
   never,
@@ -175,6 +177,12 @@ export const make = (
         const from = yield* Effect.either(binaries.current)
         if (Either.isLeft(from)) {
           yield* outcome.failUntouched(u, `cannot read current: ${from.left.message}`)
+          return true
+        }
+        // Before anything touches the node: on another chain, it keeps running the old binary.
+        const wrongChain = yield* chainMismatch(config.chainId, config.rpcUrl, readChainId)
+        if (Option.isSome(wrongChain)) {
+          yield* outcome.failUntouched(u, wrongChain.value)
           return true
         }
         // The journal is what starts an upgrade, not the plan lock (ARCHITECTURE §7): the plan is marked

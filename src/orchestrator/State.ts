@@ -2,7 +2,7 @@ import * as Option from "effect/Option"
 import type * as SubscriptionRef from "effect/SubscriptionRef"
 import type { Height } from "../domain/Height.js"
 import { pendingUpgrades } from "../domain/Plan.js"
-import type { StatusObject } from "../domain/Status.js"
+import type { OperatorPause, StatusObject } from "../domain/Status.js"
 import type { Target } from "../domain/Target.js"
 import { scheduledThroughWemixvisor, type Upgrade, type UpgradeName, type UpgradePlan } from "../domain/Upgrade.js"
 import type { JournalEntry, JournalStep } from "../upgrades/Journal.js"
@@ -90,6 +90,12 @@ export interface State {
   readonly pausedByJournal: JournalPause | null
   /** An ended upgrade whose outcome could not be written to the plan yet. */
   readonly unclosed: Option.Option<Closing>
+  /**
+   * The operator's pause (`upgrade pause`, upgrades-paused.json): apart from
+   * the pauses above, which wemixvisor lifts by itself, and lifted only by
+   * `upgrade resume`.
+   */
+  readonly pausedByOperator: OperatorPause | null
 }
 
 export const initial: State = {
@@ -106,7 +112,8 @@ export const initial: State = {
   halted: null,
   pausedByPlan: null,
   pausedByJournal: null,
-  unclosed: Option.none()
+  unclosed: Option.none(),
+  pausedByOperator: null
 }
 
 // -- transitions ---------------------------------------------------------------
@@ -206,6 +213,12 @@ export const resumeByJournal = (s: State): State => ({ ...s, pausedByJournal: nu
 /** The plan's pause reason becomes `why` (null: resumed); returns the one it replaces. */
 export const pauseByPlan =
   (why: string | null) => (s: State): readonly [string | null, State] => [s.pausedByPlan, { ...s, pausedByPlan: why }]
+
+/** The operator's pause becomes `pause` (null: resumed); returns the one it replaces. */
+export const pauseByOperator = (pause: OperatorPause | null) => (s: State): readonly [OperatorPause | null, State] => [
+  s.pausedByOperator,
+  { ...s, pausedByOperator: pause }
+]
 
 export const unclosedAt = (c: Closing) => (s: State): State => ({ ...s, unclosed: Option.some(c) })
 

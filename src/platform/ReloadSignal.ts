@@ -9,9 +9,8 @@ import * as Stream from "effect/Stream"
  * SIGHUP (a closed terminal, `systemctl reload`) is never fatal to `run`
  * (ARCHITECTURE §7 "Signals"). Node's default for it is to exit at once, without a
  * word, leaving the node unsupervised; a listener replaces that default.
- * Each SIGHUP is logged and published as a reload request: configuration
- * reload (ARCHITECTURE) subscribes to `requests`; until it does, a request is
- * only logged.
+ * Each SIGHUP is logged and published as a reload request: the
+ * configuration reload (config/Reload.ts) subscribes to `requests`.
  */
 
 export interface ReloadRequest {
@@ -34,7 +33,7 @@ export const layer: Layer.Layer<ReloadRequests> = Layer.scoped(
     const onHangup = () => {
       runFork(
         Effect.logWarning(
-          "SIGHUP received: configuration reload is not supported yet; ignored (the node and wemixvisor keep running)"
+          "SIGHUP received: reloading the configuration (the node and wemixvisor keep running)"
         ).pipe(
           Effect.zipRight(PubSub.publish(hub, { signal: "SIGHUP" } as const))
         )

@@ -42,6 +42,7 @@ import {
   type OperationsService,
   type ScheduleCommand
 } from "./Operations.js"
+import * as PauseMarker from "./PauseMarker.js"
 import { PlanStore, type PlanStoreService } from "./PlanStore.js"
 
 /*
@@ -184,6 +185,8 @@ export const make = (deps: OperationsDeps): OperationsService => {
       )
       const journal = Either.getOrElse(journalRead, () => Option.none<Journal.JournalEntry>())
       const pid = yield* liveNodePid(layout)
+      // The operator's pause is a file: a supervisor starting now would hold upgrades on it.
+      const operatorPause = Option.getOrNull(yield* PauseMarker.read(layout))
       const head = yield* Effect.option(deps.head)
       // No supervisor measures the block interval here: the ETA is unknown.
       const pending = pendingUpgrades(plan).map((u) => ({ ...u, eta: null, eta_seconds: null }))
@@ -207,6 +210,7 @@ export const make = (deps: OperationsDeps): OperationsService => {
         in_progress: inFlight,
         last: lastEnded(plan),
         paused: Either.isLeft(journalRead) ? `upgrades paused: ${journalRead.left.message}` : null,
+        upgrades_paused: operatorPause,
         plan_problem: null
       } satisfies StatusObject
     }).pipe(Effect.withSpan("Operations.localStatus"))

@@ -91,10 +91,14 @@ export const readiness = (u: { readonly status: UpgradeStatus; readonly reason: 
  * Each pending upgrade is announced once per mark its ETA crosses (24 h,
  * 1 h, 10 min) — the nearest one only, when it was scheduled inside several;
  * an ETA that moves out again (the chain slowed) is not announced twice.
+ * While the operator has paused upgrades (`paused`), the message says the
+ * upgrade will not fire at its height: the warning is for the one who must
+ * resume it in time (or mean not to).
  */
 export const soonStep = (
   announced: SoonState,
-  pending: ReadonlyArray<UpgradeWithEta>
+  pending: ReadonlyArray<UpgradeWithEta>,
+  paused = false
 ): readonly [SoonState, ReadonlyArray<Extract<EventInput, { type: "upgrade-soon" }>>] => {
   const next = new Map<string, number>()
   const out: Array<Extract<EventInput, { type: "upgrade-soon" }>> = []
@@ -120,7 +124,7 @@ export const soonStep = (
       problem,
       message: `upgrade '${u.name}' at ${u.height} within ${within} (${u.eta}), ${
         ready ? "ready" : `NOT READY: ${problem}`
-      }`
+      }${paused ? "; upgrades PAUSED: it will not fire until `wemixvisor upgrade resume`" : ""}`
     })
   }
   return [next, out]

@@ -47,7 +47,7 @@ const make = Effect.gen(function*() {
     if (step._tag === "Stalled") yield* events.publish(step.event)
     if (step._tag === "Moving") yield* Effect.logInfo(`the chain head moves again: ${step.from} → ${step.to}`)
     const due = yield* Ref.modify(soon, (s) => {
-      const [next, out] = Rules.soonStep(s, status.pending)
+      const [next, out] = Rules.soonStep(s, status.pending, status.upgrades_paused !== null)
       return [out, next] as const
     })
     yield* Effect.forEach(due, events.publish, { discard: true })

@@ -11,7 +11,7 @@ import type { PrepareError } from "../../src/api/Handlers.js"
 import * as Server from "../../src/api/Server.js"
 import * as BinaryStore from "../../src/binaries/BinaryStoreLive.js"
 import { AppConfig, loadConfig } from "../../src/config/Config.js"
-import { NodeUnreachable, UpgradeNotFound } from "../../src/domain/Errors.js"
+import { NodeUnreachable, type UpgradeConflict, UpgradeNotFound } from "../../src/domain/Errors.js"
 import { type Height, makeHeight } from "../../src/domain/Height.js"
 import type { StatusObject } from "../../src/domain/Status.js"
 import type { Upgrade } from "../../src/domain/Upgrade.js"
@@ -19,7 +19,7 @@ import * as Events from "../../src/events/Events.js"
 import * as ChainHead from "../../src/height/ChainHeadLive.js"
 import * as ChainPaceLive from "../../src/height/ChainPaceLive.js"
 import { HeightProvider } from "../../src/height/HeightProvider.js"
-import { Orchestrator } from "../../src/orchestrator/Orchestrator.js"
+import { type NodeRestarted, Orchestrator } from "../../src/orchestrator/Orchestrator.js"
 import type { Origin } from "../../src/upgrades/History.js"
 import * as History from "../../src/upgrades/HistoryLive.js"
 import * as Operations from "../../src/upgrades/OperationsLive.js"
@@ -45,6 +45,7 @@ export const idleStatus: StatusObject = {
   in_progress: null,
   last: null,
   paused: null,
+  upgrades_paused: null,
   plan_problem: null
 }
 
@@ -71,7 +72,19 @@ export interface ApiWorld {
   /** What the orchestrator's `prepare` does (default: UpgradeNotFound); each call is logged in `prepared`. */
   readonly prepare: Ref.Ref<PrepareFake>
   readonly prepared: Ref.Ref<ReadonlyArray<{ readonly name: string; readonly origin: Origin }>>
+  /** What the orchestrator's `restartNode` does (default: the node runs again as pid 4343). */
+  readonly restart: Ref.Ref<RestartFake>
+  /** Every restart, pause and resume the orchestrator was asked for, in order. */
+  readonly controls: Ref.Ref<ReadonlyArray<ControlCall>>
   readonly events: Context.Tag.Service<Events.Events>
+}
+
+export type RestartFake = (origin: Origin) => Effect.Effect<NodeRestarted, UpgradeConflict>
+
+export interface ControlCall {
+  readonly op: "restart" | "pause" | "resume"
+  readonly origin: Origin
+  readonly reason?: string | null
 }
 
 export type PrepareFake = (name: string, origin: Origin) => Effect.Effect<Upgrade, PrepareError>
@@ -119,6 +132,9 @@ export const buildApi = (opts: ApiOptions = {}) =>
     const halted = yield* Ref.make<string | null>(null)
     const prepare = yield* Ref.make<PrepareFake>((name) => Effect.fail(new UpgradeNotFound({ name })))
     const prepared = yield* Ref.make<ReadonlyArray<{ readonly name: string; readonly origin: Origin }>>([])
+    const restart = yield* Ref.make<RestartFake>(() => Effect.succeed({ state: "running", pid: 4343, reason: null }))
+    const controls = yield* Ref.make<ReadonlyArray<ControlCall>>([])
+    const control = (call: ControlCall) => Ref.update(controls, (xs) => [...xs, call])
 
     const heightLayer = Layer.succeed(HeightProvider, {
       heights: heights.changes.pipe(Stream.filterMap((h) => h)),
@@ -143,7 +159,25 @@ export const buildApi = (opts: ApiOptions = {}) =>
         Ref.update(prepared, (xs) => [...xs, { name, origin }]).pipe(
           Effect.zipRight(Ref.get(prepare)),
           Effect.flatMap((f) => f(name, origin))
-        )
+        ),
+      // The real ones are exercised in test/orchestrator/Controls.test.ts; here, what the API makes of them.
+      restartNode: (origin) =>
+        control({ op: "restart", origin }).pipe(Effect.zipRight(Ref.get(restart)), Effect.flatMap((f) => f(origin))),
+      pause: (reason, origin) =>
+        Effect.gen(function*() {
+          yield* control({ op: "pause", origin, reason })
+          const p = { since: "2026-12-03T00:00:00.000Z", by: origin.door, reason }
+          yield* Ref.update(status, (s) => ({ ...s, upgrades_paused: p }))
+          return p
+        }),
+      resume: (origin) =>
+        Effect.gen(function*() {
+          yield* control({ op: "resume", origin })
+          const was = (yield* Ref.get(status)).upgrades_paused
+          yield* Ref.update(status, (s) => ({ ...s, upgrades_paused: null }))
+          return was
+        }),
+      operatorPause: Effect.map(Ref.get(status), (s) => s.upgrades_paused)
     })
     const base = Layer.mergeAll(
       Events.layer,
@@ -164,14 +198,13 @@ export const buildApi = (opts: ApiOptions = {}) =>
       Layer.provide(Logger.minimumLogLevel(LogLevel.Warning))
     )
     const ctx = yield* Layer.build(server)
-    return { ctx, port, home, config, head, heights, status, paused, halted, prepare, prepared }
+    return { ctx, port, home, config, head, heights, status, paused, halted, prepare, prepared, restart, controls }
   })
 
 export const setupApi = (opts: ApiOptions = {}) =>
   Effect.gen(function*() {
-    const { ctx, port, home, config, head, heights, status, paused, halted, prepare, prepared } = yield* Effect.orDie(
-      buildApi(opts)
-    )
+    const { ctx, port, home, config, head, heights, status, paused, halted, prepare, prepared, restart, controls } =
+      yield* Effect.orDie(buildApi(opts))
     const baseUrl = `http://127.0.0.1:${port}`
     yield* Effect.promise(() =>
       waitFor("the API to listen", () => fetch(`${baseUrl}/health`).then(() => true, () => false), 10_000)
@@ -188,6 +221,8 @@ export const setupApi = (opts: ApiOptions = {}) =>
       halted,
       prepare,
       prepared,
+      restart,
+      controls,
       events: Context.get(ctx, Events.Events)
     } satisfies ApiWorld
   })

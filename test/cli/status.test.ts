@@ -66,6 +66,7 @@ describe("upgrade status without a running supervisor", () => {
           "restarts",
           "supervisor",
           "supervisor_pid",
+          "upgrades_paused",
           "upgrading",
           "version"
         ]

@@ -220,6 +220,8 @@ describe("dashboard: events", () => {
       "plan-invalid",
       "plan-restored",
       "upgrade-soon",
+      "upgrades-paused",
+      "upgrades-resumed",
       "height-passed-blind"
     ])
   })

@@ -16,6 +16,7 @@ import type { ApiServices } from "../../src/api/Handlers.js"
 import * as Api from "../../src/api/index.js"
 import { httpStatusOf, routes } from "../../src/api/Rest.js"
 import * as Bin from "../../src/binaries/Errors.js"
+import { ConfigCheckFailed } from "../../src/cli/config-check.js"
 import { exitCodeOf } from "../../src/cli/exit.js"
 import { ApiUnreachable } from "../../src/cli/upgrade-remote.js"
 import { HeadUnknown } from "../../src/cli/upgrade.js"
@@ -28,6 +29,7 @@ const rows: ReadonlyArray<readonly [error: unknown, kind: Err.ErrorKind, exit: 1
   [new Err.BinaryInvalid({ path: "/b", problem: "not executable" }), "input", 2, 400],
   [new Bin.DownloadRefused({ url: "http://x/g", problem: "downloads are disabled" }), "input", 2, 400],
   [new Bin.NoBinaryForPlatform({ name: "v2", platform: "linux/amd64", available: [] }), "input", 2, 400],
+  [new ConfigCheckFailed({ errors: 2 }), "input", 2, 400],
   // Contradicts the plan or the home: 2 / 409.
   [new Err.UpgradeConflict({ name: "v1", problem: "is in progress" }), "conflict", 2, 409],
   [new Err.HomeExists({ path: "/h/wemixvisor" }), "conflict", 2, 409],
@@ -125,6 +127,9 @@ describe("REST: a body that cannot be read", () => {
     ops: { schedule: () => unused, cancel: () => unused, list: unused, localStatus: () => unused },
     status: unused,
     prepare: () => unused,
+    restartNode: () => unused,
+    pause: () => unused,
+    resume: () => unused,
     events: { publish: () => unused, subscribe: unused },
     history: { append: () => unused, read: unused },
     token: "t"

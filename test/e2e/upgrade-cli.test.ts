@@ -266,6 +266,7 @@ describe("upgrade status without a running supervisor", () => {
         "restarts",
         "supervisor",
         "supervisor_pid",
+        "upgrades_paused",
         "upgrading",
         "version"
       ]
@@ -280,7 +281,8 @@ describe("upgrade status without a running supervisor", () => {
       in_progress: null,
       last: null,
       block_interval_seconds: null,
-      head_age_seconds: null
+      head_age_seconds: null,
+      upgrades_paused: null
     })
     expect(s.current_height).toBeGreaterThanOrEqual(3)
     expect(s.pending).toHaveLength(1)

@@ -49,6 +49,7 @@ const status: StatusObject = {
   in_progress: null,
   last: null,
   paused: null,
+  upgrades_paused: null,
   plan_problem: null
 }
 
@@ -318,6 +319,15 @@ describe("metrics derived from events", () => {
       expect(sample(yield* w.scrape(), "wemixvisor_plan_problem")).toBe(0)
     }))
 
+  it.scoped("upgrades_paused is 1 while the status has the operator's pause, 0 otherwise", () =>
+    Effect.gen(function*() {
+      const w = yield* world
+      expect(sample(yield* w.scrape(), "wemixvisor_upgrades_paused")).toBe(0)
+      const paused = { ...status, upgrades_paused: { by: "cli", since: "2026-12-03T00:00:00.000Z", reason: null } }
+      expect(sample(yield* w.scrape(paused), "wemixvisor_upgrades_paused")).toBe(1)
+      expect(sample(yield* w.scrape(), "wemixvisor_upgrades_paused")).toBe(0)
+    }))
+
   it.scoped("warnings are counted by kind; chain_stalled follows WEMIXVISOR_STALL_AFTER", () =>
     Effect.gen(function*() {
       const w = yield* worldWith({ WEMIXVISOR_STALL_AFTER: "30s" })
@@ -382,6 +392,7 @@ describe("the exposition", () => {
         wemixvisor_chain_stalled: "gauge",
         wemixvisor_rpc_errors_total: "counter",
         wemixvisor_plan_problem: "gauge",
+        wemixvisor_upgrades_paused: "gauge",
         wemixvisor_notifications_total: "counter"
       })
       for (

@@ -38,6 +38,7 @@ const EXPORTED = new Set([
   "wemixvisor_upgrade_downtime_seconds",
   "wemixvisor_rpc_errors_total",
   "wemixvisor_plan_problem",
+  "wemixvisor_upgrades_paused",
   "wemixvisor_notifications_total",
   "process_resident_memory_bytes",
   "process_cpu_seconds_total",

@@ -995,6 +995,7 @@ describe("Orchestrator: status", () => {
     "in_progress",
     "last",
     "paused",
+    "upgrades_paused",
     "plan_problem"
   ]
 
@@ -1020,6 +1021,7 @@ describe("Orchestrator: status", () => {
         in_progress: null,
         last: null,
         paused: null,
+        upgrades_paused: null,
         plan_problem: null
       })
       expect(typeof json.node_pid).toBe("number")

@@ -104,6 +104,18 @@ describe("upgrade-soon", () => {
     expect(Rules.soonStep(state, [pendingUpgrade("v2", 100, 200)])[1]).toEqual([])
   })
 
+  it("while the operator has paused upgrades, the message says it will not fire until resume", () => {
+    const [, paused] = Rules.soonStep(new Map(), [pendingUpgrade("v2", 100, 3000, "ready")], true)
+    expect(paused).toHaveLength(1)
+    expect(paused[0]!.message).toBe(
+      `upgrade 'v2' at 100 within 1h (${
+        paused[0]!.eta
+      }), ready; upgrades PAUSED: it will not fire until \`wemixvisor upgrade resume\``
+    )
+    const [, running] = Rules.soonStep(new Map(), [pendingUpgrade("v2", 100, 3000, "ready")])
+    expect(running[0]!.message).not.toMatch(/PAUSED/)
+  })
+
   it("an upgrade cancelled and scheduled again is a new one; an upgrading one is not announced", () => {
     const [state] = Rules.soonStep(new Map(), [pendingUpgrade("v2", 100, 300)])
     // Gone from the plan: forgotten.

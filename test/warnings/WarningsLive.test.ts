@@ -61,7 +61,11 @@ const world = (env: Record<string, string> = {}) =>
       status: Effect.map(Ref.get(pending), (p) => ({ ...idleStatus, pending: p, pending_upgrade: p[0] ?? null })),
       paused: Effect.succeed(null),
       halted: Effect.succeed(null),
-      prepare: () => Effect.die("not called here")
+      prepare: () => Effect.die("not called here"),
+      restartNode: () => Effect.die("not called here"),
+      pause: () => Effect.die("not called here"),
+      resume: () => Effect.die("not called here"),
+      operatorPause: Effect.succeed(null)
     })
     yield* Layer.build(
       WarningsLive.layer.pipe(

@@ -1,0 +1,185 @@
+import * as Console from "effect/Console"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as path from "node:path"
+import { checkExposure } from "../api/Auth.js"
+import { freeSpaceLive } from "../binaries/Backup.js"
+import { backupFindings } from "../binaries/BackupRoom.js"
+import { ALIASES } from "../config/Aliases.js"
+import { type Finding, invalid, notExecutable, ok, runnableFindings, warning } from "../config/Checks.js"
+import { closestKey, CONFIG_NAMES, type WemixvisorConfig } from "../config/Config.js"
+import { readConfigFile } from "../config/ConfigFile.js"
+import { ConfigInvalid, type ErrorKind } from "../domain/Errors.js"
+import { readChainId, readHead } from "../height/Rpc.js"
+
+/*
+ * `wemixvisor config check` (issue #16 item 2): the configuration as `run`
+ * would load it, and what only fails later — at `run`'s start or at an
+ * upgrade's height — without starting anything. Every finding is printed,
+ * not just the first: ✓ ok, ! warning (does not fail), ✗ error (exit 2).
+ * Errors are worded as `run` words them (`invalid X="…": …`), so the same
+ * line is found in OPERATIONS.md's error table.
+ */
+
+/** `config check` found at least one error: exit 2, the lines above say which. */
+export class ConfigCheckFailed extends Data.TaggedError("ConfigCheckFailed")<{ readonly errors: number }> {
+  get kind(): ErrorKind {
+    return "input"
+  }
+  override get message() {
+    return `config check: ${this.errors} error${this.errors === 1 ? "" : "s"} (the ✗ lines)`
+  }
+}
+
+const MARK = { ok: "✓", warning: "!", error: "✗" } as const
+
+/** Our variables in the environment that wemixvisor does not read: a typo reads as the default. */
+const envFindings = (env: Readonly<Record<string, string | undefined>>): ReadonlyArray<Finding> => {
+  const ours = Object.keys(env).filter((k) => /^(DAEMON|WEMIXVISOR)_/.test(k) && env[k] !== undefined)
+  // WEMIXVISOR_TEST_*: the test suite's own hooks, not configuration.
+  // Cosmovisor's names (Aliases.ts) are read, or refused with a reason, by loadConfig itself.
+  const unknown = ours.filter((k) => !CONFIG_NAMES.includes(k) && !(k in ALIASES) && !k.startsWith("WEMIXVISOR_TEST_"))
+    .sort()
+  return unknown.length === 0
+    ? [ok("environment", `environment: ${ours.length} DAEMON_/WEMIXVISOR_ variables, none unknown`)]
+    : unknown.map((k) =>
+      // A warning: DAEMON_* is also Cosmovisor's prefix, and a machine may set one for something else.
+      warning(k, `${k} in the environment is not a wemixvisor variable (did you mean ${closestKey(k).toUpperCase()}?)`)
+    )
+}
+
+/** The config file's keys (it loaded, so it parses and has no unknown key), read by the same reader. */
+const fileFinding = (c: WemixvisorConfig): Effect.Effect<Finding> =>
+  readConfigFile(c.layout.root).pipe(
+    Effect.map((read) => {
+      if (read.file === undefined) {
+        return ok("config file", `no config file in ${c.layout.root}: flags, the environment and defaults`)
+      }
+      const keys = Object.keys(read.values).length + (read.notify.length > 0 ? 1 : 0)
+      const where = path.join(c.layout.root, read.file)
+      return ok(read.file, `${read.file} (${where}): ${keys} key${keys === 1 ? "" : "s"}, no unknown key`)
+    }),
+    Effect.catchAll((e) => Effect.succeed(invalid(e)))
+  )
+
+/** `run` refuses to start without a current binary. */
+const currentFinding = (c: WemixvisorConfig): Finding => {
+  const problem = notExecutable(c.layout.currentBinary)
+  if (problem === undefined) return ok("current", `current binary ${c.layout.currentBinary}: an executable file`)
+  return invalid(
+    new ConfigInvalid({
+      variable: "DAEMON_HOME",
+      problem: problem === "does not exist"
+        ? `${c.layout.root} has no current binary; run 'wemixvisor init <genesis-binary>' first`
+        : `the current binary ${c.layout.currentBinary} ${problem}; run would refuse to start`
+    })
+  )
+}
+
+const exposureFinding = (c: WemixvisorConfig): Effect.Effect<Finding> =>
+  Effect.match(checkExposure(c), {
+    onFailure: invalid,
+    onSuccess: () =>
+      ok(
+        "WEMIXVISOR_API_ADDR",
+        `WEMIXVISOR_API_ADDR=${c.apiAddr}: ${Option.isSome(c.apiToken) ? "WEMIXVISOR_API_TOKEN set" : "loopback"}`
+      )
+  })
+
+const downloadFindings = (c: WemixvisorConfig): ReadonlyArray<Finding> =>
+  c.unsafeSkipChecksum
+    ? [warning("DAEMON_UNSAFE_SKIP_CHECKSUM", "DAEMON_UNSAFE_SKIP_CHECKSUM=true: downloaded binaries are not verified")]
+    : []
+
+/*
+ * The node's RPC. Unreachable is a warning, not an error: the node may simply
+ * be stopped while the operator checks the configuration (`run` starts it),
+ * and `run` itself does not need it to start. With DAEMON_CHAIN_ID set, the
+ * chain id then cannot be verified: a second warning says so. A node that
+ * answers with another chain id is an error: upgrades would be refused.
+ */
+const rpcFindings = (c: WemixvisorConfig): Effect.Effect<ReadonlyArray<Finding>> =>
+  Effect.gen(function*() {
+    const head = yield* Effect.either(readHead(c.rpcUrl))
+    if (Either.isLeft(head)) {
+      return [
+        warning(
+          "DAEMON_RPC_URL",
+          `RPC ${c.rpcUrl} does not answer (${head.left.reason}): the node may be stopped; check again once it runs`
+        ),
+        ...Option.match(c.chainId, {
+          onNone: () => [],
+          onSome: (id) => [
+            warning("DAEMON_CHAIN_ID", `DAEMON_CHAIN_ID=${id}: not verified, the RPC does not answer`)
+          ]
+        })
+      ]
+    }
+    const answers = ok("DAEMON_RPC_URL", `RPC ${c.rpcUrl} answers (head ${head.right})`)
+    const chainId = yield* Effect.either(readChainId(c.rpcUrl))
+    if (Either.isLeft(chainId)) {
+      return [answers, warning("DAEMON_CHAIN_ID", `eth_chainId could not be read: ${chainId.left.reason}`)]
+    }
+    const actual = chainId.right
+    return [
+      answers,
+      Option.match(c.chainId, {
+        onNone: () => ok("DAEMON_CHAIN_ID", `eth_chainId is ${actual} (DAEMON_CHAIN_ID is not set: not checked)`),
+        onSome: (id): Finding =>
+          id === actual
+            ? ok("DAEMON_CHAIN_ID", `eth_chainId is ${actual}, as DAEMON_CHAIN_ID`)
+            : {
+              level: "error",
+              check: "DAEMON_CHAIN_ID",
+              message:
+                `eth_chainId is ${actual}, DAEMON_CHAIN_ID is ${id}: DAEMON_RPC_URL is not the node of that chain; upgrades would be refused`
+            }
+      })
+    ]
+  })
+
+/** Every finding for a configuration that loaded (or the one that says why it did not). */
+export const findings = (
+  loaded: Either.Either<WemixvisorConfig, ConfigInvalid>,
+  env: Readonly<Record<string, string | undefined>>
+): Effect.Effect<ReadonlyArray<Finding>> =>
+  Effect.gen(function*() {
+    const fromEnv = envFindings(env)
+    // Loaded tolerating every bad value (each is in `ignored`); what still fails it (no home, a file that does not
+    // parse) leaves nothing to check beyond.
+    if (Either.isLeft(loaded)) return [...fromEnv, invalid(loaded.left)]
+    const c = loaded.right
+    const [runnable, exposure, backup, rpc] = yield* Effect.all([
+      runnableFindings(c),
+      exposureFinding(c),
+      Effect.provide(backupFindings(c), freeSpaceLive),
+      rpcFindings(c)
+    ], { concurrency: "unbounded" })
+    return [
+      ...fromEnv,
+      ...(c.ignored.length === 0 ? [yield* fileFinding(c)] : c.ignored.map(invalid)),
+      ...c.notes.map((n) => warning("renamed", n)),
+      currentFinding(c),
+      ...runnable,
+      exposure,
+      ...downloadFindings(c),
+      ...backup,
+      ...rpc
+    ]
+  })
+
+/** `config check [--json]`: a line per finding (or a JSON array), then exit 2 if one is an error. */
+export const configCheck = (
+  loaded: Either.Either<WemixvisorConfig, ConfigInvalid>,
+  o: { readonly json: boolean }
+) =>
+  Effect.gen(function*() {
+    const all = yield* findings(loaded, process.env)
+    yield* o.json
+      ? Console.log(JSON.stringify(all.map((f) => ({ level: f.level, check: f.check, message: f.message })), null, 2))
+      : Console.log(all.map((f) => `${MARK[f.level]} ${f.message}`).join("\n"))
+    const errors = all.filter((f) => f.level === "error").length
+    if (errors > 0) return yield* new ConfigCheckFailed({ errors })
+  })

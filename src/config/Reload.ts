@@ -31,6 +31,7 @@ import { LogThreshold } from "./LogThreshold.js"
 
 /** The settings a reload changes in place: `config` key → the field(s) that carry it. */
 export const LIVE: Readonly<Record<string, ReadonlyArray<keyof WemixvisorConfig>>> = {
+  daemon_poll_interval: ["pollInterval"],
   daemon_shutdown_grace: ["shutdownGrace"],
   daemon_restart_delay: ["restartDelay"],
   daemon_restart_max_delay: ["restartMaxDelay"],

@@ -64,7 +64,8 @@ export const layer: Layer.Layer<HeightProvider, never, AppConfig | Events> = Lay
         watchHeights(
           {
             fetchHead: head,
-            pollInterval: config.pollInterval,
+            // Read at each poll: a reload of DAEMON_POLL_INTERVAL takes effect at the next one.
+            pollInterval: () => config.pollInterval,
             push: Option.map(config.wsUrl, (url) => subscriptionLost(webSocketHeads(url)))
           },
           (reorg) => events.publish({ type: "height-reorg", from: reorg.from, to: reorg.to }),

@@ -18,8 +18,8 @@ import { monotonic, type Observed, type Reorg } from "./Monotonic.js"
  * same against a real node and against a scripted fetcher under TestClock.
  */
 
-/** One poll every `interval`, on a fixed cadence; a slow answer delays the next poll, never stacks them. */
-export const pollSchedule = (interval: Duration.DurationInput) => Schedule.fixed(interval)
+/** One poll every `interval` (read at each poll: it follows a reload); a slow answer delays the next poll, never stacks them. */
+export const pollSchedule = (interval: Cadence.Period) => Cadence.spaced(interval)
 
 /**
  * Reconnecting the push subscription: 100 ms, doubling, capped at 5 s, forever
@@ -55,7 +55,7 @@ type Reach = "unknown" | "up" | "down"
  */
 export const polled = (
   fetchHead: Effect.Effect<Height, NodeUnreachable>,
-  interval: Duration.DurationInput,
+  interval: Cadence.Period,
   reach?: Ref.Ref<Reach>
 ): Stream.Stream<Height> =>
   Stream.unwrap(
@@ -68,9 +68,10 @@ export const polled = (
             Effect.flatMap((was) =>
               was === "down"
                 ? Effect.void
-                : Effect.logWarning(`${error.message}; retrying every ${Duration.format(interval)}`).pipe(
-                  Effect.annotateLogs({ url: error.url })
-                )
+                : Effect.logWarning(`${error.message}; retrying every ${Duration.format(Cadence.periodNow(interval))}`)
+                  .pipe(
+                    Effect.annotateLogs({ url: error.url })
+                  )
             ),
             Effect.as(Option.none())
           ),
@@ -141,7 +142,7 @@ export const pushed = (
 export interface HeightSources {
   /** One direct read of the head. */
   readonly fetchHead: Effect.Effect<Height, NodeUnreachable>
-  readonly pollInterval: Duration.DurationInput
+  readonly pollInterval: Cadence.Period
   /**
    * One push connection (e.g. WebSocket newHeads), merged with polling, which
    * stays as the fallback: at `pollInterval` while the subscription is down,
@@ -169,7 +170,7 @@ export const watchHeights = (
         Effect.gen(function*() {
           const pushUp = yield* SubscriptionRef.make(false)
           const reach = yield* Ref.make<Reach>("unknown")
-          const slow = Duration.max(Duration.decode(sources.pollInterval), pushHealthyPollInterval)
+          const slow = () => Duration.max(Cadence.periodNow(sources.pollInterval), pushHealthyPollInterval)
           // A new poller each time the subscription comes or goes: its first read is at once, so a lost one is covered at once.
           const poll = pushUp.changes.pipe(
             Stream.changes,

@@ -4,7 +4,6 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Ref from "effect/Ref"
-import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
@@ -39,8 +38,7 @@ import * as State from "./State.js"
  * binaries every 300 ms bought nothing and cost an idle supervisor a tenth of
  * its CPU (scripts/bench-idle.mjs).
  */
-export const quietTick = (pollInterval: Duration.DurationInput) =>
-  Schedule.spaced(Duration.max(Duration.decode(pollInterval), Duration.seconds(1)))
+export const quietTick = (pollInterval: Cadence.Period) => Cadence.spaced(pollInterval, Duration.seconds(1))
 
 export interface LoopParts {
   readonly state: State.StateRef
@@ -255,7 +253,7 @@ export const start = (
     )
     // The fallback tick: binary checks and retries happen even when neither heights nor plans change
     // (a stalled chain). Heights and plan changes wake the loop at once; this only covers the quiet.
-    yield* Cadence.repeat(signal, quietTick(config.pollInterval)).pipe(Effect.forkScoped)
+    yield* Cadence.repeat(signal, quietTick(() => config.pollInterval)).pipe(Effect.forkScoped)
 
     // Recovery runs in the background too: a replayed verify takes up to DAEMON_VERIFY_TIMEOUT,
     // and the rest of `run` (API, status) must not wait for it.

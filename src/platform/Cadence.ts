@@ -1,3 +1,4 @@
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
@@ -43,3 +44,22 @@ export const stream = <A, E, R>(
             Effect.map(self, (a) => Option.some([a, Option.some(a)] as const))
         })))
   )
+
+/**
+ * A loop's period: fixed, or read again at each step — a reload of
+ * DAEMON_POLL_INTERVAL (config/Reload.ts) reaches the loops that run all the
+ * time without restarting them: `() => config.pollInterval` over the live
+ * configuration view.
+ */
+export type Period = Duration.DurationInput | (() => Duration.DurationInput)
+
+/** The period's length now. */
+export const periodNow = (period: Period): Duration.Duration =>
+  Duration.decode(typeof period === "function" ? period() : period)
+
+/**
+ * One step per `period` (read at each step), after the step before: a slow
+ * iteration delays the next, never stacks them. `atLeast` bounds it below.
+ */
+export const spaced = (period: Period, atLeast: Duration.DurationInput = Duration.zero): Schedule.Schedule<number> =>
+  Schedule.addDelay(Schedule.forever, () => Duration.max(periodNow(period), Duration.decode(atLeast)))

@@ -9,7 +9,6 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Ref from "effect/Ref"
-import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
@@ -40,7 +39,8 @@ import type { PlanSnapshot, UpgradeSourceService } from "./UpgradeSource.js"
 
 export interface UpgradeSourceDeps {
   readonly layout: Layout
-  readonly pollInterval: Duration.Duration
+  /** Read at each poll (a reload changes it). */
+  readonly pollInterval: Cadence.Period
   readonly store: PlanStoreService
   readonly events: Context.Tag.Service<Events>
   /** The highest chain head seen, if any: the drop-in's height must be above it. */
@@ -61,7 +61,7 @@ export interface UpgradeSourceOptions {
 }
 
 /** The poll fallback: a check every interval whatever file events report. */
-export const planPoll = (interval: Duration.DurationInput) => Schedule.spaced(interval)
+export const planPoll = (interval: Cadence.Period) => Cadence.spaced(interval)
 
 /*
  * Both files are looked at every poll and are usually absent (no drop-in, no
@@ -160,7 +160,6 @@ export const makeUpgradeSource = (
 ): Effect.Effect<UpgradeSourceService, never, Scope.Scope> =>
   Effect.gen(function*() {
     const { events, layout, store } = deps
-    const pollMillis = Duration.toMillis(deps.pollInterval)
     const dropInName = path.basename(layout.dropIn)
 
     const readPlanFile: Effect.Effect<PlanSnapshot> = store.readFile.pipe(
@@ -311,7 +310,7 @@ export const makeUpgradeSource = (
         yield* Ref.set(sighting, Option.some({ ...seen.value, since: now }))
         return false
       }
-      if (now - prev.value.since < pollMillis) return false
+      if (now - prev.value.since < Duration.toMillis(Cadence.periodNow(deps.pollInterval))) return false
       const { text } = seen.value
       return yield* Either.match(parseDropIn(dropInName, text), {
         onLeft: (problem) => reject(text, problem).pipe(Effect.as(false)),

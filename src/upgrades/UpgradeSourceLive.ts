@@ -25,7 +25,7 @@ export const layer: Layer.Layer<UpgradeSource, never, LayerDeps> = Layer.scoped(
     const binaries = yield* BinaryStore
     return yield* makeUpgradeSource({
       layout: config.layout,
-      pollInterval: config.pollInterval,
+      pollInterval: () => config.pollInterval,
       store: yield* PlanStore,
       events: yield* Events,
       latestHeight: heights.latest,

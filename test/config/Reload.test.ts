@@ -104,19 +104,26 @@ describe("applyReload", () => {
   it("takes the live keys, keeps the others and names both", () => {
     const h = home()
     try {
-      write(h, "daemon_verify_timeout = \"1m\"\n")
+      write(h, "daemon_verify_timeout = \"1m\"\ndaemon_poll_interval = \"300ms\"\n")
       const before = Effect.runSync(load(h))
       write(
         h,
-        "daemon_verify_timeout = \"2m\"\nwemixvisor_api_addr = \"127.0.0.1:9\"\nwemixvisor_log_level = \"debug\"\n"
+        "daemon_verify_timeout = \"2m\"\ndaemon_poll_interval = \"2s\"\nwemixvisor_api_addr = \"127.0.0.1:9\"\n"
+          + "wemixvisor_log_level = \"debug\"\n"
       )
       const r = Reload.applyReload(before, Effect.runSync(load(h)))
       expect([r.changed, r.needsRestart]).toEqual([
-        ["daemon_verify_timeout", "wemixvisor_log_level"],
+        ["daemon_poll_interval", "daemon_verify_timeout", "wemixvisor_log_level"],
         ["wemixvisor_api_addr"]
       ])
-      expect([Duration.toMillis(r.config.verifyTimeout), r.config.apiAddr, r.config.logLevel]).toEqual([
+      expect([
+        Duration.toMillis(r.config.verifyTimeout),
+        Duration.toMillis(r.config.pollInterval),
+        r.config.apiAddr,
+        r.config.logLevel
+      ]).toEqual([
         120_000,
+        2_000,
         "127.0.0.1:8590",
         "debug"
       ])

@@ -4,7 +4,7 @@
  * side is tested against a real anvil in HeightProvider.anvil.test.ts).
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Deferred, Effect, Fiber, Logger, Option, Ref, Schedule, Stream, TestClock } from "effect"
+import { Chunk, Deferred, Duration, Effect, Fiber, Logger, Option, Ref, Schedule, Stream, TestClock } from "effect"
 import { NodeUnreachable } from "../../src/domain/Errors.js"
 import { type Height, makeHeight } from "../../src/domain/Height.js"
 import { initialState, type Observed, type Reorg, step } from "../../src/height/Monotonic.js"
@@ -119,6 +119,22 @@ describe("polled (TestClock)", () => {
       yield* TestClock.adjust("3 seconds")
       expect(yield* node.calls).toBe(5)
       expect(yield* items).toEqual([1, 2, 3, 4, 5])
+      yield* Fiber.interrupt(fiber)
+    }))
+
+  it.effect("a period read at each poll: a changed interval paces the polls after the next one", () =>
+    Effect.gen(function*() {
+      const node = yield* scriptedHead([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+      let interval: Duration.DurationInput = "1 second"
+      const { fiber } = yield* collect(polled(node.fetchHead, () => interval))
+      yield* TestClock.adjust("2 seconds")
+      expect(yield* node.calls).toBe(3)
+      // A reload of DAEMON_POLL_INTERVAL: the wait already under way ends as planned, the next ones are short.
+      interval = "100 millis"
+      yield* TestClock.adjust("1 second")
+      expect(yield* node.calls).toBe(4)
+      yield* TestClock.adjust("300 millis")
+      expect(yield* node.calls).toBe(7)
       yield* Fiber.interrupt(fiber)
     }))
 

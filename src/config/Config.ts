@@ -8,7 +8,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { ConfigInvalid } from "../domain/Errors.js"
 import { type Layout, makeLayout } from "../domain/Layout.js"
-import { applyEnvAliases } from "./Aliases.js"
+import { ALIASES, applyEnvAliases } from "./Aliases.js"
 import { type Channel, describeChannel, parseChannels } from "./Channels.js"
 import { readConfigFile } from "./ConfigFile.js"
 
@@ -243,8 +243,8 @@ export interface ConfigSources {
 interface Lookup {
   /** The raw value, or undefined. */
   readonly raw: (name: string, alias?: string) => string | undefined
-  /** The config file the raw value was read from (`config.toml`, …); undefined: a flag, the env or the default. */
-  readonly from?: (name: string, alias?: string) => string | undefined
+  /** Where the raw value comes from: `flag`, `env` (`env <NAME>` read through an alias), the config file (`config.toml`, …) or `default`. */
+  readonly from?: (name: string, alias?: string) => string
   /** Filled by `get` as values are read: the text each one was given as. */
   readonly given?: Record<string, string>
   /** Whether a bad value of this name may be set aside (its default used) instead of failing: see `runOnly`. */
@@ -253,7 +253,7 @@ interface Lookup {
   readonly ignored?: Array<ConfigInvalid>
 }
 
-/** `{ source }` when the value of `name` came from a config file: errors on it then say so. */
+/** `{ source }`: where the value of `name` came from, for the error about it. */
 const sourceOf = (lookup: Lookup, name: string, alias?: string): { source?: string } => {
   const source = lookup.from?.(name, alias)
   return source === undefined ? {} : { source }
@@ -268,6 +268,15 @@ const refuse = <A>(lookup: Lookup, name: string, error: ConfigInvalid, instead: 
   lookup.ignored?.push(error)
   return Effect.succeed(instead)
 }
+
+/** A value that parses but does not fit (with another, or a bound): refused as `refuse` does, or `instead`. */
+const misfit = <A>(lookup: Lookup, name: string, fallback: string, problem: string, instead: A) =>
+  refuse(
+    lookup,
+    name,
+    new ConfigInvalid({ variable: name, value: lookup.raw(name) ?? fallback, problem, ...sourceOf(lookup, name) }),
+    instead
+  )
 
 const get = <A>(lookup: Lookup, name: string, parse: Parse<A>, fallback: string, alias?: string) => {
   const raw = lookup.raw(name, alias) ?? fallback
@@ -365,8 +374,21 @@ export const loadConfig = (
     }
     // An alias only fills a name that is unset: the environment first, then what the aliases filled.
     const filled = aliased.right.env
+    /** The Cosmovisor (or older) env name that filled `name`, if one did. */
+    const aliasOf = (name: string) =>
+      Object.entries(ALIASES).find(([from, a]) => a.kind === "same" && a.to === name && sources.env[from] !== undefined)
+        ?.[0]
+    const origin = (n: string, a?: string) =>
+      pick(sources.flags ?? {}, n, a) !== undefined
+        ? "flag"
+        : pick(sources.env, n, a) !== undefined
+        ? "env"
+        : pick(filled, n, a) !== undefined
+        ? `env ${aliasOf(n) ?? n}`
+        : "default"
     const early: Lookup = {
-      raw: (n, a) => pick(sources.flags ?? {}, n, a) ?? pick(sources.env, n, a) ?? pick(filled, n, a)
+      raw: (n, a) => pick(sources.flags ?? {}, n, a) ?? pick(sources.env, n, a) ?? pick(filled, n, a),
+      from: origin
     }
 
     const homeRaw = early.raw("DAEMON_HOME")
@@ -383,7 +405,10 @@ export const loadConfig = (
     const ignored: Array<ConfigInvalid> = []
     const lookup: Lookup = {
       raw: (n, a) => early.raw(n, a) ?? pick(file.values, n, a),
-      from: (n, a) => (early.raw(n, a) === undefined && pick(file.values, n, a) !== undefined ? file.file : undefined),
+      from: (n, a) =>
+        early.raw(n, a) === undefined && pick(file.values, n, a) !== undefined
+          ? file.file ?? "config file"
+          : origin(n, a),
       given,
       ...(tolerate === undefined ? {} : { tolerate }),
       ignored
@@ -401,34 +426,26 @@ export const loadConfig = (
     const apiAddr = yield* get(lookup, "WEMIXVISOR_API_ADDR", parseAddr, "127.0.0.1:8590")
     const apiToken = yield* getOptional(lookup, "WEMIXVISOR_API_TOKEN", parseString)
     const restartDelay = yield* get(lookup, "DAEMON_RESTART_DELAY", parseDuration, "1s")
-    let restartMaxDelay = yield* get(lookup, "DAEMON_RESTART_MAX_DELAY", parseDuration, "1m")
-    if (Duration.lessThan(restartMaxDelay, restartDelay)) {
-      restartMaxDelay = yield* refuse(
-        lookup,
-        "DAEMON_RESTART_MAX_DELAY",
-        new ConfigInvalid({
-          variable: "DAEMON_RESTART_MAX_DELAY",
-          value: lookup.raw("DAEMON_RESTART_MAX_DELAY") ?? "1m",
-          problem: `must not be shorter than DAEMON_RESTART_DELAY (${Duration.format(restartDelay)})`,
-          ...sourceOf(lookup, "DAEMON_RESTART_MAX_DELAY")
-        }),
-        restartDelay
-      )
-    }
-    let pollInterval = yield* get(lookup, "DAEMON_POLL_INTERVAL", parseDuration, "300ms")
-    if (Duration.toMillis(pollInterval) < 10) {
-      pollInterval = yield* refuse(
-        lookup,
-        "DAEMON_POLL_INTERVAL",
-        new ConfigInvalid({
-          variable: "DAEMON_POLL_INTERVAL",
-          value: lookup.raw("DAEMON_POLL_INTERVAL") ?? "",
-          problem: "must be at least 10ms",
-          ...sourceOf(lookup, "DAEMON_POLL_INTERVAL")
-        }),
-        Duration.millis(300)
-      )
-    }
+    const restartMaxDelay = yield* Effect.flatMap(
+      get(lookup, "DAEMON_RESTART_MAX_DELAY", parseDuration, "1m"),
+      (d) =>
+        Duration.lessThan(d, restartDelay)
+          ? misfit(
+            lookup,
+            "DAEMON_RESTART_MAX_DELAY",
+            "1m",
+            `must not be shorter than DAEMON_RESTART_DELAY (${Duration.format(restartDelay)})`,
+            restartDelay
+          )
+          : Effect.succeed(d)
+    )
+    const pollInterval = yield* Effect.flatMap(
+      get(lookup, "DAEMON_POLL_INTERVAL", parseDuration, "300ms"),
+      (d) =>
+        Duration.toMillis(d) < 10
+          ? misfit(lookup, "DAEMON_POLL_INTERVAL", "300ms", "must be at least 10ms", Duration.millis(300))
+          : Effect.succeed(d)
+    )
 
     return {
       home,
@@ -475,14 +492,13 @@ export const loadConfig = (
       historyKeep: yield* get(lookup, "WEMIXVISOR_HISTORY_KEEP", parseCount, "5"),
       stallAfter: yield* getOptional(lookup, "WEMIXVISOR_STALL_AFTER", parsePositiveDuration),
       // Read without `given`: the values carry secrets, and `config` prints them redacted (describeChannel).
-      // Read without `given`: the values carry secrets, and `config` prints them redacted (describeChannel).
       notify: yield* Either.match(
         Either.mapLeft(
           parseChannels((n) => lookup.raw(n), file.notify, os.hostname(), file.file ?? "config.toml"),
           (e) => {
-            // A WEMIXVISOR_NOTIFY_* value read from the file: say so, as `get` does.
+            // A WEMIXVISOR_NOTIFY_* value read from the file or the env: say so, as `get` does.
             const source = lookup.from?.(e.variable)
-            return source === undefined || e.source !== undefined
+            return source === undefined || source === "default" || e.source !== undefined
               ? e
               : new ConfigInvalid({
                 variable: e.variable,

@@ -222,7 +222,7 @@ export class ConfigInvalid extends Data.TaggedError("ConfigInvalid")<{
   readonly variable: string
   /** The value as given; absent when there is none to show (an unknown key in a config file). */
   readonly value?: string
-  /** The config file the value was read from (`config.toml`, …); absent for flags and the env. */
+  /** Where the value came from: `env`, `flag`, a config file (`config.toml`, …) or `default`; absent where nothing says. */
   readonly source?: string
   readonly problem: string
 }> {

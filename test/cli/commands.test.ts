@@ -70,10 +70,10 @@ describe("version and config", () => {
         [{ DAEMON_NAME: "gwemix" }, "invalid DAEMON_HOME=\"\": is required"],
         [
           { DAEMON_HOME: "relative/home", DAEMON_NAME: "gwemix" },
-          "invalid DAEMON_HOME=\"relative/home\": must be an absolute path"
+          "invalid DAEMON_HOME=\"relative/home\" (env): must be an absolute path"
         ],
-        [{ ...h.env, DAEMON_POLL_INTERVAL: "5" }, "invalid DAEMON_POLL_INTERVAL=\"5\": a duration needs a unit"],
-        [{ ...h.env, DAEMON_RPC_URL: "ws://x" }, "invalid DAEMON_RPC_URL=\"ws://x\""]
+        [{ ...h.env, DAEMON_POLL_INTERVAL: "5" }, "invalid DAEMON_POLL_INTERVAL=\"5\" (env): a duration needs a unit"],
+        [{ ...h.env, DAEMON_RPC_URL: "ws://x" }, "invalid DAEMON_RPC_URL=\"ws://x\" (env)"]
       ]
       for (const [env, says] of cases) {
         const r = yield* runCli(["config"], env)

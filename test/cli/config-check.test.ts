@@ -103,7 +103,7 @@ describe("config check", () => {
       const r = yield* runCli(["config", "check"], h.env)
       expect(r.code).toBe(2)
       expect(lines(r)).toContain(
-        "✗ invalid DAEMON_POLL_INTERVAL=\"5\": a duration needs a unit, e.g. 500ms, 5s, 2m, 1h"
+        "✗ invalid DAEMON_POLL_INTERVAL=\"5\" (env): a duration needs a unit, e.g. 500ms, 5s, 2m, 1h"
       )
       const k = makeHome()
       fs.mkdirSync(k.root, { recursive: true })

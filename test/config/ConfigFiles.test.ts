@@ -133,14 +133,24 @@ describe("config files", () => {
       }))
   }
 
-  it("a value from the file says so in its error; the env's messages are unchanged", () =>
+  it("every value's error names where it came from: the file, the env (through an alias), a flag, the default", () =>
     withFiles({ "config.yaml": "daemon_name: gw\ndaemon_shutdown_grace: \"10\"\n" }, (home) => {
-      expect(failure(home).message).toBe(
-        "invalid DAEMON_SHUTDOWN_GRACE=\"10\" (config.yaml): a duration needs a unit, e.g. 500ms, 5s, 2m, 1h"
-      )
+      const unit = "a duration needs a unit, e.g. 500ms, 5s, 2m, 1h"
+      expect(failure(home).message).toBe(`invalid DAEMON_SHUTDOWN_GRACE="10" (config.yaml): ${unit}`)
       expect(failure(home, { DAEMON_SHUTDOWN_GRACE: "10" }).message).toBe(
-        "invalid DAEMON_SHUTDOWN_GRACE=\"10\": a duration needs a unit, e.g. 500ms, 5s, 2m, 1h"
+        `invalid DAEMON_SHUTDOWN_GRACE="10" (env): ${unit}`
       )
+      expect(failure(home, { DAEMON_SHUTDOWN_GRACE: "1s", DAEMON_HEIGHT_POLL_INTERVAL: "5" }).message).toBe(
+        `invalid DAEMON_POLL_INTERVAL="5" (env DAEMON_HEIGHT_POLL_INTERVAL): ${unit}`
+      )
+      // A default that does not fit the value given for another key: the default is what to change.
+      expect(failure(home, { DAEMON_SHUTDOWN_GRACE: "1s", DAEMON_RESTART_DELAY: "2m" }).message).toBe(
+        "invalid DAEMON_RESTART_MAX_DELAY=\"1m\" (default): must not be shorter than DAEMON_RESTART_DELAY (2m)"
+      )
+      const flagged = Effect.runSync(
+        Effect.flip(loadConfig({ flags: { DAEMON_HOME: "relative" }, env: { DAEMON_HOME: home } }))
+      )
+      expect(flagged.message).toBe("invalid DAEMON_HOME=\"relative\" (flag): must be an absolute path")
     }))
 
   it("names the file in a notify table's error and in a WEMIXVISOR_NOTIFY_* value's", () => {

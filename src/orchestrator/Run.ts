@@ -15,7 +15,7 @@ import { HeightProvider } from "../height/HeightProvider.js"
 import { NodeProcess } from "../node/NodeProcess.js"
 import { JournalEntry } from "../upgrades/Journal.js"
 import { PlanStore } from "../upgrades/PlanStore.js"
-import { type ChainIdReader, chainMismatch, readChainIdLive } from "./ChainGuard.js"
+import { type ChainIdReader, chainMismatch, readChainIdLive, warnOnMismatchAtStart } from "./ChainGuard.js"
 import { StartFailed, SwitchFailed } from "./Errors.js"
 import { Hooks } from "./Hooks.js"
 import type { Outcome } from "./Outcome.js"
@@ -70,6 +70,8 @@ export const make = (
     const { skipped, updatePlan } = records
     const { step, enter } = steps
     const { close, rollback } = outcome
+    // A wrong network said at the start, in the background: the guard below is what refuses.
+    yield* Effect.forkIn(warnOnMismatchAtStart(config.chainId, config.rpcUrl, readChainId), scope)
 
     const execute: Run["execute"] = (first, from) => {
       const name = first.name

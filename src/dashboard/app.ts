@@ -11,6 +11,8 @@ import {
   answerText,
   backoffMs,
   changesPlan,
+  type ControlRequest,
+  controlsView,
   describeEvent,
   EVENT_TYPES,
   formatDuration,
@@ -19,6 +21,12 @@ import {
   isPending,
   MAX_EVENTS,
   orderUpgrades,
+  pauseActionOf,
+  pauseBanner,
+  pauseConfirmText,
+  pauseRequest,
+  RESTART_REQUEST,
+  restartConfirmText,
   scheduleBody,
   scheduleWarning,
   severityOf,
@@ -181,6 +189,8 @@ const coalesced = (f: () => Promise<void>) => {
 // Status, plan, history
 
 let head: number | null = null
+/** The last status the supervisor gave (null before the first, and after a logout). */
+let lastStatus: WireStatus | null = null
 let plan: ReadonlyArray<WireUpgrade> = []
 let pending = new Map<string, WireUpgrade>()
 
@@ -211,15 +221,8 @@ const renderStatus = (s: WireStatus) => {
   show("version", dash(s.version))
   show("in-progress", s.in_progress ? `${s.in_progress.name} (${s.in_progress.step})` : "—")
   show("last-outcome", s.last ? `${s.last.name} ${s.last.status}${s.last.reason ? `: ${s.last.reason}` : ""}` : "—")
-  const op = s.upgrades_paused
-  banner(
-    "operator-paused",
-    op
-      ? `UPGRADES PAUSED by ${op.by} since ${op.since}${
-        op.reason ? ` (${op.reason})` : ""
-      }: none fires until \`wemixvisor upgrade resume\``
-      : null
-  )
+  banner("operator-paused", pauseBanner(s))
+  $("paused-badge").hidden = pauseBanner(s) === null
   banner("paused", s.paused ? `Upgrades paused: ${s.paused}` : null)
   banner(
     "plan-problem",
@@ -228,6 +231,8 @@ const renderStatus = (s: WireStatus) => {
   show("home", s.home ?? "")
   pending = new Map((s.pending ?? []).map((u) => [u.name, u]))
   renderUpgrades()
+  lastStatus = s
+  renderControls()
 }
 
 const refreshStatus = coalesced(async () => {
@@ -410,6 +415,55 @@ const doCancel = async (tr: HTMLTableRowElement) => {
   setBusy(tr, false)
   result("action-result", a.ok, a.text)
   refreshAll()
+}
+
+// ---------------------------------------------------------------------------
+// Manual controls: pause/resume upgrades (one toggling button), restart the node
+
+/** The control whose request is under way (its button disabled meanwhile). */
+let controlBusy: "pause" | "restart" | null = null
+
+const renderControls = () => {
+  const v = controlsView(lastStatus, { token: token !== null && verified, busy: controlBusy })
+  for (const [id, c] of [["pause-toggle", v.pause], ["restart-node", v.restart]] as const) {
+    const b = $<HTMLButtonElement>(id)
+    setText(b, c.label)
+    if (b.disabled !== c.disabled) b.disabled = c.disabled
+    b.title = c.title
+  }
+  $("pause-toggle").dataset["action"] = v.pause.action ?? ""
+}
+
+/** Asks, then sends the control's request; the API's answer is shown verbatim in #control-result. */
+const runControl = async (which: "pause" | "restart", question: string, request: ControlRequest) => {
+  if (controlBusy !== null || !(await confirm(question))) return
+  controlBusy = which
+  renderControls()
+  result("control-result", null, which === "restart" ? "Restarting the node…" : "Asking the supervisor…")
+  try {
+    const a = await api(request.method, request.path, request.body)
+    result("control-result", a.ok, a.text)
+  } finally {
+    controlBusy = null
+    // The status as of now (the pause's banner, the node's new pid), then the button drawn from it.
+    await refreshStatus()
+    renderControls()
+    void refreshPlan()
+    void refreshHistory()
+  }
+}
+
+const wireControls = () => {
+  $("pause-toggle").addEventListener("click", () => {
+    // What the button says it does (drawn from the last status).
+    if (lastStatus === null) return
+    const action = pauseActionOf(lastStatus)
+    void runControl("pause", pauseConfirmText(action), pauseRequest(action))
+  })
+  $("restart-node").addEventListener("click", () => {
+    void runControl("restart", restartConfirmText(lastStatus), RESTART_REQUEST)
+  })
+  renderControls()
 }
 
 // ---------------------------------------------------------------------------
@@ -653,6 +707,7 @@ const tokenWorks = () => {
   $("token-form").hidden = true
   $("logout").hidden = false
   $("panels").hidden = false
+  renderControls()
 }
 
 const start = (t: string) => {
@@ -679,6 +734,9 @@ const askToken = (error: string) => {
   setConn("disconnected")
   $("panels").hidden = true
   $("logout").hidden = true
+  $("paused-badge").hidden = true
+  lastStatus = null
+  renderControls()
   $("token-form").hidden = false
   show("token-error", error)
   const input = $<HTMLInputElement>("token-input")
@@ -698,7 +756,10 @@ const clearData = () => {
   $<HTMLTableElement>("upgrades").tBodies[0]!.replaceChildren()
   $<HTMLTableElement>("history").tBodies[0]!.replaceChildren()
   $("events").replaceChildren()
-  for (const id of ["action-result", "schedule-result"]) result(id, null, "")
+  lastStatus = null
+  $("paused-badge").hidden = true
+  for (const id of ["action-result", "schedule-result", "control-result"]) result(id, null, "")
+  renderControls()
 }
 
 const wireToken = () => {
@@ -728,6 +789,7 @@ const takeFragmentToken = (): string | null => {
 
 const main = () => {
   wireConfirm()
+  wireControls()
   wireSchedule()
   wireEvents()
   wireToken()

@@ -366,3 +366,103 @@ export const tokenFromFragment = (hash: string): { readonly token: string; reado
   const rest = parts.filter((_, i) => i !== at && parts[i] !== "")
   return { token, rest: rest.length === 0 ? "" : `#${rest.join("&")}` }
 }
+
+// ---------------------------------------------------------------------------
+// Manual controls: the operator's pause of upgrades and the node's restart
+
+/** The words the pause banner starts with: what a paused supervisor will not do. */
+export const PAUSE_HEADLINE = "Upgrades paused — no upgrade will fire"
+
+/**
+ * The banner for the operator's pause (`upgrades_paused`), or null when
+ * upgrades are not paused by one: the headline, who paused them, since when,
+ * why, and how it is lifted.
+ */
+export const pauseBanner = (s: WireStatus | null): string | null => {
+  const p = s?.upgrades_paused
+  if (p === null || p === undefined) return null
+  return `${PAUSE_HEADLINE} (paused by ${p.by} since ${p.since}${
+    p.reason ? `: ${p.reason}` : ""
+  }). Resume upgrades here or run \`wemixvisor upgrade resume\`.`
+}
+
+/** The one toggling control of the pause: what it does next, given the status. */
+export type PauseAction = "pause" | "resume"
+
+/** What a click on the pause control does: resume while the operator's pause is on, pause otherwise. */
+export const pauseActionOf = (s: WireStatus): PauseAction =>
+  s.upgrades_paused !== null && s.upgrades_paused !== undefined ? "resume" : "pause"
+
+/** A control's call to the API. Every mutating route wants `Content-Type: application/json`, so a body (`{}`) goes. */
+export interface ControlRequest {
+  readonly method: "POST"
+  readonly path: string
+  readonly body: Record<string, never>
+}
+
+export const pauseRequest = (action: PauseAction): ControlRequest => ({
+  method: "POST",
+  path: action === "pause" ? "/api/v1/upgrades/pause" : "/api/v1/upgrades/resume",
+  body: {}
+})
+
+export const RESTART_REQUEST: ControlRequest = { method: "POST", path: "/api/v1/node/restart", body: {} }
+
+/** A button as the page draws it. */
+export interface ControlView {
+  readonly label: string
+  readonly disabled: boolean
+  /** Why it is disabled ("" when it is not). */
+  readonly title: string
+}
+
+export interface ControlsView {
+  readonly pause: ControlView & { readonly action: PauseAction | null }
+  readonly restart: ControlView
+}
+
+/**
+ * The pause/resume and restart buttons given what the page knows: the status
+ * (null before the first answer), whether a token is in use, and which
+ * control's request is under way. Without a token, or before a status, they
+ * are disabled; a restart is disabled while an upgrade has the node (the API
+ * would refuse it, 409); a button is disabled while its request is under way.
+ */
+export const controlsView = (
+  s: WireStatus | null,
+  opts: { readonly token: boolean; readonly busy: "pause" | "restart" | null }
+): ControlsView => {
+  const why = !opts.token ? "no API token" : s === null ? "waiting for the supervisor's status" : ""
+  const action = s === null ? null : pauseActionOf(s)
+  const pauseBusy = opts.busy === "pause"
+  const restartBusy = opts.busy === "restart"
+  const upgrading = s?.in_progress !== null && s?.in_progress !== undefined
+  return {
+    pause: {
+      action,
+      label: pauseBusy
+        ? (action === "resume" ? "Resuming…" : "Pausing…")
+        : action === "resume"
+        ? "Resume upgrades"
+        : "Pause upgrades",
+      disabled: why !== "" || pauseBusy,
+      title: why
+    },
+    restart: {
+      label: restartBusy ? "Restarting…" : "Restart node",
+      disabled: why !== "" || restartBusy || upgrading,
+      title: why !== "" ? why : upgrading ? `the upgrade ${s!.in_progress!.name} has the node` : ""
+    }
+  }
+}
+
+/** What the confirmation dialog asks before the control's request goes. */
+export const pauseConfirmText = (action: PauseAction): string =>
+  action === "pause"
+    ? "Pause upgrades? No upgrade will fire until they are resumed, even when its height passes (the pause survives a restart of wemixvisor)."
+    : "Resume upgrades? An upgrade whose height has passed meanwhile fires at once."
+
+export const restartConfirmText = (s: WireStatus | null): string => {
+  const pid = typeof s?.node_pid === "number" ? ` (pid ${s.node_pid})` : ""
+  return `Restart the node${pid}? It is stopped gracefully and started again on the current binary; it is down meanwhile.`
+}

@@ -7,24 +7,35 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as Either from "effect/Either"
+import { decodePause } from "../../src/api/Handlers.js"
 import { parseBinaryFlags } from "../../src/binaries/Sources.js"
 import {
   answerText,
   backoffMs,
   changesPlan,
+  controlsView,
   describeEvent,
   EVENT_TYPES,
   formatDuration,
   formatInterval,
   orderUpgrades,
+  PAUSE_HEADLINE,
+  pauseActionOf,
+  pauseBanner,
+  pauseConfirmText,
+  pauseRequest,
+  RESTART_REQUEST,
+  restartConfirmText,
   scheduleBody,
   type ScheduleInput,
   scheduleWarning,
   severityOf,
   SseParser,
   tokenFromFragment,
-  type WireEvent
+  type WireEvent,
+  type WireStatus
 } from "../../src/dashboard/model.js"
+import type { StatusObject } from "../../src/domain/Status.js"
 import {
   EVENT_TYPES as SERVER_EVENT_TYPES,
   severityOf as serverSeverity,
@@ -261,5 +272,90 @@ describe("dashboard: the rest", () => {
     ])
     expect(formatDuration(-3)).toBe("0 s")
     expect([0.25, 1, 2.04, 13.45].map(formatInterval)).toEqual(["0.25 s", "1.0 s", "2.0 s", "13.4 s"])
+  })
+})
+
+describe("dashboard: the manual controls (pause/resume upgrades, restart the node)", () => {
+  // The server's status object is what the page reads (a type error here if they part).
+  const asRead = (s: StatusObject): WireStatus => s
+  void asRead
+  const pause = { by: "rest 127.0.0.1", since: "2026-12-04T10:00:00.000Z", reason: "wait for the exchange" }
+  const running: WireStatus = { node_state: "running", node_pid: 4242, upgrades_paused: null, in_progress: null }
+  const paused: WireStatus = { ...running, upgrades_paused: pause }
+
+  it("the banner: shown only for the operator's pause, with the headline, who, since when and why", () => {
+    expect(pauseBanner(null)).toBeNull()
+    expect(pauseBanner(running)).toBeNull()
+    expect(pauseBanner({})).toBeNull()
+    // wemixvisor's own pause (`paused`) has its own banner: not this one.
+    expect(pauseBanner({ ...running, paused: "journal.json is corrupt" })).toBeNull()
+    const text = pauseBanner(paused)!
+    expect(PAUSE_HEADLINE).toBe("Upgrades paused — no upgrade will fire")
+    expect(text.startsWith(PAUSE_HEADLINE)).toBe(true)
+    expect(text).toContain("paused by rest 127.0.0.1 since 2026-12-04T10:00:00.000Z: wait for the exchange")
+    expect(text).toContain("wemixvisor upgrade resume")
+    expect(pauseBanner({ ...paused, upgrades_paused: { ...pause, reason: null } })).toBe(
+      `${PAUSE_HEADLINE} (paused by rest 127.0.0.1 since 2026-12-04T10:00:00.000Z). Resume upgrades here or run \`wemixvisor upgrade resume\`.`
+    )
+  })
+
+  it("one toggling control: Pause while not paused, Resume while paused, each to its route with a JSON body", () => {
+    expect(pauseActionOf(running)).toBe("pause")
+    expect(pauseActionOf({})).toBe("pause")
+    expect(pauseActionOf(paused)).toBe("resume")
+    expect(pauseRequest("pause")).toEqual({ method: "POST", path: "/api/v1/upgrades/pause", body: {} })
+    expect(pauseRequest("resume")).toEqual({ method: "POST", path: "/api/v1/upgrades/resume", body: {} })
+    expect(RESTART_REQUEST).toEqual({ method: "POST", path: "/api/v1/node/restart", body: {} })
+    // The body sent is one the pause route takes: no reason.
+    expect(Either.getOrThrow(decodePause(pauseRequest("pause").body))).toBeNull()
+    const on = { token: true, busy: null }
+    expect(controlsView(running, on).pause).toEqual({
+      action: "pause",
+      label: "Pause upgrades",
+      disabled: false,
+      title: ""
+    })
+    expect(controlsView(paused, on).pause).toEqual({
+      action: "resume",
+      label: "Resume upgrades",
+      disabled: false,
+      title: ""
+    })
+    expect(controlsView(running, on).restart).toEqual({ label: "Restart node", disabled: false, title: "" })
+  })
+
+  it("disabled without a token, before the first status, while its own request runs; restart while an upgrade has the node", () => {
+    const none = controlsView(paused, { token: false, busy: null })
+    expect(none.pause.disabled && none.restart.disabled).toBe(true)
+    expect(none.pause.title).toBe("no API token")
+    expect(none.restart.title).toBe("no API token")
+    const early = controlsView(null, { token: true, busy: null })
+    expect(early.pause).toMatchObject({ action: null, disabled: true, title: "waiting for the supervisor's status" })
+    expect(early.restart.disabled).toBe(true)
+    expect(controlsView(running, { token: true, busy: "pause" }).pause).toMatchObject({
+      label: "Pausing…",
+      disabled: true
+    })
+    expect(controlsView(paused, { token: true, busy: "pause" }).pause.label).toBe("Resuming…")
+    expect(controlsView(running, { token: true, busy: "pause" }).restart.disabled).toBe(false)
+    expect(controlsView(running, { token: true, busy: "restart" }).restart).toEqual({
+      label: "Restarting…",
+      disabled: true,
+      title: ""
+    })
+    const upgrading = controlsView({ ...running, in_progress: { name: "v2", step: "swap" } }, {
+      token: true,
+      busy: null
+    })
+    expect(upgrading.restart).toEqual({ label: "Restart node", disabled: true, title: "the upgrade v2 has the node" })
+    // Pausing stays possible during an upgrade (it holds the next ones; the one under way finishes).
+    expect(upgrading.pause.disabled).toBe(false)
+  })
+
+  it("each asks first, saying what it does", () => {
+    expect(pauseConfirmText("pause")).toMatch(/^Pause upgrades\? No upgrade will fire until they are resumed/)
+    expect(pauseConfirmText("resume")).toMatch(/^Resume upgrades\? An upgrade whose height has passed .* fires at once/)
+    expect(restartConfirmText(running)).toMatch(/^Restart the node \(pid 4242\)\? It is stopped gracefully/)
+    expect(restartConfirmText(null)).toMatch(/^Restart the node\? /)
   })
 })

@@ -517,6 +517,145 @@ describe.skipIf(!chromiumThere)("the dashboard in a real browser", () => {
   )
 
   it(
+    "manual controls: Pause asks first, then the warning banner and badge show and the status has upgrades_paused; Resume takes them away; Restart node asks first and the node comes back with a new pid; a refusal is shown verbatim; without a token they are disabled",
+    async () => {
+      const h = await setup()
+      const run = h.run()
+      await waitForApi(h.api)
+      const page = await openLoggedIn(await newContext(), h)
+      await markDocument(page)
+      await waitNumberAtLeast(page, "#head", 1)
+      const statusNow = async () =>
+        (await (await fetch(`${h.api}/api/v1/upgrades/status`, {
+          headers: { authorization: `Bearer ${h.token()}` }
+        })).json()) as { node_pid: number | null; node_state: string; upgrades_paused: unknown }
+      const toggle = page.locator("button#pause-toggle")
+      const restart = page.locator("button#restart-node")
+      const bannerEl = page.locator("#operator-paused")
+      const badge = page.locator("#paused-badge")
+      const dialog = page.locator("dialog#confirm")
+      const posts: Array<string> = []
+      page.on("request", (r) => {
+        if (r.method() === "POST") posts.push(new URL(r.url()).pathname)
+      })
+
+      // Not paused: no banner, the toggle offers Pause.
+      await waitText(toggle, /^\s*Pause upgrades\s*$/)
+      expect(await toggle.isEnabled()).toBe(true)
+      expect(await restart.isEnabled()).toBe(true)
+      expect(await bannerEl.isVisible()).toBe(false)
+      expect(await badge.isVisible()).toBe(false)
+
+      // Pause asks first: "No" sends nothing.
+      await toggle.click()
+      await dialog.waitFor({ state: "visible" })
+      await waitText(page.locator("#confirm-text"), /^Pause upgrades\? No upgrade will fire/)
+      await page.locator("button#confirm-no").click()
+      await dialog.waitFor({ state: "hidden" })
+      expect(posts, "POSTs after a no").toEqual([])
+
+      // "Yes": the API's answer verbatim, then the banner (a warning), the badge, and Resume on the toggle.
+      const paused = page.waitForResponse(isRoute("POST", "/api/v1/upgrades/pause"))
+      await toggle.click()
+      await dialog.waitFor({ state: "visible" })
+      await page.locator("button#confirm-yes").click()
+      const pauseAnswer = await answerOf(await paused)
+      expect(pauseAnswer.status, JSON.stringify(pauseAnswer.body)).toBe(200)
+      expect(pauseAnswer.body.message).toBe("Upgrades paused")
+      await waitText(page.locator("#control-result[data-ok=\"true\"]"), literal("Upgrades paused"))
+      await waitText(bannerEl, literal("Upgrades paused — no upgrade will fire"))
+      expect(await bannerEl.getAttribute("class")).toMatch(/\bwarn\b/)
+      await waitText(bannerEl, /paused by rest/)
+      await waitText(badge, /Upgrades paused/)
+      await waitText(toggle, /^\s*Resume upgrades\s*$/)
+      expect(posts).toEqual(["/api/v1/upgrades/pause"])
+      const whilePaused = await statusNow()
+      expect(whilePaused.upgrades_paused, "GET status while paused").toMatchObject({
+        by: expect.stringMatching(/^rest/)
+      })
+      expect(fs.existsSync(path.join(h.root, "upgrades-paused.json"))).toBe(true)
+      await page.locator("ul#events li[data-type=\"upgrades-paused\"]").first().waitFor()
+      await readable(page, ["#operator-paused", "#paused-badge", "#pause-toggle", "#control-result"], "14-paused-dark")
+      await fits360(page, "15-paused-360", { width: 1100, height: 900 })
+      await shot(page, "16-paused")
+
+      // Resume: asks, then the banner and the badge go, and the toggle offers Pause again.
+      const resumed = page.waitForResponse(isRoute("POST", "/api/v1/upgrades/resume"))
+      await toggle.click()
+      await dialog.waitFor({ state: "visible" })
+      await waitText(page.locator("#confirm-text"), /^Resume upgrades\?/)
+      await page.locator("button#confirm-yes").click()
+      const resumeAnswer = await answerOf(await resumed)
+      expect(resumeAnswer.status, JSON.stringify(resumeAnswer.body)).toBe(200)
+      expect(resumeAnswer.body.message).toBe("Upgrades resumed")
+      await waitText(page.locator("#control-result[data-ok=\"true\"]"), literal("Upgrades resumed"))
+      await bannerEl.waitFor({ state: "hidden" })
+      await badge.waitFor({ state: "hidden" })
+      await waitText(toggle, /^\s*Pause upgrades\s*$/)
+      expect((await statusNow()).upgrades_paused, "GET status after resume").toBeNull()
+      await page.locator("ul#events li[data-type=\"upgrades-resumed\"]").first().waitFor()
+
+      // Restart node: asks (naming the pid), then the node comes back as another process.
+      const before = await statusNow()
+      expect(before.node_state).toBe("running")
+      const oldPid = before.node_pid!
+      await waitText(page.locator("#node-pid"), literal(String(oldPid)))
+      const restarted = page.waitForResponse(isRoute("POST", "/api/v1/node/restart"), { timeout: 60_000 })
+      await restart.click()
+      await dialog.waitFor({ state: "visible" })
+      await waitText(page.locator("#confirm-text"), literal(`Restart the node (pid ${oldPid})?`))
+      await page.locator("button#confirm-yes").click()
+      const restartAnswer = await answerOf(await restarted)
+      expect(restartAnswer.status, JSON.stringify(restartAnswer.body)).toBe(200)
+      expect(restartAnswer.body.message).toBe("Node restarted")
+      const newPid = (restartAnswer.body as { node?: { pid?: number } }).node?.pid
+      expect(newPid).toBeTypeOf("number")
+      expect(newPid).not.toBe(oldPid)
+      await waitText(page.locator("#control-result[data-ok=\"true\"]"), literal("Node restarted"))
+      await waitText(page.locator("#node-pid"), new RegExp(`^\\s*${newPid}\\s*$`))
+      await waitText(page.locator("#node-state"), /running/)
+      await page.locator("ul#events li[data-type=\"node-exited\"]").first().waitFor()
+      await page.locator("ul#events li[data-type=\"node-started\"]").first().waitFor()
+      const after = await statusNow()
+      expect(after.node_pid).toBe(newPid)
+      expect(after.node_state).toBe("running")
+      // The new node serves the chain: the head moves on.
+      const headNow = await waitNumberAtLeast(page, "#head", 1)
+      await waitNumberAtLeast(page, "#head", headNow + 2)
+      expect(await restart.isEnabled()).toBe(true)
+
+      // A refusal is shown as every other control shows one: the API's words, data-ok="false".
+      // (The supervisor refuses a restart only while an upgrade has the node, when the button is disabled
+      // anyway; this one answer is the API's 409 body, handed to the page by the browser.)
+      await page.route("**/api/v1/node/restart", (route) =>
+        route.fulfill({
+          status: 409,
+          contentType: "application/json",
+          body: JSON.stringify({ error: "conflict", details: "the node is busy with an upgrade; try again after it" })
+        }), { times: 1 })
+      await restart.click()
+      await dialog.waitFor({ state: "visible" })
+      await page.locator("button#confirm-yes").click()
+      await waitText(
+        page.locator("#control-result[data-ok=\"false\"]"),
+        literal("conflict: the node is busy with an upgrade; try again after it")
+      )
+      await shot(page, "17-restart-refused")
+      expect(await stillSameDocument(page), "no reload").toBe(true)
+
+      // Without a token: the controls are disabled (and the panels hidden).
+      await page.locator("button#logout").click()
+      await page.locator("form#token-form").waitFor({ state: "visible" })
+      expect(await toggle.isDisabled()).toBe(true)
+      expect(await restart.isDisabled()).toBe(true)
+      expect(await toggle.getAttribute("title")).toBe("no API token")
+      clean()
+      expect(await stopRun(run)).toBe(0)
+    },
+    90_000
+  )
+
+  it(
     "a page of another origin in the same browser cannot schedule or cancel: its form POST and fetch calls are refused (403, Origin) and the plan file is unchanged byte for byte",
     async () => {
       const h = await setup()

@@ -11,6 +11,7 @@ import { type Layout, makeLayout } from "../domain/Layout.js"
 import { ALIASES, applyEnvAliases } from "./Aliases.js"
 import { type Channel, describeChannel, parseChannels } from "./Channels.js"
 import { readConfigFile } from "./ConfigFile.js"
+import { SETTINGS } from "./Keys.js"
 
 export { CONFIG_FILES, type ConfigFileName } from "./ConfigFile.js"
 export { closestKey, CONFIG_KEYS, CONFIG_NAMES, editDistance } from "./Keys.js"
@@ -310,42 +311,10 @@ const getOptional = <A>(lookup: Lookup, name: string, parse: Parse<A>) => {
   })
 }
 
-/**
- * The settings only `run` reads: supervision, upgrade steps, the API
- * server's guards, warnings, notifications. Another command (`upgrade list`,
- * `init`, …) goes on with a bad one of these — it says so, once — instead of
- * refusing to work over a value it never uses. Unknown file keys too: a
- * command cannot need a key nobody reads.
- */
-const RUN_ONLY = new Set([
-  "DAEMON_WS_URL",
-  "DAEMON_CHAIN_ID",
-  "DAEMON_POLL_INTERVAL",
-  "DAEMON_SHUTDOWN_GRACE",
-  "DAEMON_RESTART_DELAY",
-  "DAEMON_RESTART_MAX_DELAY",
-  "DAEMON_MAX_RESTARTS",
-  "DAEMON_RESTART_WINDOW",
-  "DAEMON_UPGRADE_DELAY",
-  "DAEMON_VERIFY_MIN_UP",
-  "DAEMON_VERIFY_TIMEOUT",
-  "DAEMON_VERIFY_PROGRESS",
-  "DAEMON_BACKUP",
-  "DAEMON_DATA_DIR",
-  "DAEMON_BACKUP_KEEP",
-  "DAEMON_PRE_STOP",
-  "DAEMON_PRE_UPGRADE",
-  "DAEMON_PRE_UPGRADE_MAX_RETRIES",
-  "DAEMON_HOOK_TIMEOUT",
-  "WEMIXVISOR_API_HOSTS",
-  "WEMIXVISOR_API_CORS",
-  "WEMIXVISOR_STALL_AFTER",
-  "WEMIXVISOR_NOTIFY_COALESCE"
-])
-
 /** Tolerance for the commands that are not `run` (nor `config`, `config check`, which refuse any bad value). */
 export const runOnly = (name: string): boolean =>
-  RUN_ONLY.has(name) || name.startsWith("WEMIXVISOR_NOTIFY_") || name === UNKNOWN_KEY
+  // WEMIXVISOR_NOTIFY_: the channels' errors name the family, not one variable. Unknown file keys: no command reads them.
+  SETTINGS[name]?.runOnly === true || name.startsWith("WEMIXVISOR_NOTIFY_") || name === UNKNOWN_KEY
 
 /** `notify test`: as `runOnly`, but the notification settings are what it reads. */
 export const runOnlyButNotify = (name: string): boolean => !name.startsWith("WEMIXVISOR_NOTIFY_") && runOnly(name)

@@ -11,6 +11,7 @@ import { Events } from "../events/Events.js"
 import { ReloadRequests } from "../platform/ReloadSignal.js"
 import { checkRunnable } from "./Checks.js"
 import { AppConfig, CONFIG_FILES, describeConfig, loadConfig, type WemixvisorConfig } from "./Config.js"
+import { SETTINGS } from "./Keys.js"
 import { LogThreshold } from "./LogThreshold.js"
 
 /*
@@ -29,29 +30,18 @@ import { LogThreshold } from "./LogThreshold.js"
  * the one `run` started with: a reload re-reads the file only.
  */
 
-/** The settings a reload changes in place: `config` key → the field(s) that carry it. */
+/**
+ * The settings a reload changes in place: `config` key → the field(s) that
+ * carry it, from SETTINGS (Keys.ts); `wemixvisor_notify` is every channel,
+ * however given.
+ */
 export const LIVE: Readonly<Record<string, ReadonlyArray<keyof WemixvisorConfig>>> = {
-  daemon_poll_interval: ["pollInterval"],
-  daemon_shutdown_grace: ["shutdownGrace"],
-  daemon_restart_delay: ["restartDelay"],
-  daemon_restart_max_delay: ["restartMaxDelay"],
-  daemon_max_restarts: ["maxRestarts"],
-  daemon_restart_window: ["restartWindow"],
-  daemon_upgrade_delay: ["upgradeDelay"],
-  daemon_verify_min_up: ["verifyMinUp"],
-  daemon_verify_timeout: ["verifyTimeout"],
-  daemon_verify_progress: ["verifyProgress"],
-  daemon_on_upgrade_failure: ["onUpgradeFailure"],
-  daemon_backup: ["backup"],
-  daemon_backup_keep: ["backupKeep"],
-  daemon_pre_stop: ["preStop"],
-  daemon_pre_upgrade: ["preUpgrade"],
-  daemon_pre_upgrade_max_retries: ["preUpgradeMaxRetries"],
-  daemon_hook_timeout: ["hookTimeout"],
-  daemon_chain_id: ["chainId"],
-  wemixvisor_log_level: ["logLevel"],
-  wemixvisor_notify: ["notify"],
-  wemixvisor_notify_coalesce: ["notifyCoalesce"]
+  ...Object.fromEntries(
+    Object.entries(SETTINGS).flatMap(([name, s]) =>
+      s.live === undefined || s.live === "notify" ? [] : [[name.toLowerCase(), [s.live]]]
+    )
+  ),
+  wemixvisor_notify: ["notify"]
 }
 
 export interface Reloaded {

@@ -101,6 +101,32 @@ describe("configuration reload", () => {
 })
 
 describe("applyReload", () => {
+  it("the live keys are the ones SETTINGS marks live (the list ARCHITECTURE §4 gives)", () => {
+    expect(Object.keys(Reload.LIVE).sort()).toEqual([
+      "daemon_backup",
+      "daemon_backup_keep",
+      "daemon_chain_id",
+      "daemon_hook_timeout",
+      "daemon_max_restarts",
+      "daemon_on_upgrade_failure",
+      "daemon_poll_interval",
+      "daemon_pre_stop",
+      "daemon_pre_upgrade",
+      "daemon_pre_upgrade_max_retries",
+      "daemon_restart_delay",
+      "daemon_restart_max_delay",
+      "daemon_restart_window",
+      "daemon_shutdown_grace",
+      "daemon_upgrade_delay",
+      "daemon_verify_min_up",
+      "daemon_verify_progress",
+      "daemon_verify_timeout",
+      "wemixvisor_log_level",
+      "wemixvisor_notify",
+      "wemixvisor_notify_coalesce"
+    ])
+  })
+
   it("takes the live keys, keeps the others and names both", () => {
     const h = home()
     try {

@@ -27,7 +27,8 @@ contract UpgradeRegistry is Ownable {
     /// @param owner The account allowed to schedule and cancel: in production the timelock of a Governor.
     constructor(address owner) Ownable(owner) {}
 
-    /// @notice Schedules (or reschedules: the latest event for a name wins) the upgrade `name` at block `height`.
+    /// @notice Schedules the upgrade `name` at block `height`. wemixvisor applies it as any other door:
+    /// a name already pending is refused (cancel it first), a height the chain has passed is refused.
     function schedule(string calldata name, uint64 height, string calldata info) external onlyOwner {
         emit UpgradeScheduled(name, height, info);
     }

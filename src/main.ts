@@ -15,6 +15,7 @@ import * as LiveConfig from "./config/Reload.js"
 import { HomeLocked, InvalidInput, SpawnFailed } from "./domain/Errors.js"
 import type { NodePidFile } from "./domain/Node.js"
 import * as Events from "./events/Events.js"
+import * as Governance from "./governance/GovernanceLive.js"
 import * as ChainHead from "./height/ChainHeadLive.js"
 import * as ChainPace from "./height/ChainPaceLive.js"
 import * as HeightProvider from "./height/HeightProviderLive.js"
@@ -61,6 +62,8 @@ export const SupervisorLive = (
   )
   // The API and the warnings (node-stalled, upgrade-soon, height-passed-blind) read the orchestrator's status.
   return Layer.merge(Api.layer, Warnings.layer).pipe(
+    // Upgrades decided on chain (DAEMON_GOVERNANCE_REGISTRY): applied through the operations, as any door's.
+    Layer.provideMerge(Governance.layer),
     // Test-only fault injection is chosen here, and only here: WEMIXVISOR_TEST_CRASH_AT (CrashPoints.ts).
     Layer.provideMerge(Orchestrator.layer.pipe(Layer.provide(CrashPoints.layerFromEnv))),
     // Before the Orchestrator, so the notifications and the metrics see every event from the node's first start on.

@@ -30,6 +30,8 @@ const RANKS: Readonly<Record<string, number>> = {
   node: 4,
   binaries: 4,
   upgrades: 5,
+  // Follows the registry on chain and applies its events through the upgrades' Operations.
+  governance: 5.5,
   orchestrator: 6,
   // Reads the orchestrator's status and every event; served by the API.
   metrics: 6.5,

@@ -69,6 +69,14 @@ export interface WemixvisorConfig {
   readonly historyMaxSize: number
   /** Rotated history files kept (upgrade-history.N.jsonl.gz); 0: lines past the bound are dropped. */
   readonly historyKeep: number
+  /** Governance (ARCHITECTURE §10): the registry whose events schedule and cancel upgrades; none: the source is off. */
+  readonly governanceRegistry: Option.Option<`0x${string}`>
+  /** An OpenZeppelin-compatible Governor whose proposals calling the registry are tracked; none: not tracked. */
+  readonly governanceGovernor: Option.Option<`0x${string}`>
+  /** Blocks an event must be buried under before it counts. */
+  readonly governanceConfirmations: number
+  /** The first block scanned on a home without a cursor; none: the head at first start. */
+  readonly governanceFromBlock: Option.Option<number>
   /** How long the head may stand still before `node-stalled` and /health 503; none: max(60 s, 10 block intervals). */
   readonly stallAfter: Option.Option<Duration.Duration>
   /** Where events are sent (env WEMIXVISOR_NOTIFY_* and config.toml `[[notify]]`); none by default. */
@@ -162,6 +170,14 @@ export const parseChainId: Parse<number> = (raw) => {
   const s = raw.trim()
   const n = /^0x[0-9a-f]+$/i.test(s) ? Number.parseInt(s, 16) : /^\d+$/.test(s) ? Number(s) : NaN
   return Number.isSafeInteger(n) && n > 0 ? Either.right(n) : Either.left("expected a chain id, e.g. 1111")
+}
+
+/** A contract address: 0x and 40 hex digits, kept lower case (compared with what logs report). */
+export const parseAddress: Parse<`0x${string}`> = (raw) => {
+  const s = raw.trim()
+  return /^0x[0-9a-fA-F]{40}$/.test(s)
+    ? Either.right(s.toLowerCase() as `0x${string}`)
+    : Either.left("expected a contract address: 0x and 40 hex digits")
 }
 
 const parseString: Parse<string> = (raw) => (raw === "" ? Either.left("must not be empty") : Either.right(raw))
@@ -460,6 +476,10 @@ export const loadConfig = (
       historyMaxSize: yield* get(lookup, "WEMIXVISOR_HISTORY_MAX_SIZE", parseSize, "10MB"),
       historyKeep: yield* get(lookup, "WEMIXVISOR_HISTORY_KEEP", parseCount, "5"),
       stallAfter: yield* getOptional(lookup, "WEMIXVISOR_STALL_AFTER", parsePositiveDuration),
+      governanceRegistry: yield* getOptional(lookup, "DAEMON_GOVERNANCE_REGISTRY", parseAddress),
+      governanceGovernor: yield* getOptional(lookup, "DAEMON_GOVERNANCE_GOVERNOR", parseAddress),
+      governanceConfirmations: yield* get(lookup, "DAEMON_GOVERNANCE_CONFIRMATIONS", parseCount, "5"),
+      governanceFromBlock: yield* getOptional(lookup, "DAEMON_GOVERNANCE_FROM_BLOCK", parseCount),
       // Read without `given`: the values carry secrets, and `config` prints them redacted (describeChannel).
       notify: yield* Either.match(
         Either.mapLeft(
@@ -531,6 +551,10 @@ export const describeConfig = (c: WemixvisorConfig): Record<string, string | num
     wemixvisor_history_max_size: c.given["WEMIXVISOR_HISTORY_MAX_SIZE"] ?? String(c.historyMaxSize),
     wemixvisor_history_keep: c.historyKeep,
     // null: max(60s, 10 block intervals), from the measured pace.
+    daemon_governance_registry: o(c.governanceRegistry),
+    daemon_governance_governor: o(c.governanceGovernor),
+    daemon_governance_confirmations: c.governanceConfirmations,
+    daemon_governance_from_block: Option.getOrNull(c.governanceFromBlock),
     wemixvisor_stall_after: Option.isSome(c.stallAfter) ? given("WEMIXVISOR_STALL_AFTER", c.stallAfter.value) : null,
     // One line per channel, `name (kind): where`, secrets hidden.
     wemixvisor_notify: c.notify.length === 0

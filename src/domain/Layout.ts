@@ -22,6 +22,8 @@ export interface Layout {
   readonly apiToken: string
   /** The operator's pause of upgrades (`upgrade pause`), absent when not paused: it outlives a restart. */
   readonly pauseMarker: string
+  /** The governance source's cursor: the last block whose registry events were applied (ARCHITECTURE §10). */
+  readonly governance: string
   /** Folder of a target: `genesis` or `upgrades/<name>`. */
   readonly targetDir: (target: Target) => string
   /** `<target folder>/bin/$DAEMON_NAME`. */
@@ -52,6 +54,7 @@ export const makeLayout = (home: string, daemonName: string): Layout => {
     configToml: path.join(root, "config.toml"),
     apiToken: path.join(root, "api.token"),
     pauseMarker: path.join(root, "upgrades-paused.json"),
+    governance: path.join(root, "governance.json"),
     targetDir,
     binary: (target) => path.join(targetDir(target), "bin", daemonName),
     currentBinary: path.join(root, "current", "bin", daemonName)

@@ -19,7 +19,7 @@ import { makeJsonRpcRequest } from "./HttpRpc.js"
 export const RPC_TIMEOUT = Duration.seconds(2)
 
 /** viem's own message is often just "HTTP request failed."; its `details` say why (e.g. ECONNREFUSED). */
-const unreachable = (url: string) => (cause: unknown) =>
+export const unreachable = (url: string) => (cause: unknown) =>
   new NodeUnreachable({
     url,
     cause: cause instanceof BaseError && cause.details && !cause.shortMessage.includes(cause.details)
@@ -60,11 +60,15 @@ export const blockNumber = (
  * request without one). viem's `custom` transport over node:http
  * (src/height/HttpRpc.ts: a fraction of the CPU of its fetch-based `http`).
  */
-export const makeHttpClient = (rpcUrl: string, agent?: Agent): Effect.Effect<PublicClient, NodeUnreachable> =>
+export const makeHttpClient = (
+  rpcUrl: string,
+  agent?: Agent,
+  timeout: Duration.Duration = RPC_TIMEOUT
+): Effect.Effect<PublicClient, NodeUnreachable> =>
   Effect.try({
     try: () =>
       createPublicClient({
-        transport: custom({ request: makeJsonRpcRequest(rpcUrl, Duration.toMillis(RPC_TIMEOUT), agent) }, {
+        transport: custom({ request: makeJsonRpcRequest(rpcUrl, Duration.toMillis(timeout), agent) }, {
           retryCount: 0
         })
       }),

@@ -1,0 +1,147 @@
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
+import * as Schedule from "effect/Schedule"
+import * as Stream from "effect/Stream"
+import { fromCosmovisorInfo } from "../binaries/Sources.js"
+import { AppConfig } from "../config/Config.js"
+import { findUpgrade } from "../domain/Plan.js"
+import { isPending } from "../domain/Upgrade.js"
+import { Events } from "../events/Events.js"
+import { HeightProvider } from "../height/HeightProvider.js"
+import { decodeSchedule, Operations } from "../upgrades/Operations.js"
+import { PlanStore } from "../upgrades/PlanStore.js"
+import { makeFollower } from "./Follow.js"
+import { Governance, type GovernanceState } from "./Governance.js"
+import { chainOf, type RegistryEvent } from "./Registry.js"
+
+/*
+ * The live governance source: one follower per layer, stepped by the
+ * HeightProvider's heights (pushed over WebSocket when DAEMON_WS_URL is set,
+ * polled otherwise; a slow step sees only the latest head after it). A
+ * failed step is retried on a Schedule and then waits for the next head:
+ * nothing of it is fatal, and the rest of wemixvisor does not wait on it.
+ */
+
+/** A step that failed (the node, the plan's lock, the disk) is tried again: 0.5 s doubling, for up to 10 s. */
+export const STEP_RETRY = Schedule.exponential("500 millis").pipe(Schedule.upTo("10 seconds"))
+
+const OFF: GovernanceState = { registry: null, confirmations: 0, block: null, error: null }
+
+export const layer: Layer.Layer<Governance, never, AppConfig | HeightProvider | Operations | PlanStore | Events> = Layer
+  .scoped(
+    Governance,
+    Effect.gen(function*() {
+      const config = yield* AppConfig
+      if (Option.isNone(config.governanceRegistry)) return Governance.of({ state: Effect.succeed(OFF) })
+      const registry = config.governanceRegistry.value
+      const heights = yield* HeightProvider
+      const operations = yield* Operations
+      const store = yield* PlanStore
+      const events = yield* Events
+      const origin = (e: RegistryEvent) => ({ door: "governance" as const, peer: `tx ${e.tx}` })
+      const problem = (name: string, reason: string) =>
+        Effect.zipRight(
+          Effect.logError(`governance: ${reason}`),
+          events.publish({ type: "upgrade-problem", name, reason })
+        )
+
+      /** One confirmed event through Operations, as any door's request; fails only for what a retry can mend. */
+      const apply = (e: RegistryEvent) =>
+        Effect.gen(function*() {
+          const where = `block ${e.block}, tx ${e.tx}`
+          const plan = yield* store.read
+          const known = findUpgrade(plan, e.name)
+          if (e._tag === "Cancelled") {
+            if (known === undefined || !isPending(known.status)) {
+              return yield* Effect.logInfo(
+                `governance: UpgradeCancelled('${e.name}') (${where}): nothing pending to cancel`
+              )
+            }
+            return yield* operations.cancel(Option.some(known.name), origin(e)).pipe(
+              Effect.catchTags({
+                UpgradeNotFound: (err) => problem(e.name, `UpgradeCancelled('${e.name}') (${where}): ${err.message}`),
+                UpgradeConflict: (err) => problem(e.name, `UpgradeCancelled('${e.name}') (${where}): ${err.message}`),
+                InvalidInput: (err) => problem(e.name, `UpgradeCancelled('${e.name}') (${where}): ${err.message}`)
+              }),
+              Effect.asVoid
+            )
+          }
+          // Replayed after a SIGKILL between the merge and the cursor write: already there, nothing to do.
+          if (known !== undefined && isPending(known.status) && BigInt(known.height) === e.height) return
+          const what = `UpgradeScheduled('${e.name}', ${e.height}) (${where})`
+          const sources = fromCosmovisorInfo(e.info)
+          const cmd = Either.flatMap(sources, (s) =>
+            decodeSchedule({
+              name: e.name,
+              height: e.height > BigInt(Number.MAX_SAFE_INTEGER) ? -1 : Number(e.height),
+              info: e.info,
+              binaries: s.binaries,
+              checksums: s.checksums
+            }))
+          if (Either.isLeft(cmd)) return yield* problem(e.name, `${what} refused: ${cmd.left.message}`)
+          yield* operations.schedule(cmd.right, origin(e)).pipe(
+            Effect.tap((u) => Effect.logInfo(`governance: ${what} scheduled '${u.name}' at ${u.height}`)),
+            Effect.catchTags({
+              InvalidInput: (err) => problem(e.name, `${what} refused: ${err.message}`),
+              UpgradeConflict: (err) => problem(e.name, `${what} refused: ${err.message}`),
+              BinaryInvalid: (err) => problem(e.name, `${what} refused: ${err.message}`)
+            }),
+            Effect.asVoid
+          )
+        })
+
+      const follower = yield* makeFollower({
+        chain: yield* Effect.orDie(chainOf(config.rpcUrl, registry)),
+        registry,
+        confirmations: config.governanceConfirmations,
+        fromBlock: config.governanceFromBlock,
+        cursorFile: config.layout.governance,
+        apply
+      }).pipe(
+        // A cursor that cannot be read: said, and the source stays off rather than guessing where to start.
+        Effect.tapError((e) => Effect.logError(`governance source off: ${e.message}`)),
+        Effect.option
+      )
+      if (Option.isNone(follower)) return Governance.of({ state: Effect.succeed({ ...OFF, registry }) })
+      const { cursor, step } = follower.value
+      const error = yield* Ref.make<string | null>(null)
+
+      yield* heights.heights.pipe(
+        Stream.buffer({ capacity: 1, strategy: "sliding" }),
+        Stream.runForEach((head) =>
+          step(head).pipe(
+            Effect.retry(STEP_RETRY),
+            Effect.matchEffect({
+              onFailure: (e) =>
+                Ref.getAndSet(error, e.message).pipe(
+                  Effect.flatMap((was) =>
+                    was === null
+                      ? Effect.logWarning(`governance: ${e.message}; trying again at the next block`)
+                      : Effect.void
+                  )
+                ),
+              onSuccess: () =>
+                Ref.getAndSet(error, null).pipe(
+                  Effect.flatMap((was) => (was === null ? Effect.void : Effect.logInfo("governance: reading again")))
+                )
+            })
+          )
+        ),
+        Effect.forkScoped
+      )
+
+      return Governance.of({
+        state: Effect.all([cursor, Ref.get(error)]).pipe(
+          Effect.map(([c, err]) => ({
+            registry,
+            confirmations: config.governanceConfirmations,
+            block: Option.match(c, { onNone: () => null, onSome: (x) => x.block }),
+            error: err
+          }))
+        )
+      })
+    })
+  )

@@ -63,7 +63,7 @@ export const SupervisorLive = (
   // The API and the warnings (node-stalled, upgrade-soon, height-passed-blind) read the orchestrator's status.
   return Layer.merge(Api.layer, Warnings.layer).pipe(
     // Upgrades decided on chain (DAEMON_GOVERNANCE_REGISTRY): applied through the operations, as any door's.
-    Layer.provideMerge(Governance.layer),
+    Layer.provideMerge(Governance.layerWith(CrashPoints.governanceCrashFromEnv())),
     // Test-only fault injection is chosen here, and only here: WEMIXVISOR_TEST_CRASH_AT (CrashPoints.ts).
     Layer.provideMerge(Orchestrator.layer.pipe(Layer.provide(CrashPoints.layerFromEnv))),
     // Before the Orchestrator, so the notifications and the metrics see every event from the node's first start on.

@@ -40,6 +40,8 @@ export interface FollowDeps<E> {
    * already taken, a height passed) is reported by `apply` and counts as done.
    */
   readonly apply: (event: RegistryEvent) => Effect.Effect<void, E>
+  /** Between an event's apply and its cursor write: where a test SIGKILLs (CrashPoints.GOVERNANCE_APPLIED). */
+  readonly afterApply?: Effect.Effect<void>
 }
 
 export interface Follower<E> {
@@ -96,6 +98,7 @@ export const makeFollower = <E>(deps: FollowDeps<E>): Effect.Effect<Follower<E>,
             const id = eventId(event)
             if (cursor!.applied.includes(id)) continue
             yield* deps.apply(event)
+            if (deps.afterApply !== undefined) yield* deps.afterApply
             yield* save({ ...cursor!, applied: [...cursor!.applied, id] })
           }
           const hash = yield* deps.chain.blockHash(to)

@@ -28,10 +28,16 @@ import { chainOf, type RegistryEvent } from "./Registry.js"
 /** A step that failed (the node, the plan's lock, the disk) is tried again: 0.5 s doubling, for up to 10 s. */
 export const STEP_RETRY = Schedule.exponential("500 millis").pipe(Schedule.upTo("10 seconds"))
 
+/** The start's code check asks again while the node is not up yet: every 2 s, for 2 minutes. */
+const CODE_CHECK_RETRY = Schedule.spaced("2 seconds").pipe(Schedule.upTo("2 minutes"))
+
 const OFF: GovernanceState = { registry: null, confirmations: 0, block: null, error: null }
 
-export const layer: Layer.Layer<Governance, never, AppConfig | HeightProvider | Operations | PlanStore | Events> = Layer
-  .scoped(
+/** The live source; `afterApply` runs between an event's apply and its cursor write (tests' crash point). */
+export const layerWith = (
+  afterApply: Effect.Effect<void> = Effect.void
+): Layer.Layer<Governance, never, AppConfig | HeightProvider | Operations | PlanStore | Events> =>
+  Layer.scoped(
     Governance,
     Effect.gen(function*() {
       const config = yield* AppConfig
@@ -93,13 +99,29 @@ export const layer: Layer.Layer<Governance, never, AppConfig | HeightProvider | 
           )
         })
 
+      const chain = yield* Effect.orDie(chainOf(config.rpcUrl, registry))
+      // Said at the start, once the node answers: a registry with no code sends no upgrade, however long one waits.
+      yield* chain.code.pipe(
+        Effect.retry(CODE_CHECK_RETRY),
+        Effect.flatMap((code) =>
+          code === "0x"
+            ? Effect.logError(
+              `governance: DAEMON_GOVERNANCE_REGISTRY ${registry} has no contract code on the node at ${config.rpcUrl}: ` +
+                "no upgrade can come from it (wrong address or network?); watching it anyway"
+            )
+            : Effect.void
+        ),
+        Effect.catchAll(() => Effect.void),
+        Effect.forkScoped
+      )
       const follower = yield* makeFollower({
-        chain: yield* Effect.orDie(chainOf(config.rpcUrl, registry)),
+        chain,
         registry,
         confirmations: config.governanceConfirmations,
         fromBlock: config.governanceFromBlock,
         cursorFile: config.layout.governance,
-        apply
+        apply,
+        afterApply
       }).pipe(
         // A cursor that cannot be read: said, and the source stays off rather than guessing where to start.
         Effect.tapError((e) => Effect.logError(`governance source off: ${e.message}`)),
@@ -145,3 +167,5 @@ export const layer: Layer.Layer<Governance, never, AppConfig | HeightProvider | 
       })
     })
   )
+
+export const layer = layerWith()

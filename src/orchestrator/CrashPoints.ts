@@ -57,17 +57,29 @@ export const parseCrashAt = (raw: string): Either.Either<CrashPoint, string> => 
   )
 }
 
+/**
+ * The governance source's point (governance/Follow.ts `afterApply`): an
+ * event applied to the plan, its cursor not yet written — the replay that
+ * must apply nothing twice.
+ */
+export const GOVERNANCE_APPLIED = "governance:applied"
+
+const killSelf: Effect.Effect<never> = Effect.sync(() => process.kill(process.pid, "SIGKILL")).pipe(
+  Effect.zipRight(Effect.never)
+)
+
+/** The governance source's hook: SIGKILL at GOVERNANCE_APPLIED when WEMIXVISOR_TEST_CRASH_AT names it. */
+export const governanceCrashFromEnv = (
+  raw: string | undefined = process.env.WEMIXVISOR_TEST_CRASH_AT
+): Effect.Effect<void> => raw === GOVERNANCE_APPLIED ? killSelf : Effect.void
+
 /** Nothing unless WEMIXVISOR_TEST_CRASH_AT is set; a bad value is a defect (a test typo must not pass silently). */
 export const crashHookFromEnv = (raw: string | undefined): Effect.Effect<CrashHook> => {
-  if (raw === undefined || raw === "") return Effect.succeed(() => Effect.void)
+  if (raw === undefined || raw === "" || raw === GOVERNANCE_APPLIED) return Effect.succeed(() => Effect.void)
   return Either.match(parseCrashAt(raw), {
     onLeft: (problem) => Effect.dieMessage(problem),
     onRight: (at) =>
-      Effect.succeed<CrashHook>((step, phase) =>
-        step === at.step && phase === at.phase
-          ? Effect.sync(() => process.kill(process.pid, "SIGKILL")).pipe(Effect.zipRight(Effect.never))
-          : Effect.void
-      )
+      Effect.succeed<CrashHook>((step, phase) => step === at.step && phase === at.phase ? killSelf : Effect.void)
   })
 }
 

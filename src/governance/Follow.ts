@@ -93,7 +93,10 @@ export const makeFollower = <E>(deps: FollowDeps<E>): Effect.Effect<Follower<E>,
         }
 
         for (const [from, to] of ranges(at.block + 1, safe)) {
-          const events = yield* deps.chain.logs(from, to)
+          // In chain order whatever order the node answers in: a schedule and a cancel of one block apply as mined.
+          const events = [...(yield* deps.chain.logs(from, to))].sort((a, b) =>
+            a.block - b.block || a.logIndex - b.logIndex
+          )
           for (const event of events) {
             const id = eventId(event)
             if (cursor!.applied.includes(id)) continue

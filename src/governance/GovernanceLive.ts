@@ -8,7 +8,7 @@ import * as Stream from "effect/Stream"
 import { fromCosmovisorInfo } from "../binaries/Sources.js"
 import { AppConfig } from "../config/Config.js"
 import { findUpgrade } from "../domain/Plan.js"
-import { isPending } from "../domain/Upgrade.js"
+import { isPending, isReschedulable } from "../domain/Upgrade.js"
 import { Events } from "../events/Events.js"
 import { HeightProvider } from "../height/HeightProvider.js"
 import { decodeSchedule, Operations } from "../upgrades/Operations.js"
@@ -75,8 +75,9 @@ export const layerWith = (
               Effect.asVoid
             )
           }
-          // Replayed after a SIGKILL between the merge and the cursor write: already there, nothing to do.
-          if (known !== undefined && isPending(known.status) && BigInt(known.height) === e.height) return
+          // Replayed after a SIGKILL between the merge and the cursor write: already there (pending, or even
+          // applied since), nothing to do. A cancelled or failed one may be scheduled again by a new event.
+          if (known !== undefined && !isReschedulable(known.status) && BigInt(known.height) === e.height) return
           const what = `UpgradeScheduled('${e.name}', ${e.height}) (${where})`
           const sources = fromCosmovisorInfo(e.info)
           const cmd = Either.flatMap(sources, (s) =>

@@ -16,6 +16,7 @@ import { HomeLocked, InvalidInput, SpawnFailed } from "./domain/Errors.js"
 import type { NodePidFile } from "./domain/Node.js"
 import * as Events from "./events/Events.js"
 import * as Governance from "./governance/GovernanceLive.js"
+import * as ProposalsLive from "./governance/ProposalsLive.js"
 import * as ChainHead from "./height/ChainHeadLive.js"
 import * as ChainPace from "./height/ChainPaceLive.js"
 import * as HeightProvider from "./height/HeightProviderLive.js"
@@ -66,6 +67,8 @@ export const SupervisorLive = (
     Layer.provideMerge(Governance.layerWith(CrashPoints.governanceCrashFromEnv())),
     // Test-only fault injection is chosen here, and only here: WEMIXVISOR_TEST_CRASH_AT (CrashPoints.ts).
     Layer.provideMerge(Orchestrator.layer.pipe(Layer.provide(CrashPoints.layerFromEnv))),
+    // The Governor's proposals that call the registry (DAEMON_GOVERNANCE_GOVERNOR): the API and the status show them.
+    Layer.provideMerge(ProposalsLive.layer),
     // Before the Orchestrator, so the notifications and the metrics see every event from the node's first start on.
     Layer.provideMerge(Notifier.layer.pipe(Layer.provide(NodeHttpClient.layer))),
     Layer.provideMerge(Metrics.layer),

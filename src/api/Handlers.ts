@@ -18,6 +18,7 @@ import {
   type UpgradeNotFound
 } from "../domain/Errors.js"
 import { API_FORCE_HINT } from "../domain/Plan.js"
+import type { Proposal, ProposalList } from "../domain/Proposal.js"
 import type { OperatorPause, StatusObject } from "../domain/Status.js"
 import type { Upgrade } from "../domain/Upgrade.js"
 import type { Events } from "../events/Events.js"
@@ -42,7 +43,8 @@ import {
 
 /*
  * What the RPC handlers and the REST routes share: the Operations (the one
- * write path), the orchestrator's status, the event hub, the history and the token — and
+ * write path), the orchestrator's status, the event hub, the history, the
+ * governance proposals and the token — and
  * the one mapping from what the services fail with to what the API answers.
  */
 
@@ -59,9 +61,15 @@ export interface ApiServices {
   /** The operator's pause and resume of upgrades (upgrades-paused.json). */
   readonly pause: (reason: string | null, origin: Origin) => Effect.Effect<OperatorPause, IoError>
   readonly resume: (origin: Origin) => Effect.Effect<OperatorPause | null, IoError>
+  /** Every governance proposal tracked (the Proposals service), newest first. */
+  readonly proposals: Effect.Effect<ReadonlyArray<Proposal>>
   /** The bearer token every call needs (WEMIXVISOR_API_TOKEN or the generated api.token). */
   readonly token: string
 }
+
+/** `GET /api/v1/proposals` and ListProposals: every tracked proposal, newest first, and how many. */
+export const proposalList = (api: ApiServices): Effect.Effect<ProposalList> =>
+  Effect.map(api.proposals, (proposals) => ({ proposals, count: proposals.length }))
 
 export type PrepareError = PreparationFailed | UpgradeNotFound | UpgradeConflict | FileCorrupt | IoError
 
@@ -211,5 +219,6 @@ export const handlersLayer = (api: ApiServices) =>
       api.resume(originOf("rpc", headers)).pipe(
         Effect.map((resumed) => ({ resumed })),
         Effect.mapError(pauseToWire)
-      )
+      ),
+    ListProposals: () => proposalList(api)
   })

@@ -10,6 +10,7 @@ import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { type ErrorKind, InvalidInput, kindOf } from "../domain/Errors.js"
+import { ProposalList } from "../domain/Proposal.js"
 import { StatusObject } from "../domain/Status.js"
 import { Upgrade, UpgradeList } from "../domain/Upgrade.js"
 import { WemixvisorEvent } from "../events/Events.js"
@@ -23,6 +24,7 @@ import {
   decodePause,
   originOf,
   pauseToWire,
+  proposalList,
   toWire,
   type WireError
 } from "./Handlers.js"
@@ -30,8 +32,8 @@ import {
 /*
  * REST for curl and dashboards (ARCHITECTURE §6): the seeds' routes and shapes,
  * over the same Operations as the RPC handlers, plus prepare (the
- * orchestrator's, as PrepareUpgrade) and the history (read as `upgrade
- * history` reads it). Errors are
+ * orchestrator's, as PrepareUpgrade), the history (read as `upgrade
+ * history` reads it) and the governance proposals tracked. Errors are
  * `{"error": "…", "details": "…"}` with the status of the error's kind:
  * 400 names the field, 409 conflict, 404 unknown, 401 token, 403 Host or
  * Origin, 413 body too large, 415 content type, 503 node or plan unavailable,
@@ -86,6 +88,7 @@ const encodeList = Schema.encodeSync(UpgradeList)
 const encodeStatus = Schema.encodeSync(StatusObject)
 const encodeEvent = Schema.encodeSync(WemixvisorEvent)
 const encodeHistory = Schema.encodeSync(Schema.Array(HistoryRecord))
+const encodeProposals = Schema.encodeSync(ProposalList)
 
 /** The body of a POST that may have none (pause's is optional): empty is `{}`. */
 const optionalJsonBody = Effect.gen(function*() {
@@ -292,6 +295,10 @@ export const routes = (api: ApiServices) =>
           })
         )
       })
+    ),
+    HttpRouter.get(
+      "/api/v1/proposals",
+      Effect.map(proposalList(api), (l) => json(200, encodeProposals(l)))
     ),
     HttpRouter.get(
       "/api/v1/events",

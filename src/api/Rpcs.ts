@@ -12,6 +12,7 @@ import {
   UpgradeNotFound
 } from "../domain/Errors.js"
 import { NodeState } from "../domain/Node.js"
+import { ProposalList } from "../domain/Proposal.js"
 import { OperatorPause, StatusObject } from "../domain/Status.js"
 import { Upgrade, UpgradeList } from "../domain/Upgrade.js"
 import { WemixvisorEvent } from "../events/Events.js"
@@ -83,6 +84,8 @@ const RestartNode = Rpc.make("RestartNode", { success: NodeRestarted, error: Upg
 const ResumeUpgrades = Rpc.make("ResumeUpgrades", { success: UpgradesResumed, error: PlanUnavailable })
 const ListUpgrades = Rpc.make("ListUpgrades", { success: UpgradeList, error: PlanUnavailable })
 const GetStatus = Rpc.make("GetStatus", { success: StatusObject })
+/** Every governance proposal the supervisor tracks (DAEMON_GOVERNANCE_GOVERNOR), final ones included, newest first. */
+const ListProposals = Rpc.make("ListProposals", { success: ProposalList })
 /** Every event from the moment of the call, in the order the log has them. */
 const WatchEvents = Rpc.make("WatchEvents", { success: WemixvisorEvent, stream: true })
 
@@ -102,7 +105,8 @@ export class UpgradeRpcs extends RpcGroup.make(
   RestartNode,
   /** No upgrade fires until ResumeUpgrades (persisted: it outlives a restart of wemixvisor). */
   Rpc.make("PauseUpgrades", { payload: PauseUpgradesPayload, success: OperatorPause, error: PauseErrors }),
-  ResumeUpgrades
+  ResumeUpgrades,
+  ListProposals
 ).middleware(ApiAuth) {}
 
 /**
@@ -120,5 +124,6 @@ export const UpgradeRpcsServed = RpcGroup.make(
   WatchEvents,
   RestartNode,
   Rpc.make("PauseUpgrades", { payload: Schema.Unknown, success: OperatorPause, error: PauseErrors }),
-  ResumeUpgrades
+  ResumeUpgrades,
+  ListProposals
 ).middleware(ApiAuth)

@@ -18,6 +18,7 @@ import * as http from "node:http"
 import { AppConfig } from "../config/Config.js"
 import { BodyTooLarge, type ConfigInvalid, type IoError } from "../domain/Errors.js"
 import { Events } from "../events/Events.js"
+import { Proposals } from "../governance/Proposals.js"
 import { ChainPace } from "../height/ChainPace.js"
 import { metricsRoute } from "../metrics/Http.js"
 import { Metrics } from "../metrics/Metrics.js"
@@ -196,7 +197,7 @@ export const makeApp = (
     return yield* guard({ ...access, token: api.token, publicPaths: PUBLIC_PATHS, rpcPath: "/rpc" }, app)
   })
 
-type Deps = AppConfig | Events | Operations | ChainPace | Orchestrator | History
+type Deps = AppConfig | Events | Operations | ChainPace | Orchestrator | History | Proposals
 
 /**
  * Serves the API until the scope closes. Fails (ConfigInvalid, exit 2) when
@@ -214,6 +215,7 @@ export const serve: Effect.Effect<void, ConfigInvalid | IoError, Deps | Scope.Sc
 
   const pace = yield* ChainPace
   const history = yield* History
+  const proposals = yield* Proposals
   const api: ApiServices = {
     ops,
     status: orchestrator.status,
@@ -223,6 +225,7 @@ export const serve: Effect.Effect<void, ConfigInvalid | IoError, Deps | Scope.Sc
     resume: orchestrator.resume,
     events,
     history,
+    proposals: proposals.list,
     token
   }
   const { host, port } = listenAddress(config.apiAddr)

@@ -15,6 +15,7 @@ export {
   UpgradeNotFound
 } from "../domain/Errors.js"
 export { Height } from "../domain/Height.js"
+export { Proposal, ProposalAction, ProposalList, ProposalState } from "../domain/Proposal.js"
 export { StatusObject, TargetName } from "../domain/Status.js"
 export { Upgrade, UpgradeList, UpgradeName, UpgradePlan, UpgradeStatus } from "../domain/Upgrade.js"
 export { type EventType, WemixvisorEvent } from "../events/Events.js"

@@ -317,11 +317,22 @@ const resume = Command.make("resume", { remote }, (o) => Effect.flatMap(upgradeI
   Command.withDescription("Lift `upgrade pause`; an upgrade whose height passed meanwhile fires at once")
 )
 
-const UPGRADE_DESCRIPTION = "Schedule, prepare, list and cancel upgrades; show their status and history"
+const proposals = Command.make(
+  "proposals",
+  { json: Options.boolean("json").pipe(Options.withDescription("print JSON: {proposals, count}")), remote },
+  (o) => Effect.flatMap(upgradeImpl, (m) => m.proposals(o))
+).pipe(
+  Command.withDescription(
+    "Show the governance proposals calling the upgrade registry that the running supervisor tracks (DAEMON_GOVERNANCE_GOVERNOR): state, actions, votes against the quorum, voting window; newest first"
+  )
+)
+
+const UPGRADE_DESCRIPTION =
+  "Schedule, prepare, list and cancel upgrades; show their status, history and governance proposals"
 
 const upgrade = Command.make("upgrade").pipe(
   Command.withDescription(UPGRADE_DESCRIPTION),
-  Command.withSubcommands([schedule, list, cancel, status, prepare, history, pause, resume]),
+  Command.withSubcommands([schedule, list, cancel, status, prepare, history, pause, resume, proposals]),
   Command.provide(local)
 )
 
@@ -365,7 +376,7 @@ export const helpEntries: ReadonlyArray<HelpEntry> = [
   entry([], root, [
     ["init", "create the layout and copy the genesis binary"],
     ["run", "supervise the node until SIGTERM/SIGINT"],
-    ["upgrade", "schedule, prepare, list, cancel upgrades; status, history; pause, resume"],
+    ["upgrade", "schedule, prepare, list, cancel upgrades; status, history; pause, resume; proposals"],
     ["node", "restart the node without restarting wemixvisor"],
     ["dashboard", "print the web dashboard's URL with the token (--open: open it)"],
     ["notify", "notifications: send a test message to every channel"],
@@ -385,7 +396,8 @@ export const helpEntries: ReadonlyArray<HelpEntry> = [
       ["prepare", "download, verify and probe an upgrade's binary now"],
       ["history", "the audit trail: schedules, cancels, preparations, upgrade steps"],
       ["pause", "hold every upgrade until resume"],
-      ["resume", "lift the pause; a due upgrade fires at once"]
+      ["resume", "lift the pause; a due upgrade fires at once"],
+      ["proposals", "governance proposals the running supervisor tracks"]
     ]
   ),
   entry(["upgrade", "schedule"], schedule),
@@ -396,6 +408,7 @@ export const helpEntries: ReadonlyArray<HelpEntry> = [
   entry(["upgrade", "history"], history),
   entry(["upgrade", "pause"], pause),
   entry(["upgrade", "resume"], resume),
+  entry(["upgrade", "proposals"], proposals),
   entry(
     ["node"],
     Command.make("node").pipe(Command.withDescription(NODE_DESCRIPTION)),

@@ -205,6 +205,14 @@ const EXTRA: Record<string, { readonly env: ReadonlyArray<string>; readonly exit
     env: [ENV_COMMON, "WEMIXVISOR_API_ADDR (the running supervisor; none: the marker is removed here)", ENV_REMOTE],
     exit: ["0 resumed (also: nothing was paused)", "1 I/O error or API unreachable", "2 no layout (run init)"]
   },
+  "upgrade proposals": {
+    env: [
+      ENV_COMMON,
+      "WEMIXVISOR_API_ADDR (the running supervisor, which tracks DAEMON_GOVERNANCE_GOVERNOR)",
+      ENV_REMOTE
+    ],
+    exit: ["0 shown (also: none tracked)", "1 no supervisor runs on this home, or API unreachable", "2 bad input"]
+  },
   node: { env: [ENV_COMMON, ENV_REMOTE], exit: ["see each command"] },
   "node restart": {
     env: [ENV_COMMON, "WEMIXVISOR_API_ADDR (the running supervisor)", ENV_REMOTE, "DAEMON_SHUTDOWN_GRACE (its stop)"],

@@ -1,4 +1,6 @@
 import * as Schema from "effect/Schema"
+import { proposalLine } from "../dashboard/model.js"
+import { type Proposal, ProposalList } from "../domain/Proposal.js"
 import {
   type OperatorPause,
   StatusObject,
@@ -150,6 +152,7 @@ export const statusText = (s: StatusObject): string => {
   if (s.in_progress !== null) lines.push(["Upgrading", `${s.in_progress.name} (step ${s.in_progress.step})`])
   if (s.pending.length === 0) lines.push(["Pending", "none"])
   else s.pending.forEach((u, i) => lines.push([i === 0 ? "Pending" : "", describeUpgrade(u)]))
+  s.proposals.forEach((p, i) => lines.push([i === 0 ? "Proposals" : "", safeText(proposalLine(p))]))
   if (s.last !== null) {
     lines.push([
       "Last upgrade",
@@ -194,4 +197,34 @@ export const historyText = (records: ReadonlyArray<HistoryRecord>, earlier: numb
   return earlier > 0
     ? `(${earlier} earlier ${earlier === 1 ? "entry" : "entries"} not shown; use --limit to see more)\n${body}`
     : body
+}
+
+/** `upgrade proposals --json`: ProposalList. */
+export const proposalsJson = (proposals: ReadonlyArray<Proposal>) =>
+  JSON.stringify(Schema.encodeSync(ProposalList)({ proposals, count: proposals.length }), null, 2)
+
+/** The longest description shown in the text form (its first line). */
+const DESCRIPTION_MAX = 60
+
+const descriptionText = (d: string) => {
+  const first = d.trim().split(/\r?\n/)[0] ?? ""
+  return first.length > DESCRIPTION_MAX ? `${first.slice(0, DESCRIPTION_MAX - 1)}…` : first
+}
+
+/**
+ * `upgrade proposals`: a line per proposal, newest first (the dashboard's
+ * words, model.ts): state, registry calls, votes in tokens against the
+ * quorum, voting window, id — and its description's first line. Everything
+ * but the state came from the chain: made safe for a terminal.
+ */
+export const proposalsText = (proposals: ReadonlyArray<Proposal>): string => {
+  if (proposals.length === 0) {
+    return "No governance proposals tracked (a running `wemixvisor run` tracks them when DAEMON_GOVERNANCE_GOVERNOR is set)"
+  }
+  return proposals
+    .map((p) => {
+      const d = descriptionText(p.description)
+      return safeText(`${proposalLine(p)}${d === "" ? "" : ` · ${JSON.stringify(d)}`}`)
+    })
+    .join("\n")
 }

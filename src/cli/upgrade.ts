@@ -37,6 +37,8 @@ import {
   listText,
   pauseText,
   preparedLine,
+  proposalsJson,
+  proposalsText,
   safeText,
   scheduledLine,
   statusJson,
@@ -539,6 +541,28 @@ export class NodeNotStarted extends Data.TaggedError("NodeNotStarted")<{
     } (see the wemixvisor log)`
   }
 }
+
+/**
+ * `upgrade proposals [--json]`: the governance proposals the running
+ * supervisor tracks (DAEMON_GOVERNANCE_GOVERNOR), every state, newest first.
+ * Asked over its API (this home's `run`, or --remote / WEMIXVISOR_API_URL);
+ * with none running, exit 1: the tracker is the supervisor's, and an empty
+ * list would read as "nothing coming" when nobody is looking.
+ */
+export const proposals = (o: { readonly json: boolean; readonly remote: Option.Option<string> }) =>
+  Effect.gen(function*() {
+    const config = yield* AppConfig
+    const target = yield* supervisorOf(config, o.remote)
+    if (Option.isNone(target)) {
+      return yield* new SupervisorNotRunning({
+        home: config.home,
+        what:
+          "governance proposals are tracked by a running `wemixvisor run` with DAEMON_GOVERNANCE_GOVERNOR set, not read from the files"
+      })
+    }
+    const l = yield* Effect.flatMap(remoteModule, (m) => m.call(target.value, (client) => client.ListProposals()))
+    yield* Console.log(o.json ? proposalsJson(l.proposals) : proposalsText(l.proposals))
+  })
 
 /**
  * `upgrade pause [--reason]`: no upgrade fires until `upgrade resume`. Sent

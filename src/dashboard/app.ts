@@ -20,20 +20,26 @@ import {
   HISTORY_LIMIT,
   isPending,
   MAX_EVENTS,
+  openProposalsOf,
   orderUpgrades,
   pauseActionOf,
   pauseBanner,
   pauseConfirmText,
   pauseRequest,
+  proposalActionsText,
+  proposalVotesText,
+  proposalWindowText,
   RESTART_REQUEST,
   restartConfirmText,
   scheduleBody,
   scheduleWarning,
   severityOf,
+  shortProposalId,
   SseParser,
   tokenFromFragment,
   type WireEvent,
   type WireHistoryRecord,
+  type WireProposal,
   type WireStatus,
   type WireUpgrade
 } from "./model.js"
@@ -231,8 +237,37 @@ const renderStatus = (s: WireStatus) => {
   show("home", s.home ?? "")
   pending = new Map((s.pending ?? []).map((u) => [u.name, u]))
   renderUpgrades()
+  renderProposals(openProposalsOf(s))
   lastStatus = s
   renderControls()
+}
+
+/** The "Proposals" card: shown while the status has proposals not decided yet, one item each (text only: it came from the chain). */
+const renderProposals = (open: ReadonlyArray<WireProposal>) => {
+  $("proposals-card").hidden = open.length === 0
+  const list = $("proposals")
+  const items = open.map((p) => {
+    const li = el("li")
+    li.dataset["id"] = p.id
+    li.dataset["state"] = p.state
+    li.append(
+      el("strong", "state", p.state),
+      " ",
+      el("span", "actions", proposalActionsText(p)),
+      el("br"),
+      el("span", "votes", proposalVotesText(p)),
+      " · ",
+      el("span", "window muted", `${proposalWindowText(p)} · #${shortProposalId(p.id)}`)
+    )
+    if (p.description !== undefined && p.description !== "") li.title = p.description
+    return li
+  })
+  // Replaced only when what it shows changed (no lost selection every poll).
+  const text = items.map((li) => `${li.dataset["id"]}|${li.textContent}`).join("\n")
+  if (list.dataset["shown"] !== text) {
+    list.replaceChildren(...items)
+    list.dataset["shown"] = text
+  }
 }
 
 const refreshStatus = coalesced(async () => {

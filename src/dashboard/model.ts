@@ -2,8 +2,9 @@
  * The dashboard's logic without the DOM: the shapes the API answers (as the
  * page reads them, every field it shows possibly absent), the schedule form
  * → request body, an answer → the words shown, the SSE frame parser, the
- * reconnect backoff and the formatting of durations. Imported by the page
- * (app.ts) and by its tests under Node; it imports nothing.
+ * reconnect backoff and the formatting of durations and of governance
+ * proposals. Imported by the page (app.ts), by its tests under Node, and by
+ * the CLI for `upgrade proposals` (the same words in both); it imports nothing.
  */
 
 /** A plan entry as `GET /api/v1/upgrades` and the status's `pending` carry it. */
@@ -35,6 +36,23 @@ export interface WireStatus {
   /** The operator's pause (`upgrade pause`), or null. */
   readonly upgrades_paused?: { readonly by: string; readonly since: string; readonly reason: string | null } | null
   readonly plan_problem?: string | null
+  /** The governance proposals not decided yet (pending, active, succeeded, queued), newest first. */
+  readonly proposals?: ReadonlyArray<WireProposal>
+}
+
+/** A governance proposal as the status's `proposals` and `GET /api/v1/proposals` carry it (docs/ARCHITECTURE.md §6). */
+export interface WireProposal {
+  readonly id: string
+  readonly state: string
+  readonly description?: string
+  /** Its calls to the registry: `schedule` (name, height) or `cancel` (name). */
+  readonly actions?: ReadonlyArray<{ readonly kind: string; readonly name: string; readonly height?: number }>
+  /** Decimal token amounts (18 decimals). */
+  readonly votes?: { readonly for: string; readonly against: string; readonly abstain: string }
+  /** Votes needed (decimal, 18 decimals); null until the snapshot block. */
+  readonly quorum?: string | null
+  readonly vote_start?: number
+  readonly vote_end?: number
 }
 
 /** A line of upgrade-history.jsonl (docs/ARCHITECTURE.md §3). */
@@ -85,7 +103,14 @@ export const EVENT_TYPES: ReadonlyArray<string> = [
   "upgrades-resumed",
   "config-reloaded",
   "config-invalid",
-  "height-passed-blind"
+  "height-passed-blind",
+  "proposal-created",
+  "proposal-vote",
+  "proposal-succeeded",
+  "proposal-queued",
+  "proposal-executed",
+  "proposal-defeated",
+  "proposal-canceled"
 ]
 
 const ERRORS = ["node-error", "upgrade-failed", "plan-invalid", "config-invalid"]
@@ -466,3 +491,80 @@ export const restartConfirmText = (s: WireStatus | null): string => {
   const pid = typeof s?.node_pid === "number" ? ` (pid ${s.node_pid})` : ""
   return `Restart the node${pid}? It is stopped gracefully and started again on the current binary; it is down meanwhile.`
 }
+
+// ---------------------------------------------------------------------------
+// Governance proposals (the "Proposals" card; `upgrade proposals` prints the same words)
+
+/** The states of a proposal not decided yet: an upgrade coming. The others (canceled, defeated, expired, executed) are final. */
+export const OPEN_PROPOSAL_STATES: ReadonlyArray<string> = ["pending", "active", "succeeded", "queued"]
+
+/** The proposals of the status still open, in its order (newest first); none when it has none. */
+export const openProposalsOf = (s: WireStatus | null): ReadonlyArray<WireProposal> =>
+  (s?.proposals ?? []).filter((p) => OPEN_PROPOSAL_STATES.includes(p.state))
+
+const WEI = 10n ** 18n
+
+/** A decimal string of whole non-negative units, as a bigint; null for anything else. */
+const units = (raw: string | null | undefined): bigint | null =>
+  typeof raw === "string" && /^[0-9]{1,78}$/.test(raw) ? BigInt(raw) : null
+
+/**
+ * A token amount (18 decimals, as the Governor counts votes) in tokens: at
+ * most 2 decimals (rounded half up), thousands separated, `<0.01` for a
+ * non-zero dust amount. Anything but a decimal string is shown as it came.
+ */
+export const tokenAmount = (raw: string): string => {
+  const v = units(raw)
+  if (v === null) return raw
+  const cents = (v * 100n + WEI / 2n) / WEI
+  if (cents === 0n && v > 0n) return "<0.01"
+  const whole = (cents / 100n).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",")
+  const frac = (cents % 100n).toString().padStart(2, "0").replace(/0+$/, "")
+  return frac === "" ? whole : `${whole}.${frac}`
+}
+
+/**
+ * How far the votes that count towards the quorum (for + abstain, as
+ * GovernorCountingSimple counts them) are of it, in whole percent (rounded
+ * down: 100 means reached); null while the quorum is unknown (or zero).
+ */
+export const quorumPercent = (p: WireProposal): number | null => {
+  const q = units(p.quorum)
+  const f = units(p.votes?.for)
+  const a = units(p.votes?.abstain)
+  if (q === null || q === 0n || f === null || a === null) return null
+  return Number(((f + a) * 100n) / q)
+}
+
+/** One registry call of a proposal: `schedule v2 at 1500000`, `cancel v2`. */
+export const proposalActionText = (a: { readonly kind: string; readonly name: string; readonly height?: number }) =>
+  a.kind === "schedule" ? `schedule ${a.name} at ${a.height ?? "?"}` : `${a.kind} ${a.name}`
+
+/** Its registry calls, `; ` between them. */
+export const proposalActionsText = (p: WireProposal): string =>
+  (p.actions ?? []).length === 0 ? "no registry call" : (p.actions ?? []).map(proposalActionText).join("; ")
+
+/** `for 62 · against 3 · abstain 1 · quorum 100 (63% reached)`; the quorum said unknown until the snapshot block. */
+export const proposalVotesText = (p: WireProposal): string => {
+  const v = p.votes
+  const votes = v === undefined
+    ? "votes unknown"
+    : `for ${tokenAmount(v.for)} · against ${tokenAmount(v.against)} · abstain ${tokenAmount(v.abstain)}`
+  const pct = quorumPercent(p)
+  const quorum = p.quorum === null || p.quorum === undefined
+    ? `quorum known at block ${p.vote_start ?? "?"}`
+    : `quorum ${tokenAmount(p.quorum)}${pct !== null ? ` (${pct}% reached)` : ""}`
+  return `${votes} · ${quorum}`
+}
+
+/** `voting blocks 1000–1200`. */
+export const proposalWindowText = (p: WireProposal): string =>
+  `voting blocks ${p.vote_start ?? "?"}–${p.vote_end ?? "?"}`
+
+/** A proposal id (a uint256, decimal) short enough to read: its first 8 digits and `…`. */
+export const shortProposalId = (id: string): string => (id.length > 12 ? `${id.slice(0, 8)}…` : id)
+
+/** A proposal in one line: its state, its registry calls, the votes against the quorum, the voting window, its id. */
+export const proposalLine = (p: WireProposal): string =>
+  [p.state, proposalActionsText(p), proposalVotesText(p), proposalWindowText(p), `#${shortProposalId(p.id)}`]
+    .join(" · ")

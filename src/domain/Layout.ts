@@ -24,6 +24,8 @@ export interface Layout {
   readonly pauseMarker: string
   /** The governance source's cursor: the last block whose registry events were applied (ARCHITECTURE §10). */
   readonly governance: string
+  /** The Governor's proposals that call the registry, and how far its logs were read (ProposalsLive.ts). */
+  readonly proposals: string
   /** Folder of a target: `genesis` or `upgrades/<name>`. */
   readonly targetDir: (target: Target) => string
   /** `<target folder>/bin/$DAEMON_NAME`. */
@@ -55,6 +57,7 @@ export const makeLayout = (home: string, daemonName: string): Layout => {
     apiToken: path.join(root, "api.token"),
     pauseMarker: path.join(root, "upgrades-paused.json"),
     governance: path.join(root, "governance.json"),
+    proposals: path.join(root, "proposals.json"),
     targetDir,
     binary: (target) => path.join(targetDir(target), "bin", daemonName),
     currentBinary: path.join(root, "current", "bin", daemonName)

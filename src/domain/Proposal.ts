@@ -9,7 +9,7 @@ import * as Schema from "effect/Schema"
  * a JSON number.
  */
 
-/** OpenZeppelin's Governor.state(), in lower case. */
+/** OpenZeppelin's Governor.state(), in lower case and in its numbering order (Pending = 0 … Executed = 7). */
 export const ProposalState = Schema.Literal(
   "pending",
   "active",

@@ -1,6 +1,7 @@
 import * as Schema from "effect/Schema"
 import { Height } from "./Height.js"
 import { NodeState } from "./Node.js"
+import { Proposal, type ProposalState } from "./Proposal.js"
 import { Upgrade, UpgradeName, UpgradeStatus } from "./Upgrade.js"
 
 /** What `current` points at, as it appears in JSON: `genesis` or an upgrade name. */
@@ -75,6 +76,20 @@ export const StatusObject = Schema.Struct({
    */
   upgrades_paused: Schema.NullOr(OperatorPause),
   /** What is wrong with upgrade-plan.json or its lock while upgrades go on from the last valid plan, or null. */
-  plan_problem: Schema.NullOr(Schema.String)
+  plan_problem: Schema.NullOr(Schema.String),
+  /**
+   * The governance proposals calling the registry that are not decided yet
+   * (pending, active, succeeded, queued), newest first: an upgrade coming.
+   * Tracked by a running supervisor with DAEMON_GOVERNANCE_GOVERNOR set;
+   * empty from the files (no supervisor tracks them).
+   */
+  proposals: Schema.Array(Proposal)
 })
 export type StatusObject = typeof StatusObject.Type
+
+/** The proposal states still open: the status's `proposals` has these (the others are final). */
+export const OPEN_PROPOSAL_STATES: ReadonlyArray<ProposalState> = ["pending", "active", "succeeded", "queued"]
+
+/** The proposals of `all` that are not final, in their order: the status's `proposals`. */
+export const openProposals = (all: ReadonlyArray<Proposal>): ReadonlyArray<Proposal> =>
+  all.filter((p) => OPEN_PROPOSAL_STATES.includes(p.state))

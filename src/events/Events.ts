@@ -80,7 +80,30 @@ export const WemixvisorEvent = Schema.Union(
     current_height: Height,
     blind_seconds: Schema.Number,
     message: Schema.String
-  })
+  }),
+  // Governor proposals that call the registry (ProposalsLive.ts): shown before they decide anything.
+  // `id` is the uint256 proposal id and vote weights are token units, all decimal strings; `actions` says its registry calls.
+  /** A proposal calling the registry was seen for the first time. */
+  E("proposal-created", {
+    id: Schema.String,
+    names: Schema.Array(Name),
+    actions: Schema.String,
+    vote_start: Schema.Number,
+    vote_end: Schema.Number
+  }),
+  /** A tracked proposal's votes changed; `quorum` null before its snapshot block. */
+  E("proposal-vote", {
+    id: Schema.String,
+    for: Schema.String,
+    against: Schema.String,
+    abstain: Schema.String,
+    quorum: Nullable(Schema.String)
+  }),
+  E("proposal-succeeded", { id: Schema.String, actions: Schema.String }),
+  E("proposal-queued", { id: Schema.String, actions: Schema.String }),
+  E("proposal-executed", { id: Schema.String, actions: Schema.String }),
+  E("proposal-defeated", { id: Schema.String, actions: Schema.String }),
+  E("proposal-canceled", { id: Schema.String, actions: Schema.String })
 )
 export type WemixvisorEvent = typeof WemixvisorEvent.Type
 export type EventType = WemixvisorEvent["type"]

@@ -4,7 +4,6 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
-import * as Stream from "effect/Stream"
 import { fromCosmovisorInfo } from "../binaries/Sources.js"
 import { AppConfig } from "../config/Config.js"
 import { findUpgrade } from "../domain/Plan.js"
@@ -15,6 +14,7 @@ import { decodeSchedule, Operations } from "../upgrades/Operations.js"
 import { PlanStore } from "../upgrades/PlanStore.js"
 import { makeFollower } from "./Follow.js"
 import { Governance, type GovernanceState } from "./Governance.js"
+import { stepEachHead } from "./Heads.js"
 import { chainOf, type RegistryEvent } from "./Registry.js"
 
 /*
@@ -24,9 +24,6 @@ import { chainOf, type RegistryEvent } from "./Registry.js"
  * failed step is retried on a Schedule and then waits for the next head:
  * nothing of it is fatal, and the rest of wemixvisor does not wait on it.
  */
-
-/** A step that failed (the node, the plan's lock, the disk) is tried again: 0.5 s doubling, for up to 10 s. */
-export const STEP_RETRY = Schedule.exponential("500 millis").pipe(Schedule.upTo("10 seconds"))
 
 /** The start's code check asks again while the node is not up yet: every 2 s, for 2 minutes. */
 const CODE_CHECK_RETRY = Schedule.spaced("2 seconds").pipe(Schedule.upTo("2 minutes"))
@@ -132,29 +129,7 @@ export const layerWith = (
       const { cursor, step } = follower.value
       const error = yield* Ref.make<string | null>(null)
 
-      yield* heights.heights.pipe(
-        Stream.buffer({ capacity: 1, strategy: "sliding" }),
-        Stream.runForEach((head) =>
-          step(head).pipe(
-            Effect.retry(STEP_RETRY),
-            Effect.matchEffect({
-              onFailure: (e) =>
-                Ref.getAndSet(error, e.message).pipe(
-                  Effect.flatMap((was) =>
-                    was === null
-                      ? Effect.logWarning(`governance: ${e.message}; trying again at the next block`)
-                      : Effect.void
-                  )
-                ),
-              onSuccess: () =>
-                Ref.getAndSet(error, null).pipe(
-                  Effect.flatMap((was) => (was === null ? Effect.void : Effect.logInfo("governance: reading again")))
-                )
-            })
-          )
-        ),
-        Effect.forkScoped
-      )
+      yield* Effect.forkScoped(stepEachHead(heights.heights, step, "governance", error))
 
       return Governance.of({
         state: Effect.all([cursor, Ref.get(error)]).pipe(

@@ -36,6 +36,9 @@ const resultOf = (e: WemixvisorEvent): string | null => {
   }
 }
 
+/** A proposal id (a uint256, up to 78 digits) short enough for a line: its first and last digits. */
+const shortId = (id: string): string => (id.length > 14 ? `${id.slice(0, 6)}…${id.slice(-6)}` : id)
+
 /** The event in one sentence, without the origin. */
 export const describeEvent = (e: WemixvisorEvent): string => {
   switch (e.type) {
@@ -81,6 +84,22 @@ export const describeEvent = (e: WemixvisorEvent): string => {
       return `configuration reloaded (${e.trigger}): ${e.message}`
     case "config-invalid":
       return `configuration NOT reloaded (${e.trigger}): ${e.message}`
+    case "proposal-created":
+      return `proposal ${shortId(e.id)} created: ${e.actions} (vote blocks ${e.vote_start}–${e.vote_end})`
+    case "proposal-vote":
+      return `proposal ${shortId(e.id)} votes: for ${e.for}, against ${e.against}, abstain ${e.abstain}${
+        e.quorum === null ? "" : ` (quorum ${e.quorum})`
+      }`
+    case "proposal-succeeded":
+      return `proposal ${shortId(e.id)} passed: ${e.actions}`
+    case "proposal-queued":
+      return `proposal ${shortId(e.id)} queued in the timelock: ${e.actions}`
+    case "proposal-executed":
+      return `proposal ${shortId(e.id)} executed: ${e.actions}`
+    case "proposal-defeated":
+      return `proposal ${shortId(e.id)} defeated: ${e.actions}`
+    case "proposal-canceled":
+      return `proposal ${shortId(e.id)} canceled: ${e.actions}`
     case "upgrades-paused":
     case "upgrades-resumed":
     case "node-stalled":

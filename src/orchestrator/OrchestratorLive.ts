@@ -9,9 +9,10 @@ import { BinaryStore } from "../binaries/BinaryStore.js"
 import type { Preparer } from "../binaries/Preparer.js"
 import { AppConfig } from "../config/Config.js"
 import { UpgradeConflict } from "../domain/Errors.js"
-import type { OperatorPause, StatusObject } from "../domain/Status.js"
+import { openProposals, type OperatorPause, type StatusObject } from "../domain/Status.js"
 import type { Target } from "../domain/Target.js"
 import { Events } from "../events/Events.js"
+import { Proposals } from "../governance/Proposals.js"
 import { ChainPace } from "../height/ChainPace.js"
 import { HeightProvider } from "../height/HeightProvider.js"
 import { etaOf, headAgeSeconds } from "../height/Pace.js"
@@ -59,6 +60,7 @@ const make = Effect.gen(function*() {
   const journal = Journal.make(config.layout.journal)
   const history = yield* History
   const events = yield* Events
+  const proposals = yield* Proposals
   const state = yield* SubscriptionRef.make(State.initial)
   /**
    * Held by whatever acts on the node — an upgrade, its recovery, a journal
@@ -210,7 +212,9 @@ const make = Effect.gen(function*() {
         last: State.last(now),
         paused: State.paused(now),
         upgrades_paused: now.pausedByOperator,
-        plan_problem: State.planProblem(now)
+        plan_problem: State.planProblem(now),
+        // The governance proposals not decided yet: an upgrade an operator sees coming.
+        proposals: openProposals(yield* proposals.list)
       } satisfies StatusObject
     }),
     paused: SubscriptionRef.get(state).pipe(Effect.map(State.paused)),
@@ -223,12 +227,16 @@ const make = Effect.gen(function*() {
   })
 })
 
-/** Live: every service the orchestrator drives, CrashPoints included (its live layer injects nothing). */
+/**
+ * Live: every service the orchestrator drives, CrashPoints included (its live
+ * layer injects nothing), and the governance proposals its status shows.
+ */
 export const layer: Layer.Layer<
   Orchestrator,
   never,
   | AppConfig
   | Events
+  | Proposals
   | NodeProcess
   | HeightProvider
   | ChainPace

@@ -211,7 +211,9 @@ export const make = (deps: OperationsDeps): OperationsService => {
         last: lastEnded(plan),
         paused: Either.isLeft(journalRead) ? `upgrades paused: ${journalRead.left.message}` : null,
         upgrades_paused: operatorPause,
-        plan_problem: null
+        plan_problem: null,
+        // Governance proposals are tracked by a running supervisor (its memory, not a file of this home's).
+        proposals: []
       } satisfies StatusObject
     }).pipe(Effect.withSpan("Operations.localStatus"))
 

@@ -312,6 +312,7 @@ describe("REST: auth", () => {
         ["POST", "/api/v1/upgrades", { name: "v2", height: 200 }],
         ["DELETE", "/api/v1/upgrades/v2"],
         ["GET", "/api/v1/upgrades/status"],
+        ["GET", "/api/v1/proposals"],
         ["GET", "/api/v1/events"]
       ]
       for (const [method, route, body] of routes) {

@@ -13,9 +13,11 @@ import * as BinaryStore from "../../src/binaries/BinaryStoreLive.js"
 import { AppConfig, loadConfig } from "../../src/config/Config.js"
 import { NodeUnreachable, type UpgradeConflict, UpgradeNotFound } from "../../src/domain/Errors.js"
 import { type Height, makeHeight } from "../../src/domain/Height.js"
+import type { Proposal } from "../../src/domain/Proposal.js"
 import type { StatusObject } from "../../src/domain/Status.js"
 import type { Upgrade } from "../../src/domain/Upgrade.js"
 import * as Events from "../../src/events/Events.js"
+import { Proposals } from "../../src/governance/Proposals.js"
 import * as ChainHead from "../../src/height/ChainHeadLive.js"
 import * as ChainPaceLive from "../../src/height/ChainPaceLive.js"
 import { HeightProvider } from "../../src/height/HeightProvider.js"
@@ -46,7 +48,8 @@ export const idleStatus: StatusObject = {
   last: null,
   paused: null,
   upgrades_paused: null,
-  plan_problem: null
+  plan_problem: null,
+  proposals: []
 }
 
 /** `s` as the world's supervisor serves it: with its home and pid. */
@@ -77,6 +80,8 @@ export interface ApiWorld {
   /** Every restart, pause and resume the orchestrator was asked for, in order. */
   readonly controls: Ref.Ref<ReadonlyArray<ControlCall>>
   readonly events: Context.Tag.Service<Events.Events>
+  /** What the Proposals service tracks (default: none), as the REST route and ListProposals answer it. */
+  readonly proposals: Ref.Ref<ReadonlyArray<Proposal>>
 }
 
 export type RestartFake = (origin: Origin) => Effect.Effect<NodeRestarted, UpgradeConflict>
@@ -134,6 +139,7 @@ export const buildApi = (opts: ApiOptions = {}) =>
     const prepared = yield* Ref.make<ReadonlyArray<{ readonly name: string; readonly origin: Origin }>>([])
     const restart = yield* Ref.make<RestartFake>(() => Effect.succeed({ state: "running", pid: 4343, reason: null }))
     const controls = yield* Ref.make<ReadonlyArray<ControlCall>>([])
+    const proposals = yield* Ref.make<ReadonlyArray<Proposal>>([])
     const control = (call: ControlCall) => Ref.update(controls, (xs) => [...xs, call])
 
     const heightLayer = Layer.succeed(HeightProvider, {
@@ -185,7 +191,8 @@ export const buildApi = (opts: ApiOptions = {}) =>
       BinaryStore.layer,
       History.layer,
       ChainPaceLive.layer.pipe(Layer.provideMerge(heightLayer)),
-      orchestratorLayer
+      orchestratorLayer,
+      Layer.succeed(Proposals, { list: Ref.get(proposals) })
     ).pipe(
       Layer.provideMerge(Layer.succeed(AppConfig, config))
     )
@@ -198,13 +205,42 @@ export const buildApi = (opts: ApiOptions = {}) =>
       Layer.provide(Logger.minimumLogLevel(LogLevel.Warning))
     )
     const ctx = yield* Layer.build(server)
-    return { ctx, port, home, config, head, heights, status, paused, halted, prepare, prepared, restart, controls }
+    return {
+      ctx,
+      port,
+      home,
+      config,
+      head,
+      heights,
+      status,
+      paused,
+      halted,
+      prepare,
+      prepared,
+      restart,
+      controls,
+      proposals
+    }
   })
 
 export const setupApi = (opts: ApiOptions = {}) =>
   Effect.gen(function*() {
-    const { ctx, port, home, config, head, heights, status, paused, halted, prepare, prepared, restart, controls } =
-      yield* Effect.orDie(buildApi(opts))
+    const {
+      ctx,
+      port,
+      home,
+      config,
+      head,
+      heights,
+      status,
+      paused,
+      halted,
+      prepare,
+      prepared,
+      restart,
+      controls,
+      proposals
+    } = yield* Effect.orDie(buildApi(opts))
     const baseUrl = `http://127.0.0.1:${port}`
     yield* Effect.promise(() =>
       waitFor("the API to listen", () => fetch(`${baseUrl}/health`).then(() => true, () => false), 10_000)
@@ -223,6 +259,7 @@ export const setupApi = (opts: ApiOptions = {}) =>
       prepared,
       restart,
       controls,
+      proposals,
       events: Context.get(ctx, Events.Events)
     } satisfies ApiWorld
   })
@@ -267,3 +304,50 @@ export const request = (
     }
     return { status: res.status, body, headers: res.headers }
   })
+
+const TOKENS = 10n ** 18n
+/** `n` tokens in the Governor's units (18 decimals), as a decimal string. */
+export const tokens = (n: number): string => ((BigInt(Math.round(n * 100)) * TOKENS) / 100n).toString()
+
+/** Tracked proposals, newest first, as the Proposals service lists them: one of each kind a test needs. */
+export const sampleProposals: ReadonlyArray<Proposal> = [
+  {
+    id: "98765432109876543210987654321098765432109876543210",
+    proposer: "0x1111111111111111111111111111111111111111",
+    description: "Cancel v1\nIt was scheduled by mistake",
+    actions: [{ kind: "cancel", name: "v1" }],
+    state: "pending",
+    votes: { for: "0", against: "0", abstain: "0" },
+    quorum: null,
+    vote_start: 2000,
+    vote_end: 2100,
+    created_block: 1990,
+    updated_at: "2026-12-04T00:00:02.000Z"
+  },
+  {
+    id: "12345678901234567890123456789012345678901234567890",
+    proposer: "0x2222222222222222222222222222222222222222",
+    description: "Upgrade to v2",
+    actions: [{ kind: "schedule", name: "v2", height: 1500000, info: "gwemix v2" }],
+    state: "active",
+    votes: { for: tokens(62), against: tokens(3.456), abstain: tokens(1) },
+    quorum: tokens(100),
+    vote_start: 1000,
+    vote_end: 1200,
+    created_block: 990,
+    updated_at: "2026-12-04T00:00:01.000Z"
+  },
+  {
+    id: "555",
+    proposer: "0x3333333333333333333333333333333333333333",
+    description: "Upgrade to v0",
+    actions: [{ kind: "schedule", name: "v0", height: 500, info: "" }],
+    state: "executed",
+    votes: { for: tokens(150), against: "0", abstain: "0" },
+    quorum: tokens(100),
+    vote_start: 100,
+    vote_end: 200,
+    created_block: 90,
+    updated_at: "2026-12-04T00:00:00.000Z"
+  }
+]

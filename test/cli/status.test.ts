@@ -63,6 +63,7 @@ describe("upgrade status without a running supervisor", () => {
           "pending",
           "pending_upgrade",
           "plan_problem",
+          "proposals",
           "restarts",
           "supervisor",
           "supervisor_pid",
@@ -73,6 +74,8 @@ describe("upgrade status without a running supervisor", () => {
       )
       expect(s).toMatchObject({
         supervisor: "not-running",
+        // Tracked by a running supervisor only: none from the files.
+        proposals: [],
         node_state: "stopped",
         node_pid: null,
         restarts: 0,

@@ -18,24 +18,39 @@ import {
   EVENT_TYPES,
   formatDuration,
   formatInterval,
+  OPEN_PROPOSAL_STATES,
+  openProposalsOf,
   orderUpgrades,
   PAUSE_HEADLINE,
   pauseActionOf,
   pauseBanner,
   pauseConfirmText,
   pauseRequest,
+  proposalActionsText,
+  proposalLine,
+  proposalVotesText,
+  proposalWindowText,
+  quorumPercent,
   RESTART_REQUEST,
   restartConfirmText,
   scheduleBody,
   type ScheduleInput,
   scheduleWarning,
   severityOf,
+  shortProposalId,
   SseParser,
+  tokenAmount,
   tokenFromFragment,
   type WireEvent,
+  type WireProposal,
   type WireStatus
 } from "../../src/dashboard/model.js"
-import type { StatusObject } from "../../src/domain/Status.js"
+import { ProposalState } from "../../src/domain/Proposal.js"
+import {
+  OPEN_PROPOSAL_STATES as SERVER_OPEN_STATES,
+  openProposals,
+  type StatusObject
+} from "../../src/domain/Status.js"
 import {
   EVENT_TYPES as SERVER_EVENT_TYPES,
   severityOf as serverSeverity,
@@ -357,5 +372,97 @@ describe("dashboard: the manual controls (pause/resume upgrades, restart the nod
     expect(pauseConfirmText("resume")).toMatch(/^Resume upgrades\? An upgrade whose height has passed .* fires at once/)
     expect(restartConfirmText(running)).toMatch(/^Restart the node \(pid 4242\)\? It is stopped gracefully/)
     expect(restartConfirmText(null)).toMatch(/^Restart the node\? /)
+  })
+})
+
+describe("governance proposals: the Proposals card's words (and `upgrade proposals`')", () => {
+  const e18 = (n: string) => `${n}${"0".repeat(18)}`
+  const active: WireProposal = {
+    id: "12345678901234567890123456789012345678901234567890",
+    state: "active",
+    actions: [{ kind: "schedule", name: "v2", height: 1500000 }, { kind: "cancel", name: "v1" }],
+    votes: { for: e18("62"), against: "3456000000000000000", abstain: e18("1") },
+    quorum: e18("100"),
+    vote_start: 1000,
+    vote_end: 1200
+  }
+
+  it("token amounts: 18 decimals shown as tokens, at most 2 decimals, thousands separated", () => {
+    expect(tokenAmount("0")).toBe("0")
+    expect(tokenAmount(e18("62"))).toBe("62")
+    expect(tokenAmount("3456000000000000000")).toBe("3.46")
+    expect(tokenAmount("1500000000000000000")).toBe("1.5")
+    expect(tokenAmount("1994999999999999999")).toBe("1.99")
+    expect(tokenAmount("1995000000000000000")).toBe("2")
+    expect(tokenAmount(e18("1234567"))).toBe("1,234,567")
+    expect(tokenAmount("1")).toBe("<0.01")
+    // Beyond a double's precision, exact.
+    expect(tokenAmount(e18("123456789012345678901"))).toBe("123,456,789,012,345,678,901")
+    // Not a decimal amount: shown as it came.
+    expect(tokenAmount("-5")).toBe("-5")
+    expect(tokenAmount("")).toBe("")
+  })
+
+  it("the quorum: for + abstain against it, whole percent rounded down; unknown until the snapshot", () => {
+    expect(quorumPercent(active)).toBe(63)
+    expect(
+      quorumPercent({ ...active, votes: { for: "999999999999999999", against: "0", abstain: "0" }, quorum: e18("1") })
+    )
+      .toBe(99)
+    expect(quorumPercent({ ...active, quorum: null })).toBeNull()
+    expect(quorumPercent({ ...active, quorum: "0" })).toBeNull()
+    expect(quorumPercent({ id: "1", state: "active" })).toBeNull()
+  })
+
+  it("actions, votes, window, id and the one line", () => {
+    expect(proposalActionsText(active)).toBe("schedule v2 at 1500000; cancel v1")
+    expect(proposalActionsText({ ...active, actions: [] })).toBe("no registry call")
+    expect(proposalVotesText(active)).toBe("for 62 · against 3.46 · abstain 1 · quorum 100 (63% reached)")
+    expect(proposalVotesText({ ...active, quorum: null })).toBe(
+      "for 62 · against 3.46 · abstain 1 · quorum known at block 1000"
+    )
+    expect(proposalWindowText(active)).toBe("voting blocks 1000–1200")
+    expect(shortProposalId(active.id)).toBe("12345678…")
+    expect(shortProposalId("42")).toBe("42")
+    expect(proposalLine(active)).toBe(
+      "active · schedule v2 at 1500000; cancel v1 · for 62 · against 3.46 · abstain 1 · quorum 100 (63% reached) · voting blocks 1000–1200 · #12345678…"
+    )
+  })
+
+  it("the card lists the status's open proposals only; none (or an older server without the key): no card", () => {
+    const states = ["pending", "active", "canceled", "defeated", "succeeded", "queued", "expired", "executed"]
+    const all = states.map((state, i): WireProposal => ({ ...active, id: String(i), state }))
+    expect(openProposalsOf({ proposals: all }).map((p) => p.state)).toEqual([
+      "pending",
+      "active",
+      "succeeded",
+      "queued"
+    ])
+    expect(openProposalsOf({})).toEqual([])
+    expect(openProposalsOf(null)).toEqual([])
+    // The page's open states are the server's (the status's `proposals`), and every state is the schema's.
+    expect([...OPEN_PROPOSAL_STATES]).toEqual([...SERVER_OPEN_STATES])
+    expect(states).toEqual([...ProposalState.literals])
+  })
+
+  it("a status object's proposals are what the page reads", () => {
+    const p = {
+      id: "7",
+      proposer: "0x1111111111111111111111111111111111111111",
+      description: "d",
+      actions: [{ kind: "cancel" as const, name: "v1" }],
+      state: "queued" as const,
+      votes: { for: e18("5"), against: "0", abstain: "0" },
+      quorum: e18("4"),
+      vote_start: 1,
+      vote_end: 2,
+      created_block: 0,
+      updated_at: "2026-12-04T00:00:00.000Z"
+    }
+    const s: Pick<StatusObject, "proposals"> = { proposals: openProposals([p]) }
+    const wire: WireStatus = s
+    expect(openProposalsOf(wire).map(proposalLine)).toEqual([
+      "queued · cancel v1 · for 5 · against 0 · abstain 0 · quorum 4 (125% reached) · voting blocks 1–2 · #7"
+    ])
   })
 })

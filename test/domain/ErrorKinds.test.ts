@@ -132,6 +132,7 @@ describe("REST: a body that cannot be read", () => {
     resume: () => unused,
     events: { publish: () => unused, subscribe: unused },
     history: { append: () => unused, read: unused },
+    proposals: unused,
     token: "t"
   }
 

@@ -2,6 +2,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { getContractAddress } from "viem"
 import { afterAll, afterEach, describe, expect, it } from "vitest"
+import { cliAsync } from "../api/e2e.js"
 import { blockNumber, rpc, waitFor } from "../support/fixtures.js"
 import * as Gov from "../support/governance.js"
 import {
@@ -81,6 +82,7 @@ describe("governance: a registry on chain schedules upgrades", () => {
 
 /** deployGovernance's transactions from a fresh deployer: token (0), delegate, timelock (2), governor (3), 2 grants, renounce, registry (7). */
 const GOVERNED_REGISTRY = getContractAddress({ from: Gov.deployer.address, nonce: 7n })
+const GOVERNOR = getContractAddress({ from: Gov.deployer.address, nonce: 3n })
 const NO_CODE = "0x000000000000000000000000000000000000dEaD"
 
 interface CursorFile {
@@ -176,6 +178,63 @@ describe("governance: through a Governor and its timelock", () => {
     },
     60_000
   )
+
+  it("voting progress is visible before it passes: upgrade proposals, the status, the proposal-* events", async () => {
+    const s = await scenario({ DAEMON_GOVERNANCE_REGISTRY: GOVERNED_REGISTRY, DAEMON_GOVERNANCE_GOVERNOR: GOVERNOR })
+    s.init(s.version("v1"))
+    s.place("v2", s.version("v2"))
+    const run = s.start()
+    await waitCursor(s, "the follower's first step")
+    const gov = await deployGoverned(s)
+    expect(gov.governor.toLowerCase()).toBe(GOVERNOR.toLowerCase())
+    const H = (await head(s)) + 400
+    const p = await Gov.proposeSchedule(gov, "v2", H, "seen coming")
+    await Gov.vote(gov, p.id, "for")
+
+    interface Listed {
+      readonly id: string
+      readonly state: string
+      readonly actions: ReadonlyArray<unknown>
+      readonly votes: { readonly for: string }
+      readonly quorum: string | null
+    }
+    const listed = async (): Promise<Listed | undefined> => {
+      const r = await cliAsync(["upgrade", "proposals", "--json"], s.env)
+      if (r.code !== 0) return undefined
+      return (JSON.parse(r.stdout) as { proposals: ReadonlyArray<Listed> }).proposals.find((x) => x.id === String(p.id))
+    }
+    // Active, with the vote counted and the quorum known, while nothing is scheduled yet.
+    const active = await waitFor(
+      "the proposal active with its vote in `upgrade proposals`",
+      async () => {
+        const x = await listed()
+        return x?.state === "active" && x.votes.for === String(Gov.tokenSupply) ? x : undefined
+      },
+      20_000
+    )
+    expect(active.actions).toEqual([{ kind: "schedule", name: "v2", height: H, info: "seen coming" }])
+    expect(active.quorum).toBe(String(Gov.tokenSupply * 4n / 100n))
+    expect(s.upgrade("v2")).toBeUndefined()
+    const status = JSON.parse((await cliAsync(["upgrade", "status", "--json"], s.env)).stdout) as {
+      proposals: ReadonlyArray<{ id: string; state: string }>
+    }
+    expect(status.proposals.map((x) => [x.id, x.state])).toEqual([[String(p.id), "active"]])
+    const text = await cliAsync(["upgrade", "proposals"], s.env)
+    expect(text.code).toBe(0)
+    expect(text.stdout).toContain(`schedule v2 at ${H}`)
+
+    await Gov.passAndExecute(gov, p.id, p.description)
+    await waitFor("executed in `upgrade proposals`", async () => (await listed())?.state === "executed", 20_000)
+    await waitFor("v2 in the plan", () => s.upgrade("v2"), 20_000)
+    const kinds = ["proposal-created", "proposal-vote", "proposal-succeeded", "proposal-executed"]
+    await waitFor("the proposal's events", () => kinds.every((k) => run.events(k).length > 0), 10_000)
+    // A final proposal leaves the status (it is history now; `upgrade proposals` still lists it).
+    const after = JSON.parse((await cliAsync(["upgrade", "status", "--json"], s.env)).stdout) as {
+      proposals: ReadonlyArray<unknown>
+    }
+    expect(after.proposals).toEqual([])
+    await stopAndCheck(run, s)
+  }, 60_000)
 
   it("a defeated proposal (voted against) schedules nothing; the cursor moves past its end", async () => {
     const s = await scenario({ DAEMON_GOVERNANCE_REGISTRY: GOVERNED_REGISTRY })

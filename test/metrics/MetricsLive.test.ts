@@ -50,7 +50,8 @@ const status: StatusObject = {
   last: null,
   paused: null,
   upgrades_paused: null,
-  plan_problem: null
+  plan_problem: null,
+  proposals: []
 }
 
 /** The event hub, with each event stamped with the (Test)Clock's time. */

@@ -996,7 +996,8 @@ describe("Orchestrator: status", () => {
     "last",
     "paused",
     "upgrades_paused",
-    "plan_problem"
+    "plan_problem",
+    "proposals"
   ]
 
   it.scoped("the status object of ARCHITECTURE §6, before, during and after an upgrade", () =>

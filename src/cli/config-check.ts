@@ -4,6 +4,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as path from "node:path"
+import { parseAbi, toEventSelector } from "viem"
 import { checkExposure } from "../api/Auth.js"
 import { freeSpaceLive } from "../binaries/Backup.js"
 import { backupFindings } from "../binaries/BackupRoom.js"
@@ -12,7 +13,9 @@ import { type Finding, invalid, notExecutable, ok, runnableFindings, warning } f
 import { closestKey, CONFIG_NAMES, type WemixvisorConfig } from "../config/Config.js"
 import { readConfigFile } from "../config/ConfigFile.js"
 import { ConfigInvalid, type ErrorKind } from "../domain/Errors.js"
-import { readChainId, readHead } from "../height/Rpc.js"
+import { PROPOSAL_CREATED as PROPOSAL_CREATED_EVENT } from "../governance/GovernorAbi.js"
+import { REGISTRY_TOPICS } from "../governance/Registry.js"
+import { makeHttpClient, readChainId, readHead, unreachable } from "../height/Rpc.js"
 
 /*
  * `wemixvisor config check` (issue #16 item 2): the configuration as `run`
@@ -94,6 +97,116 @@ const downloadFindings = (c: WemixvisorConfig): ReadonlyArray<Finding> =>
     : []
 
 /*
+ * The governance source (ARCHITECTURE §10), asked of the node at
+ * DAEMON_RPC_URL. A registry is any contract that emits UpgradeScheduled and
+ * UpgradeCancelled: an event's topic hash is a PUSH32 constant in the runtime
+ * code of every contract that emits it, so the code is searched for both.
+ * No code, or a code without them, is an error: the source would watch it
+ * forever and no upgrade would ever come from it. The Governor (only what
+ * `upgrade proposals` shows) must have code and answer name() and
+ * votingPeriod(), or at least emit ProposalCreated.
+ */
+const PROPOSAL_CREATED = toEventSelector(PROPOSAL_CREATED_EVENT)
+/** What any Governor answers: enough to tell one from another contract. */
+const GOVERNOR_IDENTITY_ABI = parseAbi([
+  "function name() view returns (string)",
+  "function votingPeriod() view returns (uint256)"
+])
+const REGISTRY_EVENTS = [
+  ["UpgradeScheduled(string name, uint64 height, string info)", REGISTRY_TOPICS[0]],
+  ["UpgradeCancelled(string name)", REGISTRY_TOPICS[1]]
+] as const
+
+const hasTopic = (code: string, topic: string) => code.toLowerCase().includes(topic.slice(2).toLowerCase())
+
+/** An error found on chain (no ConfigInvalid: `run` starts with it, and logs it). */
+const onChain = (check: string, message: string): Finding => ({ level: "error", check, message })
+
+const governanceAddresses = (c: WemixvisorConfig): ReadonlyArray<readonly [string, string]> => [
+  ...Option.toArray(c.governanceRegistry).map((a) => ["DAEMON_GOVERNANCE_REGISTRY", a] as const),
+  ...Option.toArray(c.governanceGovernor).map((a) => ["DAEMON_GOVERNANCE_GOVERNOR", a] as const)
+]
+
+/** The RPC does not answer: the governance addresses cannot be checked, said as DAEMON_CHAIN_ID is. */
+const governanceUnverified = (c: WemixvisorConfig): ReadonlyArray<Finding> =>
+  governanceAddresses(c).map(([variable, a]) =>
+    warning(variable, `${variable}=${a}: not verified, the RPC does not answer`)
+  )
+
+const governanceFindings = (c: WemixvisorConfig): Effect.Effect<ReadonlyArray<Finding>> =>
+  Effect.gen(function*() {
+    if (Option.isNone(c.governanceRegistry) && Option.isNone(c.governanceGovernor)) return []
+    const client = yield* Effect.orDie(makeHttpClient(c.rpcUrl))
+    const codeOf = (address: `0x${string}`) =>
+      Effect.either(Effect.tryPromise({
+        try: () => client.getCode({ address }).then((code) => code ?? "0x"),
+        catch: unreachable(c.rpcUrl)
+      }))
+    const out: Array<Finding> = []
+    if (Option.isSome(c.governanceRegistry)) {
+      const variable = "DAEMON_GOVERNANCE_REGISTRY"
+      const registry = c.governanceRegistry.value
+      const code = yield* codeOf(registry)
+      if (Either.isLeft(code)) {
+        out.push(warning(variable, `${variable}=${registry}: its code could not be read: ${code.left.reason}`))
+      } else if (code.right === "0x") {
+        out.push(onChain(
+          variable,
+          `${variable}=${registry} has no contract code on the node at ${c.rpcUrl}: no upgrade can come from it (wrong address or network?)`
+        ))
+      } else {
+        const missing = REGISTRY_EVENTS.filter(([, topic]) => !hasTopic(code.right, topic)).map(([event]) => event)
+        out.push(
+          missing.length === 0
+            ? ok(variable, `${variable}=${registry}: a contract that emits UpgradeScheduled and UpgradeCancelled`)
+            : onChain(
+              variable,
+              `${variable}=${registry}: its code never emits ${
+                missing.join(" nor ")
+              }: not a registry, no upgrade can come from it (the registry must emit UpgradeScheduled and UpgradeCancelled)`
+            )
+        )
+      }
+    }
+    if (Option.isSome(c.governanceGovernor)) {
+      const variable = "DAEMON_GOVERNANCE_GOVERNOR"
+      const governor = c.governanceGovernor.value
+      const code = yield* codeOf(governor)
+      if (Either.isLeft(code)) {
+        out.push(warning(variable, `${variable}=${governor}: its code could not be read: ${code.left.reason}`))
+      } else if (code.right === "0x") {
+        out.push(onChain(
+          variable,
+          `${variable}=${governor} has no contract code on the node at ${c.rpcUrl}: 'upgrade proposals' would show nothing (wrong address or network?)`
+        ))
+      } else {
+        const read = (functionName: "name" | "votingPeriod") =>
+          Effect.tryPromise(() => client.readContract({ address: governor, abi: GOVERNOR_IDENTITY_ABI, functionName }))
+        const answers = yield* Effect.either(Effect.all([read("name"), read("votingPeriod")]))
+        out.push(
+          Either.isRight(answers)
+            ? ok(
+              variable,
+              `${variable}=${governor}: a Governor (name() ${JSON.stringify(answers.right[0])}, votingPeriod() ${
+                answers.right[1]
+              })`
+            )
+            : hasTopic(code.right, PROPOSAL_CREATED)
+            ? ok(
+              variable,
+              `${variable}=${governor}: a contract that emits ProposalCreated (it does not answer name() and votingPeriod())`
+            )
+            : onChain(
+              variable,
+              `${variable}=${governor}: not a Governor: it answers neither name() nor votingPeriod() and never emits ProposalCreated; 'upgrade proposals' would show nothing`
+            )
+        )
+      }
+    }
+    return out
+  })
+
+/*
  * The node's RPC. Unreachable is a warning, not an error: the node may simply
  * be stopped while the operator checks the configuration (`run` starts it),
  * and `run` itself does not need it to start. With DAEMON_CHAIN_ID set, the
@@ -114,13 +227,19 @@ const rpcFindings = (c: WemixvisorConfig): Effect.Effect<ReadonlyArray<Finding>>
           onSome: (id) => [
             warning("DAEMON_CHAIN_ID", `DAEMON_CHAIN_ID=${id}: not verified, the RPC does not answer`)
           ]
-        })
+        }),
+        ...governanceUnverified(c)
       ]
     }
     const answers = ok("DAEMON_RPC_URL", `RPC ${c.rpcUrl} answers (head ${head.right})`)
+    const governance = yield* governanceFindings(c)
     const chainId = yield* Effect.either(readChainId(c.rpcUrl))
     if (Either.isLeft(chainId)) {
-      return [answers, warning("DAEMON_CHAIN_ID", `eth_chainId could not be read: ${chainId.left.reason}`)]
+      return [
+        answers,
+        warning("DAEMON_CHAIN_ID", `eth_chainId could not be read: ${chainId.left.reason}`),
+        ...governance
+      ]
     }
     const actual = chainId.right
     return [
@@ -136,7 +255,8 @@ const rpcFindings = (c: WemixvisorConfig): Effect.Effect<ReadonlyArray<Finding>>
               message:
                 `eth_chainId is ${actual}, DAEMON_CHAIN_ID is ${id}: DAEMON_RPC_URL is not the node of that chain; upgrades would be refused`
             }
-      })
+      }),
+      ...governance
     ]
   })
 

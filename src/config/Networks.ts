@@ -69,6 +69,49 @@ export const isNetworkName = (name: string): name is NetworkName => Object.hasOw
 
 const tomlValue = (v: string | number | boolean): string => (typeof v === "string" ? JSON.stringify(v) : String(v))
 
+/*
+ * The governance source (ARCHITECTURE §10), off unless the operator turns it
+ * on: written commented out, each key under what it does, since there is no
+ * registry address a network could ship with.
+ */
+const GOVERNANCE: ReadonlyArray<
+  { readonly key: string; readonly example: string; readonly comment: ReadonlyArray<string> }
+> = [
+  {
+    key: "daemon_governance_registry",
+    example: "\"0x0000000000000000000000000000000000000000\"",
+    comment: [
+      "upgrades decided on chain: the contract whose UpgradeScheduled(string name, uint64 height, string info)",
+      "and UpgradeCancelled(string name) events schedule and cancel upgrades, as `upgrade schedule` does.",
+      "Any contract emitting both works (contracts/UpgradeRegistry.sol is the reference); `config check` checks it."
+    ]
+  },
+  {
+    key: "daemon_governance_governor",
+    example: "\"0x0000000000000000000000000000000000000000\"",
+    comment: [
+      "an OpenZeppelin Governor whose proposals call the registry: `upgrade proposals` shows them before",
+      "they pass. Optional; only the registry's events change the plan."
+    ]
+  },
+  {
+    key: "daemon_governance_confirmations",
+    example: "5",
+    comment: [
+      "blocks an event must be buried under before it is read: more survive deeper reorganisations,",
+      "fewer apply an upgrade sooner: an event counts only this many blocks after its own block."
+    ]
+  },
+  {
+    key: "daemon_governance_from_block",
+    example: "0",
+    comment: [
+      "the first block read on a home without governance.json (default: the head at the first start);",
+      "set it to the registry's deployment block to apply what was scheduled before."
+    ]
+  }
+]
+
 /** The commented config.toml for `name`: a header, `version`, then each key under its comment. */
 export const networkConfigToml = (name: NetworkName): string => {
   const network: Network = NETWORKS[name]
@@ -82,6 +125,10 @@ export const networkConfigToml = (name: NetworkName): string => {
   ]
   for (const [key, { comment, value }] of Object.entries(network.keys)) {
     lines.push("", `# ${comment}`, `${key} = ${tomlValue(value)}`)
+  }
+  lines.push("", "# --- governance: off until daemon_governance_registry is set (uncomment to use) ---")
+  for (const { comment, example, key } of GOVERNANCE) {
+    lines.push("", ...comment.map((l) => `# ${l}`), `# ${key} = ${example}`)
   }
   return lines.join("\n") + "\n"
 }

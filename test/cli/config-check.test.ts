@@ -12,7 +12,9 @@ import * as path from "node:path"
 import { FreeSpace } from "../../src/binaries/Backup.js"
 import { backupFindings, measureTree, roomFinding } from "../../src/binaries/BackupRoom.js"
 import { loadConfig } from "../../src/config/Config.js"
+import { REGISTRY_TOPICS } from "../../src/governance/Registry.js"
 import { freePort, writeScript } from "../support/fixtures.js"
+import * as Gov from "../support/governance.js"
 import { type CliResult, initHome, json, makeHome, runCli, useAnvil } from "./support.js"
 
 const node = useAnvil()
@@ -173,6 +175,92 @@ describe("config check", () => {
       const r = yield* runCli(["config"], env)
       expect(r.code).toBe(0)
       expect(r.stdout).toContain("DAEMON_CHAIN_ID=31337\n")
+    }))
+})
+
+/**
+ * A contract whose whole runtime code is `PUSH32 <topic>; POP; STOP`: it holds one registry topic and
+ * emits nothing, the smallest "contract with only one of the two events" there is.
+ */
+const oneTopicArtifact = (topic: `0x${string}`): Gov.Artifact => {
+  const runtime = `7f${topic.slice(2)}5000`
+  // CODECOPY the 35 bytes after these 12 to memory 0, RETURN them.
+  const init = "6023600c60003960236000f3"
+  return { abi: [], bytecode: `0x${init}${runtime}` }
+}
+
+describe("config check: the governance source on chain", () => {
+  it.live("a deployed registry and Governor: ✓ for each, with what the Governor answers; exit 0", () =>
+    Effect.gen(function*() {
+      const gov = yield* Effect.promise(() =>
+        Gov.deployGovernance(node.url(), { votingDelay: 1, votingPeriod: 20, timelockDelay: 1 })
+      )
+      const { env } = yield* cleanHome({
+        DAEMON_GOVERNANCE_REGISTRY: gov.registry,
+        DAEMON_GOVERNANCE_GOVERNOR: gov.governor
+      })
+      const r = yield* runCli(["config", "check"], env)
+      expect(r.code, r.stdout + r.stderr).toBe(0)
+      expect(lines(r)).toContain(
+        `✓ DAEMON_GOVERNANCE_REGISTRY=${gov.registry}: a contract that emits UpgradeScheduled and UpgradeCancelled`
+      )
+      expect(lines(r)).toContain(
+        `✓ DAEMON_GOVERNANCE_GOVERNOR=${gov.governor}: a Governor (name() "UpgradeGovernor", votingPeriod() 20)`
+      )
+    }))
+
+  it.live("an address without code: ✗, no upgrade can come from it; exit 2", () =>
+    Effect.gen(function*() {
+      const nobody = Gov.stranger.address.toLowerCase()
+      const { env } = yield* cleanHome({
+        DAEMON_GOVERNANCE_REGISTRY: nobody,
+        DAEMON_GOVERNANCE_GOVERNOR: nobody
+      })
+      const r = yield* runCli(["config", "check"], env)
+      expect(r.code, r.stdout + r.stderr).toBe(2)
+      expect(lines(r).filter((l) => l.startsWith("✗ "))).toEqual([
+        `✗ DAEMON_GOVERNANCE_REGISTRY=${nobody} has no contract code on the node at ${node.url()}: no upgrade can come from it (wrong address or network?)`,
+        `✗ DAEMON_GOVERNANCE_GOVERNOR=${nobody} has no contract code on the node at ${node.url()}: 'upgrade proposals' would show nothing (wrong address or network?)`
+      ])
+      expect(r.stderr).toBe("error: config check: 2 errors (the ✗ lines)\n")
+    }))
+
+  it.live("a contract without the events (an ERC20Votes token; one holding only one topic): ✗ naming what is missing", () =>
+    Effect.gen(function*() {
+      const token = yield* Effect.promise(() => Gov.deploy(node.url(), Gov.tokenArtifact, [Gov.tokenSupply]))
+      const { env } = yield* cleanHome({ DAEMON_GOVERNANCE_REGISTRY: token, DAEMON_GOVERNANCE_GOVERNOR: token })
+      const r = yield* runCli(["config", "check"], env)
+      expect(r.code, r.stdout + r.stderr).toBe(2)
+      expect(lines(r).filter((l) => l.startsWith("✗ "))).toEqual([
+        `✗ DAEMON_GOVERNANCE_REGISTRY=${token}: its code never emits UpgradeScheduled(string name, uint64 height, string info) nor UpgradeCancelled(string name): not a registry, no upgrade can come from it (the registry must emit UpgradeScheduled and UpgradeCancelled)`,
+        // name() answers (ERC20), votingPeriod() does not.
+        `✗ DAEMON_GOVERNANCE_GOVERNOR=${token}: not a Governor: it answers neither name() nor votingPeriod() and never emits ProposalCreated; 'upgrade proposals' would show nothing`
+      ])
+
+      const half = yield* Effect.promise(() => Gov.deploy(node.url(), oneTopicArtifact(REGISTRY_TOPICS[0])))
+      const other = yield* cleanHome({ DAEMON_GOVERNANCE_REGISTRY: half })
+      const h = yield* runCli(["config", "check"], other.env)
+      expect(h.code, h.stdout + h.stderr).toBe(2)
+      expect(lines(h).filter((l) => l.startsWith("✗ "))).toEqual([
+        `✗ DAEMON_GOVERNANCE_REGISTRY=${half}: its code never emits UpgradeCancelled(string name): not a registry, no upgrade can come from it (the registry must emit UpgradeScheduled and UpgradeCancelled)`
+      ])
+    }))
+
+  it.live("the node stopped: the addresses are not verified, a warning each, as DAEMON_CHAIN_ID; exit 0", () =>
+    Effect.gen(function*() {
+      const down = `http://127.0.0.1:${yield* Effect.promise(freePort)}`
+      const a = Gov.stranger.address.toLowerCase()
+      const { env } = yield* cleanHome({
+        DAEMON_RPC_URL: down,
+        DAEMON_GOVERNANCE_REGISTRY: a,
+        DAEMON_GOVERNANCE_GOVERNOR: a
+      })
+      const r = yield* runCli(["config", "check"], env)
+      expect(r.code, r.stdout).toBe(0)
+      expect(lines(r).filter((l) => l.startsWith("! ")).slice(2)).toEqual([
+        `! DAEMON_GOVERNANCE_REGISTRY=${a}: not verified, the RPC does not answer`,
+        `! DAEMON_GOVERNANCE_GOVERNOR=${a}: not verified, the RPC does not answer`
+      ])
     }))
 })
 

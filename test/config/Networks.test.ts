@@ -29,6 +29,53 @@ describe("networks", () => {
     })
   }
 
+  for (const name of NETWORK_NAMES) {
+    it(`${name}: the four governance keys are written commented out, each explained, and load once uncommented`, () => {
+      const home = tempDir("wemixvisor-network-")
+      try {
+        fs.mkdirSync(path.join(home, "wemixvisor"))
+        const text = networkConfigToml(name)
+        const keys = [
+          "daemon_governance_registry",
+          "daemon_governance_governor",
+          "daemon_governance_confirmations",
+          "daemon_governance_from_block"
+        ]
+        const all = text.split("\n")
+        for (const key of keys) {
+          // Never set as written; commented out, under at least two lines that say what it does.
+          expect(all.some((l) => l.startsWith(key))).toBe(false)
+          const at = all.findIndex((l) => l.startsWith(`# ${key} = `))
+          expect(at, key).toBeGreaterThan(1)
+          expect(all[at - 1]).toMatch(/^# \S/)
+          expect(all[at - 2]).toMatch(/^# \S/)
+        }
+        expect(text).toContain("UpgradeScheduled(string name, uint64 height, string info)")
+        expect(text).toContain("UpgradeCancelled(string name)")
+        expect(text).toMatch(/reorganisations/)
+        // As written: the source is off.
+        const file = path.join(home, "wemixvisor", "config.toml")
+        fs.writeFileSync(file, text)
+        const off = Effect.runSync(loadConfig({ env: { DAEMON_HOME: home, DAEMON_NAME: "gwemix" } }))
+        expect(off.governanceRegistry).toEqual(Option.none())
+        expect(off.governanceConfirmations).toBe(5)
+        // Uncommented (an operator's edit): every key is one the reader knows, with a valid example value.
+        const registry = "0x5fbdb2315678afecb367f032d93f642f64180aa3"
+        fs.writeFileSync(
+          file,
+          all.map((l) => l.replace(/^# (daemon_governance_\w+ = )/, "$1")).join("\n")
+            .replace(/^(daemon_governance_registry = )".*"$/m, `$1"${registry}"`)
+        )
+        const on = Effect.runSync(loadConfig({ env: { DAEMON_HOME: home, DAEMON_NAME: "gwemix" } }))
+        expect(on.governanceRegistry).toEqual(Option.some(registry))
+        expect(on.governanceConfirmations).toBe(5)
+        expect(on.governanceFromBlock).toEqual(Option.some(0))
+      } finally {
+        cleanup(home)
+      }
+    })
+  }
+
   it.effect("init --network writes config.toml once, refuses a second time and an unknown network", () =>
     Effect.gen(function*() {
       const h = makeHome()

@@ -7,17 +7,15 @@ import { readJsonIfExists, writeJsonAtomic } from "../platform/Files.js"
 /*
  * governance.json: how far the governance source has read its registry.
  * `block` is the last block whose events were all applied, with its hash
- * (to notice a reorganisation deeper than the confirmations); `applied`
- * the events past `block` applied already — written after each one, so a
- * SIGKILL between an event and the next cursor write replays nothing.
- * Written atomically; a cursor for another registry address is not used.
+ * (to notice a reorganisation deeper than the confirmations). Written
+ * atomically after each batch of events applied (Follow.ts), and every so
+ * many blocks between; a cursor for another registry address is not used.
  */
 
 export const Cursor = Schema.Struct({
   registry: Schema.String,
   block: Schema.Number,
-  hash: Schema.NullOr(Schema.String),
-  applied: Schema.Array(Schema.String)
+  hash: Schema.NullOr(Schema.String)
 })
 export type Cursor = typeof Cursor.Type
 

@@ -2,23 +2,31 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type { FileCorrupt, IoError, NodeUnreachable } from "../domain/Errors.js"
 import * as Cursor from "./Cursor.js"
-import { eventId, type RegistryChain, type RegistryEvent } from "./Registry.js"
+import type { RegistryChain, RegistryEvent } from "./Registry.js"
 
 /*
  * Following the registry (ARCHITECTURE §10), one step per new head: the
  * blocks from the cursor up to `head - confirmations` are read in bounded
- * ranges and each event is applied in chain order. Blocks younger than the
- * confirmations are never read, so an event whose block is reorganised away
- * before it is buried never counts, by construction. A reorganisation deeper
- * than that — the cursor's own block replaced — is logged loudly and the
- * last `confirmations` blocks before it read again (applying is idempotent).
- * The cursor is written after every event and every range: a restart, even
- * after SIGKILL, goes on where the last write left it and applies nothing
- * twice.
+ * ranges, and their events applied in chain order, a batch at a time (one
+ * plan write and one cursor write for up to BATCH_RANGES ranges: a catch-up
+ * over months of blocks costs its getLogs, not an fsync per event). Blocks
+ * younger than the confirmations are never read, so an event whose block is
+ * reorganised away before it is buried never counts, by construction. A
+ * reorganisation deeper than that — the cursor's block replaced — is logged
+ * loudly and the last `confirmations` blocks before it read again.
+ *
+ * The cursor is written after each batch (at most BATCH_RANGES ranges: once
+ * per step while following, once per 100 000 blocks in a catch-up). A kill
+ * between a batch's apply and its cursor write replays that batch once:
+ * `apply` must find what it already applied (the plan has it) and do
+ * nothing again.
  */
 
 /** The most blocks one getLogs asks for: nodes cap the range (and the answer) of a single call. */
 export const MAX_RANGE = 2_000
+
+/** Ranges read before their events are applied and the cursor written. */
+export const BATCH_RANGES = 50
 
 /** Blocks `from`..`to` in consecutive ranges of at most `max`. */
 export const ranges = (from: number, to: number, max: number = MAX_RANGE): ReadonlyArray<readonly [number, number]> => {
@@ -35,12 +43,13 @@ export interface FollowDeps<E> {
   readonly fromBlock: Option.Option<number>
   readonly cursorFile: string
   /**
-   * Applies one confirmed event to the plan. Fails only when it must be
-   * tried again (the plan locked, the disk, the node); a refusal (a name
-   * already taken, a height passed) is reported by `apply` and counts as done.
+   * Applies confirmed events, in chain order, to the plan. Fails only when
+   * they must be tried again (the plan locked, the disk, the node); a
+   * refusal (a name already taken, a height passed) is reported by `apply`
+   * and counts as done.
    */
-  readonly apply: (event: RegistryEvent) => Effect.Effect<void, E>
-  /** Between an event's apply and its cursor write: where a test SIGKILLs (CrashPoints.GOVERNANCE_APPLIED). */
+  readonly apply: (events: ReadonlyArray<RegistryEvent>) => Effect.Effect<void, E>
+  /** Between a batch's apply and its cursor write: where a test SIGKILLs (CrashPoints.GOVERNANCE_APPLIED). */
   readonly afterApply?: Effect.Effect<void>
 }
 
@@ -68,11 +77,11 @@ export const makeFollower = <E>(deps: FollowDeps<E>): Effect.Effect<Follower<E>,
       Effect.gen(function*() {
         if (cursor === undefined) {
           const first = Option.getOrElse(deps.fromBlock, () => head)
-          yield* save({ registry: deps.registry, block: first - 1, hash: null, applied: [] })
+          yield* save({ registry: deps.registry, block: first - 1, hash: null })
           yield* Effect.logInfo(`governance: reading the registry ${deps.registry} from block ${first}`)
         }
         const safe = head - deps.confirmations
-        let at = cursor!
+        const at = cursor!
         if (safe <= at.block) return
 
         if (at.hash !== null) {
@@ -88,24 +97,22 @@ export const makeFollower = <E>(deps: FollowDeps<E>): Effect.Effect<Follower<E>,
                 }`
             )
             yield* save({ ...at, block: back, hash: null })
-            at = cursor!
           }
         }
 
-        for (const [from, to] of ranges(at.block + 1, safe)) {
+        const all = ranges(cursor!.block + 1, safe)
+        for (let i = 0; i < all.length; i += BATCH_RANGES) {
+          const batch = all.slice(i, i + BATCH_RANGES)
+          const events: Array<RegistryEvent> = []
+          for (const [from, to] of batch) events.push(...(yield* deps.chain.logs(from, to)))
           // In chain order whatever order the node answers in: a schedule and a cancel of one block apply as mined.
-          const events = [...(yield* deps.chain.logs(from, to))].sort((a, b) =>
-            a.block - b.block || a.logIndex - b.logIndex
-          )
-          for (const event of events) {
-            const id = eventId(event)
-            if (cursor!.applied.includes(id)) continue
-            yield* deps.apply(event)
+          events.sort((a, b) => a.block - b.block || a.logIndex - b.logIndex)
+          if (events.length > 0) {
+            yield* deps.apply(events)
             if (deps.afterApply !== undefined) yield* deps.afterApply
-            yield* save({ ...cursor!, applied: [...cursor!.applied, id] })
           }
-          const hash = yield* deps.chain.blockHash(to)
-          yield* save({ registry: deps.registry, block: to, hash: Option.getOrNull(hash), applied: [] })
+          const end = batch[batch.length - 1]![1]
+          yield* save({ registry: deps.registry, block: end, hash: Option.getOrNull(yield* deps.chain.blockHash(end)) })
         }
       })
 

@@ -6,11 +6,10 @@ import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import { fromCosmovisorInfo } from "../binaries/Sources.js"
 import { AppConfig } from "../config/Config.js"
-import { findUpgrade } from "../domain/Plan.js"
-import { isPending, isReschedulable } from "../domain/Upgrade.js"
+import { isPending, isReschedulable, type UpgradeName } from "../domain/Upgrade.js"
 import { Events } from "../events/Events.js"
 import { HeightProvider } from "../height/HeightProvider.js"
-import { decodeSchedule, Operations } from "../upgrades/Operations.js"
+import { type BatchRequest, decodeSchedule, Operations } from "../upgrades/Operations.js"
 import { PlanStore } from "../upgrades/PlanStore.js"
 import { makeFollower } from "./Follow.js"
 import { Governance, type GovernanceState } from "./Governance.js"
@@ -51,50 +50,66 @@ export const layerWith = (
           events.publish({ type: "upgrade-problem", name, reason })
         )
 
-      /** One confirmed event through Operations, as any door's request; fails only for what a retry can mend. */
-      const apply = (e: RegistryEvent) =>
+      const describe = (e: RegistryEvent) =>
+        `${
+          e._tag === "Cancelled" ? `UpgradeCancelled('${e.name}')` : `UpgradeScheduled('${e.name}', ${e.height})`
+        } (block ${e.block}, tx ${e.tx})`
+
+      /**
+       * Confirmed events through Operations.applyAll, in chain order: one plan
+       * write for the batch, each checked as any door's request. What the plan
+       * already has from these very events (a batch replayed after a kill
+       * before its cursor write) is not applied again: the plan is read first
+       * and followed through the batch. Fails only for what a retry can mend.
+       */
+      const apply = (batch: ReadonlyArray<RegistryEvent>) =>
         Effect.gen(function*() {
-          const where = `block ${e.block}, tx ${e.tx}`
           const plan = yield* store.read
-          const known = findUpgrade(plan, e.name)
-          if (e._tag === "Cancelled") {
-            if (known === undefined || !isPending(known.status)) {
-              return yield* Effect.logInfo(
-                `governance: UpgradeCancelled('${e.name}') (${where}): nothing pending to cancel`
-              )
+          const seen = new Map(plan.upgrades.map((u) => [u.name as string, { status: u.status, height: u.height }]))
+          const requests: Array<BatchRequest> = []
+          const sent: Array<RegistryEvent> = []
+          for (const e of batch) {
+            const known = seen.get(e.name)
+            if (e._tag === "Cancelled") {
+              if (known === undefined || !isPending(known.status)) {
+                yield* Effect.logInfo(`governance: ${describe(e)}: nothing pending to cancel`)
+                continue
+              }
+              requests.push({ _tag: "Cancel", name: e.name as UpgradeName, origin: origin(e) })
+              seen.set(e.name, { ...known, status: "cancelled" })
+            } else {
+              // Already there (pending, or applied since): nothing to do. A cancelled or failed one may come again.
+              if (known !== undefined && !isReschedulable(known.status) && BigInt(known.height) === e.height) continue
+              const cmd = Either.flatMap(fromCosmovisorInfo(e.info), (sources) =>
+                decodeSchedule({
+                  name: e.name,
+                  height: e.height > BigInt(Number.MAX_SAFE_INTEGER) ? -1 : Number(e.height),
+                  info: e.info,
+                  binaries: sources.binaries,
+                  checksums: sources.checksums
+                }))
+              if (Either.isLeft(cmd)) {
+                yield* problem(e.name, `${describe(e)} refused: ${cmd.left.message}`)
+                continue
+              }
+              requests.push({ _tag: "Schedule", cmd: cmd.right, origin: origin(e) })
+              seen.set(e.name, { status: "scheduled", height: cmd.right.height })
             }
-            return yield* operations.cancel(Option.some(known.name), origin(e)).pipe(
-              Effect.catchTags({
-                UpgradeNotFound: (err) => problem(e.name, `UpgradeCancelled('${e.name}') (${where}): ${err.message}`),
-                UpgradeConflict: (err) => problem(e.name, `UpgradeCancelled('${e.name}') (${where}): ${err.message}`),
-                InvalidInput: (err) => problem(e.name, `UpgradeCancelled('${e.name}') (${where}): ${err.message}`)
-              }),
-              Effect.asVoid
-            )
+            sent.push(e)
           }
-          // Replayed after a SIGKILL between the merge and the cursor write: already there (pending, or even
-          // applied since), nothing to do. A cancelled or failed one may be scheduled again by a new event.
-          if (known !== undefined && !isReschedulable(known.status) && BigInt(known.height) === e.height) return
-          const what = `UpgradeScheduled('${e.name}', ${e.height}) (${where})`
-          const sources = fromCosmovisorInfo(e.info)
-          const cmd = Either.flatMap(sources, (s) =>
-            decodeSchedule({
-              name: e.name,
-              height: e.height > BigInt(Number.MAX_SAFE_INTEGER) ? -1 : Number(e.height),
-              info: e.info,
-              binaries: s.binaries,
-              checksums: s.checksums
-            }))
-          if (Either.isLeft(cmd)) return yield* problem(e.name, `${what} refused: ${cmd.left.message}`)
-          yield* operations.schedule(cmd.right, origin(e)).pipe(
-            Effect.tap((u) => Effect.logInfo(`governance: ${what} scheduled '${u.name}' at ${u.height}`)),
-            Effect.catchTags({
-              InvalidInput: (err) => problem(e.name, `${what} refused: ${err.message}`),
-              UpgradeConflict: (err) => problem(e.name, `${what} refused: ${err.message}`),
-              BinaryInvalid: (err) => problem(e.name, `${what} refused: ${err.message}`)
-            }),
-            Effect.asVoid
-          )
+          const results = yield* operations.applyAll(requests)
+          yield* Effect.forEach(results, (r, i) => {
+            const e = sent[i]!
+            return Either.match(r, {
+              onLeft: (err) => problem(e.name, `${describe(e)} refused: ${err.message}`),
+              onRight: (u) =>
+                Effect.logInfo(
+                  `governance: ${describe(e)}: ${
+                    e._tag === "Cancelled" ? "cancelled" : "scheduled"
+                  } '${u.name}' at ${u.height}`
+                )
+            })
+          }, { discard: true })
         })
 
       const chain = yield* Effect.orDie(chainOf(config.rpcUrl, registry))

@@ -19,7 +19,7 @@ export const UPGRADE_CANCELLED = parseAbiItem("event UpgradeCancelled(string nam
 /** The topics a registry's logs start with: what `config check` looks for. */
 export const REGISTRY_TOPICS = [toEventSelector(UPGRADE_SCHEDULED), toEventSelector(UPGRADE_CANCELLED)] as const
 
-/** Where an event sits on chain: its id is `<block>:<logIndex>`. */
+/** Where an event sits on chain. */
 export interface LogPosition {
   readonly block: number
   readonly logIndex: number
@@ -34,8 +34,6 @@ export type RegistryEvent =
     readonly info: string
   }
   | LogPosition & { readonly _tag: "Cancelled"; readonly name: string }
-
-export const eventId = (e: LogPosition): string => `${e.block}:${e.logIndex}`
 
 /** What the follower asks of the chain; the live one is `chainOf`, tests script their own. */
 export interface RegistryChain {

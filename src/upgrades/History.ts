@@ -78,6 +78,8 @@ export const scheduleDetail = (u: Upgrade, copiedFrom?: string): string =>
 export interface HistoryService {
   /** Appends one record as one JSON line and fsyncs it, rotating the file first when it is full. */
   readonly append: (entry: HistoryEntry) => Effect.Effect<void, IoError>
+  /** Appends several records with one write and one fsync (a batch of the governance source's events). */
+  readonly appendAll: (entries: ReadonlyArray<HistoryEntry>) => Effect.Effect<void, IoError>
   /**
    * Every readable record, oldest first: the rotated files from the oldest,
    * then the live file. A line that does not parse (a write torn by a crash)

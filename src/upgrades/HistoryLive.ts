@@ -284,30 +284,39 @@ export const makeHistory = (file: string, options: RotationOptions = NO_ROTATION
   // One append (or open for reading) at a time from this process; the lock file orders processes.
   const oneAtATime = Effect.unsafeMakeSemaphore(1)
 
-  const append = (entry: HistoryEntry) =>
+  const toLine = (entry: HistoryEntry) =>
+    Effect.map(entry.time !== undefined ? Effect.succeed(entry.time) : Effect.map(DateTime.now, DateTime.formatIso), (
+      time
+    ) =>
+      encodeLine(
+        {
+          time,
+          name: entry.name,
+          step: entry.step,
+          result: entry.result,
+          ...(entry.detail !== undefined ? { detail: entry.detail } : {}),
+          ...(entry.door !== undefined ? { door: entry.door } : {}),
+          ...(entry.peer !== undefined ? { peer: entry.peer } : {})
+        } satisfies HistoryRecord
+      ) + "\n")
+
+  const appendAll = (entries: ReadonlyArray<HistoryEntry>) =>
     Effect.gen(function*() {
-      const time = entry.time ?? DateTime.formatIso(yield* DateTime.now)
-      const record: HistoryRecord = {
-        time,
-        name: entry.name,
-        step: entry.step,
-        result: entry.result,
-        ...(entry.detail !== undefined ? { detail: entry.detail } : {}),
-        ...(entry.door !== undefined ? { door: entry.door } : {}),
-        ...(entry.peer !== undefined ? { peer: entry.peer } : {})
-      }
-      const line = encodeLine(record) + "\n"
+      if (entries.length === 0) return
+      const lines = (yield* Effect.forEach(entries, toLine)).join("")
       yield* mkdirp(files.dir)
       const held = yield* holdLock(files, "appending")
       if (held) {
-        yield* rotateFor(files, options, Buffer.byteLength(line)).pipe(
+        yield* rotateFor(files, options, Buffer.byteLength(lines)).pipe(
           Effect.catchAll((e) => Effect.logWarning(`${file} not rotated: ${e.message}; appending to it`))
         )
       }
       // Start on a fresh line after a torn append, so a crash costs one record, not two.
       const prefix = yield* Effect.sync(() => (endsTorn(file) ? "\n" : ""))
-      yield* appendLine(file, prefix + line)
+      yield* appendLine(file, prefix + lines)
     }).pipe(Effect.scoped, oneAtATime.withPermits(1), Effect.withSpan("History.append"))
+
+  const append = (entry: HistoryEntry) => appendAll([entry])
 
   // The set of files is taken under the lock (a rotation renames them); their contents are read after.
   const openUnderLock = Effect.gen(function*() {
@@ -337,7 +346,7 @@ export const makeHistory = (file: string, options: RotationOptions = NO_ROTATION
     (opened) => Effect.sync(() => opened.forEach((o) => fs.closeSync(o.fd)))
   ).pipe(Effect.withSpan("History.read"))
 
-  return { append, read }
+  return { append, appendAll, read }
 }
 
 /** Live: upgrade-history.jsonl under the configured home, rotated as configured. */

@@ -89,6 +89,11 @@ export type ScheduleError =
   | IoError
   | PlanLocked
 
+/** One request of `applyAll`. */
+export type BatchRequest =
+  | { readonly _tag: "Schedule"; readonly cmd: ScheduleCommand; readonly origin: Origin }
+  | { readonly _tag: "Cancel"; readonly name: UpgradeName; readonly origin: Origin }
+
 export type CancelError = InvalidInput | UpgradeNotFound | UpgradeConflict | FileCorrupt | IoError | PlanLocked
 
 /** `upgrade list --json` and `GET /api/v1/upgrades`. */
@@ -201,6 +206,22 @@ export interface OperationsService {
    * history like `schedule` (step `cancel`).
    */
   readonly cancel: (name: Option.Option<string>, origin: Origin) => Effect.Effect<Upgrade, CancelError>
+  /**
+   * A batch of schedules and cancels applied in order with one plan write
+   * and one history write: the governance source's events of a catch-up,
+   * which one at a time would cost three fsyncs each. Each request is
+   * checked as `schedule` (without `force` or `binary`) or `cancel` check
+   * it, against the plan as the requests before it left it; a refused one
+   * is its Left and leaves the plan as it was. Fails only for what
+   * concerns the whole batch (the plan unreadable or locked, the head
+   * unknown, the disk).
+   */
+  readonly applyAll: (
+    requests: ReadonlyArray<BatchRequest>
+  ) => Effect.Effect<
+    ReadonlyArray<Either.Either<Upgrade, InvalidInput | UpgradeConflict | UpgradeNotFound>>,
+    FileCorrupt | IoError | PlanLocked | NodeUnreachable
+  >
   readonly list: Effect.Effect<UpgradeListObject, FileCorrupt | IoError>
   /**
    * ARCHITECTURE §5 `status` from the files: the plan, `current`, the upgrade in the

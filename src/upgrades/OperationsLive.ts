@@ -8,6 +8,7 @@ import { BinaryStore, type BinaryStoreService } from "../binaries/BinaryStore.js
 import { AppConfig } from "../config/Config.js"
 import {
   type FileCorrupt,
+  type InvalidInput,
   type IoError,
   type NodeUnreachable,
   UpgradeConflict,
@@ -32,6 +33,7 @@ import {
 } from "./History.js"
 import * as Journal from "./Journal.js"
 import {
+  type BatchRequest,
   checkSources,
   decodeName,
   type DownloadRules,
@@ -73,6 +75,12 @@ export const make = (deps: OperationsDeps): OperationsService => {
   const { store, binaries } = deps
   const journalFile = Journal.make(binaries.layout.journal)
   const now = Effect.map(DateTime.now, DateTime.formatIso)
+
+  /** The plan was written: history lines that cannot be written are logged, never a failed request. */
+  const recordAll = (entries: ReadonlyArray<HistoryEntry>) =>
+    deps.history.appendAll(entries).pipe(
+      Effect.catchAll((e) => Effect.logWarning(`upgrade history not written (${entries.length} lines): ${e.message}`))
+    )
 
   /** The plan was written: a history line that cannot be written is logged, never a failed request. */
   const record = (entry: HistoryEntry) =>
@@ -172,6 +180,90 @@ export const make = (deps: OperationsDeps): OperationsService => {
       return upgrade
     }).pipe(Effect.withSpan("Operations.cancel"))
 
+  const applyAll: OperationsService["applyAll"] = (requests) =>
+    Effect.gen(function*() {
+      if (requests.length === 0) return []
+      // Read once for the batch, before the lock is taken (an RPC read never holds it).
+      const head = yield* deps.head
+      const at = yield* now
+      // The sources are checked as `schedule` checks them, before the plan is touched.
+      const vetted = yield* Effect.forEach(
+        requests,
+        (r): Effect.Effect<Either.Either<BatchRequest, InvalidInput>> =>
+          r._tag === "Cancel"
+            ? Effect.succeed(Either.right(r))
+            : Effect.map(Effect.either(binaries.validate(r.cmd.name)), (inPlace) =>
+              Either.map(
+                checkSources(deps.downloads, r.cmd.name, r.cmd, Either.isRight(inPlace)),
+                (sources): BatchRequest => ({
+                  ...r,
+                  cmd: { ...r.cmd, binaries: sources.binaries, checksums: sources.checksums }
+                })
+              ))
+      )
+      const results = yield* store.update((plan) =>
+        Effect.gen(function*() {
+          const inFlight = yield* journalFile.read
+          let current = plan
+          const out: Array<Either.Either<Upgrade, InvalidInput | UpgradeConflict | UpgradeNotFound>> = []
+          for (const v of vetted) {
+            if (Either.isLeft(v)) {
+              out.push(Either.left(v.left))
+              continue
+            }
+            const r = v.right
+            const step = r._tag === "Schedule"
+              ? scheduleIn(current, r.cmd, { head, force: false, now: at })
+              : Either.flatMap(cancelIn(current, r.name, at), (c) =>
+                Option.exists(inFlight, (j) => j.name === c.upgrade.name)
+                  ? Either.left(
+                    new UpgradeConflict({
+                      name: c.upgrade.name,
+                      problem: `is in progress (${journalFile.file} names it) and cannot be cancelled`
+                    })
+                  )
+                  : head >= c.upgrade.height
+                  ? Either.left(
+                    new UpgradeConflict({
+                      name: c.upgrade.name,
+                      problem: `cannot be cancelled: the chain head ${head} has reached its height ${c.upgrade.height}`
+                    })
+                  )
+                  : Either.right(c))
+            if (Either.isRight(step)) {
+              current = step.right.plan
+            }
+            out.push(Either.map(step, (x) =>
+              x.upgrade))
+          }
+          return [out, current] as const
+        })
+      )
+      yield* recordAll(
+        results.flatMap((r, i) => {
+          const req = vetted[i]!
+          if (Either.isLeft(r) || Either.isLeft(req)) return []
+          const u = r.right
+          return req.right._tag === "Schedule"
+            ? [{
+              name: u.name,
+              step: "schedule",
+              result: "ok",
+              detail: scheduleDetail(u),
+              ...originFields(req.right.origin)
+            }]
+            : [{
+              name: u.name,
+              step: "cancel",
+              result: "ok",
+              detail: `height ${u.height}`,
+              ...originFields(req.right.origin)
+            }]
+        })
+      )
+      return results
+    }).pipe(Effect.withSpan("Operations.applyAll", { attributes: { requests: requests.length } }))
+
   // Status without the supervisor's memory: what the files and the node say.
   const localStatus = (o: LocalStatusOptions) =>
     Effect.gen(function*() {
@@ -220,6 +312,7 @@ export const make = (deps: OperationsDeps): OperationsService => {
   return Operations.of({
     schedule,
     cancel,
+    applyAll,
     list: Effect.map(store.read, listOf).pipe(Effect.withSpan("Operations.list")),
     localStatus
   })

@@ -89,7 +89,6 @@ interface CursorFile {
   readonly registry: string
   readonly block: number
   readonly hash: string | null
-  readonly applied: ReadonlyArray<string>
 }
 
 const cursorOf = (s: Scenario): CursorFile | undefined => {
@@ -368,7 +367,6 @@ describe("governance: what the registry's log does not settle", () => {
       expect(governanceLines(s, "v2", "schedule")).toHaveLength(1)
       const atKill = cursorOf(s)!
       expect(atKill.block).toBeLessThan(block)
-      expect(atKill.applied).toEqual([])
       // The node outlives its supervisor.
       expect(await blockNumber(s.port)).toBeDefined()
       expect(s.nodeProcesses()).toHaveLength(1)

@@ -3,7 +3,7 @@ import { Chunk, Effect, Logger, Option, Ref } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { NodeUnreachable } from "../../src/domain/Errors.js"
-import { type FollowDeps, makeFollower, MAX_RANGE, ranges } from "../../src/governance/Follow.js"
+import { BATCH_RANGES, type FollowDeps, makeFollower, MAX_RANGE, ranges } from "../../src/governance/Follow.js"
 import type { RegistryChain, RegistryEvent } from "../../src/governance/Registry.js"
 import { cleanup, tempDir } from "../support/fixtures.js"
 
@@ -54,19 +54,27 @@ const captureLogs = Effect.gen(function*() {
   return { layer: Logger.replace(Logger.defaultLogger, logger), lines: Ref.get(lines).pipe(Effect.map(Chunk.toArray)) }
 })
 
-/** A follower over `chain` whose applies are recorded in `applied` (as names). */
+/** A follower over `chain` whose applies are recorded in `applied` (as names) and `batches` (one per apply). */
 const follower = (dir: string, chain: RegistryChain, over: Partial<FollowDeps<string>> = {}) => {
   const applied: Array<string> = []
+  const batches: Array<number> = []
   return makeFollower<string>({
     chain,
     registry: REGISTRY,
     confirmations: 5,
     fromBlock: Option.some(0),
     cursorFile: path.join(dir, "governance.json"),
-    apply: (e) => Effect.sync(() => void applied.push(e.name)),
+    apply: (events) =>
+      Effect.sync(() => {
+        applied.push(...events.map((e) => e.name))
+        batches.push(events.length)
+      }),
     ...over
-  }).pipe(Effect.map((f) => ({ ...f, applied })))
+  }).pipe(Effect.map((f) => ({ ...f, applied, batches })))
 }
+
+/** A second cursor folder inside `dir` (removed with it). */
+const tempDirOf = (dir: string) => fs.mkdtempSync(path.join(dir, "other-"))
 
 const withDir = <A, E>(f: (dir: string) => Effect.Effect<A, E>) =>
   Effect.acquireUseRelease(Effect.sync(() => tempDir()), f, (dir) => Effect.sync(() => cleanup(dir)))
@@ -97,7 +105,7 @@ describe("the registry follower", () => {
       })
     ))
 
-  it.effect("a large catch-up asks for at most MAX_RANGE blocks per call", () =>
+  it.effect("a large catch-up asks for at most MAX_RANGE blocks per call, and applies BATCH_RANGES ranges at a time", () =>
     withDir((dir) =>
       Effect.gen(function*() {
         const { chain, state } = scriptedChain([scheduled("v2", 4500)])
@@ -105,6 +113,15 @@ describe("the registry follower", () => {
         yield* f.step(MAX_RANGE * 3 + 4) // safe = 5999
         expect(state.calls).toEqual([[0, 1999], [2000, 3999], [4000, 5999]])
         expect(f.applied).toEqual(["v2"])
+        // Events over more than one batch: one apply per batch that has any, in chain order.
+        const many = scriptedChain([
+          scheduled("a", 10),
+          scheduled("b", MAX_RANGE * BATCH_RANGES + 10),
+          scheduled("c", 11)
+        ])
+        const g = yield* follower(tempDirOf(dir), many.chain)
+        yield* g.step(MAX_RANGE * BATCH_RANGES * 2 + 5)
+        expect([g.applied, g.batches]).toEqual([["a", "c", "b"], [2, 1]])
       })
     ))
 
@@ -134,21 +151,20 @@ describe("the registry follower", () => {
       })
     ))
 
-  it.effect("killed between an event's apply and its cursor write: the replay hands that event again, the earlier ones not", () =>
+  it.effect("killed between a batch's apply and its cursor write: the replay hands that batch again, the earlier ones not", () =>
     withDir((dir) =>
       Effect.gen(function*() {
-        const { chain } = scriptedChain([scheduled("v1", 2, 0), scheduled("v2", 2, 1), scheduled("v3", 3)])
-        let applies = 0
-        // The SIGKILL of CrashPoints.GOVERNANCE_APPLIED, here a defect after the second apply.
-        const crashing = yield* follower(dir, chain, {
-          afterApply: Effect.suspend(() => (++applies === 2 ? Effect.die("killed") : Effect.void))
-        })
-        const died = yield* Effect.exit(crashing.step(10))
-        expect(died._tag).toBe("Failure")
-        expect(crashing.applied).toEqual(["v1", "v2"])
+        const { chain, events } = scriptedChain([scheduled("v1", 2)])
+        const first = yield* follower(dir, chain)
+        yield* first.step(10)
+        events.push(scheduled("v2", 12, 0), scheduled("v3", 12, 1))
+        // The SIGKILL of CrashPoints.GOVERNANCE_APPLIED, here a defect right after the apply.
+        const crashing = yield* follower(dir, chain, { afterApply: Effect.die("killed") })
+        expect((yield* Effect.exit(crashing.step(20)))._tag).toBe("Failure")
+        expect(crashing.applied).toEqual(["v2", "v3"])
         const restarted = yield* follower(dir, chain)
-        yield* restarted.step(10)
-        // v2 again (its cursor write never happened: GovernanceLive's apply finds it in the plan), then v3.
+        yield* restarted.step(20)
+        // That batch again (GovernanceLive's apply finds it in the plan and does nothing twice), not v1.
         expect(restarted.applied).toEqual(["v2", "v3"])
       })
     ))
@@ -160,8 +176,10 @@ describe("the registry follower", () => {
         let locked = true
         const applied: Array<string> = []
         const f = yield* follower(dir, chain, {
-          apply: (e) =>
-            e.name === "v2" && locked ? Effect.fail("plan locked") : Effect.sync(() => void applied.push(e.name))
+          apply: (events) =>
+            locked && events.some((e) => e.name === "v2")
+              ? Effect.fail("plan locked")
+              : Effect.sync(() => void applied.push(...events.map((e) => e.name)))
         })
         expect(yield* Effect.flip(f.step(10))).toBe("plan locked")
         expect(Option.map(yield* f.cursor, (c) => c.block)).toEqual(Option.some(-1))

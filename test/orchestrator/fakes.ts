@@ -48,7 +48,7 @@ import * as CrashPoints from "../../src/orchestrator/CrashPoints.js"
 import * as Hooks from "../../src/orchestrator/Hooks.js"
 import { Orchestrator, type OrchestratorService } from "../../src/orchestrator/Orchestrator.js"
 import * as OrchestratorLive from "../../src/orchestrator/OrchestratorLive.js"
-import { History, type HistoryRecord } from "../../src/upgrades/History.js"
+import { History, type HistoryEntry, type HistoryRecord } from "../../src/upgrades/History.js"
 import { PlanStore } from "../../src/upgrades/PlanStore.js"
 import { type PlanSnapshot, UpgradeSource } from "../../src/upgrades/UpgradeSource.js"
 import { cleanup, tempDir } from "../support/fixtures.js"
@@ -160,6 +160,17 @@ export const makeWorld = (env: Record<string, string> | ((dir: string) => Record
   })
 
 const append = <A>(ref: Ref.Ref<ReadonlyArray<A>>, a: A) => Ref.update(ref, (xs) => [...xs, a])
+
+const recordHistory = (w: { readonly history: Ref.Ref<ReadonlyArray<HistoryRecord>> }, e: HistoryEntry) =>
+  append(w.history, {
+    time: e.time ?? "t",
+    name: e.name,
+    step: e.step,
+    result: e.result,
+    ...(e.detail !== undefined ? { detail: e.detail } : {}),
+    ...(e.door !== undefined ? { door: e.door } : {}),
+    ...(e.peer !== undefined ? { peer: e.peer } : {})
+  })
 
 // -- world controls -----------------------------------------------------------
 
@@ -462,16 +473,8 @@ const worldLayers = (w: World, node: Context.Tag.Service<NodeProcess>) => {
     Layer.succeed(
       History,
       History.of({
-        append: (e) =>
-          append(w.history, {
-            time: e.time ?? "t",
-            name: e.name,
-            step: e.step,
-            result: e.result,
-            ...(e.detail !== undefined ? { detail: e.detail } : {}),
-            ...(e.door !== undefined ? { door: e.door } : {}),
-            ...(e.peer !== undefined ? { peer: e.peer } : {})
-          }),
+        append: (e) => recordHistory(w, e),
+        appendAll: (es) => Effect.forEach(es, (e) => recordHistory(w, e), { discard: true }),
         read: Ref.get(w.history)
       })
     )

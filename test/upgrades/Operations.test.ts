@@ -229,3 +229,58 @@ describe("Per-upgrade failure policy (on_failure, issue #16)", () => {
       expect(e.message).toMatch(/on_failure/)
     }))
 })
+
+describe("Operations.applyAll", () => {
+  const gov: Origin = { door: "governance", peer: "tx 0xabc" }
+  const scheduleOf = (name: string, height: number) => ({
+    _tag: "Schedule" as const,
+    cmd: { name: v(name), height: makeHeight(height), info: "", force: false },
+    origin: gov
+  })
+
+  it.scoped("applies in order against the plan the earlier requests left; a refused one is its Left and changes nothing", () =>
+    Effect.gen(function*() {
+      const { history, ops } = yield* setup
+      yield* ops.schedule({ name: v("v1"), height: makeHeight(50), force: false }, cli)
+      const results = yield* ops.applyAll([
+        scheduleOf("v2", 100),
+        { _tag: "Cancel", name: v("v2"), origin: gov },
+        scheduleOf("v2", 120), // cancelled just before: may come again
+        scheduleOf("v1", 60), // taken
+        scheduleOf("v3", 5), // at or below the head (10)
+        scheduleOf("v4", 200)
+      ])
+      expect(results.map((r) => Either.isRight(r) ? `${r.right.name}@${r.right.height}` : r.left._tag)).toEqual([
+        "v2@100",
+        "v2@100",
+        "v2@120",
+        "UpgradeConflict",
+        "UpgradeConflict",
+        "v4@200"
+      ])
+      const plan = yield* ops.list
+      expect(plan.upgrades.map((u) => [u.name, u.height, u.status])).toEqual([
+        ["v1", 50, "scheduled"],
+        ["v2", 120, "scheduled"],
+        ["v4", 200, "scheduled"]
+      ])
+      // One history line per applied request, with the door and the peer.
+      const lines = (yield* history).filter((h) => h.door === "governance")
+      expect(lines.map((h) => `${h.step} ${h.name}`)).toEqual([
+        "schedule v2",
+        "cancel v2",
+        "schedule v2",
+        "schedule v4"
+      ])
+      expect(lines.every((h) => h.peer === "tx 0xabc")).toBe(true)
+    }))
+
+  it.scoped("the head unknown: the whole batch fails, nothing written", () =>
+    Effect.gen(function*() {
+      const { head, ops } = yield* setup
+      yield* Ref.set(head, Option.none())
+      const err = yield* Effect.flip(ops.applyAll([scheduleOf("v2", 100)]))
+      expect(err._tag).toBe("NodeUnreachable")
+      expect((yield* ops.list).upgrades).toEqual([])
+    }))
+})

@@ -293,7 +293,7 @@ const history = Command.make(
   (o) => Effect.flatMap(upgradeImpl, (m) => m.history(o))
 ).pipe(
   Command.withDescription(
-    "Print the audit trail, oldest first: every schedule, cancel, prepare and upgrade step, with the door (cli, rest, rpc, drop-in) and the API peer (works without `run`)"
+    "Print the audit trail, oldest first: every schedule, cancel, prepare and upgrade step, with the door (cli, rest, rpc, drop-in, governance) and the API peer or transaction (works without `run`)"
   )
 )
 

@@ -124,7 +124,13 @@ describe("one error set: exit codes and HTTP statuses follow from each error's k
 describe("REST: a body that cannot be read", () => {
   const unused = Effect.dieMessage("not reached: the body is refused first")
   const api: ApiServices = {
-    ops: { schedule: () => unused, cancel: () => unused, applyAll: () => unused, list: unused, localStatus: () => unused },
+    ops: {
+      schedule: () => unused,
+      cancel: () => unused,
+      applyAll: () => unused,
+      list: unused,
+      localStatus: () => unused
+    },
     status: unused,
     prepare: () => unused,
     restartNode: () => unused,

@@ -98,18 +98,17 @@ export const layerWith = (
             sent.push(e)
           }
           const results = yield* operations.applyAll(requests)
-          yield* Effect.forEach(results, (r, i) => {
+          // Each applied one is an upgrade-scheduled / upgrade-cancelled event already: one line for the batch here.
+          let applied = 0
+          for (const [i, r] of results.entries()) {
             const e = sent[i]!
-            return Either.match(r, {
-              onLeft: (err) => problem(e.name, `${describe(e)} refused: ${err.message}`),
-              onRight: (u) =>
-                Effect.logInfo(
-                  `governance: ${describe(e)}: ${
-                    e._tag === "Cancelled" ? "cancelled" : "scheduled"
-                  } '${u.name}' at ${u.height}`
-                )
-            })
-          }, { discard: true })
+            if (Either.isLeft(r)) yield* problem(e.name, `${describe(e)} refused: ${r.left.message}`)
+            else applied++
+          }
+          if (applied > 0) {
+            const last = batch[batch.length - 1]!
+            yield* Effect.logInfo(`governance: ${applied} registry event(s) applied, through block ${last.block}`)
+          }
         })
 
       const chain = yield* Effect.orDie(chainOf(config.rpcUrl, registry))

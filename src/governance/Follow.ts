@@ -107,12 +107,14 @@ export const makeFollower = <E>(deps: FollowDeps<E>): Effect.Effect<Follower<E>,
           for (const [from, to] of batch) events.push(...(yield* deps.chain.logs(from, to)))
           // In chain order whatever order the node answers in: a schedule and a cancel of one block apply as mined.
           events.sort((a, b) => a.block - b.block || a.logIndex - b.logIndex)
+          // Asked before applying: the cursor is then written the moment the batch is in the plan.
+          const end = batch[batch.length - 1]![1]
+          const hash = Option.getOrNull(yield* deps.chain.blockHash(end))
           if (events.length > 0) {
             yield* deps.apply(events)
             if (deps.afterApply !== undefined) yield* deps.afterApply
           }
-          const end = batch[batch.length - 1]![1]
-          yield* save({ registry: deps.registry, block: end, hash: Option.getOrNull(yield* deps.chain.blockHash(end)) })
+          yield* save({ registry: deps.registry, block: end, hash })
         }
       })
 

@@ -15,7 +15,7 @@ import { readConfigFile } from "../config/ConfigFile.js"
 import { ConfigInvalid, type ErrorKind } from "../domain/Errors.js"
 import { PROPOSAL_CREATED as PROPOSAL_CREATED_EVENT } from "../governance/GovernorAbi.js"
 import { REGISTRY_TOPICS } from "../governance/Registry.js"
-import { makeHttpClient, readChainId, readHead, unreachable } from "../height/Rpc.js"
+import { codeAt, makeHttpClient, readChainId, readHead } from "../height/Rpc.js"
 
 /*
  * `wemixvisor config check` (issue #16 item 2): the configuration as `run`
@@ -137,11 +137,7 @@ const governanceFindings = (c: WemixvisorConfig): Effect.Effect<ReadonlyArray<Fi
   Effect.gen(function*() {
     if (Option.isNone(c.governanceRegistry) && Option.isNone(c.governanceGovernor)) return []
     const client = yield* Effect.orDie(makeHttpClient(c.rpcUrl))
-    const codeOf = (address: `0x${string}`) =>
-      Effect.either(Effect.tryPromise({
-        try: () => client.getCode({ address }).then((code) => code ?? "0x"),
-        catch: unreachable(c.rpcUrl)
-      }))
+    const codeOf = (address: `0x${string}`) => Effect.either(codeAt(client, c.rpcUrl, address))
     const out: Array<Finding> = []
     if (Option.isSome(c.governanceRegistry)) {
       const variable = "DAEMON_GOVERNANCE_REGISTRY"

@@ -10,7 +10,7 @@ import type { IoError, NodeUnreachable } from "../domain/Errors.js"
 import { Proposal } from "../domain/Proposal.js"
 import { type EventInput, Events } from "../events/Events.js"
 import { HeightProvider } from "../height/HeightProvider.js"
-import { makeHttpClient, unreachable } from "../height/Rpc.js"
+import { blockHash, makeHttpClient, unreachable } from "../height/Rpc.js"
 import { readJsonIfExists, writeJsonAtomic } from "../platform/Files.js"
 import { ranges } from "./Follow.js"
 import { GOVERNOR_ABI, PROPOSAL_CREATED } from "./GovernorAbi.js"
@@ -95,16 +95,7 @@ const chainOf = (
           }]
         )
       )),
-    blockHash: (n) =>
-      Effect.tryPromise({ try: () => client.getBlock({ blockNumber: BigInt(n) }), catch: (e) => e }).pipe(
-        Effect.map((b) => Option.fromNullable(b.hash)),
-        // A block the node does not have (any more) is an answer, not an outage.
-        Effect.catchAll((e) =>
-          e instanceof Error && e.name === "BlockNotFoundError"
-            ? Effect.succeed(Option.none<string>())
-            : Effect.fail(unreachable(url)(e))
-        )
-      ),
+    blockHash: (n) => blockHash(client, url, n),
     read: (id, head) =>
       Effect.gen(function*() {
         const [state, votes, snapshot, deadline] = yield* Effect.all([

@@ -4,7 +4,7 @@ import * as Option from "effect/Option"
 import type { Agent } from "node:http"
 import { parseAbiItem, type PublicClient, toEventSelector } from "viem"
 import type { NodeUnreachable } from "../domain/Errors.js"
-import { makeHttpClient, unreachable } from "../height/Rpc.js"
+import { blockHash, codeAt, makeHttpClient, unreachable } from "../height/Rpc.js"
 
 /*
  * The registry on chain, through viem (ARCHITECTURE §10): its two events,
@@ -37,7 +37,7 @@ export type RegistryEvent =
 
 /** What the follower asks of the chain; the live one is `chainOf`, tests script their own. */
 export interface RegistryChain {
-  /** The registry's events in blocks `from`..`to` (inclusive), in chain order. */
+  /** The registry's events in blocks `from`..`to` (inclusive), in the node's order (Follow.ts sorts them). */
   readonly logs: (from: number, to: number) => Effect.Effect<ReadonlyArray<RegistryEvent>, NodeUnreachable>
   /** The hash of block `n`; none when the chain has no such block (yet, or any more). */
   readonly blockHash: (n: number) => Effect.Effect<Option.Option<string>, NodeUnreachable>
@@ -76,23 +76,9 @@ const live = (client: PublicClient, rpcUrl: string, registry: `0x${string}`): Re
           return log.eventName === "UpgradeScheduled"
             ? [{ _tag: "Scheduled", ...at, name: log.args.name, height: log.args.height, info: log.args.info }]
             : [{ _tag: "Cancelled", ...at, name: log.args.name }]
-        }).sort((a, b) => a.block - b.block || a.logIndex - b.logIndex)
+        })
       )
     ),
-  blockHash: (n) =>
-    Effect.tryPromise({
-      try: () => client.getBlock({ blockNumber: BigInt(n) }).then((b) => Option.fromNullable(b.hash)),
-      catch: (e) => e
-    }).pipe(
-      // viem throws BlockNotFoundError for a block the node does not have: that is an answer, not an outage.
-      Effect.catchAll((e) =>
-        e instanceof Error && e.name === "BlockNotFoundError"
-          ? Effect.succeed(Option.none<string>())
-          : Effect.fail(unreachable(rpcUrl)(e))
-      )
-    ),
-  code: Effect.tryPromise({
-    try: () => client.getCode({ address: registry }).then((c) => c ?? "0x"),
-    catch: unreachable(rpcUrl)
-  })
+  blockHash: (n) => blockHash(client, rpcUrl, n),
+  code: codeAt(client, rpcUrl, registry)
 })

@@ -1,5 +1,6 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import type { Agent } from "node:http"
 import { BaseError, createPublicClient, custom, type PublicClient, webSocket } from "viem"
@@ -74,6 +75,30 @@ export const makeHttpClient = (
       }),
     catch: unreachable(rpcUrl)
   })
+
+/** The hash of block `n`; none when the node has no such block (yet, or any more: a reorganisation). */
+export const blockHash = (
+  client: PublicClient,
+  url: string,
+  n: number
+): Effect.Effect<Option.Option<string>, NodeUnreachable> =>
+  Effect.tryPromise({ try: () => client.getBlock({ blockNumber: BigInt(n) }), catch: (e) => e }).pipe(
+    Effect.map((b) => Option.fromNullable(b.hash)),
+    // viem throws BlockNotFoundError for a block the node does not have: that is an answer, not an outage.
+    Effect.catchAll((e) =>
+      e instanceof Error && e.name === "BlockNotFoundError"
+        ? Effect.succeed(Option.none<string>())
+        : Effect.fail(unreachable(url)(e))
+    )
+  )
+
+/** The code at `address` (`0x` when no contract is there). */
+export const codeAt = (
+  client: PublicClient,
+  url: string,
+  address: `0x${string}`
+): Effect.Effect<string, NodeUnreachable> =>
+  Effect.tryPromise({ try: () => client.getCode({ address }).then((c) => c ?? "0x"), catch: unreachable(url) })
 
 /**
  * The node's head, read once over HTTP without building the HeightProvider

@@ -76,6 +76,33 @@ export const make = (deps: OperationsDeps): OperationsService => {
   const journalFile = Journal.make(binaries.layout.journal)
   const now = Effect.map(DateTime.now, DateTime.formatIso)
 
+  /**
+   * What may not be cancelled although the plan says pending: the upgrade
+   * the journal names (a supervisor starts on the journal alone), and one
+   * whose height the head (when known) has reached.
+   */
+  const stillCancellable = (
+    u: Upgrade,
+    inFlight: Option.Option<Journal.JournalEntry>,
+    head: Option.Option<Height>
+  ): Either.Either<void, UpgradeConflict> =>
+    Option.exists(inFlight, (j) => j.name === u.name)
+      ? Either.left(
+        new UpgradeConflict({
+          name: u.name,
+          problem: `is in progress (${journalFile.file} names it) and cannot be cancelled`
+        })
+      )
+      : Option.isSome(head) && head.value >= u.height
+      ? Either.left(
+        new UpgradeConflict({
+          name: u.name,
+          problem:
+            `cannot be cancelled: the chain head ${head.value} has reached its height ${u.height}, so a running supervisor is applying it (or does so as soon as it runs)`
+        })
+      )
+      : Either.void
+
   /** The plan was written: history lines that cannot be written are logged, never a failed request. */
   const recordAll = (entries: ReadonlyArray<HistoryEntry>) =>
     deps.history.appendAll(entries).pipe(
@@ -153,20 +180,7 @@ export const make = (deps: OperationsDeps): OperationsService => {
         ): Effect.Effect<readonly [Upgrade, UpgradePlan], UpgradeNotFound | UpgradeConflict | FileCorrupt | IoError> =>
           Effect.gen(function*() {
             const r = yield* cancelIn(plan, Option.getOrUndefined(name), at)
-            const inFlight = yield* journalFile.read
-            if (Option.exists(inFlight, (j) => j.name === r.upgrade.name)) {
-              return yield* new UpgradeConflict({
-                name: r.upgrade.name,
-                problem: `is in progress (${journalFile.file} names it) and cannot be cancelled`
-              })
-            }
-            if (Option.isSome(head) && head.value >= r.upgrade.height) {
-              return yield* new UpgradeConflict({
-                name: r.upgrade.name,
-                problem:
-                  `cannot be cancelled: the chain head ${head.value} has reached its height ${r.upgrade.height}, so a running supervisor is applying it (or does so as soon as it runs)`
-              })
-            }
+            yield* stillCancellable(r.upgrade, yield* journalFile.read, head)
             return [r.upgrade, r.plan] as const
           })
       )
@@ -214,27 +228,14 @@ export const make = (deps: OperationsDeps): OperationsService => {
             const r = v.right
             const step = r._tag === "Schedule"
               ? scheduleIn(current, r.cmd, { head, force: false, now: at })
-              : Either.flatMap(cancelIn(current, r.name, at), (c) =>
-                Option.exists(inFlight, (j) => j.name === c.upgrade.name)
-                  ? Either.left(
-                    new UpgradeConflict({
-                      name: c.upgrade.name,
-                      problem: `is in progress (${journalFile.file} names it) and cannot be cancelled`
-                    })
-                  )
-                  : head >= c.upgrade.height
-                  ? Either.left(
-                    new UpgradeConflict({
-                      name: c.upgrade.name,
-                      problem: `cannot be cancelled: the chain head ${head} has reached its height ${c.upgrade.height}`
-                    })
-                  )
-                  : Either.right(c))
+              : Either.flatMap(
+                cancelIn(current, r.name, at),
+                (c) => Either.map(stillCancellable(c.upgrade, inFlight, Option.some(head)), () => c)
+              )
             if (Either.isRight(step)) {
               current = step.right.plan
             }
-            out.push(Either.map(step, (x) =>
-              x.upgrade))
+            out.push(Either.map(step, (x) => x.upgrade))
           }
           return [out, current] as const
         })

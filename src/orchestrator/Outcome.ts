@@ -21,7 +21,7 @@ import * as State from "./State.js"
 
 export interface Outcome {
   /**
-   * Plan → history → events → (restarts resumed) → journal removed. When the
+   * Events → history → plan → (restarts resumed) → journal removed. When the
    * plan cannot be written the journal stays, no other upgrade starts, and
    * every tick tries again; a restart finishes it from the journal. False
    * when it could not be closed yet.
@@ -59,43 +59,55 @@ export const make = (
     const binaries = yield* BinaryStore
     const backups = yield* Backups
     const crash = (yield* CrashPoints).reached
-    const { record, updatePlan } = records
+    const { record, recordedSince, updatePlan } = records
     /** The policy a journaled upgrade runs under: the one recorded when it started, else the env's. */
     const journaledPolicy = (entry: JournalEntry): OnFailure => entry.on_failure ?? config.onUpgradeFailure
     /** Where the policy came from, for the log. */
     const policySource = (own: boolean) => (own ? "on_failure" : "DAEMON_ON_UPGRADE_FAILURE")
 
+    /** The outcome's history line: what a replay looks for. */
+    const outcomeLine = (c: State.Closing) =>
+      c.status === "done" ? { step: "done", result: "ok" as const } : { step: "upgrade", result: "failed" as const }
+
+    /** Events first, then the history line: a kill between them repeats the events (at least once), never the line. */
+    const announce = (c: State.Closing) =>
+      Effect.gen(function*() {
+        const { name } = c.entry
+        const line = outcomeLine(c)
+        if (c.status === "done") {
+          yield* events.publish({ type: "upgrade-completed", name, height: c.entry.height })
+          yield* record(name, line.step, line.result)
+        } else {
+          const reason = c.reason ?? "failed"
+          yield* events.publish({ type: "upgrade-failed", name, reason })
+          if (c.rolledBack) yield* events.publish({ type: "rollback-completed", name, current: c.entry.from })
+          yield* record(name, line.step, line.result, reason)
+        }
+      })
+
     const close: Outcome["close"] = (c) =>
       Effect.gen(function*() {
         const { name } = c.entry
+        // The plan is written after the events and the history line, so a plan that says the outcome means
+        // they are out; a replay that finds the plan short of it asks the history (ARCHITECTURE §6).
+        const line = outcomeLine(c)
+        const out = c.announced === "yes" ||
+          (c.announced === "maybe" && (yield* recordedSince(name, line.step, line.result, c.entry.started_at)))
+        if (!out) yield* announce(c)
         const wrote = yield* updatePlan(
-          (plan, now): readonly [{ already: boolean; createdAt: string | null }, UpgradePlan] => {
+          (plan, now): readonly [string | null, UpgradePlan] => {
             const u = findUpgrade(plan, name)
-            if (!u) return [{ already: false, createdAt: null }, plan]
-            // A replay after a crash in the middle of this bookkeeping: the outcome is already recorded.
-            const already = u.status === c.status
-            return [{ already, createdAt: u.created_at }, setStatus(plan, name, c.status, c.reason, now).plan]
+            return u ? [u.created_at, setStatus(plan, name, c.status, c.reason, now).plan] : [null, plan]
           }
         ).pipe(Effect.either)
         if (Either.isLeft(wrote)) {
           const why =
             `upgrade ${name} ended (${c.status}) but the plan could not be updated: ${wrote.left.message}; no other upgrade starts until it is`
           yield* Effect.logError(why)
-          yield* SubscriptionRef.update(state, State.unclosedAt(c))
+          yield* SubscriptionRef.update(state, State.unclosedAt({ ...c, announced: "yes" }))
           return false
         }
-        yield* SubscriptionRef.update(state, State.fire(name, wrote.right.createdAt))
-        if (!wrote.right.already) {
-          if (c.status === "done") {
-            yield* record(name, "done", "ok")
-            yield* events.publish({ type: "upgrade-completed", name, height: c.entry.height })
-          } else {
-            const reason = c.reason ?? "failed"
-            yield* record(name, "upgrade", "failed", reason)
-            yield* events.publish({ type: "upgrade-failed", name, reason })
-            if (c.rolledBack) yield* events.publish({ type: "rollback-completed", name, current: c.entry.from })
-          }
-        }
+        yield* SubscriptionRef.update(state, State.fire(name, wrote.right))
         if (c.status === "done") yield* node.resumeRestarts
         if (c.entry.step === "done") yield* crash("done", "applied")
         yield* journal.remove.pipe(
@@ -159,7 +171,14 @@ export const make = (
         } else if (problem !== null) {
           yield* Effect.logError(problem)
         }
-        yield* close({ entry: rolling, status: "failed", reason, rolledBack: !leaveStopped && problem === null })
+        yield* close({
+          entry: rolling,
+          status: "failed",
+          reason,
+          rolledBack: !leaveStopped && problem === null,
+          // A journal already at rollback is a replay: the killed run may have recorded the outcome.
+          announced: entry.step === "rollback" ? "maybe" : "no"
+        })
       })
 
     const markFailedUntouched = (u: Upgrade, reason: string) =>

@@ -25,6 +25,13 @@ export interface Records {
     detail?: string,
     origin?: Origin
   ) => Effect.Effect<void>
+  /**
+   * Whether the history holds a `step`/`result` line for `name` stamped at or
+   * after `since` (a journal's started_at): how a replay knows a killed run
+   * already recorded an outcome. An unreadable history answers false (the
+   * line is then written again rather than lost).
+   */
+  readonly recordedSince: (name: string, step: string, result: HistoryResult, since: string) => Effect.Effect<boolean>
   /** An absent option (no hook, no backup) skips its step: recorded, never journaled. */
   readonly skipped: (name: string, step: "pre-stop" | "backup" | "pre-upgrade") => Effect.Effect<void>
   /**
@@ -121,5 +128,23 @@ export const make = (state: State.StateRef): Effect.Effect<Records, never, AppCo
         })
       ).pipe(watchLock)
 
-    return { record, skipped: (name, step) => record(name, step, "skipped"), updatePlan, restorePlan }
+    const recordedSince: Records["recordedSince"] = (name, step, result, since) =>
+      history.read.pipe(
+        Effect.map((all) =>
+          all.some((r) => r.name === name && r.step === step && r.result === result && r.time >= since)
+        ),
+        Effect.catchAll((e) =>
+          Effect.logWarning(`upgrade history not readable (${e.message}): ${name}'s outcome is recorded again`).pipe(
+            Effect.as(false)
+          )
+        )
+      )
+
+    return {
+      record,
+      recordedSince,
+      skipped: (name, step) => record(name, step, "skipped"),
+      updatePlan,
+      restorePlan
+    }
   })

@@ -112,7 +112,8 @@ export const make = (
           entry: new JournalEntry({ ...entry, step: "done" }),
           status: "done",
           reason: null,
-          rolledBack: false
+          rolledBack: false,
+          announced: "yes"
         })
         return
       }
@@ -132,7 +133,7 @@ export const make = (
           // Start it again and verify from scratch.
           return yield* execute(entry, "start")
         case "done":
-          yield* close({ entry, status: "done", reason: null, rolledBack: false })
+          yield* close({ entry, status: "done", reason: null, rolledBack: false, announced: "maybe" })
           return
         case "rollback":
           return yield* outcome.rollback(entry, entry.reason ?? "the upgrade was rolling back when wemixvisor stopped")

@@ -118,7 +118,7 @@ export const make = (
             Effect.logError(e.message).pipe(Effect.as(new JournalEntry({ ...entry, step: "done" })))
           )
         )
-        yield* close({ entry: done, status: "done", reason: null, rolledBack: false })
+        yield* close({ entry: done, status: "done", reason: null, rolledBack: false, announced: "no" })
       })
       return forward.pipe(
         Effect.catchTags({
@@ -130,7 +130,7 @@ export const make = (
           JournalFailed: (e) =>
             e.step === "pre-stop" || e.step === "stop"
               // Nothing was touched yet: the old node runs on (or, after a replay, is started by the caller).
-              ? close({ entry, status: "failed", reason: e.message, rolledBack: false })
+              ? close({ entry, status: "failed", reason: e.message, rolledBack: false, announced: "no" })
               : rollback(entry, e.message)
         }),
         Effect.asVoid,

@@ -34,6 +34,13 @@ export interface Closing {
   readonly reason: string | null
   /** The previous binary was started again (rollback-completed). */
   readonly rolledBack: boolean
+  /**
+   * Whether this outcome's events and history line are already out: `no` on
+   * the live path, `yes` on a retry after they went out or when the plan
+   * already says the outcome (it is written after them), `maybe` on a replay
+   * from the journal: the history decides.
+   */
+  readonly announced: "no" | "yes" | "maybe"
 }
 
 /** An entry's identity across plan writes: an upgrade rescheduled under the same name has a new created_at. */

@@ -53,7 +53,17 @@ const eventCount = (runs: ReadonlyArray<Run>, type: string) => runs.reduce((n, r
  * right target, exactly one node — the one node.pid names — serving a chain
  * that advances, and the outcome recorded exactly once across both runs.
  */
-const converges = async (s: Scenario, runs: ReadonlyArray<Run>, expected: "done" | "failed"): Promise<void> => {
+const converges = async (
+  s: Scenario,
+  runs: ReadonlyArray<Run>,
+  expected: "done" | "failed",
+  /**
+   * A kill from outside can land between an outcome's event and its history
+   * line: the replay then sends the event again (at least once, ARCHITECTURE
+   * §7.6). At the hook's crash points it is sent exactly once.
+   */
+  events: "once" | "at-least-once" = "once"
+): Promise<void> => {
   const last = runs[runs.length - 1]!
   await waitFor(
     "the restarted run to converge",
@@ -90,7 +100,9 @@ const converges = async (s: Scenario, runs: ReadonlyArray<Run>, expected: "done"
   if (expected === "done") {
     expect(history.filter((h) => h.step === "done" && h.result === "ok")).toHaveLength(1)
     expect(history.filter((h) => h.step === "rollback")).toEqual([])
-    expect(eventCount(runs, "upgrade-completed")).toBe(1)
+    const completed = eventCount(runs, "upgrade-completed")
+    if (events === "once") expect(completed).toBe(1)
+    else expect([1, 2]).toContain(completed)
     expect(eventCount(runs, "upgrade-failed")).toBe(0)
   } else {
     expect(history.filter((h) => h.step === "upgrade" && h.result === "failed")).toHaveLength(1)
@@ -259,7 +271,7 @@ describe(`SIGKILL from outside at random moments (seed ${seed})`, () => {
     landed.push(`${i % 2 === 0 ? "" : "j+"}${delay}ms:${where}`)
 
     const second = s.start()
-    await converges(s, [first, second], "done")
+    await converges(s, [first, second], "done", "at-least-once")
     // versions.log by where the kill landed: see the crash-point table above.
     const versions = s.versions()
     const context = `kill ${delay} ms after ${

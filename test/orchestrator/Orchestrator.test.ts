@@ -949,6 +949,84 @@ describe("Orchestrator: recovery replays the journal forward", () => {
       expect(yield* eventTypes(w)).not.toContain("upgrade-completed")
     }))
 
+  // Killed after the outcome's history line, before the plan said it: the replay finds the line, writes no
+  // second one and sends no second event (the plan is written last, ARCHITECTURE §7.6).
+  const killedBeforePlan = (step: "done" | "rollback") =>
+    Effect.gen(function*() {
+      const w = yield* makeWorld({ DAEMON_ON_UPGRADE_FAILURE: "halt" })
+      yield* scheduleUpgrade(w, "v2", 100)
+      const plan = yield* readPlan(w)
+      yield* setPlan(w, setStatus(plan, "v2", "upgrading", null, "2026-01-02T00:00:00.000Z").plan)
+      if (step === "done") yield* Ref.set(w.current, name("v2"))
+      yield* Ref.set(w.history, [
+        { time: "2026-01-01T00:00:00.000Z", name: "v2", step: "done", result: "ok" }, // an earlier v2's
+        {
+          time: "2026-01-02T00:00:03.000Z",
+          name: "v2",
+          ...(step === "done" ? { step: "done", result: "ok" } : { step: "upgrade", result: "failed" }),
+          ...(step === "rollback" ? { detail: "verify failed" } : {})
+        }
+      ])
+      fs.writeFileSync(
+        w.config.layout.journal,
+        JSON.stringify({
+          name: "v2",
+          height: 100,
+          from: "genesis",
+          step,
+          head_at_stop: 100,
+          started_at: "2026-01-02T00:00:00.000Z",
+          reason: step === "rollback" ? "verify failed" : null
+        })
+      )
+      yield* startRun(w)
+      yield* adjustUntil("journal gone", Effect.sync(() => journalText(w) === undefined))
+      expect(yield* statusOf(w, "v2")).toBe(step === "done" ? "done" : "failed")
+      return w
+    })
+
+  it.scoped("killed between the history line and the plan (done): the line and the event are not repeated", () =>
+    Effect.gen(function*() {
+      const w = yield* killedBeforePlan("done")
+      const history = yield* Ref.get(w.history)
+      expect(history.filter((r) => r.step === "done" && r.result === "ok")).toHaveLength(2) // the earlier v2's, this one's
+      expect(yield* eventTypes(w)).not.toContain("upgrade-completed")
+    }))
+
+  it.scoped("killed between the history line and the plan (rollback): the line and the event are not repeated", () =>
+    Effect.gen(function*() {
+      const w = yield* killedBeforePlan("rollback")
+      const history = yield* Ref.get(w.history)
+      expect(history.filter((r) => r.step === "upgrade" && r.result === "failed")).toHaveLength(1)
+      expect(history.filter((r) => r.step === "rollback" && r.result === "ok")).toHaveLength(1) // the rollback was finished
+      expect(yield* eventTypes(w)).not.toContain("upgrade-failed")
+    }))
+
+  it.scoped("a replay that finds no outcome line (killed before it) records it and sends the event once", () =>
+    Effect.gen(function*() {
+      const w = yield* makeWorld()
+      yield* scheduleUpgrade(w, "v2", 100)
+      yield* Ref.set(w.current, name("v2"))
+      yield* Ref.set(w.history, [{ time: "2026-01-01T00:00:00.000Z", name: "v2", step: "done", result: "ok" }])
+      fs.writeFileSync(
+        w.config.layout.journal,
+        JSON.stringify({
+          name: "v2",
+          height: 100,
+          from: "genesis",
+          step: "done",
+          head_at_stop: 100,
+          started_at: "2026-01-02T00:00:00.000Z",
+          reason: null
+        })
+      )
+      yield* startRun(w)
+      yield* adjustUntil("journal gone", Effect.sync(() => journalText(w) === undefined))
+      const history = yield* Ref.get(w.history)
+      expect(history.filter((r) => r.step === "done" && r.result === "ok")).toHaveLength(2)
+      expect(countOf(yield* eventTypes(w), "upgrade-completed")).toBe(1)
+    }))
+
   it.scoped("a journal written by hand at verify: start, verify, done", () =>
     Effect.gen(function*() {
       const w = yield* makeWorld()

@@ -6,7 +6,7 @@ import { repoRoot } from "./support/fixtures.js"
 /*
  * The import graph of src/ points down the layers only:
  *
- *   domain ← platform ← services ← api ← cli ← the entry (main.ts, bin.ts, Runner.ts)
+ *   domain ← platform ← services ← api ← cli ← the entry (main.ts, bin.ts, program.ts, Runner.ts)
  *
  * with the services ordered too — events, config, then height/node/binaries
  * (which do not import one another), upgrades, orchestrator — so that a
@@ -100,7 +100,8 @@ describe("layering", () => {
   })
 
   it("every command loads the composition roots and the live layers only through a dynamic import", () => {
-    // What bin.ts loads before any command runs: its static imports, transitively (`import type` is erased).
+    // What the CLI (program.ts, which bin.ts loads once its V8 flags are set) loads before any command runs:
+    // its static imports, transitively (`import type` is erased).
     const statics = new Map<string, Array<string>>()
     for (const file of sources(SRC)) {
       const text = fs.readFileSync(file, "utf8")
@@ -115,7 +116,7 @@ describe("layering", () => {
       loaded.add(rel)
       for (const to of statics.get(rel) ?? []) visit(to)
     }
-    visit("bin.ts")
+    visit("program.ts")
     expect(loaded.has("cli/commands.ts")).toBe(true)
     expect([...loaded].filter((f) => f === "main.ts" || f === "cli/Local.ts" || f.endsWith("Live.ts"))).toEqual([])
   })

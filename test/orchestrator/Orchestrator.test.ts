@@ -44,7 +44,8 @@ import {
   statusOf,
   upgradeOf,
   waitUntil,
-  type World
+  type World,
+  writeJournal
 } from "./fakes.js"
 
 const waitLog = (w: World, entry: string) =>
@@ -697,18 +698,7 @@ describe("Orchestrator: a corrupt journal is picked up live", () => {
       yield* scheduleUpgrade(w, "v2", 100)
       yield* startRunning(w)
       yield* pushHeight(w, 100)
-      fs.writeFileSync(
-        w.config.layout.journal,
-        JSON.stringify({
-          name: "v2",
-          height: 100,
-          from: "genesis",
-          step: "switch",
-          head_at_stop: 100,
-          started_at: "2026-01-01T00:00:00.000Z",
-          reason: null
-        })
-      )
+      writeJournal(w, { step: "switch" })
       yield* TestClock.adjust("1 second")
       yield* adjustUntil("v2 done", statusOf(w, "v2").pipe(Effect.map((s) => s === "done")))
       // Stopped (restarts suspended) before the replay, which suspends them again as a replay past `stop` does.
@@ -904,18 +894,7 @@ describe("Orchestrator: recovery replays the journal forward", () => {
       const w = yield* makeWorld({ DAEMON_ON_UPGRADE_FAILURE: "halt" })
       yield* scheduleUpgrade(w, "v2", 100)
       yield* Ref.set(w.current, name("v2"))
-      fs.writeFileSync(
-        w.config.layout.journal,
-        JSON.stringify({
-          name: "v2",
-          height: 100,
-          from: "genesis",
-          step: "rollback",
-          head_at_stop: 100,
-          started_at: "t",
-          reason: "verify failed"
-        })
-      )
+      writeJournal(w, { step: "rollback", started_at: "t", reason: "verify failed" })
       const run = yield* startRun(w)
       yield* waitUntil("journal gone", Effect.sync(() => journalText(w) === undefined))
       yield* settle
@@ -931,18 +910,7 @@ describe("Orchestrator: recovery replays the journal forward", () => {
       const plan = yield* readPlan(w)
       yield* setPlan(w, setStatus(plan, "v2", "done", null, "2026-01-02T00:00:00.000Z").plan)
       yield* Ref.set(w.current, name("v2"))
-      fs.writeFileSync(
-        w.config.layout.journal,
-        JSON.stringify({
-          name: "v2",
-          height: 100,
-          from: "genesis",
-          step: "stop",
-          head_at_stop: 100,
-          started_at: "t",
-          reason: null
-        })
-      )
+      writeJournal(w, { step: "stop", started_at: "t" })
       yield* startRunning(w)
       yield* waitUntil("journal gone", Effect.sync(() => journalText(w) === undefined))
       expect(yield* log(w)).toEqual(["resume", "start:v2"])
@@ -967,18 +935,11 @@ describe("Orchestrator: recovery replays the journal forward", () => {
           ...(step === "rollback" ? { detail: "verify failed" } : {})
         }
       ])
-      fs.writeFileSync(
-        w.config.layout.journal,
-        JSON.stringify({
-          name: "v2",
-          height: 100,
-          from: "genesis",
-          step,
-          head_at_stop: 100,
-          started_at: "2026-01-02T00:00:00.000Z",
-          reason: step === "rollback" ? "verify failed" : null
-        })
-      )
+      writeJournal(w, {
+        step,
+        started_at: "2026-01-02T00:00:00.000Z",
+        reason: step === "rollback" ? "verify failed" : null
+      })
       yield* startRun(w)
       yield* adjustUntil("journal gone", Effect.sync(() => journalText(w) === undefined))
       expect(yield* statusOf(w, "v2")).toBe(step === "done" ? "done" : "failed")
@@ -1008,18 +969,7 @@ describe("Orchestrator: recovery replays the journal forward", () => {
       yield* scheduleUpgrade(w, "v2", 100)
       yield* Ref.set(w.current, name("v2"))
       yield* Ref.set(w.history, [{ time: "2026-01-01T00:00:00.000Z", name: "v2", step: "done", result: "ok" }])
-      fs.writeFileSync(
-        w.config.layout.journal,
-        JSON.stringify({
-          name: "v2",
-          height: 100,
-          from: "genesis",
-          step: "done",
-          head_at_stop: 100,
-          started_at: "2026-01-02T00:00:00.000Z",
-          reason: null
-        })
-      )
+      writeJournal(w, { step: "done", started_at: "2026-01-02T00:00:00.000Z" })
       yield* startRun(w)
       yield* adjustUntil("journal gone", Effect.sync(() => journalText(w) === undefined))
       const history = yield* Ref.get(w.history)
@@ -1033,18 +983,7 @@ describe("Orchestrator: recovery replays the journal forward", () => {
       yield* scheduleUpgrade(w, "v2", 100)
       yield* Ref.set(w.current, name("v2"))
       yield* setHead(w, 100)
-      fs.writeFileSync(
-        w.config.layout.journal,
-        JSON.stringify({
-          name: "v2",
-          height: 100,
-          from: "genesis",
-          step: "verify",
-          head_at_stop: 100,
-          started_at: "t",
-          reason: null
-        })
-      )
+      writeJournal(w, { step: "verify", started_at: "t" })
       const run = yield* startRun(w)
       yield* waitLog(w, "start:v2")
       expect((yield* run.orchestrator.status).in_progress).toEqual({ name: "v2", step: "verify" })

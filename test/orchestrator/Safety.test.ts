@@ -31,7 +31,8 @@ import {
   statusOf,
   upgradeOf,
   waitUntil,
-  type World
+  type World,
+  writeJournal
 } from "./fakes.js"
 
 const history = (w: World, n = "v2") =>
@@ -421,18 +422,7 @@ describe("backups", () => {
       const id = "v2-19700101T000000000Z"
       fs.mkdirSync(path.join(w.config.layout.backups, id, "chaindata"), { recursive: true })
       fs.writeFileSync(path.join(w.config.layout.backups, id, DATA_FILE), dataText(w))
-      fs.writeFileSync(
-        w.config.layout.journal,
-        JSON.stringify({
-          name: "v2",
-          height: 100,
-          from: "genesis",
-          step: "backup",
-          head_at_stop: 100,
-          started_at: "1970-01-01T00:00:00.000Z",
-          reason: null
-        })
-      )
+      writeJournal(w, { step: "backup", started_at: "1970-01-01T00:00:00.000Z" })
       yield* startRun(w)
       yield* advanceUntil("journal gone", Effect.sync(() => journalText(w) === undefined))
       expect(backupsOnDisk(w)).toEqual([id])

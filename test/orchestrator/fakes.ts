@@ -542,6 +542,24 @@ export const startRunning = (w: World, opts: { readonly crashAt?: string } = {})
 
 export const log = (w: World) => Ref.get(w.log)
 export const statusOf = (w: World, n: string) => upgradeOf(w, n).pipe(Effect.map((u) => u?.status))
+/**
+ * Writes journal.json as a killed run would have left it: v2 at height 100
+ * from genesis, head 100 at stop, unless `entry` says otherwise.
+ */
+export const writeJournal = (w: World, entry: Record<string, unknown>) =>
+  fs.writeFileSync(
+    w.config.layout.journal,
+    JSON.stringify({
+      name: "v2",
+      height: 100,
+      from: "genesis",
+      head_at_stop: 100,
+      started_at: "2026-01-01T00:00:00.000Z",
+      reason: null,
+      ...entry
+    })
+  )
+
 export const journal = (w: World) => {
   const text = journalText(w)
   return text === undefined ? undefined : (JSON.parse(text) as Record<string, unknown>)

@@ -25,7 +25,9 @@ export const DEFAULT_EVENTS: ReadonlyArray<EventType> = [
   "node-error",
   "node-stalled",
   "plan-invalid",
-  "height-passed-blind"
+  "height-passed-blind",
+  // A vote passed an upgrade: it will be scheduled with no operator action, and its binary must be in place by then.
+  "proposal-succeeded"
 ]
 
 interface Common {

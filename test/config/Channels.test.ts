@@ -12,7 +12,8 @@ import * as path from "node:path"
 import { afterEach, beforeEach } from "vitest"
 import { DEFAULT_EVENTS, describeChannel, parseChannels, scrub } from "../../src/config/Channels.js"
 import { describeConfig, loadConfig } from "../../src/config/Config.js"
-import { cleanup, tempDir } from "../support/fixtures.js"
+import { EVENT_TYPES } from "../../src/events/Events.js"
+import { cleanup, repoRoot, tempDir } from "../support/fixtures.js"
 
 let home = ""
 beforeEach(() => {
@@ -202,5 +203,16 @@ describe("notification channels", () => {
     )
     expect(scrub(c!, "login ops:hunter22 refused")).toBe("login ops:… refused")
     expect(describeChannel(c!)).toBe("a@b.c via smtp://ops:…@mail:25")
+  })
+})
+
+describe("docs/NOTIFICATIONS.md, Which events", () => {
+  it("names the default set and every other event type, so an operator can choose from the page", () => {
+    const page = fs.readFileSync(path.join(repoRoot, "docs/NOTIFICATIONS.md"), "utf8")
+    const section = page.slice(page.indexOf("The default, for every channel:"), page.indexOf("Severity (the same"))
+    const [defaults = "", rest = ""] = section.split("`all` adds the rest:")
+    const named = (text: string) => [...text.matchAll(/`([a-z]+(?:-[a-z]+)+)`/g)].map((m) => m[1])
+    expect(new Set(named(defaults))).toEqual(new Set(DEFAULT_EVENTS))
+    expect(new Set(named(rest))).toEqual(new Set(EVENT_TYPES.filter((t) => !DEFAULT_EVENTS.includes(t))))
   })
 })

@@ -63,12 +63,13 @@ export const SupervisorLive = (
   )
   // The API and the warnings (node-stalled, upgrade-soon, height-passed-blind) read the orchestrator's status.
   return Layer.merge(Api.layer, Warnings.layer).pipe(
-    // Upgrades decided on chain (DAEMON_GOVERNANCE_REGISTRY): applied through the operations, as any door's.
-    Layer.provideMerge(Governance.layerWith(CrashPoints.governanceCrashFromEnv())),
     // Test-only fault injection is chosen here, and only here: WEMIXVISOR_TEST_CRASH_AT (CrashPoints.ts).
     Layer.provideMerge(Orchestrator.layer.pipe(Layer.provide(CrashPoints.layerFromEnv))),
     // The Governor's proposals that call the registry (DAEMON_GOVERNANCE_GOVERNOR): the API and the status show them.
     Layer.provideMerge(ProposalsLive.layer),
+    // Upgrades decided on chain (DAEMON_GOVERNANCE_REGISTRY): applied through the operations, as any door's;
+    // the status shows its cursor.
+    Layer.provideMerge(Governance.layerWith(CrashPoints.governanceCrashFromEnv())),
     // Before the Orchestrator, so the notifications and the metrics see every event from the node's first start on.
     Layer.provideMerge(Notifier.layer.pipe(Layer.provide(NodeHttpClient.layer))),
     Layer.provideMerge(Metrics.layer),

@@ -2,6 +2,7 @@ import * as Schema from "effect/Schema"
 import { proposalLine } from "../dashboard/model.js"
 import { type Proposal, ProposalList } from "../domain/Proposal.js"
 import {
+  type GovernanceStatus,
   type OperatorPause,
   StatusObject,
   type UpgradeEta,
@@ -134,6 +135,12 @@ const describeUpgrade = (u: UpgradeWithEta) =>
     u.eta !== null ? `, ${etaText(u)}` : ""
   }${u.on_failure !== undefined ? `, on failure: ${u.on_failure}` : ""}`
 
+/** The governance source in the status: where its cursor is, and why it is not following when it is not. */
+const governanceLine = (g: GovernanceStatus) =>
+  `registry ${g.registry}, ${
+    g.block === null ? "no block read yet" : `events applied through block ${g.block}`
+  } (${g.confirmations} confirmations)${g.error !== null ? `; NOT FOLLOWING: ${g.error}` : ""}`
+
 export const statusText = (s: StatusObject): string => {
   const lines: Array<readonly [string, string]> = [
     ["Supervisor", s.supervisor === "running" ? "running" : "not running"],
@@ -153,6 +160,7 @@ export const statusText = (s: StatusObject): string => {
   if (s.pending.length === 0) lines.push(["Pending", "none"])
   else s.pending.forEach((u, i) => lines.push([i === 0 ? "Pending" : "", describeUpgrade(u)]))
   s.proposals.forEach((p, i) => lines.push([i === 0 ? "Proposals" : "", safeText(proposalLine(p))]))
+  if (s.governance !== null) lines.push(["Governance", safeText(governanceLine(s.governance))])
   if (s.last !== null) {
     lines.push([
       "Last upgrade",

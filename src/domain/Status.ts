@@ -38,6 +38,21 @@ export const OperatorPause = Schema.Struct({
 export type OperatorPause = typeof OperatorPause.Type
 
 /**
+ * The governance source (ARCHITECTURE §10) as the status shows it: the
+ * registry followed, the last block whose events are applied (the cursor;
+ * null before the first step), and why it is not keeping up (null while it
+ * is: an RPC or disk error, retried on its own; or a cursor file that cannot
+ * be read, which keeps the source off).
+ */
+export const GovernanceStatus = Schema.Struct({
+  registry: Schema.String,
+  confirmations: Schema.Number,
+  block: Schema.NullOr(Schema.Number),
+  error: Schema.NullOr(Schema.String)
+})
+export type GovernanceStatus = typeof GovernanceStatus.Type
+
+/**
  * The status object of ARCHITECTURE §6 (`status --json`, REST, `GetStatus`), keys
  * exactly as documented. `version` stays null until version probing exists.
  */
@@ -83,7 +98,9 @@ export const StatusObject = Schema.Struct({
    * Tracked by a running supervisor with DAEMON_GOVERNANCE_GOVERNOR set;
    * empty from the files (no supervisor tracks them).
    */
-  proposals: Schema.Array(Proposal)
+  proposals: Schema.Array(Proposal),
+  /** The governance source: null when it is off (DAEMON_GOVERNANCE_REGISTRY unset) and from the files. */
+  governance: Schema.NullOr(GovernanceStatus)
 })
 export type StatusObject = typeof StatusObject.Type
 

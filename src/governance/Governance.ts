@@ -1,5 +1,6 @@
 import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
+import type { GovernanceStatus } from "../domain/Status.js"
 
 /*
  * The governance source (ARCHITECTURE §10): upgrades decided on chain. The
@@ -9,19 +10,9 @@ import type * as Effect from "effect/Effect"
  * way into the orchestrator.
  */
 
-/** What `status` and `config` say of the source. */
-export interface GovernanceState {
-  /** The registry followed; null: the source is off (DAEMON_GOVERNANCE_REGISTRY unset). */
-  readonly registry: string | null
-  readonly confirmations: number
-  /** The last block whose events are applied; null before the first step. */
-  readonly block: number | null
-  /** Why the last step failed (the node, the disk); null while it keeps up. */
-  readonly error: string | null
-}
-
 export interface GovernanceService {
-  readonly state: Effect.Effect<GovernanceState>
+  /** What the status says of the source (its `governance` key); null when it is off. */
+  readonly state: Effect.Effect<GovernanceStatus | null>
 }
 
 export class Governance extends Context.Tag("wemixvisor/Governance")<Governance, GovernanceService>() {}

@@ -12,7 +12,7 @@ import { HeightProvider } from "../height/HeightProvider.js"
 import { type BatchRequest, decodeSchedule, Operations } from "../upgrades/Operations.js"
 import { PlanStore } from "../upgrades/PlanStore.js"
 import { makeFollower } from "./Follow.js"
-import { Governance, type GovernanceState } from "./Governance.js"
+import { Governance } from "./Governance.js"
 import { stepEachHead } from "./Heads.js"
 import { chainOf, type RegistryEvent } from "./Registry.js"
 
@@ -27,8 +27,6 @@ import { chainOf, type RegistryEvent } from "./Registry.js"
 /** The start's code check asks again while the node is not up yet: every 2 s, for 2 minutes. */
 const CODE_CHECK_RETRY = Schedule.spaced("2 seconds").pipe(Schedule.upTo("2 minutes"))
 
-const OFF: GovernanceState = { registry: null, confirmations: 0, block: null, error: null }
-
 /** The live source; `afterApply` runs between an event's apply and its cursor write (tests' crash point). */
 export const layerWith = (
   afterApply: Effect.Effect<void> = Effect.void
@@ -37,7 +35,7 @@ export const layerWith = (
     Governance,
     Effect.gen(function*() {
       const config = yield* AppConfig
-      if (Option.isNone(config.governanceRegistry)) return Governance.of({ state: Effect.succeed(OFF) })
+      if (Option.isNone(config.governanceRegistry)) return Governance.of({ state: Effect.succeed(null) })
       const registry = config.governanceRegistry.value
       const heights = yield* HeightProvider
       const operations = yield* Operations
@@ -137,10 +135,15 @@ export const layerWith = (
       }).pipe(
         // A cursor that cannot be read: said, and the source stays off rather than guessing where to start.
         Effect.tapError((e) => Effect.logError(`governance source off: ${e.message}`)),
-        Effect.option
+        Effect.either
       )
-      if (Option.isNone(follower)) return Governance.of({ state: Effect.succeed({ ...OFF, registry }) })
-      const { cursor, step } = follower.value
+      if (Either.isLeft(follower)) {
+        const error = `source off: ${follower.left.message}`
+        return Governance.of({
+          state: Effect.succeed({ registry, confirmations: config.governanceConfirmations, block: null, error })
+        })
+      }
+      const { cursor, step } = follower.right
       const error = yield* Ref.make<string | null>(null)
 
       yield* Effect.forkScoped(stepEachHead(heights.heights, step, "governance", error))

@@ -114,6 +114,14 @@ const makeRegistry = () => {
       "wemixvisor_upgrades_paused",
       "1 while the operator has paused upgrades (`wemixvisor upgrade pause`: none fires until resume), else 0."
     ),
+    governanceBlock: gauge(
+      "wemixvisor_governance_block",
+      "The last block whose registry events the governance source has applied (absent while the source is off)."
+    ),
+    governanceUp: gauge(
+      "wemixvisor_governance_up",
+      "1 while the governance source follows the registry, 0 while its steps fail (absent while it is off)."
+    ),
     notifications: counter("wemixvisor_notifications_total", "Notifications sent, by channel and result.", [
       "channel",
       "result"
@@ -252,6 +260,12 @@ export const make = Effect.gen(function*() {
       m.chainStalled.set(Pace.isStalled(p, config.stallAfter) ? 1 : 0)
       if (Option.isSome(p.interval)) m.blockInterval.set(p.interval.value)
       else m.blockInterval.remove()
+
+      const g = status.governance
+      if (g === null || g.block === null) m.governanceBlock.remove()
+      else m.governanceBlock.set(g.block)
+      if (g === null) m.governanceUp.remove()
+      else m.governanceUp.set(g.error === null ? 1 : 0)
 
       m.upgradePending.reset()
       m.upgradeHeight.reset()

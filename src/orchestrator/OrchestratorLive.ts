@@ -12,6 +12,7 @@ import { UpgradeConflict } from "../domain/Errors.js"
 import { openProposals, type OperatorPause, type StatusObject } from "../domain/Status.js"
 import type { Target } from "../domain/Target.js"
 import { Events } from "../events/Events.js"
+import { Governance } from "../governance/Governance.js"
 import { Proposals } from "../governance/Proposals.js"
 import { ChainPace } from "../height/ChainPace.js"
 import { HeightProvider } from "../height/HeightProvider.js"
@@ -61,6 +62,7 @@ const make = Effect.gen(function*() {
   const history = yield* History
   const events = yield* Events
   const proposals = yield* Proposals
+  const governance = yield* Governance
   const state = yield* SubscriptionRef.make(State.initial)
   /**
    * Held by whatever acts on the node — an upgrade, its recovery, a journal
@@ -214,7 +216,8 @@ const make = Effect.gen(function*() {
         upgrades_paused: now.pausedByOperator,
         plan_problem: State.planProblem(now),
         // The governance proposals not decided yet: an upgrade an operator sees coming.
-        proposals: openProposals(yield* proposals.list)
+        proposals: openProposals(yield* proposals.list),
+        governance: yield* governance.state
       } satisfies StatusObject
     }),
     paused: SubscriptionRef.get(state).pipe(Effect.map(State.paused)),
@@ -229,7 +232,7 @@ const make = Effect.gen(function*() {
 
 /**
  * Live: every service the orchestrator drives, CrashPoints included (its live
- * layer injects nothing), and the governance proposals its status shows.
+ * layer injects nothing), and the governance source and proposals its status shows.
  */
 export const layer: Layer.Layer<
   Orchestrator,
@@ -237,6 +240,7 @@ export const layer: Layer.Layer<
   | AppConfig
   | Events
   | Proposals
+  | Governance
   | NodeProcess
   | HeightProvider
   | ChainPace

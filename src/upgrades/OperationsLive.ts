@@ -306,7 +306,9 @@ export const make = (deps: OperationsDeps): OperationsService => {
         upgrades_paused: operatorPause,
         plan_problem: null,
         // Governance proposals are tracked by a running supervisor (its memory, not a file of this home's).
-        proposals: []
+        proposals: [],
+        // As are the governance source's cursor and errors.
+        governance: null
       } satisfies StatusObject
     }).pipe(Effect.withSpan("Operations.localStatus"))
 

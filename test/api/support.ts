@@ -49,7 +49,8 @@ export const idleStatus: StatusObject = {
   paused: null,
   upgrades_paused: null,
   plan_problem: null,
-  proposals: []
+  proposals: [],
+  governance: null
 }
 
 /** `s` as the world's supervisor serves it: with its home and pid. */

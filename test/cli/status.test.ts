@@ -53,6 +53,7 @@ describe("upgrade status without a running supervisor", () => {
           "block_interval_seconds",
           "current",
           "current_height",
+          "governance",
           "head_age_seconds",
           "home",
           "in_progress",

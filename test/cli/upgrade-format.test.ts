@@ -5,7 +5,9 @@
  */
 import { afterEach, describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { etaText, listText, safeText, spanText } from "../../src/cli/upgrade-format.js"
+import { etaText, listText, safeText, spanText, statusText } from "../../src/cli/upgrade-format.js"
+import { makeHeight } from "../../src/domain/Height.js"
+import type { StatusObject } from "../../src/domain/Status.js"
 import { pendingUpgrade } from "../support/upgrades.js"
 import { makeHome as home, removeHomes, restoreEnv, runCli } from "./support.js"
 
@@ -66,5 +68,42 @@ describe("ETA text", () => {
         "v2    1500000  ready   in 3h12m (02:14 UTC)"
       ].join("\n")
     )
+  })
+})
+
+describe("upgrade status: the governance source", () => {
+  const status = {
+    supervisor: "running",
+    home: "/srv/wemix",
+    supervisor_pid: 1,
+    current_height: makeHeight(1300),
+    block_interval_seconds: 1,
+    head_age_seconds: 0,
+    node_state: "running",
+    node_pid: 2,
+    restarts: 0,
+    current: "genesis",
+    version: null,
+    pending_upgrade: null,
+    pending: [],
+    upgrading: false,
+    in_progress: null,
+    last: null,
+    paused: null,
+    upgrades_paused: null,
+    plan_problem: null,
+    proposals: [],
+    governance: null
+  } satisfies StatusObject
+  const registry = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+
+  it("off: no line; following: its cursor; failing: NOT FOLLOWING with the reason", () => {
+    expect(statusText(status)).not.toContain("Governance")
+    const following = { registry, confirmations: 5, block: 1295, error: null }
+    expect(statusText({ ...status, governance: following })).toMatch(
+      new RegExp(`Governance: +registry ${registry}, events applied through block 1295 \\(5 confirmations\\)$`, "m")
+    )
+    expect(statusText({ ...status, governance: { ...following, block: null, error: "source off: corrupt" } }))
+      .toContain(`registry ${registry}, no block read yet (5 confirmations); NOT FOLLOWING: source off: corrupt`)
   })
 })

@@ -51,7 +51,8 @@ const status: StatusObject = {
   paused: null,
   upgrades_paused: null,
   plan_problem: null,
-  proposals: []
+  proposals: [],
+  governance: null
 }
 
 /** The event hub, with each event stamped with the (Test)Clock's time. */
@@ -329,6 +330,23 @@ describe("metrics derived from events", () => {
       expect(sample(yield* w.scrape(), "wemixvisor_upgrades_paused")).toBe(0)
     }))
 
+  it.scoped("the governance source: its cursor and whether it follows; both absent while it is off", () =>
+    Effect.gen(function*() {
+      const w = yield* world
+      const off = yield* w.scrape()
+      expect(sample(off, "wemixvisor_governance_block")).toBeUndefined()
+      expect(sample(off, "wemixvisor_governance_up")).toBeUndefined()
+      const registry = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+      const following = { ...status, governance: { registry, confirmations: 5, block: 1200, error: null } }
+      expect(sample(yield* w.scrape(following), "wemixvisor_governance_block")).toBe(1200)
+      expect(sample(yield* w.scrape(following), "wemixvisor_governance_up")).toBe(1)
+      const failing = { ...status, governance: { ...following.governance, error: "the node's RPC does not answer" } }
+      expect(sample(yield* w.scrape(failing), "wemixvisor_governance_up")).toBe(0)
+      const unread = { ...status, governance: { ...following.governance, block: null, error: "source off: corrupt" } }
+      expect(sample(yield* w.scrape(unread), "wemixvisor_governance_block")).toBeUndefined()
+      expect(sample(yield* w.scrape(), "wemixvisor_governance_up")).toBeUndefined()
+    }))
+
   it.scoped("warnings are counted by kind; chain_stalled follows WEMIXVISOR_STALL_AFTER", () =>
     Effect.gen(function*() {
       const w = yield* worldWith({ WEMIXVISOR_STALL_AFTER: "30s" })
@@ -394,6 +412,8 @@ describe("the exposition", () => {
         wemixvisor_rpc_errors_total: "counter",
         wemixvisor_plan_problem: "gauge",
         wemixvisor_upgrades_paused: "gauge",
+        wemixvisor_governance_block: "gauge",
+        wemixvisor_governance_up: "gauge",
         wemixvisor_notifications_total: "counter"
       })
       for (

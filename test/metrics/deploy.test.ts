@@ -39,6 +39,8 @@ const EXPORTED = new Set([
   "wemixvisor_rpc_errors_total",
   "wemixvisor_plan_problem",
   "wemixvisor_upgrades_paused",
+  "wemixvisor_governance_block",
+  "wemixvisor_governance_up",
   "wemixvisor_notifications_total",
   "process_resident_memory_bytes",
   "process_cpu_seconds_total",
@@ -67,7 +69,7 @@ const exported = (name: string) =>
 describe.skipIf(!promtool)("Prometheus files (promtool)", () => {
   it("alerts.yml passes promtool check rules", () => {
     const r = run(["check", "rules", "alerts.yml"])
-    expect(r.out).toMatch(/SUCCESS: 9 rules found/)
+    expect(r.out).toMatch(/SUCCESS: 10 rules found/)
     expect(r.code).toBe(0)
   })
 
@@ -81,7 +83,7 @@ describe.skipIf(!promtool)("Prometheus files (promtool)", () => {
     const alerts = [...fs.readFileSync(path.join(deploy, "prometheus/alerts.yml"), "utf8").matchAll(/- alert: (\w+)/g)]
       .map((m) => m[1]!)
     const tests = fs.readFileSync(path.join(deploy, "prometheus/tests/alerts.test.yml"), "utf8")
-    expect(alerts).toHaveLength(9)
+    expect(alerts).toHaveLength(10)
     for (const a of alerts) expect(tests, a).toMatch(new RegExp(`alertname: ${a}\\n\\s+exp_alerts:\\n\\s+- exp_labels`))
   })
 
@@ -93,7 +95,7 @@ describe.skipIf(!promtool)("Prometheus files (promtool)", () => {
   it("the rules read only metrics wemixvisor exports", () => {
     const rules = fs.readFileSync(path.join(deploy, "prometheus/alerts.yml"), "utf8")
     const exprs = [...rules.matchAll(/expr: (?:>\n((?:\s{10}.*\n)+)|(.*))/g)].map((m) => (m[1] ?? m[2]!).trim())
-    expect(exprs).toHaveLength(9)
+    expect(exprs).toHaveLength(10)
     for (const e of exprs) for (const n of metricNames(e)) expect(exported(n), `${n} in ${e}`).toBe(true)
   })
 })

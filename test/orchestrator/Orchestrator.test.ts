@@ -1014,7 +1014,8 @@ describe("Orchestrator: status", () => {
     "paused",
     "upgrades_paused",
     "plan_problem",
-    "proposals"
+    "proposals",
+    "governance"
   ]
 
   it.scoped("the status object of ARCHITECTURE §6, before, during and after an upgrade", () =>

@@ -40,6 +40,7 @@ import { schedule } from "../../src/domain/Plan.js"
 import type { Target } from "../../src/domain/Target.js"
 import { type UpgradeName, UpgradePlan } from "../../src/domain/Upgrade.js"
 import { type EventInput, Events } from "../../src/events/Events.js"
+import { Governance } from "../../src/governance/Governance.js"
 import { Proposals } from "../../src/governance/Proposals.js"
 import * as ChainPaceLive from "../../src/height/ChainPaceLive.js"
 import { HeightProvider } from "../../src/height/HeightProvider.js"
@@ -470,6 +471,7 @@ const worldLayers = (w: World, node: Context.Tag.Service<NodeProcess>) => {
     Layer.succeed(UpgradeSource, UpgradeSource.of({ plans: w.snapshots.changes })),
     // No Governor: no proposals tracked (the status's `proposals` is empty).
     Layer.succeed(Proposals, Proposals.of({ list: Effect.succeed([]) })),
+    Layer.succeed(Governance, Governance.of({ state: Effect.succeed(null) })),
     Layer.succeed(
       History,
       History.of({

@@ -40,6 +40,7 @@ const RANKS: Readonly<Record<string, number>> = {
   // Follows every event; counts its deliveries in the metrics.
   notify: 6.6,
   api: 7,
+  fleet: 7.5,
   cli: 8
 }
 

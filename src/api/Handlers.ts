@@ -18,9 +18,10 @@ import {
   type UpgradeNotFound
 } from "../domain/Errors.js"
 import { API_FORCE_HINT } from "../domain/Plan.js"
+import type { PreflightResult } from "../domain/Preflight.js"
 import type { Proposal, ProposalList } from "../domain/Proposal.js"
 import type { OperatorPause, StatusObject } from "../domain/Status.js"
-import type { Upgrade } from "../domain/Upgrade.js"
+import type { Upgrade, UpgradeName } from "../domain/Upgrade.js"
 import type { Events } from "../events/Events.js"
 import type { NodeRestarted, PreparationFailed } from "../orchestrator/Orchestrator.js"
 import type { Door, HistoryService, Origin } from "../upgrades/History.js"
@@ -32,10 +33,12 @@ import {
   type OperationsService,
   type ScheduleError
 } from "../upgrades/Operations.js"
+import type { PreflightError } from "../upgrades/Preflight.js"
 import { authProblem } from "./Auth.js"
 import {
   ApiAuth,
   CancelUpgradePayload,
+  CheckUpgradePayload,
   PauseUpgradesPayload,
   PrepareUpgradePayload,
   UpgradeRpcsServed
@@ -63,6 +66,8 @@ export interface ApiServices {
   readonly resume: (origin: Origin) => Effect.Effect<OperatorPause | null, IoError>
   /** Every governance proposal tracked (the Proposals service), newest first. */
   readonly proposals: Effect.Effect<ReadonlyArray<Proposal>>
+  /** `upgrade check`: would the pending upgrade `name` go through now (upgrades/Preflight.ts, with the supervisor's status). */
+  readonly check: (name: UpgradeName) => Effect.Effect<PreflightResult, PreflightError>
   /** The bearer token every call needs (WEMIXVISOR_API_TOKEN or the generated api.token). */
   readonly token: string
 }
@@ -96,7 +101,8 @@ export function toWire(e: CancelError): InvalidInput | UpgradeNotFound | Upgrade
 export function toWire(
   e: PrepareError
 ): InvalidInput | UpgradeNotFound | UpgradeConflict | PrepareFailed | PlanUnavailable
-export function toWire(e: ScheduleError | CancelError | PrepareError): WireError {
+export function toWire(e: PreflightError): UpgradeNotFound | UpgradeConflict | PlanUnavailable
+export function toWire(e: ScheduleError | CancelError | PrepareError | PreflightError): WireError {
   switch (e._tag) {
     case "FileCorrupt":
     case "IoError":
@@ -156,6 +162,7 @@ const decodePayload = <A, I>(schema: Schema.Schema<A, I>) => (payload: unknown):
   )
 const decodeCancel = decodePayload(CancelUpgradePayload)
 const decodePrepare = decodePayload(PrepareUpgradePayload)
+const decodeCheck = decodePayload(CheckUpgradePayload)
 const decodePauseBody = decodePayload(PauseUpgradesPayload)
 
 /** The longest pause reason: a sentence for the status and the dashboard, not a document. */
@@ -220,5 +227,10 @@ export const handlersLayer = (api: ApiServices) =>
         Effect.map((resumed) => ({ resumed })),
         Effect.mapError(pauseToWire)
       ),
-    ListProposals: () => proposalList(api)
+    ListProposals: () => proposalList(api),
+    CheckUpgrade: (payload) =>
+      decodeCheck(payload).pipe(
+        Effect.flatMap(({ name }) => decodeName(name)),
+        Effect.flatMap((n) => api.check(n).pipe(Effect.mapError((e) => toWire(e))))
+      )
   })

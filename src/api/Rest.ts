@@ -10,6 +10,7 @@ import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { type ErrorKind, InvalidInput, kindOf } from "../domain/Errors.js"
+import { PreflightResult } from "../domain/Preflight.js"
 import { ProposalList } from "../domain/Proposal.js"
 import { StatusObject } from "../domain/Status.js"
 import { Upgrade, UpgradeList } from "../domain/Upgrade.js"
@@ -89,6 +90,7 @@ const encodeStatus = Schema.encodeSync(StatusObject)
 const encodeEvent = Schema.encodeSync(WemixvisorEvent)
 const encodeHistory = Schema.encodeSync(Schema.Array(HistoryRecord))
 const encodeProposals = Schema.encodeSync(ProposalList)
+const encodePreflight = Schema.encodeSync(PreflightResult)
 
 /** The body of a POST that may have none (pause's is optional): empty is `{}`. */
 const optionalJsonBody = Effect.gen(function*() {
@@ -230,6 +232,17 @@ export const routes = (api: ApiServices) =>
             onFailure: wireToHttp,
             onSuccess: (u) => json(200, { message: "Upgrade prepared", upgrade: encodeUpgrade(u) })
           })
+        )
+      })
+    ),
+    HttpRouter.get(
+      "/api/v1/upgrades/:name/check",
+      Effect.gen(function*() {
+        const { name } = yield* HttpRouter.params
+        // 200 for a NO GO too: the answer is the verdict (`go`), not a failure of the request.
+        return yield* decodeName(name ?? "").pipe(
+          Effect.flatMap((n) => api.check(n).pipe(Effect.mapError((e) => toWire(e)))),
+          Effect.match({ onFailure: wireToHttp, onSuccess: (r) => json(200, encodePreflight(r)) })
         )
       })
     ),

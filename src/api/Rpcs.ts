@@ -12,6 +12,7 @@ import {
   UpgradeNotFound
 } from "../domain/Errors.js"
 import { NodeState } from "../domain/Node.js"
+import { PreflightResult } from "../domain/Preflight.js"
 import { ProposalList } from "../domain/Proposal.js"
 import { OperatorPause, StatusObject } from "../domain/Status.js"
 import { Upgrade, UpgradeList } from "../domain/Upgrade.js"
@@ -59,6 +60,10 @@ export const PrepareUpgradePayload = Schema.Struct({
   name: Schema.String
 })
 
+export const CheckUpgradePayload = Schema.Struct({
+  name: Schema.String
+})
+
 export const PauseUpgradesPayload = Schema.Struct({
   /** Free text kept with the pause and shown wherever it is (status, list, /health's log line, the dashboard). */
   reason: Schema.optional(Schema.String)
@@ -78,6 +83,7 @@ const ScheduleErrors = Schema.Union(InvalidInput, UpgradeConflict, NodeUnreachab
 const CancelErrors = Schema.Union(InvalidInput, UpgradeNotFound, UpgradeConflict, PlanUnavailable)
 const PauseErrors = Schema.Union(InvalidInput, PlanUnavailable)
 const PrepareErrors = Schema.Union(InvalidInput, UpgradeNotFound, UpgradeConflict, PrepareFailed, PlanUnavailable)
+const CheckErrors = Schema.Union(InvalidInput, UpgradeNotFound, UpgradeConflict, PlanUnavailable)
 
 /** Stop the node gracefully and start it again (out of `error` too); refused (UpgradeConflict) while an upgrade has it. */
 const RestartNode = Rpc.make("RestartNode", { success: NodeRestarted, error: UpgradeConflict })
@@ -106,7 +112,13 @@ export class UpgradeRpcs extends RpcGroup.make(
   /** No upgrade fires until ResumeUpgrades (persisted: it outlives a restart of wemixvisor). */
   Rpc.make("PauseUpgrades", { payload: PauseUpgradesPayload, success: OperatorPause, error: PauseErrors }),
   ResumeUpgrades,
-  ListProposals
+  ListProposals,
+  /**
+   * `upgrade check`: would this pending upgrade go through now (binary,
+   * hooks, backup room, verify timings, RPC and chain id, pauses), its ETA
+   * and what a failure does. A NO GO is an answer (`go: false`), not an error.
+   */
+  Rpc.make("CheckUpgrade", { payload: CheckUpgradePayload, success: PreflightResult, error: CheckErrors })
 ).middleware(ApiAuth) {}
 
 /**
@@ -125,5 +137,6 @@ export const UpgradeRpcsServed = RpcGroup.make(
   RestartNode,
   Rpc.make("PauseUpgrades", { payload: Schema.Unknown, success: OperatorPause, error: PauseErrors }),
   ResumeUpgrades,
-  ListProposals
+  ListProposals,
+  Rpc.make("CheckUpgrade", { payload: Schema.Unknown, success: PreflightResult, error: CheckErrors })
 ).middleware(ApiAuth)

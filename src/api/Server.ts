@@ -15,6 +15,8 @@ import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as http from "node:http"
+import { freeSpaceLive } from "../binaries/Backup.js"
+import { BinaryStore } from "../binaries/BinaryStore.js"
 import { AppConfig } from "../config/Config.js"
 import { BodyTooLarge, type ConfigInvalid, type IoError } from "../domain/Errors.js"
 import { Events } from "../events/Events.js"
@@ -25,6 +27,8 @@ import { Metrics } from "../metrics/Metrics.js"
 import { Orchestrator } from "../orchestrator/Orchestrator.js"
 import { History } from "../upgrades/History.js"
 import { Operations } from "../upgrades/Operations.js"
+import { PlanStore } from "../upgrades/PlanStore.js"
+import { preflight } from "../upgrades/Preflight.js"
 import { type AccessPolicy, guard } from "./Access.js"
 import { checkExposure, listenAddress } from "./Auth.js"
 import * as Dashboard from "./Dashboard.js"
@@ -197,7 +201,7 @@ export const makeApp = (
     return yield* guard({ ...access, token: api.token, publicPaths: PUBLIC_PATHS, rpcPath: "/rpc" }, app)
   })
 
-type Deps = AppConfig | Events | Operations | ChainPace | Orchestrator | History | Proposals
+type Deps = AppConfig | Events | Operations | ChainPace | Orchestrator | History | Proposals | PlanStore | BinaryStore
 
 /**
  * Serves the API until the scope closes. Fails (ConfigInvalid, exit 2) when
@@ -216,6 +220,7 @@ export const serve: Effect.Effect<void, ConfigInvalid | IoError, Deps | Scope.Sc
   const pace = yield* ChainPace
   const history = yield* History
   const proposals = yield* Proposals
+  const checkContext = yield* Effect.context<PlanStore | BinaryStore>()
   const api: ApiServices = {
     ops,
     status: orchestrator.status,
@@ -226,6 +231,12 @@ export const serve: Effect.Effect<void, ConfigInvalid | IoError, Deps | Scope.Sc
     events,
     history,
     proposals: proposals.list,
+    // The same check as the CLI's local path, with this supervisor's status (ETA, pauses) and its live configuration.
+    check: (name) =>
+      Effect.flatMap(
+        orchestrator.status,
+        (status) => preflight(name, { config, status: Option.some(status), supervised: true })
+      ).pipe(Effect.provide(checkContext), Effect.provide(freeSpaceLive)),
     token
   }
   const { host, port } = listenAddress(config.apiAddr)

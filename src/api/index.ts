@@ -15,6 +15,7 @@ export {
   UpgradeNotFound
 } from "../domain/Errors.js"
 export { Height } from "../domain/Height.js"
+export { PreflightFinding, PreflightLevel, PreflightResult } from "../domain/Preflight.js"
 export { Proposal, ProposalAction, ProposalList, ProposalState } from "../domain/Proposal.js"
 export { StatusObject, TargetName } from "../domain/Status.js"
 export { Upgrade, UpgradeList, UpgradeName, UpgradePlan, UpgradeStatus } from "../domain/Upgrade.js"
@@ -28,4 +29,4 @@ export {
   rpcUrl,
   type UpgradeClient
 } from "./Client.js"
-export { ApiAuth, CancelUpgradePayload, ScheduleUpgradePayload, UpgradeRpcs } from "./Rpcs.js"
+export { ApiAuth, CancelUpgradePayload, CheckUpgradePayload, ScheduleUpgradePayload, UpgradeRpcs } from "./Rpcs.js"

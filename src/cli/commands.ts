@@ -209,43 +209,56 @@ const remote = Options.text("remote").pipe(
 const jsonOutput = Options.boolean("json").pipe(Options.withDescription("print JSON"))
 const upgradeImpl = Effect.promise(() => import("./upgrade.js"))
 
+const upgradeName = Args.text({ name: "name" }).pipe(
+  Args.withDescription("upgrade name: the folder under upgrades/ (A-Z a-z 0-9 . _ -)")
+)
+const upgradeHeight = Args.text({ name: "height" }).pipe(
+  Args.withDescription("block height: the old binary processes it, the new one continues")
+)
+/** Where the binary comes from and what a failure does: `upgrade schedule`'s, and (for every node) the fleet's. */
+const sourceOptions = (fleet: boolean) => ({
+  binaries: Options.text("binaries").pipe(
+    Options.withDescription(
+      `where ${
+        fleet ? "each node downloads" : "to download"
+      } the binary: one URL (any platform), or a JSON map '{"linux/amd64":"<url>",…}' (needs DAEMON_ALLOW_DOWNLOAD_BINARIES=true${
+        fleet ? " there" : ""
+      })`
+    ),
+    Options.optional
+  ),
+  url: Options.text("url").pipe(Options.withDescription("alias of --binaries with one URL"), Options.optional),
+  checksum: Options.text("checksum").pipe(
+    Options.withDescription("sha256:<hex> or sha512:<hex> of the artifact at the one URL"),
+    Options.optional
+  ),
+  checksums: Options.text("checksums").pipe(
+    Options.withDescription(`per platform, for a map of URLs: '{"linux/amd64":"sha256:<hex>",…}'`),
+    Options.optional
+  ),
+  info: Options.text("info").pipe(Options.withDescription("free text kept with the upgrade"), Options.optional),
+  onFailure: Options.text("on-failure").pipe(
+    Options.withDescription(
+      `rollback or halt: what this upgrade does when it fails (default: ${
+        fleet ? "each node's " : ""
+      }DAEMON_ON_UPGRADE_FAILURE)`
+    ),
+    Options.optional
+  )
+})
+
 const schedule = Command.make(
   "schedule",
   {
-    name: Args.text({ name: "name" }).pipe(
-      Args.withDescription("upgrade name: the folder under upgrades/ (A-Z a-z 0-9 . _ -)")
-    ),
-    height: Args.text({ name: "height" }).pipe(
-      Args.withDescription("block height: the old binary processes it, the new one continues")
-    ),
+    name: upgradeName,
+    height: upgradeHeight,
     binary: Options.file("binary").pipe(
       Options.withDescription("copy this binary to upgrades/<name>/bin/$DAEMON_NAME"),
       Options.optional
     ),
-    binaries: Options.text("binaries").pipe(
-      Options.withDescription(
-        `where to download the binary: one URL (any platform), or a JSON map '{"linux/amd64":"<url>",…}' (needs DAEMON_ALLOW_DOWNLOAD_BINARIES=true)`
-      ),
-      Options.optional
-    ),
-    url: Options.text("url").pipe(Options.withDescription("alias of --binaries with one URL"), Options.optional),
-    checksum: Options.text("checksum").pipe(
-      Options.withDescription("sha256:<hex> or sha512:<hex> of the artifact at the one URL"),
-      Options.optional
-    ),
-    checksums: Options.text("checksums").pipe(
-      Options.withDescription(`per platform, for a map of URLs: '{"linux/amd64":"sha256:<hex>",…}'`),
-      Options.optional
-    ),
-    info: Options.text("info").pipe(Options.withDescription("free text kept with the upgrade"), Options.optional),
+    ...sourceOptions(false),
     force: Options.boolean("force").pipe(
       Options.withDescription("schedule even at or below the chain head, or when the node cannot be reached")
-    ),
-    onFailure: Options.text("on-failure").pipe(
-      Options.withDescription(
-        "rollback or halt: what this upgrade does when it fails (default: DAEMON_ON_UPGRADE_FAILURE)"
-      ),
-      Options.optional
     ),
     remote
   },
@@ -277,6 +290,22 @@ const prepare = Command.make(
 ).pipe(
   Command.withDescription(
     "Download (when not in place), verify, check and probe an upgrade's binary now; exit 0 ready, 1 failed, 2 bad input"
+  )
+)
+
+const check = Command.make(
+  "check",
+  {
+    name: Args.text({ name: "name" }).pipe(Args.withDescription("a pending upgrade")),
+    json: Options.boolean("json").pipe(
+      Options.withDescription("print JSON: {name, height, go, findings, eta, eta_seconds, on_failure}")
+    ),
+    remote
+  },
+  (o) => Effect.flatMap(Effect.promise(() => import("./upgrade-check.js")), (m) => m.check(o))
+).pipe(
+  Command.withDescription(
+    "Would this pending upgrade go through now: binary (checksum, version), hooks, backup room, verify timings, RPC and chain id, ETA, what a failure does; exit 0 go, 1 a problem, 2 bad input"
   )
 )
 
@@ -332,7 +361,7 @@ const UPGRADE_DESCRIPTION =
 
 const upgrade = Command.make("upgrade").pipe(
   Command.withDescription(UPGRADE_DESCRIPTION),
-  Command.withSubcommands([schedule, list, cancel, status, prepare, history, pause, resume, proposals]),
+  Command.withSubcommands([schedule, list, cancel, status, prepare, check, history, pause, resume, proposals]),
   Command.provide(local)
 )
 
@@ -354,8 +383,119 @@ const node = Command.make("node").pipe(
   Command.provide(local)
 )
 
+// ---------------------------------------------------------------------------
+// fleet … (implementation in ./fleet.ts and ../fleet/): the upgrade commands on many supervisors at once
+
+const fleetImpl = Effect.promise(() => import("./fleet.js"))
+const fleetFile = Options.text("fleet").pipe(
+  Options.withDescription(
+    "the fleet file: one [[node]] table per supervisor with name, url and token or token_file (default: WEMIXVISOR_FLEET)"
+  ),
+  Options.optional
+)
+const fleetRemote = Options.text("remote").pipe(
+  Options.withDescription(
+    "instead of a fleet file: the supervisors' API URLs, comma-separated (named host:port; token: WEMIXVISOR_API_TOKEN)"
+  ),
+  Options.optional
+)
+const fleetConcurrency = Options.integer("concurrency").pipe(
+  Options.withDescription("call at most this many nodes at once (default: 4)"),
+  Options.optional
+)
+const fleetTimeout = (what: string) =>
+  Options.text("timeout").pipe(
+    Options.withDescription(`each node's answer, at most (default: ${what})`),
+    Options.optional
+  )
+const fleetOptions = (timeout: string) => ({
+  fleet: fleetFile,
+  remote: fleetRemote,
+  concurrency: fleetConcurrency,
+  timeout: fleetTimeout(timeout)
+})
+const binaryOptions = sourceOptions(true)
+
+const fleetStatus = Command.make(
+  "status",
+  {
+    json: Options.boolean("json").pipe(Options.withDescription("print JSON: nodes, upgrades, attention, green")),
+    ...fleetOptions("10s")
+  },
+  (o) => Effect.flatMap(fleetImpl, (m) => m.status(o))
+).pipe(
+  Command.withDescription(
+    "The readiness board: a row per node (head, node state, current and its version, each pending upgrade's readiness and ETA) and a line per pending upgrade across the fleet; exit 0 only when all is ready"
+  )
+)
+
+const fleetSchedule = Command.make(
+  "schedule",
+  {
+    name: upgradeName,
+    height: upgradeHeight,
+    ...binaryOptions,
+    force: Options.boolean("force").pipe(
+      Options.withDescription("schedule even at or below a node's chain head, or when its node cannot be reached")
+    ),
+    ...fleetOptions("30s")
+  },
+  (o) => Effect.flatMap(fleetImpl, (m) => m.schedule(o))
+).pipe(Command.withDescription("Schedule an upgrade at one block height on every node; a result line per node"))
+
+const fleetCancel = Command.make(
+  "cancel",
+  {
+    name: Args.text({ name: "name" }).pipe(
+      Args.withDescription("default: each node's only pending upgrade"),
+      Args.optional
+    ),
+    ...fleetOptions("30s")
+  },
+  (o) => Effect.flatMap(fleetImpl, (m) => m.cancel(o))
+).pipe(Command.withDescription("Cancel a pending upgrade on every node; a result line per node"))
+
+const fleetPrepare = Command.make(
+  "prepare",
+  { name: Args.text({ name: "name" }).pipe(Args.withDescription("a pending upgrade")), ...fleetOptions("30m") },
+  (o) => Effect.flatMap(fleetImpl, (m) => m.prepare(o))
+).pipe(
+  Command.withDescription(
+    "Download, verify and probe an upgrade's binary now on every node; a result line per node"
+  )
+)
+
+const fleetRoll = Command.make(
+  "roll",
+  {
+    name: Args.text({ name: "name" }).pipe(Args.withDescription("the upgrade (a patch release) to roll out")),
+    heightOffset: Options.integer("height-offset").pipe(
+      Options.withDescription("schedule it on each node at its chain head + this many blocks (default: 10)"),
+      Options.optional
+    ),
+    ...binaryOptions,
+    rollTimeout: Options.text("roll-timeout").pipe(
+      Options.withDescription("how long one node may take from its schedule to the upgrade's end (default: 15m)"),
+      Options.optional
+    ),
+    ...fleetOptions("30s")
+  },
+  (o) => Effect.flatMap(fleetImpl, (m) => m.roll(o))
+).pipe(
+  Command.withDescription(
+    "Roll an upgrade out one node at a time, in the fleet's order: schedule it at the node's head + offset, wait until it is done (verified), then the next; stops at the first failure"
+  )
+)
+
+const FLEET_DESCRIPTION =
+  "The upgrade commands on every supervisor of a fleet file (or --remote a,b,c) at once; roll a patch release node by node"
+const fleet = Command.make("fleet").pipe(
+  Command.withDescription(FLEET_DESCRIPTION),
+  Command.withSubcommands([fleetStatus, fleetSchedule, fleetCancel, fleetPrepare, fleetRoll])
+)
+
 export const command = root.pipe(
-  Command.withSubcommands([init, run, upgrade, node, dashboard, notify, configCmd, version])
+  Command.withSubcommands([init, run, upgrade, node, fleet, dashboard, notify, configCmd, version])
 )
 
 export const cli = Command.run(command, { name: "wemixvisor", version: VERSION })
@@ -378,6 +518,7 @@ export const helpEntries: ReadonlyArray<HelpEntry> = [
     ["run", "supervise the node until SIGTERM/SIGINT"],
     ["upgrade", "schedule, prepare, list, cancel upgrades; status, history; pause, resume; proposals"],
     ["node", "restart the node without restarting wemixvisor"],
+    ["fleet", "status, schedule, cancel, prepare on many supervisors at once; roll node by node"],
     ["dashboard", "print the web dashboard's URL with the token (--open: open it)"],
     ["notify", "notifications: send a test message to every channel"],
     ["config", "print the effective configuration; config check: check it, every finding"],
@@ -394,6 +535,7 @@ export const helpEntries: ReadonlyArray<HelpEntry> = [
       ["cancel", "cancel a pending upgrade"],
       ["status", "the supervisor, the node, the chain head and the upgrades"],
       ["prepare", "download, verify and probe an upgrade's binary now"],
+      ["check", "would a pending upgrade go through now: go / NO GO"],
       ["history", "the audit trail: schedules, cancels, preparations, upgrade steps"],
       ["pause", "hold every upgrade until resume"],
       ["resume", "lift the pause; a due upgrade fires at once"],
@@ -405,6 +547,7 @@ export const helpEntries: ReadonlyArray<HelpEntry> = [
   entry(["upgrade", "cancel"], cancel),
   entry(["upgrade", "status"], status),
   entry(["upgrade", "prepare"], prepare),
+  entry(["upgrade", "check"], check),
   entry(["upgrade", "history"], history),
   entry(["upgrade", "pause"], pause),
   entry(["upgrade", "resume"], resume),
@@ -415,6 +558,22 @@ export const helpEntries: ReadonlyArray<HelpEntry> = [
     [["restart", "graceful stop and start, out of `error` too"]]
   ),
   entry(["node", "restart"], nodeRestart),
+  entry(
+    ["fleet"],
+    Command.make("fleet").pipe(Command.withDescription(FLEET_DESCRIPTION)),
+    [
+      ["status", "the readiness board: a row per node, a line per pending upgrade"],
+      ["schedule", "schedule an upgrade on every node"],
+      ["cancel", "cancel a pending upgrade on every node"],
+      ["prepare", "download, verify and probe an upgrade's binary on every node"],
+      ["roll", "one node at a time: schedule at head + offset, wait until done, next"]
+    ]
+  ),
+  entry(["fleet", "status"], fleetStatus),
+  entry(["fleet", "schedule"], fleetSchedule),
+  entry(["fleet", "cancel"], fleetCancel),
+  entry(["fleet", "prepare"], fleetPrepare),
+  entry(["fleet", "roll"], fleetRoll),
   entry(["dashboard"], dashboard),
   entry(
     ["notify"],

@@ -15,7 +15,8 @@ import { readConfigFile } from "../config/ConfigFile.js"
 import { ConfigInvalid, type ErrorKind } from "../domain/Errors.js"
 import { PROPOSAL_CREATED as PROPOSAL_CREATED_EVENT } from "../governance/GovernorAbi.js"
 import { REGISTRY_TOPICS } from "../governance/Registry.js"
-import { codeAt, makeHttpClient, readChainId, readHead } from "../height/Rpc.js"
+import { nodeFindings } from "../height/NodeCheck.js"
+import { codeAt, makeHttpClient } from "../height/Rpc.js"
 
 /*
  * `wemixvisor config check` (issue #16 item 2): the configuration as `run`
@@ -203,57 +204,13 @@ const governanceFindings = (c: WemixvisorConfig): Effect.Effect<ReadonlyArray<Fi
   })
 
 /*
- * The node's RPC. Unreachable is a warning, not an error: the node may simply
- * be stopped while the operator checks the configuration (`run` starts it),
- * and `run` itself does not need it to start. With DAEMON_CHAIN_ID set, the
- * chain id then cannot be verified: a second warning says so. A node that
- * answers with another chain id is an error: upgrades would be refused.
+ * The node's RPC and its chain id (height/NodeCheck.ts, shared with `upgrade
+ * check`), then the governance addresses, which need the RPC to be verified.
  */
 const rpcFindings = (c: WemixvisorConfig): Effect.Effect<ReadonlyArray<Finding>> =>
   Effect.gen(function*() {
-    const head = yield* Effect.either(readHead(c.rpcUrl))
-    if (Either.isLeft(head)) {
-      return [
-        warning(
-          "DAEMON_RPC_URL",
-          `RPC ${c.rpcUrl} does not answer (${head.left.reason}): the node may be stopped; check again once it runs`
-        ),
-        ...Option.match(c.chainId, {
-          onNone: () => [],
-          onSome: (id) => [
-            warning("DAEMON_CHAIN_ID", `DAEMON_CHAIN_ID=${id}: not verified, the RPC does not answer`)
-          ]
-        }),
-        ...governanceUnverified(c)
-      ]
-    }
-    const answers = ok("DAEMON_RPC_URL", `RPC ${c.rpcUrl} answers (head ${head.right})`)
-    const governance = yield* governanceFindings(c)
-    const chainId = yield* Effect.either(readChainId(c.rpcUrl))
-    if (Either.isLeft(chainId)) {
-      return [
-        answers,
-        warning("DAEMON_CHAIN_ID", `eth_chainId could not be read: ${chainId.left.reason}`),
-        ...governance
-      ]
-    }
-    const actual = chainId.right
-    return [
-      answers,
-      Option.match(c.chainId, {
-        onNone: () => ok("DAEMON_CHAIN_ID", `eth_chainId is ${actual} (DAEMON_CHAIN_ID is not set: not checked)`),
-        onSome: (id): Finding =>
-          id === actual
-            ? ok("DAEMON_CHAIN_ID", `eth_chainId is ${actual}, as DAEMON_CHAIN_ID`)
-            : {
-              level: "error",
-              check: "DAEMON_CHAIN_ID",
-              message:
-                `eth_chainId is ${actual}, DAEMON_CHAIN_ID is ${id}: DAEMON_RPC_URL is not the node of that chain; upgrades would be refused`
-            }
-      }),
-      ...governance
-    ]
+    const node = yield* nodeFindings(c)
+    return [...node.findings, ...(node.answers ? yield* governanceFindings(c) : governanceUnverified(c))]
   })
 
 /** Every finding for a configuration that loaded (or the one that says why it did not). */

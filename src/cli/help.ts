@@ -89,6 +89,10 @@ const ENV_COMMON =
   "DAEMON_HOME, DAEMON_NAME (or --home, --name); config.toml, config.yaml or config.json in $DAEMON_HOME/wemixvisor"
 const ENV_REMOTE = "WEMIXVISOR_API_URL (--remote), WEMIXVISOR_API_TOKEN (else $DAEMON_HOME/wemixvisor/api.token)"
 
+const ENV_FLEET =
+  "WEMIXVISOR_FLEET (--fleet), WEMIXVISOR_API_TOKEN (the token of the nodes that name none, and of --remote's)"
+const FLEET_BAD_INPUT = "2 bad input: an argument, the fleet file, --remote or an option (nothing sent)"
+
 /** What each command reads beyond DAEMON_HOME/DAEMON_NAME, and its exit codes. */
 const EXTRA: Record<string, { readonly env: ReadonlyArray<string>; readonly exit: ReadonlyArray<string> }> = {
   "": {
@@ -189,6 +193,19 @@ const EXTRA: Record<string, { readonly env: ReadonlyArray<string>; readonly exit
       "2 unknown or finished upgrade, downloads disabled, no checksum or no binary for this platform"
     ]
   },
+  "upgrade check": {
+    env: [
+      "every variable `run` reads (the hooks, verify, backups, DAEMON_VERSION_ARGS, DAEMON_ON_UPGRADE_FAILURE)",
+      "DAEMON_RPC_URL, DAEMON_CHAIN_ID (the node is asked for its head and eth_chainId)",
+      "WEMIXVISOR_API_ADDR (the running supervisor's ETA)",
+      ENV_REMOTE
+    ],
+    exit: [
+      "0 go: no problem (warnings do not count)",
+      "1 NO GO: a problem (its line says what), a corrupt plan, or API unreachable",
+      "2 unknown upgrade, one not waiting for its height, bad input (nothing written)"
+    ]
+  },
   "upgrade history": {
     env: [ENV_COMMON, "reads $DAEMON_HOME/wemixvisor/upgrade-history.jsonl and its rotated upgrade-history.N.jsonl.gz"],
     exit: [
@@ -212,6 +229,35 @@ const EXTRA: Record<string, { readonly env: ReadonlyArray<string>; readonly exit
       ENV_REMOTE
     ],
     exit: ["0 shown (also: none tracked)", "1 no supervisor runs on this home, or API unreachable", "2 bad input"]
+  },
+  fleet: { env: [ENV_FLEET], exit: ["see each command"] },
+  "fleet status": {
+    env: [ENV_FLEET],
+    exit: [
+      "0 green: every node answered, runs its node, holds no upgrade back, and every pending upgrade is ready on every node at one height",
+      "1 a node did not answer, or something is not ready or needs attention (the board says what)",
+      "2 bad input: the fleet file, --remote or an option (nothing sent)"
+    ]
+  },
+  "fleet schedule": {
+    env: [ENV_FLEET],
+    exit: ["0 scheduled on every node", "1 failed on at least one node (its line says why)", FLEET_BAD_INPUT]
+  },
+  "fleet cancel": {
+    env: [ENV_FLEET],
+    exit: ["0 cancelled on every node", "1 failed on at least one node (its line says why)", FLEET_BAD_INPUT]
+  },
+  "fleet prepare": {
+    env: [ENV_FLEET],
+    exit: ["0 ready on every node", "1 failed on at least one node (its line says why)", FLEET_BAD_INPUT]
+  },
+  "fleet roll": {
+    env: [ENV_FLEET],
+    exit: [
+      "0 done (or done already) on every node",
+      "1 stopped: a node failed (rolled back), refused, did not answer or ran past --roll-timeout; the nodes after it were not touched",
+      FLEET_BAD_INPUT
+    ]
   },
   node: { env: [ENV_COMMON, ENV_REMOTE], exit: ["see each command"] },
   "node restart": {

@@ -69,29 +69,9 @@ export const withEtas = (
 export const listJson = (l: { readonly upgrades: ReadonlyArray<UpgradeWithEta>; readonly count: number }) =>
   JSON.stringify(Schema.encodeSync(UpgradeListWithEta)({ upgrades: l.upgrades, count: l.count }), null, 2)
 
-/** A span as an operator reads it: `45s`, `12m`, `3h12m`, `2d3h`. */
-export const spanText = (seconds: number): string => {
-  const s = Math.max(0, Math.round(seconds))
-  if (s < 60) return `${s}s`
-  const m = Math.floor(s / 60)
-  if (m < 60) return `${m}m`
-  const h = Math.floor(m / 60)
-  if (h < 24) return `${h}h${m % 60 > 0 ? `${m % 60}m` : ""}`
-  const d = Math.floor(h / 24)
-  return `${d}d${h % 24 > 0 ? `${h % 24}h` : ""}`
-}
-
-/**
- * An ETA as `upgrade list` shows it: "in 3h12m (02:14 UTC)", the date too
- * when it is a day or more away; "due" once reached; "unknown" while no
- * running supervisor has measured the block interval.
- */
-export const etaText = (e: UpgradeEta): string => {
-  if (e.eta === null || e.eta_seconds === null) return "unknown"
-  if (e.eta_seconds === 0) return "due"
-  const at = e.eta.slice(0, 16).replace("T", " ")
-  return `in ${spanText(e.eta_seconds)} (${e.eta_seconds < 86_400 ? at.slice(11) : at} UTC)`
-}
+/** The ETA in words (domain/Eta.ts, shared with `upgrade check` on either side of the API). */
+export { etaText, spanText } from "../domain/Eta.js"
+import { etaText } from "../domain/Eta.js"
 
 const table = (rows: ReadonlyArray<ReadonlyArray<string>>): string => {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)))

@@ -13,7 +13,7 @@ import { parseBinaryFlags } from "../binaries/Sources.js"
 import { AppConfig, type WemixvisorConfig } from "../config/Config.js"
 import { type ErrorKind, InvalidInput, type IoError, UpgradeConflict, UpgradeNotFound } from "../domain/Errors.js"
 import type { Height } from "../domain/Height.js"
-import { API_FORCE_HINT, CLI_FORCE_HINT, findUpgrade } from "../domain/Plan.js"
+import { cliWorded, findUpgrade } from "../domain/Plan.js"
 import type { OperatorPause, StatusObject } from "../domain/Status.js"
 import { lockHolder } from "../platform/LockFile.js"
 import { History, type Origin, readHistory } from "../upgrades/History.js"
@@ -63,7 +63,7 @@ import {
  * written there would be supervised by nothing, and a list would say "No
  * upgrades scheduled" about a home that is not one.
  */
-const requireHome = Effect.flatMap(AppConfig, (config) => {
+export const requireHome = Effect.flatMap(AppConfig, (config) => {
   const initialised = (() => {
     try {
       fs.lstatSync(config.layout.current)
@@ -86,7 +86,7 @@ const requireHome = Effect.flatMap(AppConfig, (config) => {
 const CLI: Origin = { door: "cli" }
 
 /** The API to call instead of writing locally: --remote, else WEMIXVISOR_API_URL. */
-const remoteOf = (config: WemixvisorConfig, flag: Option.Option<string>) =>
+export const remoteOf = (config: WemixvisorConfig, flag: Option.Option<string>) =>
   Effect.gen(function*() {
     const url = Option.orElse(flag, () => config.apiUrl)
     if (Option.isNone(url)) return Option.none()
@@ -185,15 +185,7 @@ export const schedule = (o: ScheduleOptions) =>
                 ...(onFailure.onFailure !== undefined ? { on_failure: onFailure.onFailure } : {})
               }))).pipe(
               // The server words the override for API callers; this one types --force.
-              Effect.catchTag("UpgradeConflict", (e) =>
-                Effect.fail(
-                  e.problem.endsWith(API_FORCE_HINT)
-                    ? new UpgradeConflict({
-                      name: e.name,
-                      problem: e.problem.slice(0, -API_FORCE_HINT.length) + CLI_FORCE_HINT
-                    })
-                    : e
-                ))
+              Effect.catchTag("UpgradeConflict", (e) => Effect.fail(cliWorded(e)))
             ),
       onNone: () =>
         Effect.flatMap(Effect.zipRight(requireHome, Operations), (ops) => {
@@ -244,7 +236,7 @@ export const list = (o: { readonly json: boolean; readonly remote: Option.Option
   })
 
 /** The running supervisor's status — remote, or this home's — none when none answers. */
-const liveStatus = (
+export const liveStatus = (
   config: WemixvisorConfig,
   remote: Option.Option<ReturnType<typeof remoteWith>>
 ): Effect.Effect<Option.Option<StatusObject>> => {

@@ -11,6 +11,8 @@ import {
   answerText,
   backoffMs,
   changesPlan,
+  checkPath,
+  checkSummary,
   type ControlRequest,
   controlsView,
   describeEvent,
@@ -377,14 +379,17 @@ const fillRow = (tr: HTMLTableRowElement, u: WireUpgrade) => {
   const actions = tr.querySelector<HTMLElement>("td.actions")!
   if (!isP) actions.replaceChildren()
   else if (actions.childElementCount === 0) {
+    const check = el("button", "check", "Check")
     const prepare = el("button", "prepare", "Prepare")
     const cancel = el("button", "cancel", "Cancel")
-    prepare.type = cancel.type = "button"
+    check.type = prepare.type = cancel.type = "button"
+    check.setAttribute("aria-label", `Check ${u.name}`)
     prepare.setAttribute("aria-label", `Prepare ${u.name}`)
     cancel.setAttribute("aria-label", `Cancel ${u.name}`)
+    check.addEventListener("click", () => void doCheck(tr))
     prepare.addEventListener("click", () => void doPrepare(tr))
     cancel.addEventListener("click", () => void doCancel(tr))
-    actions.append(prepare, cancel)
+    actions.append(check, prepare, cancel)
   }
   const busy = tr.dataset["busy"] === "true"
   for (const b of actions.querySelectorAll("button")) {
@@ -429,6 +434,17 @@ const setBusy = (tr: HTMLTableRowElement, busy: boolean) => {
   tr.dataset["busy"] = String(busy)
   const u = upgradeOf(tr)
   if (u !== undefined) fillRow(tr, u)
+}
+
+/** `upgrade check` for the row's upgrade: the verdict (and each problem) in #action-result; nothing is written. */
+const doCheck = async (tr: HTMLTableRowElement) => {
+  const name = tr.dataset["name"] ?? ""
+  setBusy(tr, true)
+  result("action-result", null, `Checking ${name}…`)
+  const a = await api("GET", checkPath(name))
+  setBusy(tr, false)
+  const summary = checkSummary(a.status, a.body, a.text)
+  result("action-result", summary.ok, `${name}: ${summary.text}`)
 }
 
 const doPrepare = async (tr: HTMLTableRowElement) => {

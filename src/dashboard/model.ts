@@ -568,3 +568,39 @@ export const shortProposalId = (id: string): string => (id.length > 12 ? `${id.s
 export const proposalLine = (p: WireProposal): string =>
   [p.state, proposalActionsText(p), proposalVotesText(p), proposalWindowText(p), `#${shortProposalId(p.id)}`]
     .join(" · ")
+
+/** `GET /api/v1/upgrades/:name/check` (`upgrade check`): would the pending upgrade go through now. */
+export interface WirePreflight {
+  readonly name: string
+  readonly height: number
+  readonly go: boolean
+  readonly findings: ReadonlyArray<{ readonly check: string; readonly level: string; readonly message: string }>
+  readonly eta: string | null
+  readonly eta_seconds: number | null
+  readonly on_failure: string
+}
+
+export const checkPath = (name: string): string => `/api/v1/upgrades/${encodeURIComponent(name)}/check`
+
+const isPreflight = (body: unknown): body is WirePreflight =>
+  typeof body === "object" && body !== null && typeof (body as { go?: unknown }).go === "boolean" &&
+  Array.isArray((body as { findings?: unknown }).findings)
+
+/**
+ * A check's answer in one line, as `upgrade check` ends: `go: v2 at 1500000
+ * would go through now`, or `NO GO: 2 problems — <each problem>`; the
+ * warnings counted, what a failure does. Anything else: the answer verbatim.
+ */
+export const checkSummary = (status: number, body: unknown, fallback: string): { ok: boolean; text: string } => {
+  if (status !== 200 || !isPreflight(body)) return { ok: false, text: fallback }
+  const problems = body.findings.filter((f) => f.level === "problem")
+  const warnings = body.findings.filter((f) => f.level === "warning").length
+  const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? "" : "s"}`
+  const head = body.go
+    ? `go: ${body.name} at ${body.height} would go through now`
+    : `NO GO: ${plural(problems.length, "problem")} — ${problems.map((f) => f.message).join(" · ")}`
+  const tail = [warnings > 0 ? plural(warnings, "warning") : "", `on failure: ${body.on_failure}`].filter((t) =>
+    t !== ""
+  )
+  return { ok: body.go, text: `${head} (${tail.join("; ")})` }
+}

@@ -33,15 +33,22 @@ export const findUpgrade = (plan: UpgradePlan, name: string): Upgrade | undefine
 export const pendingUpgrades = (plan: UpgradePlan): ReadonlyArray<Upgrade> =>
   plan.upgrades.filter((u) => isPending(u.status)).slice().sort((a, b) => a.height - b.height)
 
+/** How the CLI overrides the head check (the default hint). */
+export const CLI_FORCE_HINT = " (use --force to schedule it anyway)"
+/** How a request through the API overrides it. */
+export const API_FORCE_HINT = " (set \"force\": true to schedule it anyway)"
+
+/** A server's refusal as the CLI user who sent it through the API reads it: they type --force, not JSON. */
+export const cliWorded = (e: UpgradeConflict): UpgradeConflict =>
+  e.problem.endsWith(API_FORCE_HINT)
+    ? new UpgradeConflict({ name: e.name, problem: e.problem.slice(0, -API_FORCE_HINT.length) + CLI_FORCE_HINT })
+    : e
+
 /**
  * Adds an upgrade. Refuses a name that is already known unless its status is
  * `cancelled` or `failed` (then it is replaced), and a height at or below the
  * chain head unless `force`.
  */
-/** How the CLI overrides the head check (the default hint). */
-export const CLI_FORCE_HINT = " (use --force to schedule it anyway)"
-/** How a request through the API overrides it. */
-export const API_FORCE_HINT = " (set \"force\": true to schedule it anyway)"
 
 export const schedule = (
   plan: UpgradePlan,

@@ -10,6 +10,7 @@ import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { describe, expect, it } from "@effect/vitest"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import type { ApiServices } from "../../src/api/Handlers.js"
@@ -18,9 +19,11 @@ import { httpStatusOf, routes } from "../../src/api/Rest.js"
 import * as Bin from "../../src/binaries/Errors.js"
 import { ConfigCheckFailed } from "../../src/cli/config-check.js"
 import { exitCodeOf } from "../../src/cli/exit.js"
+import { PreflightNoGo } from "../../src/cli/upgrade-check.js"
 import { ApiUnreachable } from "../../src/cli/upgrade-remote.js"
 import { HeadUnknown } from "../../src/cli/upgrade.js"
 import * as Err from "../../src/domain/Errors.js"
+import { FleetIncomplete, NoAnswer } from "../../src/fleet/Fleet.js"
 
 const rows: ReadonlyArray<readonly [error: unknown, kind: Err.ErrorKind, exit: 1 | 2, http: number]> = [
   // Bad input, usage, config: 2 / 400.
@@ -47,12 +50,15 @@ const rows: ReadonlyArray<readonly [error: unknown, kind: Err.ErrorKind, exit: 1
   [new Err.PlanLocked({ path: "/h/l", pid: 7 }), "unavailable", 1, 503],
   [new HeadUnknown({ problem: "node RPC http://n unreachable" }), "unavailable", 1, 503],
   [new ApiUnreachable({ url: "http://a", reason: "ECONNREFUSED" }), "unavailable", 1, 503],
+  [new PreflightNoGo({ name: "v2", problems: 2 }), "unavailable", 1, 503],
+  [new NoAnswer({ url: "http://a", after: Duration.seconds(30) }), "unavailable", 1, 503],
   // Operational: 1; never answered by the API as such (it answers PlanUnavailable or PrepareFailed), 500 if it were.
   [new Err.PrepareFailed({ name: "v2", reason: "checksum mismatch" }), "operational", 1, 500],
   [new Err.FileCorrupt({ path: "/h/p.json", problem: "not JSON" }), "operational", 1, 500],
   [new Err.IoError({ op: "write", path: "/h/p", cause: new Error("ENOSPC") }), "operational", 1, 500],
   [new Err.SpawnFailed({ path: "/b", cause: "EACCES" }), "operational", 1, 500],
   [new Err.NotifyFailed({ channel: "slack", reason: "HTTP 500" }), "operational", 1, 500],
+  [new FleetIncomplete({ summary: "fleet schedule v2 failed on 1 of 3 nodes (b)" }), "operational", 1, 500],
   [new Err.NoApiToken({ file: "/h/wemixvisor/api.token", exists: false }), "missing", 2, 404],
   [new Bin.DownloadFailed({ url: "http://x", attempts: 3, problem: "503" }), "operational", 1, 500],
   [
@@ -139,6 +145,7 @@ describe("REST: a body that cannot be read", () => {
     events: { publish: () => unused, subscribe: unused },
     history: { append: () => unused, appendAll: () => unused, read: unused },
     proposals: unused,
+    check: () => unused,
     token: "t"
   }
 

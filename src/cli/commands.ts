@@ -420,6 +420,9 @@ const fleetStatus = Command.make(
   "status",
   {
     json: Options.boolean("json").pipe(Options.withDescription("print JSON: nodes, upgrades, attention, green")),
+    check: Options.boolean("check").pipe(
+      Options.withDescription("also run `upgrade check` on each node for each upgrade pending there (a NO GO: exit 1)")
+    ),
     ...fleetOptions("10s")
   },
   (o) => Effect.flatMap(fleetImpl, (m) => m.status(o))

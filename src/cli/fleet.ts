@@ -8,19 +8,23 @@ import { parseBinaryFlags } from "../binaries/Sources.js"
 import { parseDuration } from "../config/Config.js"
 import { InvalidInput } from "../domain/Errors.js"
 import { cliWorded } from "../domain/Plan.js"
+import { PreflightResult } from "../domain/Preflight.js"
 import { StatusObject } from "../domain/Status.js"
 import type { Upgrade } from "../domain/Upgrade.js"
 import {
   attention,
   board,
   boardVerdict,
+  checkLine,
   type Clients,
   failures,
   fanOut,
   FleetIncomplete,
   isUnreachable,
+  type NodeCheck,
   type NodeClient,
   type Outcome,
+  preflights,
   roll as rollFleet,
   type RollStep,
   rollStepOk,
@@ -77,7 +81,8 @@ export const rpcClients: Clients = (node: FleetNode): NodeClient => {
         Effect.catchTag("UpgradeConflict", (e) => Effect.fail(cliWorded(e)))
       ),
     cancel: (name) => via((c) => c.CancelUpgrade(Option.isSome(name) ? { name: name.value } : {})),
-    prepare: (name) => via((c) => c.PrepareUpgrade({ name }))
+    prepare: (name) => via((c) => c.PrepareUpgrade({ name })),
+    check: (name) => via((c) => c.CheckUpgrade({ name }))
   }
 }
 
@@ -174,22 +179,45 @@ const nothingPending = (rows: ReadonlyArray<Outcome<StatusObject>>): string => {
     : `No upgrade pending on the ${answered} of ${rows.length} nodes that answered`
 }
 
-export const statusText = (rows: ReadonlyArray<Outcome<StatusObject>>): string => {
+export const statusText = (
+  rows: ReadonlyArray<Outcome<StatusObject>>,
+  checks: ReadonlyArray<NodeCheck> | undefined = undefined
+): string => {
   const summaries = summarize(rows)
   const notes = attention(rows)
+  const width = Math.max(0, ...rows.map((r) => r.node.name.length))
   return [
     boardText(rows),
     "",
     ...(summaries.length === 0 ? [nothingPending(rows)] : summaries.map(summaryLine)),
-    ...notes.map((n) => `! ${n.node}: ${safeText(n.what)}`)
+    ...notes.map((n) => `! ${n.node}: ${safeText(n.what)}`),
+    // --check: each node's own `upgrade check` of each upgrade pending there.
+    ...(checks === undefined ? [] : [
+      "",
+      ...(checks.length === 0 ? ["Nothing to check: no upgrade pending on a node that answered"] : []),
+      ...checks.map((c) => `${c.node.name.padEnd(width)}  ${safeText(checkLine(c))}`)
+    ])
   ].join("\n")
 }
 
 const encodeStatus = Schema.encodeSync(StatusObject)
 
-export const statusJson = (rows: ReadonlyArray<Outcome<StatusObject>>): string =>
+const encodePreflight = Schema.encodeSync(PreflightResult)
+
+export const statusJson = (
+  rows: ReadonlyArray<Outcome<StatusObject>>,
+  checks: ReadonlyArray<NodeCheck> | undefined = undefined
+): string =>
   JSON.stringify(
     {
+      ...(checks === undefined ? {} : {
+        checks: checks.map((c) =>
+          Either.match(c.result, {
+            onLeft: (e) => ({ node: c.node.name, name: c.name, ok: false, error: e.message }),
+            onRight: (r) => ({ node: c.node.name, name: c.name, ok: true, check: encodePreflight(r) })
+          })
+        )
+      }),
       nodes: rows.map((r) =>
         Either.match(r.result, {
           onLeft: (e) => ({
@@ -215,7 +243,7 @@ export const statusJson = (rows: ReadonlyArray<Outcome<StatusObject>>): string =
         ) => (x.ok ? { node: x.node, ok: true, done: x.done } : { node: x.node, ok: false, problem: x.why }))
       })),
       attention: attention(rows),
-      green: boardVerdict(rows) === undefined
+      green: boardVerdict(rows, checks) === undefined
     },
     null,
     2
@@ -268,13 +296,21 @@ export const rollLine = (name: string, s: RollStep, width = s.node.name.length):
 // ---------------------------------------------------------------------------
 // The commands
 
-/** `fleet status [--json]`: the readiness board; exit 0 only when it is green (see Fleet.boardVerdict). */
-export const status = (o: FleetOptions & { readonly json: boolean }, clients: Clients = rpcClients) =>
+/**
+ * `fleet status [--json] [--check]`: the readiness board; exit 0 only when it
+ * is green (see Fleet.boardVerdict). `--check` adds each node's `upgrade
+ * check` of each upgrade pending there; a NO GO is not green.
+ */
+export const status = (
+  o: FleetOptions & { readonly json: boolean; readonly check?: boolean },
+  clients: Clients = rpcClients
+) =>
   Effect.gen(function*() {
     const { bounds, fleet } = yield* setup(o, STATUS_TIMEOUT, clients)
     const rows = yield* board(fleet.nodes, clients, bounds)
-    yield* Console.log(o.json ? statusJson(rows) : statusText(rows))
-    const verdict = boardVerdict(rows)
+    const checks = o.check === true ? yield* preflights(rows, clients, bounds) : undefined
+    yield* Console.log(o.json ? statusJson(rows, checks) : statusText(rows, checks))
+    const verdict = boardVerdict(rows, checks)
     if (verdict !== undefined) return yield* verdict
   })
 

@@ -7,6 +7,7 @@ import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import type { ScheduleUpgradePayload } from "../api/Rpcs.js"
 import type { ErrorKind } from "../domain/Errors.js"
+import { type PreflightResult, verdictLine } from "../domain/Preflight.js"
 import type { StatusObject, UpgradeEta } from "../domain/Status.js"
 import { isPending, type Upgrade, type UpgradeStatus } from "../domain/Upgrade.js"
 import type { FleetNode } from "./FleetFile.js"
@@ -20,7 +21,9 @@ import type { FleetNode } from "./FleetFile.js"
  * - fanOut: the same call on every node, at most `concurrency` at once, each
  *   bounded by `timeout`; a node that fails is a result, never the end of
  *   the others.
- * - board / summarize / attention: the readiness board of `fleet status`.
+ * - board / summarize / attention: the readiness board of `fleet status`;
+ *   preflights: its `--check`, each node's `upgrade check` of each upgrade
+ *   pending there.
  * - roll: a patch release one node at a time, in the fleet's order, each
  *   upgraded and verified before the next is touched; the first failure
  *   stops it.
@@ -35,6 +38,8 @@ export interface NodeClient {
   readonly schedule: (request: ScheduleRequest) => Effect.Effect<Upgrade, Error>
   readonly cancel: (name: Option.Option<string>) => Effect.Effect<Upgrade, Error>
   readonly prepare: (name: string) => Effect.Effect<Upgrade, Error>
+  /** `upgrade check <name>` on that supervisor: would the upgrade go through now (`fleet status --check`). */
+  readonly check: (name: string) => Effect.Effect<PreflightResult, Error>
 }
 
 export type Clients = (node: FleetNode) => NodeClient
@@ -216,19 +221,58 @@ export const attention = (rows: ReadonlyArray<Outcome<StatusObject>>): ReadonlyA
     ]
   })
 
+/** One node's preflight of one upgrade pending there (`fleet status --check`). */
+export interface NodeCheck {
+  readonly node: FleetNode
+  readonly name: string
+  readonly result: Either.Either<PreflightResult, Error>
+}
+
+/** `upgrade check` of every upgrade pending on every node that answered, bounded as the board is. */
+export const preflights = (
+  rows: ReadonlyArray<Outcome<StatusObject>>,
+  clients: Clients,
+  o: FanOutOptions
+): Effect.Effect<ReadonlyArray<NodeCheck>> =>
+  Effect.forEach(
+    rows.flatMap((r) => Either.isRight(r.result) ? r.result.right.pending.map((u) => [r.node, u.name] as const) : []),
+    ([node, name]) =>
+      Effect.map(
+        attempt(node, Effect.suspend(() => clients(node).check(name)), o.timeout),
+        (result): NodeCheck => ({ node, name, result })
+      ),
+    { concurrency: Math.max(1, o.concurrency) }
+  )
+
+/** A check's line: the verdict, and each problem after it. */
+export const checkLine = (c: NodeCheck): string =>
+  Either.match(c.result, {
+    onLeft: (e) => `${c.name}: not checked: ${e.message}`,
+    onRight: (r) =>
+      [`${c.name}: ${verdictLine(r)}`, ...r.findings.filter((f) => f.level === "problem").map((f) => f.message)]
+        .join(" — ")
+  })
+
 /**
  * `fleet status` exits 0 only when the board is green: every node answered,
  * runs its node, holds no upgrade back, and every pending upgrade is ready
  * (at one height) on every node — what "go" means the night of a fork.
  */
-export const boardVerdict = (rows: ReadonlyArray<Outcome<StatusObject>>): FleetIncomplete | undefined => {
+export const boardVerdict = (
+  rows: ReadonlyArray<Outcome<StatusObject>>,
+  checks: ReadonlyArray<NodeCheck> = []
+): FleetIncomplete | undefined => {
   const down = rows.filter((r) => Either.isLeft(r.result)).map((r) => r.node.name)
   const notReady = summarize(rows).filter((s) => s.ok < s.total).map((s) => s.name)
   const flagged = [...new Set(attention(rows).map((a) => a.node))]
+  const noGo = checks.filter((c) => !Either.isRight(c.result) || !c.result.right.go).map((c) =>
+    `${c.node.name} ${c.name}`
+  )
   const parts = [
     ...(down.length > 0 ? [`${down.length} of ${rows.length} not answering (${down.join(", ")})`] : []),
     ...(notReady.length > 0 ? [`not ready everywhere: ${notReady.join(", ")}`] : []),
-    ...(flagged.length > 0 ? [`needs attention: ${flagged.join(", ")}`] : [])
+    ...(flagged.length > 0 ? [`needs attention: ${flagged.join(", ")}`] : []),
+    ...(noGo.length > 0 ? [`NO GO (or not checked): ${noGo.join(", ")}`] : [])
   ]
   return parts.length === 0 ? undefined : new FleetIncomplete({ summary: `fleet not green: ${parts.join("; ")}` })
 }

@@ -155,6 +155,14 @@ describe("fleet: three supervisors", () => {
       )
       expect(after.stderr).toMatch(/error: fleet not green: 1 of 3 not answering \(node-c\); not ready everywhere: v9/)
 
+      // --check: each answering node's own `upgrade check` of v9 (over RPC CheckUpgrade): no binary there, NO GO.
+      const checked = await fleet(["status", "--check", "--fleet", file])
+      expect(checked.code).toBe(1)
+      for (const name of ["node-a", "node-b"]) {
+        expect(checked.stdout).toMatch(new RegExp(`^${name}  v9: NO GO: \\d+ problems? — `, "m"))
+      }
+      expect(checked.stderr).toMatch(/NO GO \(or not checked\): node-a v9, node-b v9/)
+
       // And a cancel reaches the two that answer.
       const cancelled = await fleet(["cancel", "v9", "--fleet", file])
       expect(cancelled.code).toBe(1)

@@ -10,6 +10,7 @@ import { Duration, Effect, Either, Fiber, Option, Ref, TestClock } from "effect"
 import { exitCodeOf } from "../../src/cli/exit.js"
 import * as Cli from "../../src/cli/fleet.js"
 import { PrepareFailed, UpgradeConflict } from "../../src/domain/Errors.js"
+import type { PreflightResult } from "../../src/domain/Preflight.js"
 import type { StatusObject, UpgradeWithEta } from "../../src/domain/Status.js"
 import { Upgrade, type UpgradeStatus } from "../../src/domain/Upgrade.js"
 import {
@@ -20,6 +21,7 @@ import {
   isUnreachable,
   type NodeClient,
   type Outcome,
+  preflights,
   roll,
   type RollStep,
   summarize
@@ -72,6 +74,7 @@ const client = (c: Partial<NodeClient>): NodeClient => ({
   schedule: () => unused,
   cancel: () => unused,
   prepare: () => unused,
+  check: () => unused,
   ...c
 })
 
@@ -277,6 +280,55 @@ describe("the readiness board", () => {
     expect(boardVerdict(r)?.message).toBe("fleet not green: needs attention: node-a, node-b")
   })
 
+  it.effect("--check: each node's upgrade check of each upgrade pending there; a NO GO or an unanswered check is not green", () =>
+    Effect.gen(function*() {
+      const preflight = (name: string, go: boolean): PreflightResult => ({
+        name: name as PreflightResult["name"],
+        height: 1500 as PreflightResult["height"],
+        go,
+        findings: [
+          { check: "binary", level: "ok", message: "binary in place" },
+          ...(go ? [] : [{ check: "DAEMON_PRE_UPGRADE", level: "problem" as const, message: "hook not executable" }])
+        ],
+        eta: null,
+        eta_seconds: null,
+        on_failure: "rollback to genesis"
+      })
+      const r = rows(
+        Either.right(status({ pending: [pending("v2", 1500, "ready")] })),
+        Either.right(status({ pending: [pending("v2", 1500, "ready")] })),
+        Either.right(status({ pending: [pending("v2", 1500, "ready")] }))
+      )
+      const asked: Array<string> = []
+      const clients = (n: FleetNode) =>
+        client({
+          check: (name) =>
+            Effect.sync(() => asked.push(`${n.name} ${name}`)).pipe(
+              Effect.zipRight(
+                n.name === "node-c" ? Effect.fail(unreachable(n)) : Effect.succeed(preflight(name, n.name === "node-a"))
+              )
+            )
+        })
+      const checks = yield* preflights(r, clients, { concurrency: 2, timeout: Duration.seconds(10) })
+      expect(asked.sort()).toEqual(["node-a v2", "node-b v2", "node-c v2"])
+      expect(boardVerdict(r)).toBeUndefined()
+      expect(boardVerdict(r, checks)?.message).toBe("fleet not green: NO GO (or not checked): node-b v2, node-c v2")
+      const text = Cli.statusText(r, checks)
+      expect(text).toContain("node-a  v2: go: v2 at 1500 would go through now")
+      expect(text).toContain("node-b  v2: NO GO: 1 problem — hook not executable")
+      expect(text).toMatch(/node-c {2}v2: not checked: wemixvisor API http:\/\/node-c:8590 unreachable/)
+      const j = JSON.parse(Cli.statusJson(r, checks))
+      expect(j.green).toBe(false)
+      expect(j.checks.map((c: { node: string; ok: boolean }) => [c.node, c.ok])).toEqual([
+        ["node-a", true],
+        ["node-b", true],
+        ["node-c", false]
+      ])
+      expect(j.checks[1].check.go).toBe(false)
+      // Without --check, no checks key and nothing asked.
+      expect(JSON.parse(Cli.statusJson(r)).checks).toBeUndefined()
+    }))
+
   it("--json: nodes, upgrades with their lines, attention, green", () => {
     const r = rows(
       Either.right(status({ pending: [pending("v2", 1500, "ready")] })),
@@ -370,7 +422,8 @@ const simulate = (
           return u
         })),
       cancel: () => unused,
-      prepare: () => unused
+      prepare: () => unused,
+      check: () => unused
     }
     return { node: n, client: c, calls } satisfies SimNode
   })

@@ -9,7 +9,7 @@ import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { makeTarGz, serve, sha256, type TestServer } from "../binaries/support.js"
-import { blockNumber, waitFor } from "../support/fixtures.js"
+import { blockNumber, rpc, waitFor } from "../support/fixtures.js"
 import {
   cliCopy,
   DAEMON_NAME,
@@ -90,7 +90,9 @@ describe("binaries by URL, prepared ahead of the height", () => {
     const v3 = await artifacts(s, "v3")
     const run = s.start()
     const head = await waitHeight(s.port, 3)
-    const H2 = head + 25
+    // 40 s of blocks away, so "ready before the height" holds however slow the machine is; once it is
+    // checked, the chain is fast-forwarded to just below H2 (the supervisor sees the jump, nothing is due).
+    const H2 = head + 200
     const H3 = H2 + 12
 
     // The seeds' form: one URL and --checksum …
@@ -149,6 +151,9 @@ describe("binaries by URL, prepared ahead of the height", () => {
       binaries: { any: v2.binaryUrl },
       checksums: { any: sha256(v2.bytes) }
     })
+    const now = (await blockNumber(s.port))!
+    expect(now).toBeLessThan(H2 - 5)
+    await rpc(s.port, "anvil_mine", [`0x${(H2 - 5 - now).toString(16)}`])
 
     expect((await settled(s, "v2", 30_000)).status).toBe("done")
     expect((await settled(s, "v3", 30_000)).status).toBe("done")
@@ -176,7 +181,7 @@ describe("binaries by URL, prepared ahead of the height", () => {
       const v2 = await artifacts(s, "v2")
       const run = s.start()
       const head = await waitHeight(s.port, 3)
-      const H = head + 150 // 30 s away: everything below happens long before it
+      const H = head + 2000 // 400 s of blocks away, longer than this test may take: never reached here
       const wrong = sha256("not the v2 binary")
       expect((await cli(s, ["upgrade", "schedule", "v2", String(H), "--url", v2.binaryUrl, "--checksum", wrong])).code)
         .toBe(0)

@@ -16,23 +16,23 @@ import {
   board,
   boardVerdict,
   checkLine,
+  type NodeCheck,
+  preflights,
+  summarize,
+  type UpgradeSummary
+} from "../fleet/Board.js"
+import {
   type Clients,
   failures,
   fanOut,
   FleetIncomplete,
   isUnreachable,
-  type NodeCheck,
   type NodeClient,
   type Outcome,
-  preflights,
-  roll as rollFleet,
-  type RollStep,
-  rollStepOk,
-  type ScheduleRequest,
-  summarize,
-  type UpgradeSummary
+  type ScheduleRequest
 } from "../fleet/Fleet.js"
 import { type Fleet, type FleetNode, resolveFleet } from "../fleet/FleetFile.js"
+import { roll as rollFleet, type RollStep, rollStepOk } from "../fleet/Roll.js"
 import { decodeHeightArg, decodeName, decodeOnFailureArg } from "../upgrades/Operations.js"
 import { cancelledLine, etaText, preparedLine, safeText, scheduledLine } from "./upgrade-format.js"
 import { call } from "./upgrade-remote.js"

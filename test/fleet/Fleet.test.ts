@@ -13,20 +13,10 @@ import { PrepareFailed, UpgradeConflict } from "../../src/domain/Errors.js"
 import type { PreflightResult } from "../../src/domain/Preflight.js"
 import type { StatusObject, UpgradeWithEta } from "../../src/domain/Status.js"
 import { Upgrade, type UpgradeStatus } from "../../src/domain/Upgrade.js"
-import {
-  boardVerdict,
-  type Clients,
-  failures,
-  fanOut,
-  isUnreachable,
-  type NodeClient,
-  type Outcome,
-  preflights,
-  roll,
-  type RollStep,
-  summarize
-} from "../../src/fleet/Fleet.js"
+import { boardVerdict, preflights, summarize } from "../../src/fleet/Board.js"
+import { type Clients, failures, fanOut, isUnreachable, type NodeClient, type Outcome } from "../../src/fleet/Fleet.js"
 import type { FleetNode } from "../../src/fleet/FleetFile.js"
+import { roll, type RollStep } from "../../src/fleet/Roll.js"
 import { idleStatus } from "../api/support.js"
 
 const node = (name: string): FleetNode => ({

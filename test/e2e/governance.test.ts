@@ -131,8 +131,9 @@ const urlOf = (s: Scenario) => `http://127.0.0.1:${s.port}`
 
 const head = async (s: Scenario) => Number(await Gov.blockNumber(urlOf(s)))
 
-const deployGoverned = async (s: Scenario) => {
-  const gov = await Gov.deployGovernance(urlOf(s), { votingDelay: 1, votingPeriod: 20, timelockDelay: 2 })
+/** `votingPeriod` in blocks; the tests mine to its end, so a long one costs no time, only a short one races the chain. */
+const deployGoverned = async (s: Scenario, votingPeriod = 20) => {
+  const gov = await Gov.deployGovernance(urlOf(s), { votingDelay: 1, votingPeriod, timelockDelay: 2 })
   expect(gov.registry.toLowerCase()).toBe(GOVERNED_REGISTRY.toLowerCase())
   return gov
 }
@@ -184,7 +185,9 @@ describe("governance: through a Governor and its timelock", () => {
     s.place("v2", s.version("v2"))
     const run = s.start()
     await waitCursor(s, "the follower's first step")
-    const gov = await deployGoverned(s)
+    // The proposal must stay active while the CLI reads it three times (a loaded machine: seconds each):
+    // 200 blocks of voting, 40 s of the chain's own pace; passAndExecute mines the rest at once.
+    const gov = await deployGoverned(s, 200)
     expect(gov.governor.toLowerCase()).toBe(GOVERNOR.toLowerCase())
     const H = (await head(s)) + 400
     const p = await Gov.proposeSchedule(gov, "v2", H, "seen coming")

@@ -14,6 +14,15 @@ import { groupMembers, processStartTime } from "../../src/platform/Proc.js"
 import { isAlive, pgrep, writeScript } from "../support/fixtures.js"
 import { captureLogs, configLayer, type Home, type LogLine, makeHome, recordEvents, until } from "./support.js"
 
+/** The process's own name (/proc/<pid>/comm): what it runs now, after any exec. */
+const commOf = (pid: number): string | undefined => {
+  try {
+    return fs.readFileSync(`/proc/${pid}/comm`, "utf8").trim()
+  } catch {
+    return undefined
+  }
+}
+
 const ARGS = ["--datadir", "/data/with space", "--http", "*"]
 
 const withNode = (h: Home, logs = captureLogs()) => <A, E, R>(self: Effect.Effect<A, E, R>) =>
@@ -251,7 +260,9 @@ describe("reapStale", () => {
       Effect.gen(function*() {
         const h = yield* makeHome(`exit 0\n`)
         const pid = spawnDetached(`trap '' TERM; exec sleep ${h.marker}`)
-        yield* until("the stale node", () => pgrep(`sleep ${h.marker}`).includes(pid))
+        // `sleep` itself, not the shell before its trap: the shell's command line names `sleep <marker>` too,
+        // and a SIGTERM before the trap would end it at once.
+        yield* until("the stale node, SIGTERM ignored", () => commOf(pid) === "sleep")
         writePidFile(h, { pid, pgid: pid, start_time: processStartTime(pid) })
         const t0 = Date.now()
         yield* reap(h)

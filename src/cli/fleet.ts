@@ -4,7 +4,6 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import { parseBinaryFlags } from "../binaries/Sources.js"
 import { parseDuration } from "../config/Config.js"
 import { InvalidInput } from "../domain/Errors.js"
 import { cliWorded } from "../domain/Plan.js"
@@ -33,9 +32,10 @@ import {
 } from "../fleet/Fleet.js"
 import { type Fleet, type FleetNode, resolveFleet } from "../fleet/FleetFile.js"
 import { roll as rollFleet, type RollStep, rollStepOk } from "../fleet/Roll.js"
-import { decodeHeightArg, decodeName, decodeOnFailureArg } from "../upgrades/Operations.js"
+import { decodeHeightArg, decodeName } from "../upgrades/Operations.js"
 import { cancelledLine, etaText, preparedLine, safeText, scheduledLine } from "./upgrade-format.js"
 import { call } from "./upgrade-remote.js"
+import { decodeScheduleFlags, payloadOf, type ScheduleFlags } from "./upgrade.js"
 
 /*
  * `wemixvisor fleet …` (issue #18 item 5): `upgrade status/schedule/cancel/
@@ -315,33 +315,8 @@ export const status = (
   })
 
 /** What `fleet schedule` and `fleet roll` schedule besides name and height: the `upgrade schedule` options. */
-export interface ScheduleFlags {
-  readonly binaries: Option.Option<string>
-  readonly url: Option.Option<string>
-  readonly checksum: Option.Option<string>
-  readonly checksums: Option.Option<string>
-  readonly info: Option.Option<string>
-  readonly onFailure: Option.Option<string>
-}
-
-const scheduleExtras = (o: ScheduleFlags) =>
-  Effect.gen(function*() {
-    const onFailure = Option.isSome(o.onFailure) ? yield* decodeOnFailureArg(o.onFailure.value) : undefined
-    const sources = yield* parseBinaryFlags({
-      binaries: Option.getOrUndefined(o.binaries),
-      url: Option.getOrUndefined(o.url),
-      checksum: Option.getOrUndefined(o.checksum),
-      checksums: Option.getOrUndefined(o.checksums)
-    })
-    const request: Omit<ScheduleRequest, "name" | "height"> = {
-      ...(Object.keys(sources.binaries).length === 0
-        ? {}
-        : { binaries: sources.binaries, checksums: sources.checksums }),
-      ...(Option.isSome(o.info) ? { info: o.info.value } : {}),
-      ...(onFailure !== undefined ? { on_failure: onFailure } : {})
-    }
-    return request
-  })
+const scheduleExtras = (o: ScheduleFlags): Effect.Effect<Omit<ScheduleRequest, "name" | "height">, InvalidInput> =>
+  Effect.map(decodeScheduleFlags(o), payloadOf)
 
 const fanned = <A>(
   what: string,

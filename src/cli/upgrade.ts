@@ -131,10 +131,8 @@ export class HeadUnknown extends Data.TaggedError("HeadUnknown")<{ readonly prob
   }
 }
 
-export interface ScheduleOptions {
-  readonly name: string
-  readonly height: string
-  readonly binary: Option.Option<string>
+/** Where the binary comes from, the info, what a failure does: `upgrade schedule`'s options, and `fleet schedule|roll`'s. */
+export interface ScheduleFlags {
   /** A URL, or a JSON map platform → URL. */
   readonly binaries: Option.Option<string>
   /** Alias of --binaries (the seeds'). */
@@ -142,10 +140,41 @@ export interface ScheduleOptions {
   readonly checksum: Option.Option<string>
   readonly checksums: Option.Option<string>
   readonly info: Option.Option<string>
-  readonly force: boolean
   readonly onFailure: Option.Option<string>
+}
+
+export interface ScheduleOptions extends ScheduleFlags {
+  readonly name: string
+  readonly height: string
+  readonly binary: Option.Option<string>
+  readonly force: boolean
   readonly remote: Option.Option<string>
 }
+
+/** ScheduleFlags checked and decoded (bad input: InvalidInput, nothing sent or written), in ScheduleRequest's words. */
+export const decodeScheduleFlags = (o: ScheduleFlags) =>
+  Effect.gen(function*() {
+    const onFailure = Option.isSome(o.onFailure) ? yield* decodeOnFailureArg(o.onFailure.value) : undefined
+    const sources = yield* parseBinaryFlags({
+      binaries: Option.getOrUndefined(o.binaries),
+      url: Option.getOrUndefined(o.url),
+      checksum: Option.getOrUndefined(o.checksum),
+      checksums: Option.getOrUndefined(o.checksums)
+    })
+    return {
+      ...(Object.keys(sources.binaries).length === 0
+        ? {}
+        : { binaries: sources.binaries, checksums: sources.checksums }),
+      ...(Option.isSome(o.info) ? { info: o.info.value } : {}),
+      ...(onFailure !== undefined ? { onFailure } : {})
+    }
+  })
+
+/** Decoded flags in the API's words (ScheduleUpgradePayload: `on_failure`). */
+export const payloadOf = ({ onFailure, ...rest }: Effect.Effect.Success<ReturnType<typeof decodeScheduleFlags>>) => ({
+  ...rest,
+  ...(onFailure !== undefined ? { on_failure: onFailure } : {})
+})
 
 export const schedule = (o: ScheduleOptions) =>
   Effect.gen(function*() {
@@ -153,16 +182,7 @@ export const schedule = (o: ScheduleOptions) =>
     // Checked here first, so a remote call never carries what the server would refuse.
     const name = yield* decodeName(o.name)
     const height: Height = yield* decodeHeightArg(o.height)
-    const onFailure = Option.isSome(o.onFailure) ? { onFailure: yield* decodeOnFailureArg(o.onFailure.value) } : {}
-    const sources = yield* parseBinaryFlags({
-      binaries: Option.getOrUndefined(o.binaries),
-      url: Option.getOrUndefined(o.url),
-      checksum: Option.getOrUndefined(o.checksum),
-      checksums: Option.getOrUndefined(o.checksums)
-    })
-    const withSources = Object.keys(sources.binaries).length === 0
-      ? {}
-      : { binaries: sources.binaries, checksums: sources.checksums }
+    const flags = yield* decodeScheduleFlags(o)
     const remote = yield* remoteOf(config, o.remote)
     const upgrade = yield* Option.match(remote, {
       onSome: (r) =>
@@ -174,28 +194,20 @@ export const schedule = (o: ScheduleOptions) =>
                 `copies a local file, which a remote wemixvisor cannot read; put it at upgrades/${name}/bin/${config.daemonName} on that machine, or run this command there without --remote`
             })
           )
-          : Effect.flatMap(remoteModule, (m) =>
-            m.call(r, (client) =>
-              client.ScheduleUpgrade({
-                name,
-                height,
-                force: o.force,
-                ...withSources,
-                ...(Option.isSome(o.info) ? { info: o.info.value } : {}),
-                ...(onFailure.onFailure !== undefined ? { on_failure: onFailure.onFailure } : {})
-              }))).pipe(
-              // The server words the override for API callers; this one types --force.
-              Effect.catchTag("UpgradeConflict", (e) => Effect.fail(cliWorded(e)))
-            ),
+          : Effect.flatMap(
+            remoteModule,
+            (m) => m.call(r, (client) => client.ScheduleUpgrade({ name, height, force: o.force, ...payloadOf(flags) }))
+          ).pipe(
+            // The server words the override for API callers; this one types --force.
+            Effect.catchTag("UpgradeConflict", (e) => Effect.fail(cliWorded(e)))
+          ),
       onNone: () =>
         Effect.flatMap(Effect.zipRight(requireHome, Operations), (ops) => {
           const cmd: ScheduleCommand = {
             name,
             height,
             force: o.force,
-            ...withSources,
-            ...onFailure,
-            ...(Option.isSome(o.info) ? { info: o.info.value } : {}),
+            ...flags,
             ...(Option.isSome(o.binary) ? { binary: o.binary.value } : {})
           }
           return ops.schedule(cmd, CLI)

@@ -70,10 +70,9 @@ export const make = (
       c.status === "done" ? { step: "done", result: "ok" as const } : { step: "upgrade", result: "failed" as const }
 
     /** Events first, then the history line: a kill between them repeats the events (at least once), never the line. */
-    const announce = (c: State.Closing) =>
+    const announce = (c: State.Closing, line: ReturnType<typeof outcomeLine>) =>
       Effect.gen(function*() {
         const { name } = c.entry
-        const line = outcomeLine(c)
         if (c.status === "done") {
           yield* events.publish({ type: "upgrade-completed", name, height: c.entry.height })
           yield* record(name, line.step, line.result)
@@ -89,11 +88,11 @@ export const make = (
       Effect.gen(function*() {
         const { name } = c.entry
         // The plan is written after the events and the history line, so a plan that says the outcome means
-        // they are out; a replay that finds the plan short of it asks the history (ARCHITECTURE §6).
+        // they are out; a replay that finds the plan short of it asks the history (ARCHITECTURE §7.6).
         const line = outcomeLine(c)
         const out = c.announced === "yes" ||
           (c.announced === "maybe" && (yield* recordedSince(name, line.step, line.result, c.entry.started_at)))
-        if (!out) yield* announce(c)
+        if (!out) yield* announce(c, line)
         const wrote = yield* updatePlan(
           (plan, now): readonly [string | null, UpgradePlan] => {
             const u = findUpgrade(plan, name)

@@ -8,6 +8,7 @@ import { Effect } from "effect"
 import { etaText, listText, safeText, spanText, statusText } from "../../src/cli/upgrade-format.js"
 import { makeHeight } from "../../src/domain/Height.js"
 import type { StatusObject } from "../../src/domain/Status.js"
+import { idleStatus } from "../api/support.js"
 import { pendingUpgrade } from "../support/upgrades.js"
 import { makeHome as home, removeHomes, restoreEnv, runCli } from "./support.js"
 
@@ -72,29 +73,7 @@ describe("ETA text", () => {
 })
 
 describe("upgrade status: the governance source", () => {
-  const status = {
-    supervisor: "running",
-    home: "/srv/wemix",
-    supervisor_pid: 1,
-    current_height: makeHeight(1300),
-    block_interval_seconds: 1,
-    head_age_seconds: 0,
-    node_state: "running",
-    node_pid: 2,
-    restarts: 0,
-    current: "genesis",
-    version: null,
-    pending_upgrade: null,
-    pending: [],
-    upgrading: false,
-    in_progress: null,
-    last: null,
-    paused: null,
-    upgrades_paused: null,
-    plan_problem: null,
-    proposals: [],
-    governance: null
-  } satisfies StatusObject
+  const status: StatusObject = { ...idleStatus, current_height: makeHeight(1300), block_interval_seconds: 1 }
   const registry = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 
   it("off: no line; following: its cursor; failing: NOT FOLLOWING with the reason", () => {

@@ -33,7 +33,7 @@ import {
 import { type Fleet, type FleetNode, resolveFleet } from "../fleet/FleetFile.js"
 import { roll as rollFleet, type RollStep, rollStepOk } from "../fleet/Roll.js"
 import { decodeHeightArg, decodeName } from "../upgrades/Operations.js"
-import { cancelledLine, etaText, preparedLine, safeText, scheduledLine } from "./upgrade-format.js"
+import { cancelledLine, etaText, preparedLine, safeText, scheduledLine, table } from "./upgrade-format.js"
 import { call } from "./upgrade-remote.js"
 import { decodeScheduleFlags, payloadOf, type ScheduleFlags } from "./upgrade.js"
 
@@ -114,13 +114,6 @@ const setup = (o: FleetOptions, defaultTimeout: Duration.Duration, clients: Clie
 
 // ---------------------------------------------------------------------------
 // What is printed
-
-const table = (rows: ReadonlyArray<ReadonlyArray<string>>): string => {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)))
-  return rows
-    .map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  ").trimEnd())
-    .join("\n")
-}
 
 const pendingCell = (s: StatusObject): string =>
   s.pending.length === 0

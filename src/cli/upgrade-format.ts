@@ -73,7 +73,8 @@ export const listJson = (l: { readonly upgrades: ReadonlyArray<UpgradeWithEta>; 
 export { etaText, spanText } from "../domain/Eta.js"
 import { etaText } from "../domain/Eta.js"
 
-const table = (rows: ReadonlyArray<ReadonlyArray<string>>): string => {
+/** Columns padded to their widest cell, two spaces apart, the last one unpadded (also `fleet status`'s board). */
+export const table = (rows: ReadonlyArray<ReadonlyArray<string>>): string => {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)))
   return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  ").trimEnd())
     .join("\n")
